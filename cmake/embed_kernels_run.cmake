@@ -1,0 +1,13 @@
+# Script mode helper of embed_kernels.cmake: FILES (list) -> OUT (C source, bytes as hex escapes).
+set(body "/* generated from the cl folder by cmake/embed_kernels_run.cmake: do not edit */\n")
+string(APPEND body "#include <stddef.h>\nstruct varcl_kernel_source { const char *name; const char *text; };\n")
+string(APPEND body "const struct varcl_kernel_source varcl_kernel_sources[] = {\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "(..)" "\\\\x\\1" esc "${hex}")
+  string(APPEND body "  {\"${name}\", \"${esc}\"},\n")
+endforeach()
+string(APPEND body "  {NULL, NULL}\n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(RENAME ${OUT}.tmp ${OUT})

@@ -1,0 +1,25 @@
+/* error: the library's one error channel.
+ * Library code never prints or exits; it records one line here and returns a status.
+ * Tools map the status to an exit code: 0 ok, 2 bad usage or input, 1 run-time failure. */
+#ifndef VARCL_ERROR_H
+#define VARCL_ERROR_H
+
+enum {
+    VARCL_OK = 0,
+    VARCL_E_RUNTIME = 1, /* device, memory, OpenCL/CLBlast failure */
+    VARCL_E_INPUT = 2    /* bad file, bad shape, bad argument */
+};
+
+/* Records a printf-style message and returns status (so `return varcl_fail(...)` works). */
+int varcl_fail(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* The last message recorded ("" if none). Thread-local. */
+const char *varcl_last_error(void);
+/* The status passed with the last message (VARCL_OK if none). */
+int varcl_last_status(void);
+void varcl_clear_error(void);
+
+#endif

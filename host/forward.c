@@ -1,0 +1,189 @@
+/* forward: transformer blocks, AdaLN and head on the device (see forward.h). VAR_SPEC.md section 2. */
+#include "forward.h"
+
+#include "error.h"
+
+#include <stdlib.h>
+
+#define LN_EPS 1e-6f
+
+int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int B)
+{
+    const var_hparams *hp = &m->hp;
+    *s = (vf_state){.rt = rt, .gemm = gemm, .m = m, .B = B, .R = 2 * B};
+    s->Tmax = hp->latent * hp->latent;
+    size_t rows = (size_t)s->R * s->Tmax, C = (size_t)hp->C, f4 = sizeof(float);
+    vm_pool *mp = &rt->mem;
+    if (!(s->x = vm_alloc(mp, VM_ACT, rows * C * f4, "activations x")) ||
+        !(s->a = vm_alloc(mp, VM_ACT, rows * C * f4, "activations a")) ||
+        !(s->qkv = vm_alloc(mp, VM_ACT, rows * 3 * C * f4, "activations qkv")) ||
+        !(s->q = vm_alloc(mp, VM_ACT, rows * C * f4, "activations q")) ||
+        !(s->o = vm_alloc(mp, VM_ACT, rows * C * f4, "activations o")) ||
+        !(s->y = vm_alloc(mp, VM_ACT, rows * C * f4, "activations y")) ||
+        !(s->h = vm_alloc(mp, VM_ACT, rows * hp->ffn * f4, "activations FFN hidden")) ||
+        !(s->logits = vm_alloc(mp, VM_ACT, rows * hp->vocab * f4, "logits")) ||
+        !(s->ada = vm_alloc(mp, VM_ACT, (size_t)hp->depth * s->R * 6 * C * f4, "AdaLN vectors")) ||
+        !(s->head_ada = vm_alloc(mp, VM_ACT, (size_t)s->R * 2 * C * f4, "head AdaLN vectors")) ||
+        !(s->cond = vm_alloc(mp, VM_ACT, (size_t)s->R * C * f4, "conditions")) ||
+        (hp->shared_aln && !(s->shared = vm_alloc(mp, VM_ACT, (size_t)s->R * 6 * C * f4, "shared AdaLN")))) {
+        vf_release(s);
+        return VARCL_E_RUNTIME;
+    }
+    if (!(s->k_ln = vr_kernel(rt, "ln_modulate")) || !(s->k_qk = vr_kernel(rt, "qk_norm_store")) ||
+        !(s->k_attn = vr_kernel(rt, "attention")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
+        !(s->k_gelu = vr_kernel(rt, "bias_gelu")) || !(s->k_bias = vr_kernel(rt, "add_bias")) ||
+        !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale"))) {
+        vf_release(s);
+        return VARCL_E_RUNTIME;
+    }
+    return 0;
+}
+
+void vf_release(vf_state *s)
+{
+    if (!s->rt) return;
+    cl_mem all[] = {s->x, s->a, s->qkv, s->q, s->o, s->y, s->h, s->logits, s->ada, s->head_ada, s->cond, s->shared};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&s->rt->mem, all[i]);
+    s->rt = NULL;
+}
+
+/* y[off .. off + rows*N) += bias [N] */
+static int add_bias(vf_state *s, cl_mem y, size_t rows, int N, cl_mem b, size_t off)
+{
+    int total = (int)(rows * N), o = (int)off;
+    size_t g = (size_t)total;
+    return vr_launch(s->rt, s->k_bias, "add_bias", 1, &g, NULL, 5, VR_ARG(y), VR_ARG(b), VR_ARG(total), VR_ARG(N),
+                     VR_ARG(o));
+}
+
+int vf_begin(vf_state *s, const int *labels)
+{
+    const var_model *m = s->m;
+    const var_hparams *hp = &m->hp;
+    int C = hp->C, R = s->R, B = s->B, st;
+    float *cond = malloc((size_t)R * C * sizeof *cond), *x0 = malloc((size_t)R * C * sizeof *x0);
+    if (!cond || !x0) {
+        free(cond);
+        free(x0);
+        return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    }
+    for (int r = 0; r < R; r++) {
+        int label = r < B ? labels[r] : hp->classes; /* rows B..2B-1: the null class */
+        const float *e = m->class_emb + (size_t)label * C;
+        for (int c = 0; c < C; c++) {
+            cond[(size_t)r * C + c] = e[c];
+            x0[(size_t)r * C + c] = (e[c] + m->start[c]) + m->start[C + c];
+        }
+    }
+    st = vr_write(s->rt, s->cond, 0, (size_t)R * C * sizeof(float), cond);
+    if (!st) st = vr_write(s->rt, s->x, 0, (size_t)R * C * sizeof(float), x0);
+    free(cond);
+    free(x0);
+    if (st) return st;
+    int n = R * C;
+    size_t g = (size_t)n;
+    if ((st = vr_launch(s->rt, s->k_silu, "silu", 1, &g, NULL, 3, VR_ARG(s->cond), VR_ARG(s->cond), VR_ARG(n))))
+        return st;
+    size_t ada_layer = (size_t)R * 6 * C;
+    if (hp->shared_aln) {
+        if ((st = vg_linear(s->gemm, s->cond, 0, m->shared_ada_wt, 0, s->shared, 0, (size_t)R, 6 * (size_t)C,
+                            (size_t)C)) ||
+            (st = add_bias(s, s->shared, (size_t)R, 6 * C, m->shared_ada_b, 0)))
+            return st;
+    }
+    for (int l = 0; l < hp->depth; l++) {
+        const var_block *b = &m->blocks[l];
+        if (hp->shared_aln) { /* ada_gss + shared output: copy the shared rows, then add this block's gss */
+            st = vr_check(clEnqueueCopyBuffer(s->rt->queue, s->shared, s->ada, 0, l * ada_layer * sizeof(float),
+                                              ada_layer * sizeof(float), 0, NULL, NULL),
+                          "clEnqueueCopyBuffer");
+        } else {
+            st = vg_linear(s->gemm, s->cond, 0, b->ada_wt, 0, s->ada, l * ada_layer, (size_t)R, 6 * (size_t)C,
+                           (size_t)C);
+        }
+        if (st) return st;
+    }
+    for (int l = 0; l < hp->depth; l++)
+        if ((st = add_bias(s, s->ada, (size_t)R, 6 * C, m->blocks[l].ada_b, l * ada_layer))) return st;
+    if ((st = vg_linear(s->gemm, s->cond, 0, m->head_ada_wt, 0, s->head_ada, 0, (size_t)R, 2 * (size_t)C, (size_t)C)))
+        return st;
+    return add_bias(s, s->head_ada, (size_t)R, 2 * C, m->head_ada_b, 0);
+}
+
+int vf_embed(vf_state *s, int si, cl_mem next)
+{
+    const var_hparams *hp = &s->m->hp;
+    int T = hp->patch[si] * hp->patch[si], C = hp->C, B = s->B, begin = hp->begin[si], st;
+    if ((st = vg_linear(s->gemm, next, 0, s->m->word_wt, 0, s->y, 0, (size_t)B * T, (size_t)C, (size_t)hp->cvae)))
+        return st;
+    size_t g = (size_t)2 * B * T * C;
+    return vr_launch(s->rt, s->k_embed, "embed_scale", 1, &g, NULL, 10, VR_ARG(s->y), VR_ARG(s->m->word_b),
+                     VR_ARG(s->m->lvl_embed), VR_ARG(s->m->pos), VR_ARG(s->x), VR_ARG(B), VR_ARG(T), VR_ARG(C),
+                     VR_ARG(begin), VR_ARG(si));
+}
+
+static int ln_mod(vf_state *s, cl_mem mod, int rows, int T, int stride, int scale_off, int shift_off)
+{
+    int C = s->m->hp.C;
+    float eps = LN_EPS;
+    size_t g = (size_t)rows;
+    return vr_launch(s->rt, s->k_ln, "ln_modulate", 1, &g, NULL, 10, VR_ARG(s->x), VR_ARG(s->a), VR_ARG(mod),
+                     VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off), VR_ARG(shift_off),
+                     VR_ARG(eps));
+}
+
+static int gated(vf_state *s, cl_mem bias, cl_mem mod, int rows, int T, int gamma_off)
+{
+    int C = s->m->hp.C, total = rows * C, stride = 6 * C;
+    size_t g = (size_t)total;
+    return vr_launch(s->rt, s->k_gres, "gated_residual", 1, &g, NULL, 9, VR_ARG(s->x), VR_ARG(s->y), VR_ARG(bias),
+                     VR_ARG(mod), VR_ARG(total), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(gamma_off));
+}
+
+static int block(vf_state *s, vk_cache *kv, int l, int T)
+{
+    const var_hparams *hp = &s->m->hp;
+    const var_block *b = &s->m->blocks[l];
+    int C = hp->C, F = hp->ffn, N = s->R * T, st;
+    int mod0 = l * s->R * 6 * C; /* this layer's AdaLN rows in s->ada */
+    int pos0 = kv->len[l], kv_len = pos0 + T, P = kv->page_tokens, maxp = kv->max_pages;
+    int tab0 = l * s->R * maxp; /* this layer's page tables */
+    size_t g2[2] = {(size_t)N, (size_t)hp->heads};
+    size_t gf = (size_t)N * F;
+    int nf = N * F;
+    /* attention: a = LN(x)(1 + scale1) + shift1; x += gamma1 * proj(attn(a)) */
+    if ((st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 2 * C, mod0 + 4 * C)) ||
+        (st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
+        (st = vr_launch(s->rt, s->k_qk, "qk_norm_store", 2, g2, NULL, 15, VR_ARG(s->qkv), VR_ARG(b->q_bias),
+                        VR_ARG(b->v_bias), VR_ARG(b->scale_mul), VR_ARG(s->q), VR_ARG(kv->kpool), VR_ARG(kv->vpool),
+                        VR_ARG(kv->table), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
+                        VR_ARG(tab0))) ||
+        (st = vr_launch(s->rt, s->k_attn, "attention", 2, g2, NULL, 12, VR_ARG(s->q), VR_ARG(kv->kpool),
+                        VR_ARG(kv->vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
+                        VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0))) ||
+        (st = vg_linear(s->gemm, s->o, 0, b->proj_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)C)) ||
+        (st = gated(s, b->proj_b, s->ada, N, T, mod0)) ||
+        /* FFN: a = LN(x)(1 + scale2) + shift2; x += gamma2 * fc2(gelu(fc1(a))) */
+        (st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 3 * C, mod0 + 5 * C)) ||
+        (st = vg_linear(s->gemm, s->a, 0, b->fc1_wt, 0, s->h, 0, (size_t)N, (size_t)F, (size_t)C)) ||
+        (st = vr_launch(s->rt, s->k_gelu, "bias_gelu", 1, &gf, NULL, 4, VR_ARG(s->h), VR_ARG(b->fc1_b), VR_ARG(nf),
+                        VR_ARG(F))) ||
+        (st = vg_linear(s->gemm, s->h, 0, b->fc2_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)F)) ||
+        (st = gated(s, b->fc2_b, s->ada, N, T, mod0 + C)))
+        return st;
+    kv->len[l] += T;
+    return 0;
+}
+
+int vf_scale(vf_state *s, vk_cache *kv, const vp_plan *plan, int si)
+{
+    const var_hparams *hp = &s->m->hp;
+    int T = hp->patch[si] * hp->patch[si], N = s->R * T, C = hp->C, st;
+    for (int k = 0; k < plan->n_run[si]; k++)
+        if ((st = block(s, kv, plan->run[si][k], T))) return st;
+    /* head: LN(x)(1 + scale) + shift with the head's own AdaLN, then the vocabulary projection */
+    if ((st = ln_mod(s, s->head_ada, N, T, 2 * C, 0, C)) ||
+        (st = vg_linear(s->gemm, s->a, 0, s->m->head_wt, 0, s->logits, 0, (size_t)N, (size_t)hp->vocab, (size_t)C)))
+        return st;
+    return add_bias(s, s->logits, (size_t)N, hp->vocab, s->m->head_b, 0);
+}

@@ -1,0 +1,27 @@
+/* gemm: the only caller of CLBlast. Every dense product with weights goes through here: linear layers
+ * (weights pre-transposed at load time to Wt[in][out], so the call needs no transposes) and convolutions as
+ * GEMMs. Temp buffers are passed in explicitly so that memory accounting sees them (tag scratch). */
+#ifndef VARCL_GEMM_H
+#define VARCL_GEMM_H
+
+#include "runtime.h"
+
+typedef struct {
+    vr_runtime *rt;
+    cl_mem temp; /* CLBlast's temp buffer, grown on demand */
+    size_t temp_bytes;
+} vg_gemm;
+
+void vg_init(vg_gemm *g, vr_runtime *rt);
+void vg_release(vg_gemm *g);
+
+/* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.
+ * Offsets and leading dimensions in elements. */
+int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
+             size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off, size_t ldc);
+
+/* y[M][N] = x[M][K] * Wt[K][N]: a torch Linear without its bias (bias is fused into the next kernel). */
+int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
+              size_t N, size_t K);
+
+#endif

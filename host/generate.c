@@ -1,0 +1,295 @@
+/* generate: one request = passes of up to `batch` images; each pass runs the scales of the plan, samples on the
+ * host, accumulates f-hat on the device and decodes every image (VAR_SPEC.md section 3). */
+#include "generate.h"
+
+#include "demo.h"
+#include "forward.h"
+#include "safetensors.h"
+#include "sample.h"
+#include "vae.h"
+#include "vq.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEMO_SEED 20241203
+
+struct varcl {
+    vr_runtime rt;
+    vg_gemm gemm;
+    vc_conv conv;
+    var_model var;
+    vae_model vae;
+    vk_cache kv;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device, int profiling)
+{
+    varcl_clear_error();
+    varcl *v = calloc(1, sizeof *v);
+    if (!v) {
+        varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        return NULL;
+    }
+    /* shapes first: a bad file is reported before any device work */
+    var_hparams vh;
+    vae_hparams ah;
+    int st = var_read_hparams(var, &vh);
+    if (!st) st = vae_read_hparams(vae, &ah);
+    if (!st && (ah.vocab != vh.vocab || ah.zch != vh.cvae))
+        st = varcl_fail(VARCL_E_INPUT, "%s (vocabulary %d, %d channels) does not match %s (vocabulary %d, %d channels)",
+                        vt_origin(vae), ah.vocab, ah.zch, vt_origin(var), vh.vocab, vh.cvae);
+    if (!st && (vh.latent << ah.upsamples) <= 0) st = varcl_fail(VARCL_E_INPUT, "%s: no decoder levels", vt_origin(vae));
+    if (!st) st = vr_open(&v->rt, device, profiling);
+    if (st) {
+        free(v);
+        return NULL;
+    }
+    vg_init(&v->gemm, &v->rt);
+    if ((st = vc_init(&v->conv, &v->rt, &v->gemm)) || (st = var_load(&v->rt, var, &v->var)) ||
+        (st = vae_load(&v->rt, vae, &v->vae))) {
+        varcl_close(v);
+        return NULL;
+    }
+    return v;
+}
+
+varcl *varcl_open(const varcl_open_params *p)
+{
+    vt_set *var = NULL, *vae = NULL;
+    varcl_clear_error();
+    if (p->model_path) {
+        if (!p->vae_path) {
+            varcl_fail(VARCL_E_INPUT, "a VAR model (%s) needs its VQ-VAE too (--vae)", p->model_path);
+            return NULL;
+        }
+        var = st_load(p->model_path);
+        vae = var ? st_load(p->vae_path) : NULL;
+    } else {
+        demo_var_shape vs = demo_var_default();
+        demo_vae_shape as = demo_vae_default();
+        var = demo_var(&vs, DEMO_SEED);
+        vae = var ? demo_vae(&as, DEMO_SEED) : NULL;
+    }
+    varcl *v = (var && vae) ? varcl_open_sets(var, vae, p->device, p->profiling) : NULL;
+    vt_free(var);
+    vt_free(vae);
+    return v;
+}
+
+void varcl_close(varcl *v)
+{
+    if (!v) return;
+    if (v->rt.ctx) {
+        vk_release(&v->rt, &v->kv);
+        var_unload(&v->rt, &v->var);
+        vae_unload(&v->rt, &v->vae);
+        vc_release(&v->conv);
+        vg_release(&v->gemm);
+        vr_close(&v->rt);
+    }
+    free(v);
+}
+
+void varcl_get_info(const varcl *v, varcl_info *info)
+{
+    const var_hparams *h = &v->var.hp;
+    memset(info, 0, sizeof *info);
+    info->depth = h->depth;
+    info->width = h->C;
+    info->heads = h->heads;
+    info->ffn = h->ffn;
+    info->vocab = h->vocab;
+    info->classes = h->classes;
+    info->cvae = h->cvae;
+    info->scales = h->scales;
+    memcpy(info->patch, h->patch, sizeof h->patch[0] * (size_t)h->scales);
+    info->tokens = h->tokens;
+    info->shared_aln = h->shared_aln;
+    info->params = v->var.params;
+    info->vae_ch = v->vae.hp.ch;
+    info->vae_levels = v->vae.hp.levels;
+    info->image_size = h->latent << v->vae.hp.upsamples;
+    memcpy(info->device, v->rt.dev.name, sizeof info->device);
+    memcpy(info->platform, v->rt.dev.platform_name, sizeof info->platform);
+}
+
+void varcl_get_mem_stats(const varcl *v, varcl_mem_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->ntags = VM_NTAGS;
+    for (int t = 0; t < VM_NTAGS; t++) {
+        s->tag[t] = vm_tag_name((vm_tag)t);
+        s->live[t] = v->rt.mem.stats.live[t];
+        s->peak[t] = v->rt.mem.stats.peak[t];
+    }
+    s->live_total = v->rt.mem.stats.live_total;
+    s->peak_total = v->rt.mem.stats.peak_total;
+}
+
+void varcl_images_free(varcl_images *out)
+{
+    free(out->rgb);
+    free(out->image);
+    free(out->tokens);
+    free(out->fhat);
+    memset(out, 0, sizeof *out);
+}
+
+static int validate(const varcl *v, const varcl_request *rq)
+{
+    const var_hparams *h = &v->var.hp;
+    if (rq->n < 1 || !rq->labels) return varcl_fail(VARCL_E_INPUT, "no class labels given");
+    for (int i = 0; i < rq->n; i++)
+        if (rq->labels[i] < 0 || rq->labels[i] >= h->classes)
+            return varcl_fail(VARCL_E_INPUT, "class %d out of range: the model has classes 0..%d", rq->labels[i],
+                              h->classes - 1);
+    if (!isfinite(rq->cfg) || rq->cfg < 0) return varcl_fail(VARCL_E_INPUT, "cfg must be finite and >= 0");
+    if (rq->top_k < 0) return varcl_fail(VARCL_E_INPUT, "top-k must be >= 0 (0 = off)");
+    if (!(rq->top_p >= 0 && rq->top_p <= 1)) return varcl_fail(VARCL_E_INPUT, "top-p must be in [0, 1] (0 = off)");
+    if (rq->batch < 0) return varcl_fail(VARCL_E_INPUT, "batch must be >= 1");
+    if (rq->page_tokens < 1) return varcl_fail(VARCL_E_INPUT, "page tokens must be >= 1");
+    if (rq->depth < 0 || rq->depth > h->depth)
+        return varcl_fail(VARCL_E_INPUT, "depth %d out of range: the model has %d layers", rq->depth, h->depth);
+    return 0;
+}
+
+/* State of one pass of B images. */
+typedef struct {
+    vf_state f;
+    vq_state q;
+    vd_state d;
+} pass_state;
+
+static void pass_release(pass_state *ps)
+{
+    vf_release(&ps->f);
+    vq_release(&ps->q);
+    vd_release(&ps->d);
+}
+
+int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
+{
+    memset(out, 0, sizeof *out);
+    varcl_clear_error();
+    int st = validate(v, rq);
+    if (st) return st;
+    const var_hparams *h = &v->var.hp;
+    vp_plan plan;
+    if ((st = vp_make(&plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers,
+                      rq->n_layers, rq->full_scales)))
+        return st;
+    int n = rq->n, B = rq->batch > 0 && rq->batch < n ? rq->batch : n, L = h->latent, Cv = h->cvae;
+    int S = L << v->vae.hp.upsamples, V = h->vocab;
+    /* refuse before any device work when the KV pool cannot hold the request */
+    size_t page_bytes = 2 * (size_t)rq->page_tokens * h->C * sizeof(float);
+    size_t need = vk_pages_needed(&plan, 2 * B, rq->page_tokens) * page_bytes;
+    if (rq->kv_pool_bytes && need > rq->kv_pool_bytes)
+        return varcl_fail(VARCL_E_RUNTIME, "request needs %zu KV bytes, more than the %zu-byte pool", need,
+                          rq->kv_pool_bytes);
+    out->n = n;
+    out->size = S;
+    out->scales = h->scales;
+    memcpy(out->patch, h->patch, sizeof h->patch[0] * (size_t)h->scales);
+    out->tokens_per_image = h->tokens;
+    out->latent = L;
+    out->cvae = Cv;
+    out->rgb = malloc((size_t)n * S * S * 3);
+    out->image = malloc((size_t)n * S * S * 3 * sizeof(float));
+    out->tokens = malloc((size_t)n * h->tokens * sizeof(int));
+    if (rq->keep_fhat) out->fhat = malloc((size_t)h->scales * n * L * L * Cv * sizeof(float));
+    int *tok = malloc((size_t)B * L * L * sizeof(int));
+    float *logits = malloc((size_t)2 * B * L * L * V * sizeof(float)), *row = malloc((size_t)V * sizeof(float));
+    float *fh = rq->keep_fhat ? malloc((size_t)B * L * L * Cv * sizeof(float)) : NULL;
+    vs_sampler *smp = vs_new(V);
+    pass_state ps;
+    memset(&ps, 0, sizeof ps);
+    if (!out->rgb || !out->image || !out->tokens || (rq->keep_fhat && (!out->fhat || !fh)) || !tok || !logits ||
+        !row || !smp) {
+        st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for %d images", n);
+        goto done;
+    }
+    if ((st = vf_init(&ps.f, &v->rt, &v->gemm, &v->var, B)) || (st = vq_init(&ps.q, &v->rt, &v->conv, &v->vae, B, L)) ||
+        (st = vd_init(&ps.d, &v->rt, &v->gemm, &v->conv, &v->vae, L)))
+        goto done;
+    for (int i0 = 0; i0 < n; i0 += B) {
+        int nb = n - i0 < B ? n - i0 : B;
+        int labels[1024], *lab = nb <= 1024 ? labels : NULL;
+        if (!lab) {
+            st = varcl_fail(VARCL_E_INPUT, "batch too large (at most 1024 images per pass)");
+            goto done;
+        }
+        /* a short last pass still runs B rows: pad with repeats of its first label (their output is dropped) */
+        for (int b = 0; b < B; b++) lab[b] = rq->labels[i0 + (b < nb ? b : 0)];
+        double t0 = now_ms();
+        if ((st = vk_begin(&v->rt, &v->kv, &plan, 2 * B, h->C, h->tokens, rq->page_tokens, rq->kv_pool_bytes)) ||
+            (st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)))
+            goto done;
+        size_t used = v->kv.used_pages * v->kv.page_bytes;
+        if (used > out->kv_bytes) out->kv_bytes = used;
+        for (int si = 0; si < h->scales; si++) {
+            int pn = h->patch[si], T = pn * pn;
+            if (rq->progress) rq->progress(rq->user, i0, nb, si, h->scales);
+            double ta = now_ms();
+            if (si > 0 && (st = vf_embed(&ps.f, si, ps.q.next))) goto done;
+            if ((st = vf_scale(&ps.f, &v->kv, &plan, si)) ||
+                (st = vr_read(&v->rt, ps.f.logits, 0, (size_t)2 * B * T * V * sizeof(float), logits)))
+                goto done;
+            double tb = now_ms();
+            out->ms_transformer += tb - ta;
+            float t = h->scales > 1 ? rq->cfg * (float)si / (float)(h->scales - 1) : 0;
+            for (int b = 0; b < B; b++) {
+                for (int k = 0; k < T; k++) {
+                    const float *c = logits + ((size_t)b * T + k) * V, *u = logits + ((size_t)(B + b) * T + k) * V;
+                    vs_cfg_combine(c, u, t, (size_t)V, row);
+                    int id = vs_sample(smp, row, rq->top_k, rq->top_p, rq->seed, (uint32_t)(i0 + b), (uint32_t)si,
+                                       (uint32_t)k);
+                    tok[b * T + k] = id;
+                    if (b < nb) out->tokens[(size_t)(i0 + b) * h->tokens + h->begin[si] + k] = id;
+                }
+            }
+            double tc = now_ms();
+            out->ms_sample += tc - tb;
+            int next = si + 1 < h->scales ? h->patch[si + 1] : 0;
+            if ((st = vq_step(&ps.q, tok, pn, vq_phi_index(si, h->scales), next))) goto done;
+            if (rq->keep_fhat) {
+                if ((st = vr_read(&v->rt, ps.q.fhat, 0, (size_t)B * L * L * Cv * sizeof(float), fh))) goto done;
+                memcpy(out->fhat + (((size_t)si * n + i0) * L * L * Cv), fh, (size_t)nb * L * L * Cv * sizeof(float));
+            }
+            if ((st = vr_finish(&v->rt))) goto done;
+            out->ms_vq += now_ms() - tc;
+        }
+        vk_end(&v->rt, &v->kv);
+        double td = now_ms();
+        for (int b = 0; b < nb; b++) {
+            float *img = out->image + (size_t)(i0 + b) * S * S * 3;
+            if ((st = vd_decode(&ps.d, ps.q.fhat, (size_t)b * L * L * Cv, img))) goto done;
+            uint8_t *px = out->rgb + (size_t)(i0 + b) * S * S * 3;
+            for (int i = 0; i < S * S * 3; i++) {
+                float x = img[i] * 255.0f; /* truncation, as upstream's demo */
+                px[i] = x >= 0 && x <= 255 ? (uint8_t)x : 0;
+            }
+        }
+        out->ms_decode += now_ms() - td;
+        (void)t0;
+    }
+done:
+    pass_release(&ps);
+    if (v->kv.used_pages) vk_end(&v->rt, &v->kv);
+    vs_free(smp);
+    free(tok);
+    free(logits);
+    free(row);
+    free(fh);
+    if (st) varcl_images_free(out);
+    return st;
+}

@@ -1,0 +1,12 @@
+/* generate: the generation loop that ties plan, forward, sample, vq and vae together, and the library object
+ * behind varcl.h. */
+#ifndef VARCL_GENERATE_H
+#define VARCL_GENERATE_H
+
+#include "tensors.h"
+#include "varcl.h"
+
+/* Opens a device and loads models from tensor sets already in memory (the demo model, tests). */
+varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device, int profiling);
+
+#endif

@@ -1,0 +1,170 @@
+/* image: PNG write and read, image grids (see image.h).
+ * libpng's simplified API reports errors through png_image.message, so no setjmp is needed here. */
+#include "image.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <png.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GRID_MAX_COLS 8
+
+/* Distinguishes temporary names of concurrent writes from one process (the pid covers other processes). */
+static atomic_uint temp_counter;
+
+/* Creates and opens "<dir>/.<base>.<pid>.<n>.tmp" next to `path`, exclusively: the same directory keeps the
+ * final rename atomic (one file system), and O_EXCL with mode 0666 means we never clobber someone else's file
+ * and the result gets the umask's usual permissions (mkstemp's 0600 would leak into the final PNG). */
+static int open_temp(const char *path, char **tmp_out, FILE **fp_out)
+{
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0; /* keeps the '/' */
+    const char *base = path + dir_len;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char *tmp = NULL;
+        /* The base is cut at 64 bytes so that a long output name cannot push the temporary past NAME_MAX. */
+        if (asprintf(&tmp, "%.*s.%.64s.%ld.%u.tmp", dir_len, path, base, (long)getpid(),
+                     atomic_fetch_add(&temp_counter, 1u)) < 0)
+            return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            int err = errno;
+            free(tmp);
+            if (err == EEXIST) continue;
+            return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(err));
+        }
+        FILE *fp = fdopen(fd, "wb");
+        if (!fp) {
+            int err = errno;
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(err));
+        }
+        *tmp_out = tmp;
+        *fp_out = fp;
+        return VARCL_OK;
+    }
+    return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", path);
+}
+
+int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
+{
+    if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "PNG output: empty path");
+    if (path[strlen(path) - 1] == '/') return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
+    /* The row stride is a png_int_32 in the simplified API. */
+    if (!rgb || width < 1 || height < 1 || width > INT_MAX / 3)
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write a %dx%d image", path, width, height);
+
+    char *tmp = NULL;
+    FILE *fp = NULL;
+    int status = open_temp(path, &tmp, &fp);
+    if (status) return status;
+
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = (png_uint_32)width;
+    img.height = (png_uint_32)height;
+    img.format = PNG_FORMAT_RGB;
+    int ok = png_image_write_to_stdio(&img, fp, 0, rgb, 0, NULL);
+    char png_msg[sizeof img.message];
+    memcpy(png_msg, img.message, sizeof png_msg);
+    png_image_free(&img);
+
+    /* A full disk may only show at flush or close, so both count as failures of the write. */
+    int err = 0;
+    if (ok && (fflush(fp) != 0 || ferror(fp))) err = errno ? errno : EIO;
+    if (fclose(fp) != 0 && ok && !err) err = errno ? errno : EIO;
+    if (!ok)
+        status = varcl_fail(VARCL_E_INPUT, "%s: cannot write PNG: %s", path, png_msg);
+    else if (err)
+        status = varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(err));
+    else if (rename(tmp, path) != 0)
+        status = varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(errno));
+    /* No fsync: the rename guards against an interrupted process, which is the case the design names. */
+    if (status) unlink(tmp);
+    free(tmp);
+    return status;
+}
+
+int vimg_read_png(const char *path, uint8_t **rgb, int *width, int *height)
+{
+    *rgb = NULL;
+    *width = *height = 0;
+    if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "PNG input: empty path");
+
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path)) {
+        /* begin_read leaves nothing allocated when it fails, but png_image_free is harmless either way. */
+        int status = varcl_fail(VARCL_E_INPUT, "%s: cannot read PNG: %s", path, img.message);
+        png_image_free(&img);
+        return status;
+    }
+    if (img.width > (png_uint_32)(INT_MAX / 3) || img.height > (png_uint_32)INT_MAX ||
+        (size_t)img.width * 3 > SIZE_MAX / img.height) {
+        png_image_free(&img);
+        return varcl_fail(VARCL_E_INPUT, "%s: PNG of %ux%u pixels is too large", path, (unsigned)img.width,
+                          (unsigned)img.height);
+    }
+    img.format = PNG_FORMAT_RGB;
+    size_t bytes = (size_t)img.width * 3 * img.height;
+    uint8_t *buf = malloc(bytes);
+    if (!buf) {
+        png_image_free(&img);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory for a %ux%u image", path, (unsigned)img.width,
+                          (unsigned)img.height);
+    }
+    /* Explicit black so that images with alpha read the same as the grid's empty cells look. */
+    png_color black = {0, 0, 0};
+    if (!png_image_finish_read(&img, &black, buf, 0, NULL)) {
+        int status = varcl_fail(VARCL_E_INPUT, "%s: cannot read PNG: %s", path, img.message);
+        png_image_free(&img);
+        free(buf);
+        return status;
+    }
+    *rgb = buf;
+    *width = (int)img.width;
+    *height = (int)img.height;
+    return VARCL_OK;
+}
+
+uint8_t *vimg_grid(const uint8_t *const *images, int n, int width, int height, int *grid_w, int *grid_h)
+{
+    *grid_w = *grid_h = 0;
+    if (!images || n < 1 || width < 1 || height < 1) {
+        varcl_fail(VARCL_E_INPUT, "image grid: %d images of %dx%d", n, width, height);
+        return NULL;
+    }
+    int cols = n < GRID_MAX_COLS ? n : GRID_MAX_COLS;
+    int rows = (n + cols - 1) / cols;
+    if (width > INT_MAX / 3 / cols || height > INT_MAX / rows) {
+        varcl_fail(VARCL_E_INPUT, "image grid: %d images of %dx%d are too large", n, width, height);
+        return NULL;
+    }
+    int gw = cols * width, gh = rows * height;
+    size_t row_bytes = (size_t)width * 3, grid_row_bytes = (size_t)gw * 3;
+    /* calloc: the cells after the last image stay black. */
+    uint8_t *grid = calloc((size_t)gh, grid_row_bytes);
+    if (!grid) {
+        varcl_fail(VARCL_E_RUNTIME, "image grid: out of host memory for %dx%d pixels", gw, gh);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        uint8_t *cell = grid + (size_t)(i / cols) * height * grid_row_bytes + (size_t)(i % cols) * row_bytes;
+        for (int y = 0; y < height; y++)
+            memcpy(cell + (size_t)y * grid_row_bytes, images[i] + (size_t)y * row_bytes, row_bytes);
+    }
+    *grid_w = gw;
+    *grid_h = gh;
+    return grid;
+}

@@ -1,0 +1,98 @@
+/* mem: tagged device allocations and their accounting (see mem.h). */
+#include "mem.h"
+
+#include "error.h"
+#include "runtime.h"
+
+#include <stdlib.h>
+
+struct vm_entry {
+    cl_mem buf;
+    size_t bytes;
+    vm_tag tag;
+    vm_entry *next;
+};
+
+static const char *const tag_names[VM_NTAGS] = {"weights", "kv", "activations", "scratch", "vae"};
+
+const char *vm_tag_name(vm_tag tag) { return (unsigned)tag < VM_NTAGS ? tag_names[tag] : "?"; }
+
+static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what)
+{
+    if (bytes == 0) bytes = 4; /* zero-sized buffers are invalid in OpenCL; keep the call sites simple */
+    if (p->max_alloc && bytes > p->max_alloc) {
+        varcl_fail(VARCL_E_RUNTIME,
+                   "%s needs one buffer of %zu bytes, more than the device's largest allocation (%zu bytes)", what,
+                   bytes, p->max_alloc);
+        return NULL;
+    }
+    if (p->global_mem && p->stats.live_total + bytes > p->global_mem) {
+        varcl_fail(VARCL_E_RUNTIME, "%s needs %zu more bytes; varcl already holds %zu of the device's %zu bytes", what,
+                   bytes, p->stats.live_total, p->global_mem);
+        return NULL;
+    }
+    vm_entry *e = malloc(sizeof *e);
+    if (!e) {
+        varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        return NULL;
+    }
+    cl_int err;
+    cl_mem buf = clCreateBuffer(p->ctx, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)host,
+                                &err);
+    if (err != CL_SUCCESS) {
+        free(e);
+        varcl_fail(VARCL_E_RUNTIME, "clCreateBuffer(%zu bytes for %s) failed: %s", bytes, what, vr_error_name(err));
+        return NULL;
+    }
+    if (!host) {
+        const float zero = 0;
+        err = clEnqueueFillBuffer(p->queue, buf, &zero, sizeof zero, 0, bytes & ~(size_t)3, 0, NULL, NULL);
+        if (err == CL_SUCCESS) err = clFinish(p->queue);
+        if (err != CL_SUCCESS) {
+            clReleaseMemObject(buf);
+            free(e);
+            varcl_fail(VARCL_E_RUNTIME, "allocating %zu bytes for %s failed: %s", bytes, what, vr_error_name(err));
+            return NULL;
+        }
+    }
+    *e = (vm_entry){buf, bytes, tag, p->entries};
+    p->entries = e;
+    p->stats.live[tag] += bytes;
+    p->stats.live_total += bytes;
+    if (p->stats.live[tag] > p->stats.peak[tag]) p->stats.peak[tag] = p->stats.live[tag];
+    if (p->stats.live_total > p->stats.peak_total) p->stats.peak_total = p->stats.live_total;
+    return buf;
+}
+
+cl_mem vm_alloc(vm_pool *p, vm_tag tag, size_t bytes, const char *what) { return alloc_impl(p, tag, bytes, NULL, what); }
+
+cl_mem vm_alloc_copy(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what)
+{
+    return alloc_impl(p, tag, bytes, host, what);
+}
+
+void vm_free(vm_pool *p, cl_mem buf)
+{
+    if (!buf) return;
+    for (vm_entry **pe = &p->entries; *pe; pe = &(*pe)->next) {
+        vm_entry *e = *pe;
+        if (e->buf != buf) continue;
+        p->stats.live[e->tag] -= e->bytes;
+        p->stats.live_total -= e->bytes;
+        *pe = e->next;
+        free(e);
+        break;
+    }
+    clReleaseMemObject(buf);
+}
+
+void vm_free_all(vm_pool *p)
+{
+    while (p->entries) vm_free(p, p->entries->buf);
+}
+
+void vm_reset_peak(vm_pool *p)
+{
+    for (int t = 0; t < VM_NTAGS; t++) p->stats.peak[t] = p->stats.live[t];
+    p->stats.peak_total = p->stats.live_total;
+}

@@ -1,0 +1,41 @@
+/* mem: every device allocation, tagged by purpose, with live and peak bytes per tag and in total.
+ * These are exact figures of what varcl asked the device for (no portable used-memory query exists). */
+#ifndef VARCL_MEM_H
+#define VARCL_MEM_H
+
+#include <CL/cl.h>
+#include <stddef.h>
+
+typedef enum { VM_WEIGHTS, VM_KV, VM_ACT, VM_SCRATCH, VM_VAE, VM_NTAGS } vm_tag;
+
+typedef struct {
+    size_t live[VM_NTAGS], peak[VM_NTAGS];
+    size_t live_total, peak_total;
+} vm_stats;
+
+typedef struct vm_entry vm_entry;
+
+typedef struct {
+    cl_context ctx;
+    cl_command_queue queue;
+    size_t global_mem, max_alloc; /* device limits, bytes */
+    vm_stats stats;
+    vm_entry *entries; /* live allocations (linked list) */
+} vm_pool;
+
+const char *vm_tag_name(vm_tag tag);
+
+/* Allocates `bytes` (> 0) on the device under `tag`. Refuses, with a message naming `what`, a buffer larger than
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE or one that would take varcl's total past CL_DEVICE_GLOBAL_MEM_SIZE.
+ * The buffer is touched (filled with zeros) so lazy allocation fails here, not later. NULL on failure. */
+cl_mem vm_alloc(vm_pool *p, vm_tag tag, size_t bytes, const char *what);
+/* Same, initialised from host memory (no fill). */
+cl_mem vm_alloc_copy(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what);
+/* Releases a buffer from vm_alloc (NULL is ignored). */
+void vm_free(vm_pool *p, cl_mem buf);
+/* Releases every buffer still live (at shutdown). */
+void vm_free_all(vm_pool *p);
+/* Peak figures restart from the live figures (e.g. before a benchmark run). */
+void vm_reset_peak(vm_pool *p);
+
+#endif

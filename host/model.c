@@ -1,0 +1,391 @@
+/* model: hyperparameters from tensor shapes; weights converted to f32, laid out for the kernels and uploaded
+ * one tensor at a time (see model.h). */
+#include "model.h"
+
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int patches_256[] = {1, 2, 3, 4, 5, 6, 8, 10, 13, 16};
+static const int patches_512[] = {1, 2, 3, 4, 6, 9, 13, 18, 24, 32};
+
+static const vt_tensor *req(const vt_set *s, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                            int64_t d3)
+{
+    int64_t shape[4] = {d0, d1, d2, d3};
+    return vt_require(s, name, ndim, shape);
+}
+
+int var_read_hparams(const vt_set *s, var_hparams *hp)
+{
+    memset(hp, 0, sizeof *hp);
+    if (vt_find(s, "decoder.conv_in.weight") || vt_find(s, "quantize.embedding.weight"))
+        return varcl_fail(VARCL_E_INPUT, "%s is a VQ-VAE checkpoint, not a VAR model (give it with --vae)",
+                          vt_origin(s));
+    const vt_tensor *t;
+    if (!(t = req(s, "class_emb.weight", 2, -1, -1, 0, 0))) return VARCL_E_INPUT;
+    hp->classes = (int)t->shape[0] - 1;
+    hp->C = (int)t->shape[1];
+    if (hp->classes < 1 || hp->C < VAR_HEAD_DIM || hp->C % VAR_HEAD_DIM)
+        return varcl_fail(VARCL_E_INPUT, "%s: class_emb.weight [%d, %d]: width must be a multiple of %d", vt_origin(s),
+                          hp->classes + 1, hp->C, VAR_HEAD_DIM);
+    char name[128];
+    while (hp->depth <= VAR_MAX_DEPTH) {
+        snprintf(name, sizeof name, "blocks.%d.attn.mat_qkv.weight", hp->depth);
+        if (!vt_find(s, name)) break;
+        hp->depth++;
+    }
+    if (hp->depth == 0) return varcl_fail(VARCL_E_INPUT, "%s: missing tensor 'blocks.0.attn.mat_qkv.weight'", vt_origin(s));
+    if (hp->depth > VAR_MAX_DEPTH)
+        return varcl_fail(VARCL_E_INPUT, "%s: more than %d blocks", vt_origin(s), VAR_MAX_DEPTH);
+    if (!(t = req(s, "blocks.0.attn.scale_mul_1H11", 4, 1, -1, 1, 1))) return VARCL_E_INPUT;
+    hp->heads = (int)t->shape[1];
+    if (hp->heads * VAR_HEAD_DIM != hp->C)
+        return varcl_fail(VARCL_E_INPUT, "%s: %d heads for width %d; VAR uses head size %d", vt_origin(s), hp->heads,
+                          hp->C, VAR_HEAD_DIM);
+    if (!(t = req(s, "blocks.0.ffn.fc1.weight", 2, -1, hp->C, 0, 0))) return VARCL_E_INPUT;
+    hp->ffn = (int)t->shape[0];
+    if (!(t = req(s, "head.weight", 2, -1, hp->C, 0, 0))) return VARCL_E_INPUT;
+    hp->vocab = (int)t->shape[0];
+    if (!(t = req(s, "word_embed.weight", 2, hp->C, -1, 0, 0))) return VARCL_E_INPUT;
+    hp->cvae = (int)t->shape[1];
+    if (!(t = req(s, "pos_1LC", 3, 1, -1, hp->C, 0))) return VARCL_E_INPUT;
+    hp->tokens = (int)t->shape[1];
+    const int *pl = hp->tokens == 680 ? patches_256 : hp->tokens == 2240 ? patches_512 : NULL;
+    if (!pl)
+        return varcl_fail(VARCL_E_INPUT, "%s: pos_1LC has %d tokens; known: 680 (256 px), 2240 (512 px)",
+                          vt_origin(s), hp->tokens);
+    hp->scales = 10;
+    for (int i = 0; i < hp->scales; i++) {
+        hp->patch[i] = pl[i];
+        hp->begin[i + 1] = hp->begin[i] + pl[i] * pl[i];
+    }
+    hp->latent = pl[hp->scales - 1];
+    if (!req(s, "lvl_embed.weight", 2, hp->scales, hp->C, 0, 0)) return VARCL_E_INPUT;
+    hp->shared_aln = vt_find(s, "shared_ada_lin.1.weight") != NULL;
+    return 0;
+}
+
+int vae_read_hparams(const vt_set *s, vae_hparams *hp)
+{
+    memset(hp, 0, sizeof *hp);
+    if (vt_find(s, "class_emb.weight"))
+        return varcl_fail(VARCL_E_INPUT, "%s is a VAR model, not a VQ-VAE checkpoint (give it with --model)",
+                          vt_origin(s));
+    const vt_tensor *t;
+    if (!(t = req(s, "quantize.embedding.weight", 2, -1, -1, 0, 0))) return VARCL_E_INPUT;
+    hp->vocab = (int)t->shape[0];
+    if (!(t = req(s, "decoder.conv_out.weight", 4, 3, -1, 3, 3))) return VARCL_E_INPUT;
+    hp->ch = (int)t->shape[1];
+    if (!(t = req(s, "decoder.conv_in.weight", 4, -1, -1, 3, 3))) return VARCL_E_INPUT;
+    hp->zch = (int)t->shape[1];
+    char name[128];
+    for (hp->levels = 0; hp->levels < VAE_MAX_LEVELS; hp->levels++) {
+        snprintf(name, sizeof name, "decoder.up.%d.block.0.conv1.weight", hp->levels);
+        if (!vt_find(s, name)) break;
+    }
+    for (hp->blocks = 0; hp->blocks < VAE_MAX_BLOCKS; hp->blocks++) {
+        snprintf(name, sizeof name, "decoder.up.0.block.%d.conv1.weight", hp->blocks);
+        if (!vt_find(s, name)) break;
+    }
+    if (hp->levels == 0 || hp->blocks == 0)
+        return varcl_fail(VARCL_E_INPUT, "%s: missing tensor 'decoder.up.0.block.0.conv1.weight'", vt_origin(s));
+    for (int i = 0; i < hp->levels; i++) {
+        snprintf(name, sizeof name, "decoder.up.%d.block.0.conv2.weight", i);
+        if (!(t = req(s, name, 4, -1, -1, 3, 3))) return VARCL_E_INPUT;
+        hp->ch_mult[i] = (int)t->shape[0] / hp->ch;
+        if (hp->ch_mult[i] * hp->ch != t->shape[0] || t->shape[0] % 32)
+            return varcl_fail(VARCL_E_INPUT, "%s: %s has %lld channels (must be a multiple of %d and of 32)",
+                              vt_origin(s), name, (long long)t->shape[0], hp->ch);
+        snprintf(name, sizeof name, "decoder.up.%d.attn.0.qkv.weight", i);
+        hp->has_attn[i] = vt_find(s, name) != NULL;
+        snprintf(name, sizeof name, "decoder.up.%d.upsample.conv.weight", i);
+        hp->has_up[i] = vt_find(s, name) != NULL;
+        hp->upsamples += hp->has_up[i];
+    }
+    hp->mid_attn = vt_find(s, "decoder.mid.attn_1.qkv.weight") != NULL;
+    return 0;
+}
+
+/* ---- uploads ---- */
+
+typedef struct {
+    vr_runtime *rt;
+    const vt_set *s;
+    vm_tag tag;
+    int st;        /* sticky: after the first failure every upload returns NULL */
+    size_t params; /* elements uploaded */
+} loader;
+
+/* Uploads tensor `name` (checked against shape) as f32; layout: 0 = as stored, 1 = Linear [out][in] -> [in][out],
+ * 2 = conv [out][in][k][k] -> [(ky*k+kx)*in + ci][out]. */
+static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int layout)
+{
+    if (ld->st) return NULL;
+    const vt_tensor *t = req(ld->s, name, ndim, d0, d1, d2, d3);
+    float *f = t ? vt_dup_f32(t) : NULL;
+    if (!f) {
+        ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_INPUT;
+        return NULL;
+    }
+    float *out = f;
+    if (layout) {
+        out = malloc((size_t)t->numel * sizeof *out);
+        if (!out) {
+            free(f);
+            ld->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+            return NULL;
+        }
+        int64_t O = t->shape[0], I = t->shape[1], KK = layout == 2 ? t->shape[2] * t->shape[3] : 1;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t i = 0; i < I; i++)
+                for (int64_t k = 0; k < KK; k++) out[(k * I + i) * O + o] = f[(o * I + i) * KK + k];
+        free(f);
+    }
+    cl_mem m = vm_alloc_copy(&ld->rt->mem, ld->tag, (size_t)t->numel * sizeof(float), out, name);
+    free(out);
+    if (!m) ld->st = VARCL_E_RUNTIME;
+    ld->params += (size_t)t->numel;
+    return m;
+}
+
+static float *host_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2)
+{
+    if (ld->st) return NULL;
+    const vt_tensor *t = req(ld->s, name, ndim, d0, d1, d2, 0);
+    float *f = t ? vt_dup_f32(t) : NULL;
+    if (!f) ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_INPUT;
+    else ld->params += (size_t)t->numel;
+    return f;
+}
+
+int var_load(vr_runtime *rt, const vt_set *s, var_model *m)
+{
+    memset(m, 0, sizeof *m);
+    int st = var_read_hparams(s, &m->hp);
+    if (st) return st;
+    const var_hparams *hp = &m->hp;
+    int C = hp->C, F = hp->ffn, H = hp->heads;
+    loader ld = {rt, s, VM_WEIGHTS, 0, 0};
+    if (!(m->blocks = calloc((size_t)hp->depth, sizeof *m->blocks))) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    m->class_emb = host_t(&ld, "class_emb.weight", 2, hp->classes + 1, C, 0);
+    float *pos_start = host_t(&ld, "pos_start", 3, 1, 1, C);
+    float *lvl = host_t(&ld, "lvl_embed.weight", 2, hp->scales, C, 0);
+    float *pos = host_t(&ld, "pos_1LC", 3, 1, hp->tokens, C);
+    /* start = [pos_start | lvl_embed[0] + pos_1LC[0]]: upstream's step-0 input is
+     * (cond + pos_start) + lvl_pos[0], and cond is only known per request. */
+    if (!ld.st && !(m->start = malloc((size_t)2 * C * sizeof(float))))
+        ld.st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    if (!ld.st) {
+        for (int c = 0; c < C; c++) {
+            m->start[c] = pos_start[c];
+            m->start[C + c] = lvl[c] + pos[c];
+        }
+        m->lvl_embed = vm_alloc_copy(&rt->mem, VM_WEIGHTS, (size_t)hp->scales * C * 4, lvl, "lvl_embed.weight");
+        m->pos = vm_alloc_copy(&rt->mem, VM_WEIGHTS, (size_t)hp->tokens * C * 4, pos, "pos_1LC");
+        if (!m->lvl_embed || !m->pos) ld.st = VARCL_E_RUNTIME;
+    }
+    free(lvl);
+    free(pos);
+    free(pos_start);
+    m->word_wt = up_t(&ld, "word_embed.weight", 2, C, hp->cvae, 0, 0, 1);
+    m->word_b = up_t(&ld, "word_embed.bias", 1, C, 0, 0, 0, 0);
+    m->head_ada_wt = up_t(&ld, "head_nm.ada_lin.1.weight", 2, 2 * C, C, 0, 0, 1);
+    m->head_ada_b = up_t(&ld, "head_nm.ada_lin.1.bias", 1, 2 * C, 0, 0, 0, 0);
+    m->head_wt = up_t(&ld, "head.weight", 2, hp->vocab, C, 0, 0, 1);
+    m->head_b = up_t(&ld, "head.bias", 1, hp->vocab, 0, 0, 0, 0);
+    if (hp->shared_aln) {
+        m->shared_ada_wt = up_t(&ld, "shared_ada_lin.1.weight", 2, 6 * C, C, 0, 0, 1);
+        m->shared_ada_b = up_t(&ld, "shared_ada_lin.1.bias", 1, 6 * C, 0, 0, 0, 0);
+    }
+    char n[128];
+#define BN(fmt) (snprintf(n, sizeof n, "blocks.%d." fmt, l), n)
+    for (int l = 0; l < hp->depth && !ld.st; l++) {
+        var_block *b = &m->blocks[l];
+        b->qkv_wt = up_t(&ld, BN("attn.mat_qkv.weight"), 2, 3 * C, C, 0, 0, 1);
+        b->q_bias = up_t(&ld, BN("attn.q_bias"), 1, C, 0, 0, 0, 0);
+        b->v_bias = up_t(&ld, BN("attn.v_bias"), 1, C, 0, 0, 0, 0);
+        b->scale_mul = up_t(&ld, BN("attn.scale_mul_1H11"), 4, 1, H, 1, 1, 0);
+        b->proj_wt = up_t(&ld, BN("attn.proj.weight"), 2, C, C, 0, 0, 1);
+        b->proj_b = up_t(&ld, BN("attn.proj.bias"), 1, C, 0, 0, 0, 0);
+        b->fc1_wt = up_t(&ld, BN("ffn.fc1.weight"), 2, F, C, 0, 0, 1);
+        b->fc1_b = up_t(&ld, BN("ffn.fc1.bias"), 1, F, 0, 0, 0, 0);
+        b->fc2_wt = up_t(&ld, BN("ffn.fc2.weight"), 2, C, F, 0, 0, 1);
+        b->fc2_b = up_t(&ld, BN("ffn.fc2.bias"), 1, C, 0, 0, 0, 0);
+        if (hp->shared_aln) {
+            b->ada_b = up_t(&ld, BN("ada_gss"), 4, 1, 1, 6, C, 0); /* added to the shared output */
+        } else {
+            b->ada_wt = up_t(&ld, BN("ada_lin.1.weight"), 2, 6 * C, C, 0, 0, 1);
+            b->ada_b = up_t(&ld, BN("ada_lin.1.bias"), 1, 6 * C, 0, 0, 0, 0);
+        }
+    }
+#undef BN
+    m->params = ld.params;
+    if (ld.st) {
+        var_unload(rt, m);
+        return ld.st;
+    }
+    return 0;
+}
+
+void var_unload(vr_runtime *rt, var_model *m)
+{
+    cl_mem *all[] = {&m->word_wt, &m->word_b, &m->lvl_embed, &m->pos, &m->head_ada_wt, &m->head_ada_b,
+                     &m->head_wt, &m->head_b, &m->shared_ada_wt, &m->shared_ada_b};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt->mem, *all[i]);
+    for (int l = 0; m->blocks && l < m->hp.depth; l++) {
+        var_block *b = &m->blocks[l];
+        cl_mem bs[] = {b->qkv_wt, b->q_bias, b->v_bias, b->scale_mul, b->proj_wt, b->proj_b,
+                       b->fc1_wt, b->fc1_b,  b->fc2_wt, b->fc2_b,     b->ada_wt,  b->ada_b};
+        for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) vm_free(&rt->mem, bs[i]);
+    }
+    free(m->blocks);
+    free(m->class_emb);
+    free(m->start);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- VQ-VAE ---- */
+
+static void conv_w(loader *ld, vw_conv *c, const char *prefix, int cin, int cout, int k)
+{
+    char n[256];
+    c->cin = cin;
+    c->cout = cout;
+    c->k = k;
+    snprintf(n, sizeof n, "%.200s.weight", prefix);
+    c->wt = up_t(ld, n, 4, cout, cin, k, k, 2);
+    snprintf(n, sizeof n, "%.200s.bias", prefix);
+    c->b = up_t(ld, n, 1, cout, 0, 0, 0, 0);
+}
+
+static void norm_w(loader *ld, vw_norm *g, const char *prefix, int C)
+{
+    char n[256];
+    g->C = C;
+    snprintf(n, sizeof n, "%.200s.weight", prefix);
+    g->gamma = up_t(ld, n, 1, C, 0, 0, 0, 0);
+    snprintf(n, sizeof n, "%.200s.bias", prefix);
+    g->beta = up_t(ld, n, 1, C, 0, 0, 0, 0);
+}
+
+static void res_w(loader *ld, vw_res *r, const char *prefix, int cin, int cout)
+{
+    char n[256];
+    snprintf(n, sizeof n, "%.200s.norm1", prefix);
+    norm_w(ld, &r->norm1, n, cin);
+    snprintf(n, sizeof n, "%.200s.conv1", prefix);
+    conv_w(ld, &r->conv1, n, cin, cout, 3);
+    snprintf(n, sizeof n, "%.200s.norm2", prefix);
+    norm_w(ld, &r->norm2, n, cout);
+    snprintf(n, sizeof n, "%.200s.conv2", prefix);
+    conv_w(ld, &r->conv2, n, cout, cout, 3);
+    if (cin != cout) {
+        snprintf(n, sizeof n, "%.200s.nin_shortcut", prefix);
+        conv_w(ld, &r->nin, n, cin, cout, 1);
+    }
+}
+
+static void attn_w(loader *ld, vw_attn *a, const char *prefix, int C)
+{
+    char n[256];
+    snprintf(n, sizeof n, "%.200s.norm", prefix);
+    norm_w(ld, &a->norm, n, C);
+    snprintf(n, sizeof n, "%.200s.qkv", prefix);
+    conv_w(ld, &a->qkv, n, C, 3 * C, 1);
+    snprintf(n, sizeof n, "%.200s.proj_out", prefix);
+    conv_w(ld, &a->proj, n, C, C, 1);
+}
+
+int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
+{
+    memset(m, 0, sizeof *m);
+    int st = vae_read_hparams(s, &m->hp);
+    if (st) return st;
+    const vae_hparams *hp = &m->hp;
+    loader ld = {rt, s, VM_VAE, 0, 0};
+    int z = hp->zch, top = hp->ch * hp->ch_mult[hp->levels - 1];
+    m->codebook = up_t(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0, 0);
+    char n[256];
+    for (int i = 0; i < 4; i++) {
+        snprintf(n, sizeof n, "quantize.quant_resi.qresi_ls.%d", i);
+        conv_w(&ld, &m->phi[i], n, z, z, 3);
+    }
+    conv_w(&ld, &m->post_quant, "post_quant_conv", z, z, 3);
+    conv_w(&ld, &m->conv_in, "decoder.conv_in", z, top, 3);
+    res_w(&ld, &m->mid1, "decoder.mid.block_1", top, top);
+    if (hp->mid_attn) attn_w(&ld, &m->mid_attn, "decoder.mid.attn_1", top);
+    res_w(&ld, &m->mid2, "decoder.mid.block_2", top, top);
+    int cin = top;
+    for (int i = hp->levels - 1; i >= 0; i--) {
+        int cout = hp->ch * hp->ch_mult[i];
+        for (int j = 0; j < hp->blocks; j++) {
+            snprintf(n, sizeof n, "decoder.up.%d.block.%d", i, j);
+            res_w(&ld, &m->up_block[i][j], n, cin, cout);
+            cin = cout;
+            if (hp->has_attn[i]) {
+                snprintf(n, sizeof n, "decoder.up.%d.attn.%d", i, j);
+                attn_w(&ld, &m->up_attn[i][j], n, cout);
+            }
+        }
+        if (hp->has_up[i]) {
+            snprintf(n, sizeof n, "decoder.up.%d.upsample.conv", i);
+            conv_w(&ld, &m->up_conv[i], n, cout, cout, 3);
+        }
+    }
+    norm_w(&ld, &m->norm_out, "decoder.norm_out", hp->ch);
+    conv_w(&ld, &m->conv_out, "decoder.conv_out", hp->ch, 3, 3);
+    if (ld.st) {
+        vae_unload(rt, m);
+        return ld.st;
+    }
+    return 0;
+}
+
+static void free_conv(vr_runtime *rt, vw_conv *c)
+{
+    vm_free(&rt->mem, c->wt);
+    vm_free(&rt->mem, c->b);
+}
+static void free_norm(vr_runtime *rt, vw_norm *g)
+{
+    vm_free(&rt->mem, g->gamma);
+    vm_free(&rt->mem, g->beta);
+}
+static void free_res(vr_runtime *rt, vw_res *r)
+{
+    free_norm(rt, &r->norm1);
+    free_norm(rt, &r->norm2);
+    free_conv(rt, &r->conv1);
+    free_conv(rt, &r->conv2);
+    free_conv(rt, &r->nin);
+}
+static void free_attn(vr_runtime *rt, vw_attn *a)
+{
+    free_norm(rt, &a->norm);
+    free_conv(rt, &a->qkv);
+    free_conv(rt, &a->proj);
+}
+
+void vae_unload(vr_runtime *rt, vae_model *m)
+{
+    vm_free(&rt->mem, m->codebook);
+    for (int i = 0; i < 4; i++) free_conv(rt, &m->phi[i]);
+    free_conv(rt, &m->post_quant);
+    free_conv(rt, &m->conv_in);
+    free_conv(rt, &m->conv_out);
+    free_res(rt, &m->mid1);
+    free_res(rt, &m->mid2);
+    free_attn(rt, &m->mid_attn);
+    for (int i = 0; i < VAE_MAX_LEVELS; i++) {
+        for (int j = 0; j < VAE_MAX_BLOCKS; j++) {
+            free_res(rt, &m->up_block[i][j]);
+            free_attn(rt, &m->up_attn[i][j]);
+        }
+        free_conv(rt, &m->up_conv[i]);
+    }
+    free_norm(rt, &m->norm_out);
+    memset(m, 0, sizeof *m);
+}

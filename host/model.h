@@ -1,0 +1,96 @@
+/* model: hyperparameters read from tensor shapes, and the weights on the device.
+ * VAR (var_d16..d36 key names) and the multi-scale VQ-VAE (vae_ch160v4096z32 key names), VAR_SPEC.md 7.
+ * Nothing is sized from anything but the checkpoint: a 2 MB test model takes the same path as VAR-d30. */
+#ifndef VARCL_MODEL_H
+#define VARCL_MODEL_H
+
+#include "runtime.h"
+#include "tensors.h"
+
+#define VAR_MAX_SCALES 16
+#define VAR_MAX_DEPTH 128
+#define VAE_MAX_LEVELS 8
+#define VAE_MAX_BLOCKS 8
+#define VAR_HEAD_DIM 64 /* every VAR model: width = 64 x heads */
+
+typedef struct {
+    int depth, C, heads, ffn, vocab, classes, cvae;
+    int scales, patch[VAR_MAX_SCALES], begin[VAR_MAX_SCALES + 1]; /* begin[si] .. begin[si+1]: tokens of si */
+    int tokens;     /* L = 680 (256 px) or 2240 (512 px) */
+    int latent;     /* last patch size: 16 or 32 */
+    int shared_aln; /* d36 style: shared_ada_lin + per-block ada_gss */
+} var_hparams;
+
+typedef struct {
+    int ch, zch, vocab, levels, blocks; /* blocks per level in the decoder (num_res_blocks + 1) */
+    int ch_mult[VAE_MAX_LEVELS], has_attn[VAE_MAX_LEVELS], has_up[VAE_MAX_LEVELS];
+    int mid_attn;
+    int upsamples; /* image side = latent << upsamples */
+} vae_hparams;
+
+/* A convolution (3x3 or 1x1) as GEMM weights: wt [k*k*cin][cout] (tap-major, see conv.cl), bias [cout]. */
+typedef struct {
+    cl_mem wt, b;
+    int cin, cout, k;
+} vw_conv;
+typedef struct {
+    cl_mem gamma, beta; /* [C] */
+    int C;
+} vw_norm;
+typedef struct {
+    vw_norm norm1, norm2;
+    vw_conv conv1, conv2, nin; /* nin.wt NULL when in == out */
+} vw_res;
+typedef struct {
+    vw_norm norm;
+    vw_conv qkv, proj; /* 1x1: [C][3C], [C][C] */
+} vw_attn;
+
+typedef struct {
+    cl_mem qkv_wt;              /* [C][3C] */
+    cl_mem q_bias, v_bias;      /* [C] */
+    cl_mem scale_mul;           /* [H] (log scale, clamped in the kernel) */
+    cl_mem proj_wt, proj_b;     /* [C][C], [C] */
+    cl_mem fc1_wt, fc1_b;       /* [C][F], [F] */
+    cl_mem fc2_wt, fc2_b;       /* [F][C], [C] */
+    cl_mem ada_wt, ada_b;       /* [C][6C], [6C]; shared AdaLN: ada_wt NULL, ada_b = ada_gss [6C] */
+} var_block;
+
+typedef struct {
+    var_hparams hp;
+    var_block *blocks;          /* [depth] */
+    cl_mem word_wt, word_b;     /* [Cvae][C], [C] */
+    cl_mem lvl_embed;           /* [scales][C] */
+    cl_mem pos;                 /* [L][C] */
+    cl_mem head_ada_wt, head_ada_b; /* [C][2C], [2C] */
+    cl_mem head_wt, head_b;     /* [C][V], [V] */
+    cl_mem shared_ada_wt, shared_ada_b; /* [C][6C], [6C] (shared AdaLN only) */
+    float *class_emb;           /* host [classes + 1][C]: rows are gathered on the host */
+    float *start;               /* host [2][C]: pos_start, then lvl_embed[0] + pos_1LC[0] (step-0 input) */
+    size_t params;              /* parameter count (weights read) */
+} var_model;
+
+typedef struct {
+    vae_hparams hp;
+    cl_mem codebook;            /* [V][Cvae] */
+    vw_conv phi[4];             /* 3x3 Cvae -> Cvae */
+    vw_conv post_quant, conv_in, conv_out;
+    vw_res mid1, mid2;
+    vw_attn mid_attn;
+    vw_res up_block[VAE_MAX_LEVELS][VAE_MAX_BLOCKS];
+    vw_attn up_attn[VAE_MAX_LEVELS][VAE_MAX_BLOCKS];
+    vw_conv up_conv[VAE_MAX_LEVELS];
+    vw_norm norm_out;
+} vae_model;
+
+/* Shapes only (no device): used by loading, --info and tests. Errors name the file and tensor. */
+int var_read_hparams(const vt_set *s, var_hparams *hp);
+int vae_read_hparams(const vt_set *s, vae_hparams *hp);
+
+/* Uploads the weights (tag weights / vae). On failure everything uploaded so far is released. */
+int var_load(vr_runtime *rt, const vt_set *s, var_model *m);
+void var_unload(vr_runtime *rt, var_model *m);
+int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m);
+void vae_unload(vr_runtime *rt, vae_model *m);
+
+#endif

@@ -1,0 +1,492 @@
+/* runtime: OpenCL devices, context, program build + binary cache, kernel table, launches (see runtime.h). */
+#include "runtime.h"
+
+#include "error.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct varcl_kernel_source {
+    const char *name;
+    const char *text;
+};
+extern const struct varcl_kernel_source varcl_kernel_sources[];
+
+const char *vr_error_name(int err)
+{
+    switch (err) {
+#define E(x) \
+    case x: return #x;
+        E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
+        E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
+        E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_IMAGE_FORMAT_MISMATCH)
+        E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE) E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+        E(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) E(CL_INVALID_VALUE) E(CL_INVALID_DEVICE_TYPE)
+        E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES)
+        E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY)
+        E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM) E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME)
+        E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE)
+        E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+        E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT)
+        E(CL_INVALID_OPERATION) E(CL_INVALID_BUFFER_SIZE) E(CL_INVALID_GLOBAL_WORK_SIZE)
+#undef E
+    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR (no OpenCL driver installed?)";
+    case -1024: return "CLBlastNotImplemented";
+    case -1022: return "CLBlastInvalidMatrixA";
+    case -1021: return "CLBlastInvalidMatrixB";
+    case -1020: return "CLBlastInvalidMatrixC";
+    case -1017: return "CLBlastInvalidDimension";
+    case -1016: return "CLBlastInvalidLeadDimA";
+    case -1015: return "CLBlastInvalidLeadDimB";
+    case -1014: return "CLBlastInvalidLeadDimC";
+    case -1011: return "CLBlastInsufficientMemoryA";
+    case -1010: return "CLBlastInsufficientMemoryB";
+    case -1009: return "CLBlastInsufficientMemoryC";
+    case -2050: return "CLBlastInsufficientMemoryTemp";
+    case -2049: return "CLBlastInvalidBatchCount";
+    case -2048: return "CLBlastInvalidOverrideKernel";
+    case -2047: return "CLBlastMissingOverrideParameter";
+    case -2046: return "CLBlastInvalidLocalMemUsage";
+    case -2045: return "CLBlastNoHalfPrecision";
+    case -2044: return "CLBlastNoDoublePrecision";
+    case -2041: return "CLBlastDatabaseError";
+    case -2040: return "CLBlastUnknownError";
+    case -2039: return "CLBlastUnexpectedError";
+    default: return "unknown OpenCL/CLBlast error";
+    }
+}
+
+int vr_check(cl_int err, const char *call)
+{
+    if (err == CL_SUCCESS) return VARCL_OK;
+    return varcl_fail(VARCL_E_RUNTIME, "%s failed: %s (%d)", call, vr_error_name(err), err);
+}
+
+static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (clGetDeviceInfo(d, what, n, buf, NULL) != CL_SUCCESS) snprintf(buf, n, "?");
+    buf[n - 1] = 0;
+}
+
+int vr_list_devices(vr_device **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    cl_uint np = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    if (err == -1001 || np == 0) return VARCL_OK; /* no ICD: zero devices */
+    if (err != CL_SUCCESS) return vr_check(err, "clGetPlatformIDs");
+    cl_platform_id *plats = calloc(np, sizeof *plats);
+    if (!plats) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    clGetPlatformIDs(np, plats, NULL);
+    int cap = 0;
+    for (cl_uint p = 0; p < np; p++) {
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0) continue;
+        cl_device_id *ids = calloc(nd, sizeof *ids);
+        vr_device *grown = realloc(*out, (size_t)(cap + (int)nd) * sizeof **out);
+        if (!ids || !grown) {
+            free(ids);
+            free(grown ? grown : *out);
+            free(plats);
+            *out = NULL;
+            *n = 0;
+            return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        }
+        *out = grown;
+        cap += (int)nd;
+        clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, ids, NULL);
+        for (cl_uint i = 0; i < nd; i++) {
+            vr_device *d = &(*out)[*n];
+            memset(d, 0, sizeof *d);
+            d->index = *n;
+            d->platform = plats[p];
+            d->device = ids[i];
+            clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof d->platform_name, d->platform_name, NULL);
+            clGetPlatformInfo(plats[p], CL_PLATFORM_VERSION, sizeof d->platform_version, d->platform_version, NULL);
+            d->platform_name[sizeof d->platform_name - 1] = 0;
+            d->platform_version[sizeof d->platform_version - 1] = 0;
+            dev_str(ids[i], CL_DEVICE_NAME, d->name, sizeof d->name);
+            dev_str(ids[i], CL_DEVICE_VENDOR, d->vendor, sizeof d->vendor);
+            dev_str(ids[i], CL_DRIVER_VERSION, d->driver, sizeof d->driver);
+            clGetDeviceInfo(ids[i], CL_DEVICE_TYPE, sizeof d->type, &d->type, NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof d->compute_units, &d->compute_units, NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof d->global_mem, &d->global_mem, NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof d->max_alloc, &d->max_alloc, NULL);
+            clGetDeviceInfo(ids[i], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_work_group, &d->max_work_group, NULL);
+            (*n)++;
+        }
+        free(ids);
+    }
+    free(plats);
+    return VARCL_OK;
+}
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return 1;
+    return n == 0;
+}
+
+int vr_choose_device(const char *spec, vr_device *out)
+{
+    vr_device *devs;
+    int n, st = vr_list_devices(&devs, &n);
+    if (st) return st;
+    if (n == 0)
+        return varcl_fail(VARCL_E_RUNTIME, "no OpenCL device found (is an OpenCL driver such as pocl-opencl-icd "
+                                           "installed? pocl also needs a writable POCL_CACHE_DIR)");
+    if (!spec || !*spec) spec = getenv("VARCL_DEVICE");
+    int pick = -1;
+    if (spec && *spec) {
+        char *end;
+        long idx = strtol(spec, &end, 10);
+        if (*end == 0 && end != spec) {
+            if (idx >= 0 && idx < n) pick = (int)idx;
+        } else {
+            for (int i = 0; i < n && pick < 0; i++)
+                if (contains_ci(devs[i].name, spec) || contains_ci(devs[i].platform_name, spec) ||
+                    contains_ci(devs[i].vendor, spec))
+                    pick = i;
+        }
+        if (pick < 0) {
+            free(devs);
+            return varcl_fail(VARCL_E_INPUT, "unknown device '%s': %d device(s) found, see --list-devices", spec, n);
+        }
+    } else {
+        for (int i = 0; i < n && pick < 0; i++)
+            if (devs[i].type & CL_DEVICE_TYPE_GPU) pick = i;
+        if (pick < 0) {
+            pick = 0;
+            for (int i = 1; i < n; i++)
+                if (devs[i].compute_units > devs[pick].compute_units) pick = i;
+        }
+    }
+    *out = devs[pick];
+    free(devs);
+    return VARCL_OK;
+}
+
+/* ---- program sources and binary cache ---- */
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+} strbuf;
+
+static int sb_add(strbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *t = realloc(b->text, cap);
+        if (!t) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        b->text = t;
+        b->cap = cap;
+    }
+    memcpy(b->text + b->len, s, n);
+    b->len += n;
+    b->text[b->len] = 0;
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* All kernel sources as one program text: from $VARCL_KERNEL_DIR when set, else the embedded copies. */
+static int load_sources(strbuf *src)
+{
+    const char *dir = getenv("VARCL_KERNEL_DIR");
+    if (!dir || !*dir) {
+        for (int i = 0; varcl_kernel_sources[i].name; i++) {
+            if (sb_add(src, varcl_kernel_sources[i].text, strlen(varcl_kernel_sources[i].text)) ||
+                sb_add(src, "\n", 1))
+                return VARCL_E_RUNTIME;
+        }
+        return 0;
+    }
+    DIR *d = opendir(dir);
+    if (!d) return varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR %s: %s", dir, strerror(errno));
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        size_t l = strlen(e->d_name);
+        if (l > 3 && strcmp(e->d_name + l - 3, ".cl") == 0) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, name_cmp);
+    int st = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *f = st ? NULL : fopen(path, "rb");
+        if (!st && !f) st = varcl_fail(VARCL_E_INPUT, "%s: %s", path, strerror(errno));
+        char buf[65536];
+        size_t k;
+        while (f && !st && (k = fread(buf, 1, sizeof buf, f)) > 0) st = sb_add(src, buf, k);
+        if (f) fclose(f);
+        if (!st) st = sb_add(src, "\n", 1);
+        free(names[i]);
+    }
+    return st;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* $VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl, else $HOME/.cache/varcl; "" when disabled or unknown. */
+static void cache_dir(char *buf, size_t n)
+{
+    const char *env = getenv("VARCL_CACHE_DIR");
+    buf[0] = 0;
+    if (env && strcmp(env, "off") == 0) return;
+    if (env && *env) {
+        snprintf(buf, n, "%s", env);
+    } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+        snprintf(buf, n, "%s/varcl", getenv("XDG_CACHE_HOME"));
+    } else if (getenv("HOME") && *getenv("HOME")) {
+        snprintf(buf, n, "%s/.cache/varcl", getenv("HOME"));
+    }
+}
+
+static void mkdirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(tmp, 0755);
+        *p = '/';
+    }
+    mkdir(tmp, 0755);
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *data = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long l = ftell(f);
+        if (l > 0 && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)l)) &&
+            fread(data, 1, (size_t)l, f) != (size_t)l) {
+            free(data);
+            data = NULL;
+        }
+        *len = l > 0 ? (size_t)l : 0;
+    }
+    fclose(f);
+    return data;
+}
+
+static int build(vr_runtime *rt, cl_program prog, const char *opts)
+{
+    cl_int err = clBuildProgram(prog, 1, &rt->dev.device, opts, NULL, NULL);
+    if (err == CL_SUCCESS) return 0;
+    size_t n = 0;
+    clGetProgramBuildInfo(prog, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    char *log = malloc(n + 1);
+    if (log) {
+        log[0] = 0;
+        clGetProgramBuildInfo(prog, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+        log[n] = 0;
+    }
+    varcl_fail(VARCL_E_RUNTIME, "clBuildProgram failed: %s (%d); build log:\n%.900s", vr_error_name(err), err,
+               log ? log : "(none)");
+    free(log);
+    return VARCL_E_RUNTIME;
+}
+
+static int build_program(vr_runtime *rt)
+{
+    strbuf src = {0};
+    int st = load_sources(&src);
+    if (st) {
+        free(src.text);
+        return st;
+    }
+    const char *opts = "-cl-std=CL1.2";
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv1a(h, src.text, src.len);
+    h = fnv1a(h, opts, strlen(opts));
+    h = fnv1a(h, rt->dev.name, strlen(rt->dev.name));
+    h = fnv1a(h, rt->dev.driver, strlen(rt->dev.driver));
+    h = fnv1a(h, rt->dev.platform_version, strlen(rt->dev.platform_version));
+    char dir[3000], path[4096];
+    cache_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%016llx.bin", dir, (unsigned long long)h);
+
+    cl_int err;
+    if (dir[0]) {
+        size_t len = 0;
+        unsigned char *bin = read_file(path, &len);
+        if (bin) {
+            const unsigned char *bins[1] = {bin};
+            cl_int bst;
+            cl_program p = clCreateProgramWithBinary(rt->ctx, 1, &rt->dev.device, &len, bins, &bst, &err);
+            free(bin);
+            /* A refused or stale binary falls back to the source build below. */
+            if (err == CL_SUCCESS && bst == CL_SUCCESS &&
+                clBuildProgram(p, 1, &rt->dev.device, opts, NULL, NULL) == CL_SUCCESS) {
+                rt->program = p;
+                free(src.text);
+                return 0;
+            }
+            if (err == CL_SUCCESS) clReleaseProgram(p);
+        }
+    }
+    const char *text = src.text;
+    cl_program p = clCreateProgramWithSource(rt->ctx, 1, &text, &src.len, &err);
+    free(src.text);
+    if (err != CL_SUCCESS) return vr_check(err, "clCreateProgramWithSource");
+    if (build(rt, p, opts)) {
+        clReleaseProgram(p);
+        return VARCL_E_RUNTIME;
+    }
+    rt->program = p;
+    if (dir[0]) { /* best effort: a cache that cannot be written only costs start-up time */
+        size_t len = 0;
+        if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
+            unsigned char *bin = malloc(len);
+            unsigned char *bins[1] = {bin};
+            if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
+                mkdirs(dir);
+                char tmp[4200];
+                snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+                FILE *f = fopen(tmp, "wb");
+                if (f) {
+                    int ok = fwrite(bin, 1, len, f) == len;
+                    ok &= fclose(f) == 0;
+                    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+                }
+            }
+            free(bin);
+        }
+    }
+    return 0;
+}
+
+int vr_open(vr_runtime *rt, const char *spec, int profiling)
+{
+    memset(rt, 0, sizeof *rt);
+    int st = vr_choose_device(spec, &rt->dev);
+    if (st) return st;
+    rt->is_gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    rt->profiling = profiling;
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->dev.platform, 0};
+    rt->ctx = clCreateContext(props, 1, &rt->dev.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) return vr_check(err, "clCreateContext");
+    rt->queue = clCreateCommandQueue(rt->ctx, rt->dev.device, profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    if (err != CL_SUCCESS) {
+        vr_close(rt);
+        return vr_check(err, "clCreateCommandQueue");
+    }
+    rt->mem.ctx = rt->ctx;
+    rt->mem.queue = rt->queue;
+    rt->mem.global_mem = rt->dev.global_mem;
+    rt->mem.max_alloc = rt->dev.max_alloc;
+    if ((st = build_program(rt))) {
+        vr_close(rt);
+        return st;
+    }
+    cl_uint nk = 0;
+    err = clCreateKernelsInProgram(rt->program, 0, NULL, &nk);
+    if (err == CL_SUCCESS && nk > 0) {
+        cl_kernel *ks = calloc(nk, sizeof *ks);
+        rt->kernels = calloc(nk, sizeof *rt->kernels);
+        if (!ks || !rt->kernels) {
+            free(ks);
+            vr_close(rt);
+            return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        }
+        err = clCreateKernelsInProgram(rt->program, nk, ks, NULL);
+        for (cl_uint i = 0; err == CL_SUCCESS && i < nk; i++) {
+            rt->kernels[i].kernel = ks[i];
+            clGetKernelInfo(ks[i], CL_KERNEL_FUNCTION_NAME, sizeof rt->kernels[i].name, rt->kernels[i].name, NULL);
+            rt->n_kernels++;
+        }
+        free(ks);
+    }
+    if (err != CL_SUCCESS) {
+        vr_close(rt);
+        return vr_check(err, "clCreateKernelsInProgram");
+    }
+    return 0;
+}
+
+void vr_close(vr_runtime *rt)
+{
+    if (rt->queue) clFinish(rt->queue);
+    vm_free_all(&rt->mem);
+    for (int i = 0; i < rt->n_kernels; i++) clReleaseKernel(rt->kernels[i].kernel);
+    free(rt->kernels);
+    if (rt->program) clReleaseProgram(rt->program);
+    if (rt->queue) clReleaseCommandQueue(rt->queue);
+    if (rt->ctx) clReleaseContext(rt->ctx);
+    memset(rt, 0, sizeof *rt);
+}
+
+cl_kernel vr_kernel(vr_runtime *rt, const char *name)
+{
+    for (int i = 0; i < rt->n_kernels; i++)
+        if (strcmp(rt->kernels[i].name, name) == 0) return rt->kernels[i].kernel;
+    varcl_fail(VARCL_E_RUNTIME, "kernel '%s' is missing from the program", name);
+    return NULL;
+}
+
+int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const size_t *global, const size_t *local,
+              int nargs, ...)
+{
+    va_list ap;
+    va_start(ap, nargs);
+    for (int i = 0; i < nargs; i++) {
+        size_t size = va_arg(ap, size_t);
+        const void *ptr = va_arg(ap, const void *);
+        cl_int err = clSetKernelArg(k, (cl_uint)i, size, ptr);
+        if (err != CL_SUCCESS) {
+            va_end(ap);
+            return varcl_fail(VARCL_E_RUNTIME, "clSetKernelArg(%s, %d) failed: %s", name, i, vr_error_name(err));
+        }
+    }
+    va_end(ap);
+    size_t g[3];
+    for (cl_uint d = 0; d < dims; d++) {
+        g[d] = global[d] ? global[d] : 1;
+        if (local && local[d]) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+    }
+    cl_int err = clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, g, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return varcl_fail(VARCL_E_RUNTIME, "clEnqueueNDRangeKernel(%s) failed: %s", name, vr_error_name(err));
+    return 0;
+}
+
+int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src)
+{
+    if (!bytes) return 0;
+    return vr_check(clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, offset, bytes, src, 0, NULL, NULL),
+                    "clEnqueueWriteBuffer");
+}
+
+int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst)
+{
+    if (!bytes) return 0;
+    return vr_check(clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
+                    "clEnqueueReadBuffer");
+}
+
+int vr_finish(vr_runtime *rt) { return vr_check(clFinish(rt->queue), "clFinish"); }

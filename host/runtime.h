@@ -1,0 +1,68 @@
+/* runtime: device choice, context, in-order queue, program build with an on-disk binary cache, the kernel
+ * table, kernel launches, and OpenCL error names. Model code never touches raw OpenCL setup. */
+#ifndef VARCL_RUNTIME_H
+#define VARCL_RUNTIME_H
+
+#include <CL/cl.h>
+
+#include "mem.h"
+
+typedef struct {
+    int index; /* position in the enumeration over all platforms */
+    cl_platform_id platform;
+    cl_device_id device;
+    char platform_name[256], platform_version[256], name[256], vendor[256], driver[256];
+    cl_device_type type;
+    cl_uint compute_units;
+    cl_ulong global_mem, max_alloc;
+    size_t max_work_group;
+} vr_device;
+
+typedef struct {
+    char name[64];
+    cl_kernel kernel;
+} vr_kernel_entry;
+
+typedef struct {
+    vr_device dev;
+    int is_gpu;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program program;
+    vr_kernel_entry *kernels;
+    int n_kernels;
+    vm_pool mem;
+    int profiling;
+} vr_runtime;
+
+/* All devices of all platforms. *out is malloc'd. No platform at all is not an error (n = 0). */
+int vr_list_devices(vr_device **out, int *n);
+
+/* Picks a device: spec = index or case-insensitive substring of platform/device/vendor name; NULL or "" falls back
+ * to $VARCL_DEVICE, then to the first GPU, else the device with the most compute units. Unknown spec: input error. */
+int vr_choose_device(const char *spec, vr_device *out);
+
+/* Opens a context and in-order queue on the chosen device and builds the kernels (embedded sources, or
+ * the .cl files in $VARCL_KERNEL_DIR), using the binary cache in $VARCL_CACHE_DIR (default: ~/.cache/varcl; "off" disables). */
+int vr_open(vr_runtime *rt, const char *spec, int profiling);
+void vr_close(vr_runtime *rt);
+
+/* The kernel named `name`; NULL with an error recorded when the program has none. */
+cl_kernel vr_kernel(vr_runtime *rt, const char *name);
+
+/* Sets arguments from (size, pointer) pairs and enqueues `k` over `global` (rounded up to `local` when given).
+ * Kernels guard their own bounds. */
+int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const size_t *global, const size_t *local,
+              int nargs, ...);
+#define VR_ARG(x) sizeof(x), (const void *)&(x)
+
+int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src);
+int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
+int vr_finish(vr_runtime *rt);
+
+/* "CL_OUT_OF_RESOURCES" etc.; CLBlast's own codes too. */
+const char *vr_error_name(int err);
+/* If err != CL_SUCCESS: records "<call> failed: <name>" as a run-time error and returns it. */
+int vr_check(cl_int err, const char *call);
+
+#endif

@@ -1,0 +1,17 @@
+/* safetensors: the mmap reader of .safetensors files (F32, F16, BF16, I64).
+ * The header is parsed and every entry bounds-checked before any tensor is handed out. */
+#ifndef VARCL_SAFETENSORS_H
+#define VARCL_SAFETENSORS_H
+
+#include "tensors.h"
+
+/* Maps `path` and returns its tensors (data points into the mapping; nothing is copied).
+ * NULL with an input error naming the file (and tensor) for a missing, truncated or malformed file:
+ * header length past the end, invalid header JSON, unknown dtype, shape/offset mismatch,
+ * offsets out of range or overlapping. */
+vt_set *st_load(const char *path);
+
+/* Writes tensors as an F32 safetensors file (temporary name, then rename). Used by tests and tools. */
+int st_save_f32(const char *path, const vt_set *s);
+
+#endif

@@ -1,0 +1,316 @@
+/* sample: CFG combine, upstream top-k / top-p masking and the counter-based draw (see sample.h).
+ * The masking reproduces torch 1.13 CPU numerics where they decide which entries survive: float32 softmax,
+ * cumsum accumulated in double and stored as float32, compared against float32(1 - p). */
+#include "sample.h"
+
+#include "error.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vs_sampler {
+    int vocab;
+    uint64_t *keys; /* [vocab] packed (orderable value, ~id) of the entries still in play */
+    float *probs;   /* [vocab] softmax of the sorted survivors, top-p only */
+    float cached_p; /* top_p whose threshold is in cached_threshold (NaN: none yet) */
+    float cached_threshold;
+};
+
+vs_sampler *vs_new(int vocab)
+{
+    if (vocab <= 0) {
+        varcl_fail(VARCL_E_INPUT, "sampler: vocabulary size %d is not positive", vocab);
+        return NULL;
+    }
+    vs_sampler *s = calloc(1, sizeof *s);
+    if (s) {
+        s->keys = malloc((size_t)vocab * sizeof *s->keys);
+        s->probs = malloc((size_t)vocab * sizeof *s->probs);
+    }
+    if (!s || !s->keys || !s->probs) {
+        vs_free(s);
+        varcl_fail(VARCL_E_RUNTIME, "sampler: out of host memory for a vocabulary of %d", vocab);
+        return NULL;
+    }
+    s->vocab = vocab;
+    s->cached_p = NAN;
+    return s;
+}
+
+void vs_free(vs_sampler *s)
+{
+    if (!s) return;
+    free(s->keys);
+    free(s->probs);
+    free(s);
+}
+
+/* ---- Philox4x32-10 (Salmon et al., SC'11; Random123's constants and round order) ---- */
+
+static void philox4x32_10(uint32_t ctr[4], uint32_t k0, uint32_t k1)
+{
+    for (int round = 0; round < 10; round++) {
+        if (round) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        const uint64_t p0 = (uint64_t)0xD2511F53u * ctr[0];
+        const uint64_t p1 = (uint64_t)0xCD9E8D57u * ctr[2];
+        const uint32_t c1 = ctr[1], c3 = ctr[3];
+        ctr[0] = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        ctr[1] = (uint32_t)p1;
+        ctr[2] = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        ctr[3] = (uint32_t)p0;
+    }
+}
+
+double vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index)
+{
+    uint32_t ctr[4] = {image, scale, token, index};
+    philox4x32_10(ctr, (uint32_t)seed, (uint32_t)(seed >> 32));
+    /* 52 bits, centred in their cell: the smallest is 2^-53 and the largest 1 - 2^-53, both exact doubles,
+     * so -log(u) is always finite and positive. */
+    const uint64_t bits = (((uint64_t)ctr[0] << 32) | ctr[1]) >> 12;
+    return ((double)bits + 0.5) * 0x1p-52;
+}
+
+void vs_cfg_combine(const float *cond, const float *uncond, float t, size_t n, float *out)
+{
+    /* Upstream multiplies fp32 tensors by Python scalars, which become fp32: two rounded products, then one
+     * rounded difference. Separate statements keep the compiler from fusing them into an FMA. */
+    const float a = 1.0f + t;
+    for (size_t i = 0; i < n; i++) {
+        const float c = a * cond[i];
+        const float u = t * uncond[i];
+        out[i] = c - u;
+    }
+}
+
+/* ---- ordering: one uint64 per entry, so selection and sorting need no comparator callback ---- */
+
+/* Upper word orders like the float value; lower word is ~id, so among equal values the lowest id sorts last
+ * (ascending), i.e. ranks highest: top-p cuts inside a tie then keep the lowest ids, matching argmax. */
+static uint64_t pack(float v, int id)
+{
+    if (v == 0.0f) v = 0.0f; /* -0 and +0 are one value */
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ((uint64_t)u << 32) | (uint32_t)~(uint32_t)id;
+}
+
+static int unpack_id(uint64_t key) { return (int)~(uint32_t)key; }
+
+static void insertion_sort(uint64_t *a, int n)
+{
+    for (int i = 1; i < n; i++) {
+        const uint64_t v = a[i];
+        int j = i;
+        for (; j > 0 && a[j - 1] > v; j--) a[j] = a[j - 1];
+        a[j] = v;
+    }
+}
+
+static void sift_down(uint64_t *a, int root, int n)
+{
+    for (;;) {
+        int child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && a[child + 1] > a[child]) child++;
+        if (a[root] >= a[child]) return;
+        const uint64_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+static void heap_sort(uint64_t *a, int n)
+{
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(a, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        const uint64_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+
+/* Hoare partition around the median of first, middle, last (n >= 3). Returns m in [1, n-1] with
+ * a[0..m) <= a[m..n): the pivot sits at index (n-1)/2 < n-1, which keeps both sides non-empty. */
+static int partition(uint64_t *a, int n)
+{
+    const int mid = (n - 1) / 2;
+    uint64_t t;
+#define VS_ORDER(x, y) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t; }
+    VS_ORDER(0, mid)
+    VS_ORDER(mid, n - 1)
+    VS_ORDER(0, mid)
+#undef VS_ORDER
+    const uint64_t pivot = a[mid];
+    int i = -1, j = n;
+    for (;;) {
+        do i++; while (a[i] < pivot);
+        do j--; while (a[j] > pivot);
+        if (i >= j) return j + 1;
+        t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+static int depth_budget(int n)
+{
+    int d = 0;
+    while (n > 1) {
+        n >>= 1;
+        d++;
+    }
+    return 2 * d + 4;
+}
+
+/* Introsort: quicksort while it behaves, heapsort when a crafted row would make it quadratic. */
+static void sort_keys(uint64_t *a, int n, int depth)
+{
+    while (n > 16) {
+        if (depth-- == 0) {
+            heap_sort(a, n);
+            return;
+        }
+        const int m = partition(a, n);
+        if (m < n - m) {
+            sort_keys(a, m, depth);
+            a += m;
+            n -= m;
+        } else {
+            sort_keys(a + m, n - m, depth);
+            n = m;
+        }
+    }
+    insertion_sort(a, n);
+}
+
+/* Leaves the rank-th smallest key at a[rank] (expected O(n); falls back to a full sort if unlucky). */
+static void select_rank(uint64_t *a, int n, int rank)
+{
+    int lo = 0, hi = n, budget = depth_budget(n);
+    while (hi - lo > 16) {
+        if (budget-- == 0) {
+            sort_keys(a + lo, hi - lo, depth_budget(hi - lo));
+            return;
+        }
+        const int m = lo + partition(a + lo, hi - lo);
+        if (rank < m) hi = m;
+        else lo = m;
+    }
+    insertion_sort(a + lo, hi - lo);
+}
+
+/* ---- masking ---- */
+
+/* Upstream compares against 1 - p computed from a Python float (the decimal the user typed), rounded to
+ * fp32. Our p arrives as a float; the shortest decimal that rounds to it is what was typed, and for
+ * p = 0.96 the difference is six fp32 ulps of the threshold. */
+static float top_p_threshold(vs_sampler *s, float top_p)
+{
+    if (top_p == s->cached_p) return s->cached_threshold;
+    double typed = top_p;
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)top_p);
+        const double d = strtod(buf, NULL);
+        if ((float)d == top_p) {
+            typed = d;
+            break;
+        }
+    }
+    s->cached_p = top_p;
+    s->cached_threshold = (float)(1.0 - typed);
+    return s->cached_threshold;
+}
+
+int vs_mask(vs_sampler *s, float *logits, int top_k, float top_p)
+{
+    const int vocab = s->vocab;
+    uint64_t *keys = s->keys;
+    int n = 0;
+    for (int i = 0; i < vocab; i++) {
+        float v = logits[i];
+        if (isnan(v)) v = logits[i] = -INFINITY;
+        else if (v == INFINITY) v = logits[i] = FLT_MAX; /* keeps softmax defined: exp(+inf - +inf) is NaN */
+        if (v != -INFINITY) keys[n++] = pack(v, i);
+    }
+
+    if (top_k > 0 && top_k < n) {
+        /* Threshold = k-th largest counting duplicates; only entries strictly below it go. */
+        select_rank(keys, n, n - top_k);
+        const float threshold = logits[unpack_id(keys[n - top_k])];
+        int kept = 0;
+        for (int j = 0; j < n; j++) {
+            const int id = unpack_id(keys[j]);
+            if (logits[id] < threshold) logits[id] = -INFINITY;
+            else keys[kept++] = keys[j];
+        }
+        n = kept;
+    }
+
+    if (top_p > 0 && n > 1) {
+        sort_keys(keys, n, depth_budget(n));
+        const float max = logits[unpack_id(keys[n - 1])];
+        float *probs = s->probs;
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            probs[j] = expf(logits[unpack_id(keys[j])] - max);
+            sum += probs[j];
+        }
+        /* torch: reciprocal of the fp32 sum, then one fp32 multiply per entry. */
+        const float inv_sum = 1.0f / (float)sum;
+        const float threshold = top_p_threshold(s, top_p);
+        double cumsum = 0;
+        int removed = 0;
+        /* The cumsum only grows, so the removed entries are a prefix; the largest is always kept. */
+        for (; removed < n - 1; removed++) {
+            cumsum += probs[removed] * inv_sum;
+            if (!((float)cumsum <= threshold)) break;
+            logits[unpack_id(keys[removed])] = -INFINITY;
+        }
+        n -= removed;
+    }
+    return n;
+}
+
+static int argmax_lowest_id(const float *logits, int vocab)
+{
+    int best = 0;
+    for (int i = 1; i < vocab; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t seed, uint32_t image,
+              uint32_t scale, uint32_t token)
+{
+    const int kept = vs_mask(s, logits, top_k, top_p);
+    if (kept == 0) return 0;
+    if (top_k == 1 || kept == 1) return argmax_lowest_id(logits, s->vocab);
+
+    /* argmax p_i / E_i taken as argmax (logit_i - max - log E_i): the softmax's shift and scale are common
+     * to every entry, and the log form cannot underflow for unlikely entries. Subtracting the max keeps the
+     * noise visible next to huge logits (a former +inf is FLT_MAX, where a double has no room for it). */
+    const double max = logits[argmax_lowest_id(logits, s->vocab)];
+    int best = -1;
+    double best_score = 0;
+    for (int i = 0; i < s->vocab; i++) {
+        if (logits[i] == -INFINITY) continue;
+        const double e = -log(vs_uniform(seed, image, scale, token, (uint32_t)i));
+        const double score = ((double)logits[i] - max) - log(e);
+        if (best < 0 || score > best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+    return best;
+}

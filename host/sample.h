@@ -1,0 +1,47 @@
+/* sample: turning one row of logits into one token id, on the host.
+ * Owns the classifier-free-guidance combine, upstream's top-k / top-p masking (VAR_SPEC.md 3.1) and the
+ * counter-based random numbers that make a draw depend only on (seed, image, scale, token), never on batch
+ * size or device (DESIGN.md "Sampling and reproducibility"). Pure C; no OpenCL.
+ *
+ *   vs_sampler *s = vs_new(4096);
+ *   vs_cfg_combine(cond, uncond, t, 4096, row);
+ *   int id = vs_sample(s, row, 900, 0.96f, seed, image, scale, token);
+ *   vs_free(s);
+ */
+#ifndef VARCL_SAMPLE_H
+#define VARCL_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vs_sampler vs_sampler;
+
+/* Scratch for one vocabulary row; every later call uses it without allocating.
+ * NULL on allocation failure or vocab <= 0 (varcl_fail recorded). A sampler is not shared between threads. */
+vs_sampler *vs_new(int vocab);
+void vs_free(vs_sampler *s);
+
+/* Counter-based uniform in the open interval (0,1), keyed by (seed, image, scale, token, index):
+ * Philox4x32-10 with key = the 64-bit seed (low word first) and counter = (image, scale, token, index);
+ * the first two output words give 52 random bits. Same inputs -> same number on any machine. */
+double vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index);
+
+/* out[i] = (1 + t) * cond[i] - t * uncond[i]  (classifier-free guidance combine, float math, as upstream).
+ * out may be cond or uncond. */
+void vs_cfg_combine(const float *cond, const float *uncond, float t, size_t n, float *out);
+
+/* Upstream masking on one row of `vocab` logits, in place: removed entries become -INFINITY. Returns the number
+ * kept (entries left finite). top_k <= 0 or top_k >= vocab: no top-k. top_p <= 0: no top-p.
+ * (Callers validate ranges.) NaN entries count as removed (they become -INFINITY); +INFINITY becomes FLT_MAX.
+ * top_p is read as the decimal it was written as (0.96f as 0.96), as upstream's Python float was.
+ * Where the top-p cut falls inside a group of equal logits, the lowest ids of the group are the ones kept. */
+int vs_mask(vs_sampler *s, float *logits, int top_k, float top_p);
+
+/* Masks (as vs_mask) then draws one token id: the argmax over kept i of p_i / E_i with
+ * E_i = -log(vs_uniform(seed, image, scale, token, i)) and p = softmax of the masked logits (only kept entries
+ * need a random number). top_k == 1: plain argmax, no randomness, exact ties go to the lowest id.
+ * NaN logits never crash or give an out-of-range id: NaN counts as -inf; if nothing finite remains, returns 0. */
+int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t seed, uint32_t image,
+              uint32_t scale, uint32_t token);
+
+#endif

@@ -1,0 +1,183 @@
+/* vae: VQ-VAE decoder (see vae.h). GroupNorm is 32 groups, eps 1e-6, as upstream's Normalize. */
+#include "vae.h"
+
+#include "error.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define GN_GROUPS 32
+#define GN_CHUNKS 64
+#define GN_EPS 1e-6f
+
+int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent)
+{
+    const vae_hparams *hp = &m->hp;
+    *d = (vd_state){.rt = rt, .gemm = gemm, .conv = conv, .m = m, .latent = latent};
+    /* largest map: walk the levels as decode does */
+    int side = latent, attn_hw = 0, attn_c = 0;
+    int top = hp->ch * hp->ch_mult[hp->levels - 1];
+    size_t biggest = (size_t)side * side * (top > hp->zch ? top : hp->zch);
+    if (hp->mid_attn) attn_hw = side * side, attn_c = top;
+    for (int i = hp->levels - 1; i >= 0; i--) {
+        int c = hp->ch * hp->ch_mult[i];
+        size_t e = (size_t)side * side * c;
+        if (e > biggest) biggest = e;
+        if (hp->has_attn[i] && side * side > attn_hw) attn_hw = side * side, attn_c = c;
+        if (hp->has_attn[i] && side * side == attn_hw && c > attn_c) attn_c = c;
+        if (hp->has_up[i]) {
+            side *= 2;
+            e = (size_t)side * side * c;
+            if (e > biggest) biggest = e;
+        }
+    }
+    d->size = side;
+    d->map_elems = biggest;
+    vm_pool *mp = &rt->mem;
+    for (int i = 0; i < 4; i++)
+        if (!(d->buf[i] = vm_alloc(mp, VM_VAE, biggest * sizeof(float), "decoder feature map"))) goto fail;
+    if (attn_hw) {
+        if (!(d->qkv = vm_alloc(mp, VM_VAE, (size_t)attn_hw * 3 * attn_c * sizeof(float), "decoder attention qkv")) ||
+            !(d->scores = vm_alloc(mp, VM_VAE, (size_t)attn_hw * attn_hw * sizeof(float), "decoder attention scores")))
+            goto fail;
+    }
+    if (!(d->gn_part = vm_alloc(mp, VM_VAE, GN_GROUPS * GN_CHUNKS * 3 * sizeof(float), "GroupNorm partials")) ||
+        !(d->gn_stats = vm_alloc(mp, VM_VAE, GN_GROUPS * 2 * sizeof(float), "GroupNorm statistics")))
+        goto fail;
+    if (!(d->k_part = vr_kernel(rt, "gn_partial")) || !(d->k_final = vr_kernel(rt, "gn_finalize")) ||
+        !(d->k_apply = vr_kernel(rt, "gn_apply")) || !(d->k_add = vr_kernel(rt, "add_inplace")) ||
+        !(d->k_softmax = vr_kernel(rt, "softmax_rows")) || !(d->k_bias = vr_kernel(rt, "add_bias")))
+        goto fail;
+    return 0;
+fail:
+    vd_release(d);
+    return VARCL_E_RUNTIME;
+}
+
+void vd_release(vd_state *d)
+{
+    if (!d->rt) return;
+    for (int i = 0; i < 4; i++) vm_free(&d->rt->mem, d->buf[i]);
+    vm_free(&d->rt->mem, d->qkv);
+    vm_free(&d->rt->mem, d->scores);
+    vm_free(&d->rt->mem, d->gn_part);
+    vm_free(&d->rt->mem, d->gn_stats);
+    d->rt = NULL;
+}
+
+/* y = GroupNorm(x) (+ SiLU); x, y: [HW][C] */
+static int group_norm(vd_state *d, const vw_norm *n, cl_mem x, cl_mem y, int HW, int silu)
+{
+    int C = n->C, G = GN_GROUPS, chunks = HW < GN_CHUNKS ? HW : GN_CHUNKS, st;
+    float eps = GN_EPS;
+    size_t g2[2] = {(size_t)chunks, (size_t)G}, g1 = (size_t)G;
+    int total = HW * C;
+    size_t gt = (size_t)total;
+    if ((st = vr_launch(d->rt, d->k_part, "gn_partial", 2, g2, NULL, 6, VR_ARG(x), VR_ARG(d->gn_part), VR_ARG(HW),
+                        VR_ARG(C), VR_ARG(G), VR_ARG(chunks))) ||
+        (st = vr_launch(d->rt, d->k_final, "gn_finalize", 1, &g1, NULL, 5, VR_ARG(d->gn_part), VR_ARG(d->gn_stats),
+                        VR_ARG(G), VR_ARG(chunks), VR_ARG(eps))))
+        return st;
+    return vr_launch(d->rt, d->k_apply, "gn_apply", 1, &gt, NULL, 9, VR_ARG(x), VR_ARG(y), VR_ARG(d->gn_stats),
+                     VR_ARG(n->gamma), VR_ARG(n->beta), VR_ARG(total), VR_ARG(C), VR_ARG(G), VR_ARG(silu));
+}
+
+static int add_to(vd_state *d, cl_mem a, cl_mem b, int n)
+{
+    size_t g = (size_t)n;
+    return vr_launch(d->rt, d->k_add, "add_inplace", 1, &g, NULL, 3, VR_ARG(a), VR_ARG(b), VR_ARG(n));
+}
+
+/* Picks a buffer index not in use. */
+static int spare(int a, int b, int c)
+{
+    for (int i = 0; i < 4; i++)
+        if (i != a && i != b && i != c) return i;
+    return -1;
+}
+
+/* ResnetBlock on buf[*cur] (side x side): returns the result's buffer index in *cur. */
+static int res_block(vd_state *d, const vw_res *r, int *cur, int side)
+{
+    int x = *cur, t1 = spare(x, -1, -1), t2 = spare(x, t1, -1), t3 = spare(x, t1, t2), HW = side * side, st;
+    if ((st = group_norm(d, &r->norm1, d->buf[x], d->buf[t1], HW, 1)) ||
+        (st = vc_forward(d->conv, &r->conv1, d->buf[t1], 1, side, side, 1, d->buf[t2])) ||
+        (st = group_norm(d, &r->norm2, d->buf[t2], d->buf[t1], HW, 1)) ||
+        (st = vc_forward(d->conv, &r->conv2, d->buf[t1], 1, side, side, 1, d->buf[t3])))
+        return st;
+    int n = HW * r->conv2.cout;
+    if (r->nin.wt) { /* shortcut(x) + h */
+        if ((st = vc_forward(d->conv, &r->nin, d->buf[x], 1, side, side, 1, d->buf[t1])) ||
+            (st = add_to(d, d->buf[t1], d->buf[t3], n)))
+            return st;
+        *cur = t1;
+        return 0;
+    }
+    *cur = x;
+    return add_to(d, d->buf[x], d->buf[t3], n);
+}
+
+/* AttnBlock (single head, scale C^-0.5) in place on buf[cur]. */
+static int attn_block(vd_state *d, const vw_attn *a, int cur, int side)
+{
+    int C = a->norm.C, HW = side * side, t1 = spare(cur, -1, -1), t2 = spare(cur, t1, -1), st;
+    if ((st = group_norm(d, &a->norm, d->buf[cur], d->buf[t1], HW, 0)) ||
+        (st = vc_forward(d->conv, &a->qkv, d->buf[t1], 1, side, side, 1, d->qkv)))
+        return st;
+    size_t C3 = 3 * (size_t)C;
+    /* scores[i][j] = <q_i, k_j> C^-0.5 */
+    if ((st = vg_sgemm(d->gemm, 0, 1, (size_t)HW, (size_t)HW, (size_t)C, 1.0f / sqrtf((float)C), d->qkv, 0, C3, d->qkv,
+                       (size_t)C, C3, 0.0f, d->scores, 0, (size_t)HW)))
+        return st;
+    size_t g = (size_t)HW;
+    if ((st = vr_launch(d->rt, d->k_softmax, "softmax_rows", 1, &g, NULL, 3, VR_ARG(d->scores), VR_ARG(HW),
+                        VR_ARG(HW))))
+        return st;
+    /* out[i] = sum_j p_ij v_j, then proj_out, then the residual */
+    if ((st = vg_sgemm(d->gemm, 0, 0, (size_t)HW, (size_t)C, (size_t)HW, 1.0f, d->scores, 0, (size_t)HW, d->qkv,
+                       2 * (size_t)C, C3, 0.0f, d->buf[t1], 0, (size_t)C)) ||
+        (st = vc_forward(d->conv, &a->proj, d->buf[t1], 1, side, side, 1, d->buf[t2])))
+        return st;
+    return add_to(d, d->buf[cur], d->buf[t2], HW * C);
+}
+
+int vd_decode(vd_state *d, cl_mem fhat, size_t fhat_off, float *rgb)
+{
+    const vae_model *m = d->m;
+    const vae_hparams *hp = &m->hp;
+    int side = d->latent, st, cur = 0;
+    size_t zbytes = (size_t)side * side * hp->zch * sizeof(float);
+    /* post_quant_conv reads f-hat from buf[1] (copied so the im2col sees a map at offset 0) */
+    if ((st = vr_check(clEnqueueCopyBuffer(d->rt->queue, fhat, d->buf[1], fhat_off * sizeof(float), 0, zbytes, 0, NULL,
+                                           NULL),
+                       "clEnqueueCopyBuffer(f-hat)")) ||
+        (st = vc_forward(d->conv, &m->post_quant, d->buf[1], 1, side, side, 1, d->buf[2])) ||
+        (st = vc_forward(d->conv, &m->conv_in, d->buf[2], 1, side, side, 1, d->buf[0])))
+        return st;
+    if ((st = res_block(d, &m->mid1, &cur, side))) return st;
+    if (hp->mid_attn && (st = attn_block(d, &m->mid_attn, cur, side))) return st;
+    if ((st = res_block(d, &m->mid2, &cur, side))) return st;
+    for (int i = hp->levels - 1; i >= 0; i--) {
+        for (int j = 0; j < hp->blocks; j++) {
+            if ((st = res_block(d, &m->up_block[i][j], &cur, side))) return st;
+            if (hp->has_attn[i] && (st = attn_block(d, &m->up_attn[i][j], cur, side))) return st;
+        }
+        if (hp->has_up[i]) {
+            int t = spare(cur, -1, -1);
+            if ((st = vc_forward(d->conv, &m->up_conv[i], d->buf[cur], 1, side, side, 2, d->buf[t]))) return st;
+            cur = t;
+            side *= 2;
+        }
+    }
+    int t1 = spare(cur, -1, -1), t2 = spare(cur, t1, -1), HW = side * side;
+    if ((st = group_norm(d, &m->norm_out, d->buf[cur], d->buf[t1], HW, 1)) ||
+        (st = vc_forward(d->conv, &m->conv_out, d->buf[t1], 1, side, side, 1, d->buf[t2])) ||
+        (st = vr_read(d->rt, d->buf[t2], 0, (size_t)HW * 3 * sizeof(float), rgb)))
+        return st;
+    for (int i = 0; i < HW * 3; i++) {
+        float v = rgb[i];
+        v = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v; /* NaN stays NaN; the 8-bit step maps it to 0 */
+        rgb[i] = (v + 1.0f) * 0.5f;
+    }
+    return 0;
+}

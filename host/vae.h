@@ -1,0 +1,28 @@
+/* vae: the VQ-VAE decoder on the device (VAR_SPEC.md section 5): post_quant_conv, conv_in, mid (res, attn, res),
+ * the up levels from the lowest resolution to the highest, norm_out + SiLU + conv_out. Channels-last maps. */
+#ifndef VARCL_VAE_H
+#define VARCL_VAE_H
+
+#include "conv.h"
+
+typedef struct {
+    vr_runtime *rt;
+    vg_gemm *gemm;
+    vc_conv *conv;
+    const vae_model *m;
+    int latent, size;       /* input side, image side */
+    size_t map_elems;       /* largest feature map, elements */
+    cl_mem buf[4];          /* feature maps [H][W][C] (tag vae) */
+    cl_mem qkv, scores;     /* attention: [HW][3C], [HW][HW] */
+    cl_mem gn_part, gn_stats; /* GroupNorm partial statistics [32][chunks][3], [32][2] */
+    cl_kernel k_part, k_final, k_apply, k_add, k_softmax, k_bias;
+} vd_state;
+
+int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent);
+void vd_release(vd_state *d);
+
+/* Decodes one latent, f-hat [latent*latent][Cvae] at element offset fhat_off of `fhat`, into rgb [S][S][3] on
+ * the host: clamp(x, -1, 1) then (x + 1) / 2, in [0, 1]. */
+int vd_decode(vd_state *d, cl_mem fhat, size_t fhat_off, float *rgb);
+
+#endif

@@ -1,0 +1,94 @@
+/* varcl: VAR and VARiant image generation on any OpenCL device. The public API.
+ *
+ *   varcl_open_params op = VARCL_OPEN_DEFAULT;          // NULL paths: the built-in demo model
+ *   varcl *v = varcl_open(&op);
+ *   if (!v) { fprintf(stderr, "%s\n", varcl_last_error()); ... }
+ *   int labels[] = {207, 360};
+ *   varcl_request rq = VARCL_REQUEST_DEFAULT;
+ *   rq.labels = labels; rq.n = 2; rq.seed = 1;
+ *   varcl_images out;
+ *   if (varcl_generate(v, &rq, &out) == VARCL_OK) { ... out.rgb ... }
+ *   varcl_images_free(&out);
+ *   varcl_close(v);
+ *
+ * The library never prints, exits or aborts: a call returns a status (VARCL_OK, VARCL_E_INPUT for bad input,
+ * VARCL_E_RUNTIME for device failures) or NULL, and varcl_last_error() says what went wrong. */
+#ifndef VARCL_H
+#define VARCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct varcl varcl;
+
+typedef struct {
+    const char *model_path; /* VAR safetensors; NULL = the built-in demo model (random weights) */
+    const char *vae_path;   /* VQ-VAE safetensors; required with model_path, ignored for the demo model */
+    const char *device;     /* index or substring of platform/device/vendor; NULL = $VARCL_DEVICE or default */
+    int profiling;          /* 1: queue with profiling enabled (vbench) */
+} varcl_open_params;
+#define VARCL_OPEN_DEFAULT {NULL, NULL, NULL, 0}
+
+typedef struct {
+    const int *labels; /* n class ids, one image each */
+    int n;
+    uint64_t seed;     /* random numbers are keyed by (seed, image index, scale, token) */
+    float cfg;         /* guidance, >= 0; ramps as cfg * si / (scales - 1) */
+    int top_k;         /* >= 0; 0 = off; 1 = argmax */
+    float top_p;       /* in [0, 1]; 0 = off */
+    int batch;         /* images per device pass; 0 = all n */
+    int depth;         /* VARiant subnet depth for the late scales; 0 = the model's depth (full network) */
+    int full_scales;   /* scales run by every layer (default 6) */
+    const int *layers; /* explicit subnet (ascending), instead of depth */
+    int n_layers;
+    int page_tokens;   /* KV page size in tokens (default 16) */
+    size_t kv_pool_bytes; /* 0 = pool sized per request; else a fixed pool shared by requests */
+    int keep_fhat;     /* 1: return f-hat after every scale (tests) */
+    void (*progress)(void *user, int image0, int images, int scale, int scales);
+    void *user;
+} varcl_request;
+#define VARCL_REQUEST_DEFAULT \
+    {NULL, 0, 0, 1.5f, 900, 0.96f, 0, 0, 6, NULL, 0, 16, 0, 0, NULL, NULL}
+
+typedef struct {
+    int n, size;           /* images, side in pixels */
+    uint8_t *rgb;          /* [n][size][size][3], 8-bit by truncation of x * 255 */
+    float *image;          /* [n][size][size][3] in [0, 1] */
+    int scales, patch[16]; /* the token layout */
+    int tokens_per_image;  /* 680 at 256 px */
+    int *tokens;           /* [n][tokens_per_image], scales concatenated, each row-major */
+    int latent, cvae;      /* f-hat is [latent * latent][cvae] per image */
+    float *fhat;           /* keep_fhat: [scales][n][latent * latent][cvae] */
+    size_t kv_bytes;       /* KV bytes the request used (pages x page bytes), largest pass */
+    double ms_transformer, ms_sample, ms_vq, ms_decode; /* host wall time per part, summed over passes */
+} varcl_images;
+
+typedef struct {
+    int depth, width, heads, ffn, vocab, classes, cvae, scales, patch[16], tokens, shared_aln;
+    size_t params;
+    int vae_ch, vae_levels, image_size;
+    char device[256], platform[256];
+} varcl_info;
+
+/* Opens the device and loads the model. NULL on failure (varcl_last_error / varcl_last_status). */
+varcl *varcl_open(const varcl_open_params *p);
+void varcl_close(varcl *v);
+/* Hyperparameters read from the checkpoint and the device chosen. */
+void varcl_get_info(const varcl *v, varcl_info *info);
+
+/* Generates rq->n images. On success fills *out (free with varcl_images_free); on failure *out is empty. */
+int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out);
+void varcl_images_free(varcl_images *out);
+
+/* Device memory varcl holds, per tag (weights, kv, activations, scratch, vae): live and peak bytes. */
+typedef struct {
+    const char *tag[8];
+    size_t live[8], peak[8];
+    int ntags;
+    size_t live_total, peak_total;
+} varcl_mem_stats;
+void varcl_get_mem_stats(const varcl *v, varcl_mem_stats *s);
+
+#endif
