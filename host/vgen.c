@@ -1,3 +1,407 @@
-/* vgen: placeholder while the engine is built (replaced in this series). */
+/* vgen: the command line for generation (DESIGN.md "Command-line contracts").
+ * Exit status: 0 success, 2 bad usage or input, 1 run-time failure. */
+#include "config.h"
+#include "image.h"
+#include "runtime.h"
+#include "varcl.h"
+
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
-int main(void) { fprintf(stderr, "vgen: not built yet\n"); return 1; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: vgen [options]\n"
+    "  --model F.safetensors --vae F.safetensors   VAR model and its VQ-VAE (default: built-in demo model)\n"
+    "  --config F.ini          settings file; flags override it\n"
+    "  --class N[,N...]        class labels, one image each (default 0)\n"
+    "  --seed S (0)  --batch B (all)  --cfg F (1.5)  --top-k K (900)  --top-p P (0.96)\n"
+    "  --depth D               VARiant subnet depth for the late scales (default: the model's depth)\n"
+    "  --full-scales N (6)     scales run by every layer    --layers i,j,...  explicit subnet\n"
+    "  --page-tokens P (16)    KV page size    --kv-pool-mb N (0 = sized per request)    --stats\n"
+    "  --device SPEC           index or substring of platform/device/vendor (also VARCL_DEVICE)\n"
+    "  --list-devices          list OpenCL devices and exit    --info   print the model's hyperparameters\n"
+    "  -o F.png (out.png)      one image, or a grid of min(n, 8) columns for several labels\n"
+    "  --out-dir DIR           one PNG per image instead: NNNNN_classL.png\n"
+    "  --tokens-out F.json     write the sampled token ids\n"
+    "  -q                      no progress on stderr\n";
+
+static int fail_usage(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "vgen: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+typedef struct {
+    vcfg_settings s; /* the settings file, then flags on top */
+    const char *out, *out_dir, *tokens_out, *config;
+    int quiet, stats, list, info;
+} options;
+
+/* Parses one flag with its value (either "--flag value" or "--flag=value"). */
+static int apply_flag(options *o, const char *flag, const char *val)
+{
+    vcfg_settings *s = &o->s;
+    int iv;
+    double dv;
+#define NEED_INT(min, max, field, has)                                                                 \
+    do {                                                                                               \
+        if (vcfg_parse_int(val, min, max, &iv)) return fail_usage("%s: expected an integer in range, got '%s'", flag, val); \
+        s->field = iv;                                                                                 \
+        s->has = 1;                                                                                    \
+    } while (0)
+    if (!strcmp(flag, "--model")) {
+        free(s->model);
+        s->model = strdup(val);
+    } else if (!strcmp(flag, "--vae")) {
+        free(s->vae);
+        s->vae = strdup(val);
+    } else if (!strcmp(flag, "--class")) {
+        free(s->classes);
+        s->classes = NULL;
+        if (vcfg_parse_int_list(val, 0, INT_MAX, &s->classes, &s->n_classes))
+            return fail_usage("%s: expected class ids >= 0 like 1,2,3, got '%s'", flag, val);
+    } else if (!strcmp(flag, "--seed")) {
+        if (vcfg_parse_u64(val, &s->seed)) return fail_usage("%s: expected an unsigned integer, got '%s'", flag, val);
+        s->has_seed = 1;
+    } else if (!strcmp(flag, "--cfg")) {
+        if (vcfg_parse_double(val, &dv) || dv < 0)
+            return fail_usage("%s: expected a finite number >= 0, got '%s'", flag, val);
+        s->cfg = dv;
+        s->has_cfg = 1;
+    } else if (!strcmp(flag, "--top-p")) {
+        if (vcfg_parse_double(val, &dv) || dv < 0 || dv > 1)
+            return fail_usage("%s: expected a number in [0, 1] (0 = off), got '%s'", flag, val);
+        s->top_p = dv;
+        s->has_top_p = 1;
+    } else if (!strcmp(flag, "--top-k")) {
+        if (vcfg_parse_int(val, 0, INT_MAX, &iv))
+            return fail_usage("%s: expected an integer >= 0 (0 = off), got '%s'", flag, val);
+        s->top_k = iv;
+        s->has_top_k = 1;
+    } else if (!strcmp(flag, "--batch")) {
+        NEED_INT(1, 1024, batch, has_batch);
+    } else if (!strcmp(flag, "--depth")) {
+        NEED_INT(1, INT_MAX, depth, has_depth);
+    } else if (!strcmp(flag, "--full-scales")) {
+        NEED_INT(0, INT_MAX, full_scales, has_full_scales);
+    } else if (!strcmp(flag, "--page-tokens")) {
+        NEED_INT(1, 1 << 20, page_tokens, has_page_tokens);
+    } else if (!strcmp(flag, "--kv-pool-mb")) {
+        NEED_INT(0, 1 << 24, kv_pool_mb, has_kv_pool_mb);
+    } else if (!strcmp(flag, "--layers")) {
+        free(s->layers);
+        s->layers = NULL;
+        if (vcfg_parse_int_list(val, 0, INT_MAX, &s->layers, &s->n_layers))
+            return fail_usage("%s: expected layer indices like 0,4,8, got '%s'", flag, val);
+    } else if (!strcmp(flag, "--device")) {
+        free(s->device);
+        s->device = strdup(val);
+    } else if (!strcmp(flag, "-o")) {
+        o->out = val;
+    } else if (!strcmp(flag, "--out-dir")) {
+        o->out_dir = val;
+    } else if (!strcmp(flag, "--tokens-out")) {
+        o->tokens_out = val;
+    } else if (!strcmp(flag, "--config")) {
+        /* handled before the other flags */
+    } else {
+        return fail_usage("unknown option '%s'%s (see --help)", flag, "");
+    }
+#undef NEED_INT
+    return 0;
+}
+
+static int takes_value(const char *flag)
+{
+    static const char *const v[] = {"--model", "--vae",      "--class",       "--seed",        "--cfg",
+                                    "--top-p", "--top-k",    "--batch",       "--depth",       "--full-scales",
+                                    "--layers", "--device",  "--page-tokens", "--kv-pool-mb",  "-o",
+                                    "--out-dir", "--tokens-out", "--config"};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        if (!strcmp(flag, v[i])) return 1;
+    return 0;
+}
+
+/* Two passes over argv: find --config first (flags override the file), then apply every flag. */
+static int parse_args(int argc, char **argv, options *o)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 1; i < argc; i++) {
+            char flag[64];
+            const char *a = argv[i], *val = NULL, *eq = strchr(a, '=');
+            if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+                if (pass) continue;
+                fputs(usage, stdout);
+                exit(0);
+            }
+            if (!strcmp(a, "-q") || !strcmp(a, "--stats") || !strcmp(a, "--list-devices") || !strcmp(a, "--info")) {
+                if (pass) {
+                    if (a[1] == 'q') o->quiet = 1;
+                    else if (!strcmp(a, "--stats")) o->stats = 1;
+                    else if (!strcmp(a, "--list-devices")) o->list = 1;
+                    else o->info = 1;
+                }
+                continue;
+            }
+            if (a[0] == '-' && a[1] == '-' && eq) {
+                snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+                val = eq + 1;
+            } else {
+                snprintf(flag, sizeof flag, "%s", a);
+                if (!takes_value(flag)) return fail_usage("unknown option '%s'%s (see --help)", a, "");
+                if (i + 1 >= argc) return fail_usage("%s needs a value%s", flag, "");
+                val = argv[++i];
+            }
+            if (!takes_value(flag)) return fail_usage("unknown option '%s'%s (see --help)", flag, "");
+            if (pass == 0) {
+                if (!strcmp(flag, "--config")) o->config = val;
+                continue;
+            }
+            int st = apply_flag(o, flag, val);
+            if (st) return st;
+        }
+        if (pass == 0 && o->config) {
+            if (vcfg_load(o->config, &o->s)) {
+                fprintf(stderr, "vgen: %s\n", varcl_last_error());
+                return 2;
+            }
+        }
+    }
+    return 0;
+}
+
+static int list_devices(void)
+{
+    vr_device *d;
+    int n;
+    if (vr_list_devices(&d, &n)) {
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        return 1;
+    }
+    printf("%-5s %-28s %-40s %-24s %-22s %4s %12s\n", "index", "platform", "device", "vendor", "driver", "CUs",
+           "memory MiB");
+    for (int i = 0; i < n; i++)
+        printf("%-5d %-28.28s %-40.40s %-24.24s %-22.22s %4u %12llu\n", d[i].index, d[i].platform_name, d[i].name,
+               d[i].vendor, d[i].driver, d[i].compute_units, (unsigned long long)(d[i].global_mem >> 20));
+    if (n == 0) printf("(no OpenCL device found)\n");
+    free(d);
+    return 0;
+}
+
+/* The directory of `path` must exist and be writable: checked before generating, so a long run is not lost. */
+static int check_writable_dir(const char *path, int is_dir)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    if (!is_dir) {
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) dir[1] = 0;
+        else if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "vgen: cannot write %s: directory %s does not exist\n", path, dir);
+        return 2;
+    }
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "vgen: cannot write %s: directory %s is not writable\n", path, dir);
+        return 2;
+    }
+    if (!is_dir && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "vgen: cannot write %s: it is a directory\n", path);
+        return 2;
+    }
+    return 0;
+}
+
+static int write_tokens(const char *path, const varcl_images *im, const int *labels)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    fprintf(f, "{\"labels\":[");
+    for (int i = 0; i < im->n; i++) fprintf(f, i ? ",%d" : "%d", labels[i]);
+    fprintf(f, "],\"tokens\":[");
+    for (int i = 0; i < im->n; i++) {
+        fprintf(f, i ? ",[" : "[");
+        int at = 0;
+        for (int si = 0; si < im->scales; si++) {
+            fprintf(f, si ? ",[" : "[");
+            int T = im->patch[si] * im->patch[si];
+            for (int k = 0; k < T; k++) fprintf(f, k ? ",%d" : "%d", im->tokens[(size_t)i * im->tokens_per_image + at + k]);
+            at += T;
+            fprintf(f, "]");
+        }
+        fprintf(f, "]");
+    }
+    fprintf(f, "]}\n");
+    int ok = !ferror(f);
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+static void progress(void *user, int image0, int images, int scale, int scales)
+{
+    (void)user;
+    fprintf(stderr, "\rvgen: images %d-%d, scale %d/%d ", image0 + 1, image0 + images, scale + 1, scales);
+    if (scale + 1 == scales) fputc('\n', stderr);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    int st = parse_args(argc, argv, &o);
+    if (st) {
+        vcfg_free(&o.s);
+        return st;
+    }
+    if (o.list) {
+        vcfg_free(&o.s);
+        return list_devices();
+    }
+    vcfg_settings *s = &o.s;
+    if (s->kv_dtype && strcmp(s->kv_dtype, "f32") != 0) {
+        fprintf(stderr, "vgen: kv_dtype %s is not supported yet (f32 only)\n", s->kv_dtype);
+        vcfg_free(s);
+        return 2;
+    }
+    if (s->has_depth && s->n_layers) {
+        fprintf(stderr, "vgen: give either --depth or --layers, not both\n");
+        vcfg_free(s);
+        return 2;
+    }
+    if (!o.out) o.out = "out.png";
+    if (!o.info && ((st = o.out_dir ? check_writable_dir(o.out_dir, 1) : check_writable_dir(o.out, 0)) ||
+                    (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))))) {
+        vcfg_free(s);
+        return st;
+    }
+    double t0 = now_s();
+    varcl_open_params op = VARCL_OPEN_DEFAULT;
+    op.model_path = s->model;
+    op.vae_path = s->vae;
+    op.device = s->device;
+    if (s->model && !s->vae) {
+        fprintf(stderr, "vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
+        vcfg_free(s);
+        return 2;
+    }
+    if (!s->model && s->vae) {
+        fprintf(stderr, "vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)\n");
+        vcfg_free(s);
+        return 2;
+    }
+    varcl *v = varcl_open(&op);
+    if (!v) {
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        vcfg_free(s);
+        return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
+    }
+    varcl_info info;
+    varcl_get_info(v, &info);
+    if (!o.quiet || o.info)
+        fprintf(o.info ? stdout : stderr,
+                "vgen: %s on %s (%s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu parameters, "
+                "%d px\n",
+                s->model ? s->model : "built-in demo model (random weights)", info.device, info.platform, info.depth,
+                info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
+    if (o.info) {
+        printf("scales:");
+        for (int i = 0; i < info.scales; i++) printf(" %d", info.patch[i]);
+        printf("\ntokens: %d\nffn: %d\nlatent channels: %d\nshared AdaLN: %s\nVQ-VAE: ch %d, %d levels\n",
+               info.tokens, info.ffn, info.cvae, info.shared_aln ? "yes" : "no", info.vae_ch, info.vae_levels);
+        varcl_close(v);
+        vcfg_free(s);
+        return 0;
+    }
+    int default_class = 0;
+    varcl_request rq = VARCL_REQUEST_DEFAULT;
+    rq.labels = s->n_classes ? s->classes : &default_class;
+    rq.n = s->n_classes ? s->n_classes : 1;
+    if (s->has_seed) rq.seed = s->seed;
+    if (s->has_cfg) rq.cfg = (float)s->cfg;
+    if (s->has_top_k) rq.top_k = s->top_k;
+    if (s->has_top_p) rq.top_p = (float)s->top_p;
+    if (s->has_batch) rq.batch = s->batch;
+    if (s->has_depth) rq.depth = s->depth;
+    if (s->has_full_scales) rq.full_scales = s->full_scales;
+    rq.layers = s->layers;
+    rq.n_layers = s->n_layers;
+    if (s->has_page_tokens) rq.page_tokens = s->page_tokens;
+    if (s->has_kv_pool_mb) rq.kv_pool_bytes = (size_t)s->kv_pool_mb << 20;
+    if (!o.quiet) rq.progress = progress;
+    varcl_images im;
+    st = varcl_generate(v, &rq, &im);
+    if (st) {
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_close(v);
+        vcfg_free(s);
+        return st == VARCL_E_INPUT ? 2 : 1;
+    }
+    size_t img_bytes = (size_t)im.size * im.size * 3;
+    if (o.out_dir) {
+        for (int i = 0; i < im.n && !st; i++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%05d_class%d.png", o.out_dir, i, rq.labels[i]);
+            if ((st = vimg_write_png(path, im.rgb + i * img_bytes, im.size, im.size)))
+                fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        }
+    } else {
+        const uint8_t **cells = malloc((size_t)im.n * sizeof *cells);
+        int gw = 0, gh = 0;
+        uint8_t *grid = NULL;
+        if (cells) {
+            for (int i = 0; i < im.n; i++) cells[i] = im.rgb + i * img_bytes;
+            grid = vimg_grid(cells, im.n, im.size, im.size, &gw, &gh);
+        }
+        if (!grid || (st = vimg_write_png(o.out, grid, gw, gh))) {
+            fprintf(stderr, "vgen: %s\n", varcl_last_error());
+            if (!st) st = 1;
+        }
+        free(grid);
+        free(cells);
+    }
+    if (!st && o.tokens_out) st = write_tokens(o.tokens_out, &im, rq.labels);
+    if (!st && !o.quiet)
+        fprintf(stderr, "vgen: wrote %s (%d image%s, %dx%d) in %.1f s (transformer %.0f ms, sampling %.0f ms, VQ %.0f ms, "
+                        "decoder %.0f ms)\n",
+                o.out_dir ? o.out_dir : o.out, im.n, im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0,
+                im.ms_transformer, im.ms_sample, im.ms_vq, im.ms_decode);
+    if (!st && o.stats) {
+        varcl_mem_stats ms;
+        varcl_get_mem_stats(v, &ms);
+        printf("request kv_bytes %zu\n", im.kv_bytes);
+        for (int t = 0; t < ms.ntags; t++)
+            printf("%-12s live %12zu bytes  peak %12zu bytes\n", ms.tag[t], ms.live[t], ms.peak[t]);
+        printf("%-12s live %12zu bytes  peak %12zu bytes\n", "total", ms.live_total, ms.peak_total);
+    }
+    varcl_images_free(&im);
+    varcl_close(v);
+    vcfg_free(s);
+    return st;
+}
