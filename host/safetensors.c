@@ -263,7 +263,8 @@ vt_set *st_load(const char *path)
         varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON (trailing bytes)", path);
         goto fail;
     }
-    /* Overlap check: sort spans by begin, each must start at or after the previous end. */
+    /* Overlap check: sort spans by begin; each non-empty span must start at or after the furthest end of the
+     * non-empty spans before it (comparing with the previous span only would let an empty one hide an overlap). */
     int n = vt_count(s);
     span *sp = malloc((size_t)(n ? n : 1) * sizeof *sp);
     if (!sp) {
@@ -277,13 +278,16 @@ vt_set *st_load(const char *path)
         sp[i] = (span){begin, begin + bytes, i};
     }
     qsort(sp, (size_t)n, sizeof *sp, span_cmp);
-    for (int i = 1; i < n; i++) {
-        if (sp[i].begin < sp[i - 1].end && sp[i].end > sp[i].begin && sp[i - 1].end > sp[i - 1].begin) {
+    int last = -1; /* the non-empty span seen so far with the furthest end */
+    for (int i = 0; i < n; i++) {
+        if (sp[i].end <= sp[i].begin) continue;
+        if (last >= 0 && sp[i].begin < sp[last].end) {
             varcl_fail(VARCL_E_INPUT, "%s: tensors '%s' and '%s' have overlapping data_offsets", path,
-                       vt_at(s, sp[i - 1].index)->name, vt_at(s, sp[i].index)->name);
+                       vt_at(s, sp[last].index)->name, vt_at(s, sp[i].index)->name);
             free(sp);
             goto fail;
         }
+        if (last < 0 || sp[i].end > sp[last].end) last = i;
     }
     free(sp);
     return s;

@@ -257,9 +257,11 @@ static int write_tokens(const char *path, const varcl_images *im, const int *lab
     return 0;
 }
 
+/* user: the banner line, printed when generation starts, i.e. only once the request has passed validation, so that
+ * a bad class or depth gives one line on stderr (DESIGN.md "Errors"), not the banner and then the error. */
 static void progress(void *user, int image0, int images, int scale, int scales)
 {
-    (void)user;
+    if (user && image0 == 0 && scale == 0) fputs(user, stderr);
     fprintf(stderr, "\rvgen: images %d-%d, scale %d/%d ", image0 + 1, image0 + images, scale + 1, scales);
     if (scale + 1 == scales) fputc('\n', stderr);
 }
@@ -324,13 +326,14 @@ int main(int argc, char **argv)
     }
     varcl_info info;
     varcl_get_info(v, &info);
-    if (!o.quiet || o.info)
-        fprintf(o.info ? stdout : stderr,
-                "vgen: %s on %s (%s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu parameters, "
-                "%d px\n",
-                s->model ? s->model : "built-in demo model (random weights)", info.device, info.platform, info.depth,
-                info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
+    char banner[5000];
+    snprintf(banner, sizeof banner,
+             "vgen: %.4096s on %s (%s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu parameters, "
+             "%d px\n",
+             s->model ? s->model : "built-in demo model (random weights)", info.device, info.platform, info.depth,
+             info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
     if (o.info) {
+        fputs(banner, stdout);
         printf("scales:");
         for (int i = 0; i < info.scales; i++) printf(" %d", info.patch[i]);
         printf("\ntokens: %d\nffn: %d\nlatent channels: %d\nshared AdaLN: %s\nVQ-VAE: ch %d, %d levels\n",
@@ -354,7 +357,10 @@ int main(int argc, char **argv)
     rq.n_layers = s->n_layers;
     if (s->has_page_tokens) rq.page_tokens = s->page_tokens;
     if (s->has_kv_pool_mb) rq.kv_pool_bytes = (size_t)s->kv_pool_mb << 20;
-    if (!o.quiet) rq.progress = progress;
+    if (!o.quiet) {
+        rq.progress = progress;
+        rq.user = banner;
+    }
     varcl_images im;
     st = varcl_generate(v, &rq, &im);
     if (st) {

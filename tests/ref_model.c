@@ -235,7 +235,8 @@ static int load_var(loader *ld)
         return varcl_fail(VARCL_E_INPUT, "%s: tensor 'blocks.0.attn.scale_mul_1H11' missing or not [1, H, 1, 1]",
                           vt_origin(s));
     m->H = (int)t->shape[1];
-    if (m->C % m->H) return varcl_fail(VARCL_E_INPUT, "%s: width %d not divisible by %d heads", vt_origin(s), m->C, m->H);
+    if (m->C % m->H)
+        return varcl_fail(VARCL_E_INPUT, "%s: width %d not divisible by %d heads", vt_origin(s), m->C, m->H);
     m->dh = m->C / m->H;
     if (!(t = vt_find(s, "head.weight")) || t->ndim != 2)
         return varcl_fail(VARCL_E_INPUT, "%s: tensor 'head.weight' missing or not 2-D", vt_origin(s));
@@ -257,7 +258,8 @@ static int load_var(loader *ld)
     else if (m->L == 2240)
         pns = pn512;
     else
-        return varcl_fail(VARCL_E_INPUT, "%s: pos_1LC has %d tokens; known patch lists have 680 (256 px) or 2240 (512 px)",
+        return varcl_fail(VARCL_E_INPUT,
+                          "%s: pos_1LC has %d tokens; known patch lists have 680 (256 px) or 2240 (512 px)",
                           vt_origin(s), m->L);
     m->scales = 10;
     m->begin[0] = 0;
@@ -375,8 +377,8 @@ static int load_vae(loader *ld)
         snprintf(pre, sizeof pre, "decoder.up.%d.attn.", i);
         lv->nattn = count_indexed(s, pre);
         if (lv->nattn && lv->nattn != nblock)
-            return varcl_fail(VARCL_E_INPUT, "%s: decoder.up.%d has %d attention blocks for %d res blocks", vt_origin(s),
-                              i, lv->nattn, nblock);
+            return varcl_fail(VARCL_E_INPUT, "%s: decoder.up.%d has %d attention blocks for %d res blocks",
+                              vt_origin(s), i, lv->nattn, nblock);
         lv->attn = xcalloc((size_t)(lv->nattn ? lv->nattn : 1), sizeof *lv->attn);
         for (int j = 0; j < lv->nattn; j++) {
             snprintf(pre, sizeof pre, "decoder.up.%d.attn.%d", i, j);
@@ -557,6 +559,7 @@ int ref_generate(const ref_model *m, const ref_gen_params *p, ref_gen_out *out)
     const int B = p->B, R = 2 * B, C = m->C, L = m->L, V = m->V, Z = m->cvae, S = m->latent;
     const int D = m->depth, NS = m->scales, F = m->hidden;
     if (B < 1) return varcl_fail(VARCL_E_INPUT, "ref_generate: batch %d < 1", B);
+    if (!p->labels) return varcl_fail(VARCL_E_INPUT, "ref_generate: no labels");
     for (int b = 0; b < B; b++)
         if (p->labels[b] < 0 || p->labels[b] > m->classes)
             return varcl_fail(VARCL_E_INPUT, "ref_generate: label %d out of range [0, %d]", p->labels[b], m->classes);
@@ -574,7 +577,8 @@ int ref_generate(const ref_model *m, const ref_gen_params *p, ref_gen_out *out)
     float *scond = xmalloc((size_t)R * C * sizeof *scond);
     memcpy(scond, cond, (size_t)R * C * sizeof *scond);
     ref_silu(scond, (size_t)R * C);
-    float *ada = xmalloc((size_t)D * R * 6 * C * sizeof *ada); /* [D][R][6][C]: gamma1 gamma2 scale1 scale2 shift1 shift2 */
+    /* [D][R][6][C]: gamma1 gamma2 scale1 scale2 shift1 shift2 */
+    float *ada = xmalloc((size_t)D * R * 6 * C * sizeof *ada);
     if (m->shared) {
         float *sh = xmalloc((size_t)R * 6 * C * sizeof *sh);
         ref_linear(scond, m->shared_w, m->shared_b, sh, R, C, 6 * C);

@@ -50,18 +50,45 @@ static void check_image(const float *img, int S, const char *png, const char *wh
 
 /* Runs one generation and compares it with <name>.tokens.json, <name>.fhat.npy (optional) and <name>.<b>.png. */
 static void run_case(const ref_model *m, const char *dir, const char *name, int B, const int *labels,
-                     const unsigned char *run)
+                     const unsigned char *run, const int *force)
 {
     char path[256];
     const int L = ref_model_tokens(m), NS = ref_model_scales(m), S = ref_model_latent(m), Z = ref_model_cvae(m);
     const int IS = ref_model_image_size(m);
-    ref_gen_params p = {.B = B, .labels = labels, .cfg = 1.5f, .top_k = 1, .top_p = 0.0f, .seed = 0, .run = run};
+    ref_gen_params p = {.B = B, .labels = labels, .cfg = 1.5f, .top_k = 1, .top_p = 0.0f, .seed = 0, .run = run,
+                        .keep_logits = 1};
+    if (force) { /* teacher forcing: sampling settings that would draw other tokens must not matter */
+        p.force_tokens = force;
+        p.top_k = 0;
+        p.top_p = 0.9f;
+        p.seed = 12345;
+    }
     ref_gen_out o;
     double t0 = now();
     int st = ref_generate(m, &p, &o);
     CHECK(st == 0, "%s/%s: ref_generate: %s", dir, name, varcl_last_error());
     if (st) return;
-    printf("%s/%s: generated %d image(s) in %.2f s\n", dir, name, B, now() - t0);
+    printf("%s/%s: generated %d image(s) in %.2f s%s\n", dir, name, B, now() - t0, force ? " (tokens forced)" : "");
+
+    /* the kept logits: their argmax is the greedy token; the best-vs-second gap is what the README quotes */
+    if (!force) {
+        const int V = ref_model_vocab(m);
+        int bad = 0;
+        double gap = INFINITY;
+        for (size_t r = 0; r < (size_t)B * L; r++) {
+            const float *lg = o.logits + r * V;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (lg[v] > lg[best]) best = v;
+            float second = -INFINITY;
+            for (int v = 0; v < V; v++)
+                if (v != best && lg[v] > second) second = lg[v];
+            if ((double)lg[best] - second < gap) gap = (double)lg[best] - second;
+            bad += best != o.tokens[r];
+        }
+        printf("  logits: smallest best-vs-second gap %.3g\n", gap);
+        CHECK(bad == 0, "%s/%s: %d tokens are not the argmax of the kept logits", dir, name, bad);
+    }
 
     /* tokens */
     snprintf(path, sizeof path, "%s/%s.tokens.json", dir, name);
@@ -216,13 +243,22 @@ int main(void)
     check_load_errors(var, vae);
 
     const int labels[2] = {1, 5};
-    run_case(m, "upstream-tiny", "full", 2, labels, NULL);
+    run_case(m, "upstream-tiny", "full", 2, labels, NULL, NULL);
 
     /* depth-2 VARiant plan: scales 0..5 all 4 layers, scales 6..9 layers {0, 3} only */
     unsigned char plan[10 * 4];
     for (int si = 0; si < 10; si++)
         for (int l = 0; l < 4; l++) plan[si * 4 + l] = si < 6 || l == 0 || l == 3;
-    run_case(m, "upstream-tiny", "depth2", 2, labels, plan);
+    run_case(m, "upstream-tiny", "depth2", 2, labels, plan, NULL);
+
+    /* teacher forcing reproduces the same f-hat and images whatever the sampling settings */
+    {
+        int ni = 0, np = 0;
+        int *tok = ref_read_tokens_json(check_data("upstream-tiny/full.tokens.json"), &ni, &np);
+        CHECK(tok && ni == 2 && np == 680, "full.tokens.json: %s", varcl_last_error());
+        if (tok && ni == 2 && np == 680) run_case(m, "upstream-tiny", "full", 2, labels, NULL, tok);
+        free(tok);
+    }
 
     /* the decoder alone, on upstream's final f-hat */
     {
@@ -266,7 +302,7 @@ int main(void)
                   "512 sizes: L %d latent %d image %d", ref_model_tokens(m), ref_model_latent(m),
                   ref_model_image_size(m));
             const int label512[1] = {2};
-            run_case(m, "upstream-tiny-512", "full", 1, label512, NULL);
+            run_case(m, "upstream-tiny-512", "full", 1, label512, NULL, NULL);
             ref_model_free(m);
         }
         vt_free(var);

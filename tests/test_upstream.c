@@ -111,6 +111,51 @@ int main(void)
         varcl_close(v);
     }
     vt_free(var);
+    /* VAR-d36 style: shared AdaLN, 512 px (patches up to 32, 2240 tokens), the same VQ-VAE */
+    var = st_load(check_data("upstream-tiny-512/var.safetensors"));
+    v = var && vae ? varcl_open_sets(var, vae, NULL, 0) : NULL;
+    CHECK(v != NULL, "open 512: %s", varcl_last_error());
+    if (v) {
+        int label = 2, ni = 0, per = 0;
+        varcl_request rq = VARCL_REQUEST_DEFAULT;
+        rq.labels = &label;
+        rq.n = 1;
+        rq.cfg = 1.5f;
+        rq.top_k = 1;
+        rq.top_p = 0;
+        varcl_images out;
+        int st = varcl_generate(v, &rq, &out);
+        CHECK(st == 0 && out.size == 512, "512: generate: %s", varcl_last_error());
+        int *want = ref_read_tokens_json(check_data("upstream-tiny-512/full.tokens.json"), &ni, &per);
+        if (!st && want && ni == 1 && per == out.tokens_per_image) {
+            int diff = 0;
+            for (int i = 0; i < per; i++) diff += want[i] != out.tokens[i];
+            CHECK(diff == 0, "512: %d of %d tokens differ from upstream", diff, per);
+            printf("512: tokens equal to upstream: %d of %d\n", per - diff, per);
+            uint8_t *png = NULL;
+            int w = 0, h = 0;
+            if (vimg_read_png(check_data("upstream-tiny-512/full.0.png"), &png, &w, &h) == 0 && w == 512 && h == 512) {
+                int maxd = 0;
+                double sum = 0;
+                for (int i = 0; i < w * h * 3; i++) {
+                    int d = abs((int)out.rgb[i] - (int)png[i]);
+                    maxd = d > maxd ? d : maxd;
+                    sum += d;
+                }
+                CHECK(maxd <= 2 && sum / (w * h * 3) <= 0.05, "512: image differs by max %d levels", maxd);
+                printf("512: image max difference %d levels, mean %.4f\n", maxd, sum / (w * h * 3));
+            } else {
+                CHECK(0, "512: fixture image unreadable");
+            }
+            free(png);
+        } else {
+            CHECK(0, "512: token fixture unreadable or wrong size");
+        }
+        free(want);
+        if (!st) varcl_images_free(&out);
+        varcl_close(v);
+    }
+    vt_free(var);
     vt_free(vae);
     return check_done();
 }

@@ -1,0 +1,392 @@
+/* Every OpenCL kernel against the plain C reference (tests/ref.h), on random inputs, with a relative L2 error
+ * bound chosen per operation (float rounding passes, a wrong index or formula fails). Also prints the time of
+ * each operation so the same harness can compare devices. */
+#include "check.h"
+#include "conv.h"
+#include "error.h"
+#include "ref.h"
+#include "runtime.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static vr_runtime rt;
+static uint64_t rng = 12345;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng >> 40) / 8388608.0 - 1.0);
+}
+static float *randv(size_t n, float scale)
+{
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+static cl_mem up(const void *h, size_t bytes) { return vm_alloc_copy(&rt.mem, VM_SCRATCH, bytes, h, "test input"); }
+static cl_mem dev(size_t bytes) { return vm_alloc(&rt.mem, VM_SCRATCH, bytes, "test output"); }
+static void down(cl_mem m, void *h, size_t bytes) { vr_read(&rt, m, 0, bytes, h); }
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void compare(const char *op, const float *got, const float *want, size_t n, double bound, double ms)
+{
+    double e = check_rel_l2(got, want, n);
+    CHECK(e <= bound, "%s: relative L2 error %.3g > %.3g", op, e, bound);
+    printf("%-28s rel.err %9.2e (bound %.0e)  %8.3f ms\n", op, e, bound, ms);
+}
+
+#define RUN(name, dims, g, nargs, ...)                                                                  \
+    do {                                                                                                \
+        double t0_ = now_ms();                                                                          \
+        int st_ = vr_launch(&rt, vr_kernel(&rt, name), name, dims, g, NULL, nargs, __VA_ARGS__);        \
+        CHECK(st_ == 0, "%s launch: %s", name, varcl_last_error());                                     \
+        vr_finish(&rt);                                                                                 \
+        ms = now_ms() - t0_;                                                                            \
+    } while (0)
+
+static void test_ln_modulate(void)
+{
+    int R = 4, T = 9, C = 128, rows = R * T, stride = 6 * C, so = 2 * C, sho = 4 * C;
+    float eps = 1e-6f, *x = randv((size_t)rows * C, 3.0f), *mod = randv((size_t)R * stride, 0.5f);
+    float *want = malloc((size_t)rows * C * 4), *got = malloc((size_t)rows * C * 4);
+    for (int i = 0; i < rows; i++) { /* x offset so mean is not ~0 */
+        for (int c = 0; c < C; c++) x[(size_t)i * C + c] += 2.0f;
+    }
+    ref_layernorm(x, want, rows, C, eps);
+    for (int r = 0; r < R; r++)
+        ref_modulate(want + (size_t)r * T * C, want + (size_t)r * T * C, T, C, mod + (size_t)r * stride + so,
+                     mod + (size_t)r * stride + sho);
+    cl_mem dx = up(x, (size_t)rows * C * 4), dm = up(mod, (size_t)R * stride * 4), dy = dev((size_t)rows * C * 4);
+    size_t g = (size_t)rows;
+    double ms;
+    RUN("ln_modulate", 1, &g, 10, VR_ARG(dx), VR_ARG(dy), VR_ARG(dm), VR_ARG(rows), VR_ARG(C), VR_ARG(T),
+        VR_ARG(stride), VR_ARG(so), VR_ARG(sho), VR_ARG(eps));
+    down(dy, got, (size_t)rows * C * 4);
+    compare("ln_modulate", got, want, (size_t)rows * C, 1e-5, ms);
+    vm_free(&rt.mem, dx), vm_free(&rt.mem, dm), vm_free(&rt.mem, dy);
+    free(x), free(mod), free(want), free(got);
+}
+
+static void test_elementwise(void)
+{
+    int rows = 37, N = 96, total = rows * N, off = 0;
+    float *y = randv((size_t)total, 4.0f), *b = randv((size_t)N, 1.0f), *want = malloc((size_t)total * 4),
+          *got = malloc((size_t)total * 4);
+    double ms;
+    /* add_bias */
+    for (int i = 0; i < total; i++) want[i] = y[i] + b[i % N];
+    cl_mem dy = up(y, (size_t)total * 4), db = up(b, (size_t)N * 4);
+    size_t g = (size_t)total;
+    RUN("add_bias", 1, &g, 5, VR_ARG(dy), VR_ARG(db), VR_ARG(total), VR_ARG(N), VR_ARG(off));
+    down(dy, got, (size_t)total * 4);
+    compare("add_bias", got, want, (size_t)total, 1e-7, ms);
+    /* bias_gelu */
+    vr_write(&rt, dy, 0, (size_t)total * 4, y);
+    for (int i = 0; i < total; i++) want[i] = y[i] + b[i % N];
+    ref_gelu_tanh(want, (size_t)total);
+    RUN("bias_gelu", 1, &g, 4, VR_ARG(dy), VR_ARG(db), VR_ARG(total), VR_ARG(N));
+    down(dy, got, (size_t)total * 4);
+    compare("bias_gelu", got, want, (size_t)total, 1e-6, ms);
+    /* silu */
+    vr_write(&rt, dy, 0, (size_t)total * 4, y);
+    memcpy(want, y, (size_t)total * 4);
+    ref_silu(want, (size_t)total);
+    cl_mem dz = dev((size_t)total * 4);
+    RUN("silu", 1, &g, 3, VR_ARG(dy), VR_ARG(dz), VR_ARG(total));
+    down(dz, got, (size_t)total * 4);
+    compare("silu", got, want, (size_t)total, 1e-6, ms);
+    /* add_inplace */
+    for (int i = 0; i < total; i++) want[i] = y[i] + y[i] * (i % 3);
+    float *y2 = malloc((size_t)total * 4);
+    for (int i = 0; i < total; i++) y2[i] = y[i] * (i % 3);
+    cl_mem d2 = up(y2, (size_t)total * 4);
+    RUN("add_inplace", 1, &g, 3, VR_ARG(dy), VR_ARG(d2), VR_ARG(total));
+    down(dy, got, (size_t)total * 4);
+    compare("add_inplace", got, want, (size_t)total, 1e-7, ms);
+    vm_free(&rt.mem, dy), vm_free(&rt.mem, db), vm_free(&rt.mem, dz), vm_free(&rt.mem, d2);
+    free(y), free(b), free(want), free(got), free(y2);
+}
+
+static void test_gated_residual(void)
+{
+    int R = 4, T = 5, C = 64, rows = R * T, total = rows * C, stride = 6 * C, goff = 2 * 6 * C * 0 + C;
+    float *x = randv((size_t)total, 1), *y = randv((size_t)total, 1), *b = randv((size_t)C, 1),
+          *mod = randv((size_t)R * stride, 1), *want = malloc((size_t)total * 4), *got = malloc((size_t)total * 4);
+    for (int i = 0; i < total; i++) {
+        int row = i / C, c = i % C;
+        want[i] = x[i] + mod[(size_t)(row / T) * stride + goff + c] * (y[i] + b[c]);
+    }
+    cl_mem dx = up(x, (size_t)total * 4), dy = up(y, (size_t)total * 4), db = up(b, (size_t)C * 4),
+           dm = up(mod, (size_t)R * stride * 4);
+    size_t g = (size_t)total;
+    double ms;
+    RUN("gated_residual", 1, &g, 9, VR_ARG(dx), VR_ARG(dy), VR_ARG(db), VR_ARG(dm), VR_ARG(total), VR_ARG(C), VR_ARG(T),
+        VR_ARG(stride), VR_ARG(goff));
+    down(dx, got, (size_t)total * 4);
+    compare("gated_residual", got, want, (size_t)total, 1e-7, ms);
+    vm_free(&rt.mem, dx), vm_free(&rt.mem, dy), vm_free(&rt.mem, db), vm_free(&rt.mem, dm);
+    free(x), free(y), free(b), free(mod), free(want), free(got);
+}
+
+static void test_embed_scale(void)
+{
+    int B = 2, T = 9, C = 64, L = 30, begin = 5, si = 2, S = 10;
+    float *y = randv((size_t)B * T * C, 1), *wb = randv((size_t)C, 1), *lvl = randv((size_t)S * C, 1),
+          *pos = randv((size_t)L * C, 1);
+    size_t n = (size_t)2 * B * T * C;
+    float *want = malloc(n * 4), *got = malloc(n * 4);
+    for (int r = 0; r < 2 * B; r++)
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++)
+                want[((size_t)r * T + t) * C + c] = (y[((size_t)(r % B) * T + t) * C + c] + wb[c]) +
+                                                    (lvl[si * C + c] + pos[(size_t)(begin + t) * C + c]);
+    cl_mem dy = up(y, (size_t)B * T * C * 4), dwb = up(wb, (size_t)C * 4), dl = up(lvl, (size_t)S * C * 4),
+           dp = up(pos, (size_t)L * C * 4), dx = dev(n * 4);
+    size_t g = n;
+    double ms;
+    RUN("embed_scale", 1, &g, 10, VR_ARG(dy), VR_ARG(dwb), VR_ARG(dl), VR_ARG(dp), VR_ARG(dx), VR_ARG(B), VR_ARG(T),
+        VR_ARG(C), VR_ARG(begin), VR_ARG(si));
+    down(dx, got, n * 4);
+    compare("embed_scale", got, want, n, 1e-7, ms);
+    vm_free(&rt.mem, dy), vm_free(&rt.mem, dwb), vm_free(&rt.mem, dl), vm_free(&rt.mem, dp), vm_free(&rt.mem, dx);
+    free(y), free(wb), free(lvl), free(pos), free(want), free(got);
+}
+
+/* Paged attention: K/V written by qk_norm_store over two scales into pages assigned in a scrambled order,
+ * then attention for the second scale's queries over all keys. */
+static void test_paged_attention(void)
+{
+    int R = 2, H = 2, C = 128, T1 = 9, T2 = 16, P = 4, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R;
+    /* table for "layer 1" (offset tab0), layer 0 slots unused: pages handed out back to front */
+    int *tab = malloc((size_t)2 * R * maxp * sizeof *tab), next = 2 * R * maxp - 1;
+    for (int i = 0; i < 2 * R * maxp; i++) tab[i] = -1;
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < maxp; k++) tab[tab0 + r * maxp + k] = next--;
+    int pages = 2 * R * maxp;
+    float *qkv1 = randv((size_t)R * T1 * 3 * C, 1), *qkv2 = randv((size_t)R * T2 * 3 * C, 1);
+    float *qb = randv((size_t)C, 0.5f), *vb = randv((size_t)C, 0.5f), sm[2] = {logf(4.0f), 5.0f /* > ln 100 */};
+    cl_mem dq1 = up(qkv1, (size_t)R * T1 * 3 * C * 4), dq2 = up(qkv2, (size_t)R * T2 * 3 * C * 4),
+           dqb = up(qb, (size_t)C * 4), dvb = up(vb, (size_t)C * 4), dsm = up(sm, sizeof sm),
+           dtab = up(tab, (size_t)2 * R * maxp * 4), kp = dev((size_t)pages * P * C * 4),
+           vp = dev((size_t)pages * P * C * 4), q = dev((size_t)R * T2 * C * 4), o = dev((size_t)R * T2 * C * 4);
+    double ms, total_ms = 0;
+    int N1 = R * T1, N2 = R * T2, pos0 = 0, kvlen = L;
+    size_t g1[2] = {(size_t)N1, (size_t)H}, g2[2] = {(size_t)N2, (size_t)H};
+    RUN("qk_norm_store", 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
+        VR_ARG(vp), VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
+        VR_ARG(tab0));
+    total_ms += ms;
+    pos0 = T1;
+    RUN("qk_norm_store", 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
+        VR_ARG(vp), VR_ARG(dtab), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
+        VR_ARG(tab0));
+    total_ms += ms;
+    RUN("attention", 2, g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2), VR_ARG(T2),
+        VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    /* reference: per row, keys = scale 1 then scale 2 tokens */
+    float *K = malloc((size_t)L * C * 4), *Vv = malloc((size_t)L * C * 4), *Q = malloc((size_t)T2 * C * 4),
+          *want = malloc((size_t)R * T2 * C * 4), *got = malloc((size_t)R * T2 * C * 4),
+          *qgot = malloc((size_t)R * T2 * C * 4), *qwant = malloc((size_t)R * T2 * C * 4);
+    for (int r = 0; r < R; r++) {
+        for (int j = 0; j < L; j++) {
+            const float *src = j < T1 ? qkv1 + ((size_t)r * T1 + j) * 3 * C : qkv2 + ((size_t)r * T2 + j - T1) * 3 * C;
+            for (int c = 0; c < C; c++) {
+                K[(size_t)j * C + c] = src[C + c];
+                Vv[(size_t)j * C + c] = src[2 * C + c] + vb[c];
+            }
+            ref_qk_l2norm(NULL, K + (size_t)j * C, H, 64, sm);
+        }
+        for (int i = 0; i < T2; i++) {
+            const float *src = qkv2 + ((size_t)r * T2 + i) * 3 * C;
+            for (int c = 0; c < C; c++) Q[(size_t)i * C + c] = src[c] + qb[c];
+            ref_qk_l2norm(Q + (size_t)i * C, NULL, H, 64, sm);
+        }
+        memcpy(qwant + (size_t)r * T2 * C, Q, (size_t)T2 * C * 4);
+        ref_attention(Q, C, K, C, Vv, C, want + (size_t)r * T2 * C, C, T2, L, H, 64, 1.0f);
+    }
+    down(o, got, (size_t)R * T2 * C * 4);
+    down(q, qgot, (size_t)R * T2 * C * 4);
+    compare("qk_norm_store (q)", qgot, qwant, (size_t)R * T2 * C, 1e-6, total_ms);
+    compare("attention (paged, 2 scales)", got, want, (size_t)R * T2 * C, 1e-5, ms);
+    cl_mem all[] = {dq1, dq2, dqb, dvb, dsm, dtab, kp, vp, q, o};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
+    free(tab), free(qkv1), free(qkv2), free(qb), free(vb), free(K), free(Vv), free(Q), free(want), free(got),
+        free(qgot), free(qwant);
+}
+
+static void test_vq_ops(void)
+{
+    int B = 2, L = 16, Cv = 32, V = 50;
+    double ms;
+    /* codebook_lookup */
+    int n = B * 9, *tok = malloc((size_t)n * sizeof *tok);
+    for (int i = 0; i < n; i++) tok[i] = (i * 7) % V;
+    float *cb = randv((size_t)V * Cv, 1), *want = malloc((size_t)B * L * L * Cv * 4), *got = malloc((size_t)B * L * L * Cv * 4);
+    for (int i = 0; i < n; i++) memcpy(want + (size_t)i * Cv, cb + (size_t)tok[i] * Cv, (size_t)Cv * 4);
+    cl_mem dt = up(tok, (size_t)n * 4), dcb = up(cb, (size_t)V * Cv * 4), dh = dev((size_t)B * L * L * Cv * 4),
+           du = dev((size_t)B * L * L * Cv * 4);
+    size_t g = (size_t)n * Cv;
+    RUN("codebook_lookup", 1, &g, 5, VR_ARG(dt), VR_ARG(dcb), VR_ARG(dh), VR_ARG(n), VR_ARG(Cv));
+    down(dh, got, (size_t)n * Cv * 4);
+    compare("codebook_lookup", got, want, (size_t)n * Cv, 0, ms);
+    /* bicubic_up and area_down at every pn of the 256 px list (and 512 px's 9, 18, 24 against L = 32) */
+    const int pns[] = {1, 2, 3, 4, 5, 6, 8, 10, 13};
+    for (size_t k = 0; k < sizeof pns / sizeof *pns; k++) {
+        int pn = pns[k];
+        float *h = randv((size_t)B * pn * pn * Cv, 1);
+        vr_write(&rt, dh, 0, (size_t)B * pn * pn * Cv * 4, h);
+        for (int b = 0; b < B; b++) ref_bicubic(h + (size_t)b * pn * pn * Cv, pn, want + (size_t)b * L * L * Cv, L, Cv);
+        g = (size_t)B * L * L * Cv;
+        RUN("bicubic_up", 1, &g, 6, VR_ARG(dh), VR_ARG(du), VR_ARG(B), VR_ARG(pn), VR_ARG(L), VR_ARG(Cv));
+        down(du, got, g * 4);
+        char name[48];
+        snprintf(name, sizeof name, "bicubic_up %d->%d", pn, L);
+        compare(name, got, want, g, 1e-6, ms);
+        /* area: L -> pn */
+        for (int b = 0; b < B; b++) ref_area(got + (size_t)b * L * L * Cv, L, want + (size_t)b * pn * pn * Cv, pn, Cv);
+        g = (size_t)B * pn * pn * Cv;
+        RUN("area_down", 1, &g, 6, VR_ARG(du), VR_ARG(dh), VR_ARG(B), VR_ARG(L), VR_ARG(pn), VR_ARG(Cv));
+        float *got2 = malloc(g * 4);
+        down(dh, got2, g * 4);
+        snprintf(name, sizeof name, "area_down %d->%d", L, pn);
+        compare(name, got2, want, g, 1e-5, ms); /* a mean of up to 256 floats */
+        free(got2);
+        free(h);
+    }
+    /* phi_accumulate */
+    int total = B * L * L * Cv;
+    float *f = randv((size_t)total, 1), *h = randv((size_t)total, 1), *cv = randv((size_t)total, 1), *bias = randv((size_t)Cv, 1);
+    for (int i = 0; i < total; i++) want[i] = f[i] + (h[i] * 0.5f + (cv[i] + bias[i % Cv]) * 0.5f);
+    cl_mem df = up(f, (size_t)total * 4), dhh = up(h, (size_t)total * 4), dcv = up(cv, (size_t)total * 4),
+           dbias = up(bias, (size_t)Cv * 4);
+    g = (size_t)total;
+    RUN("phi_accumulate", 1, &g, 6, VR_ARG(df), VR_ARG(dhh), VR_ARG(dcv), VR_ARG(dbias), VR_ARG(total), VR_ARG(Cv));
+    down(df, got, (size_t)total * 4);
+    compare("phi_accumulate", got, want, (size_t)total, 1e-7, ms);
+    cl_mem all[] = {dt, dcb, dh, du, df, dhh, dcv, dbias};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
+    free(tok), free(cb), free(want), free(got), free(f), free(h), free(cv), free(bias);
+}
+
+static void test_groupnorm_softmax(void)
+{
+    int H = 12, W = 10, C = 64, HW = H * W, G = 32, chunks = 64, silu = 1;
+    float eps = 1e-6f;
+    float *x = randv((size_t)HW * C, 2), *gm = randv((size_t)C, 1), *bt = randv((size_t)C, 1),
+          *want = malloc((size_t)HW * C * 4), *got = malloc((size_t)HW * C * 4);
+    for (int i = 0; i < HW * C; i++) x[i] += 3.0f * (i % C < 32); /* group means differ */
+    ref_groupnorm_hwc(x, want, HW, C, G, eps, gm, bt);
+    ref_silu(want, (size_t)HW * C);
+    cl_mem dx = up(x, (size_t)HW * C * 4), dy = dev((size_t)HW * C * 4), dp = dev((size_t)G * chunks * 3 * 4),
+           ds = dev((size_t)G * 2 * 4), dg = up(gm, (size_t)C * 4), db = up(bt, (size_t)C * 4);
+    double ms, t = 0;
+    size_t g2[2] = {(size_t)chunks, (size_t)G}, g1 = (size_t)G, gt = (size_t)HW * C;
+    int total = HW * C;
+    RUN("gn_partial", 2, g2, 6, VR_ARG(dx), VR_ARG(dp), VR_ARG(HW), VR_ARG(C), VR_ARG(G), VR_ARG(chunks));
+    t += ms;
+    RUN("gn_finalize", 1, &g1, 5, VR_ARG(dp), VR_ARG(ds), VR_ARG(G), VR_ARG(chunks), VR_ARG(eps));
+    t += ms;
+    RUN("gn_apply", 1, &gt, 9, VR_ARG(dx), VR_ARG(dy), VR_ARG(ds), VR_ARG(dg), VR_ARG(db), VR_ARG(total), VR_ARG(C),
+        VR_ARG(G), VR_ARG(silu));
+    down(dy, got, (size_t)HW * C * 4);
+    compare("groupnorm + silu (3 kernels)", got, want, (size_t)HW * C, 1e-5, t + ms);
+    /* softmax_rows */
+    int rows = 20, N = 300;
+    float *s = randv((size_t)rows * N, 8), *sw = malloc((size_t)rows * N * 4), *sg = malloc((size_t)rows * N * 4);
+    for (int r = 0; r < rows; r++) {
+        double m = -1e30, sum = 0;
+        for (int j = 0; j < N; j++) m = fmax(m, s[r * N + j]);
+        for (int j = 0; j < N; j++) sum += exp(s[r * N + j] - m);
+        for (int j = 0; j < N; j++) sw[r * N + j] = (float)(exp(s[r * N + j] - m) / sum);
+    }
+    cl_mem dsm = up(s, (size_t)rows * N * 4);
+    size_t gr = (size_t)rows;
+    RUN("softmax_rows", 1, &gr, 3, VR_ARG(dsm), VR_ARG(rows), VR_ARG(N));
+    down(dsm, sg, (size_t)rows * N * 4);
+    compare("softmax_rows", sg, sw, (size_t)rows * N, 1e-6, ms);
+    cl_mem all[] = {dx, dy, dp, ds, dg, db, dsm};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
+    free(x), free(gm), free(bt), free(want), free(got), free(s), free(sw), free(sg);
+}
+
+/* conv.c: im2col + CLBlast 3x3 (plain, and through the nearest x2 up-sampling), 1x1, batched over images. */
+static void test_conv(void)
+{
+    vg_gemm gemm;
+    vc_conv cv;
+    vg_init(&gemm, &rt);
+    CHECK(vc_init(&cv, &rt, &gemm) == 0, "vc_init: %s", varcl_last_error());
+    cv.col_cap = 4096 * 4; /* force several im2col chunks */
+    int B = 2, H = 7, W = 9, Cin = 32, Cout = 48;
+    for (int up2 = 1; up2 <= 2; up2++) {
+        int Ho = H * up2, Wo = W * up2;
+        float *x = randv((size_t)B * H * W * Cin, 1), *w = randv((size_t)Cout * Cin * 9, 0.2f), *b = randv((size_t)Cout, 1);
+        float *wt = malloc((size_t)Cout * Cin * 9 * 4), *want = malloc((size_t)B * Ho * Wo * Cout * 4),
+              *got = malloc((size_t)B * Ho * Wo * Cout * 4), *xu = malloc((size_t)Ho * Wo * Cin * 4);
+        for (int o = 0; o < Cout; o++)
+            for (int i = 0; i < Cin; i++)
+                for (int k = 0; k < 9; k++) wt[((size_t)k * Cin + i) * Cout + o] = w[((size_t)o * Cin + i) * 9 + k];
+        for (int bi = 0; bi < B; bi++) {
+            const float *xi = x + (size_t)bi * H * W * Cin;
+            if (up2 == 2) ref_upsample2x_hwc(xi, H, W, Cin, xu);
+            ref_conv3x3_hwc(up2 == 2 ? xu : xi, Ho, Wo, Cin, w, b, Cout, want + (size_t)bi * Ho * Wo * Cout);
+        }
+        vw_conv wc = {up(wt, (size_t)Cout * Cin * 9 * 4), up(b, (size_t)Cout * 4), Cin, Cout, 3};
+        cl_mem dx = up(x, (size_t)B * H * W * Cin * 4), dy = dev((size_t)B * Ho * Wo * Cout * 4);
+        double t0 = now_ms();
+        int st = vc_forward(&cv, &wc, dx, B, H, W, up2, dy);
+        vr_finish(&rt);
+        CHECK(st == 0, "vc_forward: %s", varcl_last_error());
+        down(dy, got, (size_t)B * Ho * Wo * Cout * 4);
+        compare(up2 == 1 ? "conv3x3 (im2col+GEMM)" : "upsample2x + conv3x3", got, want, (size_t)B * Ho * Wo * Cout, 1e-5,
+                now_ms() - t0);
+        vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
+        free(x), free(w), free(b), free(wt), free(want), free(got), free(xu);
+    }
+    /* 1x1 */
+    int HW = 50;
+    float *x = randv((size_t)HW * Cin, 1), *w = randv((size_t)Cout * Cin, 0.3f), *b = randv((size_t)Cout, 1),
+          *wt = malloc((size_t)Cout * Cin * 4), *want = malloc((size_t)HW * Cout * 4), *got = malloc((size_t)HW * Cout * 4);
+    for (int o = 0; o < Cout; o++)
+        for (int i = 0; i < Cin; i++) wt[(size_t)i * Cout + o] = w[(size_t)o * Cin + i];
+    ref_conv1x1_hwc(x, HW, Cin, w, b, Cout, want);
+    vw_conv wc = {up(wt, (size_t)Cout * Cin * 4), up(b, (size_t)Cout * 4), Cin, Cout, 1};
+    cl_mem dx = up(x, (size_t)HW * Cin * 4), dy = dev((size_t)HW * Cout * 4);
+    double t0 = now_ms();
+    CHECK(vc_forward(&cv, &wc, dx, 1, 5, 10, 1, dy) == 0, "1x1 conv: %s", varcl_last_error());
+    vr_finish(&rt);
+    down(dy, got, (size_t)HW * Cout * 4);
+    compare("conv1x1 (GEMM)", got, want, (size_t)HW * Cout, 1e-5, now_ms() - t0);
+    vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
+    free(x), free(w), free(b), free(wt), free(want), free(got);
+    vc_release(&cv);
+    vg_release(&gemm);
+}
+
+int main(void)
+{
+    int st = vr_open(&rt, NULL, 0);
+    CHECK(st == 0, "vr_open: %s", varcl_last_error());
+    if (st) return check_done();
+    printf("device: %s (%s)\n", rt.dev.name, rt.dev.platform_name);
+    test_ln_modulate();
+    test_elementwise();
+    test_gated_residual();
+    test_embed_scale();
+    test_paged_attention();
+    test_vq_ops();
+    test_groupnorm_softmax();
+    test_conv();
+    CHECK(rt.mem.stats.live_total == 0, "all test buffers released (%zu bytes live)", rt.mem.stats.live_total);
+    vr_close(&rt);
+    return check_done();
+}
