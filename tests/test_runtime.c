@@ -1,0 +1,113 @@
+/* runtime: device enumeration and choice, the program-binary cache (written, reused, a corrupt entry falls back
+ * to a source build, "off" disables it), kernels from VARCL_KERNEL_DIR, error names, memory accounting. */
+#include "check.h"
+#include "error.h"
+#include "runtime.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int count_files(const char *dir, char *first, size_t n)
+{
+    DIR *d = opendir(dir);
+    int c = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            if (!c && first) snprintf(first, n, "%s/%s", dir, e->d_name);
+            c++;
+        }
+    closedir(d);
+    return c;
+}
+
+int main(void)
+{
+    vr_device *devs;
+    int n;
+    CHECK(vr_list_devices(&devs, &n) == 0 && n >= 1, "at least one device: %s", varcl_last_error());
+    if (n < 1) return check_done();
+    printf("%d device(s); device 0: %s / %s / %s\n", n, devs[0].platform_name, devs[0].name, devs[0].vendor);
+
+    /* choice: by index, by case-insensitive substring, unknown spec is an input error */
+    vr_device d;
+    CHECK(vr_choose_device("0", &d) == 0 && d.index == 0, "device by index");
+    char sub[8];
+    snprintf(sub, sizeof sub, "%.4s", devs[0].platform_name);
+    for (char *p = sub; *p; p++) *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p); /* upper case */
+    CHECK(vr_choose_device(sub, &d) == 0, "device by substring '%s': %s", sub, varcl_last_error());
+    CHECK(vr_choose_device("no-such-device-xyz", &d) == VARCL_E_INPUT, "unknown device refused");
+    CHECK(strstr(varcl_last_error(), "no-such-device-xyz") != NULL, "message names the spec: %s", varcl_last_error());
+    char idx[16];
+    snprintf(idx, sizeof idx, "%d", n);
+    CHECK(vr_choose_device(idx, &d) == VARCL_E_INPUT, "index past the last device refused");
+    setenv("VARCL_DEVICE", "no-such-device-xyz", 1);
+    CHECK(vr_choose_device(NULL, &d) == VARCL_E_INPUT, "VARCL_DEVICE is honoured");
+    unsetenv("VARCL_DEVICE");
+    free(devs);
+
+    /* binary cache */
+    char dir[] = "/tmp/varcl-cache-test-XXXXXX", bin[4200] = "";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    setenv("VARCL_CACHE_DIR", dir, 1);
+    vr_runtime rt;
+    CHECK(vr_open(&rt, NULL, 0) == 0, "open (cold cache): %s", varcl_last_error());
+    CHECK(rt.n_kernels > 10 && vr_kernel(&rt, "attention") != NULL, "kernels created (%d)", rt.n_kernels);
+    CHECK(vr_kernel(&rt, "no_such_kernel") == NULL && strstr(varcl_last_error(), "no_such_kernel"), "missing kernel named");
+    vr_close(&rt);
+    CHECK(count_files(dir, bin, sizeof bin) == 1, "one program binary cached in %s", dir);
+    CHECK(vr_open(&rt, NULL, 0) == 0 && vr_kernel(&rt, "attention"), "open from the cached binary");
+    vr_close(&rt);
+    FILE *f = fopen(bin, "wb");
+    if (f) {
+        fputs("not a program binary", f);
+        fclose(f);
+    }
+    CHECK(vr_open(&rt, NULL, 0) == 0 && vr_kernel(&rt, "attention"), "a corrupt cache entry falls back to source: %s",
+          varcl_last_error());
+    vr_close(&rt);
+    unlink(bin);
+    rmdir(dir);
+    setenv("VARCL_CACHE_DIR", "off", 1);
+    CHECK(vr_open(&rt, NULL, 0) == 0, "open with the cache off");
+    vr_close(&rt);
+    CHECK(access(dir, F_OK) != 0, "cache off writes nothing");
+
+    /* kernels from a directory: a broken source gives the build log in the error */
+    char kdir[] = "/tmp/varcl-kernels-test-XXXXXX", path[4200];
+    CHECK(mkdtemp(kdir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/broken.cl", kdir);
+    f = fopen(path, "w");
+    if (f) {
+        fputs("__kernel void broken(__global float *x) { x[0] = undefined_symbol; }\n", f);
+        fclose(f);
+    }
+    setenv("VARCL_KERNEL_DIR", kdir, 1);
+    CHECK(vr_open(&rt, NULL, 0) == VARCL_E_RUNTIME, "a kernel that does not compile fails the open");
+    CHECK(strstr(varcl_last_error(), "clBuildProgram") && strstr(varcl_last_error(), "undefined_symbol"),
+          "build log in the message: %.200s", varcl_last_error());
+    unsetenv("VARCL_KERNEL_DIR");
+    unlink(path);
+    rmdir(kdir);
+
+    /* error names and memory accounting */
+    CHECK(strcmp(vr_error_name(-5), "CL_OUT_OF_RESOURCES") == 0, "CL error names");
+    CHECK(strcmp(vr_error_name(-2045), "CLBlastNoHalfPrecision") == 0, "CLBlast error names");
+    CHECK(vr_check(-36, "clFoo") == VARCL_E_RUNTIME && strstr(varcl_last_error(), "clFoo failed: CL_INVALID_COMMAND_QUEUE"),
+          "vr_check names the call and the error");
+    CHECK(vr_open(&rt, NULL, 0) == 0, "open");
+    cl_mem a = vm_alloc(&rt.mem, VM_KV, 1000, "a"), b = vm_alloc(&rt.mem, VM_WEIGHTS, 3000, "b");
+    CHECK(a && b && rt.mem.stats.live[VM_KV] == 1000 && rt.mem.stats.live_total == 4000, "live bytes per tag");
+    vm_free(&rt.mem, a);
+    CHECK(rt.mem.stats.live[VM_KV] == 0 && rt.mem.stats.peak[VM_KV] == 1000 && rt.mem.stats.peak_total == 4000,
+          "peak kept after free");
+    CHECK(vm_alloc(&rt.mem, VM_ACT, (size_t)rt.dev.max_alloc + 1, "huge") == NULL &&
+              strstr(varcl_last_error(), "huge") && strstr(varcl_last_error(), "largest allocation"),
+          "an allocation over CL_DEVICE_MAX_MEM_ALLOC_SIZE is refused: %s", varcl_last_error());
+    vr_close(&rt);
+    return check_done();
+}

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# test_vgen_errors: every bad input to vgen (DESIGN.md "Errors" and "Command-line contracts") must give the
+# documented exit status (2 for bad usage or input), exactly one line on stderr that starts with "vgen:" and names
+# the file, tensor or flag involved, nothing on stdout, no crash, and no output or temporary file left behind.
+# A positive run of the tiny upstream model at the end must write its image and the upstream greedy tokens.
+# Env: VGEN (the binary), VARCL_TEST_DATA (tests/data); malformed checkpoints are written with python3 (stdlib).
+set -u
+
+VGEN=${VGEN:?set VGEN to the vgen binary}
+DATA=${VARCL_TEST_DATA:-$(cd "$(dirname "$0")" && pwd)/data}
+TINY_VAR=$DATA/upstream-tiny/var.safetensors
+TINY_VAE=$DATA/upstream-tiny/vae.safetensors
+unset VARCL_DEVICE
+
+work=$(mktemp -d /tmp/varcl-test-vgen-XXXXXX) || exit 1
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+files=$work/files
+mkdir -p "$files/adir"
+
+passed=0
+failed=0
+fail() {
+    echo "FAIL $1: $2" >&2
+    failed=$((failed + 1))
+}
+
+# Malformed copies of the tiny model, rebuilt from its header and data block.
+python3 - "$TINY_VAR" "$files" <<'EOF' || { echo "FAIL: python3 could not write the malformed files" >&2; exit 1; }
+import json, os, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+raw = open(src, 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+data = raw[8 + n:]
+
+def write(name, hdr=None, blob=None, hlen=None, body=None):
+    if body is None:
+        text = json.dumps(hdr if hdr is not None else header).encode()
+        body = text
+    else:
+        text = body
+    ln = len(text) if hlen is None else hlen
+    with open(os.path.join(out, name), 'wb') as f:
+        f.write(struct.pack('<Q', ln) + text + (data if blob is None else blob))
+
+def edited(fn):
+    h = json.loads(json.dumps(header))
+    fn(h)
+    return h
+
+# valid header, data block cut in half
+write('truncated.safetensors', blob=data[:len(data) // 2])
+# header length far past the end of the file
+write('hlen.safetensors', hlen=len(raw) * 4)
+# invalid JSON: the colon after the first key removed; an unterminated string; garbage
+text = json.dumps(header)
+write('badjson.safetensors', body=text.replace('"pos_start": ', '"pos_start" ', 1).encode())
+write('openstring.safetensors', body=b'{"pos_start')
+write('garbage.safetensors', body=b'\x00\x01not json at all\xff')
+# unknown dtype on head.weight
+write('dtype.safetensors', edited(lambda h: h['head.weight'].update(dtype='F64')))
+# head.bias overlapping the end of head.weight
+def overlap(h):
+    a, b = h['head.bias']['data_offsets']
+    h['head.bias']['data_offsets'] = [a - 100, b - 100]
+write('overlap.safetensors', edited(overlap))
+# head.bias past the end of the data block
+def out_of_range(h):
+    a, b = h['head.bias']['data_offsets']
+    h['head.bias']['data_offsets'] = [a + 1000000, b + 1000000]
+write('range.safetensors', edited(out_of_range))
+# head.weight left out
+write('nohead.safetensors', edited(lambda h: h.pop('head.weight')))
+# head.weight [512, 128] stored as [256, 256] (same bytes): found while reading the hyperparameters
+write('shape.safetensors', edited(lambda h: h['head.weight'].update(shape=[256, 256])))
+# blocks.2.ffn.fc1.weight [512, 128] as [256, 256]: found only while loading the weights onto the device
+write('shape2.safetensors', edited(lambda h: h['blocks.2.ffn.fc1.weight'].update(shape=[256, 256])))
+
+with open(os.path.join(out, 'unknown-key.ini'), 'w') as f:
+    f.write('[sample]\nseed = 1\ntop_kk = 5\n')
+with open(os.path.join(out, 'bad-value.ini'), 'w') as f:
+    f.write('[sample]\ncfg = 1.5x\n')
+EOF
+
+# t NAME STATUS NEEDLES -- ARGS...
+# Runs vgen in a fresh case directory (its cwd) with -o CASE/out.png first (a later -o in ARGS wins); "@D@" in ARGS
+# and NEEDLES stands for the case directory. NEEDLES: '|'-separated strings that must all appear on stderr.
+# ENVV (optional, "NAME=value") is put into vgen's environment.
+t() {
+    local name=$1 want=$2 needles=$3
+    shift 4
+    local before dir args=() a
+    before=$(find "$work" | sort)
+    dir=$(mktemp -d "$work/case-XXXXXX")
+    for a in "$@"; do args+=("${a//@D@/$dir}"); done
+    needles=${needles//@D@/$dir}
+    local st
+    (cd "$dir" && exec env ${ENVV:-} "$VGEN" -o "$dir/out.png" "${args[@]}") >"$work/stdout" 2>"$work/stderr"
+    st=$?
+    local ok=1 lines first
+    lines=$(wc -l <"$work/stderr")
+    first=$(head -n 1 "$work/stderr")
+    if [ "$st" -ge 128 ]; then
+        fail "$name" "crashed (exit status $st)"; ok=0
+    elif [ "$st" != "$want" ]; then
+        fail "$name" "exit status $st, want $want"; ok=0
+    fi
+    if [ "$lines" != 1 ] || [ -n "$(tail -c 1 "$work/stderr")" ] || grep -q $'\r' "$work/stderr"; then
+        fail "$name" "stderr must be exactly one line, got $lines"; ok=0
+    fi
+    case $first in
+    vgen:*) ;;
+    *) fail "$name" "stderr must start with 'vgen:'"; ok=0 ;;
+    esac
+    local list=() n
+    IFS='|' read -ra list <<<"$needles"
+    for n in "${list[@]}"; do
+        if ! grep -qF -- "$n" "$work/stderr"; then
+            fail "$name" "stderr does not name '$n'"; ok=0
+        fi
+    done
+    if [ -s "$work/stdout" ]; then
+        fail "$name" "stdout must be empty"; ok=0
+    fi
+    rm -f "$work/stdout"
+    local after
+    after=$(find "$work" -path "$work/stderr" -prune -o -print | sort)
+    if [ "$after" != "$(printf '%s\n%s\n' "$before" "$dir" | sort)" ]; then
+        fail "$name" "files left behind: $(diff <(echo "$before") <(echo "$after") | grep '^>' | tr '\n' ' ')"
+        ok=0
+    fi
+    if [ "$ok" = 1 ]; then
+        passed=$((passed + 1))
+    else
+        sed 's/^/    stderr: /' "$work/stderr" >&2
+    fi
+    rm -f "$work/stderr"
+    rm -rf "$dir"
+}
+
+TINY=(--model "$TINY_VAR" --vae "$TINY_VAE" -q)
+
+# ---- bad files ----
+t "missing model file" 2 "$files/nope.safetensors" -- --model "$files/nope.safetensors" --vae "$TINY_VAE" -q
+t "missing VAE file" 2 "$files/nope-vae.safetensors" -- --model "$TINY_VAR" --vae "$files/nope-vae.safetensors" -q
+t "model is a directory" 2 "$files/adir" -- --model "$files/adir" --vae "$TINY_VAE" -q
+t "truncated file" 2 "truncated.safetensors|out of range" -- --model "$files/truncated.safetensors" --vae "$TINY_VAE" -q
+t "header length past the end" 2 "hlen.safetensors|header length" -- --model "$files/hlen.safetensors" --vae "$TINY_VAE" -q
+t "invalid header JSON (missing colon)" 2 "badjson.safetensors|JSON" -- --model "$files/badjson.safetensors" --vae "$TINY_VAE" -q
+t "invalid header JSON (open string)" 2 "openstring.safetensors|JSON" -- --model "$files/openstring.safetensors" --vae "$TINY_VAE" -q
+t "invalid header JSON (garbage)" 2 "garbage.safetensors|JSON" -- --model "$files/garbage.safetensors" --vae "$TINY_VAE" -q
+t "unknown dtype" 2 "dtype.safetensors|'head.weight'|F64" -- --model "$files/dtype.safetensors" --vae "$TINY_VAE" -q
+t "overlapping offsets" 2 "overlap.safetensors|'head.weight'|'head.bias'" -- --model "$files/overlap.safetensors" --vae "$TINY_VAE" -q
+t "offsets out of range" 2 "range.safetensors|'head.bias'" -- --model "$files/range.safetensors" --vae "$TINY_VAE" -q
+t "missing tensor" 2 "nohead.safetensors|'head.weight'" -- --model "$files/nohead.safetensors" --vae "$TINY_VAE" -q
+t "wrong shape" 2 "shape.safetensors|'head.weight'" -- --model "$files/shape.safetensors" --vae "$TINY_VAE" -q
+t "wrong shape found at load" 2 "shape2.safetensors|'blocks.2.ffn.fc1.weight'" -- --model "$files/shape2.safetensors" --vae "$TINY_VAE" -q
+t "VAE given as the model" 2 "$TINY_VAE|--vae" -- --model "$TINY_VAE" --vae "$TINY_VAE" -q
+t "model given as the VAE" 2 "$TINY_VAR|--model" -- --model "$TINY_VAR" --vae "$TINY_VAR" -q
+t "--model without --vae" 2 "--vae" -- --model "$TINY_VAR" -q
+t "--vae without --model" 2 "--model" -- --vae "$TINY_VAE" -q
+
+# ---- request values the model decides ----
+t "class past the tiny model's 16" 2 "class 16|0..15" -- "${TINY[@]}" --class 1,16
+t "class 1000 on the demo model (no -q)" 2 "class 1000|0..999" -- --class 1000
+t "--depth 0" 2 "--depth|'0'" -- "${TINY[@]}" --depth 0
+t "--depth 99 on a 4-layer model" 2 "depth 99|4" -- "${TINY[@]}" --depth 99
+t "--layers 3,1 (unsorted)" 2 "layer|3" -- "${TINY[@]}" --layers 3,1
+t "--layers 0,0" 2 "layer 0" -- "${TINY[@]}" --layers 0,0
+t "--layers 9" 2 "layer 9" -- "${TINY[@]}" --layers 9
+t "--depth with --layers" 2 "--depth|--layers" -- "${TINY[@]}" --depth 2 --layers 0,3
+t "--full-scales 11" 2 "full scales 11" -- "${TINY[@]}" --full-scales 11
+
+# ---- flag values ----
+t "negative --cfg" 2 "--cfg|-1" -- "${TINY[@]}" --cfg -1
+t "--cfg nan" 2 "--cfg|nan" -- "${TINY[@]}" --cfg nan
+t "--top-k -1" 2 "--top-k|-1" -- "${TINY[@]}" --top-k -1
+t "--top-p 1.5" 2 "--top-p|1.5" -- "${TINY[@]}" --top-p 1.5
+t "--top-p -0.1" 2 "--top-p|-0.1" -- "${TINY[@]}" --top-p -0.1
+t "--class 1,,2" 2 "--class" -- "${TINY[@]}" --class 1,,2
+t "--batch 0" 2 "--batch" -- "${TINY[@]}" --batch 0
+t "--seed -1" 2 "--seed" -- "${TINY[@]}" --seed -1
+t "unknown --device" 2 "nosuchdevice" -- "${TINY[@]}" --device nosuchdevice
+ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE" 2 "nosuchdevice" -- "${TINY[@]}"
+t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
+t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
+t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
+
+# ---- outputs ----
+t "-o in a missing directory" 2 "/nonexistent-dir/x.png" -- "${TINY[@]}" -o /nonexistent-dir/x.png
+t "-o is an existing directory" 2 "$files/adir" -- "${TINY[@]}" -o "$files/adir"
+t "--tokens-out in a missing directory" 2 "@D@/missing/t.json" -- "${TINY[@]}" --tokens-out @D@/missing/t.json
+t "--out-dir missing" 2 "@D@/missing" -- "${TINY[@]}" --out-dir @D@/missing
+
+# ---- settings file ----
+t "--config with an unknown key" 2 "unknown-key.ini|top_kk" -- "${TINY[@]}" --config "$files/unknown-key.ini"
+t "--config with a bad value" 2 "bad-value.ini|cfg|1.5x" -- "${TINY[@]}" --config "$files/bad-value.ini"
+t "--config missing" 2 "$files/none.ini" -- "${TINY[@]}" --config "$files/none.ini"
+
+# ---- positive control: greedy run of the tiny model reproduces the upstream tokens ----
+ok_dir=$(mktemp -d "$work/ok-XXXXXX")
+(cd "$ok_dir" && "$VGEN" "${TINY[@]}" --class 1,5 --top-k 1 -o "$ok_dir/ok.png" --tokens-out "$ok_dir/t.json") \
+    >"$work/stdout" 2>"$work/stderr"
+st=$?
+ok=1
+if [ "$st" != 0 ]; then
+    fail "positive control" "exit status $st, want 0"; ok=0
+    sed 's/^/    stderr: /' "$work/stderr" >&2
+fi
+if [ -s "$work/stderr" ]; then
+    fail "positive control" "-q run wrote to stderr"; ok=0
+fi
+left=$(cd "$ok_dir" && ls -A | sort | tr '\n' ' ')
+if [ "$left" != "ok.png t.json " ]; then
+    fail "positive control" "want exactly ok.png and t.json, found: $left"; ok=0
+fi
+if [ -f "$ok_dir/ok.png" ] && ! python3 - "$ok_dir/ok.png" <<'EOF'
+import struct, sys
+b = open(sys.argv[1], 'rb').read(24)
+ok = b[:8] == b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', b[16:24]) == (512, 256)
+sys.exit(0 if ok else 1)
+EOF
+then
+    fail "positive control" "ok.png is not a 512x256 PNG (two 256 px images side by side)"; ok=0
+fi
+if [ -f "$ok_dir/t.json" ] && ! python3 -c '
+import json, sys
+sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])) else 1)' \
+    "$ok_dir/t.json" "$DATA/upstream-tiny/full.tokens.json"; then
+    fail "positive control" "tokens differ from upstream-tiny/full.tokens.json"; ok=0
+fi
+[ "$ok" = 1 ] && passed=$((passed + 1))
+rm -f "$work/stdout" "$work/stderr"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
