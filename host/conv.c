@@ -12,6 +12,7 @@ int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm)
     c->col = NULL;
     c->col_bytes = 0;
     c->col_cap = COL_CAP_BYTES;
+    if (rt->mem.max_alloc && c->col_cap > rt->mem.max_alloc) c->col_cap = rt->mem.max_alloc;
     if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_bias = vr_kernel(rt, "add_bias"))) return VARCL_E_RUNTIME;
     return 0;
 }

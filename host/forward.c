@@ -7,6 +7,14 @@
 
 #define LN_EPS 1e-6f
 
+size_t vf_bytes(const var_hparams *hp, int B)
+{
+    size_t R = 2 * (size_t)B, rows = R * hp->latent * hp->latent, C = (size_t)hp->C;
+    size_t n = rows * (8 * C + hp->ffn + hp->vocab) + (size_t)hp->depth * R * 6 * C + R * 2 * C + R * C;
+    if (hp->shared_aln) n += R * 6 * C;
+    return n * sizeof(float);
+}
+
 int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int B)
 {
     const var_hparams *hp = &m->hp;
@@ -29,8 +37,9 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         vf_release(s);
         return VARCL_E_RUNTIME;
     }
-    if (!(s->k_ln = vr_kernel(rt, "ln_modulate")) || !(s->k_qk = vr_kernel(rt, "qk_norm_store")) ||
-        !(s->k_attn = vr_kernel(rt, "attention")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
+    if (!(s->k_ln = vr_kernel(rt, "ln_modulate")) || !(s->k_qk[0] = vr_kernel(rt, "qk_norm_store_f32")) ||
+        !(s->k_qk[1] = vr_kernel(rt, "qk_norm_store_f16")) || !(s->k_attn[0] = vr_kernel(rt, "attention_f32")) ||
+        !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
         !(s->k_gelu = vr_kernel(rt, "bias_gelu")) || !(s->k_bias = vr_kernel(rt, "add_bias")) ||
         !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale"))) {
         vf_release(s);
@@ -148,18 +157,20 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
     int mod0 = l * s->R * 6 * C; /* this layer's AdaLN rows in s->ada */
     int pos0 = kv->len[l], kv_len = pos0 + T, P = kv->page_tokens, maxp = kv->max_pages;
     int tab0 = l * s->R * maxp; /* this layer's page tables */
+    cl_mem kpool = kv->kchunk[kv->layer_chunk[l]], vpool = kv->vchunk[kv->layer_chunk[l]];
     size_t g2[2] = {(size_t)N, (size_t)hp->heads};
     size_t gf = (size_t)N * F;
     int nf = N * F;
     /* attention: a = LN(x)(1 + scale1) + shift1; x += gamma1 * proj(attn(a)) */
     if ((st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 2 * C, mod0 + 4 * C)) ||
         (st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
-        (st = vr_launch(s->rt, s->k_qk, "qk_norm_store", 2, g2, NULL, 15, VR_ARG(s->qkv), VR_ARG(b->q_bias),
-                        VR_ARG(b->v_bias), VR_ARG(b->scale_mul), VR_ARG(s->q), VR_ARG(kv->kpool), VR_ARG(kv->vpool),
+        (st = vr_launch(s->rt, s->k_qk[kv->f16], "qk_norm_store", 2, g2, NULL, 15, VR_ARG(s->qkv),
+                        VR_ARG(b->q_bias), VR_ARG(b->v_bias), VR_ARG(b->scale_mul), VR_ARG(s->q), VR_ARG(kpool),
+                        VR_ARG(vpool),
                         VR_ARG(kv->table), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
                         VR_ARG(tab0))) ||
-        (st = vr_launch(s->rt, s->k_attn, "attention", 2, g2, NULL, 12, VR_ARG(s->q), VR_ARG(kv->kpool),
-                        VR_ARG(kv->vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
+        (st = vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, NULL, 12, VR_ARG(s->q), VR_ARG(kpool),
+                        VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
                         VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0))) ||
         (st = vg_linear(s->gemm, s->o, 0, b->proj_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)C)) ||
         (st = gated(s, b->proj_b, s->ada, N, T, mod0)) ||

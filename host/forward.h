@@ -24,9 +24,12 @@ typedef struct {
     cl_mem head_ada;         /* [R][2C]: scale, shift */
     cl_mem cond;             /* [R][C] SiLU(class embedding) */
     cl_mem shared;           /* [R][6C] shared AdaLN output (d36 style only) */
-    cl_kernel k_ln, k_qk, k_attn, k_gres, k_gelu, k_bias, k_silu, k_embed;
+    cl_kernel k_qk[2], k_attn[2]; /* [0] f32 KV, [1] f16 KV */
+    cl_kernel k_ln, k_gres, k_gelu, k_bias, k_silu, k_embed;
 } vf_state;
 
+/* Device bytes vf_init allocates for B images. */
+size_t vf_bytes(const var_hparams *hp, int B);
 /* Allocates activations for B images per pass (tag activations). */
 int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int B);
 void vf_release(vf_state *s);

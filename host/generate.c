@@ -86,6 +86,8 @@ varcl *varcl_open(const varcl_open_params *p)
     return v;
 }
 
+vr_runtime *varcl_runtime(varcl *v) { return &v->rt; }
+
 void varcl_close(varcl *v)
 {
     if (!v) return;
@@ -190,12 +192,21 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         return st;
     int n = rq->n, B = rq->batch > 0 && rq->batch < n ? rq->batch : n, L = h->latent, Cv = h->cvae;
     int S = L << v->vae.hp.upsamples, V = h->vocab;
-    /* refuse before any device work when the KV pool cannot hold the request */
-    size_t page_bytes = 2 * (size_t)rq->page_tokens * h->C * sizeof(float);
+    /* refuse before any device work when the KV pool or the device (as varcl counts it) cannot hold the request */
+    size_t page_bytes = vk_page_bytes(rq->page_tokens, h->C, rq->kv_f16 != 0);
     size_t need = vk_pages_needed(&plan, 2 * B, rq->page_tokens) * page_bytes;
     if (rq->kv_pool_bytes && need > rq->kv_pool_bytes)
-        return varcl_fail(VARCL_E_RUNTIME, "request needs %zu KV bytes, more than the %zu-byte pool", need,
+        return varcl_fail(VARCL_E_RUNTIME, "request needs %zu KV bytes, more than the %zu-byte KV pool", need,
                           rq->kv_pool_bytes);
+    size_t kv_alloc = rq->kv_pool_bytes ? rq->kv_pool_bytes : need;
+    if (v->kv.n_chunks) kv_alloc = 0; /* a pool kept from an earlier request is already counted as live */
+    size_t device_need = kv_alloc + vf_bytes(h, B) + vq_bytes(&v->vae.hp, B, L) + vd_bytes(&v->vae.hp, L);
+    size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
+    if (total && live + device_need > total)
+        return varcl_fail(VARCL_E_RUNTIME,
+                          "request needs about %zu device bytes (%zu of them KV) but only %zu of the device's %zu are "
+                          "free for varcl; try a smaller --batch, a smaller --depth or --kv-dtype f16",
+                          device_need, kv_alloc, total > live ? total - live : 0, total);
     out->n = n;
     out->size = S;
     out->scales = h->scales;
@@ -231,7 +242,8 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         /* a short last pass still runs B rows: pad with repeats of its first label (their output is dropped) */
         for (int b = 0; b < B; b++) lab[b] = rq->labels[i0 + (b < nb ? b : 0)];
         double t0 = now_ms();
-        if ((st = vk_begin(&v->rt, &v->kv, &plan, 2 * B, h->C, h->tokens, rq->page_tokens, rq->kv_pool_bytes)) ||
+        if ((st = vk_begin(&v->rt, &v->kv, &plan, 2 * B, h->C, h->tokens, rq->page_tokens, rq->kv_f16 != 0,
+                             rq->kv_pool_bytes)) ||
             (st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)))
             goto done;
         size_t used = v->kv.used_pages * v->kv.page_bytes;

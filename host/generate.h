@@ -9,4 +9,8 @@
 /* Opens a device and loads models from tensor sets already in memory (the demo model, tests). */
 varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device, int profiling);
 
+/* The runtime behind a varcl object (tests and benchmarks: device facts, memory accounting). */
+#include "runtime.h"
+vr_runtime *varcl_runtime(varcl *v);
+
 #endif

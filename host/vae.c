@@ -10,28 +10,44 @@
 #define GN_CHUNKS 64
 #define GN_EPS 1e-6f
 
-int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent)
+/* The decoder's buffer sizes: largest feature map (elements), the attention map (positions, channels), the
+ * image side. Walks the levels exactly as vd_decode does. */
+static void sizes(const vae_hparams *hp, int latent, size_t *biggest, int *attn_hw, int *attn_c, int *image)
 {
-    const vae_hparams *hp = &m->hp;
-    *d = (vd_state){.rt = rt, .gemm = gemm, .conv = conv, .m = m, .latent = latent};
-    /* largest map: walk the levels as decode does */
-    int side = latent, attn_hw = 0, attn_c = 0;
-    int top = hp->ch * hp->ch_mult[hp->levels - 1];
-    size_t biggest = (size_t)side * side * (top > hp->zch ? top : hp->zch);
-    if (hp->mid_attn) attn_hw = side * side, attn_c = top;
+    int side = latent, top = hp->ch * hp->ch_mult[hp->levels - 1];
+    *biggest = (size_t)side * side * (top > hp->zch ? top : hp->zch);
+    *attn_hw = *attn_c = 0;
+    if (hp->mid_attn) *attn_hw = side * side, *attn_c = top;
     for (int i = hp->levels - 1; i >= 0; i--) {
         int c = hp->ch * hp->ch_mult[i];
         size_t e = (size_t)side * side * c;
-        if (e > biggest) biggest = e;
-        if (hp->has_attn[i] && side * side > attn_hw) attn_hw = side * side, attn_c = c;
-        if (hp->has_attn[i] && side * side == attn_hw && c > attn_c) attn_c = c;
+        if (e > *biggest) *biggest = e;
+        if (hp->has_attn[i] && side * side > *attn_hw) *attn_hw = side * side, *attn_c = c;
+        if (hp->has_attn[i] && side * side == *attn_hw && c > *attn_c) *attn_c = c;
         if (hp->has_up[i]) {
             side *= 2;
             e = (size_t)side * side * c;
-            if (e > biggest) biggest = e;
+            if (e > *biggest) *biggest = e;
         }
     }
-    d->size = side;
+    *image = side;
+}
+
+size_t vd_bytes(const vae_hparams *hp, int latent)
+{
+    size_t biggest;
+    int hw, c, image;
+    sizes(hp, latent, &biggest, &hw, &c, &image);
+    return (4 * biggest + (size_t)hw * 3 * c + (size_t)hw * hw + GN_GROUPS * GN_CHUNKS * 3 + GN_GROUPS * 2) *
+           sizeof(float);
+}
+
+int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent)
+{
+    *d = (vd_state){.rt = rt, .gemm = gemm, .conv = conv, .m = m, .latent = latent};
+    size_t biggest;
+    int attn_hw, attn_c;
+    sizes(&m->hp, latent, &biggest, &attn_hw, &attn_c, &d->size);
     d->map_elems = biggest;
     vm_pool *mp = &rt->mem;
     for (int i = 0; i < 4; i++)

@@ -18,6 +18,8 @@ typedef struct {
     cl_kernel k_part, k_final, k_apply, k_add, k_softmax, k_bias;
 } vd_state;
 
+/* Device bytes vd_init allocates (the im2col scratch of conv.c is separate). */
+size_t vd_bytes(const vae_hparams *hp, int latent);
 int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent);
 void vd_release(vd_state *d);
 

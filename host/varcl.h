@@ -44,13 +44,13 @@ typedef struct {
     const int *layers; /* explicit subnet (ascending), instead of depth */
     int n_layers;
     int page_tokens;   /* KV page size in tokens (default 16) */
+    int kv_f16;        /* 1: K/V stored as f16 (half the KV memory; math stays f32) */
     size_t kv_pool_bytes; /* 0 = pool sized per request; else a fixed pool shared by requests */
     int keep_fhat;     /* 1: return f-hat after every scale (tests) */
     void (*progress)(void *user, int image0, int images, int scale, int scales);
     void *user;
 } varcl_request;
-#define VARCL_REQUEST_DEFAULT \
-    {NULL, 0, 0, 1.5f, 900, 0.96f, 0, 0, 6, NULL, 0, 16, 0, 0, NULL, NULL}
+#define VARCL_REQUEST_DEFAULT {.cfg = 1.5f, .top_k = 900, .top_p = 0.96f, .full_scales = 6, .page_tokens = 16}
 
 typedef struct {
     int n, size;           /* images, side in pixels */

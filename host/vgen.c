@@ -22,7 +22,8 @@ static const char usage[] =
     "  --seed S (0)  --batch B (all)  --cfg F (1.5)  --top-k K (900)  --top-p P (0.96)\n"
     "  --depth D               VARiant subnet depth for the late scales (default: the model's depth)\n"
     "  --full-scales N (6)     scales run by every layer    --layers i,j,...  explicit subnet\n"
-    "  --page-tokens P (16)    KV page size    --kv-pool-mb N (0 = sized per request)    --stats\n"
+    "  --kv-dtype f32|f16 (f32) KV storage    --page-tokens P (16)  KV page size\n"
+    "  --kv-pool-mb N (0 = sized per request)    --stats  device memory per tag\n"
     "  --device SPEC           index or substring of platform/device/vendor (also VARCL_DEVICE)\n"
     "  --list-devices          list OpenCL devices and exit    --info   print the model's hyperparameters\n"
     "  -o F.png (out.png)      one image, or a grid of min(n, 8) columns for several labels\n"
@@ -100,6 +101,10 @@ static int apply_flag(options *o, const char *flag, const char *val)
         s->layers = NULL;
         if (vcfg_parse_int_list(val, 0, INT_MAX, &s->layers, &s->n_layers))
             return fail_usage("%s: expected layer indices like 0,4,8, got '%s'", flag, val);
+    } else if (!strcmp(flag, "--kv-dtype")) {
+        if (strcmp(val, "f32") && strcmp(val, "f16")) return fail_usage("%s: expected f32 or f16, got '%s'", flag, val);
+        free(s->kv_dtype);
+        s->kv_dtype = strdup(val);
     } else if (!strcmp(flag, "--device")) {
         free(s->device);
         s->device = strdup(val);
@@ -123,7 +128,7 @@ static int takes_value(const char *flag)
     static const char *const v[] = {"--model", "--vae",      "--class",       "--seed",        "--cfg",
                                     "--top-p", "--top-k",    "--batch",       "--depth",       "--full-scales",
                                     "--layers", "--device",  "--page-tokens", "--kv-pool-mb",  "-o",
-                                    "--out-dir", "--tokens-out", "--config"};
+                                    "--out-dir", "--tokens-out", "--config", "--kv-dtype"};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         if (!strcmp(flag, v[i])) return 1;
     return 0;
@@ -287,11 +292,6 @@ int main(int argc, char **argv)
         return list_devices();
     }
     vcfg_settings *s = &o.s;
-    if (s->kv_dtype && strcmp(s->kv_dtype, "f32") != 0) {
-        fprintf(stderr, "vgen: kv_dtype %s is not supported yet (f32 only)\n", s->kv_dtype);
-        vcfg_free(s);
-        return 2;
-    }
     if (s->has_depth && s->n_layers) {
         fprintf(stderr, "vgen: give either --depth or --layers, not both\n");
         vcfg_free(s);
@@ -356,6 +356,7 @@ int main(int argc, char **argv)
     rq.layers = s->layers;
     rq.n_layers = s->n_layers;
     if (s->has_page_tokens) rq.page_tokens = s->page_tokens;
+    rq.kv_f16 = s->kv_dtype && !strcmp(s->kv_dtype, "f16");
     if (s->has_kv_pool_mb) rq.kv_pool_bytes = (size_t)s->kv_pool_mb << 20;
     if (!o.quiet) {
         rq.progress = progress;

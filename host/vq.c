@@ -24,6 +24,12 @@ int vq_phi_index(int si, int scales)
     return k;
 }
 
+size_t vq_bytes(const vae_hparams *hp, int B, int latent)
+{
+    size_t map = (size_t)B * latent * latent * hp->zch * sizeof(float);
+    return (size_t)B * latent * latent * sizeof(int) + 5 * map;
+}
+
 int vq_init(vq_state *q, vr_runtime *rt, vc_conv *conv, const vae_model *vae, int B, int latent)
 {
     *q = (vq_state){.rt = rt, .conv = conv, .vae = vae, .B = B, .L = latent, .Cv = vae->hp.zch};

@@ -19,6 +19,8 @@ typedef struct {
     cl_kernel k_lookup, k_bicubic, k_phi, k_area;
 } vq_state;
 
+/* Device bytes vq_init allocates. */
+size_t vq_bytes(const vae_hparams *hp, int B, int latent);
 int vq_init(vq_state *q, vr_runtime *rt, vc_conv *conv, const vae_model *vae, int B, int latent);
 void vq_release(vq_state *q);
 /* Clears f-hat for a new pass. */

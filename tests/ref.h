@@ -95,7 +95,7 @@ void ref_phi(const float *h, int S, int C, const float *w, const float *b, float
 int ref_phi_index(int si, int scales);
 
 /* ------------------------------------------------------------------------------------------------------------
- * The model (ref_var.c, ref_vae.c). */
+ * The model (ref_model.c). */
 
 typedef struct ref_model ref_model;
 

@@ -181,16 +181,16 @@ static void test_paged_attention(void)
     double ms, total_ms = 0;
     int N1 = R * T1, N2 = R * T2, pos0 = 0, kvlen = L;
     size_t g1[2] = {(size_t)N1, (size_t)H}, g2[2] = {(size_t)N2, (size_t)H};
-    RUN("qk_norm_store", 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
+    RUN("qk_norm_store_f32", 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
         VR_ARG(vp), VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
         VR_ARG(tab0));
     total_ms += ms;
     pos0 = T1;
-    RUN("qk_norm_store", 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
+    RUN("qk_norm_store_f32", 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
         VR_ARG(vp), VR_ARG(dtab), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
         VR_ARG(tab0));
     total_ms += ms;
-    RUN("attention", 2, g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2), VR_ARG(T2),
+    RUN("attention_f32", 2, g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2), VR_ARG(T2),
         VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     /* reference: per row, keys = scale 1 then scale 2 tokens */
     float *K = malloc((size_t)L * C * 4), *Vv = malloc((size_t)L * C * 4), *Q = malloc((size_t)T2 * C * 4),

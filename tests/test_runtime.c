@@ -56,18 +56,18 @@ int main(void)
     setenv("VARCL_CACHE_DIR", dir, 1);
     vr_runtime rt;
     CHECK(vr_open(&rt, NULL, 0) == 0, "open (cold cache): %s", varcl_last_error());
-    CHECK(rt.n_kernels > 10 && vr_kernel(&rt, "attention") != NULL, "kernels created (%d)", rt.n_kernels);
+    CHECK(rt.n_kernels > 10 && vr_kernel(&rt, "attention_f32") != NULL, "kernels created (%d)", rt.n_kernels);
     CHECK(vr_kernel(&rt, "no_such_kernel") == NULL && strstr(varcl_last_error(), "no_such_kernel"), "missing kernel named");
     vr_close(&rt);
     CHECK(count_files(dir, bin, sizeof bin) == 1, "one program binary cached in %s", dir);
-    CHECK(vr_open(&rt, NULL, 0) == 0 && vr_kernel(&rt, "attention"), "open from the cached binary");
+    CHECK(vr_open(&rt, NULL, 0) == 0 && vr_kernel(&rt, "attention_f32"), "open from the cached binary");
     vr_close(&rt);
     FILE *f = fopen(bin, "wb");
     if (f) {
         fputs("not a program binary", f);
         fclose(f);
     }
-    CHECK(vr_open(&rt, NULL, 0) == 0 && vr_kernel(&rt, "attention"), "a corrupt cache entry falls back to source: %s",
+    CHECK(vr_open(&rt, NULL, 0) == 0 && vr_kernel(&rt, "attention_f32"), "a corrupt cache entry falls back to source: %s",
           varcl_last_error());
     vr_close(&rt);
     unlink(bin);

@@ -7,6 +7,10 @@
 set -u
 
 VGEN=${VGEN:?set VGEN to the vgen binary}
+case $VGEN in
+/*) ;;
+*/*) VGEN=$PWD/$VGEN ;; # each case runs in its own directory
+esac
 DATA=${VARCL_TEST_DATA:-$(cd "$(dirname "$0")" && pwd)/data}
 TINY_VAR=$DATA/upstream-tiny/var.safetensors
 TINY_VAE=$DATA/upstream-tiny/vae.safetensors
@@ -19,9 +23,9 @@ mkdir -p "$files/adir"
 
 passed=0
 failed=0
+# fail CASE WHY: reports one problem; the caller counts the case once as failed.
 fail() {
     echo "FAIL $1: $2" >&2
-    failed=$((failed + 1))
 }
 
 # Malformed copies of the tiny model, rebuilt from its header and data block.
@@ -132,6 +136,7 @@ t() {
     if [ "$ok" = 1 ]; then
         passed=$((passed + 1))
     else
+        failed=$((failed + 1))
         sed 's/^/    stderr: /' "$work/stderr" >&2
     fi
     rm -f "$work/stderr"
@@ -229,7 +234,7 @@ sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])) else 
     "$ok_dir/t.json" "$DATA/upstream-tiny/full.tokens.json"; then
     fail "positive control" "tokens differ from upstream-tiny/full.tokens.json"; ok=0
 fi
-[ "$ok" = 1 ] && passed=$((passed + 1))
+if [ "$ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 rm -f "$work/stdout" "$work/stderr"
 
 echo "$passed passed, $failed failed"
