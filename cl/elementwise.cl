@@ -75,3 +75,11 @@ __kernel void softmax_rows(__global float *x, int rows, int N)
     float inv = 1.0f / s;
     for (int j = 0; j < N; j++) v[j] *= inv;
 }
+
+/* dst = src, 16 bytes per work-item: the bandwidth probe of vbench. */
+__kernel void copy_f4(__global const float4 *src, __global float4 *dst, int n4)
+{
+    int i = get_global_id(0);
+    if (i >= n4) return;
+    dst[i] = src[i];
+}

@@ -88,6 +88,29 @@ varcl *varcl_open(const varcl_open_params *p)
 
 vr_runtime *varcl_runtime(varcl *v) { return &v->rt; }
 
+double varcl_flops_per_image(const varcl *v, const varcl_request *rq, int with_decode)
+{
+    const var_hparams *h = &v->var.hp;
+    vp_plan plan;
+    if (vp_make(&plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers, rq->n_layers,
+                rq->full_scales))
+        return -1;
+    double f = 0;
+    for (int si = 0; si < h->scales; si++) f += 2 * vp_scale_flops(&plan, si, h->C, h->ffn, h->vocab); /* 2 CFG rows */
+    return f + (with_decode ? vd_flops(&v->vae.hp, h->latent) : 0);
+}
+
+int varcl_plan_layers(const varcl *v, const varcl_request *rq, int *layers)
+{
+    const var_hparams *h = &v->var.hp;
+    vp_plan plan;
+    if (vp_make(&plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers, rq->n_layers,
+                rq->full_scales))
+        return -1;
+    memcpy(layers, plan.subnet, (size_t)plan.n_subnet * sizeof *layers);
+    return plan.n_subnet;
+}
+
 void varcl_close(varcl *v)
 {
     if (!v) return;
@@ -200,7 +223,8 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
                           rq->kv_pool_bytes);
     size_t kv_alloc = rq->kv_pool_bytes ? rq->kv_pool_bytes : need;
     if (v->kv.n_chunks) kv_alloc = 0; /* a pool kept from an earlier request is already counted as live */
-    size_t device_need = kv_alloc + vf_bytes(h, B) + vq_bytes(&v->vae.hp, B, L) + vd_bytes(&v->vae.hp, L);
+    size_t device_need = kv_alloc + vf_bytes(h, B) + vq_bytes(&v->vae.hp, B, L) +
+                         (rq->skip_decode ? 0 : vd_bytes(&v->vae.hp, L));
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
     if (total && live + device_need > total)
         return varcl_fail(VARCL_E_RUNTIME,
@@ -214,8 +238,8 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
     out->tokens_per_image = h->tokens;
     out->latent = L;
     out->cvae = Cv;
-    out->rgb = malloc((size_t)n * S * S * 3);
-    out->image = malloc((size_t)n * S * S * 3 * sizeof(float));
+    out->rgb = calloc((size_t)n * S * S * 3, 1);
+    out->image = calloc((size_t)n * S * S * 3, sizeof(float));
     out->tokens = malloc((size_t)n * h->tokens * sizeof(int));
     if (rq->keep_fhat) out->fhat = malloc((size_t)h->scales * n * L * L * Cv * sizeof(float));
     int *tok = malloc((size_t)B * L * L * sizeof(int));
@@ -230,7 +254,7 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         goto done;
     }
     if ((st = vf_init(&ps.f, &v->rt, &v->gemm, &v->var, B)) || (st = vq_init(&ps.q, &v->rt, &v->conv, &v->vae, B, L)) ||
-        (st = vd_init(&ps.d, &v->rt, &v->gemm, &v->conv, &v->vae, L)))
+        (!rq->skip_decode && (st = vd_init(&ps.d, &v->rt, &v->gemm, &v->conv, &v->vae, L))))
         goto done;
     for (int i0 = 0; i0 < n; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
@@ -278,11 +302,13 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
                 memcpy(out->fhat + (((size_t)si * n + i0) * L * L * Cv), fh, (size_t)nb * L * L * Cv * sizeof(float));
             }
             if ((st = vr_finish(&v->rt))) goto done;
-            out->ms_vq += now_ms() - tc;
+            double te = now_ms();
+            out->ms_vq += te - tc;
+            out->ms_scale[si] += te - ta;
         }
         vk_end(&v->rt, &v->kv);
         double td = now_ms();
-        for (int b = 0; b < nb; b++) {
+        for (int b = 0; b < nb && !rq->skip_decode; b++) {
             float *img = out->image + (size_t)(i0 + b) * S * S * 3;
             if ((st = vd_decode(&ps.d, ps.q.fhat, (size_t)b * L * L * Cv, img))) goto done;
             uint8_t *px = out->rgb + (size_t)(i0 + b) * S * S * 3;

@@ -12,5 +12,10 @@ varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device,
 /* The runtime behind a varcl object (tests and benchmarks: device facts, memory accounting). */
 #include "runtime.h"
 vr_runtime *varcl_runtime(varcl *v);
+/* FLOPs of one image under the request's plan: transformer (both CFG rows, attention and head) + decoder.
+ * -1 for an invalid plan (error recorded). */
+double varcl_flops_per_image(const varcl *v, const varcl_request *rq, int with_decode);
+/* The late scales' layer list of the request's plan; returns its length (-1 on error). layers: [model depth]. */
+int varcl_plan_layers(const varcl *v, const varcl_request *rq, int *layers);
 
 #endif

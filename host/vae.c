@@ -42,6 +42,36 @@ size_t vd_bytes(const vae_hparams *hp, int latent)
            sizeof(float);
 }
 
+static double conv_flops(int side, int cin, int cout, int k) { return 2.0 * side * side * cin * cout * k * k; }
+
+static double res_flops(int side, int cin, int cout)
+{
+    return conv_flops(side, cin, cout, 3) + conv_flops(side, cout, cout, 3) + (cin != cout ? conv_flops(side, cin, cout, 1) : 0);
+}
+
+static double attn_flops(int side, int C)
+{
+    double hw = (double)side * side;
+    return 2.0 * hw * C * 3 * C + 4.0 * hw * hw * C + 2.0 * hw * C * C;
+}
+
+double vd_flops(const vae_hparams *hp, int latent)
+{
+    int side = latent, top = hp->ch * hp->ch_mult[hp->levels - 1];
+    double f = conv_flops(side, hp->zch, hp->zch, 3) + conv_flops(side, hp->zch, top, 3) + 2 * res_flops(side, top, top);
+    if (hp->mid_attn) f += attn_flops(side, top);
+    int cin = top;
+    for (int i = hp->levels - 1; i >= 0; i--) {
+        int cout = hp->ch * hp->ch_mult[i];
+        for (int j = 0; j < hp->blocks; j++) {
+            f += res_flops(side, cin, cout) + (hp->has_attn[i] ? attn_flops(side, cout) : 0);
+            cin = cout;
+        }
+        if (hp->has_up[i]) side *= 2, f += conv_flops(side, cout, cout, 3);
+    }
+    return f + conv_flops(side, hp->ch, 3, 3);
+}
+
 int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent)
 {
     *d = (vd_state){.rt = rt, .gemm = gemm, .conv = conv, .m = m, .latent = latent};

@@ -20,6 +20,8 @@ typedef struct {
 
 /* Device bytes vd_init allocates (the im2col scratch of conv.c is separate). */
 size_t vd_bytes(const vae_hparams *hp, int latent);
+/* FLOPs of one decode (multiply-adds x 2: convolutions and attention). */
+double vd_flops(const vae_hparams *hp, int latent);
 int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent);
 void vd_release(vd_state *d);
 

@@ -47,6 +47,7 @@ typedef struct {
     int kv_f16;        /* 1: K/V stored as f16 (half the KV memory; math stays f32) */
     size_t kv_pool_bytes; /* 0 = pool sized per request; else a fixed pool shared by requests */
     int keep_fhat;     /* 1: return f-hat after every scale (tests) */
+    int skip_decode;   /* 1: stop after the last scale (rgb and image are left zero; benchmarks) */
     void (*progress)(void *user, int image0, int images, int scale, int scales);
     void *user;
 } varcl_request;
@@ -63,6 +64,7 @@ typedef struct {
     float *fhat;           /* keep_fhat: [scales][n][latent * latent][cvae] */
     size_t kv_bytes;       /* KV bytes the request used (pages x page bytes), largest pass */
     double ms_transformer, ms_sample, ms_vq, ms_decode; /* host wall time per part, summed over passes */
+    double ms_scale[16];   /* host wall time of each scale (transformer + sampling + VQ), summed over passes */
 } varcl_images;
 
 typedef struct {
