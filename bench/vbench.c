@@ -310,12 +310,18 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     snprintf(spec, sizeof spec, "%d", dev->index);
     fprintf(f, "{");
     device_json(f, dev);
-    fprintf(stderr, "vbench: device %d: %s (%s)\n", dev->index, dev->name, dev->platform_name);
     varcl_open_params op = VARCL_OPEN_DEFAULT;
     op.model_path = o->model;
     op.vae_path = o->vae;
     op.device = spec;
-    varcl *v = varcl_open(&op);
+    /* VBENCH_FAIL_DEVICE=<index> makes that device fail here: how the tests check that one failing device is
+     * recorded with its error while the others still run, on machines whose devices never fail */
+    const char *fault = getenv("VBENCH_FAIL_DEVICE");
+    varcl *v = NULL;
+    if (fault && atoi(fault) == dev->index && *fault)
+        varcl_fail(VARCL_E_RUNTIME, "device %d failed on purpose (VBENCH_FAIL_DEVICE)", dev->index);
+    else
+        v = varcl_open(&op);
     int st = v ? 0 : varcl_last_status();
     peaks pk = {0, 0};
     varcl_info info;
@@ -327,6 +333,12 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
             if (o->depths[i] > info.depth)
                 st = varcl_fail(VARCL_E_INPUT, "--depth %d is beyond the model's %d layers", o->depths[i], info.depth);
     }
+    if (st == VARCL_E_INPUT) { /* the user's model or arguments: the same on every device, reported once by main */
+        fprintf(f, "]}");
+        varcl_close(v);
+        return st;
+    }
+    fprintf(stderr, "vbench: device %d: %s (%s)\n", dev->index, dev->name, dev->platform_name);
     if (!st) {
         fprintf(stderr, "vbench: probing SGEMM and bandwidth\n");
         st = probe(v, &pk);
@@ -464,7 +476,7 @@ int main(int argc, char **argv)
     host_info(f);
     fprintf(f, ",\"results\":[");
     int failed = 0, input_error = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !input_error; i++) {
         if (i) fputc(',', f);
         int s = bench_device(f, &o, &list[i]);
         failed += s != 0;
@@ -474,6 +486,7 @@ int main(int argc, char **argv)
     fclose(f);
     free(devs);
     if (input_error) { /* a bad model or depth is the user's input, not a device failure */
+        fprintf(stderr, "vbench: %s\n", varcl_last_error());
         free(json);
         return 2;
     }

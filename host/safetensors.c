@@ -296,8 +296,39 @@ fail:
     return NULL;
 }
 
-int st_save_f32(const char *path, const vt_set *s)
+static int dtype_bytes(vt_dtype d) { return d == VT_I64 ? 8 : d == VT_F32 ? 4 : 2; }
+
+static const char *dtype_name(vt_dtype d)
 {
+    return d == VT_F32 ? "F32" : d == VT_F16 ? "F16" : d == VT_BF16 ? "BF16" : "I64";
+}
+
+/* Writes t's elements converted to `out` (a float dtype), 4096 at a time. */
+static int write_converted(FILE *f, const vt_tensor *t, vt_dtype out)
+{
+    float buf[4096];
+    uint16_t half[4096];
+    vt_tensor part = *t;
+    for (int64_t at = 0; at < t->numel; at += 4096) {
+        size_t n = (size_t)(t->numel - at < 4096 ? t->numel - at : 4096);
+        part.numel = (int64_t)n;
+        part.data = (const uint8_t *)t->data + at * dtype_bytes(t->dtype);
+        vt_to_f32(&part, buf);
+        if (out == VT_F32) {
+            if (fwrite(buf, 4, n, f) != n) return -1;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) half[i] = out == VT_F16 ? vt_f32_to_f16(buf[i]) : vt_f32_to_bf16(buf[i]);
+        if (fwrite(half, 2, n, f) != n) return -1;
+    }
+    return 0;
+}
+
+/* keep_i64 = 0 converts I64 tensors to `dtype` as well (st_save_f32). */
+static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_i64)
+{
+    if (dtype != VT_F32 && dtype != VT_F16 && dtype != VT_BF16)
+        return varcl_fail(VARCL_E_INPUT, "%s: safetensors are written as F32, F16 or BF16", path);
     /* Header first (JSON), padded with spaces to a multiple of 8 as the format recommends. */
     size_t cap = 256 + (size_t)vt_count(s) * 256, k = 0;
     char *hdr = malloc(cap);
@@ -315,12 +346,15 @@ int st_save_f32(const char *path, const vt_set *s)
             }
             hdr = h2;
         }
-        k += (size_t)snprintf(hdr + k, cap - k, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "", t->name);
+        vt_dtype out = keep_i64 && t->dtype == VT_I64 ? VT_I64 : dtype;
+        int64_t bytes = t->numel * dtype_bytes(out);
+        k += (size_t)snprintf(hdr + k, cap - k, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name,
+                              dtype_name(out));
         for (int d = 0; d < t->ndim; d++)
             k += (size_t)snprintf(hdr + k, cap - k, d ? ",%lld" : "%lld", (long long)t->shape[d]);
         k += (size_t)snprintf(hdr + k, cap - k, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
-                              (long long)(off + 4 * t->numel));
-        off += 4 * t->numel;
+                              (long long)(off + bytes));
+        off += bytes;
     }
     k += (size_t)snprintf(hdr + k, cap - k, "}");
     while (k % 8) hdr[k++] = ' ';
@@ -335,26 +369,24 @@ int st_save_f32(const char *path, const vt_set *s)
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)k >> (8 * i));
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, k, f) == k;
     free(hdr);
-    float buf[4096];
     for (int i = 0; ok && i < vt_count(s); i++) {
         const vt_tensor *t = vt_at(s, i);
-        if (t->dtype == VT_F32) {
-            ok = fwrite(t->data, 4, (size_t)t->numel, f) == (size_t)t->numel;
-            continue;
-        }
-        vt_tensor part = *t;
-        for (int64_t at = 0; ok && at < t->numel; at += 4096) {
-            part.numel = t->numel - at < 4096 ? t->numel - at : 4096;
-            int esize = t->dtype == VT_I64 ? 8 : 2;
-            part.data = (const uint8_t *)t->data + at * esize;
-            vt_to_f32(&part, buf);
-            ok = fwrite(buf, 4, (size_t)part.numel, f) == (size_t)part.numel;
-        }
+        vt_dtype out = keep_i64 && t->dtype == VT_I64 ? VT_I64 : dtype;
+        if (t->dtype == out)
+            ok = fwrite(t->data, (size_t)dtype_bytes(out), (size_t)t->numel, f) == (size_t)t->numel;
+        else
+            ok = write_converted(f, t, out) == 0;
     }
-    if (fclose(f) != 0) ok = 0;
+    int err = errno;
+    if (fclose(f) != 0 && ok) ok = 0, err = errno;
     if (!ok || rename(tmp, path) != 0) {
+        if (ok) err = errno;
         unlink(tmp);
-        return varcl_fail(VARCL_E_INPUT, "%s: write failed: %s", path, strerror(errno));
+        return varcl_fail(VARCL_E_INPUT, "%s: write failed: %s", path, strerror(err));
     }
     return 0;
 }
+
+int st_save(const char *path, const vt_set *s, vt_dtype dtype) { return save(path, s, dtype, 1); }
+
+int st_save_f32(const char *path, const vt_set *s) { return save(path, s, VT_F32, 0); }

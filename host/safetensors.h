@@ -11,7 +11,12 @@
  * offsets out of range or overlapping. */
 vt_set *st_load(const char *path);
 
-/* Writes tensors as an F32 safetensors file (temporary name, then rename). Used by tests and tools. */
+/* Writes the tensors as a safetensors file in `dtype` (VT_F32, VT_F16 or VT_BF16; round to nearest even), in the
+ * set's order; I64 tensors stay I64. Written to a temporary name, then renamed. Converts in small chunks, so it
+ * needs no second copy of the weights. Used by tests and tools (mkmodel). */
+int st_save(const char *path, const vt_set *s, vt_dtype dtype);
+
+/* Every tensor as F32, I64 ones included (converted by value). */
 int st_save_f32(const char *path, const vt_set *s);
 
 #endif

@@ -176,6 +176,14 @@ uint16_t vt_f32_to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
+uint16_t vt_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16); /* no overflow: NaNs are out, inf stays inf */
+}
+
 void vt_to_f32(const vt_tensor *t, float *dst)
 {
     const uint8_t *p = t->data;

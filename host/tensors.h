@@ -47,7 +47,8 @@ float *vt_dup_f32(const vt_tensor *t);
 /* Scalar conversions, exposed for tests and the f16 KV path. */
 float vt_f16_to_f32(uint16_t h);
 float vt_bf16_to_f32(uint16_t h);
-uint16_t vt_f32_to_f16(float f); /* round to nearest even */
+uint16_t vt_f32_to_f16(float f);  /* round to nearest even */
+uint16_t vt_f32_to_bf16(float f); /* round to nearest even; NaN -> 0x7fc0 (as torch) */
 
 /* Internal: used by safetensors.c to build a set over a mapped file. */
 vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len);

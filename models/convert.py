@@ -1,0 +1,703 @@
+#!/usr/bin/python3
+"""convert.py: a PyTorch checkpoint (.pth) to a .safetensors file that vgen reads, without torch.
+
+    /usr/bin/python3 models/convert.py IN.pth OUT.safetensors [--dtype keep|f32|f16|bf16] [--key PATH] [-q]
+
+Needs only the Python standard library and numpy (Debian: python3-numpy).
+
+What it reads:
+  - torch.save's zip format (torch >= 1.6): PREFIX/data.pkl plus one PREFIX/data/<key> file per storage;
+  - torch.save's legacy format (_use_new_zipfile_serialization=False): magic, protocol, sys_info, the pickled
+    object, the storage key list, then each storage as an int64 element count and its raw bytes.
+The pickle is read by a restricted unpickler: the only globals it resolves are the few that rebuild tensors and
+state dicts (RESOLVED below), each mapped to a function of this file. Any other global (os.system, builtins.eval,
+a model class, numpy) stops the conversion before anything is called, so a hostile file cannot run code.
+
+Which tensors: the object itself when it is a dict of tensors (the released var_d*.pth / vae_*.pth), otherwise a
+dict of tensors nested inside it: user checkpoints of VAR's train.py hold {"trainer": {"var_wo_ddp": ...,
+"vae_local": ..., "var_opt": ...}, "args": ...}; others use "state_dict", "model", "module". --key picks one
+by its path (e.g. --key trainer.vae_local). A "module." or "_orig_mod." prefix shared by every key is removed.
+
+Tensors are written contiguous, in the checkpoint's key order, with the same names; views (transposed, sliced,
+expanded, sharing a storage) are materialised. --dtype keep (default) keeps each dtype; f32, f16 or bf16
+convert floating-point tensors (round to nearest even; float64 goes through float32 as torch does) and keep
+integer ones (lvl_1L stays I64).
+
+Exit status: 0 done; 2 bad usage or input (not a checkpoint, refused global, damaged file, no tensor dict), with
+one line on stderr; 1 a write failure. The output is written to a temporary name and renamed.
+"""
+import json
+import os
+import pickle
+import struct
+import sys
+import zipfile
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - reported as a usage error
+    np = None
+
+PROG = "convert.py"
+
+
+class BadInput(Exception):
+    """The input is not a checkpoint this converter accepts; the message says why."""
+
+
+class WriteError(Exception):
+    """The output could not be written."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dtypes: torch storage class name -> (safetensors dtype, numpy dtype of the raw elements)
+# BFloat16 has no numpy type: its elements are handled as uint16 bit patterns.
+STORAGE_DTYPES = {
+    "FloatStorage": ("F32", "f4"),
+    "DoubleStorage": ("F64", "f8"),
+    "HalfStorage": ("F16", "f2"),
+    "BFloat16Storage": ("BF16", "u2"),
+    "LongStorage": ("I64", "i8"),
+    "IntStorage": ("I32", "i4"),
+    "ShortStorage": ("I16", "i2"),
+    "CharStorage": ("I8", "i1"),
+    "ByteStorage": ("U8", "u1"),
+    "BoolStorage": ("BOOL", "u1"),
+}
+# torch dtype objects (torch >= 2 pickles some of these, e.g. in _rebuild_tensor_v3)
+TORCH_DTYPES = {
+    "float32": "F32", "float": "F32", "float64": "F64", "double": "F64", "float16": "F16", "half": "F16",
+    "bfloat16": "BF16", "int64": "I64", "long": "I64", "int32": "I32", "int": "I32", "int16": "I16",
+    "short": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL",
+}
+ST_NUMPY = {"F32": "f4", "F64": "f8", "F16": "f2", "BF16": "u2", "I64": "i8", "I32": "i4", "I16": "i2",
+            "I8": "i1", "U8": "u1", "BOOL": "u1"}
+FLOAT_DTYPES = ("F32", "F64", "F16", "BF16")
+
+
+class StorageType:
+    """Stands for a torch storage class (torch.FloatStorage, ...) or a torch dtype in the pickle."""
+    __slots__ = ("name", "st_dtype")
+
+    def __init__(self, name, st_dtype):
+        self.name, self.st_dtype = name, st_dtype
+
+    def __reduce__(self):
+        raise TypeError("not picklable")
+
+
+class Storage:
+    """One storage of the checkpoint: where its bytes are, its element dtype and element count."""
+    __slots__ = ("key", "st_dtype", "numel", "base_elems")
+
+    def __init__(self, key, st_dtype, numel, base_elems=0):
+        self.key, self.st_dtype, self.numel, self.base_elems = key, st_dtype, numel, base_elems
+
+
+class Tensor:
+    """A tensor as the pickle describes it: a window (offset, size, stride in elements) into a storage."""
+    __slots__ = ("storage", "offset", "size", "stride")
+
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def __setstate__(self, state):  # BUILD on a tensor (subclass state): data only, ignored
+        pass
+
+    @property
+    def numel(self):
+        n = 1
+        for s in self.size:
+            n *= s
+        return n
+
+
+def _int(v, what):
+    if type(v) is not int:
+        raise BadInput("%s is %r, not an integer" % (what, type(v).__name__))
+    return v
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
+    if not isinstance(storage, Storage):
+        raise BadInput("a tensor refers to something that is not a storage")
+    offset = _int(storage_offset, "a storage offset")
+    if not isinstance(size, tuple) or not isinstance(stride, tuple) or len(size) != len(stride):
+        raise BadInput("a tensor has malformed size/stride")
+    size = tuple(_int(s, "a tensor size") for s in size)
+    stride = tuple(_int(s, "a tensor stride") for s in stride)
+    if offset < 0 or any(s < 0 for s in size) or any(s < 0 for s in stride):
+        raise BadInput("a tensor has a negative size, stride or offset")
+    t = Tensor(storage, offset, size, stride)
+    if t.numel:
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if last >= storage.numel:
+            raise BadInput("a tensor reaches element %d of a %d-element storage" % (last, storage.numel))
+    return t
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                       metadata=None):
+    return _rebuild_tensor(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
+                       metadata=None):
+    if isinstance(dtype, StorageType) and isinstance(storage, Storage) and dtype.st_dtype != storage.st_dtype:
+        raise BadInput("a tensor's dtype differs from its storage's (not supported)")
+    return _rebuild_tensor(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
+    if not isinstance(data, Tensor):
+        raise BadInput("a parameter holds something that is not a tensor")
+    return data
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if func not in (_rebuild_tensor_v2, _rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter) \
+            or new_type not in (TensorType, ParameterType) or not isinstance(args, tuple):
+        raise BadInput("a tensor subclass is rebuilt in a way this converter does not accept")
+    return func(*args)
+
+
+class _Marker:
+    """torch.Tensor / torch.nn.Parameter named as a type inside _rebuild_from_type_v2; never called."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *a, **k):
+        raise BadInput("the pickle calls %s directly" % self.name)
+
+
+TensorType = _Marker("torch.Tensor")
+ParameterType = _Marker("torch.nn.parameter.Parameter")
+
+
+def _device(*args):  # torch.device('cpu') -> 'cpu': inert
+    return ":".join(str(a) for a in args)
+
+
+def _size(*args):  # torch.Size((1, 2)) -> (1, 2)
+    return tuple(args[0]) if args else ()
+
+
+def _ordered_dict(*args):
+    import collections
+    return collections.OrderedDict(*args)
+
+
+def _set(*args):
+    return set(*args)
+
+
+def _frozenset(*args):
+    return frozenset(*args)
+
+
+# Every global the pickle may name, and what it resolves to. Nothing else is ever looked up.
+RESOLVED = {
+    ("collections", "OrderedDict"): _ordered_dict,
+    ("builtins", "set"): _set, ("__builtin__", "set"): _set,
+    ("builtins", "frozenset"): _frozenset, ("__builtin__", "frozenset"): _frozenset,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): TensorType,
+    ("torch._tensor", "Tensor"): TensorType,
+    ("torch.nn.parameter", "Parameter"): ParameterType,
+    ("torch", "device"): _device,
+    ("torch", "Size"): _size,
+}
+for _name, (_st, _np) in STORAGE_DTYPES.items():
+    RESOLVED[("torch", _name)] = StorageType(_name, _st)
+for _name, _st in TORCH_DTYPES.items():
+    RESOLVED[("torch", _name)] = StorageType(_name, _st)
+RESOLVED[("torch", "UntypedStorage")] = StorageType("UntypedStorage", "U8")
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only RESOLVED globals; storages come from `storage_for(pid)` through persistent_load."""
+
+    def __init__(self, f, storage_for=None):
+        super().__init__(f)
+        self._storage_for = storage_for
+
+    def find_class(self, module, name):
+        fn = RESOLVED.get((module, name))
+        if fn is None:
+            raise BadInput("refusing global %s.%s in the pickle: only the types that rebuild tensors and state dicts "
+                           "are allowed (a model object, code or a hostile file is never loaded)" % (module, name))
+        return fn
+
+    def persistent_load(self, pid):
+        if self._storage_for is None:
+            raise BadInput("unexpected persistent id in the pickle")
+        if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
+            raise BadInput("unsupported persistent id %r in the pickle (only storages are read)"
+                           % (pid[0] if isinstance(pid, tuple) and pid else type(pid).__name__,))
+        return self._storage_for(pid)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Readers: each returns (root object, read_bytes(storage, first_elem, n_elems) -> bytes, byteorder)
+
+def _storage_type(pid_type):
+    if not isinstance(pid_type, StorageType):
+        raise BadInput("a storage has an unknown type")
+    return pid_type.st_dtype
+
+
+class ZipCheckpoint:
+    def __init__(self, path, fh):
+        try:
+            self.zf = zipfile.ZipFile(fh)
+            names = self.zf.namelist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as e:
+            raise BadInput("damaged or truncated zip archive (%s)" % e)
+        self.fh = fh
+        pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+        if not pkl:
+            if "data.pkl" in names:
+                pkl = ["data.pkl"]
+            else:
+                raise BadInput("a zip file without data.pkl: not a PyTorch checkpoint")
+        self.prefix = pkl[0][: -len("data.pkl")]
+        if any(n.startswith(self.prefix + "code/") for n in names) or self.prefix + "constants.pkl" in names:
+            raise BadInput("a TorchScript archive (torch.jit.save), not a torch.save checkpoint")
+        self.byteorder = "little"
+        if self.prefix + "byteorder" in names:
+            bo = self.zf.read(self.prefix + "byteorder").decode("ascii", "replace").strip()
+            if bo not in ("little", "big"):
+                raise BadInput("unknown byte order %r" % bo)
+            self.byteorder = bo
+        self.names = set(names)
+        self.storages = {}
+
+    def storage_for(self, pid):
+        if len(pid) < 5:
+            raise BadInput("malformed storage reference in the pickle")
+        _, stype, key, _location, numel = pid[:5]
+        st_dtype = _storage_type(stype)
+        if not isinstance(key, str) or type(numel) is not int or numel < 0:
+            raise BadInput("malformed storage reference in the pickle")
+        name = self.prefix + "data/" + key
+        if name not in self.names:
+            raise BadInput("storage %s is missing from the archive" % key)
+        info = self.zf.getinfo(name)
+        esize = np.dtype(ST_NUMPY[st_dtype]).itemsize
+        if numel * esize > info.file_size:
+            raise BadInput("storage %s holds %d bytes, %d expected (file truncated?)"
+                           % (key, info.file_size, numel * esize))
+        s = Storage(key, st_dtype, numel)
+        return s
+
+    def load(self):
+        try:
+            with self.zf.open(self.prefix + "data.pkl") as f:
+                return RestrictedUnpickler(f, self.storage_for).load()
+        except zipfile.BadZipFile as e:
+            raise BadInput("damaged zip archive (%s)" % e)
+
+    def _data_start(self, info):
+        """File offset of a stored (uncompressed) member's bytes, from its local header."""
+        hdr = os.pread(self.fh.fileno(), 30, info.header_offset)
+        if len(hdr) != 30 or hdr[:4] != b"PK\x03\x04":
+            raise BadInput("damaged zip archive (bad local header for %s)" % info.filename)
+        nlen, xlen = struct.unpack("<HH", hdr[26:30])
+        return info.header_offset + 30 + nlen + xlen
+
+    def read(self, storage, first, count):
+        esize = np.dtype(ST_NUMPY[storage.st_dtype]).itemsize
+        info = self.zf.getinfo(self.prefix + "data/" + storage.key)
+        start, n = (storage.base_elems + first) * esize, count * esize
+        if info.compress_type == zipfile.ZIP_STORED:
+            data = os.pread(self.fh.fileno(), n, self._data_start(info) + start)
+        else:
+            with self.zf.open(info) as f:
+                f.seek(start)
+                data = f.read(n)
+        if len(data) != n:
+            raise BadInput("storage %s ends early (file truncated?)" % storage.key)
+        return data
+
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+class LegacyCheckpoint:
+    def __init__(self, path, fh):
+        self.fh = fh
+        self.byteorder = "little"
+        self.roots = {}  # key -> (st_dtype, numel)
+
+    def _load(self, with_storages=False):
+        return RestrictedUnpickler(self.fh, self.storage_for if with_storages else None).load()
+
+    def storage_for(self, pid):
+        if len(pid) != 6:
+            raise BadInput("malformed storage reference in the pickle")
+        _, stype, key, _location, numel, view = pid
+        st_dtype = _storage_type(stype)
+        if not isinstance(key, str) or type(numel) is not int or numel < 0:
+            raise BadInput("malformed storage reference in the pickle")
+        if key in self.roots and self.roots[key][0] != st_dtype:
+            raise BadInput("storage %s is used with two dtypes" % key)
+        self.roots.setdefault(key, (st_dtype, numel))
+        if view is None:
+            return Storage(key, st_dtype, numel)
+        if not isinstance(view, tuple) or len(view) != 3:
+            raise BadInput("malformed storage view in the pickle")
+        _view_key, offset, size = view
+        if type(offset) is not int or type(size) is not int or offset < 0 or size < 0 or offset + size > numel:
+            raise BadInput("storage view outside its storage")
+        return Storage(key, st_dtype, size, offset)
+
+    def load(self):
+        try:
+            magic = self._load()
+        except BadInput:
+            raise
+        except Exception:
+            raise BadInput("not a PyTorch checkpoint (neither a zip archive nor torch's legacy format)")
+        if magic != LEGACY_MAGIC:
+            raise BadInput("not a PyTorch checkpoint (neither a zip archive nor torch's legacy format)")
+        protocol = self._load()
+        if protocol != 1001:
+            raise BadInput("unsupported legacy checkpoint protocol %r" % (protocol,))
+        sys_info = self._load()
+        if isinstance(sys_info, dict) and sys_info.get("little_endian") is False:
+            self.byteorder = "big"
+        root = self._load(with_storages=True)
+        keys = self._load()
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise BadInput("malformed storage key list")
+        # Each storage: int64 element count, then the elements. Record where each one's bytes start.
+        self.offsets = {}
+        pos = self.fh.tell()
+        size = os.fstat(self.fh.fileno()).st_size
+        fmt = "<q" if self.byteorder == "little" else ">q"
+        for k in keys:
+            raw = os.pread(self.fh.fileno(), 8, pos)
+            if len(raw) != 8:
+                raise BadInput("storage %s is missing (file truncated?)" % k)
+            (numel,) = struct.unpack(fmt, raw)
+            if k not in self.roots:
+                raise BadInput("storage %s is listed but never used" % k)
+            st_dtype, want = self.roots[k]
+            esize = np.dtype(ST_NUMPY[st_dtype]).itemsize
+            if numel != want or numel < 0 or pos + 8 + numel * esize > size:
+                raise BadInput("storage %s is damaged or truncated" % k)
+            self.offsets[k] = pos + 8
+            pos += 8 + numel * esize
+        missing = [k for k in self.roots if k not in self.offsets]
+        if missing:
+            raise BadInput("storage %s is missing from the file" % missing[0])
+        return root
+
+    def read(self, storage, first, count):
+        esize = np.dtype(ST_NUMPY[storage.st_dtype]).itemsize
+        n = count * esize
+        data = os.pread(self.fh.fileno(), n, self.offsets[storage.key] + (storage.base_elems + first) * esize)
+        if len(data) != n:
+            raise BadInput("storage %s ends early (file truncated?)" % storage.key)
+        return data
+
+
+def open_checkpoint(path, fh):
+    head = fh.read(8)
+    fh.seek(0)
+    if head[:4] == b"PK\x03\x04":
+        return ZipCheckpoint(path, fh)
+    if head[:2] == b"\x80\x02" and head[2:3] == b"\x8a":  # pickle protocol 2, LONG1: the legacy magic number
+        return LegacyCheckpoint(path, fh)
+    if len(head) >= 2 and head[:1] == b"\x80" and 2 <= head[1] <= 5:
+        # some other pickle: read it (restricted) only to say what it is
+        ck = LegacyCheckpoint(path, fh)
+        ck.load()
+    if len(fh.read(262)) >= 262:
+        fh.seek(257)
+        if fh.read(5) == b"ustar":
+            raise BadInput("a tar-format checkpoint (torch < 0.4): load and re-save it with torch first")
+    raise BadInput("not a PyTorch checkpoint (neither a zip archive nor torch's legacy format)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding the state dict
+
+PREFERRED = ("var_wo_ddp", "state_dict", "model", "module", "model_state_dict", "net", "var", "ema")
+
+
+def _is_tensor_dict(d):
+    return isinstance(d, dict) and d and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in d.items())
+
+
+def _candidates(obj, path, out, depth):
+    if depth > 8:
+        return
+    if _is_tensor_dict(obj):
+        out.append((path, obj))
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (dict, list, tuple)):
+                _candidates(v, path + [str(k)], out, depth + 1)
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            if isinstance(v, (dict, list, tuple)):
+                _candidates(v, path + [str(i)], out, depth + 1)
+
+
+def _follow(obj, key):
+    """Follows a dotted path; a dict key that itself contains dots is matched whole first."""
+    rest = key
+    walked = []
+    while rest:
+        if isinstance(obj, dict):
+            keys = sorted((k for k in obj if isinstance(k, (str, int))), key=lambda k: -len(str(k)))
+            for k in keys:
+                ks = str(k)
+                if rest == ks or rest.startswith(ks + "."):
+                    obj, rest = obj[k], rest[len(ks) + 1:]
+                    walked.append(ks)
+                    break
+            else:
+                raise BadInput("--key %s: no entry %r under %s" % (key, rest.split(".")[0], ".".join(walked) or
+                                                                    "the top level"))
+        elif isinstance(obj, (list, tuple)):
+            first, _, rest = rest.partition(".")
+            if not first.isdigit() or int(first) >= len(obj):
+                raise BadInput("--key %s: no item %s" % (key, first))
+            obj = obj[int(first)]
+            walked.append(first)
+        else:
+            raise BadInput("--key %s: %s is not a dict" % (key, ".".join(walked)))
+    return obj
+
+
+def find_state_dict(root, key):
+    if key is not None:
+        d = _follow(root, key)
+        if not _is_tensor_dict(d):
+            raise BadInput("--key %s is not a dict of tensors" % key)
+        return d, key
+    found = []
+    _candidates(root, [], found, 0)
+    if not found:
+        raise BadInput("no dict of tensors in the checkpoint (nothing to convert)")
+    if len(found) == 1:
+        return found[0][1], ".".join(found[0][0])
+    for name in PREFERRED:
+        hits = [f for f in found if f[0] and f[0][-1] == name]
+        if len(hits) == 1:
+            return hits[0][1], ".".join(hits[0][0])
+    listing = ", ".join("%s (%d tensors)" % (".".join(p) or "<top>", len(d)) for p, d in found[:6])
+    raise BadInput("several dicts of tensors: %s; choose one with --key" % listing)
+
+
+def strip_prefix(sd):
+    for prefix in ("module.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in sd):
+            sd = {k[len(prefix):]: v for k, v in sd.items()}
+    return sd
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Conversion and writing
+
+def materialise(ck, t):
+    """The tensor's elements, contiguous, as a numpy array of its storage's element type (native order)."""
+    st = t.storage
+    npd = np.dtype(ST_NUMPY[st.st_dtype]).newbyteorder("<" if ck.byteorder == "little" else ">")
+    n = t.numel
+    if n == 0:
+        return np.zeros(t.size, dtype=npd.newbyteorder("="))
+    span = 1 + sum((s - 1) * d for s, d in zip(t.size, t.stride))
+    flat = np.frombuffer(ck.read(st, t.offset, span), dtype=npd)
+    expect = 1
+    contiguous = True
+    for s, d in zip(reversed(t.size), reversed(t.stride)):
+        if s != 1 and d != expect:
+            contiguous = False
+            break
+        expect *= s
+    if contiguous:
+        arr = flat[:n].reshape(t.size)
+    else:
+        arr = np.lib.stride_tricks.as_strided(flat, shape=t.size,
+                                              strides=tuple(d * npd.itemsize for d in t.stride))
+    return np.ascontiguousarray(arr).astype(npd.newbyteorder("="), copy=False)
+
+
+def f32_to_bf16_bits(a):
+    """float32 -> bfloat16 bit patterns (uint16), round to nearest even; NaN -> 0x7FC0 as torch does."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    out = ((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
+    nan = np.isnan(a)
+    if nan.any():
+        out[nan] = 0x7FC0
+    return out
+
+
+def to_f32(arr, st_dtype):
+    if st_dtype == "BF16":
+        return (arr.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return arr.astype(np.float32)
+
+
+def convert(arr, st_dtype, want):
+    """(array, dtype) of the tensor as written for --dtype want."""
+    if want == "keep" or st_dtype not in FLOAT_DTYPES:
+        return arr, st_dtype
+    if want == "f32":
+        return to_f32(arr, st_dtype), "F32"
+    if want == "f16":
+        if st_dtype == "F16":
+            return arr, "F16"
+        if st_dtype == "F64":
+            arr = arr.astype(np.float32)  # torch rounds double -> float -> half as well
+        return to_f32(arr, st_dtype).astype(np.float16), "F16"
+    if want == "bf16":
+        if st_dtype == "BF16":
+            return arr, "BF16"
+        return f32_to_bf16_bits(to_f32(arr, st_dtype)), "BF16"
+    raise AssertionError(want)
+
+
+def out_dtype(st_dtype, want):
+    if want == "keep" or st_dtype not in FLOAT_DTYPES:
+        return st_dtype
+    return {"f32": "F32", "f16": "F16", "bf16": "BF16"}[want]
+
+
+def write_safetensors(out, ck, sd, want):
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, t in sd.items():
+        dt = out_dtype(t.storage.st_dtype, want)
+        n = t.numel * np.dtype(ST_NUMPY[dt]).itemsize
+        header[name] = {"dtype": dt, "shape": list(t.size), "data_offsets": [off, off + n]}
+        off += n
+    text = json.dumps(header, separators=(",", ":")).encode("ascii")
+    text += b" " * (-len(text) % 8)
+    tmp = "%s.tmp%d" % (out, os.getpid())
+    try:
+        f = open(tmp, "wb")
+    except OSError as e:
+        raise WriteError("%s: cannot write: %s" % (out, e.strerror))
+    try:
+        with f:
+            f.write(struct.pack("<Q", len(text)))
+            f.write(text)
+            for name, t in sd.items():
+                arr, dt = convert(materialise(ck, t), t.storage.st_dtype, want)
+                arr = np.ascontiguousarray(arr, dtype=np.dtype(ST_NUMPY[dt]).newbyteorder("<"))
+                f.write(arr.data if arr.size else b"")
+        os.rename(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return off
+
+
+def usage():
+    return ("usage: %s IN.pth OUT.safetensors [--dtype keep|f32|f16|bf16] [--key PATH] [-q]" % PROG)
+
+
+def parse_args(argv):
+    opts = {"dtype": "keep", "key": None, "quiet": False}
+    pos = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            print(usage())
+            print(__doc__.split("\n\n", 2)[2].rstrip())
+            sys.exit(0)
+        if a in ("--dtype", "--key"):
+            if i + 1 >= len(argv):
+                raise BadInput("%s needs a value" % a)
+            opts[a[2:]] = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--dtype=") or a.startswith("--key="):
+            k, v = a[2:].split("=", 1)
+            opts[k] = v
+        elif a == "-q":
+            opts["quiet"] = True
+        elif a.startswith("-") and a != "-":
+            raise BadInput("unknown option %s (%s)" % (a, usage()))
+        else:
+            pos.append(a)
+        i += 1
+    if len(pos) != 2:
+        raise BadInput(usage())
+    if opts["dtype"] not in ("keep", "f32", "f16", "bf16"):
+        raise BadInput("--dtype %s: use keep, f32, f16 or bf16" % opts["dtype"])
+    return pos[0], pos[1], opts
+
+
+def run(argv):
+    src, out, opts = parse_args(argv)
+    if np is None:
+        raise BadInput("numpy is missing for %s (Debian: apt-get install python3-numpy)" % sys.executable)
+    out_dir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise BadInput("%s: cannot write there (no such folder or no permission)" % out)
+    try:
+        fh = open(src, "rb")
+    except OSError as e:
+        raise BadInput("%s: cannot open: %s" % (src, e.strerror))
+    with fh:
+        if not os.path.isfile(src):
+            raise BadInput("%s: not a regular file" % src)
+        try:
+            ck = open_checkpoint(src, fh)
+            root = ck.load()
+            sd, where = find_state_dict(root, opts["key"])
+            sd = strip_prefix(sd)
+        except BadInput as e:
+            raise BadInput("%s: %s" % (src, e))
+        except RecursionError:
+            raise BadInput("%s: the pickle nests too deeply" % src)
+        except MemoryError:
+            raise BadInput("%s: the pickle needs more memory than there is (damaged or hostile file?)" % src)
+        except Exception as e:  # any other unpickling failure: a damaged or foreign file
+            raise BadInput("%s: not a readable PyTorch checkpoint (%s: %s)" % (src, type(e).__name__, e))
+        try:
+            nbytes = write_safetensors(out, ck, sd, opts["dtype"])
+        except (BadInput, WriteError):
+            raise
+        except OSError as e:
+            raise WriteError("%s: write failed: %s" % (out, e.strerror or e))
+        except MemoryError:
+            raise WriteError("%s: out of memory while converting" % out)
+    if not opts["quiet"]:
+        print("%s: %d tensors, %.1f MB%s -> %s" % (src, len(sd), nbytes / 1e6,
+                                                  (" (from %s)" % where) if where else "", out))
+
+
+def main(argv):
+    try:
+        run(argv)
+    except BadInput as e:
+        print("%s: %s" % (PROG, e), file=sys.stderr)
+        return 2
+    except WriteError as e:
+        print("%s: %s" % (PROG, e), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("%s: interrupted" % PROG, file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

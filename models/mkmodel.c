@@ -1,0 +1,237 @@
+/* mkmodel: writes random-weight VAR and VQ-VAE checkpoints of any shape, with the upstream key names (host/demo.h),
+ * as safetensors files that vgen loads like the released ones. For benchmarks at the real sizes (d16 ... d36 with
+ * the real VQ-VAE) without downloading anything, and for tests. Their images are noise.
+ *
+ *   mkmodel --preset d16 --seed 0 --dtype f32 --var var_d16.safetensors --vae vae_ch160v4096z32.safetensors
+ *
+ * Exit status: 0 success, 2 bad usage or an unwritable output, 1 out of memory or a failed write. */
+#include "demo.h"
+#include "error.h"
+#include "safetensors.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: mkmodel --preset NAME [options] [--var OUT.safetensors] [--vae OUT.safetensors]\n"
+    "  --preset d16|d20|d24|d30|d36|demo|tiny   shapes (d*: VAR_SPEC.md section 1 with the real ch-160 VQ-VAE;\n"
+    "                          demo: the built-in demo model; tiny: the shape of tests/data/upstream-tiny)\n"
+    "  --seed S (0)            weights are a function of the seed and the shape\n"
+    "  --dtype f32|f16|bf16    stored dtype (default f32, as the released checkpoints)\n"
+    "  --var F / --vae F       files to write (at least one)\n"
+    "  overrides: --depth N  --width C  --heads H (default C/64)  --vocab V (VAR and VQ-VAE)  --classes N\n"
+    "             --tokens 680|2240 (256 or 512 px)  --shared-aln[=0|1]  --vae-ch N  --vae-ch-mult 1,1,2,2,4\n"
+    "  -q                      print nothing on success\n";
+
+static int bad(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "mkmodel: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int parse_int(const char *s, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int preset(const char *name, demo_var_shape *v, demo_vae_shape *e)
+{
+    demo_vae_shape real_vae = {.ch = 160, .zch = 32, .vocab = 4096, .levels = 5, .blocks = 3,
+                               .ch_mult = {1, 1, 2, 2, 4}, .attn_levels = 1};
+    int d;
+    if (!strcmp(name, "demo")) {
+        *v = demo_var_default();
+        *e = demo_vae_default();
+    } else if (!strcmp(name, "tiny")) {
+        *v = (demo_var_shape){.depth = 4, .width = 128, .heads = 2, .vocab = 512, .classes = 16, .cvae = 32,
+                              .tokens = 680, .shared_aln = 0};
+        *e = demo_vae_default();
+        e->vocab = 512;
+    } else if (name[0] == 'd' && !parse_int(name + 1, 16, 36, &d) && (d == 16 || d == 20 || d == 24 || d == 30 ||
+                                                                   d == 36)) {
+        *v = (demo_var_shape){.depth = d, .width = 64 * d, .heads = d, .vocab = 4096, .classes = 1000, .cvae = 32,
+                              .tokens = d == 36 ? 2240 : 680, .shared_aln = d == 36};
+        *e = real_vae;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static size_t count_params(const vt_set *s)
+{
+    size_t n = 0;
+    for (int i = 0; i < vt_count(s); i++) n += (size_t)vt_at(s, i)->numel;
+    return n;
+}
+
+/* Checks that `path` can be created before minutes of generation are spent. */
+static int check_writable(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "mkmodel: %s: cannot write: %s\n", path, strerror(errno));
+        return 2;
+    }
+    fclose(f);
+    remove(tmp);
+    return 0;
+}
+
+/* Generates one set, writes it, frees it: at most one copy of the weights (f32) is held. */
+static int write_set(vt_set *set, const char *path, vt_dtype dtype, int quiet, const char *what)
+{
+    if (!set) {
+        fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+        return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
+    }
+    size_t params = count_params(set);
+    int st = st_save(path, set, dtype);
+    vt_free(set);
+    if (st) {
+        fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+        return st == VARCL_E_INPUT ? 2 : 1;
+    }
+    if (!quiet)
+        printf("mkmodel: wrote %s: %s, %zu parameters, %s\n", path, what, params,
+               dtype == VT_F32 ? "F32" : dtype == VT_F16 ? "F16" : "BF16");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *preset_name = NULL, *var_out = NULL, *vae_out = NULL;
+    unsigned long long seed = 0;
+    vt_dtype dtype = VT_F32;
+    int quiet = 0;
+    /* overrides: -1 = from the preset */
+    int depth = -1, width = -1, heads = -1, vocab = -1, classes = -1, tokens = -1, shared = -1, vae_ch = -1;
+    int mult[8], n_mult = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char flag[64];
+        const char *eq = strchr(a, '=');
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "-q")) {
+            quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--shared-aln")) {
+            shared = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) return bad("unexpected argument '%s'%s (see mkmodel --help)", a, "");
+        if (eq) {
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a < 63 ? eq - a : 63), a);
+            val = eq + 1;
+        } else {
+            snprintf(flag, sizeof flag, "%s", a);
+            if (i + 1 >= argc) return bad("%s needs a value%s", a, "");
+            val = argv[++i];
+        }
+        int *target = NULL;
+        long lo = 1, hi = 1 << 20;
+        if (!strcmp(flag, "--preset")) preset_name = val;
+        else if (!strcmp(flag, "--var")) var_out = val;
+        else if (!strcmp(flag, "--vae")) vae_out = val;
+        else if (!strcmp(flag, "--seed")) {
+            char *end;
+            errno = 0;
+            seed = strtoull(val, &end, 10);
+            if (errno || end == val || *end || val[0] == '-')
+                return bad("--seed: expected an unsigned integer, got '%s'%s", val, "");
+        } else if (!strcmp(flag, "--dtype")) {
+            if (!strcmp(val, "f32")) dtype = VT_F32;
+            else if (!strcmp(val, "f16")) dtype = VT_F16;
+            else if (!strcmp(val, "bf16")) dtype = VT_BF16;
+            else return bad("--dtype: expected f32, f16 or bf16, got '%s'%s", val, "");
+        } else if (!strcmp(flag, "--depth")) target = &depth, hi = 1024;
+        else if (!strcmp(flag, "--width")) target = &width, hi = 65536;
+        else if (!strcmp(flag, "--heads")) target = &heads, hi = 1024;
+        else if (!strcmp(flag, "--vocab")) target = &vocab, lo = 2;
+        else if (!strcmp(flag, "--classes")) target = &classes, hi = 1 << 24;
+        else if (!strcmp(flag, "--vae-ch")) target = &vae_ch, hi = 4096;
+        else if (!strcmp(flag, "--shared-aln")) target = &shared, lo = 0, hi = 1;
+        else if (!strcmp(flag, "--tokens")) {
+            if (parse_int(val, 1, INT_MAX, &tokens) || (tokens != 680 && tokens != 2240))
+                return bad("--tokens: expected 680 (256 px) or 2240 (512 px), got '%s'%s", val, "");
+        } else if (!strcmp(flag, "--vae-ch-mult")) {
+            const char *p = val;
+            n_mult = 0;
+            for (;;) {
+                char *end;
+                long m = strtol(p, &end, 10);
+                if (end == p || m < 1 || m > 64 || n_mult == 8 || (*end && *end != ','))
+                    return bad("--vae-ch-mult: expected 1 to 8 multipliers like 1,1,2,2,4, got '%s'%s", val, "");
+                mult[n_mult++] = (int)m;
+                if (!*end) break;
+                p = end + 1;
+            }
+        } else {
+            return bad("unknown option '%s'%s (see mkmodel --help)", flag, "");
+        }
+        if (target && parse_int(val, lo, hi, target))
+            return bad("%s: expected an integer in range, got '%s'", flag, val);
+    }
+    if (!preset_name) return bad("--preset is required (d16, d20, d24, d30, d36, demo or tiny)%s%s", "", "");
+    if (!var_out && !vae_out) return bad("nothing to write: give --var and/or --vae%s%s", "", "");
+    demo_var_shape v;
+    demo_vae_shape e;
+    if (preset(preset_name, &v, &e))
+        return bad("--preset: unknown preset '%s'%s (d16, d20, d24, d30, d36, demo, tiny)", preset_name, "");
+    if (depth > 0) v.depth = depth;
+    if (width > 0) v.width = width, v.heads = width / 64;
+    if (heads > 0) v.heads = heads;
+    if (vocab > 0) v.vocab = e.vocab = vocab;
+    if (classes > 0) v.classes = classes;
+    if (tokens > 0) v.tokens = tokens;
+    if (shared >= 0) v.shared_aln = shared;
+    if (vae_ch > 0) e.ch = vae_ch;
+    if (n_mult) {
+        e.levels = n_mult;
+        for (int i = 0; i < 8; i++) e.ch_mult[i] = i < n_mult ? mult[i] : 0;
+    }
+    char num[32];
+    if (v.heads < 1 || v.heads * 64 != v.width) {
+        snprintf(num, sizeof num, "%d", v.width);
+        return bad("width %s with these heads: VAR uses head size 64 (heads = width / 64)%s", num, "");
+    }
+    for (int i = 0; i < e.levels; i++)
+        if ((e.ch * e.ch_mult[i]) % 32) {
+            snprintf(num, sizeof num, "%d", e.ch * e.ch_mult[i]);
+            return bad("VQ-VAE channels %s: every level needs a multiple of 32 (GroupNorm with 32 groups)%s", num,
+                       "");
+        }
+    if ((var_out && check_writable(var_out)) || (vae_out && check_writable(vae_out))) return 2;
+
+    char what[256];
+    int st = 0;
+    if (var_out) {
+        snprintf(what, sizeof what, "VAR depth %d, width %d, heads %d, vocabulary %d, classes %d, %d tokens%s",
+                 v.depth, v.width, v.heads, v.vocab, v.classes, v.tokens, v.shared_aln ? ", shared AdaLN" : "");
+        st = write_set(demo_var(&v, seed), var_out, dtype, quiet, what);
+    }
+    if (!st && vae_out) {
+        int k = snprintf(what, sizeof what, "VQ-VAE ch %d, ch_mult ", e.ch);
+        for (int i = 0; i < e.levels; i++) k += snprintf(what + k, sizeof what - (size_t)k, i ? ",%d" : "%d", e.ch_mult[i]);
+        snprintf(what + k, sizeof what - (size_t)k, ", vocabulary %d, z %d", e.vocab, e.zch);
+        st = write_set(demo_vae(&e, seed), vae_out, dtype, quiet, what);
+    }
+    return st;
+}

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# test_convert: models/convert.py (.pth -> .safetensors without torch) and models/mkmodel (random-weight checkpoints).
+# - Round trips of the torch-made fixtures in tests/data/pth (README.md there says how they were made): for every
+#   --dtype mode each tensor must be bit-identical to what torch computed (expected.json: name, dtype, shape, SHA-256);
+#   the zip and legacy formats, nested user checkpoints, views, shared storages, bf16/f16/i64 included.
+# - vgen generates the same greedy tokens from the converted VAR as from the same weights written directly.
+# - Hostile pickles and malformed files are refused: exit 2, one line on stderr, nothing run, no file left.
+# - mkmodel writes loadable models of the requested shape.
+# Env: VGEN (the vgen binary), VARCL_TEST_DATA (tests/data); MKMODEL (default: models/mkmodel beside vgen).
+# Needs Debian's /usr/bin/python3 with python3-numpy (not torch).
+set -u
+
+VGEN=${VGEN:?set VGEN to the vgen binary}
+case $VGEN in
+/*) ;;
+*/*) VGEN=$PWD/$VGEN ;;
+esac
+MKMODEL=${MKMODEL:-$(dirname "$VGEN")/models/mkmodel}
+HERE=$(cd "$(dirname "$0")" && pwd)
+DATA=$(cd "${VARCL_TEST_DATA:-$HERE/data}" && pwd) || exit 1
+PTH=$DATA/pth
+CONVERT=$HERE/../models/convert.py
+PY=/usr/bin/python3
+TINY_VAR=$DATA/upstream-tiny/var.safetensors
+TINY_VAE=$DATA/upstream-tiny/vae.safetensors
+unset VARCL_DEVICE
+
+passed=0
+failed=0
+fail() { echo "FAIL $1: $2" >&2; }
+result() { # result NAME OK(0/1) WHY
+    if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fail "$1" "$3"; fi
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+    exit $?
+}
+
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+    echo "FAIL: $PY cannot import numpy; convert.py needs Debian's python3-numpy (apt-get install python3-numpy)" >&2
+    failed=1
+    finish
+fi
+
+work=$(mktemp -d /tmp/varcl-test-convert-XXXXXX) || exit 1
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+# Helper (stdlib + numpy): checks a safetensors file against expected.json, derives the direct VAR file, writes the
+# malformed inputs, lists dtypes.
+cat > helper.py <<'EOF'
+import hashlib, json, os, struct, sys, zipfile
+import numpy as np
+
+NP = {"F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1",
+      "BOOL": "u1", "F64": "<f8"}
+
+def read(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    if n % 8:
+        sys.exit("header length %d is not a multiple of 8" % n)
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    rows, end = [], 0
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        if a != end:
+            sys.exit("%s: data_offsets %s do not follow the previous tensor (%d)" % (k, v["data_offsets"], end))
+        end = b
+        rows.append((k, v["dtype"], v["shape"], data[a:b]))
+    if end != len(data):
+        sys.exit("data block is %d bytes, tensors cover %d" % (len(data), end))
+    return rows
+
+def check(path, expected, entry, mode):
+    want = json.load(open(expected))[entry][mode]
+    got = read(path)
+    if [r[0] for r in got] != [w[0] for w in want]:
+        sys.exit("names/order differ: %s vs %s" % ([r[0] for r in got][:5], [w[0] for w in want][:5]))
+    for (k, dt, shape, blob), (_, wdt, wshape, wsha) in zip(got, want):
+        if dt != wdt or shape != wshape:
+            sys.exit("%s: %s %s, expected %s %s" % (k, dt, shape, wdt, wshape))
+        if hashlib.sha256(blob).hexdigest() != wsha:
+            sys.exit("%s: bytes differ from what torch saved" % k)
+
+def derive(upstream, expected, out):
+    """var_small = for each of its tensors, the first numel values of the same-named upstream-tiny tensor, as
+    float32 (int64 kept); written with this file's own safetensors writer, not convert.py's."""
+    up = {k: (dt, np.frombuffer(b, NP[dt])) for k, dt, _, b in read(upstream)}
+    header, blobs, off = {}, [], 0
+    for name, dt, shape, _ in json.load(open(expected))["var_small.pth"]["keep"]:
+        n = int(np.prod(shape))
+        a = up[name][1][:n].astype("<i8" if dt == "I64" else "<f4")
+        blobs.append(a.tobytes())
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(blobs[-1])]}
+        off += len(blobs[-1])
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(out, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+def malformed(pth, out):
+    def w(name, data):
+        open(os.path.join(out, name), "wb").write(data)
+    w("random.pth", bytes((i * 2654435761 >> 7) & 255 for i in range(4096)))
+    w("text.pth", b"This is a README, not a checkpoint.\n" * 20)
+    w("empty.pth", b"")
+    w("pickle_list.pth", b"\x80\x02]q\x00(K\x01K\x02e.")  # a pickled [1, 2]: a pickle, not a checkpoint
+    with zipfile.ZipFile(os.path.join(out, "nodatapkl.pth"), "w") as z:
+        z.writestr("archive/readme.txt", "no data.pkl here")
+        z.writestr("archive/data/0", b"\0" * 64)
+    whole = open(os.path.join(pth, "var_small_nested.pth"), "rb").read()
+    w("truncated.pth", whole[: len(whole) // 2])
+    src = zipfile.ZipFile(os.path.join(pth, "mixed.pth"))
+    for name, edit in (("short_storage.pth", lambda n, b: b[: len(b) // 2] if n.endswith("/data/0") else b),
+                       ("missing_storage.pth", lambda n, b: None if n.endswith("/data/1") else b)):
+        with zipfile.ZipFile(os.path.join(out, name), "w") as z:
+            for info in src.infolist():
+                b = edit(info.filename, src.read(info))
+                if b is not None:
+                    z.writestr(info.filename, b)
+
+def dtypes(path):
+    print(" ".join(sorted(set(r[1] for r in read(path)))))
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"check": check, "derive": derive, "malformed": malformed, "dtypes": dtypes}[cmd](*args)
+EOF
+
+# --- 1. round trips: every fixture, every --dtype mode, against torch's bytes ------------------------------------
+# run_convert OUT ARGS...: converts, expecting success and a quiet stderr
+convert_ok() {
+    local name=$1
+    shift
+    if ! "$PY" "$CONVERT" -q "$@" 2>err.txt; then
+        result "$name" 1 "convert.py failed: $(head -c 300 err.txt)"
+        return 1
+    fi
+    if [ -s err.txt ]; then
+        result "$name" 1 "convert.py wrote to stderr: $(head -c 300 err.txt)"
+        return 1
+    fi
+    return 0
+}
+for entry in var_small.pth var_small_nested.pth "var_small_nested.pth --key trainer.vae_local" mixed.pth \
+    mixed_legacy.pth wrapped.pth; do
+    file=${entry%% *}
+    extra=()
+    [ "$entry" != "$file" ] && read -r -a extra <<<"${entry#* }"
+    stem=${file%.pth}${extra[1]:+.${extra[1]##*.}}
+    for mode in keep f32 f16 bf16; do
+        name="round trip $entry --dtype $mode"
+        out=$stem.$mode.safetensors
+        convert_ok "$name" "$PTH/$file" "$out" --dtype "$mode" "${extra[@]}" || continue
+        why=$("$PY" helper.py check "$out" "$PTH/expected.json" "$entry" "$mode" 2>&1)
+        result "$name" $? "$why"
+    done
+done
+
+# the same weights through different paths must give byte-identical files
+same() { # same NAME A B
+    if cmp -s "$2" "$3"; then result "$1" 0 ""; else result "$1" 1 "$2 and $3 differ"; fi
+}
+same "nested f16 (keep) = plain f32 converted to f16" var_small_nested.keep.safetensors var_small.f16.safetensors
+same "nested f16 to f32 = plain f32 (keep)" var_small_nested.f32.safetensors var_small.keep.safetensors
+for mode in keep f32 f16 bf16; do
+    same "legacy format = zip format ($mode)" mixed_legacy.$mode.safetensors mixed.$mode.safetensors
+done
+
+# --- 2. generation: converted = written directly -------------------------------------------------------------
+why=$("$PY" helper.py derive "$TINY_VAR" "$PTH/expected.json" direct.safetensors 2>&1 &&
+    "$PY" helper.py check direct.safetensors "$PTH/expected.json" var_small.pth keep 2>&1)
+result "direct VAR file derived from upstream-tiny holds torch's values" $? "$why"
+
+gen() { # gen MODEL TOKENS: greedy generation of classes 1 and 5
+    "$VGEN" --model "$1" --vae "$TINY_VAE" --class 1,5 --top-k 1 --top-p 0 --cfg 1.5 --seed 0 -q \
+        --tokens-out "$2" -o "${2%.json}.png" 2>gen_err.txt
+}
+if gen direct.safetensors direct.tokens.json; then
+    result "vgen on the directly written VAR" 0 ""
+    for f in var_small.keep var_small_nested.keep; do
+        name="vgen tokens from converted $f = direct"
+        if gen $f.safetensors $f.tokens.json; then
+            if cmp -s direct.tokens.json $f.tokens.json; then result "$name" 0 ""; else
+                result "$name" 1 "tokens differ"; fi
+        else
+            result "$name" 1 "vgen failed: $(head -c 300 gen_err.txt)"
+        fi
+    done
+else
+    result "vgen on the directly written VAR" 1 "$(head -c 300 gen_err.txt)"
+fi
+for f in var_small.f16 var_small.bf16; do
+    gen $f.safetensors $f.tokens.json
+    rc=$?
+    [ $rc = 0 ] && [ -s $f.tokens.png ] || rc=1
+    result "vgen generates from the --dtype ${f#*.} conversion" $rc "$(head -c 300 gen_err.txt)"
+done
+
+# --- 3. refusals: hostile and malformed input ----------------------------------------------------------------
+mkdir -p bad
+"$PY" helper.py malformed "$PTH" bad || { result "writing the malformed inputs" 1 "helper failed"; finish; }
+# refused NAME ARGS...: exit 2, one stderr line starting "convert.py:", no stdout, nothing created in an empty dir
+refused() {
+    local name=$1
+    shift
+    local dir=$work/case.$((passed + failed))
+    mkdir -p "$dir"
+    (cd "$dir" && "$PY" "$CONVERT" "$@" >"$work/out.txt" 2>"$work/err.txt")
+    local rc=$? lines
+    lines=$(wc -l <"$work/err.txt")
+    local left
+    left=$(ls -A "$dir")
+    if [ $rc != 2 ]; then
+        result "$name" 1 "exit status $rc, expected 2: $(head -c 300 "$work/err.txt")"
+    elif [ "$lines" != 1 ] || ! head -n 1 "$work/err.txt" | grep -q '^convert\.py: '; then
+        result "$name" 1 "stderr is not one 'convert.py:' line: $(head -c 400 "$work/err.txt")"
+    elif [ -s "$work/out.txt" ]; then
+        result "$name" 1 "wrote to stdout: $(head -c 200 "$work/out.txt")"
+    elif [ -n "$left" ]; then
+        result "$name" 1 "left files behind: $left"
+    else
+        result "$name" 0 ""
+    fi
+}
+for f in evil_system.pth evil_legacy.pth evil_eval.pth evil_plain.pkl; do
+    refused "hostile $f" "$PTH/$f" out.safetensors
+done
+markers=$(find "$work" "$PTH" -name 'pwned_by_convert*')
+result "no hostile payload ran (no pwned_by_convert* marker)" "$([ -z "$markers" ] && echo 0 || echo 1)" "$markers"
+for f in random text empty pickle_list nodatapkl truncated short_storage missing_storage; do
+    refused "malformed $f.pth" "$work/bad/$f.pth" out.safetensors
+done
+refused "missing input file" "$work/bad/nope.pth" out.safetensors
+refused "input is a directory" "$work/bad" out.safetensors
+refused "output folder missing" "$PTH/mixed.pth" "$work/no/such/dir/out.safetensors"
+refused "no arguments"
+refused "unknown --dtype" "$PTH/mixed.pth" out.safetensors --dtype f8
+refused "unknown option" "$PTH/mixed.pth" out.safetensors --fast
+refused "--key that is not there" "$PTH/var_small_nested.pth" out.safetensors --key trainer.ema
+refused "--key that is not a tensor dict" "$PTH/var_small_nested.pth" out.safetensors --key args
+
+# --- 4. mkmodel ----------------------------------------------------------------------------------------------
+if [ ! -x "$MKMODEL" ]; then
+    result "mkmodel" 1 "$MKMODEL not found (set MKMODEL)"
+    finish
+fi
+mk() { "$MKMODEL" -q "$@" 2>mk_err.txt; }
+if mk --preset tiny --dtype bf16 --seed 3 --var tiny.safetensors --vae tinyvae.safetensors; then
+    result "mkmodel --preset tiny --dtype bf16" 0 ""
+    dts="$("$PY" helper.py dtypes tiny.safetensors) / $("$PY" helper.py dtypes tinyvae.safetensors)"
+    result "mkmodel bf16 files hold BF16 tensors" "$([ "$dts" = "BF16 / BF16" ] && echo 0 || echo 1)" "dtypes: $dts"
+    info=$("$VGEN" --model tiny.safetensors --vae tinyvae.safetensors --info 2>&1)
+    echo "$info" | grep -q 'depth 4, width 128, heads 2, vocabulary 512, classes 16'
+    result "vgen --info on mkmodel tiny" $? "$info"
+    "$VGEN" --model tiny.safetensors --vae tinyvae.safetensors --class 1,5 --seed 0 -q -o tiny.png 2>gen_err.txt &&
+        [ -s tiny.png ]
+    result "vgen generates from mkmodel tiny bf16" $? "$(head -c 300 gen_err.txt)"
+    mk --preset tiny --dtype bf16 --seed 3 --var tiny2.safetensors
+    same "mkmodel is deterministic for a seed" tiny.safetensors tiny2.safetensors
+else
+    result "mkmodel --preset tiny --dtype bf16" 1 "$(head -c 300 mk_err.txt)"
+fi
+if mk --preset tiny --depth 3 --width 192 --classes 10 --shared-aln --vae-ch 64 --dtype f16 \
+    --var over.safetensors --vae overvae.safetensors; then
+    info=$("$VGEN" --model over.safetensors --vae overvae.safetensors --info 2>&1)
+    echo "$info" | grep -q 'depth 3, width 192, heads 3, vocabulary 512, classes 10' &&
+        echo "$info" | grep -q 'shared AdaLN: yes' && echo "$info" | grep -q 'VQ-VAE: ch 64'
+    result "mkmodel overrides reach vgen --info" $? "$info"
+else
+    result "mkmodel overrides" 1 "$(head -c 300 mk_err.txt)"
+fi
+if mk --preset d36 --depth 1 --width 128 --vocab 512 --classes 4 --vae-ch 32 --dtype bf16 \
+    --var d36s.safetensors --vae d36svae.safetensors; then
+    info=$("$VGEN" --model d36s.safetensors --vae d36svae.safetensors --info 2>&1)
+    echo "$info" | grep -q '512 px' && echo "$info" | grep -q 'tokens: 2240' &&
+        echo "$info" | grep -q 'shared AdaLN: yes'
+    result "mkmodel d36 preset: 512 px, 2240 tokens, shared AdaLN" $? "$info"
+else
+    result "mkmodel d36 preset" 1 "$(head -c 300 mk_err.txt)"
+fi
+# bad usage: exit 2, one line, no file
+mk_refused() {
+    local name=$1
+    shift
+    "$MKMODEL" "$@" >out.txt 2>err.txt
+    local rc=$?
+    if [ $rc != 2 ] || [ "$(wc -l <err.txt)" != 1 ] || [ -e refused.safetensors ]; then
+        result "$name" 1 "exit $rc: $(head -c 300 err.txt)"
+    else
+        result "$name" 0 ""
+    fi
+}
+mk_refused "mkmodel without arguments"
+mk_refused "mkmodel unknown preset" --preset d17 --var refused.safetensors
+mk_refused "mkmodel width not 64 per head" --preset tiny --width 100 --var refused.safetensors
+mk_refused "mkmodel unknown dtype" --preset tiny --dtype f8 --var refused.safetensors
+mk_refused "mkmodel unwritable output" --preset tiny --var "$work/no/such/dir/x.safetensors"
+
+finish
