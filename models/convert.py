@@ -231,8 +231,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         fn = RESOLVED.get((module, name))
         if fn is None:
-            raise BadInput("refusing global %s.%s in the pickle: only the types that rebuild tensors and state dicts "
-                           "are allowed (a model object, code or a hostile file is never loaded)" % (module, name))
+            raise BadInput("refusing global %s.%s in the pickle (only the types that rebuild tensors and state dicts are "
+                           "allowed; nothing in the file was run)" % (module, name))
         return fn
 
     def persistent_load(self, pid):
@@ -561,7 +561,10 @@ def convert(arr, st_dtype, want):
             return arr, "F16"
         if st_dtype == "F64":
             arr = arr.astype(np.float32)  # torch rounds double -> float -> half as well
-        return to_f32(arr, st_dtype).astype(np.float16), "F16"
+        f = to_f32(arr, st_dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = f.astype(np.float16)
+        return h, "F16"
     if want == "bf16":
         if st_dtype == "BF16":
             return arr, "BF16"
@@ -575,7 +578,7 @@ def out_dtype(st_dtype, want):
     return {"f32": "F32", "f16": "F16", "bf16": "BF16"}[want]
 
 
-def write_safetensors(out, ck, sd, want):
+def write_safetensors(out, ck, sd, want, warn=None):
     header, off = {"__metadata__": {"format": "pt"}}, 0
     for name, t in sd.items():
         dt = out_dtype(t.storage.st_dtype, want)
@@ -594,7 +597,14 @@ def write_safetensors(out, ck, sd, want):
             f.write(struct.pack("<Q", len(text)))
             f.write(text)
             for name, t in sd.items():
-                arr, dt = convert(materialise(ck, t), t.storage.st_dtype, want)
+                src = materialise(ck, t)
+                arr, dt = convert(src, t.storage.st_dtype, want)
+                if warn and dt in ("F16", "BF16") and t.storage.st_dtype in ("F32", "F64"):
+                    lost = int(np.count_nonzero(np.isinf(arr if dt == "F16" else to_f32(arr, "BF16"))
+                                                & np.isfinite(src)))
+                    if lost:
+                        warn("warning: %s: %d finite values exceed the %s range and became inf"
+                             % (name, lost, dt.lower()))
                 arr = np.ascontiguousarray(arr, dtype=np.dtype(ST_NUMPY[dt]).newbyteorder("<"))
                 f.write(arr.data if arr.size else b"")
         os.rename(tmp, out)
@@ -672,7 +682,9 @@ def run(argv):
         except Exception as e:  # any other unpickling failure: a damaged or foreign file
             raise BadInput("%s: not a readable PyTorch checkpoint (%s: %s)" % (src, type(e).__name__, e))
         try:
-            nbytes = write_safetensors(out, ck, sd, opts["dtype"])
+            nbytes = write_safetensors(out, ck, sd, opts["dtype"],
+                                       None if opts["quiet"] else lambda m: print("%s: %s" % (PROG, m),
+                                                                                   file=sys.stderr))
         except (BadInput, WriteError):
             raise
         except OSError as e:
@@ -685,6 +697,8 @@ def run(argv):
 
 
 def main(argv):
+    import warnings
+    warnings.simplefilter("ignore")  # problems are reported as one line each, by this file
     try:
         run(argv)
     except BadInput as e:

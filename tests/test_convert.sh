@@ -124,12 +124,26 @@ def malformed(pth, out):
                 if b is not None:
                     z.writestr(info.filename, b)
 
+def rounding(f32, f16, bf16):
+    """mkmodel's F16 and BF16 files hold its F32 values rounded to nearest even (numpy's f16 cast; bf16 by rule)."""
+    a = {k: b for k, _, _, b in read(f32)}
+    for path, dt in ((f16, "F16"), (bf16, "BF16")):
+        for k, d, _, b in read(path):
+            x = np.frombuffer(a[k], "<f4")
+            if dt == "F16":
+                want = x.astype("<f2").tobytes()
+            else:
+                u = x.view("<u4").astype(np.uint64)
+                want = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2").tobytes()
+            if d != dt or b != want:
+                sys.exit("%s: %s is not %s rounded to nearest even" % (path, k, dt))
+
 def dtypes(path):
     print(" ".join(sorted(set(r[1] for r in read(path)))))
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"check": check, "derive": derive, "malformed": malformed, "dtypes": dtypes}[cmd](*args)
+    {"check": check, "derive": derive, "malformed": malformed, "dtypes": dtypes, "rounding": rounding}[cmd](*args)
 EOF
 
 # --- 1. round trips: every fixture, every --dtype mode, against torch's bytes ------------------------------------
@@ -263,6 +277,10 @@ if mk --preset tiny --dtype bf16 --seed 3 --var tiny.safetensors --vae tinyvae.s
     result "vgen generates from mkmodel tiny bf16" $? "$(head -c 300 gen_err.txt)"
     mk --preset tiny --dtype bf16 --seed 3 --var tiny2.safetensors
     same "mkmodel is deterministic for a seed" tiny.safetensors tiny2.safetensors
+    mk --preset tiny --dtype f32 --seed 3 --var tiny32.safetensors && mk --preset tiny --dtype f16 --seed 3 \
+        --var tiny16.safetensors
+    why=$("$PY" helper.py rounding tiny32.safetensors tiny16.safetensors tiny.safetensors 2>&1)
+    result "mkmodel f16/bf16 = its f32 weights rounded to nearest even" $? "$why"
 else
     result "mkmodel --preset tiny --dtype bf16" 1 "$(head -c 300 mk_err.txt)"
 fi
