@@ -4,6 +4,7 @@
  * heads; head h at columns h*64 .. h*64+63). Storage is f32 (kernels *_f32) or f16 (*_f16, through
  * vload_half/vstore_half, which need no cl_khr_fp16); the math is f32 either way. */
 #define HD 64
+#define KB 32 /* keys per softmax block */
 
 #define LOAD_f32(p, i) ((p)[i])
 #define STORE_f32(p, i, v) ((p)[i] = (v))
@@ -53,7 +54,7 @@
     {                                                                                                                  \
         int i = get_global_id(0), h = get_global_id(1);                                                                \
         if (i >= N || h * HD >= C) return;                                                                             \
-        float qv[HD], acc[HD];                                                                                         \
+        float qv[HD], acc[HD], s[KB];                                                                                  \
         __global const float *qi = q + (size_t)i * C + h * HD;                                                         \
         for (int d = 0; d < HD; d++) {                                                                                 \
             qv[d] = qi[d];                                                                                             \
@@ -61,14 +62,28 @@
         }                                                                                                              \
         __global const int *tab = table + tab_off + (i / T_) * max_pages;                                              \
         float m = -3.0e38f, l = 0;                                                                                     \
-        for (int j = 0; j < kv_len; j++) {                                                                             \
-            size_t slot = ((size_t)tab[j / P] * P + j % P) * C + h * HD;                                               \
-            float s = 0;                                                                                               \
-            for (int d = 0; d < HD; d++) s += qv[d] * LOAD_##TY(kpool, slot + d);                                      \
-            float mn = fmax(m, s);                                                                                     \
-            float corr = exp(m - mn), w = exp(s - mn);                                                                 \
-            l = l * corr + w;                                                                                          \
-            for (int d = 0; d < HD; d++) acc[d] = acc[d] * corr + w * LOAD_##TY(vpool, slot + d);                      \
+        /* keys in blocks of KB: the running sum and accumulator are rescaled once per block, not once per key */     \
+        for (int j0 = 0; j0 < kv_len; j0 += KB) {                                                                      \
+            int nb = min(KB, kv_len - j0);                                                                             \
+            float bm = -3.0e38f;                                                                                       \
+            for (int jj = 0; jj < nb; jj++) {                                                                          \
+                int j = j0 + jj;                                                                                       \
+                size_t slot = ((size_t)tab[j / P] * P + j % P) * C + h * HD;                                           \
+                float dot = 0;                                                                                         \
+                for (int d = 0; d < HD; d++) dot += qv[d] * LOAD_##TY(kpool, slot + d);                                \
+                s[jj] = dot;                                                                                           \
+                bm = fmax(bm, dot);                                                                                    \
+            }                                                                                                          \
+            float mn = fmax(m, bm), corr = exp(m - mn);                                                                \
+            l *= corr;                                                                                                 \
+            for (int d = 0; d < HD; d++) acc[d] *= corr;                                                               \
+            for (int jj = 0; jj < nb; jj++) {                                                                          \
+                int j = j0 + jj;                                                                                       \
+                size_t slot = ((size_t)tab[j / P] * P + j % P) * C + h * HD;                                           \
+                float w = exp(s[jj] - mn);                                                                             \
+                l += w;                                                                                                \
+                for (int d = 0; d < HD; d++) acc[d] += w * LOAD_##TY(vpool, slot + d);                                 \
+            }                                                                                                          \
             m = mn;                                                                                                    \
         }                                                                                                              \
         __global float *o = out + (size_t)i * C + h * HD;                                                              \
