@@ -132,7 +132,7 @@ static int probe(varcl *v, peaks *pk)
     vr_runtime *rt = varcl_runtime(v);
     size_t n = rt->is_gpu ? 4096 : 1024, bytes = n * n * sizeof(float);
     vg_gemm g;
-    vg_init(&g, rt);
+    if (vg_init(&g, rt)) return VARCL_E_RUNTIME;
     cl_mem a = vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe A"), b = a ? vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe B") : NULL;
     cl_mem c = b ? vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe C") : NULL;
     int st = c ? 0 : VARCL_E_RUNTIME;

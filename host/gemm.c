@@ -4,13 +4,101 @@
 #include "error.h"
 
 #include <clblast_c.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-void vg_init(vg_gemm *g, vr_runtime *rt)
+/* Xgemm parameter sets for CPU devices (pocl), from a search of 60 sets on 2-core AVX-512 machines
+ * (OPENCL_NOTES.md): CLBlast's defaults reach 9-19 GFLOP/s there, these 50-110. GEMMK=1 sets computed wrong
+ * results on pocl 3.1 and are not used. CLBlast does not validate overrides, so each set is checked here. */
+static const char *const xgemm_names[16] = {"GEMMK", "KREG", "KWG",   "KWI",  "MDIMA", "MDIMC", "MWG",  "NDIMB",
+                                            "NDIMC", "NWG",  "SA",    "SB",   "STRM",  "STRN",  "VWM",  "VWN"};
+enum { SET_LINEAR, SET_CONV, SET_NONE };
+static const size_t xgemm_sets[2][16] = {
+    /* Linear layers: K >= 512 and N >= 128 (100-112 GFLOP/s measured on such shapes) */
+    {0, 1, 256, 2, 16, 16, 128, 16, 16, 128, 1, 1, 0, 0, 8, 8},
+    /* narrow or shallow products: convolutions as GEMMs (N = Cout), width-128 models (K = 128) */
+    {0, 1, 64, 8, 16, 8, 256, 8, 8, 32, 1, 1, 0, 1, 8, 4},
+};
+/* CLBlast's overrides are process-wide per device: remember what is installed */
+static cl_device_id installed_dev;
+static int installed_set = SET_NONE;
+
+static int install(vr_runtime *rt, int set)
+{
+    if (installed_dev == rt->dev.device && installed_set == set) return 0;
+    CLBlastStatusCode st = CLBlastOverrideParameters(rt->dev.device, "Xgemm", CLBlastPrecisionSingle, 16,
+                                                     (const char **)xgemm_names, xgemm_sets[set]);
+    if (st != CLBlastSuccess)
+        return varcl_fail(VARCL_E_RUNTIME, "CLBlastOverrideParameters(Xgemm) failed: %s (%d)", vr_error_name(st), st);
+    installed_dev = rt->dev.device;
+    installed_set = set;
+    return 0;
+}
+
+/* Runs one odd-sized GEMM (padding paths included) and compares it with a host reference in double. */
+static int validate(vg_gemm *g, int set)
+{
+    enum { M = 150, N = 136, K = 520 };
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N), *c = malloc(sizeof(float) * M * N);
+    int st = (a && b && c) ? 0 : varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    for (int i = 0; !st && i < M * K; i++) a[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+    for (int i = 0; !st && i < K * N; i++) b[i] = (float)((i * 53 % 89) - 44) / 44.0f;
+    cl_mem da = st ? NULL : vm_alloc_copy(&g->rt->mem, VM_SCRATCH, sizeof(float) * M * K, a, "GEMM check A");
+    cl_mem db = da ? vm_alloc_copy(&g->rt->mem, VM_SCRATCH, sizeof(float) * K * N, b, "GEMM check B") : NULL;
+    cl_mem dc = db ? vm_alloc(&g->rt->mem, VM_SCRATCH, sizeof(float) * M * N, "GEMM check C") : NULL;
+    if (!st && !dc) st = VARCL_E_RUNTIME;
+    if (!st) st = install(g->rt, set);
+    if (!st) st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, da, 0, K, db, 0, N, 0.0f, dc, 0, N);
+    if (!st) st = vr_read(g->rt, dc, 0, sizeof(float) * M * N, c);
+    double worst = 0;
+    for (int i = 0; !st && i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double r = 0;
+            for (int k = 0; k < K; k++) r += (double)a[i * K + k] * b[k * N + j];
+            double e = fabs(r - c[i * N + j]) / (1.0 + fabs(r));
+            if (!(e <= worst)) worst = e; /* NaN counts */
+        }
+    if (!st && !(worst < 1e-4))
+        st = varcl_fail(VARCL_E_RUNTIME, "tuned CLBlast parameter set %d computes wrong results (error %.3g)", set, worst);
+    vm_free(&g->rt->mem, da);
+    vm_free(&g->rt->mem, db);
+    vm_free(&g->rt->mem, dc);
+    free(a);
+    free(b);
+    free(c);
+    return st;
+}
+
+int vg_init(vg_gemm *g, vr_runtime *rt)
 {
     g->rt = rt;
     g->temp = NULL;
     g->temp_bytes = 0;
+    g->tuned = 0;
+    const char *env = getenv("VARCL_GEMM_TUNING");
+    if (!(rt->dev.type & CL_DEVICE_TYPE_CPU) || (env && !strcmp(env, "off"))) return 0;
+    if (installed_dev == rt->dev.device && installed_set != SET_NONE) { /* validated earlier in this process */
+        g->tuned = 1;
+        return 0;
+    }
+    /* small products take CLBlast's direct kernel; everything else the tuned indirect one */
+    const char *rn[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
+    size_t rv[1] = {64};
+    CLBlastStatusCode cst = CLBlastOverrideParameters(rt->dev.device, "GemmRoutine", CLBlastPrecisionSingle, 1, rn, rv);
+    if (cst != CLBlastSuccess)
+        return varcl_fail(VARCL_E_RUNTIME, "CLBlastOverrideParameters(GemmRoutine) failed: %s (%d)", vr_error_name(cst),
+                          cst);
+    int st = validate(g, SET_LINEAR);
+    if (!st) st = validate(g, SET_CONV);
+    if (st) {
+        char msg[900];
+        snprintf(msg, sizeof msg, "%s; run with VARCL_GEMM_TUNING=off to use CLBlast's defaults", varcl_last_error());
+        return varcl_fail(VARCL_E_RUNTIME, "%s", msg);
+    }
+    g->tuned = 1;
+    return 0;
 }
 
 void vg_release(vg_gemm *g)
@@ -24,6 +112,10 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
              size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off, size_t ldc)
 {
     if (M == 0 || N == 0) return 0;
+    if (g->tuned) {
+        int st = install(g->rt, K >= 512 && N >= 128 ? SET_LINEAR : SET_CONV);
+        if (st) return st;
+    }
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     size_t need = 0;

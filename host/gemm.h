@@ -10,9 +10,13 @@ typedef struct {
     vr_runtime *rt;
     cl_mem temp; /* CLBlast's temp buffer, grown on demand */
     size_t temp_bytes;
+    int tuned;   /* 1: validated Xgemm parameter sets are switched per shape class (CPU devices) */
 } vg_gemm;
 
-void vg_init(vg_gemm *g, vr_runtime *rt);
+/* Sets up GEMMs on rt's device. On CPU devices (pocl) it installs CLBlast parameter sets tuned for two shape
+ * classes, each validated against a host reference first (VARCL_GEMM_TUNING=off keeps CLBlast's defaults).
+ * Fails only when a tuned set was installed and computes wrong results (message says how to turn tuning off). */
+int vg_init(vg_gemm *g, vr_runtime *rt);
 void vg_release(vg_gemm *g);
 
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.

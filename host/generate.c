@@ -54,8 +54,7 @@ varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device,
         free(v);
         return NULL;
     }
-    vg_init(&v->gemm, &v->rt);
-    if ((st = vc_init(&v->conv, &v->rt, &v->gemm)) || (st = var_load(&v->rt, var, &v->var)) ||
+    if ((st = vg_init(&v->gemm, &v->rt)) || (st = vc_init(&v->conv, &v->rt, &v->gemm)) || (st = var_load(&v->rt, var, &v->var)) ||
         (st = vae_load(&v->rt, vae, &v->vae))) {
         varcl_close(v);
         return NULL;

@@ -231,8 +231,9 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         fn = RESOLVED.get((module, name))
         if fn is None:
-            raise BadInput("refusing global %s.%s in the pickle (only the types that rebuild tensors and state dicts are "
-                           "allowed; nothing in the file was run)" % (module, name))
+            raise BadInput("refusing global %s.%s in the pickle (nothing in the file was run): only the types that "
+                           "rebuild tensors and state dicts are allowed; for a checkpoint that also pickles other "
+                           "Python objects, save its state dict alone with torch" % (module, name))
         return fn
 
     def persistent_load(self, pid):

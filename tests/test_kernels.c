@@ -323,7 +323,7 @@ static void test_conv(void)
 {
     vg_gemm gemm;
     vc_conv cv;
-    vg_init(&gemm, &rt);
+    CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
     CHECK(vc_init(&cv, &rt, &gemm) == 0, "vc_init: %s", varcl_last_error());
     cv.col_cap = 4096 * 4; /* force several im2col chunks */
     int B = 2, H = 7, W = 9, Cin = 32, Cout = 48;
