@@ -241,13 +241,13 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
     out->image = calloc((size_t)n * S * S * 3, sizeof(float));
     out->tokens = malloc((size_t)n * h->tokens * sizeof(int));
     if (rq->keep_fhat) out->fhat = malloc((size_t)h->scales * n * L * L * Cv * sizeof(float));
-    int *tok = malloc((size_t)B * L * L * sizeof(int));
+    int *tok = malloc((size_t)B * L * L * sizeof(int)), *lab = malloc((size_t)B * sizeof(int));
     float *logits = malloc((size_t)2 * B * L * L * V * sizeof(float)), *row = malloc((size_t)V * sizeof(float));
     float *fh = rq->keep_fhat ? malloc((size_t)B * L * L * Cv * sizeof(float)) : NULL;
     vs_sampler *smp = vs_new(V);
     pass_state ps;
     memset(&ps, 0, sizeof ps);
-    if (!out->rgb || !out->image || !out->tokens || (rq->keep_fhat && (!out->fhat || !fh)) || !tok || !logits ||
+    if (!out->rgb || !out->image || !out->tokens || (rq->keep_fhat && (!out->fhat || !fh)) || !tok || !lab || !logits ||
         !row || !smp) {
         st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for %d images", n);
         goto done;
@@ -257,11 +257,6 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         goto done;
     for (int i0 = 0; i0 < n; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
-        int labels[1024], *lab = nb <= 1024 ? labels : NULL;
-        if (!lab) {
-            st = varcl_fail(VARCL_E_INPUT, "batch too large (at most 1024 images per pass)");
-            goto done;
-        }
         /* a short last pass still runs B rows: pad with repeats of its first label (their output is dropped) */
         for (int b = 0; b < B; b++) lab[b] = rq->labels[i0 + (b < nb ? b : 0)];
         double t0 = now_ms();
@@ -324,6 +319,7 @@ done:
     if (v->kv.used_pages) vk_end(&v->rt, &v->kv);
     vs_free(smp);
     free(tok);
+    free(lab);
     free(logits);
     free(row);
     free(fh);

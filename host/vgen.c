@@ -267,8 +267,12 @@ static int write_tokens(const char *path, const varcl_images *im, const int *lab
 static void progress(void *user, int image0, int images, int scale, int scales)
 {
     if (user && image0 == 0 && scale == 0) fputs(user, stderr);
-    fprintf(stderr, "\rvgen: images %d-%d, scale %d/%d ", image0 + 1, image0 + images, scale + 1, scales);
-    if (scale + 1 == scales) fputc('\n', stderr);
+    if (isatty(STDERR_FILENO)) { /* one line rewritten in place */
+        fprintf(stderr, "\rvgen: images %d-%d, scale %d/%d ", image0 + 1, image0 + images, scale + 1, scales);
+        if (scale + 1 == scales) fputc('\n', stderr);
+    } else if (scale == 0) { /* a log file gets one line per pass */
+        fprintf(stderr, "vgen: images %d-%d of the request\n", image0 + 1, image0 + images);
+    }
 }
 
 static double now_s(void)
