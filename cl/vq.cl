@@ -11,8 +11,8 @@ __kernel void codebook_lookup(__global const int *tokens, __global const float *
 }
 
 /* PyTorch's cubic convolution coefficients, A = -0.75. */
-static float cubic1(float x) { return ((-0.75f + 2.0f) * x - (-0.75f + 3.0f)) * x * x + 1.0f; }
-static float cubic2(float x) { return ((-0.75f * x - 5.0f * -0.75f) * x + 8.0f * -0.75f) * x - 4.0f * -0.75f; }
+float cubic1(float x) { return ((-0.75f + 2.0f) * x - (-0.75f + 3.0f)) * x * x + 1.0f; }
+float cubic2(float x) { return ((-0.75f * x - 5.0f * -0.75f) * x + 8.0f * -0.75f) * x - 4.0f * -0.75f; }
 
 /* Bicubic (align_corners=False, half-pixel, unclamped source, clamped taps) from pn x pn to L x L.
  * in: [B][pn*pn][Cv]; out: [B][L*L][Cv]. Interpolates along x for 4 tap rows, then along y. */
