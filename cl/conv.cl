@@ -3,18 +3,21 @@
  * decoder's nearest-neighbour x2 up-sampling into the gather (the up-sampled map is never stored). */
 
 /* x: [B][Hin][Win][Cin] channels-last; output pixels p = row0 .. row0 + nrows - 1 over [B][Hin*up][Win*up];
- * col: [nrows][9 * Cin]. Zero padding 1. */
+ * col: [nrows][9 * Cin]. Zero padding 1. One work-item copies the Cin contiguous channels of one (pixel, tap):
+ * global (9, nrows). */
 __kernel void im2col3x3(__global const float *x, __global float *col, int Hin, int Win, int Cin, int up, int row0,
                         int nrows)
 {
-    int r = get_global_id(0), k = get_global_id(1);
-    if (r >= nrows || k >= 9 * Cin) return;
+    int tap = get_global_id(0), r = get_global_id(1);
+    if (tap >= 9 || r >= nrows) return;
     int H = Hin * up, W = Win * up;
     int p = row0 + r, b = p / (H * W), yx = p % (H * W);
-    int tap = k / Cin, ci = k % Cin;
     int iy = yx / W + tap / 3 - 1, ix = yx % W + tap % 3 - 1;
-    float v = 0;
-    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-        v = x[(((size_t)b * Hin + iy / up) * Win + ix / up) * Cin + ci];
-    col[(size_t)r * 9 * Cin + k] = v;
+    __global float *dst = col + ((size_t)r * 9 + tap) * Cin;
+    if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+        __global const float *src = x + (((size_t)b * Hin + iy / up) * Win + ix / up) * Cin;
+        for (int ci = 0; ci < Cin; ci++) dst[ci] = src[ci];
+    } else {
+        for (int ci = 0; ci < Cin; ci++) dst[ci] = 0.0f;
+    }
 }

@@ -368,6 +368,33 @@ static void test_conv(void)
     compare("conv1x1 (GEMM)", got, want, (size_t)HW * Cout, 1e-5, now_ms() - t0);
     vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
     free(x), free(w), free(b), free(wt), free(want), free(got);
+    /* linear products of few and many rows (the early and late scales), offsets into larger buffers */
+    const int ms[] = {1, 2, 7, 16, 17, 33, 64, 65, 130};
+    int K = 300, N = 200, xo = 5, wo = 7, yo = 3;
+    float *Wl = randv((size_t)N * K, 0.2f), *Wt = malloc((size_t)K * N * 4);
+    for (int o = 0; o < N; o++)
+        for (int i = 0; i < K; i++) Wt[(size_t)i * N + o] = Wl[(size_t)o * K + i];
+    for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
+        int M = ms[t];
+        float *xl = randv((size_t)M * K + xo, 1), *wl = malloc(((size_t)K * N + wo) * 4), *yw = malloc((size_t)M * N * 4),
+              *yg = malloc(((size_t)M * N + yo) * 4);
+        memcpy(wl + wo, Wt, (size_t)K * N * 4);
+        ref_linear(xl + xo, Wl, NULL, yw, M, K, N);
+        cl_mem dxl = up(xl, ((size_t)M * K + xo) * 4), dwl = up(wl, ((size_t)K * N + wo) * 4),
+               dyl = dev(((size_t)M * N + yo) * 4);
+        double t0 = now_ms();
+        CHECK(vg_linear(&gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N, (size_t)K) == 0,
+              "vg_linear M=%d: %s", M, varcl_last_error());
+        vr_finish(&rt);
+        double ms_ = now_ms() - t0;
+        down(dyl, yg, ((size_t)M * N + yo) * 4);
+        char name[48];
+        snprintf(name, sizeof name, "linear %d x %d -> %d%s", M, K, N, "");
+        compare(name, yg + yo, yw, (size_t)M * N, 1e-5, ms_);
+        vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl);
+        free(xl), free(wl), free(yw), free(yg);
+    }
+    free(Wl), free(Wt);
     vc_release(&cv);
     vg_release(&gemm);
 }
