@@ -87,13 +87,19 @@ varcl *varcl_open(const varcl_open_params *p)
 
 vr_runtime *varcl_runtime(varcl *v) { return &v->rt; }
 
+/* The request's plan over this model (depth = the model's depth means the full network). */
+static int request_plan(const varcl *v, const varcl_request *rq, vp_plan *plan)
+{
+    const var_hparams *h = &v->var.hp;
+    return vp_make(plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers,
+                   rq->n_layers, rq->full_scales);
+}
+
 double varcl_flops_per_image(const varcl *v, const varcl_request *rq, int with_decode)
 {
     const var_hparams *h = &v->var.hp;
     vp_plan plan;
-    if (vp_make(&plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers, rq->n_layers,
-                rq->full_scales))
-        return -1;
+    if (request_plan(v, rq, &plan)) return -1;
     double f = 0;
     for (int si = 0; si < h->scales; si++) f += 2 * vp_scale_flops(&plan, si, h->C, h->ffn, h->vocab); /* 2 CFG rows */
     return f + (with_decode ? vd_flops(&v->vae.hp, h->latent) : 0);
@@ -101,11 +107,8 @@ double varcl_flops_per_image(const varcl *v, const varcl_request *rq, int with_d
 
 int varcl_plan_layers(const varcl *v, const varcl_request *rq, int *layers)
 {
-    const var_hparams *h = &v->var.hp;
     vp_plan plan;
-    if (vp_make(&plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers, rq->n_layers,
-                rq->full_scales))
-        return -1;
+    if (request_plan(v, rq, &plan)) return -1;
     memcpy(layers, plan.subnet, (size_t)plan.n_subnet * sizeof *layers);
     return plan.n_subnet;
 }
@@ -209,9 +212,7 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
     if (st) return st;
     const var_hparams *h = &v->var.hp;
     vp_plan plan;
-    if ((st = vp_make(&plan, h->depth, h->scales, h->patch, rq->depth == h->depth ? 0 : rq->depth, rq->layers,
-                      rq->n_layers, rq->full_scales)))
-        return st;
+    if ((st = request_plan(v, rq, &plan))) return st;
     int n = rq->n, B = rq->batch > 0 && rq->batch < n ? rq->batch : n, L = h->latent, Cv = h->cvae;
     int S = L << v->vae.hp.upsamples, V = h->vocab;
     /* refuse before any device work when the KV pool or the device (as varcl counts it) cannot hold the request */
