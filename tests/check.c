@@ -53,6 +53,13 @@ const char *check_data(const char *rel)
     return buf;
 }
 
+char *check_mkdtemp(char *buf, size_t n, const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    int k = snprintf(buf, n, "%s/varcl-%s-XXXXXX", base && *base ? base : P_tmpdir, name);
+    return k > 0 && (size_t)k < n ? mkdtemp(buf) : NULL;
+}
+
 int check_done(void)
 {
     printf("%d passed, %d failed\n", check_passed, check_failed);

@@ -21,6 +21,10 @@ double check_max_abs(const float *a, const float *b, size_t n);
 /* Path of a test data file: $VARCL_TEST_DATA/rel (static buffer; next call overwrites). */
 const char *check_data(const char *rel);
 
+/* Makes a fresh directory $TMPDIR/varcl-<name>-XXXXXX ($TMPDIR unset: the system's temp directory) into buf.
+ * Returns buf, or NULL when it cannot be made. */
+char *check_mkdtemp(char *buf, size_t n, const char *name);
+
 /* Prints the summary line; returns 0 when nothing failed (use as main's return value). */
 int check_done(void);
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/varcl-test-config-XXXXXX";
+static char tmpdir[512];
 
 /* Writes text to tmpdir/name; returns the path (static buffer). */
 static const char *write_ini(const char *name, const char *text)
@@ -330,7 +330,7 @@ static void test_parse_int_list(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
+    if (!check_mkdtemp(tmpdir, sizeof tmpdir, "test-config")) {
         perror("mkdtemp");
         return 1;
     }

@@ -43,7 +43,7 @@ if ! "$PY" -c 'import numpy' 2>/dev/null; then
     finish
 fi
 
-work=$(mktemp -d /tmp/varcl-test-convert-XXXXXX) || exit 1
+work=$(mktemp -d "${TMPDIR:-/tmp}/varcl-test-convert-XXXXXX") || exit 1
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work" || exit 1
 

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/varcl-test-image-XXXXXX";
+static char tmpdir[512];
 
 static const char *in_tmp(const char *name)
 {
@@ -264,7 +264,7 @@ static void test_read_failures(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
+    if (!check_mkdtemp(tmpdir, sizeof tmpdir, "test-image")) {
         perror("mkdtemp");
         return 1;
     }

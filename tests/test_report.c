@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---------- synthetic documents ---------- */
 
@@ -287,7 +288,8 @@ static void test_json_io(void)
     vj_free(v);
     free(buf);
 
-    const char *path = "/tmp/varcl_test_report.json";
+    char dir[512], path[4200] = "";
+    if (check_mkdtemp(dir, sizeof dir, "test-report")) snprintf(path, sizeof path, "%s/report.json", dir);
     f = fopen(path, "w");
     CHECK(f != NULL, "temp file");
     if (f) {
@@ -305,6 +307,7 @@ static void test_json_io(void)
               "malformed file names the path and position: %s", varcl_last_error());
         vj_free(v);
         remove(path);
+        rmdir(dir);
     }
     v = vj_read_file("/nonexistent/varcl/results.json");
     CHECK(!v && varcl_last_status() == VARCL_E_INPUT && strstr(varcl_last_error(), "/nonexistent/varcl/results.json"),

@@ -51,8 +51,8 @@ int main(void)
     free(devs);
 
     /* binary cache */
-    char dir[] = "/tmp/varcl-cache-test-XXXXXX", bin[4200] = "";
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char dir[512], bin[4200] = "";
+    CHECK(check_mkdtemp(dir, sizeof dir, "cache-test") != NULL, "mkdtemp");
     setenv("VARCL_CACHE_DIR", dir, 1);
     vr_runtime rt;
     CHECK(vr_open(&rt, NULL, 0) == 0, "open (cold cache): %s", varcl_last_error());
@@ -78,8 +78,8 @@ int main(void)
     CHECK(access(dir, F_OK) != 0, "cache off writes nothing");
 
     /* kernels from a directory: a broken source gives the build log in the error */
-    char kdir[] = "/tmp/varcl-kernels-test-XXXXXX", path[4200];
-    CHECK(mkdtemp(kdir) != NULL, "mkdtemp");
+    char kdir[512], path[4200];
+    CHECK(check_mkdtemp(kdir, sizeof kdir, "kernels-test") != NULL, "mkdtemp");
     snprintf(path, sizeof path, "%s/broken.cl", kdir);
     f = fopen(path, "w");
     if (f) {

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/varcl-test-safetensors-XXXXXX";
+static char tmpdir[512];
 
 static const char *tmp_path(const char *name)
 {
@@ -527,7 +527,7 @@ static void check_no_temp_files(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
+    if (!check_mkdtemp(tmpdir, sizeof tmpdir, "test-safetensors")) {
         perror("mkdtemp");
         return 1;
     }

@@ -16,7 +16,7 @@ TINY_VAR=$DATA/upstream-tiny/var.safetensors
 TINY_VAE=$DATA/upstream-tiny/vae.safetensors
 unset VARCL_DEVICE
 
-work=$(mktemp -d /tmp/varcl-test-vgen-XXXXXX) || exit 1
+work=$(mktemp -d "${TMPDIR:-/tmp}/varcl-test-vgen-XXXXXX") || exit 1
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 files=$work/files
 mkdir -p "$files/adir"
