@@ -1,14 +1,19 @@
 /* attention: VAR's L2-normalised self-attention over the paged KV cache.
  * A layer's K/V for one CFG row live in pages of P tokens: table[tab_off + row * max_pages + k] is the pool page
- * holding the row's tokens k*P .. k*P+P-1 (tab_off selects the layer). Pools: [pages][P][C] for K and for V (all
- * heads; head h at columns h*64 .. h*64+63). Storage is f32 (kernels *_f32) or f16 (*_f16, through
- * vload_half/vstore_half, which need no cl_khr_fp16); the math is f32 either way. */
+ * holding the row's tokens k*P .. k*P+P-1 (tab_off selects the layer). V pool: [pages][P][C] (token-major, head h
+ * at columns h*64 .. h*64+63). K pool: [pages][C][P], i.e. transposed within each page, so that one dimension of P
+ * consecutive keys is contiguous: the blocked kernel scores 16 keys with one vector per dimension and needs no
+ * horizontal sums. Storage is f32 (kernels *_f32) or f16 (*_f16, through vload_half/vstore_half, which need no
+ * cl_khr_fp16); the math is f32 either way. */
 #define HD 64
 #define KB 32 /* keys per softmax block */
 
 #define LOAD_f32(p, i) ((p)[i])
 #define STORE_f32(p, i, v) ((p)[i] = (v))
 #define LOAD_f16(p, i) vload_half((i), (p))
+#define LOAD16_f32(p) vload16(0, (p))
+#define LOAD16_f16(p) vload_half16(0, (p))
+#define QB 4 /* queries per work-item in attention_blk */
 #define STORE_f16(p, i, v) vstore_half((v), (i), (p))
 
 /* qk_norm_store_*: from qkv [N][3C] (mat_qkv output, no bias): q = normalize(q + q_bias) * s_h, k = normalize(k),
@@ -16,7 +21,13 @@
  * pos0 + t of row r = i / T. Global (N, H).
  *
  * attention_*: out[i] = softmax(q_i K^T) V over the row's first kv_len cached tokens (softmax scale 1: q carries
- * s_h). Online softmax, one (token, head) per work-item. q, out: [N][C]. Global (N, H). */
+ * s_h). Online softmax, one (token, head) per work-item: the shape for GPUs (a warp's queries read the same keys),
+ * and the fallback when P is not a multiple of 16. q, out: [N][C]. Global (N, H).
+ *
+ * attention_blk_*: the same result for CPUs (pocl vectorises inside a work-item, not across work-items around an
+ * inner loop): one work-item takes QB queries of one (row, head) and walks the keys in blocks of 16 with float16
+ * vectors; each K and V load serves QB queries. Needs P % 16 == 0 (a block never spans pages).
+ * Global (ceil(T / QB), H, rows). */
 #define KV_KERNELS(TY, T)                                                                                              \
     __kernel void qk_norm_store_##TY(__global const float *qkv, __global const float *q_bias,                          \
                                      __global const float *v_bias, __global const float *scale_mul,                    \
@@ -39,12 +50,12 @@
         float qi = 1.0f / fmax(sqrt(qn), 1e-12f), ki = 1.0f / fmax(sqrt(kn), 1e-12f);                                  \
         int r = i / T_, p = pos0 + i % T_;                                                                             \
         int page = table[tab_off + r * max_pages + p / P];                                                             \
-        size_t slot = ((size_t)page * P + p % P) * C + h * HD;                                                         \
+        size_t vslot = ((size_t)page * P + p % P) * C + h * HD, kslot = ((size_t)page * C + h * HD) * P + p % P;       \
         __global float *qo = q_out + (size_t)i * C + h * HD;                                                           \
         for (int d = 0; d < HD; d++) {                                                                                 \
             qo[d] = q[d] * qi * s;                                                                                     \
-            STORE_##TY(kpool, slot + d, k[d] * ki);                                                                    \
-            STORE_##TY(vpool, slot + d, src[2 * C + d] + v_bias[h * HD + d]);                                          \
+            STORE_##TY(kpool, kslot + (size_t)d * P, k[d] * ki);                                                       \
+            STORE_##TY(vpool, vslot + d, src[2 * C + d] + v_bias[h * HD + d]);                                         \
         }                                                                                                              \
     }                                                                                                                  \
                                                                                                                        \
@@ -68,9 +79,9 @@
             float bm = -3.0e38f;                                                                                       \
             for (int jj = 0; jj < nb; jj++) {                                                                          \
                 int j = j0 + jj;                                                                                       \
-                size_t slot = ((size_t)tab[j / P] * P + j % P) * C + h * HD;                                           \
+                size_t slot = ((size_t)tab[j / P] * C + h * HD) * P + j % P;                                           \
                 float dot = 0;                                                                                         \
-                for (int d = 0; d < HD; d++) dot += qv[d] * LOAD_##TY(kpool, slot + d);                                \
+                for (int d = 0; d < HD; d++) dot += qv[d] * LOAD_##TY(kpool, slot + (size_t)d * P);                    \
                 s[jj] = dot;                                                                                           \
                 bm = fmax(bm, dot);                                                                                    \
             }                                                                                                          \
@@ -91,5 +102,64 @@
         for (int d = 0; d < HD; d++) o[d] = acc[d] * inv;                                                              \
     }
 
+#define BLK_KERNEL(TY, T)                                                                                              \
+    __kernel void attention_blk_##TY(__global const float *q, __global const T *kpool, __global const T *vpool,        \
+                                     __global const int *table, __global float *out, int N, int T_, int C, int kv_len, \
+                                     int P, int max_pages, int tab_off)                                                \
+    {                                                                                                                  \
+        int t0 = get_global_id(0) * QB, h = get_global_id(1), r = get_global_id(2);                                    \
+        if (t0 >= T_ || h * HD >= C || r * T_ >= N) return;                                                            \
+        int nq = min(QB, T_ - t0);                                                                                     \
+        float qv[QB][HD], m[QB], l[QB], p[QB][16];                                                                     \
+        float16 acc[QB][4];                                                                                            \
+        for (int a = 0; a < QB; a++) { /* queries past T_ repeat the last one and are not written */                   \
+            __global const float *qi = q + ((size_t)r * T_ + t0 + min(a, nq - 1)) * C + h * HD;                        \
+            for (int d = 0; d < HD; d++) qv[a][d] = qi[d];                                                             \
+            for (int c = 0; c < 4; c++) acc[a][c] = (float16)(0.0f);                                                   \
+            m[a] = -3.0e38f;                                                                                           \
+            l[a] = 0.0f;                                                                                               \
+        }                                                                                                              \
+        __global const int *tab = table + tab_off + r * max_pages;                                                     \
+        const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);                              \
+        for (int j0 = 0; j0 < kv_len; j0 += 16) {                                                                      \
+            int page = tab[j0 / P], jp = j0 % P, nk = min(16, kv_len - j0);                                            \
+            __global const T *kb = kpool + ((size_t)page * C + h * HD) * P + jp; /* dim d of the 16 keys: kb + d*P */  \
+            float16 s[QB];                                                                                             \
+            for (int a = 0; a < QB; a++) s[a] = (float16)(0.0f);                                                       \
+            for (int d = 0; d < HD; d++) {                                                                             \
+                float16 kd = LOAD16_##TY(kb + (size_t)d * P);                                                          \
+                for (int a = 0; a < QB; a++) s[a] = fma((float16)(qv[a][d]), kd, s[a]);                                \
+            }                                                                                                          \
+            for (int a = 0; a < QB; a++) {                                                                             \
+                float16 sa = select(s[a], (float16)(-3.0e38f), lane >= nk); /* keys past kv_len */                     \
+                float8 m8 = fmax(sa.lo, sa.hi);                                                                        \
+                float4 m4 = fmax(m8.lo, m8.hi);                                                                        \
+                float2 m2 = fmax(m4.lo, m4.hi);                                                                        \
+                float mn = fmax(m[a], fmax(m2.x, m2.y)), corr = exp(m[a] - mn);                                        \
+                float16 e = exp(sa - mn);                                                                              \
+                float8 e8 = e.lo + e.hi;                                                                               \
+                float4 e4 = e8.lo + e8.hi;                                                                             \
+                l[a] = l[a] * corr + (e4.x + e4.y + e4.z + e4.w);                                                      \
+                m[a] = mn;                                                                                             \
+                for (int c = 0; c < 4; c++) acc[a][c] *= corr;                                                         \
+                vstore16(e, 0, p[a]);                                                                                  \
+            }                                                                                                          \
+            __global const T *vb = vpool + ((size_t)page * P + jp) * C + h * HD;                                       \
+            for (int jj = 0; jj < nk; jj++) {                                                                          \
+                for (int c = 0; c < 4; c++) {                                                                          \
+                    float16 v = LOAD16_##TY(vb + (size_t)jj * C + c * 16);                                             \
+                    for (int a = 0; a < QB; a++) acc[a][c] = fma((float16)(p[a][jj]), v, acc[a][c]);                   \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int a = 0; a < nq; a++) {                                                                                 \
+            __global float *o = out + ((size_t)r * T_ + t0 + a) * C + h * HD;                                          \
+            float inv = 1.0f / l[a];                                                                                   \
+            for (int c = 0; c < 4; c++) vstore16(acc[a][c] * inv, c, o);                                               \
+        }                                                                                                              \
+    }
+
 KV_KERNELS(f32, float)
 KV_KERNELS(f16, half)
+BLK_KERNEL(f32, float)
+BLK_KERNEL(f16, half)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #define LN_EPS 1e-6f
+#define ATTN_QB 4 /* queries per work-item of attention_blk (QB in cl/attention.cl) */
 
 size_t vf_bytes(const var_hparams *hp, int B)
 {
@@ -39,7 +40,8 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
     }
     if (!(s->k_ln = vr_kernel(rt, "ln_modulate")) || !(s->k_qk[0] = vr_kernel(rt, "qk_norm_store_f32")) ||
         !(s->k_qk[1] = vr_kernel(rt, "qk_norm_store_f16")) || !(s->k_attn[0] = vr_kernel(rt, "attention_f32")) ||
-        !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
+        !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_attn_blk[0] = vr_kernel(rt, "attention_blk_f32")) ||
+        !(s->k_attn_blk[1] = vr_kernel(rt, "attention_blk_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
         !(s->k_gelu = vr_kernel(rt, "bias_gelu")) || !(s->k_bias = vr_kernel(rt, "add_bias")) ||
         !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale"))) {
         vf_release(s);
@@ -149,6 +151,23 @@ static int gated(vf_state *s, cl_mem bias, cl_mem mod, int rows, int T, int gamm
                      VR_ARG(mod), VR_ARG(total), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(gamma_off));
 }
 
+/* CPUs take the blocked kernel (16 keys per vector step, QB queries per work-item); GPUs, and pages that a
+ * 16-key block could straddle, the one-query-per-work-item kernel. */
+static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int N, int T, int kv_len, int tab0)
+{
+    int C = s->m->hp.C, P = kv->page_tokens, maxp = kv->max_pages;
+    if (!s->rt->is_gpu && P % 16 == 0) {
+        size_t g3[3] = {(size_t)(T + ATTN_QB - 1) / ATTN_QB, (size_t)s->m->hp.heads, (size_t)s->R};
+        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, NULL, 12, VR_ARG(s->q), VR_ARG(kpool),
+                         VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
+                         VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    }
+    size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads};
+    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, NULL, 12, VR_ARG(s->q), VR_ARG(kpool),
+                     VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(kv_len),
+                     VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+}
+
 static int block(vf_state *s, vk_cache *kv, int l, int T)
 {
     const var_hparams *hp = &s->m->hp;
@@ -169,9 +188,7 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
                         VR_ARG(vpool),
                         VR_ARG(kv->table), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
                         VR_ARG(tab0))) ||
-        (st = vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, NULL, 12, VR_ARG(s->q), VR_ARG(kpool),
-                        VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
-                        VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0))) ||
+        (st = attention(s, kv, kpool, vpool, N, T, kv_len, tab0)) ||
         (st = vg_linear(s->gemm, s->o, 0, b->proj_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)C)) ||
         (st = gated(s, b->proj_b, s->ada, N, T, mod0)) ||
         /* FFN: a = LN(x)(1 + scale2) + shift2; x += gamma2 * fc2(gelu(fc1(a))) */

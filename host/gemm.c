@@ -77,6 +77,16 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
     g->temp = NULL;
     g->temp_bytes = 0;
     g->tuned = 0;
+    g->few_rows = (rt->dev.type & CL_DEVICE_TYPE_CPU) ? 16 : 0;
+    const char *fr = getenv("VARCL_FEW_ROWS");
+    if (fr && *fr) {
+        char *end;
+        long v = strtol(fr, &end, 10);
+        if (*end || v < 0 || v > 4096) return varcl_fail(VARCL_E_INPUT, "VARCL_FEW_ROWS must be 0..4096, not '%s'", fr);
+        g->few_rows = (int)v;
+    }
+    if (!(g->k_rows[0] = vr_kernel(rt, "linear_rows4_16")) || !(g->k_rows[1] = vr_kernel(rt, "linear_rows8_16")))
+        return VARCL_E_RUNTIME;
     const char *env = getenv("VARCL_GEMM_TUNING");
     if (!(rt->dev.type & CL_DEVICE_TYPE_CPU) || (env && !strcmp(env, "off"))) return 0;
     if (installed_dev == rt->dev.device && installed_set != SET_NONE) { /* validated earlier in this process */
@@ -142,8 +152,28 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     return 0;
 }
 
+/* linear_rows over blocks of 8 rows (4 when at most 4 are left); wt_off must be 0 (kernel argument layout). */
+static int linear_rows(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, cl_mem y, size_t y_off, size_t M, size_t N,
+                       size_t K)
+{
+    int n = (int)N, k = (int)K;
+    for (size_t m0 = 0; m0 < M; m0 += 8) {
+        int rows = (int)(M - m0 < 8 ? M - m0 : 8), xo = (int)(x_off + m0 * K), yo = (int)(y_off + m0 * N);
+        size_t gsz = N / 16;
+        int st = vr_launch(g->rt, g->k_rows[rows > 4], rows > 4 ? "linear_rows8_16" : "linear_rows4_16", 1, &gsz,
+                           NULL, 8, VR_ARG(x), VR_ARG(xo), VR_ARG(wt), VR_ARG(y), VR_ARG(yo), VR_ARG(rows), VR_ARG(n),
+                           VR_ARG(k));
+        if (st) return st;
+    }
+    return 0;
+}
+
 int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K)
 {
+    /* int offsets in the kernel: bounded well below 2^31 elements for any model these kernels serve */
+    if (M <= (size_t)g->few_rows && N % 16 == 0 && wt_off == 0 && (x_off + M * K) < ((size_t)1 << 31) &&
+        (y_off + M * N) < ((size_t)1 << 31))
+        return linear_rows(g, x, x_off, wt, y, y_off, M, N, K);
     return vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off, K, wt, wt_off, N, 0.0f, y, y_off, N);
 }

@@ -162,10 +162,12 @@ static void test_embed_scale(void)
 }
 
 /* Paged attention: K/V written by qk_norm_store over two scales into pages assigned in a scrambled order,
- * then attention for the second scale's queries over all keys. */
-static void test_paged_attention(void)
+ * then attention for the second scale's queries over all keys. The one-query kernel for any page size; the blocked
+ * kernel (CPUs) for pages of 16 and 32 tokens, where the 25 keys end inside a 16-key block; f32 and f16 storage. */
+static void paged_attention_case(int P, int f16, int blk)
 {
-    int R = 2, H = 2, C = 128, T1 = 9, T2 = 16, P = 4, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R;
+    int R = 2, H = 2, C = 128, T1 = 9, T2 = 16, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R;
+    size_t es = f16 ? 2 : 4;
     /* table for "layer 1" (offset tab0), layer 0 slots unused: pages handed out back to front */
     int *tab = malloc((size_t)2 * R * maxp * sizeof *tab), next = 2 * R * maxp - 1;
     for (int i = 0; i < 2 * R * maxp; i++) tab[i] = -1;
@@ -176,22 +178,24 @@ static void test_paged_attention(void)
     float *qb = randv((size_t)C, 0.5f), *vb = randv((size_t)C, 0.5f), sm[2] = {logf(4.0f), 5.0f /* > ln 100 */};
     cl_mem dq1 = up(qkv1, (size_t)R * T1 * 3 * C * 4), dq2 = up(qkv2, (size_t)R * T2 * 3 * C * 4),
            dqb = up(qb, (size_t)C * 4), dvb = up(vb, (size_t)C * 4), dsm = up(sm, sizeof sm),
-           dtab = up(tab, (size_t)2 * R * maxp * 4), kp = dev((size_t)pages * P * C * 4),
-           vp = dev((size_t)pages * P * C * 4), q = dev((size_t)R * T2 * C * 4), o = dev((size_t)R * T2 * C * 4);
+           dtab = up(tab, (size_t)2 * R * maxp * 4), kp = dev((size_t)pages * P * C * es),
+           vp = dev((size_t)pages * P * C * es), q = dev((size_t)R * T2 * C * 4), o = dev((size_t)R * T2 * C * 4);
     double ms, total_ms = 0;
     int N1 = R * T1, N2 = R * T2, pos0 = 0, kvlen = L;
     size_t g1[2] = {(size_t)N1, (size_t)H}, g2[2] = {(size_t)N2, (size_t)H};
-    RUN("qk_norm_store_f32", 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
-        VR_ARG(vp), VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
-        VR_ARG(tab0));
+    size_t g3[3] = {(size_t)(T2 + 3) / 4, (size_t)H, (size_t)R};
+    const char *store = f16 ? "qk_norm_store_f16" : "qk_norm_store_f32";
+    char attn[32];
+    snprintf(attn, sizeof attn, "attention%s_%s", blk ? "_blk" : "", f16 ? "f16" : "f32");
+    RUN(store, 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
+        VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
     pos0 = T1;
-    RUN("qk_norm_store_f32", 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp),
-        VR_ARG(vp), VR_ARG(dtab), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
-        VR_ARG(tab0));
+    RUN(store, 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
+        VR_ARG(dtab), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
-    RUN("attention_f32", 2, g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2), VR_ARG(T2),
-        VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    RUN(attn, blk ? 3 : 2, blk ? g3 : g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2),
+        VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     /* reference: per row, keys = scale 1 then scale 2 tokens */
     float *K = malloc((size_t)L * C * 4), *Vv = malloc((size_t)L * C * 4), *Q = malloc((size_t)T2 * C * 4),
           *want = malloc((size_t)R * T2 * C * 4), *got = malloc((size_t)R * T2 * C * 4),
@@ -215,12 +219,25 @@ static void test_paged_attention(void)
     }
     down(o, got, (size_t)R * T2 * C * 4);
     down(q, qgot, (size_t)R * T2 * C * 4);
-    compare("qk_norm_store (q)", qgot, qwant, (size_t)R * T2 * C, 1e-6, total_ms);
-    compare("attention (paged, 2 scales)", got, want, (size_t)R * T2 * C, 1e-5, ms);
+    char name[64];
+    snprintf(name, sizeof name, "%s (q)", store);
+    compare(name, qgot, qwant, (size_t)R * T2 * C, 1e-6, total_ms);
+    snprintf(name, sizeof name, "%s P=%d", attn, P);
+    compare(name, got, want, (size_t)R * T2 * C, f16 ? 2e-3 : 1e-5, ms);
     cl_mem all[] = {dq1, dq2, dqb, dvb, dsm, dtab, kp, vp, q, o};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
     free(tab), free(qkv1), free(qkv2), free(qb), free(vb), free(K), free(Vv), free(Q), free(want), free(got),
         free(qgot), free(qwant);
+}
+
+static void test_paged_attention(void)
+{
+    for (int f16 = 0; f16 <= 1; f16++) {
+        paged_attention_case(4, f16, 0);
+        paged_attention_case(16, f16, 0);
+        paged_attention_case(16, f16, 1);
+        paged_attention_case(32, f16, 1);
+    }
 }
 
 static void test_vq_ops(void)
