@@ -1,68 +1,183 @@
-/* conv: im2col + GEMM convolutions (see conv.h). */
+/* conv: 3x3 convolutions by Winograd F(2x2, 3x3) / F(4x4, 3x3) or im2col, 1x1 as one GEMM (see conv.h). */
 #include "conv.h"
 
 #include "error.h"
 
-#define COL_CAP_BYTES ((size_t)128 << 20) /* im2col chunk bound (the real decoder at 256 px needs 377 MB); larger chunks keep CLBlast efficient (pocl: 64 MB chunks 44, 128 MB 56 GFLOP/s) */
+#include <stdlib.h>
+#include <string.h>
+
+/* Scratch bound for one chunk of any 3x3 path (the real decoder at 256 px would need 377 MB of im2col, or
+ * 336 MB of Winograd F(2x2) V + M, unchunked); larger im2col chunks keep CLBlast efficient (pocl: 64 MB chunks
+ * 44, 128 MB 56 GFLOP/s). */
+#define SCRATCH_CAP_BYTES ((size_t)128 << 20)
 
 int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm)
 {
     c->rt = rt;
     c->gemm = gemm;
-    c->col = NULL;
-    c->col_bytes = 0;
-    c->col_cap = COL_CAP_BYTES;
-    if (rt->mem.max_alloc && c->col_cap > rt->mem.max_alloc) c->col_cap = rt->mem.max_alloc;
-    if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_bias = vr_kernel(rt, "add_bias"))) return VARCL_E_RUNTIME;
+    c->scratch = NULL;
+    c->scratch_bytes = 0;
+    c->scratch_cap = SCRATCH_CAP_BYTES;
+    if (rt->mem.max_alloc && c->scratch_cap > rt->mem.max_alloc) c->scratch_cap = rt->mem.max_alloc;
+    int cpu = (rt->dev.type & CL_DEVICE_TYPE_CPU) != 0;
+    /* CPUs (pocl): a work-item loops over 64 contiguous channels; GPUs: one float4 per work-item (coalesced) */
+    c->wino_cpw = cpu ? 16 : 1;
+    /* pocl: Winograd chunks of 1024, 2048, 4096 tiles or whatever fits the cap ran at the same speed (within
+     * the noise of +-10%), so CPUs take 2048 (scratch <= 94 MB for the 160-channel F(4x4) levels instead of the
+     * cap); GPUs want the largest products the scratch allows */
+    c->wino_chunk_tiles = cpu ? 2048 : 0;
+    if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_bias = vr_kernel(rt, "add_bias")) ||
+        !(c->k_wino2_in = vr_kernel(rt, "wino2_input")) || !(c->k_wino2_out = vr_kernel(rt, "wino2_output")) ||
+        !(c->k_wino4_in = vr_kernel(rt, "wino4_input")) || !(c->k_wino4_out = vr_kernel(rt, "wino4_output")))
+        return VARCL_E_RUNTIME;
     return 0;
 }
 
 void vc_release(vc_conv *c)
 {
-    if (c->col) vm_free(&c->rt->mem, c->col);
-    c->col = NULL;
-    c->col_bytes = 0;
+    if (c->scratch) vm_free(&c->rt->mem, c->scratch);
+    c->scratch = NULL;
+    c->scratch_bytes = 0;
 }
 
-int vc_forward_nobias(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
+/* Rows (im2col: pixels, Winograd: tiles) per chunk for `row_bytes` of scratch each, at most `rows`; the scratch
+ * grown to hold them. 0 on failure. */
+static int chunk_rows(vc_conv *c, size_t row_bytes, int rows)
 {
-    int H = Hin * up, W = Win * up, rows = B * H * W, st;
-    if (w->k == 1) {
-        if (up != 1) return varcl_fail(VARCL_E_RUNTIME, "internal: 1x1 convolution with up-sampling");
-        if ((st = vg_linear(c->gemm, in, 0, w->wt, 0, out, 0, (size_t)rows, (size_t)w->cout, (size_t)w->cin)))
+    size_t chunk = c->scratch_cap / row_bytes;
+    if (chunk < 1) chunk = 1;
+    if (chunk > (size_t)rows) chunk = (size_t)rows;
+    if (chunk * row_bytes > c->scratch_bytes) {
+        vc_release(c);
+        if (!(c->scratch = vm_alloc(&c->rt->mem, VM_SCRATCH, chunk * row_bytes, "convolution scratch"))) return 0;
+        c->scratch_bytes = chunk * row_bytes;
+    }
+    return (int)chunk;
+}
+
+static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
+{
+    int rows = B * Hin * up * Win * up, K = 9 * w->cin, st;
+    int chunk = chunk_rows(c, (size_t)K * sizeof(float), rows);
+    if (!chunk) return VARCL_E_RUNTIME;
+    for (int row0 = 0; row0 < rows; row0 += chunk) {
+        int n = rows - row0 < chunk ? rows - row0 : chunk;
+        size_t g[2] = {9, (size_t)n};
+        if ((st = vr_launch(c->rt, c->k_im2col, "im2col3x3", 2, g, NULL, 8, VR_ARG(in), VR_ARG(c->scratch),
+                            VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(row0), VR_ARG(n))) ||
+            (st = vg_linear(c->gemm, c->scratch, 0, w->wt, 0, out, (size_t)row0 * w->cout, (size_t)n, (size_t)w->cout,
+                            (size_t)K)))
             return st;
-    } else {
-        size_t row_bytes = (size_t)9 * w->cin * sizeof(float);
-        int chunk = (int)(c->col_cap / row_bytes);
-        if (chunk < 1) chunk = 1;
-        if (chunk > rows) chunk = rows;
-        if ((size_t)chunk * row_bytes > c->col_bytes) {
-            vc_release(c);
-            if (!(c->col = vm_alloc(&c->rt->mem, VM_SCRATCH, (size_t)chunk * row_bytes, "im2col buffer")))
-                return VARCL_E_RUNTIME;
-            c->col_bytes = (size_t)chunk * row_bytes;
-        }
-        for (int row0 = 0; row0 < rows; row0 += chunk) {
-            int n = rows - row0 < chunk ? rows - row0 : chunk, K = 9 * w->cin;
-            size_t g[2] = {9, (size_t)n};
-            if ((st = vr_launch(c->rt, c->k_im2col, "im2col3x3", 2, g, NULL, 8, VR_ARG(in), VR_ARG(c->col),
-                                VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(row0), VR_ARG(n))))
-                return st;
-            if ((st = vg_linear(c->gemm, c->col, 0, w->wt, 0, out, (size_t)row0 * w->cout, (size_t)n, (size_t)w->cout,
-                                (size_t)K)))
-                return st;
-        }
     }
     return 0;
 }
 
-int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
+/* Winograd F(m x m, 3x3), m = w->wino, over chunks of m x m output tiles: V = B^T d B (wino<m>_input),
+ * M[k] = V[k] U[k] for the a^2 = (m + 2)^2 transformed positions k (GEMMs [n][Cin] x [Cin][Cout]),
+ * y = A^T M A + bias (wino<m>_output). */
+static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias,
+                         cl_mem out)
 {
-    int st = vc_forward_nobias(c, w, in, B, Hin, Win, up, out);
-    if (st) return st;
-    int total = B * Hin * up * Win * up * w->cout;
+    int m = w->wino, a2 = (m + 2) * (m + 2), H = Hin * up, W = Win * up, TH = (H + m - 1) / m, TW = (W + m - 1) / m;
+    int tiles = B * TH * TW, st;
+    size_t Cin = (size_t)w->cin, Cout = (size_t)w->cout;
+    int most = c->wino_chunk_tiles && tiles > c->wino_chunk_tiles ? c->wino_chunk_tiles : tiles;
+    int chunk = chunk_rows(c, (size_t)a2 * (Cin + Cout) * sizeof(float), most);
+    if (!chunk) return VARCL_E_RUNTIME;
+    cl_kernel k_in = m == 4 ? c->k_wino4_in : c->k_wino2_in, k_out = m == 4 ? c->k_wino4_out : c->k_wino2_out;
+    const char *n_in = m == 4 ? "wino4_input" : "wino2_input", *n_out = m == 4 ? "wino4_output" : "wino2_output";
+    int cpw = c->wino_cpw, has_bias = bias;
+    for (int t0 = 0; t0 < tiles; t0 += chunk) {
+        int n = tiles - t0 < chunk ? tiles - t0 : chunk;
+        int m_off = (int)(a2 * (size_t)n * Cin); /* M follows V in the scratch (elements; < 2^31: the cap is) */
+        size_t g_in[2] = {((Cin + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
+        size_t g_out[2] = {((Cout + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
+        if ((st = vr_launch(c->rt, k_in, n_in, 2, g_in, NULL, 11, VR_ARG(in), VR_ARG(c->scratch), VR_ARG(Hin),
+                            VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n),
+                            VR_ARG(cpw))))
+            return st;
+        for (size_t k = 0; k < (size_t)a2; k++)
+            if ((st = vg_sgemm(c->gemm, 0, 0, (size_t)n, Cout, Cin, 1.0f, c->scratch, k * n * Cin, Cin, w->wt,
+                               k * Cin * Cout, Cout, 0.0f, c->scratch, (size_t)m_off + k * n * Cout, Cout)))
+                return st;
+        if ((st = vr_launch(c->rt, k_out, n_out, 2, g_out, NULL, 13, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
+                            VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
+                            VR_ARG(TW), VR_ARG(t0), VR_ARG(n), VR_ARG(cpw))))
+            return st;
+    }
+    return 0;
+}
+
+static int add_bias(vc_conv *c, const vw_conv *w, cl_mem out, int pixels)
+{
+    int total = pixels * w->cout, off = 0;
     size_t g = (size_t)total;
-    int off = 0;
     return vr_launch(c->rt, c->k_bias, "add_bias", 1, &g, NULL, 5, VR_ARG(out), VR_ARG(w->b), VR_ARG(total),
                      VR_ARG(w->cout), VR_ARG(off));
+}
+
+static int conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias, cl_mem out)
+{
+    int pixels = B * Hin * up * Win * up, st;
+    if (w->k == 3 && w->wino) return winograd_conv(c, w, in, B, Hin, Win, up, bias, out);
+    if (w->k == 3) st = im2col_conv(c, w, in, B, Hin, Win, up, out);
+    else if (up != 1) return varcl_fail(VARCL_E_RUNTIME, "internal: 1x1 convolution with up-sampling");
+    else st = vg_linear(c->gemm, in, 0, w->wt, 0, out, 0, (size_t)pixels, (size_t)w->cout, (size_t)w->cin);
+    return st ? st : bias ? add_bias(c, w, out, pixels) : 0;
+}
+
+int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
+{
+    return conv(c, w, in, B, Hin, Win, up, 1, out);
+}
+
+int vc_forward_nobias(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
+{
+    return conv(c, w, in, B, Hin, Win, up, 0, out);
+}
+
+int vc_winograd_wanted(int cin, int cout, int side_x)
+{
+    const char *env = getenv("VARCL_CONV");
+    if (!env || !*env || !strcmp(env, "auto")) {
+        /* Measured on pocl (2-core AVX-512 EPYC, one image, ms per convolution, im2col / F(2x2) / F(4x4)):
+         * 16x16 640->640: 22 / 27 / 56;  32x32 320->320: 30 / 14 / 27;  32x32 640->640 (up): 86 / 47 / 60;
+         * 64x64 320->320: 117 / 56 / 31;  128x128 320->320: 460 / 212 / 126;  256x256 160->160: 502 / 306 / 176;
+         * 256x256 160->3: 174 / 110 / 65. Few tiles make short GEMMs: at the latent side (16x16 at 256 px) im2col
+         * wins, and those 640-channel convolutions hold 2/3 of the decoder's weights (Winograd's U is 16/9 or
+         * 36/9 of their size). F(4x4) from 8x the latent side on (the 160-channel levels and the 128x128
+         * up-sampling convolution: +37 MB of weights over F(2x2)); at 4x (64x64, 320 channels) it would save
+         * another ~170 ms of the decoder for +57 MB, left to F(2x2). Shallow inputs (Cin 32: post_quant_conv,
+         * conv_in, phi) are launch-bound: im2col's two calls beat Winograd's 18 or 38. */
+        (void)cout;
+        if (cin < 64 || side_x < 2) return 0;
+        return side_x >= 8 ? 4 : 2;
+    }
+    if (!strcmp(env, "im2col")) return 0;
+    if (!strcmp(env, "winograd")) return 2;
+    if (!strcmp(env, "winograd4")) return 4;
+    varcl_fail(VARCL_E_INPUT, "VARCL_CONV=%s: expected auto, im2col, winograd or winograd4", env);
+    return -1;
+}
+
+void vc_winograd_weights(const float *w, int cin, int cout, int m, float *u)
+{
+    /* G for F(2, 3) and F(4, 3) (points 0, -1, 1, -2, 2; see cl/winograd.cl for B^T and A^T) */
+    static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    const double(*G)[3] = m == 4 ? G4 : G2;
+    int a = m + 2;
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++) {
+            const float *g = w + ((size_t)o * cin + i) * 9;
+            double Gg[6][3]; /* G g */
+            for (int r = 0; r < a; r++)
+                for (int j = 0; j < 3; j++) Gg[r][j] = G[r][0] * g[j] + G[r][1] * g[3 + j] + G[r][2] * g[6 + j];
+            for (int r = 0; r < a; r++)
+                for (int s = 0; s < a; s++)
+                    u[((size_t)(r * a + s) * cin + i) * cout + o] =
+                        (float)(Gg[r][0] * G[s][0] + Gg[r][1] * G[s][1] + Gg[r][2] * G[s][2]);
+        }
 }

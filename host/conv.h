@@ -1,5 +1,11 @@
-/* conv: convolutions as GEMMs on channels-last maps. 3x3: im2col (optionally through a nearest x2
- * up-sampling) in row chunks that bound the scratch, then CLBlast; 1x1: CLBlast directly. Bias added after. */
+/* conv: convolutions on channels-last maps, their products through CLBlast (gemm). 3x3 takes one of three paths,
+ * fixed per convolution when its weights are loaded (vw_conv.wino, see vc_winograd_wanted):
+ *   - Winograd F(m x m, 3x3), m = 2 or 4 (cl/winograd.cl): input transform, (m+2)^2 GEMMs, output transform with
+ *     the bias fused; 2.25x (m = 2) or 4x (m = 4) fewer multiplications than direct convolution;
+ *   - im2col (cl/conv.cl) + one GEMM, bias added after.
+ * All fold an optional nearest x2 up-sampling into their gather, and all work on chunks of output pixels (tiles)
+ * so that their one scratch buffer stays bounded. 1x1: one GEMM. Winograd weights are 16/9 (m = 2) or 36/9
+ * (m = 4) the size of the im2col ones: only the chosen path's layout is kept (tag vae). */
 #ifndef VARCL_CONV_H
 #define VARCL_CONV_H
 
@@ -9,10 +15,14 @@
 typedef struct {
     vr_runtime *rt;
     vg_gemm *gemm;
-    cl_mem col; /* im2col chunk [rows][9 * Cin] (tag scratch) */
-    size_t col_bytes;
-    size_t col_cap; /* largest chunk allowed, bytes */
-    cl_kernel k_im2col, k_bias;
+    /* Scratch shared by the 3x3 paths (tag scratch), allocated once and grown on demand up to scratch_cap:
+     * im2col: col [rows][9 * Cin];  Winograd (a = m + 2): V [a*a][tiles][Cin], then M [a*a][tiles][Cout] */
+    cl_mem scratch;
+    size_t scratch_bytes;
+    size_t scratch_cap;   /* largest chunk allowed, bytes */
+    int wino_cpw;         /* float4s of channels per work-item in the Winograd transforms (device-dependent) */
+    int wino_chunk_tiles; /* most Winograd tiles per chunk, 0: as many as scratch_cap allows */
+    cl_kernel k_im2col, k_bias, k_wino2_in, k_wino2_out, k_wino4_in, k_wino4_out;
 } vc_conv;
 
 int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm);
@@ -23,5 +33,16 @@ void vc_release(vc_conv *c);
 int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out);
 /* The same without the bias (for callers that fuse it into their next kernel). */
 int vc_forward_nobias(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out);
+
+/* The path a 3x3 convolution takes (vw_conv.wino: 0 im2col, 2 or 4 Winograd F(m x m, 3x3)), from its channels and
+ * where it runs in the decoder: side_x = its map side / the latent side (1: post_quant_conv, conv_in, phi, the mid
+ * and top-level blocks). $VARCL_CONV unset or "auto": the path that measured fastest for such convolutions (see
+ * conv.c); "im2col", "winograd" (F(2x2, 3x3)) or "winograd4" (F(4x4, 3x3)) force one path for every 3x3.
+ * -1, error recorded, for any other VARCL_CONV value. */
+int vc_winograd_wanted(int cin, int cout, int side_x);
+
+/* Winograd F(m x m, 3x3) weights (m = 2 or 4) U[(m+2)^2][cin][cout] = G g G^T per (out, in) pair, from torch's
+ * w[cout][cin][3][3]. */
+void vc_winograd_weights(const float *w, int cin, int cout, int m, float *u);
 
 #endif

@@ -2,6 +2,7 @@
  * one tensor at a time (see model.h). */
 #include "model.h"
 
+#include "conv.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -117,10 +118,12 @@ typedef struct {
     vm_tag tag;
     int st;        /* sticky: after the first failure every upload returns NULL */
     size_t params; /* elements uploaded */
+    int side_x;    /* VQ-VAE: map side / latent side where the convolutions being loaded run (picks their 3x3 path) */
 } loader;
 
 /* Uploads tensor `name` (checked against shape) as f32; layout: 0 = as stored, 1 = Linear [out][in] -> [in][out],
- * 2 = conv [out][in][k][k] -> [(ky*k+kx)*in + ci][out]. */
+ * 2 = conv [out][in][k][k] -> [(ky*k+kx)*in + ci][out], 10 + m (m = 2, 4) = 3x3 conv [out][in][3][3] -> Winograd
+ * F(m x m, 3x3) weights U [(m+2)^2][in][out] ((m+2)^2 / 9 of the tensor's size). */
 static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int layout)
 {
     if (ld->st) return NULL;
@@ -131,20 +134,24 @@ static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d
         return NULL;
     }
     float *out = f;
+    int wino_m = layout > 10 ? layout - 10 : 0;
+    size_t out_elems = wino_m ? (size_t)t->numel / 9 * (wino_m + 2) * (wino_m + 2) : (size_t)t->numel;
     if (layout) {
-        out = malloc((size_t)t->numel * sizeof *out);
+        out = malloc(out_elems * sizeof *out);
         if (!out) {
             free(f);
             ld->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
             return NULL;
         }
         int64_t O = t->shape[0], I = t->shape[1], KK = layout == 2 ? t->shape[2] * t->shape[3] : 1;
-        for (int64_t o = 0; o < O; o++)
-            for (int64_t i = 0; i < I; i++)
-                for (int64_t k = 0; k < KK; k++) out[(k * I + i) * O + o] = f[(o * I + i) * KK + k];
+        if (wino_m) vc_winograd_weights(f, (int)I, (int)O, wino_m, out);
+        else
+            for (int64_t o = 0; o < O; o++)
+                for (int64_t i = 0; i < I; i++)
+                    for (int64_t k = 0; k < KK; k++) out[(k * I + i) * O + o] = f[(o * I + i) * KK + k];
         free(f);
     }
-    cl_mem m = vm_alloc_copy(&ld->rt->mem, ld->tag, (size_t)t->numel * sizeof(float), out, name);
+    cl_mem m = vm_alloc_copy(&ld->rt->mem, ld->tag, out_elems * sizeof(float), out, name);
     free(out);
     if (!m) ld->st = VARCL_E_RUNTIME;
     ld->params += (size_t)t->numel;
@@ -168,7 +175,7 @@ int var_load(vr_runtime *rt, const vt_set *s, var_model *m)
     if (st) return st;
     const var_hparams *hp = &m->hp;
     int C = hp->C, F = hp->ffn, H = hp->heads;
-    loader ld = {rt, s, VM_WEIGHTS, 0, 0};
+    loader ld = {rt, s, VM_WEIGHTS, 0, 0, 0};
     if (!(m->blocks = calloc((size_t)hp->depth, sizeof *m->blocks))) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
     m->class_emb = host_t(&ld, "class_emb.weight", 2, hp->classes + 1, C, 0);
     float *pos_start = host_t(&ld, "pos_start", 3, 1, 1, C);
@@ -255,8 +262,14 @@ static void conv_w(loader *ld, vw_conv *c, const char *prefix, int cin, int cout
     c->cin = cin;
     c->cout = cout;
     c->k = k;
+    /* only the chosen path's layout is kept on the device */
+    c->wino = k == 3 && !ld->st ? vc_winograd_wanted(cin, cout, ld->side_x) : 0;
+    if (c->wino < 0) {
+        ld->st = VARCL_E_INPUT;
+        c->wino = 0;
+    }
     snprintf(n, sizeof n, "%.200s.weight", prefix);
-    c->wt = up_t(ld, n, 4, cout, cin, k, k, 2);
+    c->wt = up_t(ld, n, 4, cout, cin, k, k, c->wino ? 10 + c->wino : 2);
     snprintf(n, sizeof n, "%.200s.bias", prefix);
     c->b = up_t(ld, n, 1, cout, 0, 0, 0, 0);
 }
@@ -305,7 +318,7 @@ int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
     int st = vae_read_hparams(s, &m->hp);
     if (st) return st;
     const vae_hparams *hp = &m->hp;
-    loader ld = {rt, s, VM_VAE, 0, 0};
+    loader ld = {rt, s, VM_VAE, 0, 0, 1};
     int z = hp->zch, top = hp->ch * hp->ch_mult[hp->levels - 1];
     m->codebook = up_t(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0, 0);
     char n[256];
@@ -331,6 +344,7 @@ int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
             }
         }
         if (hp->has_up[i]) {
+            ld.side_x *= 2; /* the up-sampling convolution runs at the doubled side */
             snprintf(n, sizeof n, "decoder.up.%d.upsample.conv", i);
             conv_w(&ld, &m->up_conv[i], n, cout, cout, 3);
         }

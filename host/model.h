@@ -28,10 +28,13 @@ typedef struct {
     int upsamples; /* image side = latent << upsamples */
 } vae_hparams;
 
-/* A convolution (3x3 or 1x1) as GEMM weights: wt [k*k*cin][cout] (tap-major, see conv.cl), bias [cout]. */
+/* A convolution (3x3 or 1x1) as GEMM weights, bias [cout]. wt: [k*k*cin][cout] (tap-major, see conv.cl), or for
+ * a 3x3 taking a Winograd path F(m x m, 3x3) (wino = m = 2 or 4; chosen at load time, see conv.h)
+ * U [(m+2)^2][cin][cout] instead. */
 typedef struct {
     cl_mem wt, b;
     int cin, cout, k;
+    int wino;
 } vw_conv;
 typedef struct {
     cl_mem gamma, beta; /* [C] */

@@ -335,39 +335,78 @@ static void test_groupnorm_softmax(void)
     free(x), free(gm), free(bt), free(want), free(got), free(s), free(sw), free(sg);
 }
 
-/* conv.c: im2col + CLBlast 3x3 (plain, and through the nearest x2 up-sampling), 1x1, batched over images. */
+/* One 3x3 convolution through conv.c against ref_conv3x3_hwc: B images of Hin x Win, nearest x2 first when up = 2,
+ * by Winograd F(m x m, 3x3) (wino = m = 2 or 4, transforms with `cpw` float4s per work-item) or im2col (wino = 0);
+ * scratch_cap small forces chunks; bias = 0 runs vc_forward_nobias. */
+static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout, int up2, int wino, int cpw,
+                         size_t scratch_cap, int bias)
+{
+    int Ho = Hin * up2, Wo = Win * up2;
+    size_t out_n = (size_t)B * Ho * Wo * Cout, wn = (size_t)Cout * Cin * 9;
+    size_t un = (size_t)(wino + 2) * (wino + 2) * Cin * Cout;
+    float *x = randv((size_t)B * Hin * Win * Cin, 1), *w = randv(wn, 0.2f), *b = randv((size_t)Cout, 1);
+    float *wt = malloc((wino ? un : wn) * 4), *want = malloc(out_n * 4), *got = malloc(out_n * 4),
+          *xu = malloc((size_t)Ho * Wo * Cin * 4), *zero = calloc((size_t)Cout, 4);
+    if (wino) vc_winograd_weights(w, Cin, Cout, wino, wt);
+    else
+        for (int o = 0; o < Cout; o++)
+            for (int i = 0; i < Cin; i++)
+                for (int k = 0; k < 9; k++) wt[((size_t)k * Cin + i) * Cout + o] = w[((size_t)o * Cin + i) * 9 + k];
+    for (int bi = 0; bi < B; bi++) {
+        const float *xi = x + (size_t)bi * Hin * Win * Cin;
+        if (up2 == 2) ref_upsample2x_hwc(xi, Hin, Win, Cin, xu);
+        ref_conv3x3_hwc(up2 == 2 ? xu : xi, Ho, Wo, Cin, w, bias ? b : zero, Cout, want + (size_t)bi * Ho * Wo * Cout);
+    }
+    vw_conv wc = {up(wt, (wino ? un : wn) * 4), up(b, (size_t)Cout * 4), Cin, Cout, 3, wino};
+    cl_mem dx = up(x, (size_t)B * Hin * Win * Cin * 4), dy = dev(out_n * 4);
+    int cpw_default = cv->wino_cpw;
+    size_t cap_default = cv->scratch_cap;
+    cv->wino_cpw = cpw;
+    cv->scratch_cap = scratch_cap;
+    double t0 = now_ms();
+    int st = bias ? vc_forward(cv, &wc, dx, B, Hin, Win, up2, dy) : vc_forward_nobias(cv, &wc, dx, B, Hin, Win, up2, dy);
+    vr_finish(&rt);
+    double ms = now_ms() - t0;
+    cv->wino_cpw = cpw_default;
+    cv->scratch_cap = cap_default;
+    char name[96];
+    snprintf(name, sizeof name, "%s%s%s B%d %dx%d %d->%d", up2 == 2 ? "up2+" : "",
+             wino == 4 ? "wino4" : wino ? "wino2" : "im2col", bias ? "" : "(nobias)", B, Ho, Wo, Cin, Cout);
+    CHECK(st == 0, "%s: %s", name, varcl_last_error());
+    down(dy, got, out_n * 4);
+    /* a wrong transform or tile index gives errors of order 1; float rounding of the transforms stays below 1e-6
+     * (F(4x4, 3x3)'s larger constants: a few 1e-6) */
+    compare(name, got, want, out_n, 1e-5, ms);
+    vc_release(cv); /* each case starts from an empty scratch: the first-use growth path runs every time */
+    vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
+    free(x), free(w), free(b), free(wt), free(want), free(got), free(xu), free(zero);
+}
+
+/* conv.c: 3x3 by im2col + CLBlast and by Winograd F(2x2, 3x3) and F(4x4, 3x3) (plain, and through the nearest x2
+ * up-sampling), 1x1, batched over images. */
 static void test_conv(void)
 {
     vg_gemm gemm;
     vc_conv cv;
     CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
     CHECK(vc_init(&cv, &rt, &gemm) == 0, "vc_init: %s", varcl_last_error());
-    cv.col_cap = 4096 * 4; /* force several im2col chunks */
-    int B = 2, H = 7, W = 9, Cin = 32, Cout = 48;
-    for (int up2 = 1; up2 <= 2; up2++) {
-        int Ho = H * up2, Wo = W * up2;
-        float *x = randv((size_t)B * H * W * Cin, 1), *w = randv((size_t)Cout * Cin * 9, 0.2f), *b = randv((size_t)Cout, 1);
-        float *wt = malloc((size_t)Cout * Cin * 9 * 4), *want = malloc((size_t)B * Ho * Wo * Cout * 4),
-              *got = malloc((size_t)B * Ho * Wo * Cout * 4), *xu = malloc((size_t)Ho * Wo * Cin * 4);
-        for (int o = 0; o < Cout; o++)
-            for (int i = 0; i < Cin; i++)
-                for (int k = 0; k < 9; k++) wt[((size_t)k * Cin + i) * Cout + o] = w[((size_t)o * Cin + i) * 9 + k];
-        for (int bi = 0; bi < B; bi++) {
-            const float *xi = x + (size_t)bi * H * W * Cin;
-            if (up2 == 2) ref_upsample2x_hwc(xi, H, W, Cin, xu);
-            ref_conv3x3_hwc(up2 == 2 ? xu : xi, Ho, Wo, Cin, w, b, Cout, want + (size_t)bi * Ho * Wo * Cout);
+    size_t big = cv.scratch_cap, small = 4096 * 4; /* small: several chunks (an odd last one) */
+    int Cin = 32, Cout = 48, dflt = cv.wino_cpw;
+    for (int up2 = 1; up2 <= 2; up2++) conv3x3_case(&cv, 2, 7, 9, Cin, Cout, up2, 0, dflt, small, 1);
+    /* Winograd: H and W that leave partial edge tiles (every remainder mod 2 and mod 4), channel counts that are
+     * not multiples of 4 (float4 tails), batches, Cout = 3 (conv_out), chunked and whole, both work shapes
+     * (cpw 1: GPUs; 2: blocks with a tail) */
+    for (int m = 2; m <= 4; m += 2) {
+        for (int up2 = 1; up2 <= 2; up2++) {
+            conv3x3_case(&cv, 2, 7, 9, Cin, Cout, up2, m, dflt, small, 1);
+            conv3x3_case(&cv, 3, 5, 6, 37, 19, up2, m, dflt, small, 1);
+            conv3x3_case(&cv, 1, 9, 4, 37, 19, up2, m, 1, big, 1);
+            conv3x3_case(&cv, 2, 11, 3, 45, 3, up2, m, 2, small, 1);
         }
-        vw_conv wc = {up(wt, (size_t)Cout * Cin * 9 * 4), up(b, (size_t)Cout * 4), Cin, Cout, 3};
-        cl_mem dx = up(x, (size_t)B * H * W * Cin * 4), dy = dev((size_t)B * Ho * Wo * Cout * 4);
-        double t0 = now_ms();
-        int st = vc_forward(&cv, &wc, dx, B, H, W, up2, dy);
-        vr_finish(&rt);
-        CHECK(st == 0, "vc_forward: %s", varcl_last_error());
-        down(dy, got, (size_t)B * Ho * Wo * Cout * 4);
-        compare(up2 == 1 ? "conv3x3 (im2col+GEMM)" : "upsample2x + conv3x3", got, want, (size_t)B * Ho * Wo * Cout, 1e-5,
-                now_ms() - t0);
-        vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
-        free(x), free(w), free(b), free(wt), free(want), free(got), free(xu);
+        conv3x3_case(&cv, 1, 16, 16, 64, 3, 1, m, dflt, big, 1);
+        conv3x3_case(&cv, 2, 1, 1, 5, 7, 1, m, dflt, big, 1);   /* a map smaller than one tile */
+        conv3x3_case(&cv, 2, 8, 8, 32, 32, 1, m, dflt, big, 0); /* the phi convolutions' call (no bias) */
+        conv3x3_case(&cv, 1, 13, 12, 160, 160, 1, m, dflt, big, 1);
     }
     /* 1x1 */
     int HW = 50;
@@ -376,7 +415,7 @@ static void test_conv(void)
     for (int o = 0; o < Cout; o++)
         for (int i = 0; i < Cin; i++) wt[(size_t)i * Cout + o] = w[(size_t)o * Cin + i];
     ref_conv1x1_hwc(x, HW, Cin, w, b, Cout, want);
-    vw_conv wc = {up(wt, (size_t)Cout * Cin * 4), up(b, (size_t)Cout * 4), Cin, Cout, 1};
+    vw_conv wc = {up(wt, (size_t)Cout * Cin * 4), up(b, (size_t)Cout * 4), Cin, Cout, 1, 0};
     cl_mem dx = up(x, (size_t)HW * Cin * 4), dy = dev((size_t)HW * Cout * 4);
     double t0 = now_ms();
     CHECK(vc_forward(&cv, &wc, dx, 1, 5, 10, 1, dy) == 0, "1x1 conv: %s", varcl_last_error());
