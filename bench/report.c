@@ -445,6 +445,19 @@ static void md_text(FILE *o, const char *s)
     }
 }
 
+/* The result's "gemm" object as one line: "tuned file PATH (linear: A, conv: B), linear_rows up to N rows". */
+static void vrep_gemm_text(const vj_value *gm, char *buf, size_t n)
+{
+    const char *params = vj_str(vj_get(gm, "params"), "?"), *file = vj_str(vj_get(gm, "file"), NULL);
+    const char *lin = vj_str(vj_get(gm, "linear"), "?"), *conv = vj_str(vj_get(gm, "conv"), "?");
+    double few = vj_num(vj_get(gm, "few_rows"), NAN);
+    int used = snprintf(buf, n, "%s%s%s", params, file ? " " : "", file ? file : "");
+    if (used >= 0 && (size_t)used < n && (strcmp(lin, "default") || strcmp(conv, "default")))
+        used += snprintf(buf + used, n - (size_t)used, " (linear: %s, conv: %s)", lin, conv);
+    if (used >= 0 && (size_t)used < n && few == few)
+        snprintf(buf + used, n - (size_t)used, few > 0 ? ", linear_rows up to %.0f rows" : ", no linear_rows", few);
+}
+
 static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
 {
     const vj_value *dv = d->device, *m = d->model, *p = d->peak;
@@ -464,6 +477,14 @@ static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
     if (p)
         fprintf(o, "- Peak: SGEMM %s GFLOP/s, bandwidth %s GB/s\n", vrep_sig3(vj_num(vj_get(p, "sgemm_gflops"), NAN)).s,
                 vrep_sig3(vj_num(vj_get(p, "bandwidth_gbs"), NAN)).s);
+    const vj_value *gm = vj_get(d->result, "gemm");
+    if (vj_type_of(gm) == VJ_OBJECT) {
+        char txt[1400];
+        vrep_gemm_text(gm, txt, sizeof txt);
+        fputs("- GEMM parameters: ", o);
+        md_text(o, txt);
+        fputc('\n', o);
+    }
     if (m) {
         fputs("- Model: ", o);
         md_text(o, vj_str(vj_get(m, "name"), "?"));
@@ -1171,6 +1192,14 @@ static void h_details(FILE *o, const vrep_set *s, const vrep_dev *d)
         h_dt(o, "Measured peak");
         fprintf(o, "SGEMM %s GFLOP/s, bandwidth %s GB/s</dd>\n", vrep_sig3(vj_num(vj_get(p, "sgemm_gflops"), NAN)).s,
                 vrep_sig3(vj_num(vj_get(p, "bandwidth_gbs"), NAN)).s);
+    }
+    const vj_value *gm = vj_get(d->result, "gemm");
+    if (vj_type_of(gm) == VJ_OBJECT) {
+        char txt[1400];
+        vrep_gemm_text(gm, txt, sizeof txt);
+        h_dt(o, "GEMM parameters");
+        h_text(o, txt);
+        fputs("</dd>\n", o);
     }
     if (m) {
         h_dt(o, "Model");

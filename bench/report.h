@@ -1,7 +1,7 @@
 /* report: renders vbench result documents (parsed with vj_parse / vj_read_file) as Markdown or as one
  * self-contained HTML page (inline CSS and inline SVG charts; no scripts, no external resources).
  *
- * A document is {"varcl_version", "host": {...}, "results": [ per device: {"device", "error"?, "peak", "model",
+ * A document is {"varcl_version", "host": {...}, "results": [ per device: {"device", "error"?, "peak", "gemm"?, "model",
  * "runs": [ per (depth, batch): {...} ]} ]} as written by vbench. The run whose depth equals model.depth is the
  * full network (shown as layers "all"). Missing numbers are shown as "-" and left out of charts; a document that
  * does not have the structure (not an object, no "results" array, a result or run that is not an object, a run

@@ -1,17 +1,21 @@
-/* vbench: depth sweeps, device peak probes and vendor comparison reports.
+/* vbench: depth sweeps, device peak probes, vendor comparison reports, and per-device GEMM tuning.
  *
  *   vbench --depth 2,8,16 [--batch 1,8] [--full-scales N] [--model F --vae F] [--decode on|off] [--warmup N]
  *          [--reps N] [--device SPEC|all] [--json F] [--md F] [--html F]
  *   vbench --compare A.json B.json ... [--md F] [--html F]
+ *   vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N] [--tune-shapes N] [--tune-sets a,b,...]
  *
  * Every sweep includes the full network as its baseline. Per (device, depth, batch): time per image (median, min,
  * max over reps after warm-up), per scale and per part, KV bytes, peak device bytes per tag, FLOPs from the plan and
  * the GFLOP/s reached, as a fraction of the SGEMM peak probed on the device. Benchmarks report; they assert nothing.
+ * --tune times candidate CLBlast parameter sets on the model's GEMM shapes and stores the best in the device's tuning
+ * file, which later runs read (tune.c, gemm_tune.h); the reports say which GEMM parameters each device used.
  * Progress goes to stderr, a Markdown table to stdout. Exit status: 0 ok, 2 bad usage or input, 1 run-time failure. */
 #include "gemm.h"
 #include "generate.h"
 #include "json.h"
 #include "report.h"
+#include "tune.h"
 #include "varcl.h"
 
 #include "../host/config.h"
@@ -31,12 +35,15 @@
 static const char usage[] =
     "usage: vbench --depth 2,8,16 [--batch 1,8] [--full-scales N] [--model F --vae F] [--decode on|off]\n"
     "              [--warmup N] [--reps N] [--device SPEC|all] [--json F] [--md F] [--html F]\n"
-    "       vbench --compare A.json B.json ... [--md F] [--html F]\n";
+    "       vbench --compare A.json B.json ... [--md F] [--html F]\n"
+    "       vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N (3)] [--tune-shapes N (6)]\n"
+    "              [--tune-sets default,cpu-linear,...]   GEMM parameters for this device, stored in the varcl cache\n";
 
 typedef struct {
     int depths[MAX_LIST], n_depths, batches[MAX_LIST], n_batches;
     int full_scales, decode, warmup, reps;
-    const char *model, *vae, *device, *json, *md, *html;
+    int tune, tune_reps, tune_shapes, tune_flags; /* tune_flags: a --tune-* option was given */
+    const char *model, *vae, *device, *json, *md, *html, *tune_sets;
     const char *compare[MAX_LIST];
     int n_compare;
 } options;
@@ -78,7 +85,7 @@ static int parse_list(const char *flag, const char *val, int min, int *out, int 
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.full_scales = 6, .decode = 1, .warmup = 1, .reps = 3};
+    *o = (options){.full_scales = 6, .decode = 1, .warmup = 1, .reps = 3, .tune_reps = 3, .tune_shapes = 6};
     o->batches[0] = 1;
     o->n_batches = 1;
     for (int i = 1; i < argc; i++) {
@@ -95,14 +102,24 @@ static int parse_args(int argc, char **argv, options *o)
             if (!o->n_compare) return bad("--compare needs JSON files%s", "");
             continue;
         }
+        if (!strcmp(a, "--tune")) {
+            o->tune = 1;
+            continue;
+        }
         if (i + 1 >= argc) return bad("%s needs a value (see --help)", a);
         const char *v = argv[++i];
         int st = 0;
+        o->tune_flags |= !strncmp(a, "--tune-", 7);
         if (!strcmp(a, "--depth")) st = parse_list(a, v, 1, o->depths, &o->n_depths);
         else if (!strcmp(a, "--batch")) st = parse_list(a, v, 1, o->batches, &o->n_batches);
         else if (!strcmp(a, "--full-scales")) st = vcfg_parse_int(v, 0, 64, &o->full_scales) ? bad("--full-scales: bad value '%s'", v) : 0;
         else if (!strcmp(a, "--warmup")) st = vcfg_parse_int(v, 0, 1000, &o->warmup) ? bad("--warmup: bad value '%s'", v) : 0;
         else if (!strcmp(a, "--reps")) st = vcfg_parse_int(v, 1, 1000, &o->reps) ? bad("--reps: bad value '%s'", v) : 0;
+        else if (!strcmp(a, "--tune-reps"))
+            st = vcfg_parse_int(v, 1, 64, &o->tune_reps) ? bad("--tune-reps: expected 1..64, got '%s'", v) : 0;
+        else if (!strcmp(a, "--tune-shapes"))
+            st = vcfg_parse_int(v, 1, 16, &o->tune_shapes) ? bad("--tune-shapes: expected 1..16, got '%s'", v) : 0;
+        else if (!strcmp(a, "--tune-sets")) o->tune_sets = v;
         else if (!strcmp(a, "--decode")) {
             if (strcmp(v, "on") && strcmp(v, "off")) st = bad("--decode: expected on or off, got '%s'", v);
             o->decode = !strcmp(v, "on");
@@ -115,9 +132,16 @@ static int parse_args(int argc, char **argv, options *o)
         else st = bad("unknown option '%s' (see --help)", a);
         if (st) return st;
     }
+    if ((o->model != NULL) != (o->vae != NULL)) return bad("--model and --vae go together%s", "");
+    if (o->tune) {
+        if (o->n_compare || o->n_depths || o->json || o->md || o->html)
+            return bad("--tune runs alone: no --depth, --compare, --json, --md or --html%s", "");
+        if (o->device && !strcmp(o->device, "all")) return bad("--tune takes one device, not --device all%s", "");
+        return 0;
+    }
+    if (o->tune_flags) return bad("--tune-reps, --tune-shapes and --tune-sets go with --tune%s", "");
     if (!o->n_compare && !o->n_depths) return bad("--depth is required, e.g. --depth 2,8,16%s", "");
     if (o->n_compare && o->n_depths) return bad("--compare renders existing files; it takes no --depth%s", "");
-    if ((o->model != NULL) != (o->vae != NULL)) return bad("--model and --vae go together%s", "");
     return 0;
 }
 
@@ -127,12 +151,15 @@ typedef struct {
     double sgemm_gflops, bandwidth_gbs;
 } peaks;
 
-static int probe(varcl *v, peaks *pk)
+/* Also copies the GEMM set-up (which parameters are used) into *gemm. */
+static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
 {
     vr_runtime *rt = varcl_runtime(v);
     size_t n = rt->is_gpu ? 4096 : 1024, bytes = n * n * sizeof(float);
     vg_gemm g;
-    if (vg_init(&g, rt)) return VARCL_E_RUNTIME;
+    int init = vg_init(&g, rt);
+    if (init) return init;
+    *gemm = g;
     cl_mem a = vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe A"), b = a ? vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe B") : NULL;
     cl_mem c = b ? vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe C") : NULL;
     int st = c ? 0 : VARCL_E_RUNTIME;
@@ -303,6 +330,22 @@ static void run_json(FILE *f, const run_result *r, const run_result *full, const
             full && full->kv_bytes ? 1.0 - (double)r->kv_bytes / full->kv_bytes : 0.0);
 }
 
+/* "gemm": which GEMM parameters the runs used: {"params": "tuned file" | "built-in CPU sets" | "CLBlast defaults",
+ * "file": path or null, "linear": set name, "conv": set name, "few_rows": N} */
+static void gemm_json(FILE *f, const vg_gemm *g)
+{
+    fprintf(f, ",\"gemm\":{\"params\":");
+    vj_write_string(f, vg_source_name(g->source));
+    fprintf(f, ",\"file\":");
+    if (g->source == VG_PARAMS_FILE) vj_write_string(f, g->file);
+    else fprintf(f, "null");
+    for (int c = 0; c < VG_CLASSES; c++) {
+        fprintf(f, ",\"%s\":", vg_class_names[c]);
+        vj_write_string(f, g->use_sets ? g->set[c].name : "default");
+    }
+    fprintf(f, ",\"few_rows\":%d}", g->few_rows);
+}
+
 /* Benchmarks one device into the JSON stream; a failure is recorded in the stream and returned. */
 static int bench_device(FILE *f, const options *o, const vr_device *dev)
 {
@@ -324,6 +367,8 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         v = varcl_open(&op);
     int st = v ? 0 : varcl_last_status();
     peaks pk = {0, 0};
+    vg_gemm gemm;
+    int have_gemm = 0;
     varcl_info info;
     run_result *runs = NULL;
     int nr = 0;
@@ -341,7 +386,8 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     fprintf(stderr, "vbench: device %d: %s (%s)\n", dev->index, dev->name, dev->platform_name);
     if (!st) {
         fprintf(stderr, "vbench: probing SGEMM and bandwidth\n");
-        st = probe(v, &pk);
+        st = probe(v, &pk, &gemm);
+        have_gemm = !st;
     }
     if (!st) {
         /* depths: the full network first (the baseline), then the requested ones, without repeats */
@@ -368,6 +414,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         fprintf(stderr, "vbench: device %d failed: %s\n", dev->index, varcl_last_error());
     }
     fprintf(f, ",\"peak\":{\"sgemm_gflops\":%.4f,\"bandwidth_gbs\":%.4f}", pk.sgemm_gflops, pk.bandwidth_gbs);
+    if (have_gemm) gemm_json(f, &gemm);
     if (v) {
         fprintf(f, ",\"model\":{\"name\":");
         vj_write_string(f, o->model ? o->model : "built-in demo model");
@@ -437,6 +484,11 @@ int main(int argc, char **argv)
     options o;
     int st = parse_args(argc, argv, &o);
     if (st) return st;
+    if (o.tune) {
+        vtune_options to = {.model = o.model, .vae = o.vae, .device = o.device, .reps = o.tune_reps,
+                            .max_shapes = o.tune_shapes, .sets = o.tune_sets};
+        return vtune_run(&to);
+    }
     if (o.n_compare) {
         vj_value *docs[MAX_LIST];
         for (int i = 0; i < o.n_compare; i++) {

@@ -1,25 +1,93 @@
 /* gemm: the only caller of CLBlast. Every dense product with weights goes through here: linear layers
  * (weights pre-transposed at load time to Wt[in][out], so the call needs no transposes) and convolutions as
- * GEMMs. Temp buffers are passed in explicitly so that memory accounting sees them (tag scratch). */
+ * GEMMs. Temp buffers are passed in explicitly so that memory accounting sees them (tag scratch).
+ *
+ * Per-device GEMM parameters. CLBlast's Xgemm kernel takes 16 tuning parameters (a "set"); varcl splits products
+ * into two shape classes (vg_shape_class) and runs each with one set, or leaves CLBlast's own database values
+ * ("CLBlast defaults") in place for both. Where the sets come from, in order:
+ *   1. VARCL_GEMM_TUNING=off: CLBlast defaults, nothing else is read;
+ *   2. the device's tuning file in the varcl cache directory (written by `vbench --tune`, see gemm_tune.c);
+ *   3. CPU devices: the built-in CPU sets; other devices: CLBlast defaults.
+ * Every set is checked against CLBlast's constraints and, once per process and device, against a host reference:
+ * CLBlastOverrideParameters does not validate and an invalid set computes garbage. CLBlast 1.5.3 cannot restore
+ * its database values after an override, so "default" is all or nothing: both classes, or neither. */
 #ifndef VARCL_GEMM_H
 #define VARCL_GEMM_H
 
 #include "runtime.h"
 
+#include <stddef.h>
+
+#define VG_XGEMM_PARAMS 16
+/* CLBlast 1.5.3's Xgemm parameter names, in the order of vg_xgemm_set.v */
+extern const char *const vg_xgemm_names[VG_XGEMM_PARAMS];
+
+typedef struct {
+    char name[32];                /* candidate name ("cpu-linear", ...) or "custom" */
+    size_t v[VG_XGEMM_PARAMS];    /* GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN */
+} vg_xgemm_set;
+
+/* Shape classes: "conv" for shallow (K < 512), narrow (N < 128) and tall-narrow (M >= 16384, N <= 320) products,
+ * "linear" for the rest. Measured on pocl: the CPU conv set wins on the former (decoder 65536 x 1440 -> 160: 68 vs
+ * 52 GFLOP/s), the CPU linear set on the transformer's products of width >= 512 (84-101 vs 80-97). */
+enum { VG_CLASS_LINEAR, VG_CLASS_CONV, VG_CLASSES };
+extern const char *const vg_class_names[VG_CLASSES]; /* "linear", "conv" */
+int vg_shape_class(size_t M, size_t N, size_t K);
+
+/* Candidate sets that `vbench --tune` tries (GEMMK = 0 only: GEMMK = 1 computed wrong results on pocl 3.1). */
+typedef struct {
+    vg_xgemm_set set;
+    cl_device_type types; /* device types it is tried on (CL_DEVICE_TYPE_CPU / _GPU) */
+    const char *origin;   /* where it comes from, for the tuning table */
+} vg_candidate;
+extern const vg_candidate vg_candidates[];
+extern const int vg_n_candidates;
+/* The candidate named `name`, or NULL. */
+const vg_candidate *vg_find_candidate(const char *name);
+
+/* 0 when `s` meets CLBlast's Xgemm constraints (divisibility, GEMMK = 0) and, with `dev` given, the device's
+ * limits (work-group size, local memory). Otherwise non-zero with the reason in why[n]. */
+int vg_xgemm_check(const vg_xgemm_set *s, const vr_device *dev, char *why, size_t n);
+/* "GEMMK=0 KREG=1 ..." */
+void vg_xgemm_format(const vg_xgemm_set *s, char *buf, size_t n);
+
+/* Where the sets in use came from (vbench reports it). */
+enum { VG_PARAMS_DEFAULT, VG_PARAMS_BUILTIN, VG_PARAMS_FILE };
+
 typedef struct {
     vr_runtime *rt;
     cl_mem temp; /* CLBlast's temp buffer, grown on demand */
     size_t temp_bytes;
-    int tuned;   /* 1: validated Xgemm parameter sets are switched per shape class (CPU devices) */
+    int source;   /* VG_PARAMS_*: CLBlast defaults, built-in CPU sets, or the tuning file */
+    int use_sets; /* 1: set[vg_shape_class(M, N, K)] is installed before each product; 0: CLBlast defaults */
+    vg_xgemm_set set[VG_CLASSES];
+    char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
     int few_rows; /* linear products of at most this many rows take linear_rows (0: always CLBlast) */
     cl_kernel k_rows[2]; /* linear_rows4_16, linear_rows8_16 */
 } vg_gemm;
 
-/* Sets up GEMMs on rt's device. On CPU devices (pocl) it installs CLBlast parameter sets tuned for two shape
- * classes, each validated against a host reference first (VARCL_GEMM_TUNING=off keeps CLBlast's defaults).
- * Fails only when a tuned set was installed and computes wrong results (message says how to turn tuning off). */
+/* Sets up GEMMs on rt's device with the parameters chosen as described above, each set validated first. Fails on
+ * a malformed tuning file or a set outside CLBlast's constraints (input error) or a set that computes wrong results
+ * (run-time error); the message names the file and the fix (delete it or rerun `vbench --tune`). */
 int vg_init(vg_gemm *g, vr_runtime *rt);
+/* The same without reading a tuning file or validating: CLBlast defaults, few_rows from the device type and
+ * VARCL_FEW_ROWS (the tuner starts from here). */
+int vg_init_untuned(vg_gemm *g, vr_runtime *rt);
 void vg_release(vg_gemm *g);
+
+/* Switches g to `linear` and `conv` (validated once per process and device), or to CLBlast defaults when both are
+ * NULL. Returns an error when a set fails validation, or when defaults are asked for after an override was
+ * installed on this device (CLBlast cannot restore them). */
+int vg_use_sets(vg_gemm *g, const vg_xgemm_set *linear, const vg_xgemm_set *conv);
+
+/* The time one switch between two validated sets costs, ms (CLBlast rebuilds its parameter database on every
+ * override: measured 0.2 ms per switch on NVIDIA's OpenCL, which products alternating between the classes pay). */
+double vg_switch_ms(vg_gemm *g, const vg_xgemm_set *a, const vg_xgemm_set *b);
+
+/* One line for reports: "tuned file /path (linear: cpu-linear, conv: cpu-conv), linear_rows up to 16 rows". */
+void vg_describe(const vg_gemm *g, char *buf, size_t n);
+/* "tuned file", "built-in CPU sets" or "CLBlast defaults" */
+const char *vg_source_name(int source);
 
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.
  * Offsets and leading dimensions in elements. */
@@ -29,8 +97,28 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
 /* y[M][N] = x[M][K] * Wt[K][N]: a torch Linear without its bias (bias is fused into the next kernel). Products of
  * few rows (M <= few_rows, N a multiple of 16) stream the weights through cl/linear.cl instead of CLBlast: on pocl
  * CLBlast's cost is flat below 128 rows (about 10 ms for 1024 -> 4096), the streaming kernel's 2-3 ms. CPU devices
- * default to few_rows = 16; GPUs to 0 (unmeasured); VARCL_FEW_ROWS=N overrides. */
+ * default to few_rows = 16; GPUs to 0; the tuning file or VARCL_FEW_ROWS=N (which wins) override. */
 int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K);
+/* The streaming kernel alone (the tuner times it against CLBlast); N must be a multiple of 16. */
+int vg_linear_rows(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, cl_mem y, size_t y_off, size_t M, size_t N,
+                   size_t K);
+
+/* ---- the tuning file (gemm_tune.c) ---- */
+
+/* What a tuning file holds. */
+typedef struct {
+    int use_sets;                 /* 0: CLBlast defaults for both classes */
+    vg_xgemm_set set[VG_CLASSES];
+    int few_rows;                 /* -1: not stored (device default) */
+} vg_tuning;
+
+/* The device's tuning file: <cache dir>/gemm-<hash of device name, driver and platform version>.ini, the cache
+ * dir as for program binaries ($VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl, else ~/.cache/varcl). "" when the
+ * cache is off (VARCL_CACHE_DIR=off) or no directory is known. */
+void vg_tuning_path(const vr_device *dev, char *buf, size_t n);
+/* Reads and checks a tuning file (syntax, device, constraints; not the reference check). *found = 0 and status 0
+ * when there is no file; an input error naming the file and the fix when it is malformed or for another device. */
+int vg_tuning_read(const char *path, const vr_device *dev, vg_tuning *t, int *found);
 
 #endif

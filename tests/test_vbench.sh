@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # vbench: a short sweep of the tiny upstream model writes JSON in the documented schema, Markdown and a
 # self-contained HTML report; --device all over pocl's two CPU drivers records a failing device and runs the other;
-# --compare renders two files; bad arguments are refused with exit status 2.
+# --compare renders two files; --tune writes the GEMM tuning file that later runs use and report (a corrupted one is
+# refused); bad arguments are refused with exit status 2.
 set -u
 data=${VARCL_TEST_DATA:?}
 vbench=$(cd "$(dirname "${VBENCH:?}")" && pwd)/$(basename "$VBENCH")
+vgen=$(cd "$(dirname "${VGEN:?}")" && pwd)/$(basename "$VGEN")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -94,6 +96,65 @@ check '[ $? -eq 0 ] && [ -s "$tmp/c.md" ] && [ -s "$tmp/c.html" ]' "--compare wr
 check '[ "$(grep -o "<svg" "$tmp/c.html" | wc -l)" -gt "$(grep -o "<svg" "$tmp/a.html" | wc -l)" ]' \
     "--compare adds the side-by-side chart"
 
+# --tune: writes the device's GEMM tuning file into a private VARCL_CACHE_DIR, later runs use and report it, a
+# corrupted file is refused with one line naming it, a new --tune replaces it; VARCL_CACHE_DIR=off prints only.
+# Two candidates, few shapes and reps: the CPU sets are the ones the sweeps above compiled into pocl's cache.
+cache="$tmp/cache"
+quick=(--tune-sets cpu-linear,cpu-conv --tune-shapes 2 --tune-reps 1)
+VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --tune "${quick[@]}" > "$tmp/t.md" 2> "$tmp/t.err"
+check '[ $? -eq 0 ]' "--tune exits 0: $(tail -3 "$tmp/t.err")"
+tuned=$(ls "$cache"/gemm-*.ini 2> /dev/null | head -1)
+check '[ -n "$tuned" ] && [ "$(ls "$cache"/gemm-*.ini | wc -l)" -eq 1 ]' "--tune writes one gemm-<hash>.ini"
+check 'grep -q "^| linear | cpu-linear | [0-9.]* | [0-9.]* | ok |" "$tmp/t.md" && grep -q "^| conv | cpu-conv |" "$tmp/t.md"' \
+    "--tune prints the Markdown table: $(grep "^|" "$tmp/t.md" | head -3)"
+check 'grep -qF "Stored in $tuned" "$tmp/t.md"' "--tune says where the file went"
+check 'grep -q "^device = " "$tuned" && grep -q "^driver = " "$tuned" && grep -q "^date = " "$tuned" &&
+       grep -q "^few_rows = [0-9]" "$tuned" && [ "$(grep -c "^params = GEMMK=0 KREG=1 KWG=" "$tuned")" -eq 2 ] &&
+       grep -q "^#   cpu-conv  *[0-9.]*  ok" "$tuned"' "the file is readable: device, date, sets, measurements"
+check '[ -z "$(ls "$cache" | grep "tmp")" ]' "no temporary file left"
+VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 --json "$tmp/t.json" \
+    > "$tmp/t2.md" 2> "$tmp/t2.err"
+check '[ $? -eq 0 ]' "a sweep with the tuned file exits 0: $(tail -3 "$tmp/t2.err")"
+check 'grep -qF "GEMM parameters: tuned file $tuned (linear: " "$tmp/t2.md"' \
+    "the report names the tuned file: $(grep "GEMM" "$tmp/t2.md")"
+python3 - "$tmp/t.json" "$tuned" "$tmp/a.json" <<'PY' > "$tmp/gemm.out" 2>&1
+import json, sys
+g = json.load(open(sys.argv[1]))["results"][0]["gemm"]
+assert g["params"] == "tuned file" and g["file"] == sys.argv[2], g
+assert g["linear"] in ("cpu-linear", "cpu-conv") and g["conv"] in ("cpu-linear", "cpu-conv"), g
+assert isinstance(g["few_rows"], int) and g["few_rows"] >= 0, g
+a = json.load(open(sys.argv[3]))["results"][0]["gemm"]
+assert a["params"] in ("built-in CPU sets", "tuned file", "CLBlast defaults"), a
+print("gemm ok")
+PY
+check 'grep -q "gemm ok" "$tmp/gemm.out"' "JSON gemm object: $(cat "$tmp/gemm.out")"
+VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/t3.err"
+check '[ $? -eq 0 ] && [ -s "$tmp/t.png" ]' "vgen runs with the tuned file: $(cat "$tmp/t3.err")"
+# corrupted: a set that breaks CLBlast's constraints, then garbage
+cp "$tuned" "$tmp/good.ini"
+sed -i 's/^\(params = GEMMK=0 KREG=1 KWG=\)[0-9]*/\17/' "$tuned"
+VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 > /dev/null 2> "$tmp/c1.err"
+rc=$?
+check '[ $rc -ne 0 ] && [ "$(wc -l < "$tmp/c1.err")" -eq 1 ] && grep -qF "$tuned" "$tmp/c1.err" &&
+       grep -q "constraints" "$tmp/c1.err" && grep -q "vbench --tune" "$tmp/c1.err"' \
+    "a set breaking the constraints: one line naming the file and the fix (exit $rc): $(cat "$tmp/c1.err")"
+printf 'format = 1\nthis is not a tuning file\n' > "$tuned"
+VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c2.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/c2.err")" -eq 1 ] && grep -qF "$tuned: line 2" "$tmp/c2.err" &&
+       grep -q "delete the file" "$tmp/c2.err"' "a malformed file: vgen exits 2 with one line (exit $rc): $(cat "$tmp/c2.err")"
+VARCL_CACHE_DIR="$cache" VARCL_GEMM_TUNING=off "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c3.err"
+check '[ $? -eq 0 ]' "VARCL_GEMM_TUNING=off ignores the file: $(cat "$tmp/c3.err")"
+VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --tune --tune-sets cpu-conv --tune-shapes 1 --tune-reps 1 \
+    > /dev/null 2> "$tmp/t4.err"
+check '[ $? -eq 0 ] && grep -q "^\[conv\]" "$tuned" && grep -q "^set = cpu-conv" "$tuned"' \
+    "--tune replaces a corrupted file: $(tail -2 "$tmp/t4.err")"
+# the cache off: printed, not stored
+VARCL_CACHE_DIR=off "$vbench" "${tiny[@]}" --tune --tune-sets cpu-conv --tune-shapes 1 --tune-reps 1 \
+    > "$tmp/t5.md" 2> "$tmp/t5.err"
+check '[ $? -eq 0 ] && grep -q "^| conv | cpu-conv" "$tmp/t5.md" && grep -q "Not stored" "$tmp/t5.md" &&
+       grep -q "printed, not stored" "$tmp/t5.err"' "VARCL_CACHE_DIR=off: --tune prints, stores nothing"
+
 # bad arguments: exit status 2, one line
 expect2() {
     local what=$1; shift
@@ -110,6 +171,11 @@ expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"
 expect2 "unknown option" "$vbench" --depth 2 --frobnicate 1
 expect2 "--decode maybe" "$vbench" --depth 2 --decode maybe
+expect2 "--tune with --depth" "$vbench" --tune --depth 2
+expect2 "--tune-sets without --tune" "$vbench" --depth 2 --tune-sets cpu-conv
+expect2 "--tune-reps without --tune" "$vbench" --depth 2 --tune-reps 2
+expect2 "--tune-sets unknown" "$vbench" --tune --tune-sets cpu-conv,nonsense
+expect2 "--tune-reps 0" "$vbench" --tune --tune-reps 0
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,301 @@
+/* tune: `vbench --tune` (see tune.h). The product list mirrors what forward.c, vq.c, vae.c and conv.c run for one
+ * image at full depth; only shapes matter here, so the model is read for its hyperparameters, never uploaded. */
+#include "tune.h"
+
+#include "conv.h"
+#include "demo.h"
+#include "error.h"
+#include "gemm_tune.h"
+#include "model.h"
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEMO_SEED 20241203 /* generate.c's: any seed gives the same shapes */
+
+typedef struct {
+    vg_shape *s;
+    int n, cap;
+    size_t scratch_cap; /* conv.c's chunk bound, bytes */
+    int latent;
+    int st;
+} shape_list;
+
+/* Adds `times` products of M x K -> N (merged with an identical one already listed). */
+static void add(shape_list *l, const char *what, size_t M, size_t K, size_t N, int trans_b, int linear, double times)
+{
+    if (l->st || !M || !K || !N || times <= 0) return;
+    for (int i = 0; i < l->n; i++) {
+        vg_shape *s = &l->s[i];
+        if (s->M == M && s->N == N && s->K == K && s->trans_b == trans_b && s->linear == linear) {
+            s->per_image += times;
+            size_t len = strlen(s->what);
+            if (!strstr(s->what, what) && len + 4 < sizeof s->what) /* "fc1 + head", or "fc1 + he..." */
+                snprintf(s->what + len, sizeof s->what - len, " + %s", what);
+            if (strlen(s->what) == sizeof s->what - 1) memcpy(s->what + sizeof s->what - 4, "...", 3);
+            return;
+        }
+    }
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        vg_shape *grown = realloc(l->s, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            l->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+            return;
+        }
+        l->s = grown;
+        l->cap = cap;
+    }
+    vg_shape *s = &l->s[l->n++];
+    *s = (vg_shape){.M = M, .N = N, .K = K, .trans_b = trans_b, .linear = linear, .per_image = times};
+    snprintf(s->what, sizeof s->what, "%s", what);
+}
+
+/* A 3x3 convolution producing a side x side map: Winograd's 16 products per chunk of 2x2 tiles, or im2col's one
+ * per chunk of pixels (conv.c), chunks bounded by its scratch. */
+static void conv3(shape_list *l, const char *what, int side, int cin, int cout, double times)
+{
+    int wino = vc_winograd_wanted(cin, cout, side / l->latent);
+    if (wino < 0) {
+        l->st = VARCL_E_INPUT;
+        return;
+    }
+    size_t rows = wino ? (size_t)((side + 1) / 2) * ((side + 1) / 2) : (size_t)side * side;
+    size_t row_bytes = wino ? 16 * ((size_t)cin + cout) * sizeof(float) : 9 * (size_t)cin * sizeof(float);
+    size_t chunk = l->scratch_cap / row_bytes;
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+    char name[48];
+    snprintf(name, sizeof name, "%s 3x3 (%s)", what, wino ? "Winograd" : "im2col");
+    size_t K = wino ? (size_t)cin : 9 * (size_t)cin, per_chunk = wino ? 16 : 1;
+    add(l, name, chunk, K, (size_t)cout, 0, !wino, times * per_chunk * (double)(rows / chunk));
+    add(l, name, rows % chunk, K, (size_t)cout, 0, !wino, times * per_chunk);
+}
+
+static void conv1(shape_list *l, const char *what, int side, int cin, int cout, double times)
+{
+    add(l, what, (size_t)side * side, (size_t)cin, (size_t)cout, 0, 1, times);
+}
+
+static void res_block(shape_list *l, int side, int cin, int cout)
+{
+    conv3(l, "decoder", side, cin, cout, 1);
+    conv3(l, "decoder", side, cout, cout, 1);
+    if (cin != cout) conv1(l, "decoder 1x1", side, cin, cout, 1);
+}
+
+static void attn_block(shape_list *l, int side, int C)
+{
+    size_t hw = (size_t)side * side;
+    conv1(l, "decoder 1x1", side, C, 3 * C, 1);
+    add(l, "decoder attention", hw, (size_t)C, hw, 1, 0, 1);
+    add(l, "decoder attention", hw, hw, (size_t)C, 0, 0, 1);
+    conv1(l, "decoder 1x1", side, C, C, 1);
+}
+
+/* Every GEMM of one image (batch 1: 2 CFG rows per token) at full depth, VAR_SPEC.md's order. */
+static void collect(shape_list *l, const var_hparams *v, const vae_hparams *a)
+{
+    size_t C = (size_t)v->C, F = (size_t)v->ffn;
+    double D = v->depth;
+    /* AdaLN once per request: per layer (or one shared) and the head's */
+    add(l, "transformer AdaLN", 2, C, 6 * C, 0, 1, v->shared_aln ? 1 : D);
+    add(l, "head AdaLN", 2, C, 2 * C, 0, 1, 1);
+    for (int si = 0; si < v->scales; si++) {
+        size_t T = (size_t)v->patch[si] * v->patch[si], rows = 2 * T;
+        if (si > 0) add(l, "word embedding", T, (size_t)v->cvae, C, 0, 1, 1);
+        add(l, "transformer qkv", rows, C, 3 * C, 0, 1, D);
+        add(l, "transformer proj", rows, C, C, 0, 1, D);
+        add(l, "transformer fc1", rows, C, F, 0, 1, D);
+        add(l, "transformer fc2", rows, F, C, 0, 1, D);
+        add(l, "head", rows, C, (size_t)v->vocab, 0, 1, 1);
+        conv3(l, "VQ phi", v->latent, v->cvae, v->cvae, 1);
+    }
+    /* the decoder, as vae.c's vd_decode walks it */
+    int side = v->latent, top = a->ch * a->ch_mult[a->levels - 1];
+    conv3(l, "decoder", side, a->zch, a->zch, 1);
+    conv3(l, "decoder", side, a->zch, top, 1);
+    res_block(l, side, top, top);
+    if (a->mid_attn) attn_block(l, side, top);
+    res_block(l, side, top, top);
+    int cin = top;
+    for (int i = a->levels - 1; i >= 0; i--) {
+        int cout = a->ch * a->ch_mult[i];
+        for (int j = 0; j < a->blocks; j++) {
+            res_block(l, side, cin, cout);
+            if (a->has_attn[i]) attn_block(l, side, cout);
+            cin = cout;
+        }
+        if (a->has_up[i]) {
+            side *= 2;
+            conv3(l, "decoder", side, cout, cout, 1);
+        }
+    }
+    conv3(l, "decoder", side, a->ch, 3, 1);
+}
+
+static void progress(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "vbench: tune: %s\n", line);
+}
+
+/* The Markdown report of a finished tuning. */
+static void print_table(const vr_device *dev, const vg_shape *shapes, const vg_tune_result *r, const char *model)
+{
+    printf("## GEMM tuning: %s (%s, driver %s)\n\n", dev->name, dev->platform_name, dev->driver);
+    printf("Model: %s. Products of one image, timed per class: the largest by FLOPs.\n\n", model);
+    for (int c = 0; c < VG_CLASSES; c++) {
+        printf("- %s: %d distinct CLBlast products, %.3g GFLOP per image; timed %d of them (%.0f%% of the FLOPs)",
+               vg_class_names[c], r->n_class_shapes[c], r->class_gflop[c], r->n_sample[c], 100 * r->covered[c]);
+        for (int k = 0; k < r->n_sample[c]; k++) {
+            const vg_shape *s = &shapes[r->sample[c][k]];
+            printf("%s%zu x %zu -> %zu (%s, %g per image)", k ? "; " : ": ", s->M, s->K, s->N, s->what, s->per_image);
+        }
+        printf("\n");
+    }
+    printf("\n| class | candidate | GFLOP/s | ms per image | result | chosen |\n|---|---|---|---|---|---|\n");
+    for (int c = 0; c < VG_CLASSES; c++) {
+        if (!r->n_sample[c]) continue;
+        for (int i = 0; i < r->n_rows; i++) {
+            const vg_tune_row *w = &r->row[i];
+            int ok = w->status[c] == VG_TUNE_OK;
+            printf("| %s | %s | ", vg_class_names[c], w->name);
+            printf(ok ? "%.2f | %.3f" : "- | -", w->gflops[c], w->ms[c]);
+            printf(" | %s | %s |\n", vg_tune_status_name(w->status[c]), r->chosen[c] == i ? "yes" : "");
+        }
+    }
+    for (int i = 0; i < r->n_rows; i++)
+        if (r->row[i].note[0]) printf("\n- %s: %s", r->row[i].name, r->row[i].note);
+    printf("\n\nPer image, each class scaled up to all its products: CLBlast defaults %.3f ms", r->est_default_ms);
+    if (r->single_row >= 0) printf("; one set for both classes (%s) %.3f ms", r->row[r->single_row].name, r->est_single_ms);
+    if (isfinite(r->est_pair_ms))
+        printf("; a set per class %.3f ms, of which %.0f switches between them take %.3f ms", r->est_pair_ms,
+               r->switches, r->switches * r->switch_ms);
+    printf(".\n\nChosen: ");
+    if (r->tuning.use_sets)
+        printf("linear %s, conv %s.\n", r->tuning.set[VG_CLASS_LINEAR].name, r->tuning.set[VG_CLASS_CONV].name);
+    else
+        printf("CLBlast defaults.\n");
+    if (r->n_rows_M) {
+        printf("\nlinear_rows against CLBlast (chosen parameters), ms:\n\n");
+        printf("| rows | %zu -> %zu linear_rows | CLBlast | %zu -> %zu linear_rows | CLBlast |\n|---|---|---|---|---|\n",
+               r->rows_K, r->rows_N, r->rows_N, r->rows_K);
+        for (int i = 0; i < r->n_rows_M; i++)
+            printf("| %d | %.4f | %.4f | %.4f | %.4f |\n", r->rows_M[i], r->rows_kernel_ms[0][i],
+                   vg_tune_probe_clblast_ms(r, 0, i), r->rows_kernel_ms[1][i], vg_tune_probe_clblast_ms(r, 1, i));
+        printf("\nfew_rows = %d (products of at most this many rows take linear_rows; the device default was %d).\n",
+               r->tuning.few_rows, r->few_rows_default);
+    }
+}
+
+/* Splits "a,b,c" in place. */
+static int split_names(char *s, const char **names, int max)
+{
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ",")) names[n++] = tok;
+    return n;
+}
+
+int vtune_run(const vtune_options *o)
+{
+    char *names_buf = o->sets ? strdup(o->sets) : NULL;
+    const char *names[VG_TUNE_MAX_ROWS];
+    int n_names = names_buf ? split_names(names_buf, names, VG_TUNE_MAX_ROWS) : 0;
+    for (int i = 0; i < n_names; i++)
+        if (strcmp(names[i], "default") && !vg_find_candidate(names[i])) {
+            fprintf(stderr, "vbench: --tune-sets: unknown candidate '%s' (known: default", names[i]);
+            for (int k = 0; k < vg_n_candidates; k++) fprintf(stderr, ", %s", vg_candidates[k].set.name);
+            fprintf(stderr, ")\n");
+            free(names_buf);
+            return 2;
+        }
+    if (o->sets && !n_names) {
+        fprintf(stderr, "vbench: --tune-sets: expected names like default,cpu-linear\n");
+        free(names_buf);
+        return 2;
+    }
+    vt_set *var = NULL, *vae = NULL;
+    if (o->model) {
+        var = st_load(o->model);
+        vae = var ? st_load(o->vae) : NULL;
+    } else {
+        demo_var_shape vs = demo_var_default();
+        demo_vae_shape as = demo_vae_default();
+        var = demo_var(&vs, DEMO_SEED);
+        vae = var ? demo_vae(&as, DEMO_SEED) : NULL;
+    }
+    var_hparams vh;
+    vae_hparams ah;
+    int st = var && vae ? 0 : varcl_last_status();
+    if (!st) st = var_read_hparams(var, &vh);
+    if (!st) st = vae_read_hparams(vae, &ah);
+    vt_free(var);
+    vt_free(vae);
+    vr_runtime rt;
+    if (!st) st = vr_open(&rt, o->device, 0);
+    if (st) {
+        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        free(names_buf);
+        return st == VARCL_E_INPUT ? 2 : 1;
+    }
+    char path[1024];
+    vg_tuning_path(&rt.dev, path, sizeof path);
+    const char *model = o->model ? o->model : "built-in demo model";
+    fprintf(stderr, "vbench: tune: device %d: %s (%s)\n", rt.dev.index, rt.dev.name, rt.dev.platform_name);
+    if (!path[0])
+        fprintf(stderr, "vbench: tune: the varcl cache is off (VARCL_CACHE_DIR=off): the results are printed, not "
+                        "stored\n");
+
+    if (path[0] && (st = vg_tuning_check_writable(path))) {
+        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        free(names_buf);
+        vr_close(&rt);
+        return 1;
+    }
+
+    /* the products of one image, with conv.c's chunk bound for this device */
+    vc_conv conv;
+    vg_gemm unused;
+    memset(&unused, 0, sizeof unused);
+    shape_list l = {.latent = vh.latent};
+    st = vc_init(&conv, &rt, &unused);
+    if (!st) {
+        l.scratch_cap = conv.scratch_cap;
+        vc_release(&conv);
+        collect(&l, &vh, &ah);
+        st = l.st;
+    }
+    size_t last = (size_t)vh.patch[vh.scales - 1];
+    vg_tune_opts to = {.reps = o->reps, .max_shapes = o->max_shapes, .rows_N = (size_t)vh.ffn, .rows_K = (size_t)vh.C,
+                       .rows_max = 2 * last * last, .progress = progress};
+    if (n_names) {
+        to.names = names;
+        to.n_names = n_names;
+    }
+    vg_tune_result *r = calloc(1, sizeof *r);
+    if (!st && !r) st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    if (!st) {
+        double gflop = 0;
+        for (int i = 0; i < l.n; i++) gflop += 2e-9 * (double)l.s[i].M * l.s[i].N * l.s[i].K * l.s[i].per_image;
+        fprintf(stderr, "vbench: tune: %d distinct GEMM shapes, %.3g GFLOP per image\n", l.n, gflop);
+        st = vg_tune(&rt, l.s, l.n, &to, r);
+    }
+    if (!st) {
+        print_table(&rt.dev, l.s, r, model);
+        if (path[0] && !(st = vg_tuning_write(path, &rt.dev, model, l.s, r)))
+            printf("\nStored in %s: varcl programs on this device use it from now on (delete it to undo).\n", path);
+        else if (!path[0])
+            printf("\nNot stored: the varcl cache is off (VARCL_CACHE_DIR=off).\n");
+    }
+    if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+    free(r);
+    free(names_buf);
+    free(l.s);
+    vr_close(&rt);
+    return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
+}
