@@ -325,11 +325,18 @@ static int gemm_call(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, s
         if (!(g->temp = vm_alloc(&g->rt->mem, VM_SCRATCH, need, what))) return VARCL_E_RUNTIME;
         g->temp_bytes = need;
     }
+    double t0 = g->rt->prof_on && clFinish(g->rt->queue) == CL_SUCCESS ? vr_now_ms() : 0;
     st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta,
                                     C, c_off, ldc, &g->rt->queue, NULL, g->temp ? g->temp : A);
     if (st != CLBlastSuccess)
         return varcl_fail(VARCL_E_RUNTIME, "CLBlastSgemmWithTempBuffer(%zux%zux%zu) failed: %s (%d)", M, N, K,
                           vr_error_name(st), st);
+    if (g->rt->prof_on && clFinish(g->rt->queue) == CL_SUCCESS) { /* host-timed: CLBlast's event is its last kernel */
+        char name[48];
+        snprintf(name, sizeof name, "sgemm %s, M %s", vg_class_names[vg_shape_class(M, N, K)],
+                 M <= 16 ? "<= 16" : M <= 128 ? "17..128" : M <= 1024 ? "129..1024" : "> 1024");
+        vr_prof_add(g->rt, name, vr_now_ms() - t0);
+    }
     return 0;
 }
 

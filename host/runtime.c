@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -386,12 +387,15 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     int st = vr_choose_device(spec, &rt->dev);
     if (st) return st;
     rt->is_gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
-    rt->profiling = profiling;
+    const char *pe = getenv("VARCL_PROFILE");
+    rt->prof_on = pe && *pe && strcmp(pe, "0") != 0;
+    rt->profiling = profiling || rt->prof_on;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->dev.platform, 0};
     rt->ctx = clCreateContext(props, 1, &rt->dev.device, NULL, NULL, &err);
     if (err != CL_SUCCESS) return vr_check(err, "clCreateContext");
-    rt->queue = clCreateCommandQueue(rt->ctx, rt->dev.device, profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    rt->queue =
+        clCreateCommandQueue(rt->ctx, rt->dev.device, rt->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (err != CL_SUCCESS) {
         vr_close(rt);
         return vr_check(err, "clCreateCommandQueue");
@@ -429,9 +433,48 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     return 0;
 }
 
+double vr_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+void vr_prof_add(vr_runtime *rt, const char *name, double ms)
+{
+    int i = 0;
+    while (i < rt->n_prof && strcmp(rt->prof[i].name, name) != 0) i++;
+    if (i == rt->n_prof) {
+        if (rt->n_prof == VR_PROF_MAX) return;
+        snprintf(rt->prof[i].name, sizeof rt->prof[i].name, "%s", name);
+        rt->n_prof++;
+    }
+    rt->prof[i].calls++;
+    rt->prof[i].ms += ms;
+}
+
+static int prof_cmp(const void *a, const void *b)
+{
+    double x = ((const vr_prof_entry *)a)->ms, y = ((const vr_prof_entry *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+static void prof_print(vr_runtime *rt)
+{
+    double total = 0;
+    for (int i = 0; i < rt->n_prof; i++) total += rt->prof[i].ms;
+    qsort(rt->prof, (size_t)rt->n_prof, sizeof *rt->prof, prof_cmp);
+    fprintf(stderr, "varcl profile (%s): %.1f ms in %d entries\n%-40s %8s %11s %9s %6s\n", rt->dev.name, total,
+            rt->n_prof, "kernel", "calls", "total ms", "mean us", "share");
+    for (int i = 0; i < rt->n_prof; i++)
+        fprintf(stderr, "%-40s %8ld %11.1f %9.1f %5.1f%%\n", rt->prof[i].name, rt->prof[i].calls, rt->prof[i].ms,
+                rt->prof[i].ms * 1e3 / (double)rt->prof[i].calls, total > 0 ? 100.0 * rt->prof[i].ms / total : 0.0);
+}
+
 void vr_close(vr_runtime *rt)
 {
     if (rt->queue) clFinish(rt->queue);
+    if (rt->prof_on && rt->n_prof) prof_print(rt);
     vm_free_all(&rt->mem);
     for (int i = 0; i < rt->n_kernels; i++) clReleaseKernel(rt->kernels[i].kernel);
     free(rt->kernels);
@@ -469,9 +512,18 @@ int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const
         g[d] = global[d] ? global[d] : 1;
         if (local && local[d]) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
     }
-    cl_int err = clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, g, local, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, g, local, 0, NULL, rt->prof_on ? &ev : NULL);
     if (err != CL_SUCCESS)
         return varcl_fail(VARCL_E_RUNTIME, "clEnqueueNDRangeKernel(%s) failed: %s", name, vr_error_name(err));
+    if (ev) {
+        cl_ulong t0 = 0, t1 = 0;
+        if (clWaitForEvents(1, &ev) == CL_SUCCESS &&
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS)
+            vr_prof_add(rt, name, (double)(t1 - t0) * 1e-6);
+        clReleaseEvent(ev);
+    }
     return 0;
 }
 

@@ -23,6 +23,14 @@ typedef struct {
     cl_kernel kernel;
 } vr_kernel_entry;
 
+/* VARCL_PROFILE=1: device time per kernel name (and host-timed GEMMs per shape class), a developer's tool */
+typedef struct {
+    char name[48];
+    long calls;
+    double ms;
+} vr_prof_entry;
+#define VR_PROF_MAX 64
+
 typedef struct {
     vr_device dev;
     int is_gpu;
@@ -33,6 +41,9 @@ typedef struct {
     int n_kernels;
     vm_pool mem;
     int profiling;
+    int prof_on;                       /* VARCL_PROFILE set: launches wait for their events (serialises the queue) */
+    vr_prof_entry prof[VR_PROF_MAX];   /* per name: calls and milliseconds */
+    int n_prof;
 } vr_runtime;
 
 /* All devices of all platforms. *out is malloc'd. No platform at all is not an error (n = 0). */
@@ -55,6 +66,11 @@ cl_kernel vr_kernel(vr_runtime *rt, const char *name);
 int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const size_t *global, const size_t *local,
               int nargs, ...);
 #define VR_ARG(x) sizeof(x), (const void *)&(x)
+
+/* Adds ms under name (VARCL_PROFILE); vr_close prints the table to stderr, largest first. */
+void vr_prof_add(vr_runtime *rt, const char *name, double ms);
+/* Wall-clock ms (CLOCK_MONOTONIC), for host-timed profile entries. */
+double vr_now_ms(void);
 
 int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src);
 int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
