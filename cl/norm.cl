@@ -23,57 +23,159 @@ __kernel void ln_modulate(__global const float *x, __global float *out, __global
     for (int c = 0; c < C; c++) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
 }
 
-/* GroupNorm, pass 1: Welford statistics of one (group, chunk of pixels). x: [HW][C];
- * part: [G][chunks][3] = (count, mean, M2). Global size (chunks, G). */
-__kernel void gn_partial(__global const float *x, __global float *part, int HW, int C, int G, int chunks)
+/* GroupNorm (32 groups in the decoder) of a channels-last map x: [HW][C], in three passes. The statistics are
+ * per channel first, which keeps every access contiguous (vectors over channels) whatever C / G is, and every
+ * mean is kept as a value k taken from the data plus a small offset, so that maps with large means (|mean| >> std)
+ * lose no precision:
+ *   pass 1, for each (chunk of pixels, channel): k = the chunk's first value, m = mean(x - k),
+ *           M2 = sum((x - k - m)^2), from sums of x - k and (x - k)^2 -> part [chunks][3][C] = (k, m, M2);
+ *   gn_finalize, per group: combines its (chunk, channel) entries, means relative to the group's first value
+ *           K = x[0][first channel]; then per channel coef [3][C] = (K, scale = rstd * gamma,
+ *           shift = beta - (mean - K) * scale);
+ *   pass 3: y = (x - K) * scale + shift (+ SiLU).
+ * Passes 1 and 3 come in two shapes: for GPUs (gn_partial, gn_apply) one float4 of channels per work-item, so that
+ * neighbouring work-items read neighbouring addresses; for CPUs (gn_partial_rows, gn_apply_rows) whole pixel rows
+ * per work-item in float16s, since a CPU work-item runs alone and streams fastest through contiguous memory.
+ * Chunk ch holds pixels [HW*ch/chunks, HW*(ch+1)/chunks). C: a multiple of 4 (GPU shape) or of 16 and at most
+ * GN_ROWS_CMAX (CPU shape); G = 32 groups make it a multiple of 32. */
+#define GN_ROWS_CMAX 1024
+#define GN_FL 64 /* largest gn_finalize work-group */
+
+/* Pass 1, GPU shape: global size (C / 4, chunks); work-item (b, ch) walks chunk ch for channels 4b..4b+3. */
+__kernel void gn_partial(__global const float *x, __global float *part, int HW, int C, int chunks)
 {
-    int ch = get_global_id(0), g = get_global_id(1);
-    if (ch >= chunks || g >= G) return;
-    int cpg = C / G;
+    int b = get_global_id(0), ch = get_global_id(1);
+    if (b * 4 >= C || ch >= chunks) return;
     int p0 = (int)((long)HW * ch / chunks), p1 = (int)((long)HW * (ch + 1) / chunks);
-    float n = 0, mean = 0, m2 = 0;
-    for (int p = p0; p < p1; p++) {
-        __global const float *xp = x + (size_t)p * C + g * cpg;
-        for (int c = 0; c < cpg; c++) {
-            n += 1;
-            float d = xp[c] - mean;
-            mean += d / n;
-            m2 += d * (xp[c] - mean);
+    if (p1 <= p0) return;
+    __global const float *xc = x + (size_t)p0 * C + b * 4;
+    float4 k = vload4(0, xc), s = 0.0f, q = 0.0f;
+    for (int p = p0 + 1; p < p1; p++) { /* the first pixel's deviations are 0 */
+        xc += C;
+        float4 d = vload4(0, xc) - k;
+        s += d;
+        q = fma(d, d, q);
+    }
+    float4 m = s * (1.0f / (float)(p1 - p0));
+    __global float *o = part + (size_t)ch * 3 * C + b * 4;
+    vstore4(k, 0, o);
+    vstore4(m, 0, o + C);
+    vstore4(fmax(q - s * m, 0.0f), 0, o + 2 * C);
+}
+
+/* Pass 1, CPU shape: global size chunks; work-item ch walks the whole rows of chunk ch. */
+__kernel void gn_partial_rows(__global const float *x, __global float *part, int HW, int C, int chunks)
+{
+    int ch = get_global_id(0), C16 = C / 16;
+    if (ch >= chunks || C16 > GN_ROWS_CMAX / 16) return;
+    int p0 = (int)((long)HW * ch / chunks), p1 = (int)((long)HW * (ch + 1) / chunks);
+    if (p1 <= p0) return;
+    __global const float *x0 = x + (size_t)p0 * C; /* the shifts k */
+    float16 s[GN_ROWS_CMAX / 16], q[GN_ROWS_CMAX / 16];
+    for (int i = 0; i < C16; i++) s[i] = q[i] = 0.0f;
+    for (int p = p0 + 1; p < p1; p++) {
+        __global const float *xp = x + (size_t)p * C;
+        for (int i = 0; i < C16; i++) {
+            float16 d = vload16(i, xp) - vload16(i, x0);
+            s[i] += d;
+            q[i] = fma(d, d, q[i]);
         }
     }
-    __global float *o = part + ((size_t)g * chunks + ch) * 3;
-    o[0] = n;
-    o[1] = mean;
-    o[2] = m2;
-}
-
-/* GroupNorm, pass 2: merge the chunks (Chan et al.) into stats[G][2] = (mean, rstd). */
-__kernel void gn_finalize(__global const float *part, __global float *stats, int G, int chunks, float eps)
-{
-    int g = get_global_id(0);
-    if (g >= G) return;
-    float n = 0, mean = 0, m2 = 0;
-    for (int ch = 0; ch < chunks; ch++) {
-        __global const float *q = part + ((size_t)g * chunks + ch) * 3;
-        float nb = q[0];
-        if (nb == 0) continue;
-        float d = q[1] - mean, nn = n + nb;
-        mean += d * nb / nn;
-        m2 += q[2] + d * d * n * nb / nn;
-        n = nn;
+    float inv = 1.0f / (float)(p1 - p0);
+    __global float *o = part + (size_t)ch * 3 * C;
+    for (int i = 0; i < C16; i++) {
+        float16 m = s[i] * inv;
+        vstore16(vload16(i, x0), i, o);
+        vstore16(m, i, o + C);
+        vstore16(fmax(q[i] - s[i] * m, 0.0f), i, o + 2 * C);
     }
-    stats[2 * g] = mean;
-    stats[2 * g + 1] = rsqrt(m2 / n + eps);
 }
 
-/* GroupNorm, pass 3: y = (x - mean) * rstd * gamma + beta, then SiLU when silu != 0. x, y: [HW][C]. */
-__kernel void gn_apply(__global const float *x, __global float *y, __global const float *stats,
-                       __global const float *gamma, __global const float *beta, int n, int C, int G, int silu)
+/* Sum of v over the work-group (L = local size, a power of two up to GN_FL), through red[]; all work-items get it. */
+float gn_sum(float v, __local float *red, int l, int L)
 {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    int c = i % C, g = c / (C / G);
-    float v = (x[i] - stats[2 * g]) * stats[2 * g + 1] * gamma[c] + beta[c];
+    red[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = L / 2; h > 0; h /= 2) {
+        if (l < h) red[l] += red[l + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    v = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* red is reused */
+    return v;
+}
+
+/* s += v with compensation c (Kahan) */
+#define GN_KAHAN(s, c, v)                                                                                     \
+    do {                                                                                                     \
+        float y_ = (v) - (c), t_ = (s) + y_;                                                                 \
+        (c) = (t_ - (s)) - y_;                                                                               \
+        (s) = t_;                                                                                            \
+    } while (0)
+
+/* Pass 2: one work-group of L work-items per group g combines the group's (chunk, channel) entries e (count n_e,
+ * mean K + u_e, M2_e) in two division-free sums: u = sum(n_e u_e) / N, then M2 = sum(M2_e + n_e (u_e - u)^2), all
+ * terms >= 0. Writes coef[3][C] for its channels. Global size G * L, local L: a power of two up to GN_FL (GN_FL on
+ * GPUs, 1 on CPUs, where the few hundred entries are quicker in one work-item than through barriers); work-item
+ * l takes chunks l, l + L, ... */
+__kernel void gn_finalize(__global const float *part, __global const float *gamma, __global const float *beta,
+                          __global float *coef, int HW, int C, int G, int chunks, float eps)
+{
+    __local float red[GN_FL];
+    int l = get_local_id(0), g = get_group_id(0), L = get_local_size(0);
+    int cpg = C / G;
+    float K = part[g * cpg]; /* x[0][g * cpg] */
+    float su = 0, cu = 0; /* Kahan sums: a work-item may add up a thousand entries */
+    for (int ch = l; ch < chunks; ch += L) {
+        float cnt = (float)((int)((long)HW * (ch + 1) / chunks) - (int)((long)HW * ch / chunks)), t = 0;
+        __global const float *q = part + (size_t)ch * 3 * C + g * cpg;
+        for (int c = 0; c < cpg; c++) t += (q[c] - K) + q[C + c];
+        GN_KAHAN(su, cu, cnt * t);
+    }
+    float u = gn_sum(su, red, l, L) / ((float)HW * cpg), sq = 0, cq = 0;
+    for (int ch = l; ch < chunks; ch += L) {
+        float cnt = (float)((int)((long)HW * (ch + 1) / chunks) - (int)((long)HW * ch / chunks)), t = 0;
+        __global const float *q = part + (size_t)ch * 3 * C + g * cpg;
+        for (int c = 0; c < cpg; c++) {
+            float d = (q[c] - K) + q[C + c] - u;
+            t += q[2 * C + c] + cnt * d * d;
+        }
+        GN_KAHAN(sq, cq, t);
+    }
+    float rstd = rsqrt(gn_sum(sq, red, l, L) / ((float)HW * cpg) + eps);
+    for (int j = l; j < cpg; j += L) {
+        int c = g * cpg + j;
+        float sc = rstd * gamma[c];
+        coef[c] = K;
+        coef[C + c] = sc;
+        coef[2 * C + c] = beta[c] - u * sc;
+    }
+}
+
+/* Pass 3, GPU shape: global size (C / 4, HW), one float4 per work-item. y = (x - K) * scale + shift, then SiLU
+ * when silu != 0. x, y: [HW][C]; coef from gn_finalize. */
+__kernel void gn_apply(__global const float *x, __global float *y, __global const float *coef, int HW, int C,
+                       int silu)
+{
+    int b = get_global_id(0), p = get_global_id(1);
+    if (b * 4 >= C || p >= HW) return;
+    size_t o = (size_t)p * C + b * 4;
+    float4 v = fma(vload4(0, x + o) - vload4(b, coef), vload4(b, coef + C), vload4(b, coef + 2 * C));
     if (silu) v = v / (1.0f + exp(-v));
-    y[i] = v;
+    vstore4(v, 0, y + o);
+}
+
+/* Pass 3, CPU shape: global size HW, one pixel row (float16s) per work-item. */
+__kernel void gn_apply_rows(__global const float *x, __global float *y, __global const float *coef, int HW, int C,
+                            int silu)
+{
+    int p = get_global_id(0);
+    if (p >= HW) return;
+    __global const float *xp = x + (size_t)p * C, *ck = coef, *cs = coef + C, *cb = coef + 2 * C;
+    __global float *yp = y + (size_t)p * C;
+    for (int i = 0; i < C / 16; i++) {
+        float16 v = fma(vload16(i, xp) - vload16(i, ck), vload16(i, cs), vload16(i, cb));
+        if (silu) v = v / (1.0f + exp(-v));
+        vstore16(v, i, yp);
+    }
 }

@@ -7,8 +7,27 @@
 #include <stdlib.h>
 
 #define GN_GROUPS 32
-#define GN_CHUNKS 64
 #define GN_EPS 1e-6f
+/* GroupNorm (cl/norm.cl). Pixel chunks of the statistics pass: on CPUs GN_CPU_CHUNKS work-items each stream whole
+ * rows of a chunk; on GPUs a work-item per (chunk of about GN_GPU_PIXELS pixels, 4 channels); never more than
+ * GN_CHUNKS_MAX (the partials buffer). CPUs use the row kernels up to GN_ROWS_CMAX channels (cl/norm.cl). */
+#define GN_CPU_CHUNKS 64
+#define GN_GPU_PIXELS 64
+#define GN_CHUNKS_MAX 1024
+#define GN_ROWS_CMAX 1024
+#define GN_FL 64 /* gn_finalize work-group size on GPUs (at most cl/norm.cl GN_FL; 1 on CPUs) */
+
+/* Widest map GroupNorm sees: ch * max(ch_mult). */
+static int gn_max_c(const vae_hparams *hp)
+{
+    int c = hp->ch;
+    for (int i = 0; i < hp->levels; i++)
+        if (hp->ch * hp->ch_mult[i] > c) c = hp->ch * hp->ch_mult[i];
+    return c;
+}
+
+/* GroupNorm in the CPU shape (whole rows per work-item)? */
+static int gn_rows(const vd_state *d) { return !d->rt->is_gpu && gn_max_c(&d->m->hp) <= GN_ROWS_CMAX; }
 
 /* The decoder's buffer sizes: largest feature map (elements), the attention map (positions, channels), the
  * image side. Walks the levels exactly as vd_decode does. */
@@ -38,7 +57,8 @@ size_t vd_bytes(const vae_hparams *hp, int latent)
     size_t biggest;
     int hw, c, image;
     sizes(hp, latent, &biggest, &hw, &c, &image);
-    return (4 * biggest + (size_t)hw * 3 * c + (size_t)hw * hw + GN_GROUPS * GN_CHUNKS * 3 + GN_GROUPS * 2) *
+    return (4 * biggest + (size_t)hw * 3 * c + (size_t)hw * hw + (size_t)GN_CHUNKS_MAX * 3 * gn_max_c(hp) +
+            3 * (size_t)gn_max_c(hp)) *
            sizeof(float);
 }
 
@@ -87,11 +107,14 @@ int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae
             !(d->scores = vm_alloc(mp, VM_VAE, (size_t)attn_hw * attn_hw * sizeof(float), "decoder attention scores")))
             goto fail;
     }
-    if (!(d->gn_part = vm_alloc(mp, VM_VAE, GN_GROUPS * GN_CHUNKS * 3 * sizeof(float), "GroupNorm partials")) ||
-        !(d->gn_stats = vm_alloc(mp, VM_VAE, GN_GROUPS * 2 * sizeof(float), "GroupNorm statistics")))
+    size_t gc = (size_t)gn_max_c(&m->hp);
+    if (!(d->gn_part = vm_alloc(mp, VM_VAE, GN_CHUNKS_MAX * 3 * gc * sizeof(float), "GroupNorm partials")) ||
+        !(d->gn_stats = vm_alloc(mp, VM_VAE, 3 * gc * sizeof(float), "GroupNorm coefficients")))
         goto fail;
-    if (!(d->k_part = vr_kernel(rt, "gn_partial")) || !(d->k_final = vr_kernel(rt, "gn_finalize")) ||
-        !(d->k_apply = vr_kernel(rt, "gn_apply")) || !(d->k_add = vr_kernel(rt, "add_inplace")) ||
+    if (!(d->k_part = vr_kernel(rt, gn_rows(d) ? "gn_partial_rows" : "gn_partial")) ||
+        !(d->k_final = vr_kernel(rt, "gn_finalize")) ||
+        !(d->k_apply = vr_kernel(rt, gn_rows(d) ? "gn_apply_rows" : "gn_apply")) ||
+        !(d->k_add = vr_kernel(rt, "add_inplace")) ||
         !(d->k_softmax = vr_kernel(rt, "softmax_rows")) || !(d->k_bias = vr_kernel(rt, "add_bias")))
         goto fail;
     return 0;
@@ -111,21 +134,28 @@ void vd_release(vd_state *d)
     d->rt = NULL;
 }
 
-/* y = GroupNorm(x) (+ SiLU); x, y: [HW][C] */
+/* y = GroupNorm(x) (+ SiLU); x, y: [HW][C]. C is a multiple of 32 (GN_GROUPS) and at most gn_max_c. Partials
+ * d->gn_part [chunks][3][C], coefficients d->gn_stats [3][C] (see cl/norm.cl). */
 static int group_norm(vd_state *d, const vw_norm *n, cl_mem x, cl_mem y, int HW, int silu)
 {
-    int C = n->C, G = GN_GROUPS, chunks = HW < GN_CHUNKS ? HW : GN_CHUNKS, st;
+    int C = n->C, G = GN_GROUPS, rows = gn_rows(d), st;
+    if (C % G || C % 16 || C > gn_max_c(&d->m->hp))
+        return varcl_fail(VARCL_E_INPUT, "GroupNorm over %d channels (%d groups)", C, G);
+    int chunks = rows ? GN_CPU_CHUNKS : (HW + GN_GPU_PIXELS - 1) / GN_GPU_PIXELS;
+    if (chunks > GN_CHUNKS_MAX) chunks = GN_CHUNKS_MAX;
+    if (chunks > HW) chunks = HW;
     float eps = GN_EPS;
-    size_t g2[2] = {(size_t)chunks, (size_t)G}, g1 = (size_t)G;
-    int total = HW * C;
-    size_t gt = (size_t)total;
-    if ((st = vr_launch(d->rt, d->k_part, "gn_partial", 2, g2, NULL, 6, VR_ARG(x), VR_ARG(d->gn_part), VR_ARG(HW),
-                        VR_ARG(C), VR_ARG(G), VR_ARG(chunks))) ||
-        (st = vr_launch(d->rt, d->k_final, "gn_finalize", 1, &g1, NULL, 5, VR_ARG(d->gn_part), VR_ARG(d->gn_stats),
-                        VR_ARG(G), VR_ARG(chunks), VR_ARG(eps))))
+    size_t gp[2] = {rows ? (size_t)chunks : (size_t)C / 4, (size_t)chunks}, lf = rows ? 1 : GN_FL,
+           gf = (size_t)G * lf, ga[2] = {rows ? (size_t)HW : (size_t)C / 4, (size_t)HW};
+    const char *np = rows ? "gn_partial_rows" : "gn_partial", *na = rows ? "gn_apply_rows" : "gn_apply";
+    if ((st = vr_launch(d->rt, d->k_part, np, rows ? 1 : 2, gp, NULL, 5, VR_ARG(x), VR_ARG(d->gn_part), VR_ARG(HW),
+                        VR_ARG(C), VR_ARG(chunks))) ||
+        (st = vr_launch(d->rt, d->k_final, "gn_finalize", 1, &gf, &lf, 9, VR_ARG(d->gn_part), VR_ARG(n->gamma),
+                        VR_ARG(n->beta), VR_ARG(d->gn_stats), VR_ARG(HW), VR_ARG(C), VR_ARG(G), VR_ARG(chunks),
+                        VR_ARG(eps))))
         return st;
-    return vr_launch(d->rt, d->k_apply, "gn_apply", 1, &gt, NULL, 9, VR_ARG(x), VR_ARG(y), VR_ARG(d->gn_stats),
-                     VR_ARG(n->gamma), VR_ARG(n->beta), VR_ARG(total), VR_ARG(C), VR_ARG(G), VR_ARG(silu));
+    return vr_launch(d->rt, d->k_apply, na, rows ? 1 : 2, ga, NULL, 6, VR_ARG(x), VR_ARG(y), VR_ARG(d->gn_stats),
+                     VR_ARG(HW), VR_ARG(C), VR_ARG(silu));
 }
 
 static int add_to(vd_state *d, cl_mem a, cl_mem b, int n)

@@ -14,7 +14,7 @@ typedef struct {
     size_t map_elems;       /* largest feature map, elements */
     cl_mem buf[4];          /* feature maps [H][W][C] (tag vae) */
     cl_mem qkv, scores;     /* attention: [HW][3C], [HW][HW] */
-    cl_mem gn_part, gn_stats; /* GroupNorm partial statistics [32][chunks][3], [32][2] */
+    cl_mem gn_part, gn_stats; /* GroupNorm partials [chunks][3][C], per-channel coefficients [3][C] */
     cl_kernel k_part, k_final, k_apply, k_add, k_softmax, k_bias;
 } vd_state;
 

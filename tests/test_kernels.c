@@ -294,28 +294,59 @@ static void test_vq_ops(void)
     free(tok), free(cb), free(want), free(got), free(f), free(h), free(cv), free(bias);
 }
 
+/* GroupNorm through its three kernels (as group_norm in host/vae.c) against ref_groupnorm_hwc (+ ref_silu):
+ * x = offset + 2 U(-1, 1), + 3 in the first 32 channels (group means differ), in the CPU shape (rows = 1:
+ * gn_partial_rows, gn_apply_rows) or the GPU shape (gn_partial, gn_apply), with `chunks` pixel chunks. */
+static void gn_case(int HW, int C, float offset, int silu, int rows, int chunks, double bound)
+{
+    int G = 32;
+    float eps = 1e-6f;
+    size_t n = (size_t)HW * C;
+    float *x = randv(n, 2), *gm = randv((size_t)C, 1), *bt = randv((size_t)C, 1), *want = malloc(n * 4),
+          *got = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) x[i] += offset + 3.0f * ((int)(i % C) < 32);
+    ref_groupnorm_hwc(x, want, HW, C, G, eps, gm, bt);
+    if (silu) ref_silu(want, n);
+    cl_mem dx = up(x, n * 4), dy = dev(n * 4), dp = dev((size_t)chunks * 3 * C * 4), ds = dev((size_t)3 * C * 4),
+           dg = up(gm, (size_t)C * 4), db = up(bt, (size_t)C * 4);
+    double ms, t = 0;
+    size_t gp[2] = {rows ? (size_t)chunks : (size_t)C / 4, (size_t)chunks}, lf = rows ? 1 : 64,
+           gf = (size_t)G * lf, ga[2] = {rows ? (size_t)HW : (size_t)C / 4, (size_t)HW};
+    RUN(rows ? "gn_partial_rows" : "gn_partial", rows ? 1 : 2, gp, 5, VR_ARG(dx), VR_ARG(dp), VR_ARG(HW), VR_ARG(C),
+        VR_ARG(chunks));
+    t += ms;
+    { /* RUN without a local size */
+        double t0 = now_ms();
+        int st = vr_launch(&rt, vr_kernel(&rt, "gn_finalize"), "gn_finalize", 1, &gf, &lf, 9, VR_ARG(dp), VR_ARG(dg),
+                           VR_ARG(db), VR_ARG(ds), VR_ARG(HW), VR_ARG(C), VR_ARG(G), VR_ARG(chunks), VR_ARG(eps));
+        CHECK(st == 0, "gn_finalize launch: %s", varcl_last_error());
+        vr_finish(&rt);
+        t += now_ms() - t0;
+    }
+    RUN(rows ? "gn_apply_rows" : "gn_apply", rows ? 1 : 2, ga, 6, VR_ARG(dx), VR_ARG(dy), VR_ARG(ds), VR_ARG(HW),
+        VR_ARG(C), VR_ARG(silu));
+    down(dy, got, n * 4);
+    char op[64];
+    snprintf(op, sizeof op, "gn%s %dx%d%+g %s/%d", silu ? "+silu" : "", HW, C, offset, rows ? "rows" : "gpu", chunks);
+    compare(op, got, want, n, bound, t + ms);
+    cl_mem all[] = {dx, dy, dp, ds, dg, db};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
+    free(x), free(gm), free(bt), free(want), free(got);
+}
+
 static void test_groupnorm_softmax(void)
 {
-    int H = 12, W = 10, C = 64, HW = H * W, G = 32, chunks = 64, silu = 1;
-    float eps = 1e-6f;
-    float *x = randv((size_t)HW * C, 2), *gm = randv((size_t)C, 1), *bt = randv((size_t)C, 1),
-          *want = malloc((size_t)HW * C * 4), *got = malloc((size_t)HW * C * 4);
-    for (int i = 0; i < HW * C; i++) x[i] += 3.0f * (i % C < 32); /* group means differ */
-    ref_groupnorm_hwc(x, want, HW, C, G, eps, gm, bt);
-    ref_silu(want, (size_t)HW * C);
-    cl_mem dx = up(x, (size_t)HW * C * 4), dy = dev((size_t)HW * C * 4), dp = dev((size_t)G * chunks * 3 * 4),
-           ds = dev((size_t)G * 2 * 4), dg = up(gm, (size_t)C * 4), db = up(bt, (size_t)C * 4);
-    double ms, t = 0;
-    size_t g2[2] = {(size_t)chunks, (size_t)G}, g1 = (size_t)G, gt = (size_t)HW * C;
-    int total = HW * C;
-    RUN("gn_partial", 2, g2, 6, VR_ARG(dx), VR_ARG(dp), VR_ARG(HW), VR_ARG(C), VR_ARG(G), VR_ARG(chunks));
-    t += ms;
-    RUN("gn_finalize", 1, &g1, 5, VR_ARG(dp), VR_ARG(ds), VR_ARG(G), VR_ARG(chunks), VR_ARG(eps));
-    t += ms;
-    RUN("gn_apply", 1, &gt, 9, VR_ARG(dx), VR_ARG(dy), VR_ARG(ds), VR_ARG(dg), VR_ARG(db), VR_ARG(total), VR_ARG(C),
-        VR_ARG(G), VR_ARG(silu));
-    down(dy, got, (size_t)HW * C * 4);
-    compare("groupnorm + silu (3 kernels)", got, want, (size_t)HW * C, 1e-5, t + ms);
+    /* GroupNorm: both shapes, odd pixel counts, 2..5 channels per group, chunks that do not divide HW */
+    gn_case(120, 64, 0, 1, 1, 64, 1e-5);
+    gn_case(120, 64, 0, 0, 0, 2, 1e-5);
+    gn_case(1237, 160, 0, 1, 1, 64, 1e-5);
+    gn_case(1237, 96, 0, 1, 0, 20, 1e-5);
+    gn_case(1, 128, 0, 0, 1, 1, 1e-5);
+    /* large means: sum / sum-of-squares statistics, or a float mean subtracted from x (2e-5 here), fail these */
+    gn_case(1237, 160, 1000, 0, 1, 64, 2e-6);
+    gn_case(1237, 160, 1000, 1, 0, 20, 2e-6);
+    gn_case(1001, 96, -1000, 0, 1, 7, 2e-6);
+    gn_case(4099, 96, 1000, 0, 0, 65, 2e-6);
     /* softmax_rows */
     int rows = 20, N = 300;
     float *s = randv((size_t)rows * N, 8), *sw = malloc((size_t)rows * N * 4), *sg = malloc((size_t)rows * N * 4);
@@ -327,12 +358,12 @@ static void test_groupnorm_softmax(void)
     }
     cl_mem dsm = up(s, (size_t)rows * N * 4);
     size_t gr = (size_t)rows;
+    double ms;
     RUN("softmax_rows", 1, &gr, 3, VR_ARG(dsm), VR_ARG(rows), VR_ARG(N));
     down(dsm, sg, (size_t)rows * N * 4);
     compare("softmax_rows", sg, sw, (size_t)rows * N, 1e-6, ms);
-    cl_mem all[] = {dx, dy, dp, ds, dg, db, dsm};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
-    free(x), free(gm), free(bt), free(want), free(got), free(s), free(sw), free(sg);
+    vm_free(&rt.mem, dsm);
+    free(s), free(sw), free(sg);
 }
 
 /* One 3x3 convolution through conv.c against ref_conv3x3_hwc: B images of Hin x Win, nearest x2 first when up = 2,
