@@ -190,11 +190,14 @@ static int list_devices(void)
         fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return 1;
     }
-    printf("%-5s %-28s %-40s %-24s %-22s %4s %12s\n", "index", "platform", "device", "vendor", "driver", "CUs",
-           "memory MiB");
-    for (int i = 0; i < n; i++)
-        printf("%-5d %-28.28s %-40.40s %-24.24s %-22.22s %4u %12llu\n", d[i].index, d[i].platform_name, d[i].name,
-               d[i].vendor, d[i].driver, d[i].compute_units, (unsigned long long)(d[i].global_mem >> 20));
+    printf("%-5s %-4s %-28s %-40s %-24s %-22s %4s %12s\n", "index", "type", "platform", "device", "vendor", "driver",
+           "CUs", "memory MiB");
+    for (int i = 0; i < n; i++) {
+        cl_device_type t = d[i].type;
+        const char *type = (t & CL_DEVICE_TYPE_GPU) ? "GPU" : (t & CL_DEVICE_TYPE_CPU) ? "CPU" : "ACC";
+        printf("%-5d %-4s %-28.28s %-40.40s %-24.24s %-22.22s %4u %12llu\n", d[i].index, type, d[i].platform_name,
+               d[i].name, d[i].vendor, d[i].driver, d[i].compute_units, (unsigned long long)(d[i].global_mem >> 20));
+    }
     if (n == 0) printf("(no OpenCL device found)\n");
     free(d);
     return 0;
