@@ -455,34 +455,52 @@ static void test_conv(void)
     compare("conv1x1 (GEMM)", got, want, (size_t)HW * Cout, 1e-5, now_ms() - t0);
     vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
     free(x), free(w), free(b), free(wt), free(want), free(got);
-    /* linear products of few and many rows (the early and late scales), offsets into larger buffers */
-    const int ms[] = {1, 2, 7, 16, 17, 33, 64, 65, 130};
-    int K = 300, N = 200, xo = 5, wo = 7, yo = 3;
-    float *Wl = randv((size_t)N * K, 0.2f), *Wt = malloc((size_t)K * N * 4);
-    for (int o = 0; o < N; o++)
-        for (int i = 0; i < K; i++) Wt[(size_t)i * N + o] = Wl[(size_t)o * K + i];
-    for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
-        int M = ms[t];
-        float *xl = randv((size_t)M * K + xo, 1), *wl = malloc(((size_t)K * N + wo) * 4), *yw = malloc((size_t)M * N * 4),
-              *yg = malloc(((size_t)M * N + yo) * 4);
-        memcpy(wl + wo, Wt, (size_t)K * N * 4);
-        ref_linear(xl + xo, Wl, NULL, yw, M, K, N);
-        cl_mem dxl = up(xl, ((size_t)M * K + xo) * 4), dwl = up(wl, ((size_t)K * N + wo) * 4),
-               dyl = dev(((size_t)M * N + yo) * 4);
-        double t0 = now_ms();
-        CHECK(vg_linear(&gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N, (size_t)K) == 0,
-              "vg_linear M=%d: %s", M, varcl_last_error());
-        vr_finish(&rt);
-        double ms_ = now_ms() - t0;
-        down(dyl, yg, ((size_t)M * N + yo) * 4);
-        char name[48];
-        snprintf(name, sizeof name, "linear %d x %d -> %d%s", M, K, N, "");
-        compare(name, yg + yo, yw, (size_t)M * N, 1e-5, ms_);
-        vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl);
-        free(xl), free(wl), free(yw), free(yg);
-    }
-    free(Wl), free(Wt);
     vc_release(&cv);
+    vg_release(&gemm);
+}
+
+/* gemm.c's vg_linear: products of few and many rows (the early and late scales), x and y at offsets into larger
+ * buffers; through CLBlast (weights at an offset, N not a multiple of 16, few_rows 0) and through linear_rows
+ * (few_rows up to 4096 forces it on 33 and 130 rows too: blocks of 8 and the 4-row tail). */
+static void linear_case(vg_gemm *gemm, int M, int N, int K, int wo, int few_rows)
+{
+    int xo = 5, yo = 3;
+    float *Wl = randv((size_t)N * K, 0.2f), *xl = randv((size_t)M * K + xo, 1), *wl = malloc(((size_t)K * N + wo) * 4),
+          *yw = malloc((size_t)M * N * 4), *yg = malloc(((size_t)M * N + yo) * 4);
+    for (int o = 0; o < N; o++)
+        for (int i = 0; i < K; i++) wl[wo + (size_t)i * N + o] = Wl[(size_t)o * K + i];
+    ref_linear(xl + xo, Wl, NULL, yw, M, K, N);
+    cl_mem dxl = up(xl, ((size_t)M * K + xo) * 4), dwl = up(wl, ((size_t)K * N + wo) * 4),
+           dyl = dev(((size_t)M * N + yo) * 4);
+    int saved = gemm->few_rows;
+    gemm->few_rows = few_rows;
+    double t0 = now_ms();
+    CHECK(vg_linear(gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N, (size_t)K) == 0,
+          "vg_linear M=%d: %s", M, varcl_last_error());
+    vr_finish(&rt);
+    double ms_ = now_ms() - t0;
+    gemm->few_rows = saved;
+    down(dyl, yg, ((size_t)M * N + yo) * 4);
+    int rows_kernel = M <= few_rows && N % 16 == 0 && wo == 0;
+    char name[64];
+    snprintf(name, sizeof name, "linear %d x %d -> %d (%s)", M, K, N, rows_kernel ? "linear_rows" : "CLBlast");
+    compare(name, yg + yo, yw, (size_t)M * N, 1e-5, ms_);
+    vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl);
+    free(Wl), free(xl), free(wl), free(yw), free(yg);
+}
+
+static void test_linear(void)
+{
+    vg_gemm gemm;
+    CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
+    const int ms[] = {1, 2, 7, 16, 17, 33, 64, 65, 130};
+    for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
+        linear_case(&gemm, ms[t], 200, 300, 7, 16);   /* CLBlast */
+        linear_case(&gemm, ms[t], 208, 300, 0, 16);   /* linear_rows up to 16 rows */
+    }
+    linear_case(&gemm, 5, 208, 300, 0, 0);            /* few_rows 0: CLBlast */
+    linear_case(&gemm, 33, 208, 300, 0, 4096);        /* linear_rows: 4 blocks of 8, then 1 row */
+    linear_case(&gemm, 130, 96, 77, 0, 4096);         /* 16 blocks of 8, then 2 rows; odd K */
     vg_release(&gemm);
 }
 
@@ -500,6 +518,7 @@ int main(void)
     test_vq_ops();
     test_groupnorm_softmax();
     test_conv();
+    test_linear();
     CHECK(rt.mem.stats.live_total == 0, "all test buffers released (%zu bytes live)", rt.mem.stats.live_total);
     vr_close(&rt);
     return check_done();

@@ -237,5 +237,19 @@ fi
 if [ "$ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 rm -f "$work/stdout" "$work/stderr"
 
+# ---- VARCL_PROFILE=1: the same run also prints a per-kernel table, largest share first, and the same tokens ----
+(cd "$ok_dir" && VARCL_PROFILE=1 "$VGEN" "${TINY[@]}" --class 1,5 --top-k 1 -o "$ok_dir/p.png" --tokens-out "$ok_dir/p.json") \
+    >"$work/stdout" 2>"$work/stderr"
+st=$?
+if [ "$st" = 0 ] && grep -q "^varcl profile (" "$work/stderr" && grep -q "^attention" "$work/stderr" &&
+    grep -q "^sgemm " "$work/stderr" && cmp -s "$ok_dir/p.json" "$ok_dir/t.json"; then
+    passed=$((passed + 1))
+else
+    fail "VARCL_PROFILE=1" "exit $st, want 0 with a table naming attention and sgemm, and unchanged tokens"
+    sed 's/^/    stderr: /' "$work/stderr" >&2
+    failed=$((failed + 1))
+fi
+rm -f "$work/stdout" "$work/stderr"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
