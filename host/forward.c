@@ -8,6 +8,12 @@
 #define LN_EPS 1e-6f
 #define ATTN_QB 4 /* queries per work-item of attention_blk (QB in cl/attention.cl) */
 
+/* Work-group sizes for kernels with large private arrays on CPU devices. pocl keeps every work-item's private data
+ * of a work-group on one thread's stack; left to itself it picks groups of up to 4096 work-items, and at batch 8
+ * (d16, last scale) attention_blk's 2.3 KB per work-item overflowed that stack (a segfault inside pocl). GPUs keep
+ * private data in registers: NULL (the driver's choice) there. */
+static const size_t cpu_local1[3] = {1, 1, 1}, cpu_local16[2] = {16, 1};
+
 size_t vf_bytes(const var_hparams *hp, int B)
 {
     size_t R = 2 * (size_t)B, rows = R * hp->latent * hp->latent, C = (size_t)hp->C;
@@ -158,12 +164,12 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
     int C = s->m->hp.C, P = kv->page_tokens, maxp = kv->max_pages;
     if (!s->rt->is_gpu && P % 16 == 0) {
         size_t g3[3] = {(size_t)(T + ATTN_QB - 1) / ATTN_QB, (size_t)s->m->hp.heads, (size_t)s->R};
-        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, NULL, 12, VR_ARG(s->q), VR_ARG(kpool),
+        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, cpu_local1, 12, VR_ARG(s->q), VR_ARG(kpool),
                          VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
                          VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
     size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads};
-    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, NULL, 12, VR_ARG(s->q), VR_ARG(kpool),
+    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, s->rt->is_gpu ? NULL : cpu_local16, 12, VR_ARG(s->q), VR_ARG(kpool),
                      VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(kv_len),
                      VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
 }
@@ -183,7 +189,8 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
     /* attention: a = LN(x)(1 + scale1) + shift1; x += gamma1 * proj(attn(a)) */
     if ((st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 2 * C, mod0 + 4 * C)) ||
         (st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
-        (st = vr_launch(s->rt, s->k_qk[kv->f16], "qk_norm_store", 2, g2, NULL, 15, VR_ARG(s->qkv),
+        (st = vr_launch(s->rt, s->k_qk[kv->f16], "qk_norm_store", 2, g2, s->rt->is_gpu ? NULL : cpu_local16, 15,
+                        VR_ARG(s->qkv),
                         VR_ARG(b->q_bias), VR_ARG(b->v_bias), VR_ARG(b->scale_mul), VR_ARG(s->q), VR_ARG(kpool),
                         VR_ARG(vpool),
                         VR_ARG(kv->table), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),

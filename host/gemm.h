@@ -97,7 +97,7 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
 /* y[M][N] = x[M][K] * Wt[K][N]: a torch Linear without its bias (bias is fused into the next kernel). Products of
  * few rows (M <= few_rows, N a multiple of 16) stream the weights through cl/linear.cl instead of CLBlast: on pocl
  * CLBlast's cost is flat below 128 rows (about 10 ms for 1024 -> 4096), the streaming kernel's 2-3 ms. CPU devices
- * default to few_rows = 16; GPUs to 0; the tuning file or VARCL_FEW_ROWS=N (which wins) override. */
+ * default to few_rows = 32; GPUs to 0; the tuning file or VARCL_FEW_ROWS=N (which wins) override. */
 int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K);
 /* The streaming kernel alone (the tuner times it against CLBlast); N must be a multiple of 16. */
