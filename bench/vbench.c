@@ -48,13 +48,6 @@ typedef struct {
     int n_compare;
 } options;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int dbl_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -165,10 +158,10 @@ static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
     int st = c ? 0 : VARCL_E_RUNTIME;
     double best = 1e30;
     for (int r = 0; r < 4 && !st; r++) { /* the first call compiles CLBlast's kernels: best of the rest */
-        double t0 = now_ms();
+        double t0 = vr_now_ms();
         st = vg_linear(&g, a, 0, b, 0, c, 0, n, n, n);
         if (!st) st = vr_finish(rt);
-        if (r > 0 && now_ms() - t0 < best) best = now_ms() - t0;
+        if (r > 0 && vr_now_ms() - t0 < best) best = vr_now_ms() - t0;
     }
     pk->sgemm_gflops = st ? 0 : 2.0 * n * n * n / (best * 1e6);
     /* bandwidth: copy of a 64 MiB (GPU: 256 MiB) buffer, read + write */
@@ -182,10 +175,10 @@ static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
     size_t gsz = (size_t)n4;
     best = 1e30;
     for (int r = 0; r < 5 && !st; r++) {
-        double t0 = now_ms();
+        double t0 = vr_now_ms();
         st = vr_launch(rt, k, "copy_f4", 1, &gsz, NULL, 3, VR_ARG(s), VR_ARG(d), VR_ARG(n4));
         if (!st) st = vr_finish(rt);
-        if (r > 0 && now_ms() - t0 < best) best = now_ms() - t0;
+        if (r > 0 && vr_now_ms() - t0 < best) best = vr_now_ms() - t0;
     }
     pk->bandwidth_gbs = st ? 0 : 2.0 * cbytes / (best * 1e6);
     vm_free(&rt->mem, a), vm_free(&rt->mem, b), vm_free(&rt->mem, c), vm_free(&rt->mem, s), vm_free(&rt->mem, d);
@@ -230,9 +223,9 @@ static int run_one(varcl *v, const options *o, int depth, int batch, run_result 
     for (int k = 0; k < o->warmup + o->reps && !st; k++) {
         if (k == o->warmup) vm_reset_peak(&rt->mem);
         varcl_images out;
-        double t0 = now_ms();
+        double t0 = vr_now_ms();
         st = varcl_generate(v, &rq, &out);
-        double t = (now_ms() - t0) / batch;
+        double t = (vr_now_ms() - t0) / batch;
         if (st) break;
         if (k >= o->warmup) {
             ms[k - o->warmup] = t;

@@ -19,18 +19,6 @@
 
 /* ---- where the file lives ---- */
 
-/* The same rule as the program-binary cache in runtime.c: $VARCL_CACHE_DIR ("off": none), else
- * $XDG_CACHE_HOME/varcl, else $HOME/.cache/varcl. */
-static void cache_dir(char *buf, size_t n)
-{
-    const char *env = getenv("VARCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    buf[0] = 0;
-    if (env && !strcmp(env, "off")) return;
-    if (env && *env) snprintf(buf, n, "%s", env);
-    else if (xdg && *xdg) snprintf(buf, n, "%s/varcl", xdg);
-    else if (home && *home) snprintf(buf, n, "%s/.cache/varcl", home);
-}
-
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
     for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
@@ -40,7 +28,7 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 void vg_tuning_path(const vr_device *dev, char *buf, size_t n)
 {
     char dir[900];
-    cache_dir(dir, sizeof dir);
+    vr_cache_dir(dir, sizeof dir);
     buf[0] = 0;
     if (!dir[0]) return;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -217,19 +205,6 @@ const char *vg_tune_status_name(int status)
     return status >= 0 && status <= VG_TUNE_NO_SHAPES ? names[status] : "?";
 }
 
-static void mkdirs(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(tmp, 0755);
-        *p = '/';
-    }
-    mkdir(tmp, 0755);
-}
-
 static void parent_dir(const char *path, char *dir, size_t n)
 {
     snprintf(dir, n, "%s", path);
@@ -242,7 +217,7 @@ int vg_tuning_check_writable(const char *path)
 {
     char dir[1024], tmp[1100];
     parent_dir(path, dir, sizeof dir);
-    mkdirs(dir);
+    vr_mkdirs(dir);
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write the GEMM tuning file %s: %s", path, strerror(errno));
@@ -330,7 +305,7 @@ int vg_tuning_write(const char *path, const vr_device *dev, const char *model, c
 {
     char dir[1024], tmp[1100];
     parent_dir(path, dir, sizeof dir);
-    mkdirs(dir);
+    vr_mkdirs(dir);
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write the GEMM tuning file %s: %s", tmp, strerror(errno));
@@ -346,13 +321,6 @@ int vg_tuning_write(const char *path, const vr_device *dev, const char *model, c
 }
 
 /* ---- the tuner ---- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int dbl_cmp(const void *a, const void *b)
 {
@@ -422,14 +390,14 @@ static int time_product(tuner *t, const vg_shape *s, int rows_kernel, double *ms
     *err = INFINITY;
     for (int r = -1; r < reps; r++) {
         if ((st = vr_finish(t->rt))) return st;
-        double t0 = now_ms();
+        double t0 = vr_now_ms();
         if (rows_kernel) st = vg_linear_rows(&t->g, t->buf.a, 0, t->buf.b, t->buf.c, 0, M, N, K);
         else
             st = vg_sgemm(&t->g, 0, s->trans_b, M, N, K, 1.0f, t->buf.a, 0, K, t->buf.b, 0, s->trans_b ? K : N, 0.0f,
                           t->buf.c, 0, N);
         if (st || (st = vr_finish(t->rt))) return st;
         if (r >= 0) {
-            times[r] = now_ms() - t0;
+            times[r] = vr_now_ms() - t0;
             continue;
         }
         if ((st = vr_read(t->rt, t->buf.c, 0, M * N * sizeof(float), t->buf.hc))) return st;

@@ -248,8 +248,7 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
     return h;
 }
 
-/* $VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl, else $HOME/.cache/varcl; "" when disabled or unknown. */
-static void cache_dir(char *buf, size_t n)
+void vr_cache_dir(char *buf, size_t n)
 {
     const char *env = getenv("VARCL_CACHE_DIR");
     buf[0] = 0;
@@ -263,7 +262,7 @@ static void cache_dir(char *buf, size_t n)
     }
 }
 
-static void mkdirs(const char *path)
+void vr_mkdirs(const char *path)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -328,7 +327,7 @@ static int build_program(vr_runtime *rt)
     h = fnv1a(h, rt->dev.driver, strlen(rt->dev.driver));
     h = fnv1a(h, rt->dev.platform_version, strlen(rt->dev.platform_version));
     char dir[3000], path[4096];
-    cache_dir(dir, sizeof dir);
+    vr_cache_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%016llx.bin", dir, (unsigned long long)h);
 
     cl_int err;
@@ -365,7 +364,7 @@ static int build_program(vr_runtime *rt)
             unsigned char *bin = malloc(len);
             unsigned char *bins[1] = {bin};
             if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-                mkdirs(dir);
+                vr_mkdirs(dir);
                 char tmp[4200];
                 snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
                 FILE *f = fopen(tmp, "wb");

@@ -69,8 +69,14 @@ int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const
 
 /* Adds ms under name (VARCL_PROFILE); vr_close prints the table to stderr, largest first. */
 void vr_prof_add(vr_runtime *rt, const char *name, double ms);
-/* Wall-clock ms (CLOCK_MONOTONIC), for host-timed profile entries. */
+/* Wall-clock ms (CLOCK_MONOTONIC). */
 double vr_now_ms(void);
+
+/* varcl's cache directory (program binaries, GEMM tuning files): $VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl,
+ * else $HOME/.cache/varcl; "" when disabled (VARCL_CACHE_DIR=off) or unknown. */
+void vr_cache_dir(char *buf, size_t n);
+/* mkdir -p, errors ignored (the caller's open or rename reports them). */
+void vr_mkdirs(const char *path);
 
 int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src);
 int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
