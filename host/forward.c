@@ -164,14 +164,14 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
     int C = s->m->hp.C, P = kv->page_tokens, maxp = kv->max_pages;
     if (!s->rt->is_gpu && P % 16 == 0) {
         size_t g3[3] = {(size_t)(T + ATTN_QB - 1) / ATTN_QB, (size_t)s->m->hp.heads, (size_t)s->R};
-        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, cpu_local1, 12, VR_ARG(s->q), VR_ARG(kpool),
-                         VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
-                         VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, cpu_local1, 12, VR_ARG(s->q),
+                         VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T),
+                         VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
     size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads};
-    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, s->rt->is_gpu ? NULL : cpu_local16, 12, VR_ARG(s->q), VR_ARG(kpool),
-                     VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(kv_len),
-                     VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, s->rt->is_gpu ? NULL : cpu_local16, 12,
+                     VR_ARG(s->q), VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N),
+                     VR_ARG(T), VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
 }
 
 static int block(vf_state *s, vk_cache *kv, int l, int T)
