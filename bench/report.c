@@ -445,16 +445,20 @@ static void md_text(FILE *o, const char *s)
     }
 }
 
-/* The result's "gemm" object as one line: "tuned file PATH (linear: A, conv: B), linear_rows up to N rows". */
+/* The result's "gemm" object as one line: "tuned file PATH (linear: A, conv: B), packed weights" (files from
+ * before packed weights carry "few_rows" instead of "weights"). */
 static void vrep_gemm_text(const vj_value *gm, char *buf, size_t n)
 {
     const char *params = vj_str(vj_get(gm, "params"), "?"), *file = vj_str(vj_get(gm, "file"), NULL);
     const char *lin = vj_str(vj_get(gm, "linear"), "?"), *conv = vj_str(vj_get(gm, "conv"), "?");
+    const char *weights = vj_str(vj_get(gm, "weights"), NULL);
     double few = vj_num(vj_get(gm, "few_rows"), NAN);
     int used = snprintf(buf, n, "%s%s%s", params, file ? " " : "", file ? file : "");
     if (used >= 0 && (size_t)used < n && (strcmp(lin, "default") || strcmp(conv, "default")))
         used += snprintf(buf + used, n - (size_t)used, " (linear: %s, conv: %s)", lin, conv);
-    if (used >= 0 && (size_t)used < n && few == few)
+    if (used >= 0 && (size_t)used < n && weights)
+        snprintf(buf + used, n - (size_t)used, ", %s weights", weights);
+    else if (used >= 0 && (size_t)used < n && few == few)
         snprintf(buf + used, n - (size_t)used, few > 0 ? ", linear_rows up to %.0f rows" : ", no linear_rows", few);
 }
 

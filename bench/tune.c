@@ -21,6 +21,7 @@ typedef struct {
     vg_shape *s;
     int n, cap;
     size_t scratch_cap; /* conv.c's chunk bound, bytes */
+    int chunk_tiles;    /* conv.c's Winograd chunk on this device (0: the scratch bound only) */
     int latent;
     int st;
 } shape_list;
@@ -55,8 +56,9 @@ static void add(shape_list *l, const char *what, size_t M, size_t K, size_t N, i
     snprintf(s->what, sizeof s->what, "%s", what);
 }
 
-/* A 3x3 convolution producing a side x side map: Winograd's 16 products per chunk of 2x2 tiles, or im2col's one
- * per chunk of pixels (conv.c), chunks bounded by its scratch. */
+/* A 3x3 convolution producing a side x side map: Winograd F(m x m)'s (m+2)^2 products per chunk of m x m tiles, or
+ * im2col's one per chunk of pixels (conv.c), chunks bounded by its scratch (and on CPUs Winograd's by its chunk of
+ * tiles). */
 static void conv3(shape_list *l, const char *what, int side, int cin, int cout, double times)
 {
     int wino = vc_winograd_wanted(cin, cout, side / l->latent);
@@ -64,16 +66,18 @@ static void conv3(shape_list *l, const char *what, int side, int cin, int cout, 
         l->st = VARCL_E_INPUT;
         return;
     }
-    size_t rows = wino ? (size_t)((side + 1) / 2) * ((side + 1) / 2) : (size_t)side * side;
-    size_t row_bytes = wino ? 16 * ((size_t)cin + cout) * sizeof(float) : 9 * (size_t)cin * sizeof(float);
+    size_t a2 = wino ? (size_t)(wino + 2) * (wino + 2) : 1, tiles = wino ? (size_t)((side + wino - 1) / wino) : 0;
+    size_t rows = wino ? tiles * tiles : (size_t)side * side;
+    size_t row_bytes = wino ? a2 * ((size_t)cin + cout) * sizeof(float) : 9 * (size_t)cin * sizeof(float);
     size_t chunk = l->scratch_cap / row_bytes;
     if (chunk < 1) chunk = 1;
+    if (wino && l->chunk_tiles && chunk > (size_t)l->chunk_tiles) chunk = (size_t)l->chunk_tiles;
     if (chunk > rows) chunk = rows;
     char name[48];
     snprintf(name, sizeof name, "%s 3x3 (%s)", what, wino ? "Winograd" : "im2col");
-    size_t K = wino ? (size_t)cin : 9 * (size_t)cin, per_chunk = wino ? 16 : 1;
-    add(l, name, chunk, K, (size_t)cout, 0, !wino, times * per_chunk * (double)(rows / chunk));
-    add(l, name, rows % chunk, K, (size_t)cout, 0, !wino, times * per_chunk);
+    size_t K = wino ? (size_t)cin : 9 * (size_t)cin;
+    add(l, name, chunk, K, (size_t)cout, 0, 1, times * (double)a2 * (double)(rows / chunk));
+    add(l, name, rows % chunk, K, (size_t)cout, 0, 1, times * (double)a2);
 }
 
 static void conv1(shape_list *l, const char *what, int side, int cin, int cout, double times)
@@ -181,16 +185,9 @@ static void print_table(const vr_device *dev, const vg_shape *shapes, const vg_t
         printf("linear %s, conv %s.\n", r->tuning.set[VG_CLASS_LINEAR].name, r->tuning.set[VG_CLASS_CONV].name);
     else
         printf("CLBlast defaults.\n");
-    if (r->n_rows_M) {
-        printf("\nlinear_rows against CLBlast (chosen parameters), ms:\n\n");
-        printf("| rows | %zu -> %zu linear_rows | CLBlast | %zu -> %zu linear_rows | CLBlast |\n|---|---|---|---|---|\n",
-               r->rows_K, r->rows_N, r->rows_N, r->rows_K);
-        for (int i = 0; i < r->n_rows_M; i++)
-            printf("| %d | %.4f | %.4f | %.4f | %.4f |\n", r->rows_M[i], r->rows_kernel_ms[0][i],
-                   vg_tune_probe_clblast_ms(r, 0, i), r->rows_kernel_ms[1][i], vg_tune_probe_clblast_ms(r, 1, i));
-        printf("\nfew_rows = %d (products of at most this many rows take linear_rows; the device default was %d).\n",
-               r->tuning.few_rows, r->few_rows_default);
-    }
+    if (r->packed)
+        printf("\nProducts with weights (linear layers, convolutions) run through linear_packed on this device, not "
+               "CLBlast: only the others were timed.\n");
 }
 
 /* Splits "a,b,c" in place. */
@@ -266,13 +263,12 @@ int vtune_run(const vtune_options *o)
     st = vc_init(&conv, &rt, &unused);
     if (!st) {
         l.scratch_cap = conv.scratch_cap;
+        l.chunk_tiles = conv.wino_chunk_tiles;
         vc_release(&conv);
         collect(&l, &vh, &ah);
         st = l.st;
     }
-    size_t last = (size_t)vh.patch[vh.scales - 1];
-    vg_tune_opts to = {.reps = o->reps, .max_shapes = o->max_shapes, .rows_N = (size_t)vh.ffn, .rows_K = (size_t)vh.C,
-                       .rows_max = 2 * last * last, .progress = progress};
+    vg_tune_opts to = {.reps = o->reps, .max_shapes = o->max_shapes, .progress = progress};
     if (n_names) {
         to.names = names;
         to.n_names = n_names;

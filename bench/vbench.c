@@ -144,7 +144,9 @@ typedef struct {
     double sgemm_gflops, bandwidth_gbs;
 } peaks;
 
-/* Also copies the GEMM set-up (which parameters are used) into *gemm. */
+/* The SGEMM peak is that of the path varcl's products with weights take on this device (vg_linear: linear_packed
+ * where weights are packed, CLBlast otherwise), on an n x n x n product. Also copies the GEMM set-up (which
+ * parameters are used) into *gemm. */
 static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
 {
     vr_runtime *rt = varcl_runtime(v);
@@ -157,7 +159,7 @@ static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
     cl_mem c = b ? vm_alloc(&rt->mem, VM_SCRATCH, bytes, "probe C") : NULL;
     int st = c ? 0 : VARCL_E_RUNTIME;
     double best = 1e30;
-    for (int r = 0; r < 4 && !st; r++) { /* the first call compiles CLBlast's kernels: best of the rest */
+    for (int r = 0; r < 9 && !st; r++) { /* the first call compiles the kernels: best of the rest (CPU clocks settle) */
         double t0 = vr_now_ms();
         st = vg_linear(&g, a, 0, b, 0, c, 0, n, n, n);
         if (!st) st = vr_finish(rt);
@@ -324,7 +326,7 @@ static void run_json(FILE *f, const run_result *r, const run_result *full, const
 }
 
 /* "gemm": which GEMM parameters the runs used: {"params": "tuned file" | "built-in CPU sets" | "CLBlast defaults",
- * "file": path or null, "linear": set name, "conv": set name, "few_rows": N} */
+ * "file": path or null, "linear": set name, "conv": set name, "weights": "packed" | "[K][N]"} */
 static void gemm_json(FILE *f, const vg_gemm *g)
 {
     fprintf(f, ",\"gemm\":{\"params\":");
@@ -336,7 +338,7 @@ static void gemm_json(FILE *f, const vg_gemm *g)
         fprintf(f, ",\"%s\":", vg_class_names[c]);
         vj_write_string(f, g->use_sets ? g->set[c].name : "default");
     }
-    fprintf(f, ",\"few_rows\":%d}", g->few_rows);
+    fprintf(f, ",\"weights\":\"%s\"}", g->packed ? "packed" : "[K][N]");
 }
 
 /* Benchmarks one device into the JSON stream; a failure is recorded in the stream and returned. */

@@ -96,10 +96,10 @@ static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin
                             VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n),
                             VR_ARG(cpw))))
             return st;
-        for (size_t k = 0; k < (size_t)a2; k++)
-            if ((st = vg_sgemm(c->gemm, 0, 0, (size_t)n, Cout, Cin, 1.0f, c->scratch, k * n * Cin, Cin, w->wt,
-                               k * Cin * Cout, Cout, 0.0f, c->scratch, (size_t)m_off + k * n * Cout, Cout)))
-                return st;
+        if ((st = vg_linear_batched(c->gemm, (size_t)a2, c->scratch, 0, n * Cin, w->wt, 0,
+                                    vg_weight_elems(c->gemm->packed, Cin, Cout), c->scratch, (size_t)m_off, n * Cout,
+                                    (size_t)n, Cout, Cin)))
+            return st;
         if ((st = vr_launch(c->rt, k_out, n_out, 2, g_out, NULL, 13, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
                             VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
                             VR_ARG(TW), VR_ARG(t0), VR_ARG(n), VR_ARG(cpw))))

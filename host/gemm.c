@@ -5,6 +5,7 @@
 
 #include <clblast_c.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,22 +241,47 @@ double vg_switch_ms(vg_gemm *g, const vg_xgemm_set *a, const vg_xgemm_set *b)
 
 /* ---- set-up ---- */
 
+int vg_packed_layout(const vr_runtime *rt)
+{
+    const char *env = getenv("VARCL_LINEAR");
+    if (!env || !*env || !strcmp(env, "auto")) return (rt->dev.type & CL_DEVICE_TYPE_CPU) != 0;
+    if (!strcmp(env, "packed")) return 1;
+    if (!strcmp(env, "clblast")) return 0;
+    varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed or clblast", env);
+    return -1;
+}
+
+#define PANEL 32 /* PW in cl/linear.cl */
+
+size_t vg_weight_elems(int packed, size_t K, size_t N)
+{
+    return packed ? K * PANEL * ((N + PANEL - 1) / PANEL) : K * N;
+}
+
+void vg_weight_pack(int packed, const float *wt, size_t K, size_t N, float *out)
+{
+    if (!packed) {
+        memcpy(out, wt, K * N * sizeof *out);
+        return;
+    }
+    for (size_t p = 0; p * PANEL < N; p++)
+        for (size_t k = 0; k < K; k++) {
+            float *o = out + (p * K + k) * PANEL;
+            for (size_t c = 0; c < PANEL; c++) o[c] = p * PANEL + c < N ? wt[k * N + p * PANEL + c] : 0.0f;
+        }
+}
+
 int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
 {
     memset(g, 0, sizeof *g);
     g->rt = rt;
     g->source = VG_PARAMS_DEFAULT;
-    /* 32 on CPUs: `vbench --tune` on the d16 shapes measured linear_rows ahead of CLBlast up to 32 rows (9.2 vs 14.8 ms
-     * at 32 x 1024 -> 4096), behind from 64 */
-    g->few_rows = (rt->dev.type & CL_DEVICE_TYPE_CPU) ? 32 : 0;
-    const char *fr = getenv("VARCL_FEW_ROWS");
-    if (fr && *fr) {
-        char *end;
-        long v = strtol(fr, &end, 10);
-        if (*end || v < 0 || v > 4096) return varcl_fail(VARCL_E_INPUT, "VARCL_FEW_ROWS must be 0..4096, not '%s'", fr);
-        g->few_rows = (int)v;
-    }
-    if (!(g->k_rows[0] = vr_kernel(rt, "linear_rows4_16")) || !(g->k_rows[1] = vr_kernel(rt, "linear_rows8_16")))
+    if ((g->packed = vg_packed_layout(rt)) < 0) return VARCL_E_INPUT;
+    cl_uint units = 1;
+    clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
+    g->units = units ? (int)units : 1;
+    if (!(g->k_packed[0] = vr_kernel(rt, "linear_packed2")) || !(g->k_packed[1] = vr_kernel(rt, "linear_packed4")) ||
+        !(g->k_packed[2] = vr_kernel(rt, "linear_packed8")))
         return VARCL_E_RUNTIME;
     return 0;
 }
@@ -273,8 +299,6 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
     if (found) {
         g->source = VG_PARAMS_FILE;
         snprintf(g->file, sizeof g->file, "%s", path);
-        const char *fr = getenv("VARCL_FEW_ROWS");
-        if (t.few_rows >= 0 && !(fr && *fr)) g->few_rows = t.few_rows;
         if (!t.use_sets) return 0;
         if ((st = vg_use_sets(g, &t.set[VG_CLASS_LINEAR], &t.set[VG_CLASS_CONV])))
             return varcl_fail(st, "GEMM tuning file %s: %s; delete the file or rerun `vbench --tune`", path,
@@ -307,8 +331,7 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n)
                                  g->set[VG_CLASS_CONV].name);
     else if (g->source == VG_PARAMS_FILE && used < n)
         used += (size_t)snprintf(buf + used, n - used, " (CLBlast defaults)");
-    if (used < n)
-        snprintf(buf + used, n - used, g->few_rows ? ", linear_rows up to %d rows" : ", no linear_rows", g->few_rows);
+    if (used < n) snprintf(buf + used, n - used, g->packed ? ", packed weights" : ", weights [K][N]");
 }
 
 /* ---- products ---- */
@@ -358,17 +381,40 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     return gemm_call(g, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off, ldc);
 }
 
-/* linear_rows over blocks of 8 rows (4 when at most 4 are left); wt_off must be 0 (kernel argument layout). */
-int vg_linear_rows(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, cl_mem y, size_t y_off, size_t M, size_t N,
-                   size_t K)
+/* linear_packed: rows in blocks of RB = 2, 4 or 8 (one pass over the weights per block); up to 32 rows the
+ * smallest block that holds them or 8 (few rows are bandwidth-bound: fewer passes), beyond that 4 (measured on pocl:
+ * 8 x 1024 -> 4096 0.35 ms with RB 8, 0.73 with RB 4; from 72 rows RB 4 as fast as 8 or faster, and the last
+ * block wastes less). Rows are split into chunks only where panels x batch leave cores idle: a work-item's rows
+ * share its panel in cache. */
+static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
+                         size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
-    int n = (int)N, k = (int)K;
-    for (size_t m0 = 0; m0 < M; m0 += 8) {
-        int rows = (int)(M - m0 < 8 ? M - m0 : 8), xo = (int)(x_off + m0 * K), yo = (int)(y_off + m0 * N);
-        size_t gsz = N / 16;
-        int st = vr_launch(g->rt, g->k_rows[rows > 4], rows > 4 ? "linear_rows8_16" : "linear_rows4_16", 1, &gsz,
-                           NULL, 8, VR_ARG(x), VR_ARG(xo), VR_ARG(wt), VR_ARG(y), VR_ARG(yo), VR_ARG(rows), VR_ARG(n),
-                           VR_ARG(k));
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
+    int rb = M <= 2 ? 2 : M <= 4 ? 4 : M <= 32 ? 8 : 4, which = rb == 2 ? 0 : rb == 4 ? 1 : 2;
+    size_t panels = (N + PANEL - 1) / PANEL, want = 8 * (size_t)g->units, blocks = (M + rb - 1) / rb;
+    size_t chunks = panels * batch >= want ? 1 : (want + panels * batch - 1) / (panels * batch);
+    if (chunks > blocks) chunks = blocks;
+    size_t mc = (blocks + chunks - 1) / chunks * rb;
+    chunks = (M + mc - 1) / mc;
+    cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
+    int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc;
+    size_t gsz[3] = {panels, chunks, batch};
+    static const size_t one[3] = {1, 1, 1};
+    static const char *const names[3] = {"linear_packed2", "linear_packed4", "linear_packed8"};
+    return vr_launch(g->rt, g->k_packed[which], names[which], 3, gsz, (g->rt->dev.type & CL_DEVICE_TYPE_CPU) ? one : NULL,
+                     13, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo),
+                     VR_ARG(ys), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(mci));
+}
+
+int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
+                      size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
+{
+    if (M == 0 || N == 0 || batch == 0) return 0;
+    if (g->packed) return linear_packed(g, batch, x, x_off, x_bs, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K);
+    for (size_t b = 0; b < batch; b++) {
+        int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt, wt_off + b * wt_bs, N, 0.0f, y,
+                          y_off + b * y_bs, N);
         if (st) return st;
     }
     return 0;
@@ -377,9 +423,5 @@ int vg_linear_rows(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, cl_mem y, size
 int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K)
 {
-    /* int offsets in the kernel: bounded well below 2^31 elements for any model these kernels serve */
-    if (M <= (size_t)g->few_rows && N % 16 == 0 && wt_off == 0 && (x_off + M * K) < ((size_t)1 << 31) &&
-        (y_off + M * N) < ((size_t)1 << 31))
-        return vg_linear_rows(g, x, x_off, wt, y, y_off, M, N, K);
-    return vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off, K, wt, wt_off, N, 0.0f, y, y_off, N);
+    return vg_linear_batched(g, 1, x, x_off, 0, wt, wt_off, 0, y, y_off, 0, M, N, K);
 }

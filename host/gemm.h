@@ -62,16 +62,16 @@ typedef struct {
     int use_sets; /* 1: set[vg_shape_class(M, N, K)] is installed before each product; 0: CLBlast defaults */
     vg_xgemm_set set[VG_CLASSES];
     char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
-    int few_rows; /* linear products of at most this many rows take linear_rows (0: always CLBlast) */
-    cl_kernel k_rows[2]; /* linear_rows4_16, linear_rows8_16 */
+    int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
+    int units;    /* the device's compute units (packed: enough work-items for all of them) */
+    cl_kernel k_packed[3]; /* linear_packed2, 4, 8 */
 } vg_gemm;
 
 /* Sets up GEMMs on rt's device with the parameters chosen as described above, each set validated first. Fails on
  * a malformed tuning file or a set outside CLBlast's constraints (input error) or a set that computes wrong results
  * (run-time error); the message names the file and the fix (delete it or rerun `vbench --tune`). */
 int vg_init(vg_gemm *g, vr_runtime *rt);
-/* The same without reading a tuning file or validating: CLBlast defaults, few_rows from the device type and
- * VARCL_FEW_ROWS (the tuner starts from here). */
+/* The same without reading a tuning file or validating: CLBlast defaults (the tuner starts from here). */
 int vg_init_untuned(vg_gemm *g, vr_runtime *rt);
 void vg_release(vg_gemm *g);
 
@@ -84,7 +84,7 @@ int vg_use_sets(vg_gemm *g, const vg_xgemm_set *linear, const vg_xgemm_set *conv
  * override: measured 0.2 ms per switch on NVIDIA's OpenCL, which products alternating between the classes pay). */
 double vg_switch_ms(vg_gemm *g, const vg_xgemm_set *a, const vg_xgemm_set *b);
 
-/* One line for reports: "tuned file /path (linear: cpu-linear, conv: cpu-conv), linear_rows up to 16 rows". */
+/* One line for reports: "tuned file /path (linear: cpu-linear, conv: cpu-conv), packed weights". */
 void vg_describe(const vg_gemm *g, char *buf, size_t n);
 /* "tuned file", "built-in CPU sets" or "CLBlast defaults" */
 const char *vg_source_name(int source);
@@ -94,15 +94,29 @@ const char *vg_source_name(int source);
 int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
              size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off, size_t ldc);
 
-/* y[M][N] = x[M][K] * Wt[K][N]: a torch Linear without its bias (bias is fused into the next kernel). Products of
- * few rows (M <= few_rows, N a multiple of 16) stream the weights through cl/linear.cl instead of CLBlast: on pocl
- * CLBlast's cost is flat below 128 rows (about 10 ms for 1024 -> 4096), the streaming kernel's 2-3 ms. CPU devices
- * default to few_rows = 32; GPUs to 0; the tuning file or VARCL_FEW_ROWS=N (which wins) override. */
+/* Weights: the layout of every weight matrix that products take (linear layers, 1x1 and im2col convolutions,
+ * Winograd's U), chosen per device at load time:
+ *   - CLBlast (GPUs): Wt[K][N], so that the call needs no transposes;
+ *   - packed (CPUs): panels of 32 columns, [ceil(N / 32)][K][32], zero past column N, for cl/linear.cl's
+ *     linear_packed. On pocl (2-core AVX-512 EPYC) it ran the transformer's products at 200-225 GFLOP/s from 32
+ *     rows up and streamed the weights of 1-8-row products at 25-50 GB/s, where CLBlast with the best parameters
+ *     found reached 80-110 GFLOP/s and cost the same 8-10 ms (1024 -> 4096) for any product below 128 rows.
+ * VARCL_LINEAR=packed or clblast overrides the device type's choice (auto). Returns 1 for packed, 0 for CLBlast,
+ * -1 (an input error is set) for another VARCL_LINEAR value. */
+int vg_packed_layout(const vr_runtime *rt);
+/* Elements of one K x N weight matrix in the layout (packed: K * 32 * ceil(N / 32)). */
+size_t vg_weight_elems(int packed, size_t K, size_t N);
+/* Writes wt [K][N] to out in the layout (vg_weight_elems elements). */
+void vg_weight_pack(int packed, const float *wt, size_t K, size_t N, float *out);
+
+/* y[M][N] = x[M][K] * W: a torch Linear without its bias (bias is fused into the next kernel); W in g's layout
+ * (vg_weight_pack) at element offset wt_off. */
 int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K);
-/* The streaming kernel alone (the tuner times it against CLBlast); N must be a multiple of 16. */
-int vg_linear_rows(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, cl_mem y, size_t y_off, size_t M, size_t N,
-                   size_t K);
+/* `batch` such products at once: x, W and y of product b at x_off + b * x_bs, wt_off + b * wt_bs, y_off + b * y_bs
+ * (Winograd's (m+2)^2 products per chunk of tiles: one launch on packed devices). */
+int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
+                      size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K);
 
 /* ---- the tuning file (gemm_tune.c) ---- */
 
@@ -110,7 +124,6 @@ int vg_linear_rows(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, cl_mem y, size
 typedef struct {
     int use_sets;                 /* 0: CLBlast defaults for both classes */
     vg_xgemm_set set[VG_CLASSES];
-    int few_rows;                 /* -1: not stored (device default) */
 } vg_tuning;
 
 /* The device's tuning file: <cache dir>/gemm-<hash of device name, driver and platform version>.ini, the cache

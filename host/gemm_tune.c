@@ -85,7 +85,6 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
     int have_dev = 0, have_driver = 0, have_platform = 0;
     char line[1200];
     memset(t, 0, sizeof *t);
-    t->few_rows = -1;
     while (fgets(line, sizeof line, f)) {
         line_no++;
         size_t len = strlen(line);
@@ -127,13 +126,8 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
                                     dev->platform_version),
                            1;
                 have_platform = 1;
-            } else if (!strcmp(key, "few_rows")) {
-                char *end;
-                long v = strtol(val, &end, 10);
-                if (end == val || *end || v < 0 || v > 4096)
-                    return snprintf(why, n, "line %d: few_rows needs an integer 0..4096, got '%s'", line_no, val), 1;
-                t->few_rows = (int)v;
-            } else if (strcmp(key, "date") && strcmp(key, "model")) {
+            } else if (strcmp(key, "date") && strcmp(key, "model") &&
+                       strcmp(key, "few_rows")) { /* few_rows: from files before packed weights; ignored */
                 return snprintf(why, n, "line %d: unknown key '%s'", line_no, key), 1;
             }
             continue;
@@ -261,14 +255,7 @@ static void write_tuning(FILE *f, const vr_device *dev, const char *model, const
     put_value(f, "platform", dev->platform_version);
     put_value(f, "date", date);
     put_value(f, "model", model);
-    if (r->n_rows_M) {
-        fprintf(f, "# few_rows: linear_rows vs CLBlast, ms, on M x %zu -> %zu | M x %zu -> %zu (device default: %d)\n",
-                r->rows_K, r->rows_N, r->rows_N, r->rows_K, r->few_rows_default);
-        for (int i = 0; i < r->n_rows_M; i++)
-            fprintf(f, "#   M = %-4d %9.4f vs %9.4f | %9.4f vs %9.4f\n", r->rows_M[i], r->rows_kernel_ms[0][i],
-                    vg_tune_probe_clblast_ms(r, 0, i), r->rows_kernel_ms[1][i], vg_tune_probe_clblast_ms(r, 1, i));
-    }
-    if (r->tuning.few_rows >= 0) fprintf(f, "few_rows = %d\n", r->tuning.few_rows);
+    if (r->packed) fprintf(f, "# products with weights use packed weights on this device, not CLBlast: not tuned\n");
     for (int c = 0; c < VG_CLASSES; c++) {
         fprintf(f, "\n# %s: %d distinct CLBlast products, %.3g GFLOP per image", vg_class_names[c], r->n_class_shapes[c],
                 r->class_gflop[c]);
@@ -378,10 +365,9 @@ static double check_entries(const tune_bufs *b, const vg_shape *s)
     return worst;
 }
 
-/* Times one product through CLBlast with whatever g has installed (rows_kernel: through linear_rows instead): a
- * warm-up whose result is checked (*err), then the median of reps. A wrong result is not timed (*ms = infinity).
- * 0 or an error status. */
-static int time_product(tuner *t, const vg_shape *s, int rows_kernel, double *ms, double *err)
+/* Times one product through CLBlast with whatever g has installed: a warm-up whose result is checked (*err), then
+ * the median of reps. A wrong result is not timed (*ms = infinity). 0 or an error status. */
+static int time_product(tuner *t, const vg_shape *s, double *ms, double *err)
 {
     size_t M = s->M, N = s->N, K = s->K;
     double times[64];
@@ -391,10 +377,8 @@ static int time_product(tuner *t, const vg_shape *s, int rows_kernel, double *ms
     for (int r = -1; r < reps; r++) {
         if ((st = vr_finish(t->rt))) return st;
         double t0 = vr_now_ms();
-        if (rows_kernel) st = vg_linear_rows(&t->g, t->buf.a, 0, t->buf.b, t->buf.c, 0, M, N, K);
-        else
-            st = vg_sgemm(&t->g, 0, s->trans_b, M, N, K, 1.0f, t->buf.a, 0, K, t->buf.b, 0, s->trans_b ? K : N, 0.0f,
-                          t->buf.c, 0, N);
+        st = vg_sgemm(&t->g, 0, s->trans_b, M, N, K, 1.0f, t->buf.a, 0, K, t->buf.b, 0, s->trans_b ? K : N, 0.0f,
+                      t->buf.c, 0, N);
         if (st || (st = vr_finish(t->rt))) return st;
         if (r >= 0) {
             times[r] = vr_now_ms() - t0;
@@ -441,7 +425,7 @@ static int pick_rows(tuner *t, vg_tune_result *r)
 
 /* Per class: the CLBlast products, largest FLOPs per image first, timed up to max_shapes of them or until they
  * cover 95% of the class's FLOPs. */
-static void pick_sample(const vg_shape *shapes, int n, int few_rows, int max_shapes, vg_tune_result *r)
+static void pick_sample(const vg_shape *shapes, int n, int packed, int max_shapes, vg_tune_result *r)
 {
     for (int c = 0; c < VG_CLASSES; c++) {
         int *idx = malloc((size_t)(n ? n : 1) * sizeof *idx), m = 0;
@@ -449,8 +433,7 @@ static void pick_sample(const vg_shape *shapes, int n, int few_rows, int max_sha
         double total = 0;
         for (int i = 0; i < n; i++) {
             const vg_shape *s = &shapes[i];
-            int rows = s->linear && s->M <= (size_t)few_rows && s->N % 16 == 0;
-            if (rows || vg_shape_class(s->M, s->N, s->K) != c || !s->M || !s->N || !s->K) continue;
+            if ((packed && s->linear) || vg_shape_class(s->M, s->N, s->K) != c || !s->M || !s->N || !s->K) continue;
             idx[m++] = i;
             total += shape_gflop(s);
         }
@@ -483,11 +466,6 @@ static int alloc_bufs(tuner *t, const vg_shape *shapes, const vg_tune_result *r)
             if (s->K * s->N > nb) nb = s->K * s->N;
             if (s->M * s->N > nc) nc = s->M * s->N;
         }
-    size_t probe_m = r->n_rows_M ? (size_t)r->rows_M[r->n_rows_M - 1] : 0;
-    size_t wide = r->rows_K > r->rows_N ? r->rows_K : r->rows_N;
-    if (probe_m * wide > na) na = probe_m * wide;
-    if (r->rows_K * r->rows_N > nb) nb = r->rows_K * r->rows_N;
-    if (probe_m * wide > nc) nc = probe_m * wide;
     b->ha = malloc(na * sizeof(float));
     b->hb = malloc(nb * sizeof(float));
     b->hc = malloc(nc * sizeof(float));
@@ -519,7 +497,7 @@ static void free_bufs(tuner *t)
     memset(&t->buf, 0, sizeof t->buf);
 }
 
-/* One candidate over every class's timed shapes and the few-rows probe. Rejections are recorded in the row;
+/* One candidate over every class's timed shapes. Rejections are recorded in the row;
  * only errors the tuner cannot go on after are returned. */
 static int measure_row(tuner *t, const vg_shape *shapes, vg_tune_result *r, vg_tune_row *w)
 {
@@ -546,7 +524,7 @@ static int measure_row(tuner *t, const vg_shape *shapes, vg_tune_result *r, vg_t
         for (int k = 0; k < r->n_sample[c] && w->status[c] == VG_TUNE_OK; k++) {
             const vg_shape *s = &shapes[r->sample[c][k]];
             double one = 0, err = 0;
-            if ((st = time_product(t, s, 0, &one, &err))) {
+            if ((st = time_product(t, s, &one, &err))) {
                 w->status[c] = VG_TUNE_FAILED;
                 snprintf(w->note, sizeof w->note, "%zu x %zu -> %zu: %s", s->M, s->K, s->N, varcl_last_error());
             } else if (!(err < 1e-4)) {
@@ -564,13 +542,6 @@ static int measure_row(tuner *t, const vg_shape *shapes, vg_tune_result *r, vg_t
             say(t);
         }
     }
-    for (int p = 0; p < 2; p++)
-        for (int i = 0; i < r->n_rows_M; i++) {
-            vg_shape s = {.M = (size_t)r->rows_M[i], .per_image = 1};
-            vg_tune_probe_shape(r, p, &s.K, &s.N);
-            double err;
-            if (time_product(t, &s, 0, &w->rows_ms[p][i], &err)) w->rows_ms[p][i] = INFINITY;
-        }
     return 0;
 }
 
@@ -583,15 +554,13 @@ static double class_estimate(const vg_tune_result *r, int row, int c)
     return w->status[c] == VG_TUNE_OK && r->covered[c] > 0 ? w->ms[c] / r->covered[c] : INFINITY;
 }
 
-/* CLBlast products per image of each class (those of few rows take linear_rows); a switch happens at most twice
- * per product of the rarer class. */
-static double switches_per_image(const vg_shape *shapes, int n, int few_rows)
+/* CLBlast products per image of each class; a switch happens at most twice per product of the rarer class. */
+static double switches_per_image(const vg_shape *shapes, int n, int packed)
 {
     double count[VG_CLASSES] = {0, 0};
     for (int i = 0; i < n; i++) {
         const vg_shape *s = &shapes[i];
-        if (!(s->linear && s->M <= (size_t)few_rows && s->N % 16 == 0))
-            count[vg_shape_class(s->M, s->N, s->K)] += s->per_image;
+        if (!(packed && s->linear)) count[vg_shape_class(s->M, s->N, s->K)] += s->per_image;
     }
     return 2 * (count[0] < count[1] ? count[0] : count[1]);
 }
@@ -618,7 +587,7 @@ static int choose(tuner *t, const vg_shape *shapes, int n, vg_tune_result *r)
                 best[c] = i;
     }
     if (best[0] >= 0 && best[1] >= 0 && best[0] != best[1]) {
-        r->switches = switches_per_image(shapes, n, r->few_rows_default);
+        r->switches = switches_per_image(shapes, n, r->packed);
         r->switch_ms = vg_switch_ms(&t->g, &r->row[best[0]].cand->set, &r->row[best[1]].cand->set);
         if (r->switch_ms >= 0)
             r->est_pair_ms = class_estimate(r, best[0], 0) + class_estimate(r, best[1], 1) + r->switches * r->switch_ms;
@@ -645,35 +614,6 @@ static int choose(tuner *t, const vg_shape *shapes, int n, vg_tune_result *r)
     return 0;
 }
 
-void vg_tune_probe_shape(const vg_tune_result *r, int p, size_t *K, size_t *N)
-{
-    *K = p ? r->rows_N : r->rows_K;
-    *N = p ? r->rows_K : r->rows_N;
-}
-
-double vg_tune_probe_clblast_ms(const vg_tune_result *r, int p, int i)
-{
-    size_t K, N;
-    vg_tune_probe_shape(r, p, &K, &N);
-    int c = r->chosen[vg_shape_class((size_t)r->rows_M[i], N, K)];
-    return c >= 0 ? r->row[c].rows_ms[p][i] : NAN;
-}
-
-/* few_rows: see gemm_tune.h (the 10% margin keeps timing noise from moving the threshold up) */
-static void choose_few_rows(vg_tune_result *r)
-{
-    r->tuning.few_rows = -1;
-    if (!r->n_rows_M) return;
-    int few = 0;
-    for (int i = 0; i < r->n_rows_M; i++) {
-        int wins = 1;
-        for (int p = 0; p < 2; p++) wins &= r->rows_kernel_ms[p][i] <= 0.9 * vg_tune_probe_clblast_ms(r, p, i);
-        if (!wins) break;
-        few = r->rows_M[i];
-    }
-    r->tuning.few_rows = few;
-}
-
 int vg_tune(vr_runtime *rt, const vg_shape *shapes, int n_shapes, const vg_tune_opts *o, vg_tune_result *r)
 {
     tuner t;
@@ -685,26 +625,12 @@ int vg_tune(vr_runtime *rt, const vg_shape *shapes, int n_shapes, const vg_tune_
     if (!st) st = vg_use_sets(&t.g, NULL, NULL); /* fails when CLBlast's defaults are gone already */
     if (!st) st = pick_rows(&t, r);
     if (st) return st;
-    r->few_rows_default = t.g.few_rows;
+    r->packed = t.g.packed;
     int max_shapes = o->max_shapes < 1 ? 1 : o->max_shapes > VG_TUNE_MAX_SAMPLE ? VG_TUNE_MAX_SAMPLE : o->max_shapes;
-    pick_sample(shapes, n_shapes, t.g.few_rows, max_shapes, r);
-    if (o->rows_N % 16 == 0 && o->rows_K % 16 == 0 && o->rows_N && o->rows_K) {
-        r->rows_N = o->rows_N;
-        r->rows_K = o->rows_K;
-        size_t top = o->rows_max < 16 ? 16 : o->rows_max > 1024 ? 1024 : o->rows_max;
-        for (size_t m = 1; m / 2 < top && r->n_rows_M < VG_TUNE_ROW_SIZES; m *= 2) r->rows_M[r->n_rows_M++] = (int)m;
-    }
+    pick_sample(shapes, n_shapes, r->packed, max_shapes, r);
     st = alloc_bufs(&t, shapes, r);
     for (int i = 0; i < r->n_rows && !st; i++) st = measure_row(&t, shapes, r, &r->row[i]);
-    for (int p = 0; p < 2 && !st; p++)
-        for (int i = 0; i < r->n_rows_M && !st; i++) {
-            vg_shape s = {.M = (size_t)r->rows_M[i], .per_image = 1};
-            vg_tune_probe_shape(r, p, &s.K, &s.N);
-            double err;
-            st = time_product(&t, &s, 1, &r->rows_kernel_ms[p][i], &err); /* wrong: infinitely slow */
-        }
     if (!st) st = choose(&t, shapes, n_shapes, r);
-    if (!st) choose_few_rows(r);
     free_bufs(&t);
     vg_release(&t.g);
     return st;

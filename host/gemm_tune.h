@@ -7,8 +7,8 @@
  * The winner is the fastest per image of: CLBlast's defaults (which cannot be mixed with sets), the best single set
  * for both classes, or the best set per class plus the measured cost of switching sets between products (CLBlast
  * rebuilds its parameter database on every switch: about 0.6 ms on pocl and on NVIDIA's H200); the simpler option
- * wins unless the other is 2% faster. Optionally the few-rows threshold (linear_rows vs
- * CLBlast) is measured on one shape too. The result goes into the device's tuning file (gemm.h), which vg_init
+ * wins unless the other is 2% faster. Products with weights (vg_shape.linear) are left out where the device keeps
+ * its weights packed (gemm.h): they do not run through CLBlast there. The result goes into the device's tuning file (gemm.h), which vg_init
  * reads in later runs. */
 #ifndef VARCL_GEMM_TUNE_H
 #define VARCL_GEMM_TUNE_H
@@ -18,14 +18,13 @@
 typedef struct {
     size_t M, N, K;
     int trans_b;      /* B is given as [N][K] (the decoder's attention scores) */
-    int linear;       /* a vg_linear product: few rows take linear_rows, not CLBlast */
+    int linear;       /* a product with weights (vg_linear): linear_packed, not CLBlast, on packed devices */
     double per_image; /* how many times it runs per image */
     char what[48];    /* where it occurs first, e.g. "transformer fc1" */
 } vg_shape;
 
 #define VG_TUNE_MAX_ROWS 16   /* candidates tried, CLBlast's defaults included */
 #define VG_TUNE_MAX_SAMPLE 16 /* shapes timed per class */
-#define VG_TUNE_ROW_SIZES 11  /* row counts of the few-rows probe: 1, 2, 4, ..., 1024 */
 
 enum { VG_TUNE_OK, VG_TUNE_WRONG, VG_TUNE_FAILED, VG_TUNE_UNSUPPORTED, VG_TUNE_NO_SHAPES };
 
@@ -35,7 +34,6 @@ typedef struct {
     int status[VG_CLASSES];          /* VG_TUNE_* */
     double ms[VG_CLASSES];           /* time per image over the class's timed shapes, ms */
     double gflops[VG_CLASSES];       /* over the same shapes */
-    double rows_ms[2][VG_TUNE_ROW_SIZES]; /* the few-rows probe through CLBlast */
     char note[300];                  /* why it was rejected */
 } vg_tune_row;
 
@@ -44,9 +42,6 @@ typedef struct {
     int max_shapes;            /* shapes timed per class, at most VG_TUNE_MAX_SAMPLE */
     const char *const *names;  /* candidates to try ("default" = CLBlast's); NULL: default + those for the device */
     int n_names;
-    size_t rows_N, rows_K;     /* few-rows probe on M x rows_K -> rows_N and M x rows_N -> rows_K (a transformer's
-                                * fc1 and fc2), M = 1, 2, 4, ... up to rows_max (16..1024); 0: no probe */
-    size_t rows_max;
     void (*progress)(void *user, const char *line);
     void *user;
 } vg_tune_opts;
@@ -60,10 +55,7 @@ typedef struct {
     double class_gflop[VG_CLASSES];  /* GFLOP per image per class (all its products) */
     double covered[VG_CLASSES];      /* fraction of those FLOPs the timed shapes cover */
     int chosen[VG_CLASSES];          /* row index of the winner per class (-1: the class has no products) */
-    int rows_M[VG_TUNE_ROW_SIZES], n_rows_M;
-    double rows_kernel_ms[2][VG_TUNE_ROW_SIZES]; /* linear_rows at rows_M, both probe shapes */
-    size_t rows_N, rows_K;
-    int few_rows_default;            /* the device's few_rows before tuning */
+    int packed;                      /* the device keeps weights packed: products with weights left out */
     /* The choice per image, each class's time scaled up from its timed shapes to all its products (ms): CLBlast's
      * defaults, the best single set for both classes, the best set per class plus the cost of switching between
      * them (at most two switches per product of the rarer class). Infinite where not available. */
@@ -84,12 +76,6 @@ int vg_tuning_write(const char *path, const vr_device *dev, const char *model, c
 
 /* Creates the file's directory and checks that a file can be written there (before a long tuning run). */
 int vg_tuning_check_writable(const char *path);
-
-/* The few-rows probe's shape p (0: rows_K -> rows_N, 1: the reverse) and its CLBlast time at rows_M[i] with the
- * chosen parameters (NaN when not measured). few_rows is the largest probed M up to which linear_rows takes at
- * most 90% of CLBlast's time on both shapes at every probed M. */
-void vg_tune_probe_shape(const vg_tune_result *r, int p, size_t *K, size_t *N);
-double vg_tune_probe_clblast_ms(const vg_tune_result *r, int p, int i);
 
 /* "ok", "wrong", "failed", "unsupported", "-" */
 const char *vg_tune_status_name(int status);

@@ -4,6 +4,7 @@
 
 #include "conv.h"
 #include "error.h"
+#include "gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,11 +120,13 @@ typedef struct {
     int st;        /* sticky: after the first failure every upload returns NULL */
     size_t params; /* elements uploaded */
     int side_x;    /* VQ-VAE: map side / latent side where the convolutions being loaded run (picks their 3x3 path) */
+    int packed;    /* weight matrices in the packed layout (vg_packed_layout) */
 } loader;
 
 /* Uploads tensor `name` (checked against shape) as f32; layout: 0 = as stored, 1 = Linear [out][in] -> [in][out],
  * 2 = conv [out][in][k][k] -> [(ky*k+kx)*in + ci][out], 10 + m (m = 2, 4) = 3x3 conv [out][in][3][3] -> Winograd
- * F(m x m, 3x3) weights U [(m+2)^2][in][out] ((m+2)^2 / 9 of the tensor's size). */
+ * F(m x m, 3x3) weights U [(m+2)^2][in][out] ((m+2)^2 / 9 of the tensor's size). Layouts 1, 2 and 10 + m are weight
+ * matrices ([in][out], one per Winograd position) that products take: stored in the device's layout (gemm.h). */
 static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int layout)
 {
     if (ld->st) return NULL;
@@ -150,6 +153,21 @@ static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d
                 for (int64_t i = 0; i < I; i++)
                     for (int64_t k = 0; k < KK; k++) out[(k * I + i) * O + o] = f[(o * I + i) * KK + k];
         free(f);
+        if (ld->packed) { /* nmat matrices of rows x O */
+            size_t nmat = wino_m ? (size_t)(wino_m + 2) * (wino_m + 2) : 1, rows = (size_t)(wino_m ? I : KK * I);
+            size_t each = vg_weight_elems(1, rows, (size_t)O);
+            float *packed = malloc(nmat * each * sizeof *packed);
+            if (!packed) {
+                free(out);
+                ld->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+                return NULL;
+            }
+            for (size_t j = 0; j < nmat; j++)
+                vg_weight_pack(1, out + j * rows * (size_t)O, rows, (size_t)O, packed + j * each);
+            free(out);
+            out = packed;
+            out_elems = nmat * each;
+        }
     }
     cl_mem m = vm_alloc_copy(&ld->rt->mem, ld->tag, out_elems * sizeof(float), out, name);
     free(out);
@@ -175,7 +193,8 @@ int var_load(vr_runtime *rt, const vt_set *s, var_model *m)
     if (st) return st;
     const var_hparams *hp = &m->hp;
     int C = hp->C, F = hp->ffn, H = hp->heads;
-    loader ld = {rt, s, VM_WEIGHTS, 0, 0, 0};
+    loader ld = {rt, s, VM_WEIGHTS, 0, 0, 0, vg_packed_layout(rt)};
+    if (ld.packed < 0) return VARCL_E_INPUT;
     if (!(m->blocks = calloc((size_t)hp->depth, sizeof *m->blocks))) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
     m->class_emb = host_t(&ld, "class_emb.weight", 2, hp->classes + 1, C, 0);
     float *pos_start = host_t(&ld, "pos_start", 3, 1, 1, C);
@@ -318,7 +337,8 @@ int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
     int st = vae_read_hparams(s, &m->hp);
     if (st) return st;
     const vae_hparams *hp = &m->hp;
-    loader ld = {rt, s, VM_VAE, 0, 0, 1};
+    loader ld = {rt, s, VM_VAE, 0, 0, 1, vg_packed_layout(rt)};
+    if (ld.packed < 0) return VARCL_E_INPUT;
     int z = hp->zch, top = hp->ch * hp->ch_mult[hp->levels - 1];
     m->codebook = up_t(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0, 0);
     char n[256];

@@ -28,6 +28,16 @@ static float *randv(size_t n, float scale)
     return v;
 }
 static cl_mem up(const void *h, size_t bytes) { return vm_alloc_copy(&rt.mem, VM_SCRATCH, bytes, h, "test input"); }
+/* nmat weight matrices [K][N] (contiguous) uploaded in g's layout, as the model loader stores them */
+static cl_mem up_weights(const vg_gemm *g, const float *wt, size_t nmat, size_t K, size_t N)
+{
+    size_t each = vg_weight_elems(g->packed, K, N);
+    float *l = malloc(nmat * each * sizeof *l);
+    for (size_t j = 0; j < nmat; j++) vg_weight_pack(g->packed, wt + j * K * N, K, N, l + j * each);
+    cl_mem m = up(l, nmat * each * sizeof *l);
+    free(l);
+    return m;
+}
 static cl_mem dev(size_t bytes) { return vm_alloc(&rt.mem, VM_SCRATCH, bytes, "test output"); }
 static void down(cl_mem m, void *h, size_t bytes) { vr_read(&rt, m, 0, bytes, h); }
 static double now_ms(void)
@@ -388,7 +398,9 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
         if (up2 == 2) ref_upsample2x_hwc(xi, Hin, Win, Cin, xu);
         ref_conv3x3_hwc(up2 == 2 ? xu : xi, Ho, Wo, Cin, w, bias ? b : zero, Cout, want + (size_t)bi * Ho * Wo * Cout);
     }
-    vw_conv wc = {up(wt, (wino ? un : wn) * 4), up(b, (size_t)Cout * 4), Cin, Cout, 3, wino};
+    vw_conv wc = {up_weights(cv->gemm, wt, wino ? (size_t)(wino + 2) * (wino + 2) : 1, (size_t)(wino ? 1 : 9) * Cin,
+                             (size_t)Cout),
+                  up(b, (size_t)Cout * 4), Cin, Cout, 3, wino};
     cl_mem dx = up(x, (size_t)B * Hin * Win * Cin * 4), dy = dev(out_n * 4);
     int cpw_default = cv->wino_cpw;
     size_t cap_default = cv->scratch_cap;
@@ -446,7 +458,7 @@ static void test_conv(void)
     for (int o = 0; o < Cout; o++)
         for (int i = 0; i < Cin; i++) wt[(size_t)i * Cout + o] = w[(size_t)o * Cin + i];
     ref_conv1x1_hwc(x, HW, Cin, w, b, Cout, want);
-    vw_conv wc = {up(wt, (size_t)Cout * Cin * 4), up(b, (size_t)Cout * 4), Cin, Cout, 1, 0};
+    vw_conv wc = {up_weights(&gemm, wt, 1, (size_t)Cin, (size_t)Cout), up(b, (size_t)Cout * 4), Cin, Cout, 1, 0};
     cl_mem dx = up(x, (size_t)HW * Cin * 4), dy = dev((size_t)HW * Cout * 4);
     double t0 = now_ms();
     CHECK(vc_forward(&cv, &wc, dx, 1, 5, 10, 1, dy) == 0, "1x1 conv: %s", varcl_last_error());
@@ -459,48 +471,66 @@ static void test_conv(void)
     vg_release(&gemm);
 }
 
-/* gemm.c's vg_linear: products of few and many rows (the early and late scales), x and y at offsets into larger
- * buffers; through CLBlast (weights at an offset, N not a multiple of 16, few_rows 0) and through linear_rows
- * (few_rows up to 4096 forces it on 33 and 130 rows too: blocks of 8 and the 4-row tail). */
-static void linear_case(vg_gemm *gemm, int M, int N, int K, int wo, int few_rows)
+/* gemm.c's vg_linear / vg_linear_batched in both weight layouts (packed: linear_packed; [K][N]: CLBlast) on this
+ * device: products of few and many rows (the early and late scales; row blocks of 2, 4 and 8 and their tails), N
+ * past the last full 32-column panel, odd K, x, W and y at offsets into larger buffers, rows split into chunks (one
+ * panel, many rows), and batches with gaps between the products. */
+static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo)
 {
-    int xo = 5, yo = 3;
-    float *Wl = randv((size_t)N * K, 0.2f), *xl = randv((size_t)M * K + xo, 1), *wl = malloc(((size_t)K * N + wo) * 4),
-          *yw = malloc((size_t)M * N * 4), *yg = malloc(((size_t)M * N + yo) * 4);
-    for (int o = 0; o < N; o++)
-        for (int i = 0; i < K; i++) wl[wo + (size_t)i * N + o] = Wl[(size_t)o * K + i];
-    ref_linear(xl + xo, Wl, NULL, yw, M, K, N);
-    cl_mem dxl = up(xl, ((size_t)M * K + xo) * 4), dwl = up(wl, ((size_t)K * N + wo) * 4),
-           dyl = dev(((size_t)M * N + yo) * 4);
-    int saved = gemm->few_rows;
-    gemm->few_rows = few_rows;
+    int xo = 5, yo = 3, saved = gemm->packed;
+    size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
+    size_t ws = we + 13;
+    float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
+    float *wl = calloc(wo + batch * ws, 4), *yw = malloc((size_t)batch * M * N * 4), *yg = malloc((yo + batch * ys) * 4);
+    for (int b = 0; b < batch; b++) {
+        const float *W = Wl + (size_t)b * N * K;
+        for (int o = 0; o < N; o++)
+            for (int i = 0; i < K; i++) wt[(size_t)i * N + o] = W[(size_t)o * K + i];
+        vg_weight_pack(packed, wt, (size_t)K, (size_t)N, wl + wo + b * ws);
+        ref_linear(xl + xo + b * xs, W, NULL, yw + (size_t)b * M * N, M, K, N);
+    }
+    for (size_t i = 0; i < yo + batch * ys; i++) yg[i] = -7.0f; /* sentinel: what lies outside the products */
+    cl_mem dxl = up(xl, (xo + batch * xs) * 4), dwl = up(wl, (wo + batch * ws) * 4), dyl = up(yg, (yo + batch * ys) * 4);
+    gemm->packed = packed;
     double t0 = now_ms();
-    CHECK(vg_linear(gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N, (size_t)K) == 0,
-          "vg_linear M=%d: %s", M, varcl_last_error());
+    int st = batch == 1 ? vg_linear(gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
+                                    (size_t)K)
+                        : vg_linear_batched(gemm, (size_t)batch, dxl, (size_t)xo, xs, dwl, (size_t)wo, ws, dyl,
+                                            (size_t)yo, ys, (size_t)M, (size_t)N, (size_t)K);
+    CHECK(st == 0, "vg_linear M=%d: %s", M, varcl_last_error());
     vr_finish(&rt);
     double ms_ = now_ms() - t0;
-    gemm->few_rows = saved;
-    down(dyl, yg, ((size_t)M * N + yo) * 4);
-    int rows_kernel = M <= few_rows && N % 16 == 0 && wo == 0;
-    char name[64];
-    snprintf(name, sizeof name, "linear %d x %d -> %d (%s)", M, K, N, rows_kernel ? "linear_rows" : "CLBlast");
-    compare(name, yg + yo, yw, (size_t)M * N, 1e-5, ms_);
+    gemm->packed = saved;
+    down(dyl, yg, (yo + batch * ys) * 4);
+    for (int b = 0; b < batch; b++) {
+        char name[80];
+        snprintf(name, sizeof name, "linear %d x %d -> %d (%s, product %d of %d)", M, K, N,
+                 packed ? "packed" : "CLBlast", b + 1, batch);
+        compare(name, yg + yo + b * ys, yw + (size_t)b * M * N, (size_t)M * N, 1e-5, ms_);
+    }
+    size_t outside = 0; /* entries before, between and after the products that were written */
+    for (size_t i = 0; i < yo + batch * ys; i++)
+        outside += (i < (size_t)yo || (i - yo) % ys >= (size_t)M * N) && yg[i] != -7.0f;
+    CHECK(outside == 0, "linear %d x %d -> %d: %zu entries outside the products written", M, K, N, outside);
     vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl);
-    free(Wl), free(xl), free(wl), free(yw), free(yg);
+    free(Wl), free(xl), free(wt), free(wl), free(yw), free(yg);
 }
 
 static void test_linear(void)
 {
     vg_gemm gemm;
     CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
-    const int ms[] = {1, 2, 7, 16, 17, 33, 64, 65, 130};
-    for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
-        linear_case(&gemm, ms[t], 200, 300, 7, 16);   /* CLBlast */
-        linear_case(&gemm, ms[t], 208, 300, 0, 16);   /* linear_rows up to 16 rows */
+    const int ms[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 33, 64, 65, 130};
+    for (int packed = 0; packed < 2; packed++) {
+        for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
+            linear_case(&gemm, packed, 1, ms[t], 200, 300, 7); /* N = 6 panels + 8 columns */
+            linear_case(&gemm, packed, 1, ms[t], 96, 77, 0);   /* 3 full panels, odd K */
+        }
+        linear_case(&gemm, packed, 1, 130, 3, 50, 0);    /* one partial panel: rows in chunks */
+        linear_case(&gemm, packed, 1, 1000, 40, 33, 5);  /* two panels, many chunks */
+        linear_case(&gemm, packed, 4, 9, 70, 33, 2);     /* a batch with gaps, as Winograd's products */
+        linear_case(&gemm, packed, 3, 300, 32, 160, 0);
     }
-    linear_case(&gemm, 5, 208, 300, 0, 0);            /* few_rows 0: CLBlast */
-    linear_case(&gemm, 33, 208, 300, 0, 4096);        /* linear_rows: 4 blocks of 8, then 1 row */
-    linear_case(&gemm, 130, 96, 77, 0, 4096);         /* 16 blocks of 8, then 2 rows; odd K */
     vg_release(&gemm);
 }
 
