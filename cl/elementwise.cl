@@ -8,13 +8,14 @@ __kernel void add_bias(__global float *y, __global const float *b, int total, in
     y[off + i] += b[i % N];
 }
 
-/* y = GELU_tanh(y + b): the FFN's fc1 bias and activation. */
-__kernel void bias_gelu(__global float *y, __global const float *b, int total, int N)
+/* y[off + i] = GELU_tanh(y[off + i] + b[i % N]): the FFN's fc1 bias and activation (after CLBlast; packed products
+ * apply it in linear_packed). */
+__kernel void bias_gelu(__global float *y, __global const float *b, int total, int N, int off)
 {
     int i = get_global_id(0);
     if (i >= total) return;
-    float v = y[i] + b[i % N];
-    y[i] = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    float v = y[off + i] + b[i % N];
+    y[off + i] = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
 }
 
 /* x[i][c] += mod[r][gamma_off + c] * (y[i][c] + b[c]), r = i / tokens: the AdaLN-gated residual.

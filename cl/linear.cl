@@ -7,14 +7,18 @@
  * the loops over them are unrolled, or pocl keeps them on the stack and loads/stores each per FMA), one pass over
  * the panel per block. Rows past M repeat row M-1 and are not written.
  * x: [M][K] at x_off + b * x_bs; wp: panels at w_off + b * w_bs; y: [M][N] at y_off + b * y_bs.
+ * act: 0 y = xW; 1 y = xW + bias; 2 y = GELU_tanh(xW + bias) (bias: [N]; the epilogues of add_bias and bias_gelu in
+ * elementwise.cl, without their pass over y).
  * Global (panels, row chunks, batch); CPUs run it with local size 1 (pocl's own choice put all panels of a small
  * product into one work-group, one thread). */
 #define PW 32
 
+float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v))); }
+
 #define LINEAR_PACKED(RB)                                                                                              \
     __kernel void linear_packed##RB(__global const float *x, ulong x_off, ulong x_bs, __global const float *wp,        \
                                     ulong w_off, ulong w_bs, __global float *y, ulong y_off, ulong y_bs, int M, int N, \
-                                    int K, int MC)                                                                     \
+                                    int K, int MC, __global const float *bias, int act)                                \
     {                                                                                                                  \
         int p = get_global_id(0), b = get_global_id(2), n0 = p * PW;                                                   \
         int m_begin = get_global_id(1) * MC, m_end = min(M, m_begin + MC);                                             \
@@ -23,6 +27,16 @@
         wp += w_off + b * w_bs + (size_t)p * K * PW;                                                                   \
         y += y_off + b * y_bs;                                                                                         \
         int cols = min(PW, N - n0);                                                                                    \
+        float16 b0 = (float16)(0.0f), b1 = (float16)(0.0f);                                                            \
+        if (act && cols == PW) {                                                                                       \
+            b0 = vload16(0, bias + n0);                                                                                \
+            b1 = vload16(1, bias + n0);                                                                                \
+        } else if (act) {                                                                                              \
+            float bp[PW];                                                                                              \
+            for (int c = 0; c < PW; c++) bp[c] = c < cols ? bias[n0 + c] : 0.0f;                                       \
+            b0 = vload16(0, bp);                                                                                       \
+            b1 = vload16(1, bp);                                                                                       \
+        }                                                                                                              \
         for (int m0 = m_begin; m0 < m_end; m0 += RB) {                                                                 \
             float16 acc[RB][2];                                                                                        \
             size_t xo[RB];                                                                                             \
@@ -44,6 +58,12 @@
             {                                                                                                          \
                 if (m0 + m >= m_end) break;                                                                            \
                 __global float *yr = y + (size_t)(m0 + m) * N + n0;                                                    \
+                acc[m][0] += b0;                                                                                       \
+                acc[m][1] += b1;                                                                                       \
+                if (act == 2) {                                                                                        \
+                    acc[m][0] = gelu_tanh16(acc[m][0]);                                                                \
+                    acc[m][1] = gelu_tanh16(acc[m][1]);                                                                \
+                }                                                                                                      \
                 if (cols == PW) {                                                                                      \
                     vstore16(acc[m][0], 0, yr);                                                                        \
                     vstore16(acc[m][1], 1, yr);                                                                        \

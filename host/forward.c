@@ -48,7 +48,7 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         !(s->k_qk[1] = vr_kernel(rt, "qk_norm_store_f16")) || !(s->k_attn[0] = vr_kernel(rt, "attention_f32")) ||
         !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_attn_blk[0] = vr_kernel(rt, "attention_blk_f32")) ||
         !(s->k_attn_blk[1] = vr_kernel(rt, "attention_blk_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
-        !(s->k_gelu = vr_kernel(rt, "bias_gelu")) || !(s->k_bias = vr_kernel(rt, "add_bias")) ||
+        !(s->k_bias = vr_kernel(rt, "add_bias")) ||
         !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale"))) {
         vf_release(s);
         return VARCL_E_RUNTIME;
@@ -184,8 +184,6 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
     int tab0 = l * s->R * maxp; /* this layer's page tables */
     cl_mem kpool = kv->kchunk[kv->layer_chunk[l]], vpool = kv->vchunk[kv->layer_chunk[l]];
     size_t g2[2] = {(size_t)N, (size_t)hp->heads};
-    size_t gf = (size_t)N * F;
-    int nf = N * F;
     /* attention: a = LN(x)(1 + scale1) + shift1; x += gamma1 * proj(attn(a)) */
     if ((st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 2 * C, mod0 + 4 * C)) ||
         (st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
@@ -200,9 +198,8 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
         (st = gated(s, b->proj_b, s->ada, N, T, mod0)) ||
         /* FFN: a = LN(x)(1 + scale2) + shift2; x += gamma2 * fc2(gelu(fc1(a))) */
         (st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 3 * C, mod0 + 5 * C)) ||
-        (st = vg_linear(s->gemm, s->a, 0, b->fc1_wt, 0, s->h, 0, (size_t)N, (size_t)F, (size_t)C)) ||
-        (st = vr_launch(s->rt, s->k_gelu, "bias_gelu", 1, &gf, NULL, 4, VR_ARG(s->h), VR_ARG(b->fc1_b), VR_ARG(nf),
-                        VR_ARG(F))) ||
+        (st = vg_linear_act(s->gemm, s->a, 0, b->fc1_wt, 0, s->h, 0, (size_t)N, (size_t)F, (size_t)C, b->fc1_b,
+                            VG_ACT_BIAS_GELU)) ||
         (st = vg_linear(s->gemm, s->h, 0, b->fc2_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)F)) ||
         (st = gated(s, b->fc2_b, s->ada, N, T, mod0 + C)))
         return st;
@@ -217,8 +214,7 @@ int vf_scale(vf_state *s, vk_cache *kv, const vp_plan *plan, int si)
     for (int k = 0; k < plan->n_run[si]; k++)
         if ((st = block(s, kv, plan->run[si][k], T))) return st;
     /* head: LN(x)(1 + scale) + shift with the head's own AdaLN, then the vocabulary projection */
-    if ((st = ln_mod(s, s->head_ada, N, T, 2 * C, 0, C)) ||
-        (st = vg_linear(s->gemm, s->a, 0, s->m->head_wt, 0, s->logits, 0, (size_t)N, (size_t)hp->vocab, (size_t)C)))
-        return st;
-    return add_bias(s, s->logits, (size_t)N, hp->vocab, s->m->head_b, 0);
+    if ((st = ln_mod(s, s->head_ada, N, T, 2 * C, 0, C))) return st;
+    return vg_linear_act(s->gemm, s->a, 0, s->m->head_wt, 0, s->logits, 0, (size_t)N, (size_t)hp->vocab, (size_t)C,
+                         s->m->head_b, VG_ACT_BIAS);
 }

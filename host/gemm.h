@@ -65,6 +65,7 @@ typedef struct {
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3]; /* linear_packed2, 4, 8 */
+    cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */
 } vg_gemm;
 
 /* Sets up GEMMs on rt's device with the parameters chosen as described above, each set validated first. Fails on
@@ -113,6 +114,11 @@ void vg_weight_pack(int packed, const float *wt, size_t K, size_t N, float *out)
  * (vg_weight_pack) at element offset wt_off. */
 int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K);
+/* The same plus an epilogue: act VG_ACT_BIAS adds bias [N], VG_ACT_BIAS_GELU applies GELU (tanh form) after it
+ * (the FFN's fc1). Fused into linear_packed; after CLBlast, elementwise.cl's add_bias or bias_gelu. */
+enum { VG_ACT_NONE, VG_ACT_BIAS, VG_ACT_BIAS_GELU };
+int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
+                  size_t N, size_t K, cl_mem bias, int act);
 /* `batch` such products at once: x, W and y of product b at x_off + b * x_bs, wt_off + b * wt_bs, y_off + b * y_bs
  * (Winograd's (m+2)^2 products per chunk of tiles: one launch on packed devices). */
 int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,

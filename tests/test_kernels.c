@@ -103,7 +103,7 @@ static void test_elementwise(void)
     vr_write(&rt, dy, 0, (size_t)total * 4, y);
     for (int i = 0; i < total; i++) want[i] = y[i] + b[i % N];
     ref_gelu_tanh(want, (size_t)total);
-    RUN("bias_gelu", 1, &g, 4, VR_ARG(dy), VR_ARG(db), VR_ARG(total), VR_ARG(N));
+    RUN("bias_gelu", 1, &g, 5, VR_ARG(dy), VR_ARG(db), VR_ARG(total), VR_ARG(N), VR_ARG(off));
     down(dy, got, (size_t)total * 4);
     compare("bias_gelu", got, want, (size_t)total, 1e-6, ms);
     /* silu */
@@ -474,8 +474,8 @@ static void test_conv(void)
 /* gemm.c's vg_linear / vg_linear_batched in both weight layouts (packed: linear_packed; [K][N]: CLBlast) on this
  * device: products of few and many rows (the early and late scales; row blocks of 2, 4 and 8 and their tails), N
  * past the last full 32-column panel, odd K, x, W and y at offsets into larger buffers, rows split into chunks (one
- * panel, many rows), and batches with gaps between the products. */
-static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo)
+ * panel, many rows), batches with gaps between the products, and the bias and bias + GELU epilogues (act). */
+static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo, int act)
 {
     int xo = 5, yo = 3, saved = gemm->packed;
     size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
@@ -490,11 +490,15 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
         ref_linear(xl + xo + b * xs, W, NULL, yw + (size_t)b * M * N, M, K, N);
     }
     for (size_t i = 0; i < yo + batch * ys; i++) yg[i] = -7.0f; /* sentinel: what lies outside the products */
+    float *bias = randv((size_t)N, 1);
+    for (size_t i = 0; act && i < (size_t)M * N; i++) yw[i] += bias[i % N];
+    if (act == VG_ACT_BIAS_GELU) ref_gelu_tanh(yw, (size_t)M * N);
     cl_mem dxl = up(xl, (xo + batch * xs) * 4), dwl = up(wl, (wo + batch * ws) * 4), dyl = up(yg, (yo + batch * ys) * 4);
+    cl_mem db = up(bias, (size_t)N * 4);
     gemm->packed = packed;
     double t0 = now_ms();
-    int st = batch == 1 ? vg_linear(gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
-                                    (size_t)K)
+    int st = batch == 1 ? vg_linear_act(gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
+                                        (size_t)K, db, act)
                         : vg_linear_batched(gemm, (size_t)batch, dxl, (size_t)xo, xs, dwl, (size_t)wo, ws, dyl,
                                             (size_t)yo, ys, (size_t)M, (size_t)N, (size_t)K);
     CHECK(st == 0, "vg_linear M=%d: %s", M, varcl_last_error());
@@ -504,16 +508,17 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     down(dyl, yg, (yo + batch * ys) * 4);
     for (int b = 0; b < batch; b++) {
         char name[80];
-        snprintf(name, sizeof name, "linear %d x %d -> %d (%s, product %d of %d)", M, K, N,
-                 packed ? "packed" : "CLBlast", b + 1, batch);
+        snprintf(name, sizeof name, "linear %d x %d -> %d (%s, %s, product %d of %d)", M, K, N,
+                 packed ? "packed" : "CLBlast", act == VG_ACT_BIAS_GELU ? "bias + GELU" : act ? "bias" : "no bias",
+                 b + 1, batch);
         compare(name, yg + yo + b * ys, yw + (size_t)b * M * N, (size_t)M * N, 1e-5, ms_);
     }
     size_t outside = 0; /* entries before, between and after the products that were written */
     for (size_t i = 0; i < yo + batch * ys; i++)
         outside += (i < (size_t)yo || (i - yo) % ys >= (size_t)M * N) && yg[i] != -7.0f;
     CHECK(outside == 0, "linear %d x %d -> %d: %zu entries outside the products written", M, K, N, outside);
-    vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl);
-    free(Wl), free(xl), free(wt), free(wl), free(yw), free(yg);
+    vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl), vm_free(&rt.mem, db);
+    free(Wl), free(xl), free(wt), free(wl), free(yw), free(yg), free(bias);
 }
 
 static void test_linear(void)
@@ -523,13 +528,18 @@ static void test_linear(void)
     const int ms[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 33, 64, 65, 130};
     for (int packed = 0; packed < 2; packed++) {
         for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
-            linear_case(&gemm, packed, 1, ms[t], 200, 300, 7); /* N = 6 panels + 8 columns */
-            linear_case(&gemm, packed, 1, ms[t], 96, 77, 0);   /* 3 full panels, odd K */
+            linear_case(&gemm, packed, 1, ms[t], 200, 300, 7, VG_ACT_NONE); /* N = 6 panels + 8 columns */
+            linear_case(&gemm, packed, 1, ms[t], 96, 77, 0, VG_ACT_NONE);   /* 3 full panels, odd K */
         }
-        linear_case(&gemm, packed, 1, 130, 3, 50, 0);    /* one partial panel: rows in chunks */
-        linear_case(&gemm, packed, 1, 1000, 40, 33, 5);  /* two panels, many chunks */
-        linear_case(&gemm, packed, 4, 9, 70, 33, 2);     /* a batch with gaps, as Winograd's products */
-        linear_case(&gemm, packed, 3, 300, 32, 160, 0);
+        linear_case(&gemm, packed, 1, 130, 3, 50, 0, VG_ACT_NONE);    /* one partial panel: rows in chunks */
+        linear_case(&gemm, packed, 1, 1000, 40, 33, 5, VG_ACT_NONE);  /* two panels, many chunks */
+        linear_case(&gemm, packed, 4, 9, 70, 33, 2, VG_ACT_NONE);     /* a batch with gaps, as Winograd's products */
+        linear_case(&gemm, packed, 3, 300, 32, 160, 0, VG_ACT_NONE);
+        for (int act = VG_ACT_BIAS; act <= VG_ACT_BIAS_GELU; act++) { /* full and partial panels */
+            linear_case(&gemm, packed, 1, 7, 200, 77, 3, act);
+            linear_case(&gemm, packed, 1, 130, 200, 300, 0, act);
+            linear_case(&gemm, packed, 1, 33, 3, 50, 0, act);
+        }
     }
     vg_release(&gemm);
 }
