@@ -1,6 +1,7 @@
-/* gemm: the only caller of CLBlast. Every dense product with weights goes through here: linear layers
- * (weights pre-transposed at load time to Wt[in][out], so the call needs no transposes) and convolutions as
- * GEMMs. Temp buffers are passed in explicitly so that memory accounting sees them (tag scratch).
+/* gemm: every dense product goes through here, and it is the only caller of CLBlast. Products with weights (linear
+ * layers, convolutions as GEMMs) take the weights in the device's layout (see "Weights" below): packed for
+ * cl/linear.cl's linear_packed on CPUs, Wt[in][out] for CLBlast on GPUs. Temp buffers are passed in explicitly so
+ * that memory accounting sees them (tag scratch).
  *
  * Per-device GEMM parameters. CLBlast's Xgemm kernel takes 16 tuning parameters (a "set"); varcl splits products
  * into two shape classes (vg_shape_class) and runs each with one set, or leaves CLBlast's own database values

@@ -243,13 +243,16 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
     out->tokens = malloc((size_t)n * h->tokens * sizeof(int));
     if (rq->keep_fhat) out->fhat = malloc((size_t)h->scales * n * L * L * Cv * sizeof(float));
     int *tok = malloc((size_t)B * L * L * sizeof(int)), *lab = malloc((size_t)B * sizeof(int));
-    float *logits = malloc((size_t)2 * B * L * L * V * sizeof(float)), *row = malloc((size_t)V * sizeof(float));
+    float *logits = malloc((size_t)2 * B * L * L * V * sizeof(float));
     float *fh = rq->keep_fhat ? malloc((size_t)B * L * L * Cv * sizeof(float)) : NULL;
-    vs_sampler *smp = vs_new(V);
+    vs_team *smp = vs_team_new(V, 0);
     pass_state ps;
     memset(&ps, 0, sizeof ps);
-    if (!out->rgb || !out->image || !out->tokens || (rq->keep_fhat && (!out->fhat || !fh)) || !tok || !lab || !logits ||
-        !row || !smp) {
+    if (!smp) {
+        st = varcl_last_status();
+        goto done;
+    }
+    if (!out->rgb || !out->image || !out->tokens || (rq->keep_fhat && (!out->fhat || !fh)) || !tok || !lab || !logits) {
         st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for %d images", n);
         goto done;
     }
@@ -278,16 +281,13 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
             double tb = now_ms();
             out->ms_transformer += tb - ta;
             float t = h->scales > 1 ? rq->cfg * (float)si / (float)(h->scales - 1) : 0;
-            for (int b = 0; b < B; b++) {
-                for (int k = 0; k < T; k++) {
-                    const float *c = logits + ((size_t)b * T + k) * V, *u = logits + ((size_t)(B + b) * T + k) * V;
-                    vs_cfg_combine(c, u, t, (size_t)V, row);
-                    int id = vs_sample(smp, row, rq->top_k, rq->top_p, rq->seed, (uint32_t)(i0 + b), (uint32_t)si,
-                                       (uint32_t)k);
-                    tok[b * T + k] = id;
-                    if (b < nb) out->tokens[(size_t)(i0 + b) * h->tokens + h->begin[si] + k] = id;
-                }
-            }
+            /* logits: [2][B][T][V], the conditional rows first; tok: [B][T] */
+            vs_rows rows = {logits, logits + (size_t)B * T * V, B * T, T, t, rq->top_k, rq->top_p, rq->seed,
+                            (uint32_t)i0, (uint32_t)si};
+            vs_team_sample(smp, &rows, tok);
+            for (int b = 0; b < nb; b++)
+                memcpy(out->tokens + (size_t)(i0 + b) * h->tokens + h->begin[si], tok + (size_t)b * T,
+                       (size_t)T * sizeof(int));
             double tc = now_ms();
             out->ms_sample += tc - tb;
             int next = si + 1 < h->scales ? h->patch[si + 1] : 0;
@@ -318,11 +318,10 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
 done:
     pass_release(&ps);
     if (v->kv.used_pages) vk_end(&v->rt, &v->kv);
-    vs_free(smp);
+    vs_team_free(smp);
     free(tok);
     free(lab);
     free(logits);
-    free(row);
     free(fh);
     if (st) varcl_images_free(out);
     return st;

@@ -44,4 +44,29 @@ int vs_mask(vs_sampler *s, float *logits, int top_k, float top_p);
 int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t seed, uint32_t image,
               uint32_t scale, uint32_t token);
 
+/* ---- many rows at once, on several host threads ---- */
+
+/* The rows of one scale of one pass: row r is token r % T of image image0 + r / T; its logits are the CFG
+ * combine of cond[r] and uncond[r] (rows of `vocab`) with weight cfg_t. */
+typedef struct {
+    const float *cond, *uncond;
+    int rows, T;
+    float cfg_t;
+    int top_k;
+    float top_p;
+    uint64_t seed;
+    uint32_t image0, scale;
+} vs_rows;
+
+typedef struct vs_team vs_team;
+/* Samplers and row buffers for up to `threads` host threads (<= 0: VARCL_HOST_THREADS if set, else one per online
+ * CPU, at most 16). NULL on allocation failure or a bad VARCL_HOST_THREADS (varcl_fail recorded). */
+vs_team *vs_team_new(int vocab, int threads);
+void vs_team_free(vs_team *t);
+int vs_team_threads(const vs_team *t);
+/* ids[r] = the token of row r: vs_cfg_combine then vs_sample, the rows split over the team's threads (the calling
+ * thread among them). Every draw depends only on its own row and key, so the ids are the same for any number of
+ * threads; if a thread cannot be started its rows run on the others. */
+void vs_team_sample(vs_team *t, const vs_rows *r, int *ids);
+
 #endif

@@ -624,6 +624,43 @@ static void test_cfg(void)
     CHECK(!memcmp(o2, fresh, sizeof fresh), "CFG combine in place (out == cond) must equal the out-of-place result");
 }
 
+/* vs_team_sample: the same ids as vs_cfg_combine + vs_sample row by row, for 1, 3 and 16 threads (more threads than
+ * the 16-rows-per-thread rule allows, and rows not a multiple of the thread count), across image and token keys. */
+static void test_team(void)
+{
+    enum { V = 300, T = 13, IMAGES = 5, ROWS = T * IMAGES };
+    static float cond[ROWS][V], uncond[ROWS][V], row[V];
+    int want[ROWS], got[ROWS];
+    for (int r = 0; r < ROWS; r++)
+        for (int i = 0; i < V; i++) {
+            cond[r][i] = sinf((float)(r * V + i) * 0.37f) * 4;
+            uncond[r][i] = cosf((float)(r * 7 + i) * 0.11f) * 4;
+        }
+    vs_rows rows = {&cond[0][0], &uncond[0][0], ROWS, T, 0.75f, 50, 0.9f, 1234567890123ull, 40, 3};
+    vs_sampler *s = vs_new(V);
+    for (int r = 0; r < ROWS && s; r++) {
+        vs_cfg_combine(cond[r], uncond[r], rows.cfg_t, V, row);
+        want[r] = vs_sample(s, row, rows.top_k, rows.top_p, rows.seed, rows.image0 + (uint32_t)(r / T), rows.scale,
+                            (uint32_t)(r % T));
+    }
+    vs_free(s);
+    int distinct = 0; /* the keys must matter: not one id for every row */
+    for (int r = 1; r < ROWS; r++) distinct += want[r] != want[0];
+    CHECK(distinct > 0, "team test rows all drew id %d", want[0]);
+    const int threads[] = {1, 3, 16};
+    for (int k = 0; k < 3; k++) {
+        vs_team *t = vs_team_new(V, threads[k]);
+        CHECK(t != NULL && vs_team_threads(t) == threads[k], "vs_team_new(%d): %s", threads[k], varcl_last_error());
+        if (!t) continue;
+        memset(got, -1, sizeof got);
+        vs_team_sample(t, &rows, got);
+        int bad = 0;
+        for (int r = 0; r < ROWS; r++) bad += got[r] != want[r];
+        CHECK(bad == 0, "%d threads: %d of %d rows drew another id than vs_sample", threads[k], bad, ROWS);
+        vs_team_free(t);
+    }
+}
+
 int main(void)
 {
     varcl_clear_error();
@@ -660,6 +697,7 @@ int main(void)
     test_frequencies();
     test_nan();
     test_cfg();
+    test_team();
 
     vs_free(s);
     free_cases(cases, 64);

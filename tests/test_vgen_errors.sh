@@ -187,6 +187,8 @@ t "--batch 0" 2 "--batch" -- "${TINY[@]}" --batch 0
 t "--seed -1" 2 "--seed" -- "${TINY[@]}" --seed -1
 t "unknown --device" 2 "nosuchdevice" -- "${TINY[@]}" --device nosuchdevice
 ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE" 2 "nosuchdevice" -- "${TINY[@]}"
+ENVV=VARCL_LINEAR=fast t "unknown VARCL_LINEAR" 2 "VARCL_LINEAR=fast" -- "${TINY[@]}"
+ENVV=VARCL_HOST_THREADS=0 t "VARCL_HOST_THREADS 0" 2 "VARCL_HOST_THREADS=0" -- "${TINY[@]}"
 t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
 t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
