@@ -27,12 +27,12 @@ typedef struct {
 } shape_list;
 
 /* Adds `times` products of M x K -> N (merged with an identical one already listed). */
-static void add(shape_list *l, const char *what, size_t M, size_t K, size_t N, int trans_b, int linear, double times)
+static void add(shape_list *l, const char *what, size_t M, size_t K, size_t N, int trans_b, double times)
 {
     if (l->st || !M || !K || !N || times <= 0) return;
     for (int i = 0; i < l->n; i++) {
         vg_shape *s = &l->s[i];
-        if (s->M == M && s->N == N && s->K == K && s->trans_b == trans_b && s->linear == linear) {
+        if (s->M == M && s->N == N && s->K == K && s->trans_b == trans_b) {
             s->per_image += times;
             size_t len = strlen(s->what);
             if (!strstr(s->what, what) && len + 4 < sizeof s->what) /* "fc1 + head", or "fc1 + he..." */
@@ -52,7 +52,7 @@ static void add(shape_list *l, const char *what, size_t M, size_t K, size_t N, i
         l->cap = cap;
     }
     vg_shape *s = &l->s[l->n++];
-    *s = (vg_shape){.M = M, .N = N, .K = K, .trans_b = trans_b, .linear = linear, .per_image = times};
+    *s = (vg_shape){.M = M, .N = N, .K = K, .trans_b = trans_b, .per_image = times};
     snprintf(s->what, sizeof s->what, "%s", what);
 }
 
@@ -76,13 +76,13 @@ static void conv3(shape_list *l, const char *what, int side, int cin, int cout, 
     char name[48];
     snprintf(name, sizeof name, "%s 3x3 (%s)", what, wino ? "Winograd" : "im2col");
     size_t K = wino ? (size_t)cin : 9 * (size_t)cin;
-    add(l, name, chunk, K, (size_t)cout, 0, 1, times * (double)a2 * (double)(rows / chunk));
-    add(l, name, rows % chunk, K, (size_t)cout, 0, 1, times * (double)a2);
+    add(l, name, chunk, K, (size_t)cout, 0, times * (double)a2 * (double)(rows / chunk));
+    add(l, name, rows % chunk, K, (size_t)cout, 0, times * (double)a2);
 }
 
 static void conv1(shape_list *l, const char *what, int side, int cin, int cout, double times)
 {
-    add(l, what, (size_t)side * side, (size_t)cin, (size_t)cout, 0, 1, times);
+    add(l, what, (size_t)side * side, (size_t)cin, (size_t)cout, 0, times);
 }
 
 static void res_block(shape_list *l, int side, int cin, int cout)
@@ -96,8 +96,8 @@ static void attn_block(shape_list *l, int side, int C)
 {
     size_t hw = (size_t)side * side;
     conv1(l, "decoder 1x1", side, C, 3 * C, 1);
-    add(l, "decoder attention", hw, (size_t)C, hw, 1, 0, 1);
-    add(l, "decoder attention", hw, hw, (size_t)C, 0, 0, 1);
+    add(l, "decoder attention", hw, (size_t)C, hw, 1, 1);
+    add(l, "decoder attention", hw, hw, (size_t)C, 0, 1);
     conv1(l, "decoder 1x1", side, C, C, 1);
 }
 
@@ -107,16 +107,16 @@ static void collect(shape_list *l, const var_hparams *v, const vae_hparams *a)
     size_t C = (size_t)v->C, F = (size_t)v->ffn;
     double D = v->depth;
     /* AdaLN once per request: per layer (or one shared) and the head's */
-    add(l, "transformer AdaLN", 2, C, 6 * C, 0, 1, v->shared_aln ? 1 : D);
-    add(l, "head AdaLN", 2, C, 2 * C, 0, 1, 1);
+    add(l, "transformer AdaLN", 2, C, 6 * C, 0, v->shared_aln ? 1 : D);
+    add(l, "head AdaLN", 2, C, 2 * C, 0, 1);
     for (int si = 0; si < v->scales; si++) {
         size_t T = (size_t)v->patch[si] * v->patch[si], rows = 2 * T;
-        if (si > 0) add(l, "word embedding", T, (size_t)v->cvae, C, 0, 1, 1);
-        add(l, "transformer qkv", rows, C, 3 * C, 0, 1, D);
-        add(l, "transformer proj", rows, C, C, 0, 1, D);
-        add(l, "transformer fc1", rows, C, F, 0, 1, D);
-        add(l, "transformer fc2", rows, F, C, 0, 1, D);
-        add(l, "head", rows, C, (size_t)v->vocab, 0, 1, 1);
+        if (si > 0) add(l, "word embedding", T, (size_t)v->cvae, C, 0, 1);
+        add(l, "transformer qkv", rows, C, 3 * C, 0, D);
+        add(l, "transformer proj", rows, C, C, 0, D);
+        add(l, "transformer fc1", rows, C, F, 0, D);
+        add(l, "transformer fc2", rows, F, C, 0, D);
+        add(l, "head", rows, C, (size_t)v->vocab, 0, 1);
         conv3(l, "VQ phi", v->latent, v->cvae, v->cvae, 1);
     }
     /* the decoder, as vae.c's vd_decode walks it */
@@ -185,9 +185,7 @@ static void print_table(const vr_device *dev, const vg_shape *shapes, const vg_t
         printf("linear %s, conv %s.\n", r->tuning.set[VG_CLASS_LINEAR].name, r->tuning.set[VG_CLASS_CONV].name);
     else
         printf("CLBlast defaults.\n");
-    if (r->packed)
-        printf("\nProducts with weights (linear layers, convolutions) run through linear_packed on this device, not "
-               "CLBlast: only the others were timed.\n");
+
 }
 
 /* Splits "a,b,c" in place. */
@@ -275,13 +273,20 @@ int vtune_run(const vtune_options *o)
     }
     vg_tune_result *r = calloc(1, sizeof *r);
     if (!st && !r) st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
-    if (!st) {
+    int packed = st ? 0 : vg_packed_layout(&rt);
+    if (packed < 0) st = VARCL_E_INPUT;
+    if (!st && packed) { /* nothing runs through CLBlast: a file would only hide the built-in sets */
+        printf("## GEMM tuning: %s (%s, driver %s)\n\nNothing to tune: this device keeps weights packed, and every "
+               "product of the model runs through linear_packed, not CLBlast (VARCL_LINEAR=clblast vbench --tune "
+               "tunes CLBlast for runs with VARCL_LINEAR=clblast). No file written.\n",
+               rt.dev.name, rt.dev.platform_name, rt.dev.driver);
+    } else if (!st) {
         double gflop = 0;
         for (int i = 0; i < l.n; i++) gflop += 2e-9 * (double)l.s[i].M * l.s[i].N * l.s[i].K * l.s[i].per_image;
         fprintf(stderr, "vbench: tune: %d distinct GEMM shapes, %.3g GFLOP per image\n", l.n, gflop);
         st = vg_tune(&rt, l.s, l.n, &to, r);
     }
-    if (!st) {
+    if (!st && !packed) {
         print_table(&rt.dev, l.s, r, model);
         if (path[0] && !(st = vg_tuning_write(path, &rt.dev, model, l.s, r)))
             printf("\nStored in %s: varcl programs on this device use it from now on (delete it to undo).\n", path);

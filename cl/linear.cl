@@ -6,7 +6,7 @@
  * A work-item owns one panel and rows [gid1 * MC, +MC) in blocks of RB rows: RB x 2 float16 accumulators (registers:
  * the loops over them are unrolled, or pocl keeps them on the stack and loads/stores each per FMA), one pass over
  * the panel per block. Rows past M repeat row M-1 and are not written.
- * x: [M][K] at x_off + b * x_bs; wp: panels at w_off + b * w_bs; y: [M][N] at y_off + b * y_bs.
+ * x: M rows of K at x_off + b * x_bs, ldx apart; wp: panels at w_off + b * w_bs; y: [M][N] at y_off + b * y_bs.
  * act: 0 y = xW; 1 y = xW + bias; 2 y = GELU_tanh(xW + bias) (bias: [N]; the epilogues of add_bias and bias_gelu in
  * elementwise.cl, without their pass over y).
  * Global (panels, row chunks, batch); CPUs run it with local size 1 (pocl's own choice put all panels of a small
@@ -18,7 +18,7 @@ float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.79788456080286
 #define LINEAR_PACKED(RB)                                                                                              \
     __kernel void linear_packed##RB(__global const float *x, ulong x_off, ulong x_bs, __global const float *wp,        \
                                     ulong w_off, ulong w_bs, __global float *y, ulong y_off, ulong y_bs, int M, int N, \
-                                    int K, int MC, __global const float *bias, int act)                                \
+                                    int K, int MC, __global const float *bias, int act, int ldx)                       \
     {                                                                                                                  \
         int p = get_global_id(0), b = get_global_id(2), n0 = p * PW;                                                   \
         int m_begin = get_global_id(1) * MC, m_end = min(M, m_begin + MC);                                             \
@@ -43,7 +43,7 @@ float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.79788456080286
             _Pragma("unroll") for (int m = 0; m < RB; m++)                                                             \
             {                                                                                                          \
                 acc[m][0] = acc[m][1] = (float16)(0.0f);                                                               \
-                xo[m] = (size_t)min(m0 + m, M - 1) * K;                                                                \
+                xo[m] = (size_t)min(m0 + m, M - 1) * ldx;                                                              \
             }                                                                                                          \
             for (int k = 0; k < K; k++) {                                                                              \
                 float16 w0 = vload16(0, wp + (size_t)k * PW), w1 = vload16(1, wp + (size_t)k * PW);                    \
@@ -80,3 +80,16 @@ float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.79788456080286
 LINEAR_PACKED(2)
 LINEAR_PACKED(4)
 LINEAR_PACKED(8)
+
+/* pack_panels: a K x N operand B into linear_packed's panels, scaled by alpha: out[p][k][c] = alpha * B(k, 32p + c),
+ * 0 past column N; B(k, n) = B[b_off + k * ldb + n], or with trans_b B[b_off + n * ldb + k] (B given as [N][K]).
+ * For products whose second operand is computed, not loaded (the decoder's attention). Global (32 * panels, K). */
+__kernel void pack_panels(__global const float *B, ulong b_off, int ldb, int trans_b, int K, int N, float alpha,
+                          __global float *out)
+{
+    int n = get_global_id(0), k = get_global_id(1);
+    if (k >= K) return;
+    float v = 0.0f;
+    if (n < N) v = alpha * B[b_off + (trans_b ? (size_t)n * ldb + k : (size_t)k * ldb + n)];
+    out[((size_t)(n / PW) * K + k) * PW + n % PW] = v;
+}

@@ -282,9 +282,23 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
     g->units = units ? (int)units : 1;
     if (!(g->k_packed[0] = vr_kernel(rt, "linear_packed2")) || !(g->k_packed[1] = vr_kernel(rt, "linear_packed4")) ||
         !(g->k_packed[2] = vr_kernel(rt, "linear_packed8")) || !(g->k_bias = vr_kernel(rt, "add_bias")) ||
-        !(g->k_gelu = vr_kernel(rt, "bias_gelu")))
+        !(g->k_gelu = vr_kernel(rt, "bias_gelu")) || !(g->k_pack = vr_kernel(rt, "pack_panels")))
         return VARCL_E_RUNTIME;
     return 0;
+}
+
+/* Validates and installs g->set[] (vg_use_sets); a failure names where the sets came from and the fix. */
+static int check_sets(vg_gemm *g)
+{
+    vg_xgemm_set linear = g->set[VG_CLASS_LINEAR], conv = g->set[VG_CLASS_CONV];
+    g->unchecked = 0;
+    int st = vg_use_sets(g, &linear, &conv);
+    if (!st) return 0;
+    char msg[900];
+    snprintf(msg, sizeof msg, "%s", varcl_last_error());
+    if (g->source == VG_PARAMS_FILE)
+        return varcl_fail(st, "GEMM tuning file %s: %s; delete the file or rerun `vbench --tune`", g->file, msg);
+    return varcl_fail(VARCL_E_RUNTIME, "%s; run with VARCL_GEMM_TUNING=off to use CLBlast's defaults", msg);
 }
 
 int vg_init(vg_gemm *g, vr_runtime *rt)
@@ -301,26 +315,27 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
         g->source = VG_PARAMS_FILE;
         snprintf(g->file, sizeof g->file, "%s", path);
         if (!t.use_sets) return 0;
-        if ((st = vg_use_sets(g, &t.set[VG_CLASS_LINEAR], &t.set[VG_CLASS_CONV])))
-            return varcl_fail(st, "GEMM tuning file %s: %s; delete the file or rerun `vbench --tune`", path,
-                              varcl_last_error());
-        return 0;
+        g->set[VG_CLASS_LINEAR] = t.set[VG_CLASS_LINEAR];
+        g->set[VG_CLASS_CONV] = t.set[VG_CLASS_CONV];
+    } else {
+        if (!(rt->dev.type & CL_DEVICE_TYPE_CPU)) return 0;
+        g->source = VG_PARAMS_BUILTIN;
+        g->set[VG_CLASS_LINEAR] = vg_find_candidate("cpu-linear-sb")->set;
+        g->set[VG_CLASS_CONV] = vg_find_candidate("cpu-conv")->set;
     }
-    if (!(rt->dev.type & CL_DEVICE_TYPE_CPU)) return 0;
-    g->source = VG_PARAMS_BUILTIN;
-    if ((st = vg_use_sets(g, &vg_find_candidate("cpu-linear-sb")->set, &vg_find_candidate("cpu-conv")->set))) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "%s; run with VARCL_GEMM_TUNING=off to use CLBlast's defaults", varcl_last_error());
-        return varcl_fail(VARCL_E_RUNTIME, "%s", msg);
-    }
-    return 0;
+    /* packed devices run no product through CLBlast in the engine: checking the sets (which compiles CLBlast's
+     * kernels, 10-20 s on a cold pocl cache) waits for the first CLBlast product */
+    g->use_sets = 1;
+    g->unchecked = g->packed;
+    return g->unchecked ? 0 : check_sets(g);
 }
 
 void vg_release(vg_gemm *g)
 {
     if (g->temp) vm_free(&g->rt->mem, g->temp);
-    g->temp = NULL;
-    g->temp_bytes = 0;
+    if (g->pack) vm_free(&g->rt->mem, g->pack);
+    g->temp = g->pack = NULL;
+    g->temp_bytes = g->pack_bytes = 0;
 }
 
 void vg_describe(const vg_gemm *g, char *buf, size_t n)
@@ -371,10 +386,41 @@ static int gemm_call(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, s
     return 0;
 }
 
+static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
+                         size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
+                         cl_mem bias, int act);
+
+/* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
+static int sgemm_packed(vg_gemm *g, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
+                        size_t lda, cl_mem B, size_t b_off, size_t ldb, cl_mem C, size_t c_off)
+{
+    size_t need = vg_weight_elems(1, K, N) * sizeof(float);
+    if (need > g->pack_bytes) {
+        if (g->pack) vm_free(&g->rt->mem, g->pack);
+        g->pack_bytes = 0;
+        if (!(g->pack = vm_alloc(&g->rt->mem, VM_SCRATCH, need, "GEMM operand panels"))) return VARCL_E_RUNTIME;
+        g->pack_bytes = need;
+    }
+    if (ldb > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
+    cl_ulong bo = b_off;
+    int lb = (int)ldb, tb = trans_b, k = (int)K, n = (int)N;
+    size_t gsz[2] = {(N + PANEL - 1) / PANEL * PANEL, K};
+    int st = vr_launch(g->rt, g->k_pack, "pack_panels", 2, gsz, NULL, 8, VR_ARG(B), VR_ARG(bo), VR_ARG(lb), VR_ARG(tb),
+                       VR_ARG(k), VR_ARG(n), VR_ARG(alpha), VR_ARG(g->pack));
+    return st ? st : linear_packed(g, 1, A, a_off, 0, lda, g->pack, 0, 0, C, c_off, 0, M, N, K, NULL, 0);
+}
+
 int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
              size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off, size_t ldc)
 {
     if (M == 0 || N == 0) return 0;
+    if (g->packed && !trans_a && beta == 0.0f && ldc == N)
+        return sgemm_packed(g, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, C, c_off);
+    if (g->unchecked) {
+        int st = check_sets(g);
+        if (st) return st;
+    }
     if (g->use_sets) {
         int st = install(g->rt, &g->set[vg_shape_class(M, N, K)]);
         if (st) return st;
@@ -387,11 +433,11 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
  * 8 x 1024 -> 4096 0.35 ms with RB 8, 0.73 with RB 4; from 72 rows RB 4 as fast as 8 or faster, and the last
  * block wastes less). Rows are split into chunks where panels x batch leave cores idle, and into chunks of at most
  * 256 rows. */
-static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
-                         size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K, cl_mem bias,
-                         int act)
+static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
+                         size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
+                         cl_mem bias, int act)
 {
-    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX)
         return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
     int rb = M <= 2 ? 2 : M <= 4 ? 4 : M <= 32 ? 8 : 4, which = rb == 2 ? 0 : rb == 4 ? 1 : 2;
     size_t panels = (N + PANEL - 1) / PANEL, want = 8 * (size_t)g->units, blocks = (M + rb - 1) / rb;
@@ -405,21 +451,21 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
     size_t mc = (blocks + chunks - 1) / chunks * rb;
     chunks = (M + mc - 1) / mc;
     cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
-    int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc;
+    int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc, lx = (int)ldx;
     cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
     size_t gsz[3] = {panels, chunks, batch};
     static const size_t one[3] = {1, 1, 1};
     static const char *const names[3] = {"linear_packed2", "linear_packed4", "linear_packed8"};
     return vr_launch(g->rt, g->k_packed[which], names[which], 3, gsz, (g->rt->dev.type & CL_DEVICE_TYPE_CPU) ? one : NULL,
-                     15, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo),
-                     VR_ARG(ys), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act));
+                     16, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo),
+                     VR_ARG(ys), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
 }
 
 int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
                       size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || batch == 0) return 0;
-    if (g->packed) return linear_packed(g, batch, x, x_off, x_bs, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
+    if (g->packed) return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
     for (size_t b = 0; b < batch; b++) {
         int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt, wt_off + b * wt_bs, N, 0.0f, y,
                           y_off + b * y_bs, N);
@@ -438,7 +484,7 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, 
                   size_t N, size_t K, cl_mem bias, int act)
 {
     if (M == 0 || N == 0) return 0;
-    if (g->packed) return linear_packed(g, 1, x, x_off, 0, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
+    if (g->packed) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     if (st || act == VG_ACT_NONE) return st;
     if (M * N > INT32_MAX || y_off > INT32_MAX)

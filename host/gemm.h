@@ -9,7 +9,8 @@
  *   1. VARCL_GEMM_TUNING=off: CLBlast defaults, nothing else is read;
  *   2. the device's tuning file in the varcl cache directory (written by `vbench --tune`, see gemm_tune.c);
  *   3. CPU devices: the built-in CPU sets; other devices: CLBlast defaults.
- * Every set is checked against CLBlast's constraints and, once per process and device, against a host reference:
+ * Every set is checked against CLBlast's constraints and, once per process and device, against a host reference
+ * (on devices with packed weights before the first CLBlast product, not at start-up):
  * CLBlastOverrideParameters does not validate and an invalid set computes garbage. CLBlast 1.5.3 cannot restore
  * its database values after an override, so "default" is all or nothing: both classes, or neither. */
 #ifndef VARCL_GEMM_H
@@ -61,17 +62,22 @@ typedef struct {
     size_t temp_bytes;
     int source;   /* VG_PARAMS_*: CLBlast defaults, built-in CPU sets, or the tuning file */
     int use_sets; /* 1: set[vg_shape_class(M, N, K)] is installed before each product; 0: CLBlast defaults */
+    int unchecked; /* set[] not validated yet: packed devices check them before their first CLBlast product */
     vg_xgemm_set set[VG_CLASSES];
     char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3]; /* linear_packed2, 4, 8 */
     cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */
+    cl_kernel k_pack;         /* pack_panels: computed operands of vg_sgemm into panels (packed devices) */
+    cl_mem pack;              /* their panels, grown on demand */
+    size_t pack_bytes;
 } vg_gemm;
 
-/* Sets up GEMMs on rt's device with the parameters chosen as described above, each set validated first. Fails on
- * a malformed tuning file or a set outside CLBlast's constraints (input error) or a set that computes wrong results
- * (run-time error); the message names the file and the fix (delete it or rerun `vbench --tune`). */
+/* Sets up GEMMs on rt's device with the parameters chosen as described above, each set validated first (packed
+ * devices: before the first CLBlast product, whose call then fails instead). Fails on a malformed tuning file or a
+ * set outside CLBlast's constraints (input error) or a set that computes wrong results (run-time error); the
+ * message names the file and the fix (delete it or rerun `vbench --tune`). */
 int vg_init(vg_gemm *g, vr_runtime *rt);
 /* The same without reading a tuning file or validating: CLBlast defaults (the tuner starts from here). */
 int vg_init_untuned(vg_gemm *g, vr_runtime *rt);
@@ -92,7 +98,8 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n);
 const char *vg_source_name(int source);
 
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.
- * Offsets and leading dimensions in elements. */
+ * Offsets and leading dimensions in elements. Packed devices run it as pack_panels (alpha folded in) then
+ * linear_packed when trans_a = 0 and beta = 0 (the decoder's attention), CLBlast otherwise. */
 int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
              size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off, size_t ldc);
 

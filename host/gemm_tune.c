@@ -255,7 +255,6 @@ static void write_tuning(FILE *f, const vr_device *dev, const char *model, const
     put_value(f, "platform", dev->platform_version);
     put_value(f, "date", date);
     put_value(f, "model", model);
-    if (r->packed) fprintf(f, "# products with weights use packed weights on this device, not CLBlast: not tuned\n");
     for (int c = 0; c < VG_CLASSES; c++) {
         fprintf(f, "\n# %s: %d distinct CLBlast products, %.3g GFLOP per image", vg_class_names[c], r->n_class_shapes[c],
                 r->class_gflop[c]);
@@ -425,7 +424,7 @@ static int pick_rows(tuner *t, vg_tune_result *r)
 
 /* Per class: the CLBlast products, largest FLOPs per image first, timed up to max_shapes of them or until they
  * cover 95% of the class's FLOPs. */
-static void pick_sample(const vg_shape *shapes, int n, int packed, int max_shapes, vg_tune_result *r)
+static void pick_sample(const vg_shape *shapes, int n, int max_shapes, vg_tune_result *r)
 {
     for (int c = 0; c < VG_CLASSES; c++) {
         int *idx = malloc((size_t)(n ? n : 1) * sizeof *idx), m = 0;
@@ -433,7 +432,7 @@ static void pick_sample(const vg_shape *shapes, int n, int packed, int max_shape
         double total = 0;
         for (int i = 0; i < n; i++) {
             const vg_shape *s = &shapes[i];
-            if ((packed && s->linear) || vg_shape_class(s->M, s->N, s->K) != c || !s->M || !s->N || !s->K) continue;
+            if (vg_shape_class(s->M, s->N, s->K) != c || !s->M || !s->N || !s->K) continue;
             idx[m++] = i;
             total += shape_gflop(s);
         }
@@ -555,12 +554,12 @@ static double class_estimate(const vg_tune_result *r, int row, int c)
 }
 
 /* CLBlast products per image of each class; a switch happens at most twice per product of the rarer class. */
-static double switches_per_image(const vg_shape *shapes, int n, int packed)
+static double switches_per_image(const vg_shape *shapes, int n)
 {
     double count[VG_CLASSES] = {0, 0};
     for (int i = 0; i < n; i++) {
         const vg_shape *s = &shapes[i];
-        if (!(packed && s->linear)) count[vg_shape_class(s->M, s->N, s->K)] += s->per_image;
+        count[vg_shape_class(s->M, s->N, s->K)] += s->per_image;
     }
     return 2 * (count[0] < count[1] ? count[0] : count[1]);
 }
@@ -587,7 +586,7 @@ static int choose(tuner *t, const vg_shape *shapes, int n, vg_tune_result *r)
                 best[c] = i;
     }
     if (best[0] >= 0 && best[1] >= 0 && best[0] != best[1]) {
-        r->switches = switches_per_image(shapes, n, r->packed);
+        r->switches = switches_per_image(shapes, n);
         r->switch_ms = vg_switch_ms(&t->g, &r->row[best[0]].cand->set, &r->row[best[1]].cand->set);
         if (r->switch_ms >= 0)
             r->est_pair_ms = class_estimate(r, best[0], 0) + class_estimate(r, best[1], 1) + r->switches * r->switch_ms;
@@ -625,9 +624,9 @@ int vg_tune(vr_runtime *rt, const vg_shape *shapes, int n_shapes, const vg_tune_
     if (!st) st = vg_use_sets(&t.g, NULL, NULL); /* fails when CLBlast's defaults are gone already */
     if (!st) st = pick_rows(&t, r);
     if (st) return st;
-    r->packed = t.g.packed;
+    t.g.packed = 0; /* the tuner times CLBlast, whatever this device's products take */
     int max_shapes = o->max_shapes < 1 ? 1 : o->max_shapes > VG_TUNE_MAX_SAMPLE ? VG_TUNE_MAX_SAMPLE : o->max_shapes;
-    pick_sample(shapes, n_shapes, r->packed, max_shapes, r);
+    pick_sample(shapes, n_shapes, max_shapes, r);
     st = alloc_bufs(&t, shapes, r);
     for (int i = 0; i < r->n_rows && !st; i++) st = measure_row(&t, shapes, r, &r->row[i]);
     if (!st) st = choose(&t, shapes, n_shapes, r);

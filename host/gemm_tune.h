@@ -7,8 +7,8 @@
  * The winner is the fastest per image of: CLBlast's defaults (which cannot be mixed with sets), the best single set
  * for both classes, or the best set per class plus the measured cost of switching sets between products (CLBlast
  * rebuilds its parameter database on every switch: about 0.6 ms on pocl and on NVIDIA's H200); the simpler option
- * wins unless the other is 2% faster. Products with weights (vg_shape.linear) are left out where the device keeps
- * its weights packed (gemm.h): they do not run through CLBlast there. The result goes into the device's tuning file (gemm.h), which vg_init
+ * wins unless the other is 2% faster. It times CLBlast whatever the device's weight layout (gemm.h): where weights are
+ * packed, vbench does not call it (nothing runs through CLBlast there). The result goes into the device's tuning file (gemm.h), which vg_init
  * reads in later runs. */
 #ifndef VARCL_GEMM_TUNE_H
 #define VARCL_GEMM_TUNE_H
@@ -18,7 +18,6 @@
 typedef struct {
     size_t M, N, K;
     int trans_b;      /* B is given as [N][K] (the decoder's attention scores) */
-    int linear;       /* a product with weights (vg_linear): linear_packed, not CLBlast, on packed devices */
     double per_image; /* how many times it runs per image */
     char what[48];    /* where it occurs first, e.g. "transformer fc1" */
 } vg_shape;
@@ -55,7 +54,6 @@ typedef struct {
     double class_gflop[VG_CLASSES];  /* GFLOP per image per class (all its products) */
     double covered[VG_CLASSES];      /* fraction of those FLOPs the timed shapes cover */
     int chosen[VG_CLASSES];          /* row index of the winner per class (-1: the class has no products) */
-    int packed;                      /* the device keeps weights packed: products with weights left out */
     /* The choice per image, each class's time scaled up from its timed shapes to all its products (ms): CLBlast's
      * defaults, the best single set for both classes, the best set per class plus the cost of switching between
      * them (at most two switches per product of the rarer class). Infinite where not available. */

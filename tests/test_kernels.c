@@ -521,6 +521,41 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     free(Wl), free(xl), free(wt), free(wl), free(yw), free(yg), free(bias);
 }
 
+/* vg_sgemm with operands inside larger buffers (lda, ldb), B as [K][N] or [N][K], alpha: the decoder's attention
+ * products. Packed devices take pack_panels + linear_packed, others (and beta != 0) CLBlast. */
+static void sgemm_case(vg_gemm *gemm, int packed, int trans_b, int M, int N, int K, int lda, int ldb, float alpha,
+                       float beta)
+{
+    size_t na = (size_t)M * lda + 3, nb = (size_t)(trans_b ? N : K) * ldb + 5, nc = (size_t)M * N + 2;
+    float *a = randv(na, 1), *b = randv(nb, 1), *c0 = randv(nc, 1), *want = malloc(nc * 4), *got = malloc(nc * 4);
+    memcpy(want, c0, nc * 4);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++)
+                s += (double)a[3 + (size_t)i * lda + k] * b[5 + (trans_b ? (size_t)j * ldb + k : (size_t)k * ldb + j)];
+            want[2 + (size_t)i * N + j] = (float)(alpha * s + beta * c0[2 + (size_t)i * N + j]);
+        }
+    cl_mem da = up(a, na * 4), db = up(b, nb * 4), dc = up(c0, nc * 4);
+    int saved = gemm->packed;
+    gemm->packed = packed;
+    double t0 = now_ms();
+    CHECK(vg_sgemm(gemm, 0, trans_b, (size_t)M, (size_t)N, (size_t)K, alpha, da, 3, (size_t)lda, db, 5, (size_t)ldb,
+                   beta, dc, 2, (size_t)N) == 0,
+          "vg_sgemm: %s", varcl_last_error());
+    vr_finish(&rt);
+    double ms_ = now_ms() - t0;
+    gemm->packed = saved;
+    down(dc, got, nc * 4);
+    char name[96];
+    snprintf(name, sizeof name, "sgemm %d x %d -> %d%s (%s, beta %g)", M, K, N, trans_b ? " B^T" : "",
+             packed && beta == 0 ? "packed" : "CLBlast", beta);
+    compare(name, got + 2, want + 2, (size_t)M * N, 1e-5, ms_);
+    CHECK(got[0] == c0[0] && got[1] == c0[1], "%s: wrote before C", name);
+    vm_free(&rt.mem, da), vm_free(&rt.mem, db), vm_free(&rt.mem, dc);
+    free(a), free(b), free(c0), free(want), free(got);
+}
+
 static void test_linear(void)
 {
     vg_gemm gemm;
@@ -535,6 +570,9 @@ static void test_linear(void)
         linear_case(&gemm, packed, 1, 1000, 40, 33, 5, VG_ACT_NONE);  /* two panels, many chunks */
         linear_case(&gemm, packed, 4, 9, 70, 33, 2, VG_ACT_NONE);     /* a batch with gaps, as Winograd's products */
         linear_case(&gemm, packed, 3, 300, 32, 160, 0, VG_ACT_NONE);
+        sgemm_case(&gemm, packed, 1, 37, 45, 70, 210, 210, 0.3f, 0.0f); /* scores = q k^T / sqrt(C), from qkv */
+        sgemm_case(&gemm, packed, 0, 64, 70, 37, 37, 210, 1.0f, 0.0f);  /* out = p v, v from qkv */
+        sgemm_case(&gemm, packed, 0, 9, 33, 20, 20, 33, 1.0f, 0.5f);   /* beta != 0: CLBlast */
         for (int act = VG_ACT_BIAS; act <= VG_ACT_BIAS_GELU; act++) { /* full and partial panels */
             linear_case(&gemm, packed, 1, 7, 200, 77, 3, act);
             linear_case(&gemm, packed, 1, 130, 200, 300, 0, act);

@@ -157,15 +157,20 @@ check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/c2.err")" -eq 1 ] && grep -qF "$tuned
        grep -q "delete the file" "$tmp/c2.err"' "a malformed file: vgen exits 2 with one line (exit $rc): $(cat "$tmp/c2.err")"
 VARCL_CACHE_DIR="$cache" VARCL_GEMM_TUNING=off "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c3.err"
 check '[ $? -eq 0 ]' "VARCL_GEMM_TUNING=off ignores the file: $(cat "$tmp/c3.err")"
-VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --tune --tune-sets $set2 --tune-shapes 1 --tune-reps 1 \
-    > /dev/null 2> "$tmp/t4.err"
+VARCL_LINEAR=clblast VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --tune --tune-sets $set2 --tune-shapes 1 \
+    --tune-reps 1 > /dev/null 2> "$tmp/t4.err"
 check '[ $? -eq 0 ] && grep -q "^\[conv\]" "$tuned" && grep -q "^set = $set2" "$tuned"' \
     "--tune replaces a corrupted file: $(tail -2 "$tmp/t4.err")"
 # the cache off: printed, not stored
-VARCL_CACHE_DIR=off "$vbench" "${tiny[@]}" --tune --tune-sets $set2 --tune-shapes 1 --tune-reps 1 \
-    > "$tmp/t5.md" 2> "$tmp/t5.err"
+VARCL_LINEAR=clblast VARCL_CACHE_DIR=off "$vbench" "${tiny[@]}" --tune --tune-sets $set2 --tune-shapes 1 \
+    --tune-reps 1 > "$tmp/t5.md" 2> "$tmp/t5.err"
 check '[ $? -eq 0 ] && grep -q "^| conv | $set2" "$tmp/t5.md" && grep -q "Not stored" "$tmp/t5.md" &&
        grep -q "printed, not stored" "$tmp/t5.err"' "VARCL_CACHE_DIR=off: --tune prints, stores nothing"
+# packed weights: nothing runs through CLBlast, so nothing is tuned and the file stays as it was
+cp "$tuned" "$tmp/before.ini"
+VARCL_LINEAR=packed VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --tune > "$tmp/t6.md" 2> "$tmp/t6.err"
+check '[ $? -eq 0 ] && grep -q "Nothing to tune" "$tmp/t6.md" && cmp -s "$tuned" "$tmp/before.ini"' \
+    "VARCL_LINEAR=packed: --tune says there is nothing to tune and writes nothing: $(cat "$tmp/t6.md" "$tmp/t6.err")"
 
 # bad arguments: exit status 2, one line
 expect2() {
