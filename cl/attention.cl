@@ -73,7 +73,7 @@
         }                                                                                                              \
         __global const int *tab = table + tab_off + (i / T_) * max_pages;                                              \
         float m = -3.0e38f, l = 0;                                                                                     \
-        /* keys in blocks of KB: the running sum and accumulator are rescaled once per block, not once per key */     \
+        /* keys in blocks of KB: the running sum and accumulator are rescaled once per block, not once per key */      \
         for (int j0 = 0; j0 < kv_len; j0 += KB) {                                                                      \
             int nb = min(KB, kv_len - j0);                                                                             \
             float bm = -3.0e38f;                                                                                       \
@@ -112,10 +112,10 @@
         int nq = min(QB, T_ - t0);                                                                                     \
         float qv[QB][HD], m[QB], l[QB], p[QB][16];                                                                     \
         float16 acc[QB][4];                                                                                            \
-        _Pragma("unroll") for (int a = 0; a < QB; a++) { /* queries past T_ repeat the last one and are not written */                   \
+        _Pragma("unroll") for (int a = 0; a < QB; a++) { /* queries past T_ repeat the last one and are not written */ \
             __global const float *qi = q + ((size_t)r * T_ + t0 + min(a, nq - 1)) * C + h * HD;                        \
             for (int d = 0; d < HD; d++) qv[a][d] = qi[d];                                                             \
-            _Pragma("unroll") for (int c = 0; c < 4; c++) acc[a][c] = (float16)(0.0f);                                                   \
+            _Pragma("unroll") for (int c = 0; c < 4; c++) acc[a][c] = (float16)(0.0f);                                 \
             m[a] = -3.0e38f;                                                                                           \
             l[a] = 0.0f;                                                                                               \
         }                                                                                                              \
@@ -125,12 +125,12 @@
             int page = tab[j0 / P], jp = j0 % P, nk = min(16, kv_len - j0);                                            \
             __global const T *kb = kpool + ((size_t)page * C + h * HD) * P + jp; /* dim d of the 16 keys: kb + d*P */  \
             float16 s[QB];                                                                                             \
-            _Pragma("unroll") for (int a = 0; a < QB; a++) s[a] = (float16)(0.0f);                                                       \
+            _Pragma("unroll") for (int a = 0; a < QB; a++) s[a] = (float16)(0.0f);                                     \
             for (int d = 0; d < HD; d++) {                                                                             \
                 float16 kd = LOAD16_##TY(kb + (size_t)d * P);                                                          \
-                _Pragma("unroll") for (int a = 0; a < QB; a++) s[a] = fma((float16)(qv[a][d]), kd, s[a]);                                \
+                _Pragma("unroll") for (int a = 0; a < QB; a++) s[a] = fma((float16)(qv[a][d]), kd, s[a]);              \
             }                                                                                                          \
-            _Pragma("unroll") for (int a = 0; a < QB; a++) {                                                                             \
+            _Pragma("unroll") for (int a = 0; a < QB; a++) {                                                           \
                 float16 sa = select(s[a], (float16)(-3.0e38f), lane >= nk); /* keys past kv_len */                     \
                 float8 m8 = fmax(sa.lo, sa.hi);                                                                        \
                 float4 m4 = fmax(m8.lo, m8.hi);                                                                        \
@@ -141,21 +141,21 @@
                 float4 e4 = e8.lo + e8.hi;                                                                             \
                 l[a] = l[a] * corr + (e4.x + e4.y + e4.z + e4.w);                                                      \
                 m[a] = mn;                                                                                             \
-                _Pragma("unroll") for (int c = 0; c < 4; c++) acc[a][c] *= corr;                                                         \
+                _Pragma("unroll") for (int c = 0; c < 4; c++) acc[a][c] *= corr;                                       \
                 vstore16(e, 0, p[a]);                                                                                  \
             }                                                                                                          \
             __global const T *vb = vpool + ((size_t)page * P + jp) * C + h * HD;                                       \
             for (int jj = 0; jj < nk; jj++) {                                                                          \
-                _Pragma("unroll") for (int c = 0; c < 4; c++) {                                                                          \
+                _Pragma("unroll") for (int c = 0; c < 4; c++) {                                                        \
                     float16 v = LOAD16_##TY(vb + (size_t)jj * C + c * 16);                                             \
-                    _Pragma("unroll") for (int a = 0; a < QB; a++) acc[a][c] = fma((float16)(p[a][jj]), v, acc[a][c]);                   \
+                    _Pragma("unroll") for (int a = 0; a < QB; a++) acc[a][c] = fma((float16)(p[a][jj]), v, acc[a][c]); \
                 }                                                                                                      \
             }                                                                                                          \
         }                                                                                                              \
         for (int a = 0; a < nq; a++) {                                                                                 \
             __global float *o = out + ((size_t)r * T_ + t0 + a) * C + h * HD;                                          \
             float inv = 1.0f / l[a];                                                                                   \
-            _Pragma("unroll") for (int c = 0; c < 4; c++) vstore16(acc[a][c] * inv, c, o);                                               \
+            _Pragma("unroll") for (int c = 0; c < 4; c++) vstore16(acc[a][c] * inv, c, o);                             \
         }                                                                                                              \
     }
 

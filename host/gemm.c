@@ -386,9 +386,38 @@ static int gemm_call(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, s
     return 0;
 }
 
+/* linear_packed: rows in blocks of RB = 2, 4 or 8 (one pass over the weights per block); up to 32 rows the
+ * smallest block that holds them or 8 (few rows are bandwidth-bound: fewer passes), beyond that 4 (measured on pocl:
+ * 8 x 1024 -> 4096 0.35 ms with RB 8, 0.73 with RB 4; from 72 rows RB 4 as fast as 8 or faster, and the last
+ * block wastes less). Rows are split into chunks where panels x batch leave cores idle, and into chunks of at most
+ * 256 rows. */
 static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
                          size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
-                         cl_mem bias, int act);
+                         cl_mem bias, int act)
+{
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX)
+        return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
+    int rb = M <= 2 ? 2 : M <= 4 ? 4 : M <= 32 ? 8 : 4, which = rb == 2 ? 0 : rb == 4 ? 1 : 2;
+    size_t panels = (N + PANEL - 1) / PANEL, want = 8 * (size_t)g->units, blocks = (M + rb - 1) / rb;
+    size_t chunks = panels * batch >= want ? 1 : (want + panels * batch - 1) / (panels * batch);
+    /* chunks of at most 256 rows: 4096 x 1024 <-> 4096 (d16 at batch 8) ran at 206-213 GFLOP/s unchunked, 221-223 in
+     * chunks of 256 (a chunk's rows stay in cache while the work-items of other panels read them) */
+    if (chunks < (M + 255) / 256) chunks = (M + 255) / 256;
+    if (chunks > blocks) chunks = blocks;
+    /* chunks of equal size: pocl splits the work-items between its threads in order, and 338 rows as 256 + 82 left
+     * one thread the 82-row half (145 against 215 GFLOP/s on 338 x 1024 -> 1024) */
+    size_t mc = (blocks + chunks - 1) / chunks * rb;
+    chunks = (M + mc - 1) / mc;
+    cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
+    int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc, lx = (int)ldx;
+    cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
+    size_t gsz[3] = {panels, chunks, batch};
+    static const size_t one[3] = {1, 1, 1};
+    static const char *const names[3] = {"linear_packed2", "linear_packed4", "linear_packed8"};
+    const size_t *local = (g->rt->dev.type & CL_DEVICE_TYPE_CPU) ? one : NULL;
+    return vr_launch(g->rt, g->k_packed[which], names[which], 3, gsz, local, 16, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo),
+                     VR_ARG(ys), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
+}
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
 static int sgemm_packed(vg_gemm *g, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
@@ -428,44 +457,12 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     return gemm_call(g, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off, ldc);
 }
 
-/* linear_packed: rows in blocks of RB = 2, 4 or 8 (one pass over the weights per block); up to 32 rows the
- * smallest block that holds them or 8 (few rows are bandwidth-bound: fewer passes), beyond that 4 (measured on pocl:
- * 8 x 1024 -> 4096 0.35 ms with RB 8, 0.73 with RB 4; from 72 rows RB 4 as fast as 8 or faster, and the last
- * block wastes less). Rows are split into chunks where panels x batch leave cores idle, and into chunks of at most
- * 256 rows. */
-static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
-                         size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
-                         cl_mem bias, int act)
-{
-    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX)
-        return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
-    int rb = M <= 2 ? 2 : M <= 4 ? 4 : M <= 32 ? 8 : 4, which = rb == 2 ? 0 : rb == 4 ? 1 : 2;
-    size_t panels = (N + PANEL - 1) / PANEL, want = 8 * (size_t)g->units, blocks = (M + rb - 1) / rb;
-    size_t chunks = panels * batch >= want ? 1 : (want + panels * batch - 1) / (panels * batch);
-    /* chunks of at most 256 rows: 4096 x 1024 <-> 4096 (d16 at batch 8) ran at 206-213 GFLOP/s unchunked, 221-223 in
-     * chunks of 256 (a chunk's rows stay in cache while the work-items of other panels read them) */
-    if (chunks < (M + 255) / 256) chunks = (M + 255) / 256;
-    if (chunks > blocks) chunks = blocks;
-    /* chunks of equal size: pocl splits the work-items between its threads in order, and 338 rows as 256 + 82 left
-     * one thread the 82-row half (145 against 215 GFLOP/s on 338 x 1024 -> 1024) */
-    size_t mc = (blocks + chunks - 1) / chunks * rb;
-    chunks = (M + mc - 1) / mc;
-    cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
-    int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc, lx = (int)ldx;
-    cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
-    size_t gsz[3] = {panels, chunks, batch};
-    static const size_t one[3] = {1, 1, 1};
-    static const char *const names[3] = {"linear_packed2", "linear_packed4", "linear_packed8"};
-    return vr_launch(g->rt, g->k_packed[which], names[which], 3, gsz, (g->rt->dev.type & CL_DEVICE_TYPE_CPU) ? one : NULL,
-                     16, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo),
-                     VR_ARG(ys), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
-}
-
 int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
                       size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || batch == 0) return 0;
-    if (g->packed) return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
+    if (g->packed)
+        return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
     for (size_t b = 0; b < batch; b++) {
         int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt, wt_off + b * wt_bs, N, 0.0f, y,
                           y_off + b * y_bs, N);

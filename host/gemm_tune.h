@@ -8,8 +8,8 @@
  * for both classes, or the best set per class plus the measured cost of switching sets between products (CLBlast
  * rebuilds its parameter database on every switch: about 0.6 ms on pocl and on NVIDIA's H200); the simpler option
  * wins unless the other is 2% faster. It times CLBlast whatever the device's weight layout (gemm.h): where weights are
- * packed, vbench does not call it (nothing runs through CLBlast there). The result goes into the device's tuning file (gemm.h), which vg_init
- * reads in later runs. */
+ * packed, vbench does not call it (nothing runs through CLBlast there). The result goes into the device's tuning
+ * file (gemm.h), which vg_init reads in later runs. */
 #ifndef VARCL_GEMM_TUNE_H
 #define VARCL_GEMM_TUNE_H
 

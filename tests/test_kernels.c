@@ -481,7 +481,8 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
     size_t ws = we + 13;
     float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
-    float *wl = calloc(wo + batch * ws, 4), *yw = malloc((size_t)batch * M * N * 4), *yg = malloc((yo + batch * ys) * 4);
+    float *wl = calloc(wo + batch * ws, 4), *yw = malloc((size_t)batch * M * N * 4);
+    float *yg = malloc((yo + batch * ys) * 4);
     for (int b = 0; b < batch; b++) {
         const float *W = Wl + (size_t)b * N * K;
         for (int o = 0; o < N; o++)
@@ -493,7 +494,8 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     float *bias = randv((size_t)N, 1);
     for (size_t i = 0; act && i < (size_t)M * N; i++) yw[i] += bias[i % N];
     if (act == VG_ACT_BIAS_GELU) ref_gelu_tanh(yw, (size_t)M * N);
-    cl_mem dxl = up(xl, (xo + batch * xs) * 4), dwl = up(wl, (wo + batch * ws) * 4), dyl = up(yg, (yo + batch * ys) * 4);
+    cl_mem dxl = up(xl, (xo + batch * xs) * 4), dwl = up(wl, (wo + batch * ws) * 4);
+    cl_mem dyl = up(yg, (yo + batch * ys) * 4);
     cl_mem db = up(bias, (size_t)N * 4);
     gemm->packed = packed;
     double t0 = now_ms();

@@ -247,7 +247,8 @@ if [ "$st" = 0 ] && grep -q "^varcl profile (" "$work/stderr" && grep -q "^atten
     grep -qE "^(sgemm |linear_packed)" "$work/stderr" && cmp -s "$ok_dir/p.json" "$ok_dir/t.json"; then
     passed=$((passed + 1))
 else
-    fail "VARCL_PROFILE=1" "exit $st, want 0 with a table naming attention and the products (sgemm or linear_packed), and unchanged tokens"
+    want="a table naming attention and the products (sgemm or linear_packed), and unchanged tokens"
+    fail "VARCL_PROFILE=1" "exit $st, want 0 with $want"
     sed 's/^/    stderr: /' "$work/stderr" >&2
     failed=$((failed + 1))
 fi
