@@ -185,7 +185,6 @@ static void print_table(const vr_device *dev, const vg_shape *shapes, const vg_t
         printf("linear %s, conv %s.\n", r->tuning.set[VG_CLASS_LINEAR].name, r->tuning.set[VG_CLASS_CONV].name);
     else
         printf("CLBlast defaults.\n");
-
 }
 
 /* Splits "a,b,c" in place. */

@@ -26,7 +26,7 @@ int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm)
      * the noise of +-10%), so CPUs take 2048 (scratch <= 94 MB for the 160-channel F(4x4) levels instead of the
      * cap); GPUs want the largest products the scratch allows */
     c->wino_chunk_tiles = cpu ? 2048 : 0;
-    if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_bias = vr_kernel(rt, "add_bias")) ||
+    if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) ||
         !(c->k_wino2_in = vr_kernel(rt, "wino2_input")) || !(c->k_wino2_out = vr_kernel(rt, "wino2_output")) ||
         !(c->k_wino4_in = vr_kernel(rt, "wino4_input")) || !(c->k_wino4_out = vr_kernel(rt, "wino4_output")))
         return VARCL_E_RUNTIME;
@@ -55,7 +55,7 @@ static int chunk_rows(vc_conv *c, size_t row_bytes, int rows)
     return (int)chunk;
 }
 
-static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
+static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias, cl_mem out)
 {
     int rows = B * Hin * up * Win * up, K = 9 * w->cin, st;
     int chunk = chunk_rows(c, (size_t)K * sizeof(float), rows);
@@ -65,8 +65,8 @@ static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, 
         size_t g[2] = {9, (size_t)n};
         if ((st = vr_launch(c->rt, c->k_im2col, "im2col3x3", 2, g, NULL, 8, VR_ARG(in), VR_ARG(c->scratch),
                             VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(row0), VR_ARG(n))) ||
-            (st = vg_linear(c->gemm, c->scratch, 0, w->wt, 0, out, (size_t)row0 * w->cout, (size_t)n, (size_t)w->cout,
-                            (size_t)K)))
+            (st = vg_linear_act(c->gemm, c->scratch, 0, w->wt, 0, out, (size_t)row0 * w->cout, (size_t)n,
+                                (size_t)w->cout, (size_t)K, w->b, bias ? VG_ACT_BIAS : VG_ACT_NONE)))
             return st;
     }
     return 0;
@@ -108,22 +108,14 @@ static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin
     return 0;
 }
 
-static int add_bias(vc_conv *c, const vw_conv *w, cl_mem out, int pixels)
-{
-    int total = pixels * w->cout, off = 0;
-    size_t g = (size_t)total;
-    return vr_launch(c->rt, c->k_bias, "add_bias", 1, &g, NULL, 5, VR_ARG(out), VR_ARG(w->b), VR_ARG(total),
-                     VR_ARG(w->cout), VR_ARG(off));
-}
-
 static int conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias, cl_mem out)
 {
-    int pixels = B * Hin * up * Win * up, st;
+    int pixels = B * Hin * up * Win * up;
     if (w->k == 3 && w->wino) return winograd_conv(c, w, in, B, Hin, Win, up, bias, out);
-    if (w->k == 3) st = im2col_conv(c, w, in, B, Hin, Win, up, out);
-    else if (up != 1) return varcl_fail(VARCL_E_RUNTIME, "internal: 1x1 convolution with up-sampling");
-    else st = vg_linear(c->gemm, in, 0, w->wt, 0, out, 0, (size_t)pixels, (size_t)w->cout, (size_t)w->cin);
-    return st ? st : bias ? add_bias(c, w, out, pixels) : 0;
+    if (w->k == 3) return im2col_conv(c, w, in, B, Hin, Win, up, bias, out);
+    if (up != 1) return varcl_fail(VARCL_E_RUNTIME, "internal: 1x1 convolution with up-sampling");
+    return vg_linear_act(c->gemm, in, 0, w->wt, 0, out, 0, (size_t)pixels, (size_t)w->cout, (size_t)w->cin, w->b,
+                         bias ? VG_ACT_BIAS : VG_ACT_NONE);
 }
 
 int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)
