@@ -1,0 +1,143 @@
+"""shapes10: the demo model's procedural, class-conditional image set (numpy only, no download).
+
+Ten classes that a person tells apart at a glance. Each image is 256x256 RGB (uint8, [H, W, 3]); what varies
+within a class is position, size, rotation, the colours of figure and background (a vertical two-colour
+gradient), stripe/cell/dot spacing and a little pixel noise, so the model has to learn the shape, not a picture.
+
+    image(cls, seed_index) -> uint8 [256, 256, 3]: deterministic in (cls, seed_index); independent of numpy's
+                              global state (each image has its own Generator, keyed by (SET_SEED, cls, index)).
+    batch(classes, indices) -> uint8 [n, 256, 256, 3]
+
+Splits: indices [0, 1e6) are the training set, [1e6, ...) are held out (the classifier's test images).
+"""
+import numpy as np
+
+SIZE = 256
+SET_SEED = 20261130
+HELD_OUT = 1_000_000
+CLASSES = ("disk", "square", "triangle", "ring", "cross", "star", "stripes", "checkerboard", "dots", "house")
+
+
+def _rng(cls, index):
+    return np.random.Generator(np.random.PCG64([SET_SEED, int(cls), int(index)]))
+
+
+def _colours(r):
+    """A saturated figure colour and a background gradient far from it (RGB floats in [0, 1])."""
+    def hsv(h, s, v):
+        k = (np.array([5.0, 3.0, 1.0]) + h * 6.0) % 6.0
+        return v - v * s * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    h = r.uniform()
+    fg = hsv(h, r.uniform(0.6, 1.0), r.uniform(0.75, 1.0))
+    hb = (h + r.uniform(0.3, 0.7)) % 1.0
+    dark = r.uniform() < 0.5  # dark or light backgrounds, both common
+    v0 = r.uniform(0.1, 0.35) if dark else r.uniform(0.8, 1.0)
+    s0 = r.uniform(0.1, 0.5)
+    top = hsv(hb, s0, v0)
+    bottom = hsv(hb, s0, np.clip(v0 + r.uniform(-0.15, 0.15), 0.0, 1.0))
+    return fg, top, bottom
+
+
+def _grid():
+    c = (np.arange(SIZE, dtype=np.float32) + 0.5)
+    return np.meshgrid(c, c, indexing="xy")  # x, y: [256, 256] pixel centres
+
+
+_X, _Y = _grid()
+
+
+def _rot(x, y, cx, cy, a):
+    """Coordinates relative to (cx, cy), rotated by -a: shapes are drawn in their own frame."""
+    dx, dy = x - cx, y - cy
+    ca, sa = np.cos(a), np.sin(a)
+    return ca * dx + sa * dy, -sa * dx + ca * dy
+
+
+def _polygon(u, v, pts):
+    """Inside test of a convex polygon (counter-clockwise points in the (u, v) frame)."""
+    inside = np.ones(u.shape, bool)
+    n = len(pts)
+    for i in range(n):
+        (x0, y0), (x1, y1) = pts[i], pts[(i + 1) % n]
+        inside &= (x1 - x0) * (v - y0) - (y1 - y0) * (u - x0) >= 0
+    return inside
+
+
+def _star_mask(u, v, r_out, r_in):
+    ang = np.arctan2(v, u) + np.pi / 2
+    rad = np.hypot(u, v)
+    sector = (ang % (2 * np.pi / 5)) / (2 * np.pi / 5)  # 0..1 within one point's sector
+    # boundary radius: linear between tip (r_out at 0) and notch (r_in at 0.5), symmetric
+    t = np.abs(sector - 0.5) * 2  # 1 at tips, 0 at notches
+    # exact star edge: straight line from tip to notch in polar form, close enough for 16 px tokens
+    edge = r_in + (r_out - r_in) * t ** 1.6
+    return rad <= edge
+
+
+def mask(cls, r):
+    """The figure's mask (bool [256, 256]) for class `cls`, with its geometry drawn from r."""
+    name = CLASSES[cls]
+    if name in ("stripes", "checkerboard", "dots"):
+        a = r.uniform(0, np.pi) if name == "stripes" else r.uniform(-0.3, 0.3)
+        u, v = _rot(_X, _Y, r.uniform(0, SIZE), r.uniform(0, SIZE), a)
+        if name == "stripes":
+            period = r.uniform(40, 72)
+            return (v % period) < period * r.uniform(0.4, 0.6)
+        if name == "checkerboard":
+            cell = r.uniform(36, 64)
+            return (np.floor(u / cell) + np.floor(v / cell)) % 2 == 0
+        gap = r.uniform(48, 72)
+        du, dv = (u % gap) - gap / 2, (v % gap) - gap / 2
+        return np.hypot(du, dv) < gap * r.uniform(0.25, 0.33)
+    s = r.uniform(55, 100)  # half size of the figure
+    m = SIZE / 2 - s * 0.8
+    cx, cy = r.uniform(SIZE / 2 - m, SIZE / 2 + m), r.uniform(SIZE / 2 - m, SIZE / 2 + m)
+    a = r.uniform(0, 2 * np.pi)
+    u, v = _rot(_X, _Y, cx, cy, a)
+    if name == "disk":
+        return np.hypot(u, v) <= s
+    if name == "ring":
+        rad = np.hypot(u, v)
+        return (rad <= s) & (rad >= s * r.uniform(0.5, 0.65))
+    if name == "square":
+        return (np.abs(u) <= s * 0.85) & (np.abs(v) <= s * 0.85)
+    if name == "triangle":
+        pts = [(s * np.cos(t), s * np.sin(t)) for t in (np.pi / 2 + k * 2 * np.pi / 3 for k in range(3))]
+        return _polygon(u, v, pts)
+    if name == "cross":
+        w = s * r.uniform(0.3, 0.4)
+        return ((np.abs(u) <= s) & (np.abs(v) <= w)) | ((np.abs(v) <= s) & (np.abs(u) <= w))
+    if name == "star":
+        return _star_mask(u, v, s * 1.1, s * 0.45)
+    if name == "house":  # upright: a body and a roof, only a slight tilt
+        u, v = _rot(_X, _Y, cx, cy, r.uniform(-0.15, 0.15))
+        body = (np.abs(u) <= s * 0.7) & (v >= -s * 0.1) & (v <= s * 0.9)
+        roof = _polygon(u, v, [(-s * 0.95, -s * 0.1), (s * 0.95, -s * 0.1), (0.0, -s * 0.95)][::-1])
+        return body | roof
+    raise ValueError("class %d" % cls)
+
+
+def image(cls, index):
+    """uint8 [256, 256, 3]: image `index` of class `cls` (see the module docstring)."""
+    if not 0 <= cls < len(CLASSES):
+        raise ValueError("class %d is not in 0..%d" % (cls, len(CLASSES) - 1))
+    r = _rng(cls, index)
+    fg, top, bottom = _colours(r)
+    t = (_Y / SIZE)[..., None]
+    img = top * (1 - t) + bottom * t
+    m = mask(cls, r)
+    img = np.where(m[..., None], fg, img)
+    img = img + r.normal(0, 0.015, img.shape)
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def batch(classes, indices):
+    """uint8 [n, 256, 256, 3] for parallel lists of classes and indices."""
+    return np.stack([image(c, i) for c, i in zip(classes, indices)])
+
+
+def grid(n_per_class=4, first_index=0):
+    """uint8 [10 * 256, n * 256, 3]: one row per class (for looking at the set)."""
+    rows = [np.concatenate([image(c, first_index + j) for j in range(n_per_class)], axis=1)
+            for c in range(len(CLASSES))]
+    return np.concatenate(rows, axis=0)

@@ -1,0 +1,454 @@
+#!/usr/bin/python3
+"""The demo model's training recipe: VQ-VAE, VAR and classifier on the procedural shapes10 set (data.py).
+
+    /usr/bin/python3 models/recipe/train.py all [--run DIR]          # every stage in order, resuming each
+    /usr/bin/python3 models/recipe/train.py vqvae|vqvae-ms|tokens|var|classifier|export [--run DIR]
+    torchrun --nproc_per_node N models/recipe/train.py var ...        # data-parallel (gloo on CPUs, nccl on GPUs)
+
+Stages (each resumable: a checkpoint every --ckpt-minutes, and at the end; a killed run restarts where its
+last checkpoint was; a finished stage is skipped):
+  vqvae     encoder, decoder, codebook and phi on random 128 px crops (8x8 latents, scales 1..8): the
+            convolutions are trained where they are cheap (a crop costs a quarter of an image)
+  vqvae-ms  encoder frozen; codebook, phi, post_quant_conv and decoder on whole images with the standard ten
+            scales (VAR_SPEC 4), the decoder on 8x8-latent crops of f_hat
+  tokens    the training images as ten token maps each (int16 [n, 680]), the VAR's teacher-forcing targets
+  var       VAR (depth 16, width 64) by teacher forcing over all ten scales with the block-causal mask,
+            class dropout 0.1 for guidance
+  classifier  the small CNN of classifier.py on real images; accuracy on held-out images
+  export    16-bit safetensors with upstream key names (through models/convert.py) into models/demo/
+
+Everything is keyed by --seed; torch's CPU kernels are deterministic for a fixed thread count. Loss curves are
+written as PNG next to the checkpoints. Times per stage go to DIR/times.json.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve everything on shared CPUs
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import classifier as clf  # noqa: E402
+import data  # noqa: E402
+import vqvae as vq  # noqa: E402
+from var import VAR  # noqa: E402
+
+STAGES = ("vqvae", "vqvae-ms", "tokens", "var", "classifier", "export")
+
+# The demo model's sizes and the budget of each stage (steps x batch), chosen for <= 3 h on 2 CPU cores.
+VAE_CFG = dict(ch=32, ch_mult=(1, 1, 2, 2, 2), num_res_blocks=1, zch=32, vocab=512)
+VAR_CFG = dict(depth=16, width=64, vocab=512, cvae=32, classes=len(data.CLASSES))
+CROP_PATCH_NUMS = (1, 2, 3, 4, 5, 6, 8)
+DEFAULTS = {
+    "vqvae": dict(steps=1500, batch=4, lr=1e-3),
+    "vqvae-ms": dict(steps=300, batch=4, lr=5e-4),
+    "tokens": dict(per_class=200),
+    "var": dict(steps=600, batch=12, lr=2e-3),
+    "classifier": dict(steps=300, batch=32, lr=2e-3),
+}
+
+
+# ------------------------------------------------------------------------------------------------- plumbing
+class Ctx:
+    """Rank, world size and the run folder; rank 0 alone writes files."""
+
+    def __init__(self, args):
+        self.args = args
+        self.run = args.run
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        threads = args.threads or max(1, (os.cpu_count() or 1) // self.world)
+        torch.set_num_threads(threads)
+        os.makedirs(self.run, exist_ok=True)
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def path(self, name):
+        return os.path.join(self.run, name)
+
+    def wrap(self, model):
+        if self.world > 1:
+            return torch.nn.parallel.DistributedDataParallel(model)
+        return model
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+    def log(self, *a):
+        if self.main:
+            print(*a, flush=True)
+
+
+def sync_params(ctx, module):
+    """Makes every process hold rank 0's values (after a change outside the optimiser, e.g. a code restart)."""
+    if ctx.world > 1:
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, 0)
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def stage_done(ctx, stage):
+    return os.path.exists(ctx.path(stage + ".done"))
+
+
+def mark_done(ctx, stage, seconds):
+    if not ctx.main:
+        return
+    times = {}
+    if os.path.exists(ctx.path("times.json")):
+        with open(ctx.path("times.json")) as f:
+            times = json.load(f)
+    times[stage] = round(seconds, 1)  # wall time of the stage, earlier (resumed) runs included
+    with open(ctx.path("times.json"), "w") as f:
+        json.dump(times, f, indent=1)
+    open(ctx.path(stage + ".done"), "w").close()
+
+
+def plot(ctx, name, history, title):
+    """history: list of (step, {series: value}) -> DIR/name.png (matplotlib, no display)."""
+    if not ctx.main or not history:
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    keys = sorted({k for _, d in history for k in d})
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for k in keys:
+        pts = [(s, d[k]) for s, d in history if k in d]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=k, lw=1)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(ctx.path(name + ".png"))
+    plt.close(fig)
+
+
+def cosine_lr(step, steps, lr, warmup):
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))))
+
+
+class Loop:
+    """A resumable training loop: model + AdamW + step + RNG state + loss history in DIR/STAGE.pt."""
+
+    def __init__(self, ctx, stage, model, params, lr, steps, extra=None):
+        self.ctx, self.stage, self.model, self.lr, self.steps = ctx, stage, model, lr, steps
+        self.opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+        self.step, self.history, self.seconds = 0, [], 0.0
+        self.extra = extra or {}
+        self.file = ctx.path(stage + ".pt")
+        self.gen = torch.Generator().manual_seed(ctx.args.seed * 1000 + STAGES.index(stage) * 10 + ctx.rank)
+        if os.path.exists(self.file):
+            ck = torch.load(self.file)
+            model.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["opt"])
+            self.step, self.history, self.seconds = ck["step"], ck["history"], ck["seconds"]
+            self.gen.set_state(ck["gen"])
+            torch.set_rng_state(ck["torch_rng"])
+            self.extra.update(ck.get("extra", {}))
+            ctx.log("%s: resumed at step %d of %d" % (stage, self.step, steps))
+        self.t0 = time.time()
+        self.last_ckpt = time.time()
+
+    def save(self):
+        if not self.ctx.main:
+            return
+        atomic_save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                     "history": self.history, "seconds": self.seconds + time.time() - self.t0,
+                     "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(), "extra": self.extra},
+                    self.file)
+        plot(self.ctx, self.stage + "_loss", self.history, self.stage)
+
+    def __iter__(self):
+        from tqdm import tqdm
+        bar = tqdm(total=self.steps, initial=self.step, desc=self.stage, disable=not self.ctx.main,
+                   mininterval=5, dynamic_ncols=True)
+        while self.step < self.steps:
+            for g in self.opt.param_groups:
+                g["lr"] = cosine_lr(self.step, self.steps, self.lr, max(1, self.steps // 20))
+            yield self.step
+            self.step += 1
+            bar.update(1)
+            if time.time() - self.last_ckpt > self.ctx.args.ckpt_minutes * 60:
+                self.save()
+                self.last_ckpt = time.time()
+        bar.close()
+        self.save()
+
+    def record(self, **losses):
+        self.history.append((self.step, {k: float(v) for k, v in losses.items()}))
+
+    def elapsed(self):
+        return self.seconds + time.time() - self.t0
+
+
+def train_indices(gen, n):
+    """n (class, index) pairs of the training split drawn from gen."""
+    cls = torch.randint(0, len(data.CLASSES), (n,), generator=gen).tolist()
+    idx = torch.randint(0, data.HELD_OUT, (n,), generator=gen).tolist()
+    return cls, idx
+
+
+def crops(u8, gen, side):
+    """Random side x side crops aligned to 16 px (one latent cell) from uint8 [B, 256, 256, 3]."""
+    out = []
+    cells = (data.SIZE - side) // 16 + 1
+    for im in u8:
+        y, x = (torch.randint(0, cells, (2,), generator=gen) * 16).tolist()
+        out.append(im[y:y + side, x:x + side])
+    return np.stack(out)
+
+
+def load_vae(ctx):
+    m = vq.VQVAE(**VAE_CFG)
+    for stage in ("vqvae-ms", "vqvae"):
+        if os.path.exists(ctx.path(stage + ".pt")):
+            m.load_state_dict(torch.load(ctx.path(stage + ".pt"))["model"])
+            return m, stage
+    return m, None
+
+
+# ------------------------------------------------------------------------------------------------- stages
+def stage_vqvae(ctx, a):
+    model = vq.VQVAE(**VAE_CFG)
+    model.quantize.patch_nums = CROP_PATCH_NUMS
+    net = ctx.wrap(model)
+    loop = Loop(ctx, "vqvae", model, model.parameters(), a.lr, a.steps)
+    for step in loop:
+        cls, idx = train_indices(loop.gen, a.batch)
+        x = vq.to_tensor(crops(data.batch(cls, idx), loop.gen, 128))
+        rec, vq_loss, _ = net(x)
+        l1 = (rec - x).abs().mean()
+        l2 = F.mse_loss(rec, x)
+        loss = l1 + l2 + vq_loss
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.opt.step()
+        if step % 25 == 0:
+            restarted = vq.dead_code_restart(model.quantize, model.encode(x).detach()) if step < a.steps * 0.8 else 0
+            sync_params(ctx, model.quantize)
+            loop.record(l1=l1, l2=l2, vq=vq_loss, restarted=max(restarted, 0.5))
+    return loop.elapsed()
+
+
+def stage_vqvae_ms(ctx, a):
+    model, _ = load_vae(ctx)
+    model.quantize.patch_nums = vq.PATCH_NUMS
+    for p in list(model.encoder.parameters()) + list(model.quant_conv.parameters()):
+        p.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    loop = Loop(ctx, "vqvae-ms", model, trained, a.lr, a.steps)
+    for step in loop:
+        cls, idx = train_indices(loop.gen, a.batch)
+        u8 = data.batch(cls, idx)
+        x = vq.to_tensor(u8)
+        with torch.no_grad():
+            f = model.encode(x)  # [B, 32, 16, 16]
+        f_hat, vq_loss, _ = model.quantize(f)
+        # the decoder on an 8x8-latent crop of f_hat, against the matching 128 px crop of the image
+        y0, x0 = (torch.randint(0, 9, (2,), generator=loop.gen)).tolist()
+        rec = model.decode(f_hat[:, :, y0:y0 + 8, x0:x0 + 8])
+        tgt = x[:, :, y0 * 16:(y0 + 8) * 16, x0 * 16:(x0 + 8) * 16]
+        l1 = (rec - tgt).abs().mean()
+        loss = l1 + F.mse_loss(rec, tgt) + vq_loss
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if ctx.world > 1:
+            for p in trained:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= ctx.world
+        loop.opt.step()
+        if step % 10 == 0:
+            fit = F.mse_loss(f_hat.detach(), f) / f.pow(2).mean()
+            loop.record(l1=l1, vq=vq_loss, fhat_rel_err=fit)
+        if step % 25 == 0 and step < a.steps * 0.6:
+            vq.dead_code_restart(model.quantize, f)
+            sync_params(ctx, model.quantize)
+    return loop.elapsed()
+
+
+def stage_tokens(ctx, a):
+    """DIR/tokens.npz: labels int64 [n], tokens int16 [n, 680] (scales concatenated, each row-major)."""
+    model, _ = load_vae(ctx)
+    model.quantize.patch_nums = vq.PATCH_NUMS
+    model.eval()
+    n_cls = len(data.CLASSES)
+    todo = [(c, i) for i in range(a.per_class) for c in range(n_cls)]
+    mine = todo[ctx.rank::ctx.world]
+    part = ctx.path("tokens.rank%d.npz" % ctx.rank)
+    done_lab, done_tok = [], []
+    if os.path.exists(part):
+        z = np.load(part)
+        done_lab, done_tok = list(z["labels"]), list(z["tokens"])
+    t0, last = time.time(), time.time()
+    from tqdm import tqdm
+    for j in tqdm(range(len(done_lab), len(mine), 16), desc="tokens", disable=not ctx.main, mininterval=5):
+        chunk = mine[j:j + 16]
+        x = vq.to_tensor(data.batch([c for c, _ in chunk], [i for _, i in chunk]))
+        idx = model.img_to_idx(x)
+        tok = torch.cat([t.reshape(len(chunk), -1) for t in idx], 1).numpy().astype(np.int16)
+        done_lab += [c for c, _ in chunk]
+        done_tok += list(tok)
+        if time.time() - last > ctx.args.ckpt_minutes * 60:
+            np.savez(part, labels=np.array(done_lab), tokens=np.array(done_tok))
+            last = time.time()
+    np.savez(part, labels=np.array(done_lab, dtype=np.int64), tokens=np.array(done_tok, dtype=np.int16))
+    ctx.barrier()
+    if ctx.main:
+        labs, toks = [], []
+        for r in range(ctx.world):
+            z = np.load(ctx.path("tokens.rank%d.npz" % r))
+            labs.append(z["labels"])
+            toks.append(z["tokens"])
+        np.savez(ctx.path("tokens.npz"), labels=np.concatenate(labs), tokens=np.concatenate(toks))
+        usage = len(np.unique(np.concatenate(toks)))
+        ctx.log("tokens: %d images, %d of %d codes used" % (sum(map(len, labs)), usage, VAE_CFG["vocab"]))
+    return time.time() - t0
+
+
+def split_tokens(tok):
+    """int [B, 680] -> list of ten [B, pn, pn] int64 maps."""
+    out, at = [], 0
+    for pn in vq.PATCH_NUMS:
+        out.append(tok[:, at:at + pn * pn].reshape(-1, pn, pn).long())
+        at += pn * pn
+    return out
+
+
+def var_loss(net, vae, labels, tok, layers_late=None):
+    """Cross entropy of the teacher-forced VAR over all 680 tokens (mean over tokens, as upstream)."""
+    x_in = vae.quantize.idx_to_var_input(split_tokens(tok))
+    logits = net(labels, x_in) if layers_late is None else net(labels, x_in, layers_late)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok.reshape(-1).long())
+
+
+def stage_var(ctx, a):
+    vae, _ = load_vae(ctx)
+    vae.eval()
+    z = np.load(ctx.path("tokens.npz"))
+    labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
+    model = VAR(**VAR_CFG)
+    net = ctx.wrap(model)
+    loop = Loop(ctx, "var", model, model.parameters(), a.lr, a.steps)
+    n = len(labels_all)
+    for step in loop:
+        pick = torch.randint(0, n, (a.batch,), generator=loop.gen)
+        loss = var_loss(net, vae, labels_all[pick], tok_all[pick])
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        loop.opt.step()
+        if step % 10 == 0:
+            loop.record(ce=loss)
+    return loop.elapsed()
+
+
+def stage_classifier(ctx, a):
+    model = clf.build()
+    net = ctx.wrap(model)
+    loop = Loop(ctx, "classifier", model, model.parameters(), a.lr, a.steps)
+    for step in loop:
+        cls, idx = train_indices(loop.gen, a.batch)
+        x = torch.from_numpy(clf.downsample(data.batch(cls, idx)))
+        loss = F.cross_entropy(net(x), torch.tensor(cls))
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.opt.step()
+        if step % 10 == 0:
+            loop.record(ce=loss)
+    if ctx.main:
+        model.eval()
+        n = 50
+        cls = [c for c in range(len(data.CLASSES)) for _ in range(n)]
+        idx = [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)]
+        with torch.no_grad():
+            pred = model(torch.from_numpy(clf.downsample(data.batch(cls, idx)))).argmax(1).numpy()
+        acc = float((pred == np.array(cls)).mean())
+        loop.extra["held_out_accuracy"] = acc
+        loop.save()
+        ctx.log("classifier: held-out accuracy %.4f on %d real images" % (acc, len(cls)))
+    return loop.elapsed()
+
+
+def stage_export(ctx, a):
+    """models/demo/{var,vae,classifier}.safetensors (bf16) via models/convert.py."""
+    import subprocess
+    import tempfile
+    out = a.out
+    os.makedirs(out, exist_ok=True)
+    vae, _ = load_vae(ctx)
+    sd_var = torch.load(ctx.path(a.var_from + ".pt"))["model"]
+    ck_clf = torch.load(ctx.path("classifier.pt"))
+    convert = os.path.join(HERE, "..", "convert.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, sd in (("var", sd_var), ("vae", vae.state_dict()), ("classifier", ck_clf["model"])):
+            pth = os.path.join(tmp, name + ".pth")
+            torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
+            subprocess.run([sys.executable, convert, pth, os.path.join(out, name + ".safetensors"),
+                            "--dtype", "bf16", "-q"], check=True)
+    meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": VAR_CFG, "set_seed": data.SET_SEED,
+            "classifier_held_out_accuracy": ck_clf.get("extra", {}).get("held_out_accuracy"),
+            "var_from": a.var_from}
+    with open(os.path.join(out, "demo.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    ctx.log("export: wrote %s" % out)
+    return 0.0
+
+
+RUNNERS = {"vqvae": stage_vqvae, "vqvae-ms": stage_vqvae_ms, "tokens": stage_tokens, "var": stage_var,
+           "classifier": stage_classifier, "export": stage_export}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("stage", choices=STAGES + ("all",))
+    p.add_argument("--run", default=os.path.join(HERE, "run"), help="checkpoints, plots, tokens (default %(default)s)")
+    p.add_argument("--out", default=os.path.join(HERE, "..", "demo"), help="export folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: cores / processes)")
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--steps", type=int, help="override the stage's step count")
+    p.add_argument("--batch", type=int, help="override the stage's batch (per process)")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--per-class", type=int, help="tokens: images per class")
+    p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
+    args = p.parse_args(argv)
+    torch.manual_seed(args.seed)
+    ctx = Ctx(args)
+    for stage in (STAGES if args.stage == "all" else (args.stage,)):
+        if stage != "export" and stage_done(ctx, stage) and args.stage == "all":
+            ctx.log("%s: done already" % stage)
+            continue
+        a = argparse.Namespace(**{**DEFAULTS.get(stage, {}), **{k: v for k, v in vars(args).items() if v is not None}})
+        if stage not in ("export",) and os.path.exists(ctx.path(stage + ".done")):
+            os.remove(ctx.path(stage + ".done"))
+        mark_done(ctx, stage, RUNNERS[stage](ctx, a))
+    if ctx.world > 1:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

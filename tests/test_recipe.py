@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""The demo model's training recipe (models/recipe): data set, quantiser, training steps, resume, and the export
+against the engine. Needs Debian's python3-torch (and numpy); without torch it exits 77 (ctest: skipped).
+
+    VGEN=build/vgen /usr/bin/python3 tests/test_recipe.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "models", "recipe"))
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # skipped, with the reason
+    print("test_recipe: skipped: %s (Debian: apt-get install python3-torch python3-numpy)" % e)
+    sys.exit(77)
+
+import classifier as clf  # noqa: E402
+import data  # noqa: E402
+import sample  # noqa: E402
+import st_io  # noqa: E402
+import vqvae as vq  # noqa: E402
+from var import VAR  # noqa: E402
+
+torch.set_num_threads(1)
+DEMO = os.path.join(ROOT, "models", "demo")
+
+
+class Data(unittest.TestCase):
+    def test_deterministic_and_varied(self):
+        a, b = data.image(3, 17), data.image(3, 17)
+        self.assertEqual(a.shape, (256, 256, 3))
+        self.assertEqual(a.dtype, np.uint8)
+        self.assertTrue(np.array_equal(a, b))
+        self.assertFalse(np.array_equal(a, data.image(3, 18)))  # position, size, colours vary
+        self.assertFalse(np.array_equal(a, data.image(4, 17)))
+
+    def test_every_class_draws_a_figure(self):
+        for c in range(len(data.CLASSES)):
+            m = data.mask(c, data._rng(c, 0))
+            frac = m.mean()
+            self.assertTrue(0.02 < frac < 0.9, "%s covers %.3f of the image" % (data.CLASSES[c], frac))
+
+    def test_bad_class(self):
+        with self.assertRaises(ValueError):
+            data.image(10, 0)
+
+
+class Quantiser(unittest.TestCase):
+    def test_round_trip(self):
+        """The token maps of a forward pass rebuild its f_hat, and the VAR input is f_hat's area downsamples."""
+        torch.manual_seed(0)
+        q = vq.MultiScaleQuantizer(64, 32).eval()
+        f = torch.randn(2, 32, 16, 16)
+        f_hat, _, idx = q(f)
+        self.assertEqual([i.shape[1] for i in idx], list(vq.PATCH_NUMS))
+        rebuilt = q.idx_to_fhat(idx)
+        self.assertLess((rebuilt - f_hat).abs().max().item(), 1e-4)
+        x_in = q.idx_to_var_input(idx)
+        self.assertEqual(tuple(x_in.shape), (2, 679, 32))
+        # the last input rows are the area downsample (13x13) of f_hat after nine scales
+        partial = q.idx_to_fhat(idx[:9] + [torch.zeros_like(idx[9])]) - q._up(
+            q.embedding(torch.zeros_like(idx[9])).permute(0, 3, 1, 2), 16, 9)
+        want = torch.nn.functional.interpolate(partial, size=(16, 16), mode="area").reshape(2, 32, -1).transpose(1, 2)
+        self.assertLess((x_in[:, -256:] - want).abs().max().item(), 1e-4)
+        # quantising more scales of the same f gets closer to it
+        err = (f_hat - f).pow(2).mean().item()
+        self.assertLess(err, f.pow(2).mean().item())
+
+    def test_phi_table(self):
+        """VAR_SPEC 4: the scale -> phi index table for K = 4, ten scales."""
+        q = vq.MultiScaleQuantizer(8, 32)
+        self.assertEqual([q.quant_resi.index(si, 10) for si in range(10)], [0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
+
+
+class Training(unittest.TestCase):
+    def test_var_steps_lower_the_loss(self):
+        torch.manual_seed(0)
+        m = VAR(depth=2, width=64, vocab=32, classes=3)
+        opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+        lab = torch.tensor([0, 1, 2, 1])
+        tok = torch.randint(0, 32, (4, 680))
+        x_in = torch.randn(4, 679, 32)
+        losses = []
+        for _ in range(6):
+            logits = m(lab, x_in)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 32), tok.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        self.assertLess(losses[-1], losses[0] - 0.05, losses)
+
+    def test_subnet_of_every_layer_is_the_full_network(self):
+        torch.manual_seed(1)
+        m = VAR(depth=4, width=64, vocab=16, classes=3).eval()
+        lab, x_in = torch.tensor([0, 2]), torch.randn(2, 679, 32)
+        with torch.no_grad():
+            full = m(lab, x_in)
+            self.assertLess((m(lab, x_in, [0, 1, 2, 3]) - full).abs().max().item(), 1e-5)
+            sub = m(lab, x_in, m.subnet_layers(2))
+        self.assertEqual(m.subnet_layers(2), [0, 3])
+        self.assertLess((sub[:, :91] - full[:, :91]).abs().max().item(), 1e-5)  # early scales: every layer
+        self.assertGreater((sub[:, 91:] - full[:, 91:]).abs().max().item(), 1e-3)
+
+    def test_vqvae_steps_lower_the_loss(self):
+        torch.manual_seed(0)
+        m = vq.VQVAE(ch=32, ch_mult=(1, 1, 2, 2, 2), num_res_blocks=1, vocab=64)
+        m.quantize.patch_nums = (1, 2, 4)
+        opt = torch.optim.AdamW(m.parameters(), lr=2e-3)
+        x = vq.to_tensor(np.stack([data.image(c, 0)[64:128, 64:128] for c in range(4)]))
+        losses = []
+        for _ in range(8):
+            rec, vql, _ = m(x)
+            loss = (rec - x).abs().mean() + vql
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        self.assertLess(min(losses[-3:]), losses[0] * 0.9, losses)
+
+    def test_classifier_numpy_equals_torch(self):
+        torch.manual_seed(2)
+        m = clf.build().eval()
+        x = clf.downsample(np.stack([data.image(c, 5) for c in (0, 7)]))
+        with torch.no_grad():
+            want = m(torch.from_numpy(x)).numpy()
+        got, feats = clf.numpy_forward({k: v.numpy() for k, v in m.state_dict().items()}, x)
+        self.assertEqual(feats.shape, (2, 64))
+        self.assertLess(np.abs(got - want).max(), 1e-4)
+
+    def test_resume_after_a_kill(self):
+        """A stage stopped part-way resumes from its checkpoint, not from step 0."""
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "classifier", "--run", tmp,
+                   "--threads", "1", "--batch", "4"]
+            subprocess.run(cmd + ["--steps", "2"], check=True, capture_output=True)
+            ck = torch.load(os.path.join(tmp, "classifier.pt"))
+            self.assertEqual(ck["step"], 2)
+            r = subprocess.run(cmd + ["--steps", "3"], check=True, capture_output=True, text=True)
+            self.assertIn("resumed at step 2 of 3", r.stdout + r.stderr)
+            self.assertEqual(torch.load(os.path.join(tmp, "classifier.pt"))["step"], 3)
+            self.assertTrue(os.path.exists(os.path.join(tmp, "classifier_loss.png")))
+
+
+def load_demo():
+    """The shipped files into the recipe's PyTorch modules (strict: every upstream key, no other)."""
+    sv, sa = st_io.read(os.path.join(DEMO, "var.safetensors")), st_io.read(os.path.join(DEMO, "vae.safetensors"))
+    ce = sv["class_emb.weight"]
+    var = VAR(depth=sum(1 for k in sv if k.endswith("attn.mat_qkv.weight")), width=ce.shape[1],
+              vocab=sv["head.weight"].shape[0], cvae=sv["word_embed.weight"].shape[1], classes=ce.shape[0] - 1)
+    var.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in sv.items()}, strict=True)
+    ch = sa["decoder.conv_out.weight"].shape[1]
+    levels = 1 + max(int(k.split(".")[2]) for k in sa if k.startswith("decoder.up."))
+    mult = tuple(sa["decoder.up.%d.block.0.conv1.weight" % i].shape[0] // ch for i in range(levels))
+    blocks = 1 + max(int(k.split(".")[4]) for k in sa if k.startswith("decoder.up.0.block."))
+    vae = vq.VQVAE(ch=ch, ch_mult=mult, num_res_blocks=blocks - 1, zch=sa["quant_conv.weight"].shape[0],
+                   vocab=sa["quantize.embedding.weight"].shape[0])
+    vae.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in sa.items()}, strict=True)
+    return var, vae
+
+
+class Export(unittest.TestCase):
+    def test_engine_matches_the_recipe(self):
+        """Greedy tokens of the exported model: the engine (vgen --top-k 1) equals the recipe's PyTorch sampler."""
+        vgen = os.environ.get("VGEN")
+        if not vgen:
+            self.skipTest("VGEN is not set")
+        if not os.path.exists(os.path.join(DEMO, "var.safetensors")):
+            self.skipTest("no trained demo model in models/demo yet")
+        var, vae = load_demo()
+        labels = [0, 4, 9]
+        want, _ = sample.generate(var, vae, labels, cfg=1.5)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "t.json")
+            subprocess.run([vgen, "--model", os.path.join(DEMO, "var.safetensors"),
+                            "--vae", os.path.join(DEMO, "vae.safetensors"),
+                            "--class", ",".join(map(str, labels)), "--top-k", "1", "--cfg", "1.5", "-q",
+                            "--tokens-out", out, "-o", os.path.join(tmp, "x.png")], check=True)
+            import json
+            with open(out) as f:
+                got = json.load(f)["tokens"]
+        got = np.array([sum(scales, []) for scales in got])
+        same = (got == want.numpy()).mean()
+        self.assertGreaterEqual(same, 0.99, "only %.4f of the tokens agree" % same)  # float ties may flip a few
+        self.assertTrue(np.array_equal(got[:, :91], want.numpy()[:, :91]), "early scales differ")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
