@@ -161,7 +161,7 @@ static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
     double best = 1e30;
     for (int r = 0; r < 9 && !st; r++) { /* the first call compiles the kernels: best of the rest (CPU clocks settle) */
         double t0 = vr_now_ms();
-        st = vg_linear(&g, a, 0, b, 0, c, 0, n, n, n);
+        st = vg_linear(&g, a, 0, (vg_weight){b, VT_F32}, 0, c, 0, n, n, n);
         if (!st) st = vr_finish(rt);
         if (r > 0 && vr_now_ms() - t0 < best) best = vr_now_ms() - t0;
     }

@@ -10,15 +10,24 @@
  * act: 0 y = xW; 1 y = xW + bias; 2 y = GELU_tanh(xW + bias) (bias: [N]; the epilogues of add_bias and bias_gelu in
  * elementwise.cl, without their pass over y).
  * Global (panels, row chunks, batch); CPUs run it with local size 1 (pocl's own choice put all panels of a small
- * product into one work-group, one thread). */
+ * product into one work-group, one thread).
+ * Weights are stored as f32 (linear_packedRB), f16 (_f16) or bf16 (_bf16): 16-bit panels are widened to f32 as
+ * they are read (vload_half needs no cl_khr_fp16; a bf16 is the high half of an f32), and the sums stay f32. Few-row
+ * products stream the weights, so half the bytes is up to twice as fast there. */
 #define PW 32
+
+/* Columns 16i .. 16i + 15 of row k of a panel, widened to f32. */
+#define LOADW_F32(wp, k, i) vload16((i), (wp) + (size_t)(k) * PW)
+#define LOADW_F16(wp, k, i) vload_half16((i), (wp) + (size_t)(k) * PW)
+#define LOADW_BF16(wp, k, i) as_float16(convert_uint16(vload16((i), (wp) + (size_t)(k) * PW)) << 16)
 
 float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v))); }
 
-#define LINEAR_PACKED(RB)                                                                                              \
-    __kernel void linear_packed##RB(__global const float *x, ulong x_off, ulong x_bs, __global const float *wp,        \
-                                    ulong w_off, ulong w_bs, __global float *y, ulong y_off, ulong y_bs, int M, int N, \
-                                    int K, int MC, __global const float *bias, int act, int ldx)                       \
+#define LINEAR_PACKED(RB, SUFFIX, WTYPE, LOADW)                                                                        \
+    __kernel void linear_packed##RB##SUFFIX(__global const float *x, ulong x_off, ulong x_bs,                          \
+                                            __global const WTYPE *wp, ulong w_off, ulong w_bs, __global float *y,      \
+                                            ulong y_off, ulong y_bs, int M, int N, int K, int MC,                      \
+                                            __global const float *bias, int act, int ldx)                              \
     {                                                                                                                  \
         int p = get_global_id(0), b = get_global_id(2), n0 = p * PW;                                                   \
         int m_begin = get_global_id(1) * MC, m_end = min(M, m_begin + MC);                                             \
@@ -46,7 +55,7 @@ float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.79788456080286
                 xo[m] = (size_t)min(m0 + m, M - 1) * ldx;                                                              \
             }                                                                                                          \
             for (int k = 0; k < K; k++) {                                                                              \
-                float16 w0 = vload16(0, wp + (size_t)k * PW), w1 = vload16(1, wp + (size_t)k * PW);                    \
+                float16 w0 = LOADW(wp, k, 0), w1 = LOADW(wp, k, 1);                                                    \
                 _Pragma("unroll") for (int m = 0; m < RB; m++)                                                         \
                 {                                                                                                      \
                     float16 xv = (float16)(x[xo[m] + k]);                                                              \
@@ -77,9 +86,15 @@ float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.79788456080286
         }                                                                                                              \
     }
 
-LINEAR_PACKED(2)
-LINEAR_PACKED(4)
-LINEAR_PACKED(8)
+LINEAR_PACKED(2, , float, LOADW_F32)
+LINEAR_PACKED(4, , float, LOADW_F32)
+LINEAR_PACKED(8, , float, LOADW_F32)
+LINEAR_PACKED(2, _f16, half, LOADW_F16)
+LINEAR_PACKED(4, _f16, half, LOADW_F16)
+LINEAR_PACKED(8, _f16, half, LOADW_F16)
+LINEAR_PACKED(2, _bf16, ushort, LOADW_BF16)
+LINEAR_PACKED(4, _bf16, ushort, LOADW_BF16)
+LINEAR_PACKED(8, _bf16, ushort, LOADW_BF16)
 
 /* pack_panels: a K x N operand B into linear_packed's panels, scaled by alpha: out[p][k][c] = alpha * B(k, 32p + c),
  * 0 past column N; B(k, n) = B[b_off + k * ldb + n], or with trans_b B[b_off + n * ldb + k] (B given as [N][K]).

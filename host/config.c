@@ -135,7 +135,7 @@ int vcfg_parse_int_list(const char *s, int min, int max, int **out, int *n)
 
 /* ---- the settings file ---- */
 
-enum value_kind { V_PATH, V_STRING, V_KV_DTYPE, V_U64, V_INT, V_CFG, V_TOP_P, V_INT_LIST };
+enum value_kind { V_PATH, V_STRING, V_KV_DTYPE, V_WEIGHTS, V_U64, V_INT, V_CFG, V_TOP_P, V_INT_LIST };
 
 /* One known key: where its value goes (value_off) and its "is set" flag or list length (has_off). */
 struct setting {
@@ -159,6 +159,7 @@ static const struct setting SETTINGS[] = {
     {"variant", "layers", V_INT_LIST, 0, AT(layers), AT(n_layers)},
     {"runtime", "device", V_STRING, 0, AT(device), 0},
     {"runtime", "kv_dtype", V_KV_DTYPE, 0, AT(kv_dtype), 0},
+    {"runtime", "weights", V_WEIGHTS, 0, AT(weights), 0},
     {"runtime", "page_tokens", V_INT, 1, AT(page_tokens), AT(has_page_tokens)},
     {"runtime", "kv_pool_mb", V_INT, 0, AT(kv_pool_mb), AT(has_kv_pool_mb)},
     {"runtime", "batch", V_INT, 1, AT(batch), AT(has_batch)},
@@ -218,6 +219,7 @@ static const char *expected(const struct setting *st)
     case V_PATH: return "a file path";
     case V_STRING: return "a non-empty string";
     case V_KV_DTYPE: return "f32 or f16";
+    case V_WEIGHTS: return "keep, f32, f16 or bf16";
     case V_U64: return "a whole number from 0 to 18446744073709551615";
     case V_INT: return st->min ? "a whole number >= 1" : "a whole number >= 0";
     case V_CFG: return "a finite number >= 0";
@@ -236,7 +238,8 @@ static int store(const struct setting *st, const char *ini_path, const char *val
     switch (st->kind) {
     case V_PATH:
     case V_STRING:
-    case V_KV_DTYPE: {
+    case V_KV_DTYPE:
+    case V_WEIGHTS: {
         char **slot = dst;
         if (!*value) return -1;
         const char *canonical = value;
@@ -244,6 +247,12 @@ static int store(const struct setting *st, const char *ini_path, const char *val
             if (!strcasecmp(value, "f32")) canonical = "f32";
             else if (!strcasecmp(value, "f16")) canonical = "f16";
             else return -1;
+        } else if (st->kind == V_WEIGHTS) {
+            static const char *const names[] = {"keep", "f32", "f16", "bf16"};
+            canonical = NULL;
+            for (int i = 0; i < 4; i++)
+                if (!strcasecmp(value, names[i])) canonical = names[i];
+            if (!canonical) return -1;
         }
         char *copy = st->kind == V_PATH ? resolve_path(ini_path, value) : strdup(canonical);
         if (!copy) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", ini_path);
@@ -352,5 +361,6 @@ void vcfg_free(vcfg_settings *s)
     free(s->layers);
     free(s->device);
     free(s->kv_dtype);
+    free(s->weights);
     memset(s, 0, sizeof *s);
 }

@@ -5,7 +5,7 @@
  *   [model]   var = path   vae = path          relative paths are taken from the ini file's directory
  *   [sample]  seed  cfg  top_k  top_p  classes = 1,2,3
  *   [variant] depth  full_scales  layers = 0,4,8
- *   [runtime] device  kv_dtype  page_tokens  kv_pool_mb  batch
+ *   [runtime] device  kv_dtype  weights  page_tokens  kv_pool_mb  batch
  *
  * Sections and keys are case-insensitive and every key is optional; an unknown section or key is an error so that
  * a typo never passes silently. Values: decimal numbers only (no octal, hex, trailing garbage or overflow). */
@@ -26,6 +26,7 @@ typedef struct {
     int *layers;         int n_layers;   /* NULL/0 when unset; each >= 0 */
     char *device;                        /* NULL when unset */
     char *kv_dtype;                      /* NULL when unset; "f32" or "f16" */
+    char *weights;                       /* NULL when unset; "keep", "f32", "f16" or "bf16" */
     int has_page_tokens; int page_tokens;/* >= 1 */
     int has_kv_pool_mb;  int kv_pool_mb; /* >= 0 */
     int has_batch;       int batch;      /* >= 1 */

@@ -152,7 +152,7 @@ int vc_winograd_wanted(int cin, int cout, int side_x)
     return -1;
 }
 
-void vc_winograd_weights(const float *w, int cin, int cout, int m, float *u)
+void vc_winograd_pair(const float g[9], int m, float *u)
 {
     /* G for F(2, 3) and F(4, 3) (points 0, -1, 1, -2, 2; see cl/winograd.cl for B^T and A^T) */
     static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
@@ -161,15 +161,20 @@ void vc_winograd_weights(const float *w, int cin, int cout, int m, float *u)
                                     {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
     const double(*G)[3] = m == 4 ? G4 : G2;
     int a = m + 2;
+    double Gg[6][3]; /* G g */
+    for (int r = 0; r < a; r++)
+        for (int j = 0; j < 3; j++) Gg[r][j] = G[r][0] * g[j] + G[r][1] * g[3 + j] + G[r][2] * g[6 + j];
+    for (int r = 0; r < a; r++)
+        for (int s = 0; s < a; s++) u[r * a + s] = (float)(Gg[r][0] * G[s][0] + Gg[r][1] * G[s][1] + Gg[r][2] * G[s][2]);
+}
+
+void vc_winograd_weights(const float *w, int cin, int cout, int m, float *u)
+{
+    int a = m + 2;
+    float pair[36];
     for (int o = 0; o < cout; o++)
         for (int i = 0; i < cin; i++) {
-            const float *g = w + ((size_t)o * cin + i) * 9;
-            double Gg[6][3]; /* G g */
-            for (int r = 0; r < a; r++)
-                for (int j = 0; j < 3; j++) Gg[r][j] = G[r][0] * g[j] + G[r][1] * g[3 + j] + G[r][2] * g[6 + j];
-            for (int r = 0; r < a; r++)
-                for (int s = 0; s < a; s++)
-                    u[((size_t)(r * a + s) * cin + i) * cout + o] =
-                        (float)(Gg[r][0] * G[s][0] + Gg[r][1] * G[s][1] + Gg[r][2] * G[s][2]);
+            vc_winograd_pair(w + ((size_t)o * cin + i) * 9, m, pair);
+            for (int j = 0; j < a * a; j++) u[((size_t)j * cin + i) * cout + o] = pair[j];
         }
 }

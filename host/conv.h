@@ -44,5 +44,7 @@ int vc_winograd_wanted(int cin, int cout, int side_x);
 /* Winograd F(m x m, 3x3) weights (m = 2 or 4) U[(m+2)^2][cin][cout] = G g G^T per (out, in) pair, from torch's
  * w[cout][cin][3][3]. */
 void vc_winograd_weights(const float *w, int cin, int cout, int m, float *u);
+/* The same for one (out, in) pair: u[(m+2)^2] = G g G^T, row-major, from g[3][3]. */
+void vc_winograd_pair(const float g[9], int m, float *u);
 
 #endif

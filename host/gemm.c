@@ -253,6 +253,15 @@ int vg_packed_layout(const vr_runtime *rt)
 
 #define PANEL 32 /* PW in cl/linear.cl */
 
+/* linear_packed's kernels by weight dtype: [0] f32, [1] f16, [2] bf16 */
+static const char *const packed_suffix[3] = {"", "_f16", "_bf16"};
+static int dtype_index(vt_dtype d) { return d == VT_F16 ? 1 : d == VT_BF16 ? 2 : 0; }
+
+int vg_weight_dtype_ok(const vg_gemm *g, vt_dtype dtype)
+{
+    return dtype == VT_F32 || (g->packed && (dtype == VT_F16 || dtype == VT_BF16));
+}
+
 size_t vg_weight_elems(int packed, size_t K, size_t N)
 {
     return packed ? K * PANEL * ((N + PANEL - 1) / PANEL) : K * N;
@@ -280,9 +289,14 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
     cl_uint units = 1;
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     g->units = units ? (int)units : 1;
-    if (!(g->k_packed[0] = vr_kernel(rt, "linear_packed2")) || !(g->k_packed[1] = vr_kernel(rt, "linear_packed4")) ||
-        !(g->k_packed[2] = vr_kernel(rt, "linear_packed8")) || !(g->k_bias = vr_kernel(rt, "add_bias")) ||
-        !(g->k_gelu = vr_kernel(rt, "bias_gelu")) || !(g->k_pack = vr_kernel(rt, "pack_panels")))
+    for (int d = 0; d < 3; d++)
+        for (int r = 0; r < 3; r++) {
+            char name[32];
+            snprintf(name, sizeof name, "linear_packed%d%s", 2 << r, packed_suffix[d]);
+            if (!(g->k_packed[d][r] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
+        }
+    if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
+        !(g->k_pack = vr_kernel(rt, "pack_panels")))
         return VARCL_E_RUNTIME;
     return 0;
 }
@@ -391,7 +405,7 @@ static int gemm_call(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, s
  * 8 x 1024 -> 4096 0.35 ms with RB 8, 0.73 with RB 4; from 72 rows RB 4 as fast as 8 or faster, and the last
  * block wastes less). Rows are split into chunks where panels x batch leave cores idle, and into chunks of at most
  * 256 rows. */
-static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
+static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, vg_weight wt,
                          size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
                          cl_mem bias, int act)
 {
@@ -410,13 +424,17 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
     chunks = (M + mc - 1) / mc;
     cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
     int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc, lx = (int)ldx;
-    cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
+    cl_mem w = wt.buf, b = act ? bias : wt.buf; /* any valid buffer where there is no bias: the kernel does not read it */
     size_t gsz[3] = {panels, chunks, batch};
     static const size_t one[3] = {1, 1, 1};
-    static const char *const names[3] = {"linear_packed2", "linear_packed4", "linear_packed8"};
+    static const char *const names[3][3] = {{"linear_packed2", "linear_packed4", "linear_packed8"},
+                                            {"linear_packed2_f16", "linear_packed4_f16", "linear_packed8_f16"},
+                                            {"linear_packed2_bf16", "linear_packed4_bf16", "linear_packed8_bf16"}};
     const size_t *local = (g->rt->dev.type & CL_DEVICE_TYPE_CPU) ? one : NULL;
-    return vr_launch(g->rt, g->k_packed[which], names[which], 3, gsz, local, 16, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo),
-                     VR_ARG(ys), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
+    int d = dtype_index(wt.dtype);
+    return vr_launch(g->rt, g->k_packed[d][which], names[d][which], 3, gsz, local, 16, VR_ARG(x), VR_ARG(xo),
+                     VR_ARG(xs), VR_ARG(w), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(m),
+                     VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
 }
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
@@ -437,7 +455,8 @@ static int sgemm_packed(vg_gemm *g, int trans_b, size_t M, size_t N, size_t K, f
     size_t gsz[2] = {(N + PANEL - 1) / PANEL * PANEL, K};
     int st = vr_launch(g->rt, g->k_pack, "pack_panels", 2, gsz, NULL, 8, VR_ARG(B), VR_ARG(bo), VR_ARG(lb), VR_ARG(tb),
                        VR_ARG(k), VR_ARG(n), VR_ARG(alpha), VR_ARG(g->pack));
-    return st ? st : linear_packed(g, 1, A, a_off, 0, lda, g->pack, 0, 0, C, c_off, 0, M, N, K, NULL, 0);
+    return st ? st : linear_packed(g, 1, A, a_off, 0, lda, (vg_weight){g->pack, VT_F32}, 0, 0, C, c_off, 0, M, N, K,
+                                   NULL, 0);
 }
 
 int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
@@ -457,31 +476,33 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     return gemm_call(g, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off, ldc);
 }
 
-int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
+int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, vg_weight wt, size_t wt_off,
                       size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || batch == 0) return 0;
+    if (!vg_weight_dtype_ok(g, wt.dtype))
+        return varcl_fail(VARCL_E_RUNTIME, "internal: 16-bit weights given to a CLBlast product");
     if (g->packed)
         return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
     for (size_t b = 0; b < batch; b++) {
-        int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt, wt_off + b * wt_bs, N, 0.0f, y,
+        int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt.buf, wt_off + b * wt_bs, N, 0.0f, y,
                           y_off + b * y_bs, N);
         if (st) return st;
     }
     return 0;
 }
 
-int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
+int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K)
 {
     return vg_linear_batched(g, 1, x, x_off, 0, wt, wt_off, 0, y, y_off, 0, M, N, K);
 }
 
-int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
-                  size_t N, size_t K, cl_mem bias, int act)
+int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_off, cl_mem y, size_t y_off,
+                  size_t M, size_t N, size_t K, cl_mem bias, int act)
 {
     if (M == 0 || N == 0) return 0;
-    if (g->packed) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
+    if (g->packed && vg_weight_dtype_ok(g, wt.dtype)) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     if (st || act == VG_ACT_NONE) return st;
     if (M * N > INT32_MAX || y_off > INT32_MAX)

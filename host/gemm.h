@@ -17,6 +17,7 @@
 #define VARCL_GEMM_H
 
 #include "runtime.h"
+#include "tensors.h"
 
 #include <stddef.h>
 
@@ -67,7 +68,7 @@ typedef struct {
     char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
-    cl_kernel k_packed[3]; /* linear_packed2, 4, 8 */
+    cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */
     cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */
     cl_kernel k_pack;         /* pack_panels: computed operands of vg_sgemm into panels (packed devices) */
     cl_mem pack;              /* their panels, grown on demand */
@@ -113,23 +114,32 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
  * VARCL_LINEAR=packed or clblast overrides the device type's choice (auto). Returns 1 for packed, 0 for CLBlast,
  * -1 (an input error is set) for another VARCL_LINEAR value. */
 int vg_packed_layout(const vr_runtime *rt);
+/* A weight matrix on the device and the dtype of its elements: f32, or (packed layout only) f16 / bf16, which
+ * linear_packed widens to f32 as it reads them (vg_weight_dtypes). */
+typedef struct {
+    cl_mem buf;
+    vt_dtype dtype; /* VT_F32, VT_F16 or VT_BF16 */
+} vg_weight;
+/* 1 when products on g's device can read weights stored as `dtype` (f32: always; f16 and bf16: packed layout; the
+ * CLBlast path reads f32 only). */
+int vg_weight_dtype_ok(const vg_gemm *g, vt_dtype dtype);
 /* Elements of one K x N weight matrix in the layout (packed: K * 32 * ceil(N / 32)). */
 size_t vg_weight_elems(int packed, size_t K, size_t N);
 /* Writes wt [K][N] to out in the layout (vg_weight_elems elements). */
 void vg_weight_pack(int packed, const float *wt, size_t K, size_t N, float *out);
 
 /* y[M][N] = x[M][K] * W: a torch Linear without its bias (bias is fused into the next kernel); W in g's layout
- * (vg_weight_pack) at element offset wt_off. */
-int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
+ * (vg_weight_pack) at element offset wt_off (elements of W's dtype). */
+int vg_linear(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
               size_t N, size_t K);
 /* The same plus an epilogue: act VG_ACT_BIAS adds bias [N], VG_ACT_BIAS_GELU applies GELU (tanh form) after it
  * (the FFN's fc1). Fused into linear_packed; after CLBlast, elementwise.cl's add_bias or bias_gelu. */
 enum { VG_ACT_NONE, VG_ACT_BIAS, VG_ACT_BIAS_GELU };
-int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, cl_mem wt, size_t wt_off, cl_mem y, size_t y_off, size_t M,
-                  size_t N, size_t K, cl_mem bias, int act);
+int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_off, cl_mem y, size_t y_off,
+                  size_t M, size_t N, size_t K, cl_mem bias, int act);
 /* `batch` such products at once: x, W and y of product b at x_off + b * x_bs, wt_off + b * wt_bs, y_off + b * y_bs
  * (Winograd's (m+2)^2 products per chunk of tiles: one launch on packed devices). */
-int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, cl_mem wt, size_t wt_off,
+int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, vg_weight wt, size_t wt_off,
                       size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K);
 
 /* ---- the tuning file (gemm_tune.c) ---- */

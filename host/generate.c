@@ -10,6 +10,7 @@
 #include "vq.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,8 +33,10 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device, int profiling)
+varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const varcl_open_params *p)
 {
+    const varcl_open_params defaults = VARCL_OPEN_DEFAULT;
+    if (!p) p = &defaults;
     varcl_clear_error();
     varcl *v = calloc(1, sizeof *v);
     if (!v) {
@@ -49,13 +52,13 @@ varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device,
         st = varcl_fail(VARCL_E_INPUT, "%s (vocabulary %d, %d channels) does not match %s (vocabulary %d, %d channels)",
                         vt_origin(vae), ah.vocab, ah.zch, vt_origin(var), vh.vocab, vh.cvae);
     if (!st && (vh.latent << ah.upsamples) <= 0) st = varcl_fail(VARCL_E_INPUT, "%s: no decoder levels", vt_origin(vae));
-    if (!st) st = vr_open(&v->rt, device, profiling);
+    if (!st) st = vr_open(&v->rt, p->device, p->profiling);
     if (st) {
         free(v);
         return NULL;
     }
-    if ((st = vg_init(&v->gemm, &v->rt)) || (st = vc_init(&v->conv, &v->rt, &v->gemm)) || (st = var_load(&v->rt, var, &v->var)) ||
-        (st = vae_load(&v->rt, vae, &v->vae))) {
+    if ((st = vg_init(&v->gemm, &v->rt)) || (st = vc_init(&v->conv, &v->rt, &v->gemm)) || (st = var_load(&v->rt, var, p->weights, &v->var)) ||
+        (st = vae_load(&v->rt, vae, p->weights, &v->vae))) {
         varcl_close(v);
         return NULL;
     }
@@ -79,7 +82,7 @@ varcl *varcl_open(const varcl_open_params *p)
         var = demo_var(&vs, DEMO_SEED);
         vae = var ? demo_vae(&as, DEMO_SEED) : NULL;
     }
-    varcl *v = (var && vae) ? varcl_open_sets(var, vae, p->device, p->profiling) : NULL;
+    varcl *v = (var && vae) ? varcl_open_sets(var, vae, p) : NULL;
     vt_free(var);
     vt_free(vae);
     return v;
@@ -148,6 +151,16 @@ void varcl_get_info(const varcl *v, varcl_info *info)
     info->image_size = h->latent << v->vae.hp.upsamples;
     memcpy(info->device, v->rt.dev.name, sizeof info->device);
     memcpy(info->platform, v->rt.dev.platform_name, sizeof info->platform);
+    const size_t *mb = v->var.load.matrix_bytes; /* f32, f16, bf16 */
+    snprintf(info->weights, sizeof info->weights, "%s",
+             (!!mb[0] + !!mb[1] + !!mb[2]) > 1 ? "mixed" : mb[1] ? "f16" : mb[2] ? "bf16" : "f32");
+    info->weights_bytes = v->rt.mem.stats.live[VM_WEIGHTS];
+    info->vae_bytes = v->rt.mem.stats.live[VM_VAE];
+    info->file_bytes = v->var.load.file_bytes + v->vae.load.file_bytes;
+    info->load_ms = v->var.load.ms + v->vae.load.ms;
+    if (v->var.load.widened || v->vae.load.widened)
+        snprintf(info->weights_note, sizeof info->weights_note,
+                 "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 only");
 }
 
 void varcl_get_mem_stats(const varcl *v, varcl_mem_stats *s)

@@ -6,8 +6,9 @@
 #include "tensors.h"
 #include "varcl.h"
 
-/* Opens a device and loads models from tensor sets already in memory (the demo model, tests). */
-varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const char *device, int profiling);
+/* Opens a device and loads models from tensor sets already in memory (the demo model, tests). p: device,
+ * profiling and weights as for varcl_open (its paths are not read); NULL: VARCL_OPEN_DEFAULT. */
+varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const varcl_open_params *p);
 
 /* The runtime behind a varcl object (tests and benchmarks: device facts, memory accounting). */
 #include "runtime.h"

@@ -17,7 +17,7 @@ static const char *const tag_names[VM_NTAGS] = {"weights", "kv", "activations", 
 
 const char *vm_tag_name(vm_tag tag) { return (unsigned)tag < VM_NTAGS ? tag_names[tag] : "?"; }
 
-static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what)
+static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what, void **mapped)
 {
     if (bytes == 0) bytes = 4; /* zero-sized buffers are invalid in OpenCL; keep the call sites simple */
     if (p->max_alloc && bytes > p->max_alloc) {
@@ -44,7 +44,16 @@ static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host,
         varcl_fail(VARCL_E_RUNTIME, "clCreateBuffer(%zu bytes for %s) failed: %s", bytes, what, vr_error_name(err));
         return NULL;
     }
-    if (!host) {
+    if (mapped) {
+        *mapped = clEnqueueMapBuffer(p->queue, buf, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes, 0, NULL, NULL,
+                                     &err);
+        if (err != CL_SUCCESS || !*mapped) {
+            clReleaseMemObject(buf);
+            free(e);
+            varcl_fail(VARCL_E_RUNTIME, "mapping %zu bytes for %s failed: %s", bytes, what, vr_error_name(err));
+            return NULL;
+        }
+    } else if (!host) {
         const float zero = 0;
         err = clEnqueueFillBuffer(p->queue, buf, &zero, sizeof zero, 0, bytes & ~(size_t)3, 0, NULL, NULL);
         if (err == CL_SUCCESS) err = clFinish(p->queue);
@@ -64,11 +73,25 @@ static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host,
     return buf;
 }
 
-cl_mem vm_alloc(vm_pool *p, vm_tag tag, size_t bytes, const char *what) { return alloc_impl(p, tag, bytes, NULL, what); }
+cl_mem vm_alloc(vm_pool *p, vm_tag tag, size_t bytes, const char *what)
+{
+    return alloc_impl(p, tag, bytes, NULL, what, NULL);
+}
 
 cl_mem vm_alloc_copy(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what)
 {
-    return alloc_impl(p, tag, bytes, host, what);
+    return alloc_impl(p, tag, bytes, host, what, NULL);
+}
+
+cl_mem vm_alloc_mapped(vm_pool *p, vm_tag tag, size_t bytes, const char *what, void **host)
+{
+    *host = NULL;
+    return alloc_impl(p, tag, bytes, NULL, what, host);
+}
+
+int vm_unmap(vm_pool *p, cl_mem buf, void *host)
+{
+    return vr_check(clEnqueueUnmapMemObject(p->queue, buf, host, 0, NULL, NULL), "clEnqueueUnmapMemObject");
 }
 
 void vm_free(vm_pool *p, cl_mem buf)

@@ -31,6 +31,13 @@ const char *vm_tag_name(vm_tag tag);
 cl_mem vm_alloc(vm_pool *p, vm_tag tag, size_t bytes, const char *what);
 /* Same, initialised from host memory (no fill). */
 cl_mem vm_alloc_copy(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what);
+/* Same, for contents the caller writes in place: no fill; *host is the buffer mapped for writing
+ * (CL_MAP_WRITE_INVALIDATE_REGION: the device's own memory on CPUs, a staging area elsewhere). Pass it to
+ * vm_unmap when written. NULL on failure (nothing left allocated). */
+cl_mem vm_alloc_mapped(vm_pool *p, vm_tag tag, size_t bytes, const char *what, void **host);
+/* Queues the upload of what was written through vm_alloc_mapped's pointer and returns without waiting, so that the
+ * transfer overlaps the caller's next work (the queue is in order: later commands see the data). */
+int vm_unmap(vm_pool *p, cl_mem buf, void *host);
 /* Releases a buffer from vm_alloc (NULL is ignored). */
 void vm_free(vm_pool *p, cl_mem buf);
 /* Releases every buffer still live (at shutdown). */

@@ -1,10 +1,13 @@
-/* model: hyperparameters from tensor shapes; weights converted to f32, laid out for the kernels and uploaded
- * one tensor at a time (see model.h). */
+/* model: hyperparameters from tensor shapes; weights converted, laid out for the kernels and uploaded one tensor
+ * at a time by wload (see model.h). */
 #include "model.h"
 
 #include "conv.h"
 #include "error.h"
 #include "gemm.h"
+#include "team.h"
+#include "varcl.h"
+#include "wload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,59 +124,79 @@ typedef struct {
     size_t params; /* elements uploaded */
     int side_x;    /* VQ-VAE: map side / latent side where the convolutions being loaded run (picks their 3x3 path) */
     int packed;    /* weight matrices in the packed layout (vg_packed_layout) */
+    int weights;   /* VARCL_WEIGHTS_* */
+    int threads;   /* host threads converting */
+    vw_load_stats *stats;
 } loader;
 
-/* Uploads tensor `name` (checked against shape) as f32; layout: 0 = as stored, 1 = Linear [out][in] -> [in][out],
- * 2 = conv [out][in][k][k] -> [(ky*k+kx)*in + ci][out], 10 + m (m = 2, 4) = 3x3 conv [out][in][3][3] -> Winograd
- * F(m x m, 3x3) weights U [(m+2)^2][in][out] ((m+2)^2 / 9 of the tensor's size). Layouts 1, 2 and 10 + m are weight
- * matrices ([in][out], one per Winograd position) that products take: stored in the device's layout (gemm.h). */
-static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int layout)
+static int loader_init(loader *ld, vr_runtime *rt, const vt_set *s, vm_tag tag, int weights, vw_load_stats *stats)
+{
+    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), weights, ht_threads(), stats};
+    if (ld->packed < 0 || ld->threads < 0) return VARCL_E_INPUT;
+    if (!ld->packed && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16))
+        return varcl_fail(VARCL_E_INPUT,
+                          "--weights %s: products on %s run through CLBlast, which reads f32 weights only; use "
+                          "--weights keep or f32",
+                          weights == VARCL_WEIGHTS_F16 ? "f16" : "bf16", rt->dev.name);
+    memset(stats, 0, sizeof *stats);
+    stats->ms = vr_now_ms();
+    return 0;
+}
+
+static void loader_done(loader *ld) { ld->stats->ms = vr_now_ms() - ld->stats->ms; }
+
+/* The dtype a weight matrix from t is stored in (wload's layout `layout`). */
+static vt_dtype matrix_dtype(loader *ld, const vt_tensor *t, wl_layout layout)
+{
+    int wino = layout == WL_WINO2 || layout == WL_WINO4;
+    vt_dtype want = ld->weights == VARCL_WEIGHTS_F16    ? VT_F16
+                    : ld->weights == VARCL_WEIGHTS_BF16 ? VT_BF16
+                    : ld->weights == VARCL_WEIGHTS_F32  ? VT_F32
+                    : (t->dtype == VT_F16 || t->dtype == VT_BF16) && !wino ? t->dtype
+                                                                          : VT_F32;
+    if (want != VT_F32 && !ld->packed) { /* keep (f16 / bf16 were refused in loader_init) */
+        ld->stats->widened = 1;
+        return VT_F32;
+    }
+    return want;
+}
+
+/* Uploads tensor `name` (checked against shape) in wload's layout `layout`: WL_PLAIN (f32, as stored), or a weight
+ * matrix (WL_LINEAR, WL_CONV, WL_WINO2/4) in the device's layout and the dtype matrix_dtype picks, returned in
+ * *dtype. */
+static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                   wl_layout layout, vt_dtype *dtype)
 {
     if (ld->st) return NULL;
     const vt_tensor *t = req(ld->s, name, ndim, d0, d1, d2, d3);
-    float *f = t ? vt_dup_f32(t) : NULL;
-    if (!f) {
-        ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_INPUT;
+    if (!t) {
+        ld->st = VARCL_E_INPUT;
         return NULL;
     }
-    float *out = f;
-    int wino_m = layout > 10 ? layout - 10 : 0;
-    size_t out_elems = wino_m ? (size_t)t->numel / 9 * (wino_m + 2) * (wino_m + 2) : (size_t)t->numel;
-    if (layout) {
-        out = malloc(out_elems * sizeof *out);
-        if (!out) {
-            free(f);
-            ld->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
-            return NULL;
-        }
-        int64_t O = t->shape[0], I = t->shape[1], KK = layout == 2 ? t->shape[2] * t->shape[3] : 1;
-        if (wino_m) vc_winograd_weights(f, (int)I, (int)O, wino_m, out);
-        else
-            for (int64_t o = 0; o < O; o++)
-                for (int64_t i = 0; i < I; i++)
-                    for (int64_t k = 0; k < KK; k++) out[(k * I + i) * O + o] = f[(o * I + i) * KK + k];
-        free(f);
-        if (ld->packed) { /* nmat matrices of rows x O */
-            size_t nmat = wino_m ? (size_t)(wino_m + 2) * (wino_m + 2) : 1, rows = (size_t)(wino_m ? I : KK * I);
-            size_t each = vg_weight_elems(1, rows, (size_t)O);
-            float *packed = malloc(nmat * each * sizeof *packed);
-            if (!packed) {
-                free(out);
-                ld->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
-                return NULL;
-            }
-            for (size_t j = 0; j < nmat; j++)
-                vg_weight_pack(1, out + j * rows * (size_t)O, rows, (size_t)O, packed + j * each);
-            free(out);
-            out = packed;
-            out_elems = nmat * each;
-        }
+    wl_form f = {layout, ld->packed, layout == WL_PLAIN ? VT_F32 : matrix_dtype(ld, t, layout)};
+    cl_mem m = wl_upload(&ld->rt->mem, ld->tag, ld->s, t, &f, ld->threads, name);
+    if (!m) {
+        ld->st = VARCL_E_RUNTIME;
+        return NULL;
     }
-    cl_mem m = vm_alloc_copy(&ld->rt->mem, ld->tag, out_elems * sizeof(float), out, name);
-    free(out);
-    if (!m) ld->st = VARCL_E_RUNTIME;
+    if (dtype) *dtype = f.store;
     ld->params += (size_t)t->numel;
+    ld->stats->file_bytes += (size_t)t->numel * (t->dtype == VT_F32 ? 4 : t->dtype == VT_I64 ? 8 : 2);
+    if (layout != WL_PLAIN) ld->stats->matrix_bytes[f.store == VT_F32 ? 0 : f.store == VT_F16 ? 1 : 2] += wl_bytes(t, &f);
     return m;
+}
+
+static cl_mem up_v(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    return up_t(ld, name, ndim, d0, d1, d2, d3, WL_PLAIN, NULL);
+}
+
+/* A torch Linear weight [out][in] as a matrix [in][out]. */
+static vg_weight up_w(loader *ld, const char *name, int64_t out, int64_t in)
+{
+    vg_weight w = {NULL, VT_F32};
+    w.buf = up_t(ld, name, 2, out, in, 0, 0, WL_LINEAR, &w.dtype);
+    return w;
 }
 
 static float *host_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2)
@@ -181,20 +204,24 @@ static float *host_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t
     if (ld->st) return NULL;
     const vt_tensor *t = req(ld->s, name, ndim, d0, d1, d2, 0);
     float *f = t ? vt_dup_f32(t) : NULL;
-    if (!f) ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_INPUT;
-    else ld->params += (size_t)t->numel;
+    if (!f) {
+        ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_INPUT;
+        return NULL;
+    }
+    ld->params += (size_t)t->numel;
+    ld->stats->file_bytes += (size_t)t->numel * (t->dtype == VT_F32 ? 4 : 2);
     return f;
 }
 
-int var_load(vr_runtime *rt, const vt_set *s, var_model *m)
+int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m)
 {
     memset(m, 0, sizeof *m);
     int st = var_read_hparams(s, &m->hp);
     if (st) return st;
     const var_hparams *hp = &m->hp;
     int C = hp->C, F = hp->ffn, H = hp->heads;
-    loader ld = {rt, s, VM_WEIGHTS, 0, 0, 0, vg_packed_layout(rt)};
-    if (ld.packed < 0) return VARCL_E_INPUT;
+    loader ld;
+    if ((st = loader_init(&ld, rt, s, VM_WEIGHTS, weights, &m->load))) return st;
     if (!(m->blocks = calloc((size_t)hp->depth, sizeof *m->blocks))) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
     m->class_emb = host_t(&ld, "class_emb.weight", 2, hp->classes + 1, C, 0);
     float *pos_start = host_t(&ld, "pos_start", 3, 1, 1, C);
@@ -216,39 +243,41 @@ int var_load(vr_runtime *rt, const vt_set *s, var_model *m)
     free(lvl);
     free(pos);
     free(pos_start);
-    m->word_wt = up_t(&ld, "word_embed.weight", 2, C, hp->cvae, 0, 0, 1);
-    m->word_b = up_t(&ld, "word_embed.bias", 1, C, 0, 0, 0, 0);
-    m->head_ada_wt = up_t(&ld, "head_nm.ada_lin.1.weight", 2, 2 * C, C, 0, 0, 1);
-    m->head_ada_b = up_t(&ld, "head_nm.ada_lin.1.bias", 1, 2 * C, 0, 0, 0, 0);
-    m->head_wt = up_t(&ld, "head.weight", 2, hp->vocab, C, 0, 0, 1);
-    m->head_b = up_t(&ld, "head.bias", 1, hp->vocab, 0, 0, 0, 0);
+    m->word_wt = up_w(&ld, "word_embed.weight", C, hp->cvae);
+    m->word_b = up_v(&ld, "word_embed.bias", 1, C, 0, 0, 0);
+    m->head_ada_wt = up_w(&ld, "head_nm.ada_lin.1.weight", 2 * C, C);
+    m->head_ada_b = up_v(&ld, "head_nm.ada_lin.1.bias", 1, 2 * C, 0, 0, 0);
+    m->head_wt = up_w(&ld, "head.weight", hp->vocab, C);
+    m->head_b = up_v(&ld, "head.bias", 1, hp->vocab, 0, 0, 0);
     if (hp->shared_aln) {
-        m->shared_ada_wt = up_t(&ld, "shared_ada_lin.1.weight", 2, 6 * C, C, 0, 0, 1);
-        m->shared_ada_b = up_t(&ld, "shared_ada_lin.1.bias", 1, 6 * C, 0, 0, 0, 0);
+        m->shared_ada_wt = up_w(&ld, "shared_ada_lin.1.weight", 6 * C, C);
+        m->shared_ada_b = up_v(&ld, "shared_ada_lin.1.bias", 1, 6 * C, 0, 0, 0);
     }
     char n[128];
 #define BN(fmt) (snprintf(n, sizeof n, "blocks.%d." fmt, l), n)
     for (int l = 0; l < hp->depth && !ld.st; l++) {
         var_block *b = &m->blocks[l];
-        b->qkv_wt = up_t(&ld, BN("attn.mat_qkv.weight"), 2, 3 * C, C, 0, 0, 1);
-        b->q_bias = up_t(&ld, BN("attn.q_bias"), 1, C, 0, 0, 0, 0);
-        b->v_bias = up_t(&ld, BN("attn.v_bias"), 1, C, 0, 0, 0, 0);
-        b->scale_mul = up_t(&ld, BN("attn.scale_mul_1H11"), 4, 1, H, 1, 1, 0);
-        b->proj_wt = up_t(&ld, BN("attn.proj.weight"), 2, C, C, 0, 0, 1);
-        b->proj_b = up_t(&ld, BN("attn.proj.bias"), 1, C, 0, 0, 0, 0);
-        b->fc1_wt = up_t(&ld, BN("ffn.fc1.weight"), 2, F, C, 0, 0, 1);
-        b->fc1_b = up_t(&ld, BN("ffn.fc1.bias"), 1, F, 0, 0, 0, 0);
-        b->fc2_wt = up_t(&ld, BN("ffn.fc2.weight"), 2, C, F, 0, 0, 1);
-        b->fc2_b = up_t(&ld, BN("ffn.fc2.bias"), 1, C, 0, 0, 0, 0);
+        b->qkv_wt = up_w(&ld, BN("attn.mat_qkv.weight"), 3 * C, C);
+        b->q_bias = up_v(&ld, BN("attn.q_bias"), 1, C, 0, 0, 0);
+        b->v_bias = up_v(&ld, BN("attn.v_bias"), 1, C, 0, 0, 0);
+        b->scale_mul = up_v(&ld, BN("attn.scale_mul_1H11"), 4, 1, H, 1, 1);
+        b->proj_wt = up_w(&ld, BN("attn.proj.weight"), C, C);
+        b->proj_b = up_v(&ld, BN("attn.proj.bias"), 1, C, 0, 0, 0);
+        b->fc1_wt = up_w(&ld, BN("ffn.fc1.weight"), F, C);
+        b->fc1_b = up_v(&ld, BN("ffn.fc1.bias"), 1, F, 0, 0, 0);
+        b->fc2_wt = up_w(&ld, BN("ffn.fc2.weight"), C, F);
+        b->fc2_b = up_v(&ld, BN("ffn.fc2.bias"), 1, C, 0, 0, 0);
         if (hp->shared_aln) {
-            b->ada_b = up_t(&ld, BN("ada_gss"), 4, 1, 1, 6, C, 0); /* added to the shared output */
+            b->ada_b = up_v(&ld, BN("ada_gss"), 4, 1, 1, 6, C); /* added to the shared output */
         } else {
-            b->ada_wt = up_t(&ld, BN("ada_lin.1.weight"), 2, 6 * C, C, 0, 0, 1);
-            b->ada_b = up_t(&ld, BN("ada_lin.1.bias"), 1, 6 * C, 0, 0, 0, 0);
+            b->ada_wt = up_w(&ld, BN("ada_lin.1.weight"), 6 * C, C);
+            b->ada_b = up_v(&ld, BN("ada_lin.1.bias"), 1, 6 * C, 0, 0, 0);
         }
     }
 #undef BN
     m->params = ld.params;
+    if (!ld.st) ld.st = vr_finish(rt); /* the queued uploads */
+    loader_done(&ld);
     if (ld.st) {
         var_unload(rt, m);
         return ld.st;
@@ -258,13 +287,13 @@ int var_load(vr_runtime *rt, const vt_set *s, var_model *m)
 
 void var_unload(vr_runtime *rt, var_model *m)
 {
-    cl_mem *all[] = {&m->word_wt, &m->word_b, &m->lvl_embed, &m->pos, &m->head_ada_wt, &m->head_ada_b,
-                     &m->head_wt, &m->head_b, &m->shared_ada_wt, &m->shared_ada_b};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt->mem, *all[i]);
+    cl_mem all[] = {m->word_wt.buf, m->word_b,  m->lvl_embed,         m->pos,           m->head_ada_wt.buf,
+                    m->head_ada_b, m->head_wt.buf, m->head_b, m->shared_ada_wt.buf, m->shared_ada_b};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt->mem, all[i]);
     for (int l = 0; m->blocks && l < m->hp.depth; l++) {
         var_block *b = &m->blocks[l];
-        cl_mem bs[] = {b->qkv_wt, b->q_bias, b->v_bias, b->scale_mul, b->proj_wt, b->proj_b,
-                       b->fc1_wt, b->fc1_b,  b->fc2_wt, b->fc2_b,     b->ada_wt,  b->ada_b};
+        cl_mem bs[] = {b->qkv_wt.buf, b->q_bias, b->v_bias, b->scale_mul, b->proj_wt.buf, b->proj_b,
+                       b->fc1_wt.buf, b->fc1_b,  b->fc2_wt.buf, b->fc2_b,     b->ada_wt.buf,  b->ada_b};
         for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) vm_free(&rt->mem, bs[i]);
     }
     free(m->blocks);
@@ -288,9 +317,10 @@ static void conv_w(loader *ld, vw_conv *c, const char *prefix, int cin, int cout
         c->wino = 0;
     }
     snprintf(n, sizeof n, "%.200s.weight", prefix);
-    c->wt = up_t(ld, n, 4, cout, cin, k, k, c->wino ? 10 + c->wino : 2);
+    wl_layout layout = c->wino == 4 ? WL_WINO4 : c->wino == 2 ? WL_WINO2 : WL_CONV;
+    c->wt.buf = up_t(ld, n, 4, cout, cin, k, k, layout, &c->wt.dtype);
     snprintf(n, sizeof n, "%.200s.bias", prefix);
-    c->b = up_t(ld, n, 1, cout, 0, 0, 0, 0);
+    c->b = up_v(ld, n, 1, cout, 0, 0, 0);
 }
 
 static void norm_w(loader *ld, vw_norm *g, const char *prefix, int C)
@@ -298,9 +328,9 @@ static void norm_w(loader *ld, vw_norm *g, const char *prefix, int C)
     char n[256];
     g->C = C;
     snprintf(n, sizeof n, "%.200s.weight", prefix);
-    g->gamma = up_t(ld, n, 1, C, 0, 0, 0, 0);
+    g->gamma = up_v(ld, n, 1, C, 0, 0, 0);
     snprintf(n, sizeof n, "%.200s.bias", prefix);
-    g->beta = up_t(ld, n, 1, C, 0, 0, 0, 0);
+    g->beta = up_v(ld, n, 1, C, 0, 0, 0);
 }
 
 static void res_w(loader *ld, vw_res *r, const char *prefix, int cin, int cout)
@@ -331,16 +361,16 @@ static void attn_w(loader *ld, vw_attn *a, const char *prefix, int C)
     conv_w(ld, &a->proj, n, C, C, 1);
 }
 
-int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
+int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m)
 {
     memset(m, 0, sizeof *m);
     int st = vae_read_hparams(s, &m->hp);
     if (st) return st;
     const vae_hparams *hp = &m->hp;
-    loader ld = {rt, s, VM_VAE, 0, 0, 1, vg_packed_layout(rt)};
-    if (ld.packed < 0) return VARCL_E_INPUT;
+    loader ld;
+    if ((st = loader_init(&ld, rt, s, VM_VAE, weights, &m->load))) return st;
     int z = hp->zch, top = hp->ch * hp->ch_mult[hp->levels - 1];
-    m->codebook = up_t(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0, 0);
+    m->codebook = up_v(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0);
     char n[256];
     for (int i = 0; i < 4; i++) {
         snprintf(n, sizeof n, "quantize.quant_resi.qresi_ls.%d", i);
@@ -371,6 +401,8 @@ int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
     }
     norm_w(&ld, &m->norm_out, "decoder.norm_out", hp->ch);
     conv_w(&ld, &m->conv_out, "decoder.conv_out", hp->ch, 3, 3);
+    if (!ld.st) ld.st = vr_finish(rt); /* the queued uploads */
+    loader_done(&ld);
     if (ld.st) {
         vae_unload(rt, m);
         return ld.st;
@@ -380,7 +412,7 @@ int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m)
 
 static void free_conv(vr_runtime *rt, vw_conv *c)
 {
-    vm_free(&rt->mem, c->wt);
+    vm_free(&rt->mem, c->wt.buf);
     vm_free(&rt->mem, c->b);
 }
 static void free_norm(vr_runtime *rt, vw_norm *g)

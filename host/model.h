@@ -4,6 +4,7 @@
 #ifndef VARCL_MODEL_H
 #define VARCL_MODEL_H
 
+#include "gemm.h"
 #include "runtime.h"
 #include "tensors.h"
 
@@ -32,7 +33,8 @@ typedef struct {
  * a 3x3 taking a Winograd path F(m x m, 3x3) (wino = m = 2 or 4; chosen at load time, see conv.h)
  * U [(m+2)^2][cin][cout] instead. */
 typedef struct {
-    cl_mem wt, b;
+    vg_weight wt;
+    cl_mem b;
     int cin, cout, k;
     int wino;
 } vw_conv;
@@ -49,28 +51,46 @@ typedef struct {
     vw_conv qkv, proj; /* 1x1: [C][3C], [C][C] */
 } vw_attn;
 
+/* Weight matrices (_wt) are K x N, [in][out], in the device's layout and storage dtype (gemm.h, wload.h). */
 typedef struct {
-    cl_mem qkv_wt;              /* [C][3C] */
+    vg_weight qkv_wt;           /* [C][3C] */
     cl_mem q_bias, v_bias;      /* [C] */
     cl_mem scale_mul;           /* [H] (log scale, clamped in the kernel) */
-    cl_mem proj_wt, proj_b;     /* [C][C], [C] */
-    cl_mem fc1_wt, fc1_b;       /* [C][F], [F] */
-    cl_mem fc2_wt, fc2_b;       /* [F][C], [C] */
-    cl_mem ada_wt, ada_b;       /* [C][6C], [6C]; shared AdaLN: ada_wt NULL, ada_b = ada_gss [6C] */
+    vg_weight proj_wt;          /* [C][C] */
+    cl_mem proj_b;              /* [C] */
+    vg_weight fc1_wt;           /* [C][F] */
+    cl_mem fc1_b;               /* [F] */
+    vg_weight fc2_wt;           /* [F][C] */
+    cl_mem fc2_b;               /* [C] */
+    vg_weight ada_wt;           /* [C][6C]; shared AdaLN: buf NULL */
+    cl_mem ada_b;               /* [6C]; shared AdaLN: ada_gss [6C] */
 } var_block;
+
+/* What a load read and stored. */
+typedef struct {
+    size_t file_bytes;      /* bytes of the checkpoint's tensors read */
+    size_t matrix_bytes[3]; /* device bytes of weight matrices stored as f32, f16, bf16 */
+    int widened;            /* 16-bit checkpoint matrices stored as f32 (the device's products read f32 only) */
+    double ms;              /* wall time */
+} vw_load_stats;
 
 typedef struct {
     var_hparams hp;
     var_block *blocks;          /* [depth] */
-    cl_mem word_wt, word_b;     /* [Cvae][C], [C] */
+    vg_weight word_wt;          /* [Cvae][C] */
+    cl_mem word_b;              /* [C] */
     cl_mem lvl_embed;           /* [scales][C] */
     cl_mem pos;                 /* [L][C] */
-    cl_mem head_ada_wt, head_ada_b; /* [C][2C], [2C] */
-    cl_mem head_wt, head_b;     /* [C][V], [V] */
-    cl_mem shared_ada_wt, shared_ada_b; /* [C][6C], [6C] (shared AdaLN only) */
+    vg_weight head_ada_wt;      /* [C][2C] */
+    cl_mem head_ada_b;          /* [2C] */
+    vg_weight head_wt;          /* [C][V] */
+    cl_mem head_b;              /* [V] */
+    vg_weight shared_ada_wt;    /* [C][6C] (shared AdaLN only) */
+    cl_mem shared_ada_b;        /* [6C] (shared AdaLN only) */
     float *class_emb;           /* host [classes + 1][C]: rows are gathered on the host */
     float *start;               /* host [2][C]: pos_start, then lvl_embed[0] + pos_1LC[0] (step-0 input) */
     size_t params;              /* parameter count (weights read) */
+    vw_load_stats load;
 } var_model;
 
 typedef struct {
@@ -84,16 +104,23 @@ typedef struct {
     vw_attn up_attn[VAE_MAX_LEVELS][VAE_MAX_BLOCKS];
     vw_conv up_conv[VAE_MAX_LEVELS];
     vw_norm norm_out;
+    vw_load_stats load;
 } vae_model;
 
 /* Shapes only (no device): used by loading, --info and tests. Errors name the file and tensor. */
 int var_read_hparams(const vt_set *s, var_hparams *hp);
 int vae_read_hparams(const vt_set *s, vae_hparams *hp);
 
-/* Uploads the weights (tag weights / vae). On failure everything uploaded so far is released. */
-int var_load(vr_runtime *rt, const vt_set *s, var_model *m);
+/* Uploads the weights (tag weights / vae), weight matrices stored as `weights` asks (VARCL_WEIGHTS_*, varcl.h):
+ *   keep: as the checkpoint stores them: f16 and bf16 stay 16-bit (exact), f32 stays f32; Winograd's U = G g G^T
+ *         is no 16-bit number, so it is f32;
+ *   f32, f16, bf16: every matrix in that dtype (rounded to nearest even where it narrows).
+ * 16-bit matrices need the packed layout (linear_packed reads them; CLBlast reads f32): elsewhere keep stores f32
+ * (load.widened says so) and f16 / bf16 are an input error. Biases, norms and embeddings are f32.
+ * On failure everything uploaded so far is released. */
+int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m);
 void var_unload(vr_runtime *rt, var_model *m);
-int vae_load(vr_runtime *rt, const vt_set *s, vae_model *m);
+int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m);
 void vae_unload(vr_runtime *rt, vae_model *m);
 
 #endif

@@ -4,14 +4,13 @@
 #include "sample.h"
 
 #include "error.h"
+#include "team.h"
 
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct vs_sampler {
     int vocab;
@@ -319,53 +318,38 @@ int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t see
 
 /* ---- many rows: a team of threads ---- */
 
-#define VS_MAX_THREADS 16
 #define VS_ROWS_PER_THREAD 16 /* fewer rows than this per thread: not worth a thread's start (~50 us) */
 
 struct vs_team {
     int n, vocab;
-    vs_sampler *s[VS_MAX_THREADS];
-    float *row[VS_MAX_THREADS]; /* [vocab] the combined logits */
+    vs_sampler *s[HT_MAX_THREADS];
+    float *row[HT_MAX_THREADS]; /* [vocab] the combined logits */
 };
 
 typedef struct {
     vs_team *t;
     const vs_rows *r;
-    int *ids, first, step; /* rows first, first + step, ... */
+    int *ids;
 } vs_job;
 
-static void *vs_work(void *arg)
+/* Rows id, id + n, ... on sampler and row buffer `id` (one thread each). */
+static void vs_work(void *arg, int id, int n)
 {
     const vs_job *j = arg;
     const vs_rows *r = j->r;
-    const int id = j->first, V = j->t->vocab; /* thread `first` owns sampler and row `first` */
-    for (int k = j->first; k < r->rows; k += j->step) {
+    const int V = j->t->vocab;
+    for (int k = id; k < r->rows; k += n) {
         float *row = j->t->row[id];
         vs_cfg_combine(r->cond + (size_t)k * V, r->uncond + (size_t)k * V, r->cfg_t, (size_t)V, row);
         j->ids[k] = vs_sample(j->t->s[id], row, r->top_k, r->top_p, r->seed, r->image0 + (uint32_t)(k / r->T),
                               r->scale, (uint32_t)(k % r->T));
     }
-    return NULL;
 }
 
 vs_team *vs_team_new(int vocab, int threads)
 {
-    if (threads <= 0) {
-        const char *env = getenv("VARCL_HOST_THREADS");
-        if (env && *env) {
-            char *end;
-            long v = strtol(env, &end, 10);
-            if (*end || v < 1 || v > VS_MAX_THREADS) {
-                varcl_fail(VARCL_E_INPUT, "VARCL_HOST_THREADS=%s: expected 1..%d", env, VS_MAX_THREADS);
-                return NULL;
-            }
-            threads = (int)v;
-        } else {
-            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-            threads = cpus < 1 ? 1 : cpus > VS_MAX_THREADS ? VS_MAX_THREADS : (int)cpus;
-        }
-    }
-    if (threads > VS_MAX_THREADS) threads = VS_MAX_THREADS;
+    if (threads <= 0 && (threads = ht_threads()) < 0) return NULL;
+    if (threads > HT_MAX_THREADS) threads = HT_MAX_THREADS;
     vs_team *t = calloc(1, sizeof *t);
     if (!t) {
         varcl_fail(VARCL_E_RUNTIME, "sampler: out of host memory");
@@ -385,7 +369,7 @@ vs_team *vs_team_new(int vocab, int threads)
 void vs_team_free(vs_team *t)
 {
     if (!t) return;
-    for (int i = 0; i < VS_MAX_THREADS; i++) {
+    for (int i = 0; i < HT_MAX_THREADS; i++) {
         vs_free(t->s[i]);
         free(t->row[i]);
     }
@@ -398,15 +382,6 @@ void vs_team_sample(vs_team *t, const vs_rows *r, int *ids)
 {
     int n = (r->rows + VS_ROWS_PER_THREAD - 1) / VS_ROWS_PER_THREAD;
     if (n > t->n) n = t->n;
-    if (n < 1) n = 1;
-    vs_job jobs[VS_MAX_THREADS];
-    pthread_t tid[VS_MAX_THREADS];
-    int started[VS_MAX_THREADS] = {0};
-    for (int i = 0; i < n; i++) jobs[i] = (vs_job){t, r, ids, i, n};
-    for (int i = 1; i < n; i++) started[i] = pthread_create(&tid[i], NULL, vs_work, &jobs[i]) == 0;
-    vs_work(&jobs[0]);
-    for (int i = 1; i < n; i++) {
-        if (started[i]) pthread_join(tid[i], NULL);
-        else vs_work(&jobs[i]); /* could not start: its rows run here (on sampler i: no thread holds it) */
-    }
+    vs_job job = {t, r, ids};
+    ht_run(n, vs_work, &job);
 }

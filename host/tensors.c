@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 struct vt_set {
     char *origin;
@@ -91,6 +92,32 @@ void vt_free(vt_set *s)
     if (s->map) munmap(s->map, s->map_len);
     free(s->origin);
     free(s);
+}
+
+/* The whole pages of t's data inside the mapped file: [*a, *b); 0 when there are none (or the set is in memory). */
+static int tensor_pages(const vt_set *s, const vt_tensor *t, uintptr_t *a, uintptr_t *b)
+{
+    static const size_t esize[] = {4, 2, 2, 8}; /* by vt_dtype */
+    if (!s->map || !t->data) return 0;
+    uintptr_t map0 = (uintptr_t)s->map, lo = (uintptr_t)t->data, hi = lo + (size_t)t->numel * esize[t->dtype];
+    if (lo < map0 || hi > map0 + s->map_len) return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    *a = (lo + page - 1) / page * page; /* whole pages inside the tensor: its neighbours' pages are not touched */
+    *b = hi / page * page;
+    return *b > *a;
+}
+
+void vt_map_pages(const vt_set *s, const vt_tensor *t)
+{
+    uintptr_t a, b;
+    /* advice: where the kernel lacks MADV_POPULATE_READ (before 5.14) the pages come in by faults as they are read */
+    if (tensor_pages(s, t, &a, &b)) madvise((void *)a, b - a, MADV_POPULATE_READ);
+}
+
+void vt_release_pages(const vt_set *s, const vt_tensor *t)
+{
+    uintptr_t a, b;
+    if (tensor_pages(s, t, &a, &b)) madvise((void *)a, b - a, MADV_DONTNEED); /* a failure leaves them mapped */
 }
 
 const char *vt_origin(const vt_set *s) { return s->origin; }

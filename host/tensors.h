@@ -50,6 +50,14 @@ float vt_bf16_to_f32(uint16_t h);
 uint16_t vt_f32_to_f16(float f);  /* round to nearest even */
 uint16_t vt_f32_to_bf16(float f); /* round to nearest even; NaN -> 0x7fc0 (as torch) */
 
+/* Drops the pages of t's data from this process's memory when the set maps a file: they stay in the page cache, and
+ * a later read of t maps them again. Loading calls it once a tensor is on the device, so that host memory holds
+ * one tensor's pages at a time, not the whole file. Does nothing for sets in memory. */
+void vt_release_pages(const vt_set *s, const vt_tensor *t);
+/* Maps t's file pages into the process in one call (MADV_POPULATE_READ) before a pass over them: page by page,
+ * the faults cost more than the conversion (measured on a d16 load in a VM). Does nothing for sets in memory. */
+void vt_map_pages(const vt_set *s, const vt_tensor *t);
+
 /* Internal: used by safetensors.c to build a set over a mapped file. */
 vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len);
 int vt_add_raw(vt_set *s, const char *name, vt_dtype dtype, int ndim, const int64_t *shape, const void *data);

@@ -182,7 +182,7 @@ static int res_block(vd_state *d, const vw_res *r, int *cur, int side)
         (st = vc_forward(d->conv, &r->conv2, d->buf[t1], 1, side, side, 1, d->buf[t3])))
         return st;
     int n = HW * r->conv2.cout;
-    if (r->nin.wt) { /* shortcut(x) + h */
+    if (r->nin.wt.buf) { /* shortcut(x) + h */
         if ((st = vc_forward(d->conv, &r->nin, d->buf[x], 1, side, side, 1, d->buf[t1])) ||
             (st = add_to(d, d->buf[t1], d->buf[t3], n)))
             return st;

@@ -23,13 +23,18 @@
 
 typedef struct varcl varcl;
 
+/* How weight matrices are stored on the device. KEEP: as the checkpoint stores them (16-bit stays 16-bit: half the
+ * memory, the same values); the others convert. Products always compute in f32. */
+enum { VARCL_WEIGHTS_KEEP, VARCL_WEIGHTS_F32, VARCL_WEIGHTS_F16, VARCL_WEIGHTS_BF16 };
+
 typedef struct {
     const char *model_path; /* VAR safetensors; NULL = the built-in demo model (random weights) */
     const char *vae_path;   /* VQ-VAE safetensors; required with model_path, ignored for the demo model */
     const char *device;     /* index or substring of platform/device/vendor; NULL = $VARCL_DEVICE or default */
     int profiling;          /* 1: queue with profiling enabled (vbench) */
+    int weights;            /* VARCL_WEIGHTS_*: storage of weight matrices (default KEEP) */
 } varcl_open_params;
-#define VARCL_OPEN_DEFAULT {NULL, NULL, NULL, 0}
+#define VARCL_OPEN_DEFAULT {NULL, NULL, NULL, 0, VARCL_WEIGHTS_KEEP}
 
 typedef struct {
     const int *labels; /* n class ids, one image each */
@@ -72,6 +77,12 @@ typedef struct {
     size_t params;
     int vae_ch, vae_levels, image_size;
     char device[256], platform[256];
+    char weights[8];           /* storage of the VAR weight matrices: "f32", "f16", "bf16" or "mixed" */
+    size_t weights_bytes;      /* device bytes of the VAR model (tag weights) and of the VQ-VAE (tag vae) */
+    size_t vae_bytes;
+    size_t file_bytes;         /* checkpoint bytes read (both files) */
+    double load_ms;            /* wall time of reading, converting and uploading them */
+    char weights_note[320];    /* "" or one line: 16-bit checkpoint matrices stored as f32 on this device, and why */
 } varcl_info;
 
 /* Opens the device and loads the model. NULL on failure (varcl_last_error / varcl_last_status). */

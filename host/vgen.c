@@ -23,6 +23,7 @@ static const char usage[] =
     "  --depth D               VARiant subnet depth for the late scales (default: the model's depth)\n"
     "  --full-scales N (6)     scales run by every layer    --layers i,j,...  explicit subnet\n"
     "  --kv-dtype f32|f16 (f32) KV storage    --page-tokens P (16)  KV page size\n"
+    "  --weights keep|f32|f16|bf16 (keep)  weight matrices on the device: keep = as the checkpoint stores them\n"
     "  --kv-pool-mb N (0 = sized per request)    --stats  device memory per tag\n"
     "  --device SPEC           index or substring of platform/device/vendor (also VARCL_DEVICE)\n"
     "  --list-devices          list OpenCL devices and exit    --info   print the model's hyperparameters\n"
@@ -105,6 +106,11 @@ static int apply_flag(options *o, const char *flag, const char *val)
         if (strcmp(val, "f32") && strcmp(val, "f16")) return fail_usage("%s: expected f32 or f16, got '%s'", flag, val);
         free(s->kv_dtype);
         s->kv_dtype = strdup(val);
+    } else if (!strcmp(flag, "--weights")) {
+        if (strcmp(val, "keep") && strcmp(val, "f32") && strcmp(val, "f16") && strcmp(val, "bf16"))
+            return fail_usage("%s: expected keep, f32, f16 or bf16, got '%s'", flag, val);
+        free(s->weights);
+        s->weights = strdup(val);
     } else if (!strcmp(flag, "--device")) {
         free(s->device);
         s->device = strdup(val);
@@ -128,7 +134,7 @@ static int takes_value(const char *flag)
     static const char *const v[] = {"--model", "--vae",      "--class",       "--seed",        "--cfg",
                                     "--top-p", "--top-k",    "--batch",       "--depth",       "--full-scales",
                                     "--layers", "--device",  "--page-tokens", "--kv-pool-mb",  "-o",
-                                    "--out-dir", "--tokens-out", "--config", "--kv-dtype"};
+                                    "--out-dir", "--tokens-out", "--config", "--kv-dtype", "--weights"};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         if (!strcmp(flag, v[i])) return 1;
     return 0;
@@ -315,6 +321,10 @@ int main(int argc, char **argv)
     op.model_path = s->model;
     op.vae_path = s->vae;
     op.device = s->device;
+    op.weights = !s->weights || !strcmp(s->weights, "keep") ? VARCL_WEIGHTS_KEEP
+                 : !strcmp(s->weights, "f32")               ? VARCL_WEIGHTS_F32
+                 : !strcmp(s->weights, "f16")               ? VARCL_WEIGHTS_F16
+                                                            : VARCL_WEIGHTS_BF16;
     if (s->model && !s->vae) {
         fprintf(stderr, "vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
         vcfg_free(s);
@@ -333,6 +343,7 @@ int main(int argc, char **argv)
     }
     varcl_info info;
     varcl_get_info(v, &info);
+    if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
     char banner[5000];
     snprintf(banner, sizeof banner,
              "vgen: %.4096s on %s (%s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu parameters, "
@@ -345,6 +356,9 @@ int main(int argc, char **argv)
         for (int i = 0; i < info.scales; i++) printf(" %d", info.patch[i]);
         printf("\ntokens: %d\nffn: %d\nlatent channels: %d\nshared AdaLN: %s\nVQ-VAE: ch %d, %d levels\n",
                info.tokens, info.ffn, info.cvae, info.shared_aln ? "yes" : "no", info.vae_ch, info.vae_levels);
+        printf("weights: %s, %zu bytes on the device (VQ-VAE %zu)\n", info.weights, info.weights_bytes, info.vae_bytes);
+        printf("load: %.2f s for %zu bytes of checkpoint (%.2f GB/s)\n", info.load_ms / 1e3, info.file_bytes,
+               info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0);
         varcl_close(v);
         vcfg_free(s);
         return 0;

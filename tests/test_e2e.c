@@ -27,7 +27,7 @@ static int open_models(models *m, int shared_aln, int tokens)
                          .attn_levels = 1};
     m->var = demo_var(&vs, 7);
     m->vae = demo_vae(&as, 7);
-    m->v = m->var && m->vae ? varcl_open_sets(m->var, m->vae, NULL, 0) : NULL;
+    m->v = m->var && m->vae ? varcl_open_sets(m->var, m->vae, NULL) : NULL;
     CHECK(m->v != NULL, "open tiny model: %s", varcl_last_error());
     m->ref = m->var && m->vae ? ref_model_load(m->var, m->vae) : NULL;
     CHECK(m->ref != NULL, "reference load: %s", varcl_last_error());

@@ -398,8 +398,9 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
         if (up2 == 2) ref_upsample2x_hwc(xi, Hin, Win, Cin, xu);
         ref_conv3x3_hwc(up2 == 2 ? xu : xi, Ho, Wo, Cin, w, bias ? b : zero, Cout, want + (size_t)bi * Ho * Wo * Cout);
     }
-    vw_conv wc = {up_weights(cv->gemm, wt, wino ? (size_t)(wino + 2) * (wino + 2) : 1, (size_t)(wino ? 1 : 9) * Cin,
-                             (size_t)Cout),
+    vw_conv wc = {{up_weights(cv->gemm, wt, wino ? (size_t)(wino + 2) * (wino + 2) : 1, (size_t)(wino ? 1 : 9) * Cin,
+                              (size_t)Cout),
+                   VT_F32},
                   up(b, (size_t)Cout * 4), Cin, Cout, 3, wino};
     cl_mem dx = up(x, (size_t)B * Hin * Win * Cin * 4), dy = dev(out_n * 4);
     int cpw_default = cv->wino_cpw;
@@ -421,7 +422,7 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
      * (F(4x4, 3x3)'s larger constants: a few 1e-6) */
     compare(name, got, want, out_n, 1e-5, ms);
     vc_release(cv); /* each case starts from an empty scratch: the first-use growth path runs every time */
-    vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
+    vm_free(&rt.mem, wc.wt.buf), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
     free(x), free(w), free(b), free(wt), free(want), free(got), free(xu), free(zero);
 }
 
@@ -458,14 +459,14 @@ static void test_conv(void)
     for (int o = 0; o < Cout; o++)
         for (int i = 0; i < Cin; i++) wt[(size_t)i * Cout + o] = w[(size_t)o * Cin + i];
     ref_conv1x1_hwc(x, HW, Cin, w, b, Cout, want);
-    vw_conv wc = {up_weights(&gemm, wt, 1, (size_t)Cin, (size_t)Cout), up(b, (size_t)Cout * 4), Cin, Cout, 1, 0};
+    vw_conv wc = {{up_weights(&gemm, wt, 1, (size_t)Cin, (size_t)Cout), VT_F32}, up(b, (size_t)Cout * 4), Cin, Cout, 1, 0};
     cl_mem dx = up(x, (size_t)HW * Cin * 4), dy = dev((size_t)HW * Cout * 4);
     double t0 = now_ms();
     CHECK(vc_forward(&cv, &wc, dx, 1, 5, 10, 1, dy) == 0, "1x1 conv: %s", varcl_last_error());
     vr_finish(&rt);
     down(dy, got, (size_t)HW * Cout * 4);
     compare("conv1x1 (GEMM)", got, want, (size_t)HW * Cout, 1e-5, now_ms() - t0);
-    vm_free(&rt.mem, wc.wt), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
+    vm_free(&rt.mem, wc.wt.buf), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
     free(x), free(w), free(b), free(wt), free(want), free(got);
     vc_release(&cv);
     vg_release(&gemm);
@@ -474,8 +475,10 @@ static void test_conv(void)
 /* gemm.c's vg_linear / vg_linear_batched in both weight layouts (packed: linear_packed; [K][N]: CLBlast) on this
  * device: products of few and many rows (the early and late scales; row blocks of 2, 4 and 8 and their tails), N
  * past the last full 32-column panel, odd K, x, W and y at offsets into larger buffers, rows split into chunks (one
- * panel, many rows), batches with gaps between the products, and the bias and bias + GELU epilogues (act). */
-static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo, int act)
+ * panel, many rows), batches with gaps between the products, and the bias and bias + GELU epilogues (act).
+ * wdt: the weights' storage (f16 and bf16: packed only); the reference takes the same 16-bit values widened, so the
+ * tolerance stays that of f32 sums (a kernel that misread the 16-bit values would be off by far more). */
+static void linear_case_dt(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo, int act, vt_dtype wdt)
 {
     int xo = 5, yo = 3, saved = gemm->packed;
     size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
@@ -483,6 +486,8 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
     float *wl = calloc(wo + batch * ws, 4), *yw = malloc((size_t)batch * M * N * 4);
     float *yg = malloc((yo + batch * ys) * 4);
+    for (size_t i = 0; wdt != VT_F32 && i < (size_t)batch * N * K; i++) /* values the 16-bit dtype holds */
+        Wl[i] = wdt == VT_F16 ? vt_f16_to_f32(vt_f32_to_f16(Wl[i])) : vt_bf16_to_f32(vt_f32_to_bf16(Wl[i]));
     for (int b = 0; b < batch; b++) {
         const float *W = Wl + (size_t)b * N * K;
         for (int o = 0; o < N; o++)
@@ -494,14 +499,23 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     float *bias = randv((size_t)N, 1);
     for (size_t i = 0; act && i < (size_t)M * N; i++) yw[i] += bias[i % N];
     if (act == VG_ACT_BIAS_GELU) ref_gelu_tanh(yw, (size_t)M * N);
-    cl_mem dxl = up(xl, (xo + batch * xs) * 4), dwl = up(wl, (wo + batch * ws) * 4);
+    cl_mem dxl = up(xl, (xo + batch * xs) * 4), dwl;
+    if (wdt == VT_F32) {
+        dwl = up(wl, (wo + batch * ws) * 4);
+    } else {
+        uint16_t *h = malloc((wo + batch * ws) * 2);
+        for (size_t i = 0; i < wo + batch * ws; i++) h[i] = wdt == VT_F16 ? vt_f32_to_f16(wl[i]) : vt_f32_to_bf16(wl[i]);
+        dwl = up(h, (wo + batch * ws) * 2);
+        free(h);
+    }
     cl_mem dyl = up(yg, (yo + batch * ys) * 4);
     cl_mem db = up(bias, (size_t)N * 4);
     gemm->packed = packed;
     double t0 = now_ms();
-    int st = batch == 1 ? vg_linear_act(gemm, dxl, (size_t)xo, dwl, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
+    vg_weight w = {dwl, wdt};
+    int st = batch == 1 ? vg_linear_act(gemm, dxl, (size_t)xo, w, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
                                         (size_t)K, db, act)
-                        : vg_linear_batched(gemm, (size_t)batch, dxl, (size_t)xo, xs, dwl, (size_t)wo, ws, dyl,
+                        : vg_linear_batched(gemm, (size_t)batch, dxl, (size_t)xo, xs, w, (size_t)wo, ws, dyl,
                                             (size_t)yo, ys, (size_t)M, (size_t)N, (size_t)K);
     CHECK(st == 0, "vg_linear M=%d: %s", M, varcl_last_error());
     vr_finish(&rt);
@@ -510,9 +524,9 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     down(dyl, yg, (yo + batch * ys) * 4);
     for (int b = 0; b < batch; b++) {
         char name[80];
-        snprintf(name, sizeof name, "linear %d x %d -> %d (%s, %s, product %d of %d)", M, K, N,
-                 packed ? "packed" : "CLBlast", act == VG_ACT_BIAS_GELU ? "bias + GELU" : act ? "bias" : "no bias",
-                 b + 1, batch);
+        snprintf(name, sizeof name, "linear %d x %d -> %d (%s%s, %s, product %d of %d)", M, K, N,
+                 packed ? "packed" : "CLBlast", wdt == VT_F16 ? " f16" : wdt == VT_BF16 ? " bf16" : "",
+                 act == VG_ACT_BIAS_GELU ? "bias + GELU" : act ? "bias" : "no bias", b + 1, batch);
         compare(name, yg + yo + b * ys, yw + (size_t)b * M * N, (size_t)M * N, 1e-5, ms_);
     }
     size_t outside = 0; /* entries before, between and after the products that were written */
@@ -521,6 +535,11 @@ static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int 
     CHECK(outside == 0, "linear %d x %d -> %d: %zu entries outside the products written", M, K, N, outside);
     vm_free(&rt.mem, dxl), vm_free(&rt.mem, dwl), vm_free(&rt.mem, dyl), vm_free(&rt.mem, db);
     free(Wl), free(xl), free(wt), free(wl), free(yw), free(yg), free(bias);
+}
+
+static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo, int act)
+{
+    linear_case_dt(gemm, packed, batch, M, N, K, wo, act, VT_F32);
 }
 
 /* vg_sgemm with operands inside larger buffers (lda, ldb), B as [K][N] or [N][K], alpha: the decoder's attention
@@ -581,6 +600,16 @@ static void test_linear(void)
             linear_case(&gemm, packed, 1, 33, 3, 50, 0, act);
         }
     }
+    /* 16-bit weights (packed layout): every row block, partial panels, offsets, batches, epilogues */
+    for (vt_dtype d = VT_F16; d <= VT_BF16; d++) {
+        for (size_t t = 0; t < sizeof ms / sizeof *ms; t += 2) linear_case_dt(&gemm, 1, 1, ms[t], 200, 300, 7, 0, d);
+        linear_case_dt(&gemm, 1, 1, 3, 96, 77, 1, 0, d); /* odd offset: 16-bit elements, not floats */
+        linear_case_dt(&gemm, 1, 1, 1000, 40, 33, 5, VG_ACT_NONE, d);
+        linear_case_dt(&gemm, 1, 4, 9, 70, 33, 3, VG_ACT_NONE, d);
+        linear_case_dt(&gemm, 1, 1, 7, 200, 77, 3, VG_ACT_BIAS, d);
+        linear_case_dt(&gemm, 1, 1, 130, 200, 300, 0, VG_ACT_BIAS_GELU, d);
+    }
+    CHECK(vg_weight_dtype_ok(&gemm, VT_BF16) == gemm.packed, "16-bit weights readable only where packed");
     vg_release(&gemm);
 }
 

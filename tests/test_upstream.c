@@ -103,7 +103,7 @@ int main(void)
     vt_set *vae = st_load(check_data("upstream-tiny/vae.safetensors"));
     CHECK(var && vae, "fixtures load: %s", varcl_last_error());
     if (!var || !vae) return check_done();
-    varcl *v = varcl_open_sets(var, vae, NULL, 0);
+    varcl *v = varcl_open_sets(var, vae, NULL);
     CHECK(v != NULL, "open: %s", varcl_last_error());
     if (v) {
         run(v, "full", 0);
@@ -113,7 +113,7 @@ int main(void)
     vt_free(var);
     /* VAR-d36 style: shared AdaLN, 512 px (patches up to 32, 2240 tokens), the same VQ-VAE */
     var = st_load(check_data("upstream-tiny-512/var.safetensors"));
-    v = var && vae ? varcl_open_sets(var, vae, NULL, 0) : NULL;
+    v = var && vae ? varcl_open_sets(var, vae, NULL) : NULL;
     CHECK(v != NULL, "open 512: %s", varcl_last_error());
     if (v) {
         int label = 2, ni = 0, per = 0;

@@ -16,7 +16,7 @@ static const int labels[2] = {2, 7};
 
 static varcl *open_tiny(void)
 {
-    varcl *v = varcl_open_sets(var, vae, NULL, 0);
+    varcl *v = varcl_open_sets(var, vae, NULL);
     CHECK(v != NULL, "open: %s", varcl_last_error());
     return v;
 }

@@ -1,0 +1,231 @@
+/* wload: checkpoint tensors into device buffers, converted and laid out in tiles on host threads (see wload.h). */
+#include "wload.h"
+
+#include "conv.h"
+#include "error.h"
+#include "team.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PANEL 32 /* columns per panel: gemm.c's PANEL, cl/linear.cl's PW */
+#define TILE_K 64 /* rows of a tile: a tile of 64 x 32 f32 is 8 KiB, in L1 with the source run beside it */
+#define TILE_ROWS (36 * 8) /* most tile rows: Winograd F(4x4) units (36 positions x 8 inputs); kernels to 16 x 16 */
+#define TENSOR_PER_THREAD (1u << 20) /* bytes: below this one more thread costs more than it saves (~50 us) */
+
+static size_t elem_bytes(vt_dtype d) { return d == VT_F32 ? 4 : d == VT_I64 ? 8 : 2; }
+
+/* The layout as matrices: nmat matrices of K x N from a tensor [N][I][kk] (kk = 1 for Linear). */
+typedef struct {
+    size_t nmat, K, N, I, kk;
+    int wino; /* m of F(m x m, 3x3), or 0 */
+} shape;
+
+static shape shape_of(const vt_tensor *t, wl_layout layout)
+{
+    shape s = {1, (size_t)t->numel, 1, (size_t)t->numel, 1, 0};
+    if (layout == WL_PLAIN) return s;
+    s.N = (size_t)t->shape[0];
+    s.I = (size_t)t->shape[1];
+    s.kk = layout == WL_CONV ? (size_t)(t->shape[2] * t->shape[3]) : layout == WL_LINEAR ? 1 : 9;
+    s.wino = layout == WL_WINO2 ? 2 : layout == WL_WINO4 ? 4 : 0;
+    s.nmat = s.wino ? (size_t)(s.wino + 2) * (s.wino + 2) : 1;
+    s.K = s.wino ? s.I : s.I * s.kk;
+    return s;
+}
+
+static size_t matrix_elems(const shape *s, int packed)
+{
+    return packed ? s->K * PANEL * ((s->N + PANEL - 1) / PANEL) : s->K * s->N;
+}
+
+size_t wl_bytes(const vt_tensor *t, const wl_form *f)
+{
+    shape s = shape_of(t, f->layout);
+    size_t elems = f->layout == WL_PLAIN ? (size_t)t->numel : s.nmat * matrix_elems(&s, f->packed);
+    return elems * elem_bytes(f->store);
+}
+
+/* f16 to f32 by bits (vt_f16_to_f32 takes ldexpf per value: several times slower on a whole checkpoint) */
+static inline float f16_bits_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 31u, m = h & 1023u, u;
+    if (e == 0) {
+        float f = (float)m * 0x1p-24f; /* zero or subnormal: exact */
+        memcpy(&u, &f, 4);
+        u |= sign;
+    } else if (e == 31) {
+        u = sign | 0x7f800000u | (m << 13);
+    } else {
+        u = sign | ((e + 112u) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* out[0 .. n) = elements first .. first + n of t as f32 */
+static void load_run(const vt_tensor *t, size_t first, size_t n, float *out)
+{
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case VT_F32: memcpy(out, p + 4 * first, n * 4); break;
+    case VT_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * (first + i), 2);
+            out[i] = f16_bits_to_f32(h);
+        }
+        break;
+    case VT_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * (first + i), 2);
+            uint32_t u = (uint32_t)h << 16;
+            memcpy(&out[i], &u, 4);
+        }
+        break;
+    case VT_I64:
+        for (size_t i = 0; i < n; i++) {
+            int64_t v;
+            memcpy(&v, p + 8 * (first + i), 8);
+            out[i] = (float)v;
+        }
+        break;
+    }
+}
+
+/* dst (elements of dtype `store`) [at .. at + n) = v[0 .. n) */
+static void store_run(void *dst, vt_dtype store, size_t at, const float *v, size_t n)
+{
+    if (store == VT_F32) {
+        memcpy((float *)dst + at, v, n * 4);
+        return;
+    }
+    uint16_t *o = (uint16_t *)dst + at;
+    if (store == VT_BF16)
+        for (size_t i = 0; i < n; i++) o[i] = vt_f32_to_bf16(v[i]);
+    else
+        for (size_t i = 0; i < n; i++) o[i] = vt_f32_to_f16(v[i]);
+}
+
+typedef struct {
+    const vt_tensor *t;
+    const wl_form *f;
+    shape s;
+    void *dst;
+    size_t units, panels, cb; /* units = panels x input blocks of cb input features (plain: chunks of cb elements) */
+} job;
+
+/* Writes row k of matrix j, columns of panel p, from tile row v[PANEL] (zero past column N). */
+static void put_row(const job *jb, size_t j, size_t k, size_t p, const float *v)
+{
+    const shape *s = &jb->s;
+    size_t base = j * matrix_elems(s, jb->f->packed);
+    if (jb->f->packed) {
+        store_run(jb->dst, jb->f->store, base + (p * s->K + k) * PANEL, v, PANEL);
+    } else {
+        size_t cols = s->N - p * PANEL < PANEL ? s->N - p * PANEL : PANEL;
+        store_run(jb->dst, jb->f->store, base + k * s->N + p * PANEL, v, cols);
+    }
+}
+
+/* One unit: the columns of panel p and input features c0 .. c0 + cb of every tap (or Winograd position). Source rows
+ * n are read as runs of cb * kk contiguous elements (t[n][c0 .. c0 + cb][kk]); tile[r][c] holds output row r of
+ * the unit for column p * PANEL + c. */
+static void do_unit(const job *jb, size_t u, float *run, float *tile)
+{
+    const shape *s = &jb->s;
+    size_t p = u / (jb->units / jb->panels), c0 = u % (jb->units / jb->panels) * jb->cb;
+    size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb;
+    size_t a2 = s->nmat, per = s->wino ? a2 : s->kk; /* tile rows per input feature */
+    memset(tile, 0, per * cb * PANEL * sizeof *tile);
+    for (size_t c = 0; c < PANEL && p * PANEL + c < s->N; c++) {
+        size_t n = p * PANEL + c;
+        load_run(jb->t, (n * s->I + c0) * s->kk, cb * s->kk, run);
+        for (size_t i = 0; i < cb; i++) {
+            if (s->wino) {
+                float uv[36];
+                vc_winograd_pair(run + i * 9, s->wino, uv);
+                for (size_t j = 0; j < a2; j++) tile[(j * cb + i) * PANEL + c] = uv[j];
+            } else {
+                for (size_t tap = 0; tap < s->kk; tap++) tile[(tap * cb + i) * PANEL + c] = run[i * s->kk + tap];
+            }
+        }
+    }
+    for (size_t r = 0; r < per; r++)
+        for (size_t i = 0; i < cb; i++) {
+            /* Winograd: matrix r, row c0 + i; convolution: row (tap r) * I + c0 + i of the one matrix */
+            size_t j = s->wino ? r : 0, k = s->wino ? c0 + i : r * s->I + c0 + i;
+            put_row(jb, j, k, p, tile + (r * cb + i) * PANEL);
+        }
+}
+
+static void work(void *arg, int id, int n)
+{
+    const job *jb = arg;
+    size_t u0 = jb->units * (size_t)id / (size_t)n, u1 = jb->units * (size_t)(id + 1) / (size_t)n;
+    float run[TILE_ROWS * 2], tile[TILE_ROWS * PANEL]; /* run: cb * kk source elements (<= 576) */
+    if (jb->f->layout == WL_PLAIN) {
+        for (size_t u = u0; u < u1; u++) {
+            size_t first = u * jb->cb, cnt = (size_t)jb->t->numel - first < jb->cb ? (size_t)jb->t->numel - first : jb->cb;
+            load_run(jb->t, first, cnt, run);
+            store_run(jb->dst, jb->f->store, first, run, cnt);
+        }
+        return;
+    }
+    for (size_t u = u0; u < u1; u++) do_unit(jb, u, run, tile);
+}
+
+void wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
+{
+    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0};
+    if (f->layout == WL_PLAIN) {
+        jb.cb = TILE_K * 9;
+        jb.units = ((size_t)t->numel + jb.cb - 1) / jb.cb;
+    } else {
+        /* input features per unit: tile rows (cb x taps, or cb x (m+2)^2 Winograd rows) within the tile */
+        jb.cb = jb.s.wino ? 8 : jb.s.kk >= TILE_K ? 1 : TILE_K / jb.s.kk;
+        jb.panels = (jb.s.N + PANEL - 1) / PANEL;
+        jb.units = jb.panels * ((jb.s.I + jb.cb - 1) / jb.cb);
+    }
+    size_t bytes = (size_t)t->numel * elem_bytes(t->dtype), by_size = bytes / TENSOR_PER_THREAD + 1;
+    size_t n = threads < 1 ? 1 : (size_t)threads;
+    if (n > by_size) n = by_size;
+    if (n > jb.units) n = jb.units ? jb.units : 1;
+    ht_run((int)n, work, &jb);
+}
+
+/* Prepares the mapped buffer's memory for one pass of writes. In a VM the first touch of each page costs the
+ * hypervisor's fault as well as the kernel's (measured 10 us per 4 KiB page: 0.4 GB/s for fresh memory); with
+ * transparent huge pages in "madvise" mode, asking for them made that 6-8x cheaper. Then the pages are backed in
+ * one call instead of a fault each. Advice only: a no-op where the mapping is not ordinary memory (a GPU driver's
+ * staging area) or the kernel lacks the advice. */
+static void prepare_write(void *p, size_t bytes)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + bytes, huge = (uintptr_t)2 << 20;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (lo + huge - 1) / huge * huge, b = hi / huge * huge;
+    if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+    a = (lo + page - 1) / page * page;
+    b = hi / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+}
+
+cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
+                 const char *what)
+{
+    void *host;
+    cl_mem buf = vm_alloc_mapped(p, tag, wl_bytes(t, f), what, &host);
+    if (!buf) return NULL;
+    prepare_write(host, wl_bytes(t, f));
+    vt_map_pages(s, t);
+    wl_write(t, f, host, threads);
+    if (vm_unmap(p, buf, host)) {
+        vm_free(p, buf);
+        return NULL;
+    }
+    vt_release_pages(s, t);
+    return buf;
+}
