@@ -496,6 +496,14 @@ static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
                 vrep_int(vj_get(m, "width")).s, vrep_int(vj_get(m, "heads")).s,
                 vrep_sig3(vj_num(vj_get(m, "params"), NAN) / 1e6).s);
     }
+    const vj_value *ld = vj_get(d->result, "load");
+    if (vj_type_of(ld) == VJ_OBJECT) {
+        fprintf(o, "- Load: %s s, %s GB/s of %s MiB of checkpoint; weights ", vrep_sig3(vj_num(vj_get(ld, "s"), NAN)).s,
+                vrep_sig3(vj_num(vj_get(ld, "gbs"), NAN)).s, vrep_mib(vj_num(vj_get(ld, "file_bytes"), NAN)).s);
+        md_text(o, vj_str(vj_get(ld, "weights"), "?"));
+        fprintf(o, ", %s MiB on the device (VQ-VAE %s MiB)\n", vrep_mib(vj_num(vj_get(ld, "weights_bytes"), NAN)).s,
+                vrep_mib(vj_num(vj_get(ld, "vae_bytes"), NAN)).s);
+    }
     fputc('\n', o);
 }
 
@@ -1211,6 +1219,15 @@ static void h_details(FILE *o, const vrep_set *s, const vrep_dev *d)
         fprintf(o, ": %s layers, width %s, %s heads, %s M parameters</dd>\n", vrep_int(vj_get(m, "depth")).s,
                 vrep_int(vj_get(m, "width")).s, vrep_int(vj_get(m, "heads")).s,
                 vrep_sig3(vj_num(vj_get(m, "params"), NAN) / 1e6).s);
+    }
+    const vj_value *ld = vj_get(d->result, "load");
+    if (vj_type_of(ld) == VJ_OBJECT) {
+        h_dt(o, "Load");
+        fprintf(o, "%s s, %s GB/s of %s MiB of checkpoint; weights ", vrep_sig3(vj_num(vj_get(ld, "s"), NAN)).s,
+                vrep_sig3(vj_num(vj_get(ld, "gbs"), NAN)).s, vrep_mib(vj_num(vj_get(ld, "file_bytes"), NAN)).s);
+        h_text(o, vj_str(vj_get(ld, "weights"), "?"));
+        fprintf(o, ", %s MiB on the device (VQ-VAE %s MiB)</dd>\n", vrep_mib(vj_num(vj_get(ld, "weights_bytes"), NAN)).s,
+                vrep_mib(vj_num(vj_get(ld, "vae_bytes"), NAN)).s);
     }
     fputs("</dl>\n", o);
 }

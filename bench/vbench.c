@@ -34,7 +34,8 @@
 
 static const char usage[] =
     "usage: vbench --depth 2,8,16 [--batch 1,8] [--full-scales N] [--model F --vae F] [--decode on|off]\n"
-    "              [--warmup N] [--reps N] [--device SPEC|all] [--json F] [--md F] [--html F]\n"
+    "              [--warmup N] [--reps N] [--device SPEC|all] [--weights keep|f32|f16|bf16] [--json F] [--md F]\n"
+    "              [--html F]\n"
     "       vbench --compare A.json B.json ... [--md F] [--html F]\n"
     "       vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N (3)] [--tune-shapes N (6)]\n"
     "              [--tune-sets default,cpu-linear,...]   GEMM parameters for this device, stored in the varcl cache\n";
@@ -42,6 +43,7 @@ static const char usage[] =
 typedef struct {
     int depths[MAX_LIST], n_depths, batches[MAX_LIST], n_batches;
     int full_scales, decode, warmup, reps;
+    int weights; /* VARCL_WEIGHTS_* */
     int tune, tune_reps, tune_shapes, tune_flags; /* tune_flags: a --tune-* option was given */
     const char *model, *vae, *device, *json, *md, *html, *tune_sets;
     const char *compare[MAX_LIST];
@@ -119,7 +121,13 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--vae")) o->vae = v;
         else if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "--weights")) {
+            static const char *const names[] = {"keep", "f32", "f16", "bf16"}; /* VARCL_WEIGHTS_* order */
+            o->weights = -1;
+            for (int w = 0; w < 4; w++)
+                if (!strcmp(v, names[w])) o->weights = w;
+            if (o->weights < 0) st = bad("--weights: expected keep, f32, f16 or bf16, got '%s'", v);
+        } else if (!strcmp(a, "--json")) o->json = v;
         else if (!strcmp(a, "--md")) o->md = v;
         else if (!strcmp(a, "--html")) o->html = v;
         else st = bad("unknown option '%s' (see --help)", a);
@@ -352,6 +360,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     op.model_path = o->model;
     op.vae_path = o->vae;
     op.device = spec;
+    op.weights = o->weights;
     /* VBENCH_FAIL_DEVICE=<index> makes that device fail here: how the tests check that one failing device is
      * recorded with its error while the others still run, on machines whose devices never fail */
     const char *fault = getenv("VBENCH_FAIL_DEVICE");
@@ -415,6 +424,13 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         vj_write_string(f, o->model ? o->model : "built-in demo model");
         fprintf(f, ",\"depth\":%d,\"width\":%d,\"heads\":%d,\"params\":%zu,\"decode\":%s}", info.depth, info.width,
                 info.heads, info.params, o->decode ? "true" : "false");
+        /* reading, converting and uploading both checkpoints; GB/s of checkpoint bytes */
+        fprintf(f,
+                ",\"load\":{\"s\":%.4f,\"file_bytes\":%zu,\"gbs\":%.4f,\"weights\":\"%s\",\"weights_bytes\":%zu,"
+                "\"vae_bytes\":%zu}",
+                info.load_ms / 1e3, info.file_bytes, info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0,
+                info.weights, info.weights_bytes, info.vae_bytes);
+        if (info.weights_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.weights_note);
     }
     fprintf(f, ",\"runs\":[");
     for (int i = 0; i < nr; i++) {

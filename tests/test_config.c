@@ -64,6 +64,7 @@ static void test_full_file(void)
                                  "[runtime]\n"
                                  "device = NVIDIA H100\n"
                                  "kv_dtype = F16\n"
+                                 "weights = BF16\n"
                                  "page_tokens = 32\n"
                                  "kv_pool_mb = 0\n"
                                  "Batch = 8\n");
@@ -85,6 +86,7 @@ static void test_full_file(void)
     CHECK(s.n_layers == 3 && s.layers && s.layers[0] == 0 && s.layers[1] == 4 && s.layers[2] == 8, "layers");
     CHECK(s.device && !strcmp(s.device, "NVIDIA H100"), "device %s", s.device ? s.device : "(null)");
     CHECK(s.kv_dtype && !strcmp(s.kv_dtype, "f16"), "kv_dtype %s", s.kv_dtype ? s.kv_dtype : "(null)");
+    CHECK(s.weights && !strcmp(s.weights, "bf16"), "weights %s", s.weights ? s.weights : "(null)");
     CHECK(s.has_page_tokens && s.page_tokens == 32, "page_tokens %d", s.page_tokens);
     CHECK(s.has_kv_pool_mb && s.kv_pool_mb == 0, "kv_pool_mb %d", s.kv_pool_mb);
     CHECK(s.has_batch && s.batch == 8, "batch %d", s.batch);
@@ -163,6 +165,8 @@ static void test_bad_values(void)
         {"[runtime]\ndevice =\n", "device"},
         {"[runtime]\nkv_dtype = f64\n", "kv_dtype"},
         {"[runtime]\nkv_dtype =\n", "kv_dtype"},
+        {"[runtime]\nweights = f8\n", "weights"},
+        {"[runtime]\nweights =\n", "weights"},
         {"[runtime]\npage_tokens = 0\n", "page_tokens"},
         {"[runtime]\nkv_pool_mb = -5\n", "kv_pool_mb"},
         {"[runtime]\nbatch = 0\n", "batch"},

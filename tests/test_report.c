@@ -489,6 +489,8 @@ static void test_numbers(void)
         " \"compute_units\": 2, \"global_mem_bytes\": 2147483648},"
         " \"peak\": {\"sgemm_gflops\": 15.24, \"bandwidth_gbs\": 21},"
         " \"model\": {\"name\": \"m\", \"depth\": 16, \"width\": 64, \"heads\": 1, \"params\": 1234567},"
+        " \"load\": {\"s\": 0.8123, \"file_bytes\": 1500459020, \"gbs\": 1.847, \"weights\": \"bf16\","
+        " \"weights_bytes\": 618514944, \"vae_bytes\": 361420940},"
         " \"runs\": ["
         "  {\"depth\": 8, \"layers\": [0,2,4,6,8,10,12,15], \"full_scales\": 6, \"batch\": 2,"
         "   \"ms_per_image\": {\"median\": 12.345, \"min\": 12, \"max\": 13.04}, \"images_per_s\": 81.004,"
@@ -515,6 +517,9 @@ static void test_numbers(void)
         CHECK(strstr(md, "global memory: 2048.0 MiB") && strstr(md, "SGEMM 15.2 GFLOP/s, bandwidth 21.0 GB/s") &&
                   strstr(md, "1.23 M parameters"),
               "details formats");
+        CHECK(strstr(md, "- Load: 0.812 s, 1.85 GB/s of 1430.9 MiB of checkpoint; weights bf16, 589.9 MiB on the "
+                         "device (VQ-VAE 344.7 MiB)"),
+              "load line:\n%s", md);
     }
     free(md);
     char *h = render(1, docs, 1, &st);

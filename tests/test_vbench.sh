@@ -39,6 +39,11 @@ need(r, ["device", "peak", "model", "runs"], "result")
 need(r["device"], ["platform", "name", "vendor", "driver", "compute_units", "global_mem_bytes"], "device")
 need(r["peak"], ["sgemm_gflops", "bandwidth_gbs"], "peak")
 need(r["model"], ["depth", "width", "heads", "params"], "model")
+need(r, ["load"], "result")
+need(r["load"], ["s", "file_bytes", "gbs", "weights", "weights_bytes", "vae_bytes"], "load")
+# the fixtures are F16: kept 16-bit where products read them (packed layout), widened for CLBlast
+assert r["load"]["weights"] in ("f16", "f32") and r["load"]["file_bytes"] > 0 and r["load"]["s"] > 0, r["load"]
+assert r["load"]["weights_bytes"] > 0 and r["load"]["vae_bytes"] > 0, r["load"]
 assert r["peak"]["sgemm_gflops"] > 0 and r["peak"]["bandwidth_gbs"] > 0, "peaks measured"
 assert r["model"]["depth"] == 4 and r["model"]["width"] == 128, "model read from the file"
 runs = r["runs"]
@@ -67,6 +72,7 @@ print("schema ok")
 PY
 check 'grep -q "schema ok" "$tmp/schema.out"' "JSON schema: $(cat "$tmp/schema.out")"
 check 'grep -q "| 2 " "$tmp/a.md" && grep -qi "depth" "$tmp/a.md"' "Markdown table has the depth rows"
+check 'grep -q "^- Load: .* GB/s of .* MiB of checkpoint; weights f" "$tmp/a.md"' "Markdown has the load line"
 check '[ "$(grep -o "<svg" "$tmp/a.html" | wc -l)" -ge 3 ]' "HTML has at least 3 inline SVG charts"
 check '! grep -qi "<script" "$tmp/a.html"' "HTML needs no scripts"
 check '[ "$(grep -o "https\?://[^\"]*" "$tmp/a.html" | grep -v "^http://www.w3.org/2000/svg$" | wc -l)" -eq 0 ]' \

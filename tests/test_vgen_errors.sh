@@ -189,6 +189,8 @@ t "unknown --device" 2 "nosuchdevice" -- "${TINY[@]}" --device nosuchdevice
 ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE" 2 "nosuchdevice" -- "${TINY[@]}"
 ENVV=VARCL_LINEAR=fast t "unknown VARCL_LINEAR" 2 "VARCL_LINEAR=fast" -- "${TINY[@]}"
 ENVV=VARCL_HOST_THREADS=0 t "VARCL_HOST_THREADS 0" 2 "VARCL_HOST_THREADS=0" -- "${TINY[@]}"
+t "--weights f8" 2 "--weights|f8" -- "${TINY[@]}" --weights f8
+ENVV=VARCL_LINEAR=clblast t "--weights bf16 through CLBlast" 2 "--weights bf16|CLBlast" -- "${TINY[@]}" --weights bf16
 t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
 t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
