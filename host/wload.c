@@ -163,11 +163,39 @@ static void do_unit(const job *jb, size_t u, float *run, float *tile)
         }
 }
 
+/* do_unit for 16-bit values stored in their own dtype (not Winograd): the file's bits are moved, not converted (the
+ * conversion's round trip would give the same bits at several times the cost). */
+static void do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *tile)
+{
+    const shape *s = &jb->s;
+    size_t p = u / (jb->units / jb->panels), c0 = u % (jb->units / jb->panels) * jb->cb;
+    size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb, kk = s->kk;
+    const uint8_t *src = jb->t->data; /* 2-byte elements, alignment not assumed */
+    memset(tile, 0, kk * cb * PANEL * sizeof *tile);
+    for (size_t c = 0; c < PANEL && p * PANEL + c < s->N; c++) {
+        memcpy(run, src + 2 * (((p * PANEL + c) * s->I + c0) * kk), 2 * cb * kk);
+        for (size_t i = 0; i < cb; i++)
+            for (size_t tap = 0; tap < kk; tap++) tile[(tap * cb + i) * PANEL + c] = run[i * kk + tap];
+    }
+    uint16_t *dst = jb->dst;
+    size_t cols = jb->f->packed ? PANEL : s->N - p * PANEL < PANEL ? s->N - p * PANEL : PANEL;
+    for (size_t tap = 0; tap < kk; tap++)
+        for (size_t i = 0; i < cb; i++) {
+            size_t k = tap * s->I + c0 + i, at = jb->f->packed ? (p * s->K + k) * PANEL : k * s->N + p * PANEL;
+            memcpy(dst + at, tile + (tap * cb + i) * PANEL, 2 * cols);
+        }
+}
+
 static void work(void *arg, int id, int n)
 {
     const job *jb = arg;
     size_t u0 = jb->units * (size_t)id / (size_t)n, u1 = jb->units * (size_t)(id + 1) / (size_t)n;
     float run[TILE_ROWS * 2], tile[TILE_ROWS * PANEL]; /* run: cb * kk source elements (<= 576) */
+    if (jb->f->layout != WL_PLAIN && !jb->s.wino && jb->f->store != VT_F32 && jb->f->store == jb->t->dtype) {
+        uint16_t run16[TILE_ROWS * 2], tile16[TILE_ROWS * PANEL];
+        for (size_t u = u0; u < u1; u++) do_unit_raw16(jb, u, run16, tile16);
+        return;
+    }
     if (jb->f->layout == WL_PLAIN) {
         for (size_t u = u0; u < u1; u++) {
             size_t first = u * jb->cb, cnt = (size_t)jb->t->numel - first < jb->cb ? (size_t)jb->t->numel - first : jb->cb;
