@@ -424,7 +424,7 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
     chunks = (M + mc - 1) / mc;
     cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
     int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc, lx = (int)ldx;
-    cl_mem w = wt.buf, b = act ? bias : wt.buf; /* any valid buffer where there is no bias: the kernel does not read it */
+    cl_mem w = wt.buf, b = act ? bias : wt.buf; /* any valid buffer where there is no bias: not read */
     size_t gsz[3] = {panels, chunks, batch};
     static const size_t one[3] = {1, 1, 1};
     static const char *const names[3][3] = {{"linear_packed2", "linear_packed4", "linear_packed8"},

@@ -57,8 +57,8 @@ varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const varcl_open_pa
         free(v);
         return NULL;
     }
-    if ((st = vg_init(&v->gemm, &v->rt)) || (st = vc_init(&v->conv, &v->rt, &v->gemm)) || (st = var_load(&v->rt, var, p->weights, &v->var)) ||
-        (st = vae_load(&v->rt, vae, p->weights, &v->vae))) {
+    if ((st = vg_init(&v->gemm, &v->rt)) || (st = vc_init(&v->conv, &v->rt, &v->gemm)) ||
+        (st = var_load(&v->rt, var, p->weights, &v->var)) || (st = vae_load(&v->rt, vae, p->weights, &v->vae))) {
         varcl_close(v);
         return NULL;
     }

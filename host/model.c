@@ -182,7 +182,8 @@ static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d
     if (dtype) *dtype = f.store;
     ld->params += (size_t)t->numel;
     ld->stats->file_bytes += (size_t)t->numel * (t->dtype == VT_F32 ? 4 : t->dtype == VT_I64 ? 8 : 2);
-    if (layout != WL_PLAIN) ld->stats->matrix_bytes[f.store == VT_F32 ? 0 : f.store == VT_F16 ? 1 : 2] += wl_bytes(t, &f);
+    if (layout != WL_PLAIN)
+        ld->stats->matrix_bytes[f.store == VT_F32 ? 0 : f.store == VT_F16 ? 1 : 2] += wl_bytes(t, &f);
     return m;
 }
 

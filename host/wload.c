@@ -198,7 +198,7 @@ static void work(void *arg, int id, int n)
     }
     if (jb->f->layout == WL_PLAIN) {
         for (size_t u = u0; u < u1; u++) {
-            size_t first = u * jb->cb, cnt = (size_t)jb->t->numel - first < jb->cb ? (size_t)jb->t->numel - first : jb->cb;
+            size_t first = u * jb->cb, left = (size_t)jb->t->numel - first, cnt = left < jb->cb ? left : jb->cb;
             load_run(jb->t, first, cnt, run);
             store_run(jb->dst, jb->f->store, first, run, cnt);
         }

@@ -459,7 +459,8 @@ static void test_conv(void)
     for (int o = 0; o < Cout; o++)
         for (int i = 0; i < Cin; i++) wt[(size_t)i * Cout + o] = w[(size_t)o * Cin + i];
     ref_conv1x1_hwc(x, HW, Cin, w, b, Cout, want);
-    vw_conv wc = {{up_weights(&gemm, wt, 1, (size_t)Cin, (size_t)Cout), VT_F32}, up(b, (size_t)Cout * 4), Cin, Cout, 1, 0};
+    vw_conv wc = {{up_weights(&gemm, wt, 1, (size_t)Cin, (size_t)Cout), VT_F32}, up(b, (size_t)Cout * 4), Cin, Cout,
+                  1, 0};
     cl_mem dx = up(x, (size_t)HW * Cin * 4), dy = dev((size_t)HW * Cout * 4);
     double t0 = now_ms();
     CHECK(vc_forward(&cv, &wc, dx, 1, 5, 10, 1, dy) == 0, "1x1 conv: %s", varcl_last_error());
@@ -504,7 +505,8 @@ static void linear_case_dt(vg_gemm *gemm, int packed, int batch, int M, int N, i
         dwl = up(wl, (wo + batch * ws) * 4);
     } else {
         uint16_t *h = malloc((wo + batch * ws) * 2);
-        for (size_t i = 0; i < wo + batch * ws; i++) h[i] = wdt == VT_F16 ? vt_f32_to_f16(wl[i]) : vt_f32_to_bf16(wl[i]);
+        for (size_t i = 0; i < wo + batch * ws; i++)
+            h[i] = wdt == VT_F16 ? vt_f32_to_f16(wl[i]) : vt_f32_to_bf16(wl[i]);
         dwl = up(h, (wo + batch * ws) * 2);
         free(h);
     }
