@@ -244,10 +244,11 @@ static void prepare_write(void *p, size_t bytes)
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
                  const char *what)
 {
+    size_t bytes = wl_bytes(t, f);
     void *host;
-    cl_mem buf = vm_alloc_mapped(p, tag, wl_bytes(t, f), what, &host);
+    cl_mem buf = vm_alloc_mapped(p, tag, bytes, what, &host);
     if (!buf) return NULL;
-    prepare_write(host, wl_bytes(t, f));
+    prepare_write(host, bytes);
     vt_map_pages(s, t);
     wl_write(t, f, host, threads);
     if (vm_unmap(p, buf, host)) {
