@@ -190,6 +190,10 @@ static int vrep_collect(vj_value *const *docs, int ndocs, vrep_set *s)
         if (!dup) snprintf(v->label, sizeof v->label, "%s", base);
         else if (ndocs > 1) snprintf(v->label, sizeof v->label, "%s (file %d, device %d)", base, v->doc + 1, v->index);
         else snprintf(v->label, sizeof v->label, "%s (device %d)", base, v->index);
+        /* the policy family (host/policy.h) that chose its kernels, so side-by-side columns say how each ran */
+        const char *fam = vj_str(vj_get(vj_get(v->result, "policy"), "family"), NULL);
+        size_t used = strlen(v->label);
+        if (fam && used < sizeof v->label) snprintf(v->label + used, sizeof v->label - used, ", policy %s", fam);
     }
     /* one colour per device: first the GPU vendors' own colours (the first device of a vendor gets it), then the
      * free ones for the rest (CPUs through pocl, whose vendor is a CPU id like AuthenticAMD, and the others) */
@@ -487,6 +491,12 @@ static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
         vrep_gemm_text(gm, txt, sizeof txt);
         fputs("- GEMM parameters: ", o);
         md_text(o, txt);
+        fputc('\n', o);
+    }
+    const char *pol = vj_str(vj_get(vj_get(d->result, "policy"), "description"), NULL);
+    if (pol) {
+        fputs("- Policy: ", o);
+        md_text(o, pol);
         fputc('\n', o);
     }
     if (m) {
@@ -1211,6 +1221,12 @@ static void h_details(FILE *o, const vrep_set *s, const vrep_dev *d)
         vrep_gemm_text(gm, txt, sizeof txt);
         h_dt(o, "GEMM parameters");
         h_text(o, txt);
+        fputs("</dd>\n", o);
+    }
+    const char *pol = vj_str(vj_get(vj_get(d->result, "policy"), "description"), NULL);
+    if (pol) {
+        h_dt(o, "Policy");
+        h_text(o, pol);
         fputs("</dd>\n", o);
     }
     if (m) {

@@ -158,7 +158,7 @@ typedef struct {
 static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
 {
     vr_runtime *rt = varcl_runtime(v);
-    size_t n = rt->is_gpu ? 4096 : 1024, bytes = n * n * sizeof(float);
+    size_t n = rt->policy.bench_gemm_n, bytes = n * n * sizeof(float);
     vg_gemm g;
     int init = vg_init(&g, rt);
     if (init) return init;
@@ -175,7 +175,7 @@ static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
     }
     pk->sgemm_gflops = st ? 0 : 2.0 * n * n * n / (best * 1e6);
     /* bandwidth: copy of a 64 MiB (GPU: 256 MiB) buffer, read + write */
-    size_t cbytes = (rt->is_gpu ? 256 : 64) << 20;
+    size_t cbytes = rt->policy.bench_copy_mb << 20;
     if (cbytes > rt->mem.max_alloc / 2) cbytes = rt->mem.max_alloc / 2;
     cl_mem s = st ? NULL : vm_alloc(&rt->mem, VM_SCRATCH, cbytes, "probe copy source");
     cl_mem d = s ? vm_alloc(&rt->mem, VM_SCRATCH, cbytes, "probe copy target") : NULL;
@@ -349,6 +349,21 @@ static void gemm_json(FILE *f, const vg_gemm *g)
     fprintf(f, ",\"weights\":\"%s\"}", g->packed ? "packed" : "[K][N]");
 }
 
+/* "policy": the device's kernel choices (host/policy.h): {"family": "cpu" | "gpu", "reason": why, "description":
+ * one line of every choice} */
+static void policy_json(FILE *f, const vp_policy *p)
+{
+    char line[600];
+    vp_describe(p, line, sizeof line);
+    fprintf(f, ",\"policy\":{\"family\":");
+    vj_write_string(f, p->name);
+    fprintf(f, ",\"reason\":");
+    vj_write_string(f, p->reason);
+    fprintf(f, ",\"description\":");
+    vj_write_string(f, line);
+    fputc('}', f);
+}
+
 /* Benchmarks one device into the JSON stream; a failure is recorded in the stream and returned. */
 static int bench_device(FILE *f, const options *o, const vr_device *dev)
 {
@@ -419,6 +434,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     }
     fprintf(f, ",\"peak\":{\"sgemm_gflops\":%.4f,\"bandwidth_gbs\":%.4f}", pk.sgemm_gflops, pk.bandwidth_gbs);
     if (have_gemm) gemm_json(f, &gemm);
+    if (v) policy_json(f, &varcl_runtime(v)->policy);
     if (v) {
         fprintf(f, ",\"model\":{\"name\":");
         vj_write_string(f, o->model ? o->model : "built-in demo model");

@@ -59,8 +59,8 @@ float16 gelu_tanh16(float16 v) { return 0.5f * v * (1.0f + tanh(0.79788456080286
                 _Pragma("unroll") for (int m = 0; m < RB; m++)                                                         \
                 {                                                                                                      \
                     float16 xv = (float16)(x[xo[m] + k]);                                                              \
-                    acc[m][0] = fma(xv, w0, acc[m][0]);                                                                \
-                    acc[m][1] = fma(xv, w1, acc[m][1]);                                                                \
+                    acc[m][0] = VFMA(xv, w0, acc[m][0]);                                                                \
+                    acc[m][1] = VFMA(xv, w1, acc[m][1]);                                                                \
                 }                                                                                                      \
             }                                                                                                          \
             _Pragma("unroll") for (int m = 0; m < RB; m++)                                                             \
@@ -107,4 +107,59 @@ __kernel void pack_panels(__global const float *B, ulong b_off, int ldb, int tra
     float v = 0.0f;
     if (n < N) v = alpha * B[b_off + (trans_b ? (size_t)n * ldb + k : (size_t)k * ldb + n)];
     out[((size_t)(n / PW) * K + k) * PW + n % PW] = v;
+}
+
+/* linear_simt: y[b][m][n] = act(alpha * sum_k x[b][m][k] * W(k, n) + bias[n]) with W [K][N] as CLBlast takes it,
+ * for devices whose neighbouring work-items are SIMD lanes but which CLBlast does not serve well (policy.h: Mesa's
+ * llvmpipe, where CLBlast's default parameters ran the decoder's products at 0.1-0.4 GFLOP/s). Work-item (column
+ * block, row block) computes 4 columns of 8 rows in named float4 accumulators: llvmpipe turns private arrays into
+ * memory indexed per lane, and every work-item costs it a fixed few ns, so each does 32 outputs (measured on
+ * 512 x 128 -> 512: one column per work-item with an array of 8 rows 0.1 GFLOP/s, 4 columns x 8 rows 2-5).
+ * W(k, n) = w[k * ldw + n], or w[n * ldw + k] with trans_w (B given as [N][K]: the decoder's q k^T). x rows ldx
+ * apart, y rows ldy apart; rows past M repeat row M - 1 and columns past N column N - 1, neither written.
+ * act as linear_packed (0 none, 1 bias, 2 bias + GELU). Global (ceil(N / 4), ceil(M / 8), batch). */
+#define SIMT_ROW(r) __global const float *x##r = xb + min(r, rows - 1) * ldx;
+#define SIMT_FMA(r) a##r = VFMA((float4)(x##r[k]), wv, a##r);
+#define SIMT_STORE(r)                                                                                                  \
+    if (r < rows) {                                                                                                    \
+        float4 v = alpha * a##r + bv;                                                                                  \
+        if (act == 2) v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));                \
+        __global float *yr = yb + (size_t)r * ldy;                                                                     \
+        if (cols == 4) vstore4(v, 0, yr);                                                                              \
+        else {                                                                                                         \
+            yr[0] = v.x;                                                                                               \
+            if (cols > 1) yr[1] = v.y;                                                                                 \
+            if (cols > 2) yr[2] = v.z;                                                                                 \
+        }                                                                                                              \
+    }
+__kernel void linear_simt(__global const float *x, ulong x_off, ulong x_bs, int ldx, __global const float *w,
+                          ulong w_off, ulong w_bs, int ldw, int trans_w, __global float *y, ulong y_off, ulong y_bs,
+                          int ldy, int M, int N, int K, float alpha, __global const float *bias, int act)
+{
+    int n = get_global_id(0) * 4, m0 = get_global_id(1) * 8, b = get_global_id(2);
+    if (n >= N || m0 >= M) return;
+    int rows = min(8, M - m0), cols = min(4, N - n);
+    __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;
+    __global const float *wb = w + w_off + b * w_bs;
+    SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)
+    float4 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+    if (cols == 4 && !trans_w) {
+        for (int k = 0; k < K; k++) {
+            float4 wv = vload4(0, wb + (size_t)k * ldw + n);
+            SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)
+        }
+    } else { /* W transposed, or the last columns: W(k, n + c) one by one, columns past N repeat N - 1 */
+        size_t wk = trans_w ? 1 : (size_t)ldw, wn = trans_w ? (size_t)ldw : 1;
+        __global const float *c0 = wb + (size_t)n * wn, *c1 = wb + (size_t)min(n + 1, N - 1) * wn,
+                             *c2 = wb + (size_t)min(n + 2, N - 1) * wn, *c3 = wb + (size_t)min(n + 3, N - 1) * wn;
+        for (int k = 0; k < K; k++) {
+            size_t o = (size_t)k * wk;
+            float4 wv = (float4)(c0[o], c1[o], c2[o], c3[o]);
+            SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)
+        }
+    }
+    float4 bv = 0.0f;
+    if (act) bv = (float4)(bias[n], bias[min(n + 1, N - 1)], bias[min(n + 2, N - 1)], bias[min(n + 3, N - 1)]);
+    __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;
+    SIMT_STORE(0) SIMT_STORE(1) SIMT_STORE(2) SIMT_STORE(3) SIMT_STORE(4) SIMT_STORE(5) SIMT_STORE(6) SIMT_STORE(7)
 }

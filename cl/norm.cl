@@ -54,7 +54,7 @@ __kernel void gn_partial(__global const float *x, __global float *part, int HW, 
         xc += C;
         float4 d = vload4(0, xc) - k;
         s += d;
-        q = fma(d, d, q);
+        q = VFMA(d, d, q);
     }
     float4 m = s * (1.0f / (float)(p1 - p0));
     __global float *o = part + (size_t)ch * 3 * C + b * 4;
@@ -78,7 +78,7 @@ __kernel void gn_partial_rows(__global const float *x, __global float *part, int
         for (int i = 0; i < C16; i++) {
             float16 d = vload16(i, xp) - vload16(i, x0);
             s[i] += d;
-            q[i] = fma(d, d, q[i]);
+            q[i] = VFMA(d, d, q[i]);
         }
     }
     float inv = 1.0f / (float)(p1 - p0);
@@ -160,7 +160,7 @@ __kernel void gn_apply(__global const float *x, __global float *y, __global cons
     int b = get_global_id(0), p = get_global_id(1);
     if (b * 4 >= C || p >= HW) return;
     size_t o = (size_t)p * C + b * 4;
-    float4 v = fma(vload4(0, x + o) - vload4(b, coef), vload4(b, coef + C), vload4(b, coef + 2 * C));
+    float4 v = VFMA(vload4(0, x + o) - vload4(b, coef), vload4(b, coef + C), vload4(b, coef + 2 * C));
     if (silu) v = v / (1.0f + exp(-v));
     vstore4(v, 0, y + o);
 }
@@ -174,7 +174,7 @@ __kernel void gn_apply_rows(__global const float *x, __global float *y, __global
     __global const float *xp = x + (size_t)p * C, *ck = coef, *cs = coef + C, *cb = coef + 2 * C;
     __global float *yp = y + (size_t)p * C;
     for (int i = 0; i < C / 16; i++) {
-        float16 v = fma(vload16(i, xp) - vload16(i, ck), vload16(i, cs), vload16(i, cb));
+        float16 v = VFMA(vload16(i, xp) - vload16(i, ck), vload16(i, cs), vload16(i, cb));
         if (silu) v = v / (1.0f + exp(-v));
         vstore16(v, i, yp);
     }

@@ -19,14 +19,10 @@ int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm)
     c->scratch_bytes = 0;
     c->scratch_cap = SCRATCH_CAP_BYTES;
     if (rt->mem.max_alloc && c->scratch_cap > rt->mem.max_alloc) c->scratch_cap = rt->mem.max_alloc;
-    int cpu = (rt->dev.type & CL_DEVICE_TYPE_CPU) != 0;
-    /* CPUs (pocl): a work-item loops over 64 contiguous channels; GPUs: one float4 per work-item (coalesced) */
-    c->wino_cpw = cpu ? 16 : 1;
-    /* pocl: Winograd chunks of 1024, 2048, 4096 tiles or whatever fits the cap ran at the same speed (within
-     * the noise of +-10%), so CPUs take 2048 (scratch <= 94 MB for the 160-channel F(4x4) levels instead of the
-     * cap); GPUs want the largest products the scratch allows */
-    c->wino_chunk_tiles = cpu ? 2048 : 0;
-    if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) ||
+    /* float4s per transform work-item and tiles per chunk: the device's policy (policy.h) */
+    c->wino_cpw = rt->policy.wino_cpw;
+    c->wino_chunk_tiles = rt->policy.wino_chunk_tiles;
+    if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_im2col_simt = vr_kernel(rt, "im2col3x3_simt")) ||
         !(c->k_wino2_in = vr_kernel(rt, "wino2_input")) || !(c->k_wino2_out = vr_kernel(rt, "wino2_output")) ||
         !(c->k_wino4_in = vr_kernel(rt, "wino4_input")) || !(c->k_wino4_out = vr_kernel(rt, "wino4_output")))
         return VARCL_E_RUNTIME;
@@ -62,8 +58,11 @@ static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, 
     if (!chunk) return VARCL_E_RUNTIME;
     for (int row0 = 0; row0 < rows; row0 += chunk) {
         int n = rows - row0 < chunk ? rows - row0 : chunk;
-        size_t g[2] = {9, (size_t)n};
-        if ((st = vr_launch(c->rt, c->k_im2col, "im2col3x3", 2, g, NULL, 8, VR_ARG(in), VR_ARG(c->scratch),
+        /* the policy's shape: a (pixel, tap) per work-item, or a channel per work-item (SIMD lanes) */
+        int simt = c->rt->policy.im2col_simt;
+        size_t g[3] = {simt ? (size_t)w->cin : 9, simt ? 9 : (size_t)n, (size_t)n};
+        if ((st = vr_launch(c->rt, simt ? c->k_im2col_simt : c->k_im2col, simt ? "im2col3x3_simt" : "im2col3x3",
+                            simt ? 3 : 2, g, NULL, 8, VR_ARG(in), VR_ARG(c->scratch),
                             VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(row0), VR_ARG(n))) ||
             (st = vg_linear_act(c->gemm, c->scratch, 0, w->wt, 0, out, (size_t)row0 * w->cout, (size_t)n,
                                 (size_t)w->cout, (size_t)K, w->b, bias ? VG_ACT_BIAS : VG_ACT_NONE)))

@@ -22,7 +22,7 @@ typedef struct {
     size_t scratch_cap;   /* largest chunk allowed, bytes */
     int wino_cpw;         /* float4s of channels per work-item in the Winograd transforms (device-dependent) */
     int wino_chunk_tiles; /* most Winograd tiles per chunk, 0: as many as scratch_cap allows */
-    cl_kernel k_im2col, k_wino2_in, k_wino2_out, k_wino4_in, k_wino4_out;
+    cl_kernel k_im2col, k_im2col_simt, k_wino2_in, k_wino2_out, k_wino4_in, k_wino4_out;
 } vc_conv;
 
 int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm);

@@ -8,12 +8,6 @@
 #define LN_EPS 1e-6f
 #define ATTN_QB 4 /* queries per work-item of attention_blk (QB in cl/attention.cl) */
 
-/* Work-group sizes for kernels with large private arrays on CPU devices. pocl keeps every work-item's private data
- * of a work-group on one thread's stack; left to itself it picks groups of up to 4096 work-items, and at batch 8
- * (d16, last scale) attention_blk's 2.3 KB per work-item overflowed that stack (a segfault inside pocl). GPUs keep
- * private data in registers: NULL (the driver's choice) there. */
-static const size_t cpu_local1[3] = {1, 1, 1}, cpu_local16[2] = {16, 1};
-
 size_t vf_bytes(const var_hparams *hp, int B)
 {
     size_t R = 2 * (size_t)B, rows = R * hp->latent * hp->latent, C = (size_t)hp->C;
@@ -157,19 +151,21 @@ static int gated(vf_state *s, cl_mem bias, cl_mem mod, int rows, int T, int gamm
                      VR_ARG(mod), VR_ARG(total), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(gamma_off));
 }
 
-/* CPUs take the blocked kernel (16 keys per vector step, QB queries per work-item); GPUs, and pages that a
- * 16-key block could straddle, the one-query-per-work-item kernel. */
+/* The policy's attention variant (policy.h): the blocked kernel (16 keys per vector step, QB queries per
+ * work-item) or one query per work-item, which also takes pages that a 16-key block could straddle. */
 static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int N, int T, int kv_len, int tab0)
 {
     int C = s->m->hp.C, P = kv->page_tokens, maxp = kv->max_pages;
-    if (!s->rt->is_gpu && P % 16 == 0) {
+    const vp_policy *pol = &s->rt->policy;
+    if (pol->attn_blocked && P % 16 == 0) {
         size_t g3[3] = {(size_t)(T + ATTN_QB - 1) / ATTN_QB, (size_t)s->m->hp.heads, (size_t)s->R};
-        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, cpu_local1, 12, VR_ARG(s->q),
+        size_t l3[3] = {pol->attn_blk_local, pol->attn_blk_local, pol->attn_blk_local};
+        return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, pol->attn_blk_local ? l3 : NULL, 12, VR_ARG(s->q),
                          VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T),
                          VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
-    size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads};
-    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, s->rt->is_gpu ? NULL : cpu_local16, 12,
+    size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads}, l2[2] = {pol->attn_local, 1};
+    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, pol->attn_local ? l2 : NULL, 12,
                      VR_ARG(s->q), VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N),
                      VR_ARG(T), VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
 }
@@ -183,11 +179,11 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
     int pos0 = kv->len[l], kv_len = pos0 + T, P = kv->page_tokens, maxp = kv->max_pages;
     int tab0 = l * s->R * maxp; /* this layer's page tables */
     cl_mem kpool = kv->kchunk[kv->layer_chunk[l]], vpool = kv->vchunk[kv->layer_chunk[l]];
-    size_t g2[2] = {(size_t)N, (size_t)hp->heads};
+    size_t g2[2] = {(size_t)N, (size_t)hp->heads}, l2[2] = {s->rt->policy.attn_local, 1};
     /* attention: a = LN(x)(1 + scale1) + shift1; x += gamma1 * proj(attn(a)) */
     if ((st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 2 * C, mod0 + 4 * C)) ||
         (st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
-        (st = vr_launch(s->rt, s->k_qk[kv->f16], "qk_norm_store", 2, g2, s->rt->is_gpu ? NULL : cpu_local16, 15,
+        (st = vr_launch(s->rt, s->k_qk[kv->f16], "qk_norm_store", 2, g2, l2[0] ? l2 : NULL, 15,
                         VR_ARG(s->qkv),
                         VR_ARG(b->q_bias), VR_ARG(b->v_bias), VR_ARG(b->scale_mul), VR_ARG(s->q), VR_ARG(kpool),
                         VR_ARG(vpool),

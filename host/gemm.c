@@ -141,7 +141,7 @@ static int install(vr_runtime *rt, const vg_xgemm_set *s)
     int d = device_slot(rt->dev.device);
     if (d < 0) return VARCL_E_RUNTIME;
     if (devices[d].overridden && !memcmp(devices[d].installed, s->v, sizeof s->v)) return 0;
-    if (!devices[d].overridden && (rt->dev.type & CL_DEVICE_TYPE_CPU)) {
+    if (!devices[d].overridden && rt->policy.clblast_direct_small) {
         /* small products take CLBlast's direct kernel, everything else the tuned indirect one (the direct kernel
          * tops out at 52-60 GFLOP/s on pocl) */
         const char *rn[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
@@ -241,15 +241,7 @@ double vg_switch_ms(vg_gemm *g, const vg_xgemm_set *a, const vg_xgemm_set *b)
 
 /* ---- set-up ---- */
 
-int vg_packed_layout(const vr_runtime *rt)
-{
-    const char *env = getenv("VARCL_LINEAR");
-    if (!env || !*env || !strcmp(env, "auto")) return (rt->dev.type & CL_DEVICE_TYPE_CPU) != 0;
-    if (!strcmp(env, "packed")) return 1;
-    if (!strcmp(env, "clblast")) return 0;
-    varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed or clblast", env);
-    return -1;
-}
+int vg_packed_layout(const vr_runtime *rt) { return rt->policy.packed; }
 
 #define PANEL 32 /* PW in cl/linear.cl */
 
@@ -285,7 +277,8 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
     memset(g, 0, sizeof *g);
     g->rt = rt;
     g->source = VG_PARAMS_DEFAULT;
-    if ((g->packed = vg_packed_layout(rt)) < 0) return VARCL_E_INPUT;
+    g->packed = rt->policy.product == VP_PRODUCT_PACKED;
+    g->simt = rt->policy.product == VP_PRODUCT_SIMT;
     cl_uint units = 1;
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     g->units = units ? (int)units : 1;
@@ -296,7 +289,7 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
             if (!(g->k_packed[d][r] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
         }
     if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
-        !(g->k_pack = vr_kernel(rt, "pack_panels")))
+        !(g->k_pack = vr_kernel(rt, "pack_panels")) || !(g->k_simt = vr_kernel(rt, "linear_simt")))
         return VARCL_E_RUNTIME;
     return 0;
 }
@@ -332,15 +325,15 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
         g->set[VG_CLASS_LINEAR] = t.set[VG_CLASS_LINEAR];
         g->set[VG_CLASS_CONV] = t.set[VG_CLASS_CONV];
     } else {
-        if (!(rt->dev.type & CL_DEVICE_TYPE_CPU)) return 0;
+        if (rt->policy.clblast_sets != VP_SETS_CPU) return 0;
         g->source = VG_PARAMS_BUILTIN;
         g->set[VG_CLASS_LINEAR] = vg_find_candidate("cpu-linear-sb")->set;
         g->set[VG_CLASS_CONV] = vg_find_candidate("cpu-conv")->set;
     }
-    /* packed devices run no product through CLBlast in the engine: checking the sets (which compiles CLBlast's
+    /* packed and simt devices run no product through CLBlast in the engine: checking the sets (which compiles CLBlast's
      * kernels, 10-20 s on a cold pocl cache) waits for the first CLBlast product */
     g->use_sets = 1;
-    g->unchecked = g->packed;
+    g->unchecked = g->packed || g->simt;
     return g->unchecked ? 0 : check_sets(g);
 }
 
@@ -361,7 +354,8 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n)
                                  g->set[VG_CLASS_CONV].name);
     else if (g->source == VG_PARAMS_FILE && used < n)
         used += (size_t)snprintf(buf + used, n - used, " (CLBlast defaults)");
-    if (used < n) snprintf(buf + used, n - used, g->packed ? ", packed weights" : ", weights [K][N]");
+    if (used < n)
+        snprintf(buf + used, n - used, g->packed ? ", packed weights" : g->simt ? ", weights [K][N], linear_simt" : ", weights [K][N]");
 }
 
 /* ---- products ---- */
@@ -426,15 +420,33 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
     int m = (int)M, n = (int)N, k = (int)K, mci = (int)mc, lx = (int)ldx;
     cl_mem w = wt.buf, b = act ? bias : wt.buf; /* any valid buffer where there is no bias: not read */
     size_t gsz[3] = {panels, chunks, batch};
-    static const size_t one[3] = {1, 1, 1};
     static const char *const names[3][3] = {{"linear_packed2", "linear_packed4", "linear_packed8"},
                                             {"linear_packed2_f16", "linear_packed4_f16", "linear_packed8_f16"},
                                             {"linear_packed2_bf16", "linear_packed4_bf16", "linear_packed8_bf16"}};
-    const size_t *local = (g->rt->dev.type & CL_DEVICE_TYPE_CPU) ? one : NULL;
+    size_t lsz[3] = {g->rt->policy.linear_local, 1, 1};
+    const size_t *local = lsz[0] ? lsz : NULL;
     int d = dtype_index(wt.dtype);
     return vr_launch(g->rt, g->k_packed[d][which], names[d][which], 3, gsz, local, 16, VR_ARG(x), VR_ARG(xo),
                      VR_ARG(xs), VR_ARG(w), VR_ARG(wo), VR_ARG(ws), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(m),
                      VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
+}
+
+/* linear_simt (cl/linear.cl): 8 rows x 4 columns per work-item, the work-group along the columns from the
+ * policy. */
+static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
+                       size_t wt_off, size_t wt_bs, size_t ldw, int trans_w, cl_mem y, size_t y_off, size_t y_bs,
+                       size_t ldy, size_t M, size_t N, size_t K, float alpha, cl_mem bias, int act)
+{
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX || ldw > INT32_MAX || ldy > INT32_MAX)
+        return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
+    cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
+    int m = (int)M, n = (int)N, k = (int)K, lx = (int)ldx, lw = (int)ldw, ly = (int)ldy, tw = trans_w;
+    cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
+    size_t gsz[3] = {(N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
+    return vr_launch(g->rt, g->k_simt, "linear_simt", 3, gsz, lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo),
+                     VR_ARG(xs), VR_ARG(lx), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(lw), VR_ARG(tw), VR_ARG(y),
+                     VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b),
+                     VR_ARG(act));
 }
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
@@ -465,6 +477,8 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     if (M == 0 || N == 0) return 0;
     if (g->packed && !trans_a && beta == 0.0f && ldc == N)
         return sgemm_packed(g, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, C, c_off);
+    if (g->simt && !trans_a && beta == 0.0f)
+        return linear_simt(g, 1, A, a_off, 0, lda, B, b_off, 0, ldb, trans_b, C, c_off, 0, ldc, M, N, K, alpha, NULL, 0);
     if (g->unchecked) {
         int st = check_sets(g);
         if (st) return st;
@@ -484,6 +498,9 @@ int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x
         return varcl_fail(VARCL_E_RUNTIME, "internal: 16-bit weights given to a CLBlast product");
     if (g->packed)
         return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
+    if (g->simt)
+        return linear_simt(g, batch, x, x_off, x_bs, K, wt.buf, wt_off, wt_bs, N, 0, y, y_off, y_bs, N, M, N, K, 1.0f,
+                           NULL, 0);
     for (size_t b = 0; b < batch; b++) {
         int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt.buf, wt_off + b * wt_bs, N, 0.0f, y,
                           y_off + b * y_bs, N);
@@ -503,6 +520,8 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
 {
     if (M == 0 || N == 0) return 0;
     if (g->packed && vg_weight_dtype_ok(g, wt.dtype)) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
+    if (g->simt && wt.dtype == VT_F32)
+        return linear_simt(g, 1, x, x_off, 0, K, wt.buf, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     if (st || act == VG_ACT_NONE) return st;
     if (M * N > INT32_MAX || y_off > INT32_MAX)

@@ -8,7 +8,7 @@
  * ("CLBlast defaults") in place for both. Where the sets come from, in order:
  *   1. VARCL_GEMM_TUNING=off: CLBlast defaults, nothing else is read;
  *   2. the device's tuning file in the varcl cache directory (written by `vbench --tune`, see gemm_tune.c);
- *   3. CPU devices: the built-in CPU sets; other devices: CLBlast defaults.
+ *   3. where the policy says so (pocl-like devices with room for them): the built-in CPU sets; else CLBlast defaults.
  * Every set is checked against CLBlast's constraints and, once per process and device, against a host reference
  * (on devices with packed weights before the first CLBlast product, not at start-up):
  * CLBlastOverrideParameters does not validate and an invalid set computes garbage. CLBlast 1.5.3 cannot restore
@@ -67,6 +67,8 @@ typedef struct {
     vg_xgemm_set set[VG_CLASSES];
     char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
+    int simt;     /* weights [K][N], products through linear_simt instead of CLBlast (policy.h VP_PRODUCT_SIMT) */
+    cl_kernel k_simt;
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */
     cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */
@@ -99,8 +101,9 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n);
 const char *vg_source_name(int source);
 
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.
- * Offsets and leading dimensions in elements. Packed devices run it as pack_panels (alpha folded in) then
- * linear_packed when trans_a = 0 and beta = 0 (the decoder's attention), CLBlast otherwise. */
+ * Offsets and leading dimensions in elements. When trans_a = 0 and beta = 0 (the decoder's attention) packed
+ * devices run it as pack_panels (alpha folded in) then linear_packed, simt devices as linear_simt; CLBlast
+ * otherwise. */
 int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
              size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off, size_t ldc);
 
@@ -111,8 +114,8 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
  *     linear_packed. On pocl (2-core AVX-512 EPYC) it ran the transformer's products at 200-225 GFLOP/s from 32
  *     rows up and streamed the weights of 1-8-row products at 25-50 GB/s, where CLBlast with the best parameters
  *     found reached 80-110 GFLOP/s and cost the same 8-10 ms (1024 -> 4096) for any product below 128 rows.
- * VARCL_LINEAR=packed or clblast overrides the device type's choice (auto). Returns 1 for packed, 0 for CLBlast,
- * -1 (an input error is set) for another VARCL_LINEAR value. */
+ * The device's policy chooses (host/policy.h: packed in the "cpu" family); VARCL_LINEAR=packed or clblast
+ * overrides it. Returns 1 for packed, 0 for CLBlast. */
 int vg_packed_layout(const vr_runtime *rt);
 /* A weight matrix on the device and the dtype of its elements: f32, or (packed layout only) f16 / bf16, which
  * linear_packed widens to f32 as it reads them (vg_weight_dtypes). */

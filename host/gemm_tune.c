@@ -396,7 +396,8 @@ static int time_product(tuner *t, const vg_shape *s, double *ms, double *err)
 static int pick_rows(tuner *t, vg_tune_result *r)
 {
     const vg_tune_opts *o = t->o;
-    cl_device_type type = t->rt->dev.type;
+    /* the candidates of the policy's family (policy.h), those that do not fit the device fail vg_xgemm_check */
+    cl_device_type type = t->rt->policy.family == VP_CPU ? CL_DEVICE_TYPE_CPU : CL_DEVICE_TYPE_GPU;
     int want_default = !o->names, n = 0;
     for (int i = 0; o->names && i < o->n_names; i++) {
         if (!strcmp(o->names[i], "default")) want_default = 1;

@@ -165,13 +165,12 @@ int vr_choose_device(const char *spec, vr_device *out)
             free(devs);
             return varcl_fail(VARCL_E_INPUT, "unknown device '%s': %d device(s) found, see --list-devices", spec, n);
         }
-    } else {
-        for (int i = 0; i < n && pick < 0; i++)
-            if (devs[i].type & CL_DEVICE_TYPE_GPU) pick = i;
-        if (pick < 0) {
-            pick = 0;
-            for (int i = 1; i < n; i++)
-                if (devs[i].compute_units > devs[pick].compute_units) pick = i;
+    } else { /* the policy's rank (GPUs, then pocl, then other CPU implementations), then compute units */
+        pick = 0;
+        int best = vp_default_rank(devs[0].platform, devs[0].device);
+        for (int i = 1; i < n; i++) {
+            int r = vp_default_rank(devs[i].platform, devs[i].device);
+            if (r > best || (r == best && devs[i].compute_units > devs[pick].compute_units)) pick = i, best = r;
         }
     }
     *out = devs[pick];
@@ -206,6 +205,12 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 /* All kernel sources as one program text: from $VARCL_KERNEL_DIR when set, else the embedded copies. */
 static int load_sources(strbuf *src)
 {
+    /* VFMA(a, b, c) = a * b + c: fused where the device has a hardware FMA, as a multiply and an add where fma()
+     * would be emulated (policy.h split_fma: llvmpipe reports no CL_FP_FMA, and its fma() cost 4x the time of the
+     * product kernels) */
+    static const char prelude[] = "#ifdef VARCL_SPLIT_FMA\n#define VFMA(a, b, c) ((a) * (b) + (c))\n#else\n"
+                                  "#define VFMA(a, b, c) fma(a, b, c)\n#endif\n";
+    if (sb_add(src, prelude, sizeof prelude - 1)) return VARCL_E_RUNTIME;
     const char *dir = getenv("VARCL_KERNEL_DIR");
     if (!dir || !*dir) {
         for (int i = 0; varcl_kernel_sources[i].name; i++) {
@@ -319,7 +324,8 @@ static int build_program(vr_runtime *rt)
         free(src.text);
         return st;
     }
-    const char *opts = "-cl-std=CL1.2";
+    char opts[128];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2%s", rt->policy.split_fma ? " -DVARCL_SPLIT_FMA" : "");
     uint64_t h = 0xcbf29ce484222325ULL;
     h = fnv1a(h, src.text, src.len);
     h = fnv1a(h, opts, strlen(opts));
@@ -385,10 +391,18 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     memset(rt, 0, sizeof *rt);
     int st = vr_choose_device(spec, &rt->dev);
     if (st) return st;
-    rt->is_gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    if ((st = vp_choose(&rt->policy, rt->dev.platform, rt->dev.device))) {
+        memset(rt, 0, sizeof *rt);
+        return st;
+    }
     const char *pe = getenv("VARCL_PROFILE");
     rt->prof_on = pe && *pe && strcmp(pe, "0") != 0;
     rt->profiling = profiling || rt->prof_on;
+    /* A device timer resolution of 0 marks profiling timestamps that are placeholders: Mesa 22.3's rusticl reports
+     * 0, 1, 2, 3 ns for queued, submit, start and end of every command. VARCL_PROFILE then times on the host. */
+    size_t timer_res = 0;
+    clGetDeviceInfo(rt->dev.device, CL_DEVICE_PROFILING_TIMER_RESOLUTION, sizeof timer_res, &timer_res, NULL);
+    rt->prof_host = timer_res == 0;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->dev.platform, 0};
     rt->ctx = clCreateContext(props, 1, &rt->dev.device, NULL, NULL, &err);
@@ -512,15 +526,24 @@ int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const
         if (local && local[d]) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
     }
     cl_event ev = NULL;
+    double h0 = rt->prof_on ? vr_now_ms() : 0;
     cl_int err = clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, g, local, 0, NULL, rt->prof_on ? &ev : NULL);
     if (err != CL_SUCCESS)
         return varcl_fail(VARCL_E_RUNTIME, "clEnqueueNDRangeKernel(%s) failed: %s", name, vr_error_name(err));
     if (ev) {
         cl_ulong t0 = 0, t1 = 0;
-        if (clWaitForEvents(1, &ev) == CL_SUCCESS &&
-            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
-            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS)
-            vr_prof_add(rt, name, (double)(t1 - t0) * 1e-6);
+        if (clWaitForEvents(1, &ev) == CL_SUCCESS) {
+            /* host time from enqueue to completion where the device's timestamps cannot be trusted: the queue is
+             * otherwise empty here (profiling waits for every launch), so it is the kernel's time plus one
+             * launch's overhead */
+            double host = vr_now_ms() - h0;
+            if (rt->prof_host ||
+                clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
+                clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS || t1 < t0)
+                vr_prof_add(rt, name, host);
+            else
+                vr_prof_add(rt, name, (double)(t1 - t0) * 1e-6);
+        }
         clReleaseEvent(ev);
     }
     return 0;

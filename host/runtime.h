@@ -6,6 +6,7 @@
 #include <CL/cl.h>
 
 #include "mem.h"
+#include "policy.h"
 
 typedef struct {
     int index; /* position in the enumeration over all platforms */
@@ -33,7 +34,7 @@ typedef struct {
 
 typedef struct {
     vr_device dev;
-    int is_gpu;
+    vp_policy policy; /* kernel variants, layouts and work shapes for this device (policy.h) */
     cl_context ctx;
     cl_command_queue queue;
     cl_program program;
@@ -42,6 +43,7 @@ typedef struct {
     vm_pool mem;
     int profiling;
     int prof_on;                       /* VARCL_PROFILE set: launches wait for their events (serialises the queue) */
+    int prof_host;                     /* device timestamps are placeholders: VARCL_PROFILE times on the host */
     vr_prof_entry prof[VR_PROF_MAX];   /* per name: calls and milliseconds */
     int n_prof;
 } vr_runtime;
@@ -50,7 +52,8 @@ typedef struct {
 int vr_list_devices(vr_device **out, int *n);
 
 /* Picks a device: spec = index or case-insensitive substring of platform/device/vendor name; NULL or "" falls back
- * to $VARCL_DEVICE, then to the first GPU, else the device with the most compute units. Unknown spec: input error. */
+ * to $VARCL_DEVICE, then to the device the policy ranks first (vp_default_rank: GPUs, pocl, other CPU drivers), ties
+ * broken by compute units. Unknown spec: input error. */
 int vr_choose_device(const char *spec, vr_device *out);
 
 /* Opens a context and in-order queue on the chosen device and builds the kernels (embedded sources, or

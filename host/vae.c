@@ -8,14 +8,12 @@
 
 #define GN_GROUPS 32
 #define GN_EPS 1e-6f
-/* GroupNorm (cl/norm.cl). Pixel chunks of the statistics pass: on CPUs GN_CPU_CHUNKS work-items each stream whole
- * rows of a chunk; on GPUs a work-item per (chunk of about GN_GPU_PIXELS pixels, 4 channels); never more than
- * GN_CHUNKS_MAX (the partials buffer). CPUs use the row kernels up to GN_ROWS_CMAX channels (cl/norm.cl). */
-#define GN_CPU_CHUNKS 64
-#define GN_GPU_PIXELS 64
+/* GroupNorm (cl/norm.cl), in the policy's shape (policy.h). Pixel chunks of the statistics pass: in the rows
+ * shape gn_chunk_count work-items each stream whole rows of a chunk; in the float4 shape a work-item per (chunk
+ * of about gn_chunk_pixels pixels, 4 channels); never more than GN_CHUNKS_MAX (the partials buffer). The rows
+ * kernels take up to GN_ROWS_CMAX channels (cl/norm.cl). */
 #define GN_CHUNKS_MAX 1024
 #define GN_ROWS_CMAX 1024
-#define GN_FL 64 /* gn_finalize work-group size on GPUs (at most cl/norm.cl GN_FL; 1 on CPUs) */
 
 /* Widest map GroupNorm sees: ch * max(ch_mult). */
 static int gn_max_c(const vae_hparams *hp)
@@ -26,8 +24,8 @@ static int gn_max_c(const vae_hparams *hp)
     return c;
 }
 
-/* GroupNorm in the CPU shape (whole rows per work-item)? */
-static int gn_rows(const vd_state *d) { return !d->rt->is_gpu && gn_max_c(&d->m->hp) <= GN_ROWS_CMAX; }
+/* GroupNorm in the rows shape (whole rows per work-item)? */
+static int gn_rows(const vd_state *d) { return d->rt->policy.gn_rows && gn_max_c(&d->m->hp) <= GN_ROWS_CMAX; }
 
 /* The decoder's buffer sizes: largest feature map (elements), the attention map (positions, channels), the
  * image side. Walks the levels exactly as vd_decode does. */
@@ -141,11 +139,12 @@ static int group_norm(vd_state *d, const vw_norm *n, cl_mem x, cl_mem y, int HW,
     int C = n->C, G = GN_GROUPS, rows = gn_rows(d), st;
     if (C % G || C % 16 || C > gn_max_c(&d->m->hp))
         return varcl_fail(VARCL_E_INPUT, "GroupNorm over %d channels (%d groups)", C, G);
-    int chunks = rows ? GN_CPU_CHUNKS : (HW + GN_GPU_PIXELS - 1) / GN_GPU_PIXELS;
+    const vp_policy *pol = &d->rt->policy;
+    int chunks = rows ? pol->gn_chunk_count : (HW + pol->gn_chunk_pixels - 1) / pol->gn_chunk_pixels;
     if (chunks > GN_CHUNKS_MAX) chunks = GN_CHUNKS_MAX;
     if (chunks > HW) chunks = HW;
     float eps = GN_EPS;
-    size_t gp[2] = {rows ? (size_t)chunks : (size_t)C / 4, (size_t)chunks}, lf = rows ? 1 : GN_FL,
+    size_t gp[2] = {rows ? (size_t)chunks : (size_t)C / 4, (size_t)chunks}, lf = pol->gn_final_local,
            gf = (size_t)G * lf, ga[2] = {rows ? (size_t)HW : (size_t)C / 4, (size_t)HW};
     const char *np = rows ? "gn_partial_rows" : "gn_partial", *na = rows ? "gn_apply_rows" : "gn_apply";
     if ((st = vr_launch(d->rt, d->k_part, np, rows ? 1 : 2, gp, NULL, 5, VR_ARG(x), VR_ARG(d->gn_part), VR_ARG(HW),

@@ -15,6 +15,9 @@
 
 static vr_runtime rt;
 static uint64_t rng = 12345;
+/* VARCL_TEST_TINY=1: a subset on small shapes, every kernel of varcl still covered (CLBlast's own kernels are not:
+ * they are not varcl's), for running under Oclgrind (~1000x slower than pocl; ctest test_kernels_oclgrind) */
+static int tiny;
 
 static float frand(void) /* uniform in [-1, 1) */
 {
@@ -349,14 +352,17 @@ static void test_groupnorm_softmax(void)
     /* GroupNorm: both shapes, odd pixel counts, 2..5 channels per group, chunks that do not divide HW */
     gn_case(120, 64, 0, 1, 1, 64, 1e-5);
     gn_case(120, 64, 0, 0, 0, 2, 1e-5);
-    gn_case(1237, 160, 0, 1, 1, 64, 1e-5);
-    gn_case(1237, 96, 0, 1, 0, 20, 1e-5);
-    gn_case(1, 128, 0, 0, 1, 1, 1e-5);
-    /* large means: sum / sum-of-squares statistics, or a float mean subtracted from x (2e-5 here), fail these */
-    gn_case(1237, 160, 1000, 0, 1, 64, 2e-6);
-    gn_case(1237, 160, 1000, 1, 0, 20, 2e-6);
-    gn_case(1001, 96, -1000, 0, 1, 7, 2e-6);
-    gn_case(4099, 96, 1000, 0, 0, 65, 2e-6);
+    if (tiny) gn_case(37, 96, 1000, 1, 0, 5, 2e-6);
+    if (!tiny) { /* more pixels, chunks and channel counts; large means */
+        gn_case(1237, 160, 0, 1, 1, 64, 1e-5);
+        gn_case(1237, 96, 0, 1, 0, 20, 1e-5);
+        gn_case(1, 128, 0, 0, 1, 1, 1e-5);
+        /* large means: sum / sum-of-squares statistics, or a float mean subtracted from x (2e-5 here), fail these */
+        gn_case(1237, 160, 1000, 0, 1, 64, 2e-6);
+        gn_case(1237, 160, 1000, 1, 0, 20, 2e-6);
+        gn_case(1001, 96, -1000, 0, 1, 7, 2e-6);
+        gn_case(4099, 96, 1000, 0, 0, 65, 2e-6);
+    }
     /* softmax_rows */
     int rows = 20, N = 300;
     float *s = randv((size_t)rows * N, 8), *sw = malloc((size_t)rows * N * 4), *sg = malloc((size_t)rows * N * 4);
@@ -437,10 +443,16 @@ static void test_conv(void)
     size_t big = cv.scratch_cap, small = 4096 * 4; /* small: several chunks (an odd last one) */
     int Cin = 32, Cout = 48, dflt = cv.wino_cpw;
     for (int up2 = 1; up2 <= 2; up2++) conv3x3_case(&cv, 2, 7, 9, Cin, Cout, up2, 0, dflt, small, 1);
+    if (tiny) Cin = 13, Cout = 7; /* the 1x1 case below */
+    for (int m = 2; tiny && m <= 4; m += 2) {
+        conv3x3_case(&cv, 2, 5, 3, 9, 5, 1, m, dflt, big, 1);
+        conv3x3_case(&cv, 1, 3, 2, 6, 3, 2, m, 1, big, 0);
+    }
+    for (int m = 2; tiny && m <= 4; m += 2) conv3x3_case(&cv, 2, 1, 1, 5, 7, 1, m, 2, small, 1);
     /* Winograd: H and W that leave partial edge tiles (every remainder mod 2 and mod 4), channel counts that are
      * not multiples of 4 (float4 tails), batches, Cout = 3 (conv_out), chunked and whole, both work shapes
      * (cpw 1: GPUs; 2: blocks with a tail) */
-    for (int m = 2; m <= 4; m += 2) {
+    for (int m = 2; !tiny && m <= 4; m += 2) {
         for (int up2 = 1; up2 <= 2; up2++) {
             conv3x3_case(&cv, 2, 7, 9, Cin, Cout, up2, m, dflt, small, 1);
             conv3x3_case(&cv, 3, 5, 6, 37, 19, up2, m, dflt, small, 1);
@@ -473,15 +485,21 @@ static void test_conv(void)
     vg_release(&gemm);
 }
 
-/* gemm.c's vg_linear / vg_linear_batched in both weight layouts (packed: linear_packed; [K][N]: CLBlast) on this
+/* The product kernels of gemm.c (host/policy.h VP_PRODUCT_*): path 0 CLBlast, 1 linear_packed, 2 linear_simt */
+enum { PATH_CLBLAST, PATH_PACKED, PATH_SIMT, PATHS };
+static const char *const path_names[PATHS] = {"CLBlast", "packed", "simt"};
+
+/* gemm.c's vg_linear / vg_linear_batched through each product kernel (packed: linear_packed; [K][N]: CLBlast or
+ * linear_simt) on this
  * device: products of few and many rows (the early and late scales; row blocks of 2, 4 and 8 and their tails), N
  * past the last full 32-column panel, odd K, x, W and y at offsets into larger buffers, rows split into chunks (one
  * panel, many rows), batches with gaps between the products, and the bias and bias + GELU epilogues (act).
  * wdt: the weights' storage (f16 and bf16: packed only); the reference takes the same 16-bit values widened, so the
  * tolerance stays that of f32 sums (a kernel that misread the 16-bit values would be off by far more). */
-static void linear_case_dt(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo, int act, vt_dtype wdt)
+static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int K, int wo, int act, vt_dtype wdt)
 {
-    int xo = 5, yo = 3, saved = gemm->packed;
+    int packed = path == PATH_PACKED;
+    int xo = 5, yo = 3, saved = gemm->packed, saved_simt = gemm->simt;
     size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
     size_t ws = we + 13;
     float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
@@ -513,6 +531,7 @@ static void linear_case_dt(vg_gemm *gemm, int packed, int batch, int M, int N, i
     cl_mem dyl = up(yg, (yo + batch * ys) * 4);
     cl_mem db = up(bias, (size_t)N * 4);
     gemm->packed = packed;
+    gemm->simt = path == PATH_SIMT;
     double t0 = now_ms();
     vg_weight w = {dwl, wdt};
     int st = batch == 1 ? vg_linear_act(gemm, dxl, (size_t)xo, w, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
@@ -523,11 +542,12 @@ static void linear_case_dt(vg_gemm *gemm, int packed, int batch, int M, int N, i
     vr_finish(&rt);
     double ms_ = now_ms() - t0;
     gemm->packed = saved;
+    gemm->simt = saved_simt;
     down(dyl, yg, (yo + batch * ys) * 4);
     for (int b = 0; b < batch; b++) {
         char name[80];
         snprintf(name, sizeof name, "linear %d x %d -> %d (%s%s, %s, product %d of %d)", M, K, N,
-                 packed ? "packed" : "CLBlast", wdt == VT_F16 ? " f16" : wdt == VT_BF16 ? " bf16" : "",
+                 path_names[path], wdt == VT_F16 ? " f16" : wdt == VT_BF16 ? " bf16" : "",
                  act == VG_ACT_BIAS_GELU ? "bias + GELU" : act ? "bias" : "no bias", b + 1, batch);
         compare(name, yg + yo + b * ys, yw + (size_t)b * M * N, (size_t)M * N, 1e-5, ms_);
     }
@@ -539,14 +559,14 @@ static void linear_case_dt(vg_gemm *gemm, int packed, int batch, int M, int N, i
     free(Wl), free(xl), free(wt), free(wl), free(yw), free(yg), free(bias);
 }
 
-static void linear_case(vg_gemm *gemm, int packed, int batch, int M, int N, int K, int wo, int act)
+static void linear_case(vg_gemm *gemm, int path, int batch, int M, int N, int K, int wo, int act)
 {
-    linear_case_dt(gemm, packed, batch, M, N, K, wo, act, VT_F32);
+    linear_case_dt(gemm, path, batch, M, N, K, wo, act, VT_F32);
 }
 
 /* vg_sgemm with operands inside larger buffers (lda, ldb), B as [K][N] or [N][K], alpha: the decoder's attention
- * products. Packed devices take pack_panels + linear_packed, others (and beta != 0) CLBlast. */
-static void sgemm_case(vg_gemm *gemm, int packed, int trans_b, int M, int N, int K, int lda, int ldb, float alpha,
+ * products. Packed takes pack_panels + linear_packed, simt linear_simt, CLBlast the rest (and beta != 0). */
+static void sgemm_case(vg_gemm *gemm, int path, int trans_b, int M, int N, int K, int lda, int ldb, float alpha,
                        float beta)
 {
     size_t na = (size_t)M * lda + 3, nb = (size_t)(trans_b ? N : K) * ldb + 5, nc = (size_t)M * N + 2;
@@ -560,8 +580,9 @@ static void sgemm_case(vg_gemm *gemm, int packed, int trans_b, int M, int N, int
             want[2 + (size_t)i * N + j] = (float)(alpha * s + beta * c0[2 + (size_t)i * N + j]);
         }
     cl_mem da = up(a, na * 4), db = up(b, nb * 4), dc = up(c0, nc * 4);
-    int saved = gemm->packed;
-    gemm->packed = packed;
+    int saved = gemm->packed, saved_simt = gemm->simt;
+    gemm->packed = path == PATH_PACKED;
+    gemm->simt = path == PATH_SIMT;
     double t0 = now_ms();
     CHECK(vg_sgemm(gemm, 0, trans_b, (size_t)M, (size_t)N, (size_t)K, alpha, da, 3, (size_t)lda, db, 5, (size_t)ldb,
                    beta, dc, 2, (size_t)N) == 0,
@@ -569,10 +590,11 @@ static void sgemm_case(vg_gemm *gemm, int packed, int trans_b, int M, int N, int
     vr_finish(&rt);
     double ms_ = now_ms() - t0;
     gemm->packed = saved;
+    gemm->simt = saved_simt;
     down(dc, got, nc * 4);
     char name[96];
     snprintf(name, sizeof name, "sgemm %d x %d -> %d%s (%s, beta %g)", M, K, N, trans_b ? " B^T" : "",
-             packed && beta == 0 ? "packed" : "CLBlast", beta);
+             beta == 0 ? path_names[path] : "CLBlast", beta);
     compare(name, got + 2, want + 2, (size_t)M * N, 1e-5, ms_);
     CHECK(got[0] == c0[0] && got[1] == c0[1], "%s: wrote before C", name);
     vm_free(&rt.mem, da), vm_free(&rt.mem, db), vm_free(&rt.mem, dc);
@@ -584,32 +606,46 @@ static void test_linear(void)
     vg_gemm gemm;
     CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
     const int ms[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 33, 64, 65, 130};
-    for (int packed = 0; packed < 2; packed++) {
-        for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
-            linear_case(&gemm, packed, 1, ms[t], 200, 300, 7, VG_ACT_NONE); /* N = 6 panels + 8 columns */
-            linear_case(&gemm, packed, 1, ms[t], 96, 77, 0, VG_ACT_NONE);   /* 3 full panels, odd K */
+    if (tiny) { /* varcl's product kernels, rows in blocks of 2, 4, 8 with tails; full and partial panels */
+        for (int path = PATH_PACKED; path <= PATH_SIMT; path++) {
+            const int tm[] = {1, 3, 9, 35};
+            for (size_t t = 0; t < sizeof tm / sizeof *tm; t++) linear_case(&gemm, path, 1, tm[t], 40, 9, 3, VG_ACT_NONE);
+            linear_case(&gemm, path, 2, 5, 33, 7, 1, VG_ACT_NONE);
+            linear_case(&gemm, path, 1, 6, 37, 5, 0, VG_ACT_BIAS);
+            linear_case(&gemm, path, 1, 10, 32, 6, 2, VG_ACT_BIAS_GELU);
+            sgemm_case(&gemm, path, 1, 5, 9, 7, 21, 21, 0.3f, 0.0f);
+            sgemm_case(&gemm, path, 0, 6, 7, 5, 5, 21, 1.0f, 0.0f);
         }
-        linear_case(&gemm, packed, 1, 130, 3, 50, 0, VG_ACT_NONE);    /* one partial panel: rows in chunks */
-        linear_case(&gemm, packed, 1, 1000, 40, 33, 5, VG_ACT_NONE);  /* two panels, many chunks */
-        linear_case(&gemm, packed, 4, 9, 70, 33, 2, VG_ACT_NONE);     /* a batch with gaps, as Winograd's products */
-        linear_case(&gemm, packed, 3, 300, 32, 160, 0, VG_ACT_NONE);
-        sgemm_case(&gemm, packed, 1, 37, 45, 70, 210, 210, 0.3f, 0.0f); /* scores = q k^T / sqrt(C), from qkv */
-        sgemm_case(&gemm, packed, 0, 64, 70, 37, 37, 210, 1.0f, 0.0f);  /* out = p v, v from qkv */
-        sgemm_case(&gemm, packed, 0, 9, 33, 20, 20, 33, 1.0f, 0.5f);   /* beta != 0: CLBlast */
+        for (vt_dtype d = VT_F16; d <= VT_BF16; d++) linear_case_dt(&gemm, PATH_PACKED, 1, 9, 40, 7, 1, VG_ACT_BIAS, d);
+        vg_release(&gemm);
+        return;
+    }
+    for (int path = 0; path < PATHS; path++) {
+        for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
+            linear_case(&gemm, path, 1, ms[t], 200, 300, 7, VG_ACT_NONE); /* N = 6 panels + 8 columns */
+            linear_case(&gemm, path, 1, ms[t], 96, 77, 0, VG_ACT_NONE);   /* 3 full panels, odd K */
+        }
+        linear_case(&gemm, path, 1, 130, 3, 50, 0, VG_ACT_NONE);    /* one partial panel: rows in chunks */
+        linear_case(&gemm, path, 1, 1000, 40, 33, 5, VG_ACT_NONE);  /* two panels, many chunks */
+        linear_case(&gemm, path, 4, 9, 70, 33, 2, VG_ACT_NONE);     /* a batch with gaps, as Winograd's products */
+        linear_case(&gemm, path, 3, 300, 32, 160, 0, VG_ACT_NONE);
+        sgemm_case(&gemm, path, 1, 37, 45, 70, 210, 210, 0.3f, 0.0f); /* scores = q k^T / sqrt(C), from qkv */
+        sgemm_case(&gemm, path, 0, 64, 70, 37, 37, 210, 1.0f, 0.0f);  /* out = p v, v from qkv */
+        sgemm_case(&gemm, path, 0, 9, 33, 20, 20, 33, 1.0f, 0.5f);   /* beta != 0: CLBlast */
         for (int act = VG_ACT_BIAS; act <= VG_ACT_BIAS_GELU; act++) { /* full and partial panels */
-            linear_case(&gemm, packed, 1, 7, 200, 77, 3, act);
-            linear_case(&gemm, packed, 1, 130, 200, 300, 0, act);
-            linear_case(&gemm, packed, 1, 33, 3, 50, 0, act);
+            linear_case(&gemm, path, 1, 7, 200, 77, 3, act);
+            linear_case(&gemm, path, 1, 130, 200, 300, 0, act);
+            linear_case(&gemm, path, 1, 33, 3, 50, 0, act);
         }
     }
     /* 16-bit weights (packed layout): every row block, partial panels, offsets, batches, epilogues */
     for (vt_dtype d = VT_F16; d <= VT_BF16; d++) {
-        for (size_t t = 0; t < sizeof ms / sizeof *ms; t += 2) linear_case_dt(&gemm, 1, 1, ms[t], 200, 300, 7, 0, d);
-        linear_case_dt(&gemm, 1, 1, 3, 96, 77, 1, 0, d); /* odd offset: 16-bit elements, not floats */
-        linear_case_dt(&gemm, 1, 1, 1000, 40, 33, 5, VG_ACT_NONE, d);
-        linear_case_dt(&gemm, 1, 4, 9, 70, 33, 3, VG_ACT_NONE, d);
-        linear_case_dt(&gemm, 1, 1, 7, 200, 77, 3, VG_ACT_BIAS, d);
-        linear_case_dt(&gemm, 1, 1, 130, 200, 300, 0, VG_ACT_BIAS_GELU, d);
+        for (size_t t = 0; t < sizeof ms / sizeof *ms; t += 2) linear_case_dt(&gemm, PATH_PACKED, 1, ms[t], 200, 300, 7, 0, d);
+        linear_case_dt(&gemm, PATH_PACKED, 1, 3, 96, 77, 1, 0, d); /* odd offset: 16-bit elements, not floats */
+        linear_case_dt(&gemm, PATH_PACKED, 1, 1000, 40, 33, 5, VG_ACT_NONE, d);
+        linear_case_dt(&gemm, PATH_PACKED, 4, 9, 70, 33, 3, VG_ACT_NONE, d);
+        linear_case_dt(&gemm, PATH_PACKED, 1, 7, 200, 77, 3, VG_ACT_BIAS, d);
+        linear_case_dt(&gemm, PATH_PACKED, 1, 130, 200, 300, 0, VG_ACT_BIAS_GELU, d);
     }
     CHECK(vg_weight_dtype_ok(&gemm, VT_BF16) == gemm.packed, "16-bit weights readable only where packed");
     vg_release(&gemm);
@@ -617,6 +653,7 @@ static void test_linear(void)
 
 int main(void)
 {
+    tiny = getenv("VARCL_TEST_TINY") && !strcmp(getenv("VARCL_TEST_TINY"), "1");
     int st = vr_open(&rt, NULL, 0);
     CHECK(st == 0, "vr_open: %s", varcl_last_error());
     if (st) return check_done();

@@ -1,0 +1,129 @@
+/* policy: the device's kernel variants, layouts and work shapes (see policy.h). */
+#include "policy.h"
+
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(vp_policy *p, int family)
+{
+    int cpu = family == VP_CPU;
+    p->family = family;
+    snprintf(p->name, sizeof p->name, "%s", cpu ? "cpu" : "gpu");
+    p->product = cpu ? VP_PRODUCT_PACKED : VP_PRODUCT_CLBLAST;
+    p->im2col_simt = !cpu;
+    /* pocl's automatic local size put every work-item of a small grid on one thread (113 -> 226 GFLOP/s with 1) */
+    p->linear_local = cpu ? 1 : 0;
+    /* pocl: the blocked kernel (each K/V load serves 4 queries, 16 keys per vector) 0.3 ms per test check; on
+     * llvmpipe its 2.3 KB of private arrays per work-item times the vector lanes spilled: 4954 ms */
+    p->attn_blocked = cpu;
+    /* pocl keeps a work-group's private data on one thread's stack: groups of its own choice (up to 4096) overflowed
+     * it at batch 8 (attention_blk's 2.3 KB per work-item) */
+    p->attn_blk_local = cpu ? 1 : 0;
+    p->attn_local = cpu ? 16 : 0;
+    p->gn_rows = cpu;
+    p->gn_final_local = cpu ? 1 : 64;
+    p->gn_chunk_count = 64;
+    p->gn_chunk_pixels = 64;
+    /* pocl: a work-item loops over 64 contiguous channels; SIMD lanes: one float4 per work-item (coalesced) */
+    p->wino_cpw = cpu ? 16 : 1;
+    /* pocl: chunks of 1024-4096 tiles ran at the same speed, 2048 keeps the scratch at 94 MB; GPUs want the
+     * largest products the scratch allows */
+    p->wino_chunk_tiles = cpu ? 2048 : 0;
+    p->clblast_sets = cpu ? VP_SETS_CPU : VP_SETS_DATABASE;
+    p->clblast_direct_small = cpu;
+}
+
+/* The pocl-tuned CLBlast sets (host/gemm.c's cpu-linear-sb and cpu-conv) need up to (KWG * MWG + KWG * NWG) * 4 =
+ * 160 KiB of local memory and 256 work-items; elsewhere CLBlast's database applies. */
+#define CPU_SETS_LOCAL_BYTES (160u << 10)
+#define CPU_SETS_WORK_ITEMS 256
+
+int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
+{
+    memset(p, 0, sizeof *p);
+    char plat[256] = "";
+    clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof plat, plat, NULL);
+    plat[sizeof plat - 1] = 0;
+    int pocl = strstr(plat, "Portable Computing Language") != NULL;
+    cl_ulong local = 0;
+    size_t max_wg = 0;
+    clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL);
+    clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+
+    const char *env = getenv("VARCL_POLICY");
+    if (env && *env && strcmp(env, "auto")) {
+        if (strcmp(env, "cpu") && strcmp(env, "gpu"))
+            return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY=%s: expected auto, cpu or gpu", env);
+        fill(p, strcmp(env, "cpu") ? VP_GPU : VP_CPU);
+        snprintf(p->reason, sizeof p->reason, "VARCL_POLICY=%s", env);
+    } else if (pocl) {
+        fill(p, VP_CPU);
+        snprintf(p->reason, sizeof p->reason, "pocl: one work-item per core, vectors inside it");
+    } else {
+        fill(p, VP_GPU);
+        snprintf(p->reason, sizeof p->reason, "%.40s: work-items as SIMD lanes", plat);
+    }
+    if (p->clblast_sets == VP_SETS_CPU && ((local && local < CPU_SETS_LOCAL_BYTES) ||
+                                           (max_wg && max_wg < CPU_SETS_WORK_ITEMS)))
+        p->clblast_sets = VP_SETS_DATABASE;
+
+    cl_device_type type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    p->split_fma = !(fp & CL_FP_FMA);
+    if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->product = VP_PRODUCT_SIMT;
+    /* llvmpipe: 8 work-items (one 256-bit vector of lanes) per work-group ran linear_simt's 512 x 128 -> 512 at
+     * 5-7 GFLOP/s, 32-64 at 1.3-1.5, 1 at 0.7 */
+    p->simt_local = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 0;
+    /* vbench's probes sized for the hardware, whatever the family: 4096^3 takes a CPU a minute */
+    p->bench_gemm_n = (type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
+    p->bench_copy_mb = (type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
+
+    const char *lin = getenv("VARCL_LINEAR");
+    if (lin && *lin && strcmp(lin, "auto")) {
+        if (!strcmp(lin, "packed")) p->product = VP_PRODUCT_PACKED;
+        else if (!strcmp(lin, "clblast")) p->product = VP_PRODUCT_CLBLAST;
+        else if (!strcmp(lin, "simt")) p->product = VP_PRODUCT_SIMT;
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed, clblast or simt", lin);
+    }
+    p->packed = p->product == VP_PRODUCT_PACKED;
+    return 0;
+}
+
+static int is_pocl(cl_platform_id platform)
+{
+    char plat[256] = "";
+    clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof plat, plat, NULL);
+    plat[sizeof plat - 1] = 0;
+    return strstr(plat, "Portable Computing Language") != NULL;
+}
+
+int vp_default_rank(cl_platform_id platform, cl_device_id device)
+{
+    cl_device_type type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    if (type & CL_DEVICE_TYPE_GPU) return 3;
+    return is_pocl(platform) ? 2 : 1;
+}
+
+void vp_describe(const vp_policy *p, char *buf, size_t n)
+{
+    static const char *const products[] = {"linear_packed on packed weights", "CLBlast on weights [K][N]",
+                                           "linear_simt on weights [K][N]"};
+    char ll[24] = "driver's", al[24] = "driver's";
+    if (p->linear_local) snprintf(ll, sizeof ll, "%zu", p->linear_local);
+    if (p->attn_local) snprintf(al, sizeof al, "%zu", p->attn_local);
+    char sl[24];
+    snprintf(sl, sizeof sl, "%zu", p->simt_local);
+    snprintf(buf, n,
+             "%s (%s): products %s (local %s), im2col by %s, attention %s (local %s), GroupNorm %s, Winograd %d "
+             "float4/item, CLBlast sets %s",
+             p->name, p->reason, products[p->product], p->packed ? ll : p->simt_local ? sl : "driver's",
+             p->im2col_simt ? "channel" : "tap",
+             p->attn_blocked ? "blocked" : "per query", al, p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw,
+             p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database");
+}
