@@ -272,13 +272,14 @@ int vtune_run(const vtune_options *o)
     }
     vg_tune_result *r = calloc(1, sizeof *r);
     if (!st && !r) st = varcl_fail(VARCL_E_RUNTIME, "out of host memory");
-    int packed = st ? 0 : vg_packed_layout(&rt);
-    if (packed < 0) st = VARCL_E_INPUT;
+    /* the policy's product kernel (host/policy.h): packed or simt devices run nothing through CLBlast */
+    int packed = st ? 0 : rt.policy.product != VP_PRODUCT_CLBLAST;
     if (!st && packed) { /* nothing runs through CLBlast: a file would only hide the built-in sets */
-        printf("## GEMM tuning: %s (%s, driver %s)\n\nNothing to tune: this device keeps weights packed, and every "
-               "product of the model runs through linear_packed, not CLBlast (VARCL_LINEAR=clblast vbench --tune "
-               "tunes CLBlast for runs with VARCL_LINEAR=clblast). No file written.\n",
-               rt.dev.name, rt.dev.platform_name, rt.dev.driver);
+        printf("## GEMM tuning: %s (%s, driver %s)\n\nNothing to tune: every product of the model runs through %s "
+               "on this device, not CLBlast (VARCL_LINEAR=clblast vbench --tune tunes CLBlast for runs with "
+               "VARCL_LINEAR=clblast). No file written.\n",
+               rt.dev.name, rt.dev.platform_name, rt.dev.driver,
+               rt.policy.product == VP_PRODUCT_PACKED ? "linear_packed (weights packed)" : "linear_simt");
     } else if (!st) {
         double gflop = 0;
         for (int i = 0; i < l.n; i++) gflop += 2e-9 * (double)l.s[i].M * l.s[i].N * l.s[i].K * l.s[i].per_image;

@@ -60,7 +60,7 @@ static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, 
         int n = rows - row0 < chunk ? rows - row0 : chunk;
         /* the policy's shape: a (pixel, tap) per work-item, or a channel per work-item (SIMD lanes) */
         int simt = c->rt->policy.im2col_simt;
-        size_t g[3] = {simt ? (size_t)w->cin : 9, simt ? 9 : (size_t)n, (size_t)n};
+        size_t g[3] = {simt ? ((size_t)w->cin + 3) / 4 : 9, simt ? 9 : (size_t)n, (size_t)n};
         if ((st = vr_launch(c->rt, simt ? c->k_im2col_simt : c->k_im2col, simt ? "im2col3x3_simt" : "im2col3x3",
                             simt ? 3 : 2, g, NULL, 8, VR_ARG(in), VR_ARG(c->scratch),
                             VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(row0), VR_ARG(n))) ||

@@ -160,7 +160,9 @@ void varcl_get_info(const varcl *v, varcl_info *info)
     info->load_ms = v->var.load.ms + v->vae.load.ms;
     if (v->var.load.widened || v->vae.load.widened)
         snprintf(info->weights_note, sizeof info->weights_note,
-                 "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 only");
+                 "16-bit weights stored as f32: products on this device run through CLBlast or linear_simt, "
+                 "which read f32 only");
+    memcpy(info->policy, v->rt.policy.name, sizeof info->policy);
 }
 
 void varcl_get_mem_stats(const varcl *v, varcl_mem_stats *s)

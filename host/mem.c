@@ -60,7 +60,7 @@ static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host,
             return NULL;
         }
         if (mapped) *mapped = w;
-    } else {
+    } else if (!p->no_touch) {
         const float zero = 0;
         err = clEnqueueFillBuffer(p->queue, buf, &zero, sizeof zero, 0, bytes & ~(size_t)3, 0, NULL, NULL);
         if (err == CL_SUCCESS) err = clFinish(p->queue);

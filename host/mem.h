@@ -21,13 +21,15 @@ typedef struct {
     size_t global_mem, max_alloc; /* device limits, bytes */
     vm_stats stats;
     vm_entry *entries; /* live allocations (linked list) */
+    int no_touch;      /* vm_alloc leaves buffers unfilled (policy.h touch_buffers = 0: Oclgrind) */
 } vm_pool;
 
 const char *vm_tag_name(vm_tag tag);
 
 /* Allocates `bytes` (> 0) on the device under `tag`. Refuses, with a message naming `what`, a buffer larger than
  * CL_DEVICE_MAX_MEM_ALLOC_SIZE or one that would take varcl's total past CL_DEVICE_GLOBAL_MEM_SIZE.
- * The buffer is touched (filled with zeros) so lazy allocation fails here, not later. NULL on failure. */
+ * The buffer is touched (filled with zeros) so lazy allocation fails here, not later, unless the pool says
+ * no_touch (its contents are then undefined). NULL on failure. */
 cl_mem vm_alloc(vm_pool *p, vm_tag tag, size_t bytes, const char *what);
 /* Same, initialised from host memory (no fill). */
 cl_mem vm_alloc_copy(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what);

@@ -346,9 +346,10 @@ int main(int argc, char **argv)
     if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
     char banner[5000];
     snprintf(banner, sizeof banner,
-             "vgen: %.4096s on %s (%s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu parameters, "
-             "%d px\n",
-             s->model ? s->model : "built-in demo model (random weights)", info.device, info.platform, info.depth,
+             "vgen: %.4096s on %s (%s, policy %s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu "
+             "parameters, %d px\n",
+             s->model ? s->model : "built-in demo model (random weights)", info.device, info.platform, info.policy,
+             info.depth,
              info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
     if (o.info) {
         fputs(banner, stdout);

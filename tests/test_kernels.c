@@ -443,6 +443,7 @@ static void test_conv(void)
     size_t big = cv.scratch_cap, small = 4096 * 4; /* small: several chunks (an odd last one) */
     int Cin = 32, Cout = 48, dflt = cv.wino_cpw;
     for (int up2 = 1; up2 <= 2; up2++) conv3x3_case(&cv, 2, 7, 9, Cin, Cout, up2, 0, dflt, small, 1);
+    conv3x3_case(&cv, 1, 5, 4, 7, 5, 2, 0, dflt, small, 1); /* 7 channels: im2col3x3_simt's float4 and its tail */
     if (tiny) Cin = 13, Cout = 7; /* the 1x1 case below */
     for (int m = 2; tiny && m <= 4; m += 2) {
         conv3x3_case(&cv, 2, 5, 3, 9, 5, 1, m, dflt, big, 1);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs a test program under Oclgrind's checks (API errors, out-of-bounds accesses through its default memory
+# checks, data races, uninitialised values) and fails when the program fails or Oclgrind reports anything:
+# `tests/oclgrind_check.sh /usr/bin/oclgrind ./test_kernels`. Oclgrind replaces the OpenCL library, so the program
+# sees one device, the simulator.
+set -u
+oclgrind=$1
+shift
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$oclgrind" --build-options -O0 --check-api --data-races --uninitialized --max-errors 50 --log "$log" "$@"
+status=$?
+if [ -s "$log" ]; then
+    echo "Oclgrind reported (first 80 lines):"
+    head -80 "$log"
+    echo "FAIL: Oclgrind reports above"
+    exit 1
+fi
+exit $status
