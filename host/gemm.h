@@ -1,6 +1,6 @@
 /* gemm: every dense product goes through here, and it is the only caller of CLBlast. Products with weights (linear
  * layers, convolutions as GEMMs) take the weights in the device's layout (see "Weights" below): packed for
- * cl/linear.cl's linear_packed on CPUs, Wt[in][out] for CLBlast on GPUs. Temp buffers are passed in explicitly so
+ * cl/linear.cl's linear_packed on pocl, Wt[in][out] for CLBlast on GPUs and for linear_simt on llvmpipe. Temp buffers are passed in explicitly so
  * that memory accounting sees them (tag scratch).
  *
  * Per-device GEMM parameters. CLBlast's Xgemm kernel takes 16 tuning parameters (a "set"); varcl splits products
@@ -109,13 +109,14 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
 
 /* Weights: the layout of every weight matrix that products take (linear layers, 1x1 and im2col convolutions,
  * Winograd's U), chosen per device at load time:
- *   - CLBlast (GPUs): Wt[K][N], so that the call needs no transposes;
+ *   - CLBlast (GPUs) and cl/linear.cl's linear_simt (other SIMD-lane drivers: llvmpipe): Wt[K][N], so that the
+ *     call needs no transposes;
  *   - packed (CPUs): panels of 32 columns, [ceil(N / 32)][K][32], zero past column N, for cl/linear.cl's
  *     linear_packed. On pocl (2-core AVX-512 EPYC) it ran the transformer's products at 200-225 GFLOP/s from 32
  *     rows up and streamed the weights of 1-8-row products at 25-50 GB/s, where CLBlast with the best parameters
  *     found reached 80-110 GFLOP/s and cost the same 8-10 ms (1024 -> 4096) for any product below 128 rows.
- * The device's policy chooses (host/policy.h: packed in the "cpu" family); VARCL_LINEAR=packed or clblast
- * overrides it. Returns 1 for packed, 0 for CLBlast. */
+ * The device's policy chooses (host/policy.h: packed in the "cpu" family); VARCL_LINEAR=packed, clblast or simt
+ * overrides it. Returns 1 for packed, 0 for [K][N]. */
 int vg_packed_layout(const vr_runtime *rt);
 /* A weight matrix on the device and the dtype of its elements: f32, or (packed layout only) f16 / bf16, which
  * linear_packed widens to f32 as it reads them (vg_weight_dtypes). */

@@ -78,8 +78,11 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* Oclgrind simulates the device in host memory (nothing lazy to touch), and a fill would hide reads of data no
      * kernel wrote from its uninitialised-value check; with Oclgrind 21.10 a clEnqueueFillBuffer even leaves the
      * buffer flagged uninitialised after kernels write it (measured: every attention kernel reported) */
-    p->touch_buffers = !strstr(plat, "Oclgrind");
-    if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->product = VP_PRODUCT_SIMT;
+    int oclgrind = strstr(plat, "Oclgrind") != NULL;
+    p->touch_buffers = !oclgrind;
+    /* CLBlast on GPUs; linear_simt on other SIMD-lane drivers, and on Oclgrind (a simulated GPU), which should check
+     * varcl's kernels and takes minutes to simulate CLBlast's */
+    if (p->family == VP_GPU && (!(type & CL_DEVICE_TYPE_GPU) || oclgrind)) p->product = VP_PRODUCT_SIMT;
     /* llvmpipe: 8 work-items (one 256-bit vector of lanes) per work-group ran linear_simt's 512 x 128 -> 512 at
      * 5-7 GFLOP/s, 32-64 at 1.3-1.5, 1 at 0.7 */
     p->simt_local = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 0;

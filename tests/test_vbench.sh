@@ -22,6 +22,7 @@ check '[ $? -eq 0 ]' "sweep exits 0: $(tail -3 "$tmp/a.stderr")"
 check '[ -s "$tmp/a.json" ] && [ -s "$tmp/a.md" ] && [ -s "$tmp/a.html" ]' "JSON, Markdown and HTML written"
 check 'cmp -s "$tmp/a.md" "$tmp/a.stdout"' "the Markdown also goes to stdout"
 check 'grep -q "vbench: depth 2" "$tmp/a.stderr"' "progress on stderr"
+check 'grep -q "^- Policy: cpu (pocl\|^- Policy: gpu" "$tmp/a.md"' "the Markdown names the device policy"
 
 # the schema
 python3 - "$tmp/a.json" <<'PY' > "$tmp/schema.out" 2>&1
@@ -35,7 +36,9 @@ need(d, ["varcl_version", "host", "results"], "top")
 need(d["host"], ["name", "os", "cpu"], "host")
 assert len(d["results"]) == 1, "one device"
 r = d["results"][0]
-need(r, ["device", "peak", "model", "runs"], "result")
+need(r, ["device", "peak", "model", "runs", "policy"], "result")
+need(r["policy"], ["family", "reason", "description"], "policy")
+assert r["policy"]["family"] in ("cpu", "gpu"), r["policy"]
 need(r["device"], ["platform", "name", "vendor", "driver", "compute_units", "global_mem_bytes"], "device")
 need(r["peak"], ["sgemm_gflops", "bandwidth_gbs"], "peak")
 need(r["model"], ["depth", "width", "heads", "params"], "model")
