@@ -123,7 +123,8 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
                                            "linear_simt on weights [K][N]"};
     char ll[24] = "driver's", al[24] = "driver's";
     if (p->linear_local) snprintf(ll, sizeof ll, "%zu", p->linear_local);
-    if (p->attn_local) snprintf(al, sizeof al, "%zu", p->attn_local);
+    size_t attn_wg = p->attn_blocked ? p->attn_blk_local : p->attn_local;
+    if (attn_wg) snprintf(al, sizeof al, "%zu", attn_wg);
     char sl[24];
     snprintf(sl, sizeof sl, "%zu", p->simt_local);
     snprintf(buf, n,
