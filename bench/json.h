@@ -1,9 +1,10 @@
-/* json: a small JSON DOM (RFC 8259) for the benchmark tools, and helpers to write JSON text.
- * Parsing is strict: one value per document, no trailing commas, no comments, no NaN, no duplicate keys,
- * nesting at most VJ_MAX_DEPTH deep. Errors are recorded with varcl_fail(VARCL_E_INPUT, ...) and name the
- * line, column and byte offset (and the path, for vj_read_file); out of memory is VARCL_E_RUNTIME.
- * Strings are decoded to UTF-8 (\uXXXX escapes included, surrogate pairs joined; a lone surrogate or
- * \u0000 becomes '?') and are NUL-terminated.
+/* json: a JSON DOM (RFC 8259) for the benchmark tools, read with jansson (the library the safetensors reader uses
+ * too), and helpers to write JSON text.
+ * Parsing is strict: one value per document, no trailing commas, no comments, no NaN, no duplicate keys, valid
+ * UTF-8, nesting at most VJ_MAX_DEPTH deep; a UTF-8 byte order mark is skipped. Errors are recorded with
+ * varcl_fail(VARCL_E_INPUT, ...) and name the line, column and byte offset (and the path, for vj_read_file); out of
+ * memory is VARCL_E_RUNTIME. Strings are decoded to UTF-8 (\uXXXX escapes included, surrogate pairs joined; a lone
+ * surrogate or \u0000 is refused) and are NUL-terminated. Every number is read as a double.
  * Every lookup helper accepts NULL and wrong-typed values, so chains like
  * vj_num(vj_get(vj_get(run, "ms_per_image"), "median"), NAN) need no checks in between. */
 #ifndef VARCL_BENCH_JSON_H

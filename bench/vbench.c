@@ -20,6 +20,7 @@
 
 #include "../host/config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -462,18 +463,26 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     return st;
 }
 
-/* Writes `text` to path via a temporary name. */
+/* Writes `text` to path via a temporary name. Exit status 2 when the path cannot be created there (a missing or
+ * unwritable folder: the user's to fix), 1 when the write fails (disk full: run-time). */
 static int write_file(const char *path, const char *text, size_t len)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(text, 1, len, f) == len;
-    if (f) ok &= fclose(f) == 0;
+    if (!f) {
+        int e = errno;
+        fprintf(stderr, "vbench: cannot write %s: %s\n", path, strerror(e));
+        return e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS ? 2 : 1;
+    }
+    int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) ok = 0, e = errno;
     if (!ok || rename(tmp, path) != 0) {
+        if (ok) e = errno;
         unlink(tmp);
-        fprintf(stderr, "vbench: cannot write %s\n", path);
-        return 2;
+        fprintf(stderr, "vbench: cannot write %s: %s\n", path, strerror(e ? e : EIO));
+        return 1;
     }
     return 0;
 }
@@ -490,7 +499,11 @@ static int render(vj_value *const *docs, int n, const options *o)
         free(buf);
         return st == VARCL_E_INPUT ? 2 : 1;
     }
-    fwrite(buf, 1, len, stdout);
+    if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+        free(buf);
+        return 1;
+    }
     if (o->md) st = write_file(o->md, buf, len);
     free(buf);
     if (!st && o->html) {

@@ -1,11 +1,11 @@
-/* config: the settings file and the strict number parsers (see config.h).
- * iniparser only splits the file into "section:key" = value strings; every value is parsed here, because
- * iniparser_getint reads "042" as octal and accepts trailing garbage, and because typos must be reported. */
+/* config: the settings table, the settings-file reader and the strict number parsers (see config.h).
+ * The reader is our own (about 80 lines) rather than iniparser 4.1: iniparser cut values at '#' and ';' (silently
+ * opening another file), failed on a UTF-8 byte order mark and on lines over 1024 bytes, printed to stderr and read
+ * "042" as octal; wrapping it would have meant re-reading the file ourselves anyway. */
 #include "config.h"
 
 #include "error.h"
-
-#include <iniparser.h>
+#include "model.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -133,72 +133,91 @@ int vcfg_parse_int_list(const char *s, int min, int max, int **out, int *n)
     return 0;
 }
 
-/* ---- the settings file ---- */
-
-enum value_kind { V_PATH, V_STRING, V_KV_DTYPE, V_WEIGHTS, V_U64, V_INT, V_CFG, V_TOP_P, V_INT_LIST };
-
-/* One known key: where its value goes (value_off) and its "is set" flag or list length (has_off). */
-struct setting {
-    const char *section, *key;
-    enum value_kind kind;
-    int min;
-    size_t value_off, has_off;
-};
+/* ---- the settings table ---- */
 
 #define AT(field) offsetof(vcfg_settings, field)
-static const struct setting SETTINGS[] = {
-    {"model", "var", V_PATH, 0, AT(model), 0},
-    {"model", "vae", V_PATH, 0, AT(vae), 0},
-    {"sample", "seed", V_U64, 0, AT(seed), AT(has_seed)},
-    {"sample", "cfg", V_CFG, 0, AT(cfg), AT(has_cfg)},
-    {"sample", "top_k", V_INT, 0, AT(top_k), AT(has_top_k)},
-    {"sample", "top_p", V_TOP_P, 0, AT(top_p), AT(has_top_p)},
-    {"sample", "classes", V_INT_LIST, 0, AT(classes), AT(n_classes)},
-    {"variant", "depth", V_INT, 1, AT(depth), AT(has_depth)},
-    {"variant", "full_scales", V_INT, 0, AT(full_scales), AT(has_full_scales)},
-    {"variant", "layers", V_INT_LIST, 0, AT(layers), AT(n_layers)},
-    {"runtime", "device", V_STRING, 0, AT(device), 0},
-    {"runtime", "kv_dtype", V_KV_DTYPE, 0, AT(kv_dtype), 0},
-    {"runtime", "weights", V_WEIGHTS, 0, AT(weights), 0},
-    {"runtime", "page_tokens", V_INT, 1, AT(page_tokens), AT(has_page_tokens)},
-    {"runtime", "kv_pool_mb", V_INT, 0, AT(kv_pool_mb), AT(has_kv_pool_mb)},
-    {"runtime", "batch", V_INT, 1, AT(batch), AT(has_batch)},
+#define NO_HAS ((size_t)-1)
+const vcfg_setting VCFG_SETTINGS[] = {
+    {"--model", "model", "var", VCFG_PATH, 0, 0, NULL, "F.safetensors", "built-in demo model",
+     "VAR model (needs --vae)", AT(model), NO_HAS},
+    {"--vae", "model", "vae", VCFG_PATH, 0, 0, NULL, "F.safetensors", "the demo model's", "its VQ-VAE", AT(vae),
+     NO_HAS},
+    {"--class", "sample", "classes", VCFG_INT_LIST, 0, INT_MAX, NULL, "N[,N...]", "0", "class labels, one image each",
+     AT(classes), AT(n_classes)},
+    {"--seed", "sample", "seed", VCFG_U64, 0, 0, NULL, "S", "0", "random seed", AT(seed), AT(has_seed)},
+    {"--cfg", "sample", "cfg", VCFG_DOUBLE, 0, HUGE_VAL, NULL, "F", "1.5", "classifier-free guidance", AT(cfg),
+     AT(has_cfg)},
+    {"--top-k", "sample", "top_k", VCFG_INT, 0, INT_MAX, NULL, "K", "900", "top-k sampling (0 = off)", AT(top_k),
+     AT(has_top_k)},
+    {"--top-p", "sample", "top_p", VCFG_DOUBLE, 0, 1, NULL, "P", "0.96", "top-p sampling (0 = off)", AT(top_p),
+     AT(has_top_p)},
+    {"--depth", "variant", "depth", VCFG_INT, 1, VAR_MAX_DEPTH, NULL, "D", "the model's depth",
+     "VARiant subnet depth for the late scales", AT(depth), AT(has_depth)},
+    {"--full-scales", "variant", "full_scales", VCFG_INT, 0, 64, NULL, "N", "6", "scales run by every layer",
+     AT(full_scales), AT(has_full_scales)},
+    {"--layers", "variant", "layers", VCFG_INT_LIST, 0, VAR_MAX_DEPTH - 1, NULL, "i,j,...", "none",
+     "explicit subnet (instead of --depth)", AT(layers), AT(n_layers)},
+    {"--device", "runtime", "device", VCFG_STRING, 0, 0, NULL, "SPEC",
+     "VARCL_DEVICE, else the first GPU, else the device with the most compute units",
+     "index or substring of platform/device/vendor", AT(device), NO_HAS},
+    {"--kv-dtype", "runtime", "kv_dtype", VCFG_CHOICE, 0, 0, "f32|f16", "T", "f32", "KV cache storage", AT(kv_dtype),
+     NO_HAS},
+    {"--weights", "runtime", "weights", VCFG_CHOICE, 0, 0, "keep|f32|f16|bf16", "W", "keep",
+     "weight matrices on the device: keep = as the checkpoint stores them", AT(weights), NO_HAS},
+    {"--page-tokens", "runtime", "page_tokens", VCFG_INT, 1, 1 << 20, NULL, "P", "16", "KV page size in tokens",
+     AT(page_tokens), AT(has_page_tokens)},
+    {"--kv-pool-mb", "runtime", "kv_pool_mb", VCFG_INT, 0, 1 << 24, NULL, "N", "0 = sized per request",
+     "fixed KV pool in MiB", AT(kv_pool_mb), AT(has_kv_pool_mb)},
+    {"--batch", "runtime", "batch", VCFG_INT, 1, 1024, NULL, "B", "all", "images per device pass", AT(batch),
+     AT(has_batch)},
 };
+const int VCFG_N_SETTINGS = (int)(sizeof VCFG_SETTINGS / sizeof VCFG_SETTINGS[0]);
 #undef AT
 static const char *const SECTIONS[] = {"model", "sample", "variant", "runtime"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* iniparser reports syntax errors through a global callback that prints to stderr by default; the library must not
- * print, so the first message of the current load is kept here and put into varcl's error instead. */
-static _Thread_local char ini_error[512];
-
-static int capture_ini_error(const char *fmt, ...)
+const vcfg_setting *vcfg_find_flag(const char *flag)
 {
-    if (ini_error[0]) return 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ini_error, sizeof ini_error, fmt, ap);
-    va_end(ap);
-    return 0;
+    for (int i = 0; i < VCFG_N_SETTINGS; i++)
+        if (!strcmp(flag, VCFG_SETTINGS[i].flag)) return &VCFG_SETTINGS[i];
+    return NULL;
 }
 
-/* Makes "iniparser: syntax error in f.ini (3):\n-> foo\n" one line: "syntax error in f.ini (3): foo". */
-static const char *ini_error_line(void)
+/* "a whole number from 1 to 1024": what a value of st must be, for messages and --help alike. */
+static void expected(const vcfg_setting *st, char *buf, size_t n)
 {
-    char *msg = ini_error;
-    if (!strncmp(msg, "iniparser: ", 11)) msg += 11;
-    char *w = msg;
-    for (const char *r = msg; *r; r++) {
-        if (*r == '\n') {
-            if (r[1] == '-' && r[2] == '>' && r[3] == ' ') r += 3; /* "\n-> " becomes " " */
-            if (r[1] && w > msg && w[-1] != ' ') *w++ = ' ';
-            continue;
-        }
-        *w++ = *r;
+    char lo[32], hi[32];
+    snprintf(lo, sizeof lo, "%.17g", st->min);
+    if (st->max >= INT_MAX) snprintf(hi, sizeof hi, "%s", st->kind == VCFG_DOUBLE ? "" : "2147483647");
+    else snprintf(hi, sizeof hi, "%.17g", st->max);
+    switch (st->kind) {
+    case VCFG_PATH: snprintf(buf, n, "a file path"); return;
+    case VCFG_STRING: snprintf(buf, n, "a non-empty string"); return;
+    case VCFG_CHOICE: snprintf(buf, n, "one of %s", st->choices); return;
+    case VCFG_U64: snprintf(buf, n, "a whole number from 0 to 18446744073709551615"); return;
+    case VCFG_INT: snprintf(buf, n, "a whole number from %s to %s", lo, hi); return;
+    case VCFG_DOUBLE:
+        if (isinf(st->max)) snprintf(buf, n, "a finite number >= %s", lo);
+        else snprintf(buf, n, "a number from %s to %s", lo, hi);
+        return;
+    case VCFG_INT_LIST: snprintf(buf, n, "a comma-separated list of whole numbers from %s to %s", lo, hi); return;
     }
-    *w = 0;
-    return msg;
+    snprintf(buf, n, "?");
 }
+
+void vcfg_print_help(FILE *f)
+{
+    for (int i = 0; i < VCFG_N_SETTINGS; i++) {
+        const vcfg_setting *st = &VCFG_SETTINGS[i];
+        char head[64], range[160];
+        snprintf(head, sizeof head, "%s %s", st->flag, st->kind == VCFG_CHOICE ? st->choices : st->metavar);
+        expected(st, range, sizeof range);
+        fprintf(f, "  %-26s %s (default: %s)\n  %-26s   [%s] %s = %s\n", head, st->help, st->def, "", st->section,
+                st->key, range);
+    }
+}
+
+/* ---- storing one value ---- */
 
 static char *resolve_path(const char *ini_path, const char *value)
 {
@@ -213,70 +232,57 @@ static char *resolve_path(const char *ini_path, const char *value)
     return p;
 }
 
-static const char *expected(const struct setting *st)
-{
-    switch (st->kind) {
-    case V_PATH: return "a file path";
-    case V_STRING: return "a non-empty string";
-    case V_KV_DTYPE: return "f32 or f16";
-    case V_WEIGHTS: return "keep, f32, f16 or bf16";
-    case V_U64: return "a whole number from 0 to 18446744073709551615";
-    case V_INT: return st->min ? "a whole number >= 1" : "a whole number >= 0";
-    case V_CFG: return "a finite number >= 0";
-    case V_TOP_P: return "a number in [0, 1]";
-    case V_INT_LIST: return "a comma-separated list of whole numbers >= 0";
-    }
-    return "?";
-}
-
-/* Stores one value. Returns 0, -1 for a malformed value, or VARCL_E_RUNTIME (recorded) when memory runs out. */
-static int store(const struct setting *st, const char *ini_path, const char *value, vcfg_settings *out)
+/* Stores one value (ini_path: paths are relative to it; NULL from the command line). Returns 0, -1 for a malformed
+ * or out-of-range value, or VARCL_E_RUNTIME (recorded) when memory runs out. */
+static int store(const vcfg_setting *st, const char *ini_path, const char *value, vcfg_settings *out)
 {
     char *base = (char *)out;
     void *dst = base + st->value_off;
-    int *has = (int *)(base + st->has_off);
+    int *has = st->has_off == NO_HAS ? NULL : (int *)(base + st->has_off);
     switch (st->kind) {
-    case V_PATH:
-    case V_STRING:
-    case V_KV_DTYPE:
-    case V_WEIGHTS: {
+    case VCFG_PATH:
+    case VCFG_STRING:
+    case VCFG_CHOICE: {
         char **slot = dst;
         if (!*value) return -1;
-        const char *canonical = value;
-        if (st->kind == V_KV_DTYPE) {
-            if (!strcasecmp(value, "f32")) canonical = "f32";
-            else if (!strcasecmp(value, "f16")) canonical = "f16";
-            else return -1;
-        } else if (st->kind == V_WEIGHTS) {
-            static const char *const names[] = {"keep", "f32", "f16", "bf16"};
-            canonical = NULL;
-            for (int i = 0; i < 4; i++)
-                if (!strcasecmp(value, names[i])) canonical = names[i];
-            if (!canonical) return -1;
+        char canonical[32] = "";
+        if (st->kind == VCFG_CHOICE) { /* case-insensitive match against "a|b|c" */
+            size_t vlen = strlen(value);
+            for (const char *c = st->choices; *c;) {
+                const char *bar = strchr(c, '|');
+                size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+                if (clen == vlen && clen < sizeof canonical && !strncasecmp(c, value, clen)) {
+                    memcpy(canonical, c, clen);
+                    canonical[clen] = 0;
+                    break;
+                }
+                c += clen + (bar != NULL);
+            }
+            if (!canonical[0]) return -1;
         }
-        char *copy = st->kind == V_PATH ? resolve_path(ini_path, value) : strdup(canonical);
-        if (!copy) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", ini_path);
-        free(*slot); /* iniparser keeps only the last of repeated keys, but stay safe */
+        char *copy = st->kind == VCFG_PATH && ini_path ? resolve_path(ini_path, value)
+                                                       : strdup(st->kind == VCFG_CHOICE ? canonical : value);
+        if (!copy) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        free(*slot);
         *slot = copy;
         return 0;
     }
-    case V_U64:
+    case VCFG_U64:
         if (vcfg_parse_u64(value, dst)) return -1;
         break;
-    case V_INT:
-        if (vcfg_parse_int(value, st->min, INT_MAX, dst)) return -1;
+    case VCFG_INT:
+        if (vcfg_parse_int(value, (int)st->min, (int)st->max, dst)) return -1;
         break;
-    case V_CFG:
-    case V_TOP_P: {
+    case VCFG_DOUBLE: {
         double v;
-        if (vcfg_parse_double(value, &v) || v < 0 || (st->kind == V_TOP_P && v > 1)) return -1;
+        if (vcfg_parse_double(value, &v) || v < st->min || v > st->max) return -1;
         *(double *)dst = v;
         break;
     }
-    case V_INT_LIST: {
+    case VCFG_INT_LIST: {
         int **slot = dst, *list, n;
         varcl_clear_error();
-        if (vcfg_parse_int_list(value, st->min, INT_MAX, &list, &n))
+        if (vcfg_parse_int_list(value, (int)st->min, (int)st->max, &list, &n))
             return varcl_last_status() == VARCL_E_RUNTIME ? VARCL_E_RUNTIME : -1;
         free(*slot);
         *slot = list;
@@ -288,66 +294,168 @@ static int store(const struct setting *st, const char *ini_path, const char *val
     return 0;
 }
 
-/* Checks one dictionary entry (a section, or "section:key" = value) and stores its value. */
-static int load_entry(const char *path, const char *key, const char *value, vcfg_settings *out)
+/* The value as it goes into a message: whole when short, else its start and end around "..." (a long class list
+ * still shows the item at fault when it is at either end). */
+static void show_value(const char *value, char *buf, size_t n)
 {
-    if (!value) { /* iniparser stores each [section] as a key with a NULL value */
-        for (size_t i = 0; i < COUNT(SECTIONS); i++)
-            if (!strcmp(key, SECTIONS[i])) return VARCL_OK;
-        return varcl_fail(VARCL_E_INPUT, "%s: unknown section [%s] (known: model, sample, variant, runtime)", path,
-                          key);
-    }
-    const char *colon = strchr(key, ':');
-    if (!colon || colon == key)
-        return varcl_fail(VARCL_E_INPUT, "%s: key \"%s\" is outside any section", path, colon ? colon + 1 : key);
-    size_t section_len = (size_t)(colon - key);
-    const char *name = colon + 1;
-    for (size_t i = 0; i < COUNT(SETTINGS); i++) {
-        const struct setting *st = &SETTINGS[i];
-        if (strlen(st->section) != section_len || strncmp(key, st->section, section_len) || strcmp(name, st->key))
-            continue;
+    size_t len = strlen(value);
+    if (len < 160) snprintf(buf, n, "%s", value);
+    else snprintf(buf, n, "%.70s ... %s", value, value + len - 70);
+}
+
+int vcfg_set(vcfg_settings *s, const vcfg_setting *st, const char *value)
+{
+    int r = store(st, NULL, value, s);
+    if (r != -1) return r;
+    char want[160], shown[200];
+    expected(st, want, sizeof want);
+    show_value(value, shown, sizeof shown);
+    return varcl_fail(VARCL_E_INPUT, "%s: expected %s, got '%s'", st->flag, want, shown);
+}
+
+/* ---- the settings file ---- */
+
+/* Checks one "key = value" of [section] and stores its value. */
+static int load_entry(const char *path, int line, const char *section, const char *key, const char *value,
+                      int quoted, int *seen, vcfg_settings *out)
+{
+    if (!section[0])
+        return varcl_fail(VARCL_E_INPUT, "%s:%d: key \"%s\" is outside any section", path, line, key);
+    for (int i = 0; i < VCFG_N_SETTINGS; i++) {
+        const vcfg_setting *st = &VCFG_SETTINGS[i];
+        if (strcmp(section, st->section) || strcmp(key, st->key)) continue;
+        if (seen[i])
+            return varcl_fail(VARCL_E_INPUT, "%s:%d: [%s] %s is given a second time (first on line %d)", path, line,
+                              section, key, seen[i]);
+        seen[i] = line;
+        char want[160], shown[200];
+        show_value(value, shown, sizeof shown);
+        /* "x.safetensors  # best": a comment or part of a name? Refused rather than guessed either way. */
+        for (const char *c = value + 1; !quoted && *c; c++)
+            if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t'))
+                return varcl_fail(VARCL_E_INPUT,
+                                  "%s:%d: [%s] %s = \"%s\": '%c' after a space may be a comment; comments go on their "
+                                  "own line (quote the value if the '%c' is part of it)",
+                                  path, line, section, key, shown, *c, *c);
         int r = store(st, path, value, out);
-        if (r == -1)
-            return varcl_fail(VARCL_E_INPUT, "%s: [%s] %s = \"%.80s%s\": expected %s", path, st->section, st->key,
-                              value, strlen(value) > 80 ? "..." : "", expected(st));
+        if (r == -1) {
+            expected(st, want, sizeof want);
+            return varcl_fail(VARCL_E_INPUT, "%s:%d: [%s] %s = \"%s\": expected %s", path, line, section, key, shown,
+                              want);
+        }
         return r;
     }
     /* Listing the section's keys turns a typo into a one-look fix. */
-    char known[160] = "";
-    for (size_t i = 0; i < COUNT(SETTINGS); i++)
-        if (strlen(SETTINGS[i].section) == section_len && !strncmp(key, SETTINGS[i].section, section_len))
+    char known[200] = "";
+    for (int i = 0; i < VCFG_N_SETTINGS; i++)
+        if (!strcmp(section, VCFG_SETTINGS[i].section))
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", known[0] ? ", " : "",
-                     SETTINGS[i].key);
-    return varcl_fail(VARCL_E_INPUT, "%s: unknown key \"%s\" in [%.*s] (known: %s)", path, name, (int)section_len,
-                      key, known);
+                     VCFG_SETTINGS[i].key);
+    return varcl_fail(VARCL_E_INPUT, "%s:%d: unknown key \"%s\" in [%s] (known: %s)", path, line, key, section, known);
 }
+
+static char *trim(char *b, char *e)
+{
+    while (b < e && (*b == ' ' || *b == '\t')) b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    *e = 0;
+    return b;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+}
+
+#define VCFG_MAX_FILE (1 << 20) /* a settings file is a few hundred bytes; 1000 class labels are 4 KB */
 
 int vcfg_load(const char *path, vcfg_settings *out)
 {
     memset(out, 0, sizeof *out);
     if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "settings file: empty path");
-
-    /* Open it ourselves first: errno gives a better line than iniparser's "cannot open", and a directory would
-     * otherwise load as an empty, valid file. */
-    FILE *fp = fopen(path, "r");
+    FILE *fp = fopen(path, "rb");
     if (!fp) return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: %s", path, strerror(errno));
     struct stat sb;
-    int is_dir = fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode);
-    fclose(fp);
-    if (is_dir) return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: is a directory", path);
-
-    ini_error[0] = 0;
-    iniparser_set_error_callback(capture_ini_error);
-    dictionary *d = iniparser_load(path);
-    if (!d) {
-        if (ini_error[0]) return varcl_fail(VARCL_E_INPUT, "%s: bad settings file: %s", path, ini_error_line());
+    if (fstat(fileno(fp), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        fclose(fp);
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: is a directory", path);
+    }
+    char *text = malloc(VCFG_MAX_FILE + 1);
+    if (!text) {
+        fclose(fp);
         return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory reading settings file", path);
     }
+    size_t len = fread(text, 1, VCFG_MAX_FILE + 1, fp);
+    int rerr = ferror(fp);
+    fclose(fp);
+    if (rerr) {
+        free(text);
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot read settings file", path);
+    }
+    if (len > VCFG_MAX_FILE) {
+        free(text);
+        return varcl_fail(VARCL_E_INPUT, "%s: settings file larger than %d bytes", path, VCFG_MAX_FILE);
+    }
+    text[len] = 0;
+    if (memchr(text, 0, len)) {
+        free(text);
+        return varcl_fail(VARCL_E_INPUT, "%s: not a text file (holds a NUL byte)", path);
+    }
+    char *p = text;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* UTF-8 byte order mark (Windows editors) */
+    int seen[64] = {0}; /* per setting: the line that gave it */
+    char section[32] = "";
     int status = VARCL_OK;
-    /* Walk the entries in file order (iniparser 4.1 appends), so the first mistake in the file is the one named. */
-    for (ssize_t i = 0; i < d->size && !status; i++)
-        if (d->key[i]) status = load_entry(path, d->key[i], d->val[i], out);
-    iniparser_freedict(d);
+    for (int line = 1; *p && !status; line++) {
+        char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p), *next = nl ? nl + 1 : end;
+        if (end > p && end[-1] == '\r') end--;
+        char *l = trim(p, end);
+        p = next;
+        if (!*l || *l == '#' || *l == ';') continue;
+        if (*l == '[') {
+            char *close = strchr(l, ']');
+            char *rest = close ? trim(close + 1, close + 1 + strlen(close + 1)) : NULL;
+            if (!close || (*rest && *rest != '#' && *rest != ';')) {
+                status =
+                    varcl_fail(VARCL_E_INPUT, "%s:%d: syntax error: \"%.80s\" (expected [section])", path, line, l);
+                break;
+            }
+            char *name = trim(l + 1, close);
+            lower(name);
+            size_t i = 0;
+            while (i < COUNT(SECTIONS) && strcmp(name, SECTIONS[i])) i++;
+            if (i == COUNT(SECTIONS)) {
+                status = varcl_fail(VARCL_E_INPUT,
+                                    "%s:%d: unknown section [%.40s] (known: model, sample, variant, runtime)", path,
+                                    line, name);
+                break;
+            }
+            snprintf(section, sizeof section, "%s", name);
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!eq || eq == l) {
+            status = varcl_fail(VARCL_E_INPUT, "%s:%d: syntax error: \"%.80s\" (expected key = value)", path, line, l);
+            break;
+        }
+        char *key = trim(l, eq), *value = trim(eq + 1, eq + 1 + strlen(eq + 1));
+        lower(key);
+        size_t vlen = strlen(value);
+        if (vlen && (value[0] == '"' || value[0] == '\'')) {
+            if (vlen < 2 || value[vlen - 1] != value[0]) {
+                status = varcl_fail(VARCL_E_INPUT, "%s:%d: [%s] %s: the quote %c...%c is not closed", path, line,
+                                    section, key, value[0], value[0]);
+                break;
+            }
+            value[vlen - 1] = 0;
+            value++;
+            status = load_entry(path, line, section, key, value, 1, seen, out);
+            continue;
+        }
+        status = load_entry(path, line, section, key, value, 0, seen, out);
+    }
+    free(text);
     if (status) vcfg_free(out);
     return status;
 }

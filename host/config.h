@@ -1,18 +1,26 @@
-/* config: the vgen settings file (ini, read with iniparser) into a struct, and the strict number parsers that the
- * settings file and the command line share. Only the form and the model-independent ranges of each value are
- * checked here; limits that depend on the model (class < classes, depth <= model depth) are checked later.
+/* config: every vgen setting, defined once in one table (flag, settings-file key, type, range, default, help) that
+ * drives the command line, the settings file, the range checks and --help alike; the settings-file reader; and the
+ * strict number parsers. Only the form and the model-independent ranges of each value are checked here; limits that
+ * depend on the model (class < classes, depth <= model depth) are checked later.
  *
  *   [model]   var = path   vae = path          relative paths are taken from the ini file's directory
  *   [sample]  seed  cfg  top_k  top_p  classes = 1,2,3
  *   [variant] depth  full_scales  layers = 0,4,8
  *   [runtime] device  kv_dtype  weights  page_tokens  kv_pool_mb  batch
  *
- * Sections and keys are case-insensitive and every key is optional; an unknown section or key is an error so that
- * a typo never passes silently. Values: decimal numbers only (no octal, hex, trailing garbage or overflow). */
+ * The file: UTF-8 (a byte order mark is skipped), LF or CRLF line ends, lines of any length. Sections and keys are
+ * case-insensitive and every key is optional; an unknown section or key, a key given twice or a line that is not
+ * "[section]", "key = value" or a comment is an error, so that a typo never passes silently. Comments are whole
+ * lines starting with '#' or ';'. A value runs to the end of its line: '#' and ';' inside it are part of it
+ * ("run#2/var.safetensors"), and a value that holds one after white space ("x.safetensors  # best") is refused,
+ * showing the value, since it may be a comment or a name; "double" or 'single' quotes around a value are removed.
+ * Numbers: decimal only (no octal, hex, trailing garbage or overflow). */
 #ifndef VARCL_CONFIG_H
 #define VARCL_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct {
     char *model, *vae;                   /* NULL when unset (malloc'd, resolved path) */
@@ -31,6 +39,32 @@ typedef struct {
     int has_kv_pool_mb;  int kv_pool_mb; /* >= 0 */
     int has_batch;       int batch;      /* >= 1 */
 } vcfg_settings;
+
+/* One setting: its command-line flag, its place in the settings file, its type and range, the default shown by
+ * --help (what applies when it is not given) and one line of help. */
+typedef enum { VCFG_PATH, VCFG_STRING, VCFG_CHOICE, VCFG_U64, VCFG_INT, VCFG_DOUBLE, VCFG_INT_LIST } vcfg_kind;
+typedef struct {
+    const char *flag;           /* "--seed" */
+    const char *section, *key;  /* "sample", "seed" */
+    vcfg_kind kind;
+    double min, max;            /* VCFG_INT, VCFG_INT_LIST (each item), VCFG_DOUBLE: inclusive range */
+    const char *choices;        /* VCFG_CHOICE: "f32|f16" */
+    const char *metavar, *def, *help;
+    size_t value_off, has_off;  /* where the value and its "is set" flag (or list length) live in vcfg_settings */
+} vcfg_setting;
+
+/* The table, and its length. */
+extern const vcfg_setting VCFG_SETTINGS[];
+extern const int VCFG_N_SETTINGS;
+
+/* The setting of command-line flag `flag` ("--seed"), or NULL. */
+const vcfg_setting *vcfg_find_flag(const char *flag);
+/* Parses `value` for setting st into *s as the command line gives it (paths are kept as they are).
+ * 0, or VARCL_E_INPUT with one line naming the flag, the value and what was expected; VARCL_E_RUNTIME when memory
+ * runs out. */
+int vcfg_set(vcfg_settings *s, const vcfg_setting *st, const char *value);
+/* The --help lines of every setting, from the table. */
+void vcfg_print_help(FILE *f);
 
 /* Fills *out (zeroed first). Returns 0, or VARCL_E_INPUT with one clear line naming file and key
    (VARCL_E_RUNTIME when memory runs out). On error *out is left empty (freed). */

@@ -2,6 +2,8 @@
  * gemm_tune.h and gemm.h). */
 #include "gemm_tune.h"
 
+#include "cachefile.h"
+
 #include "error.h"
 
 #include <ctype.h>
@@ -81,7 +83,8 @@ static int parse_params(char *val, vg_xgemm_set *s, char *why, size_t n)
 static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, size_t n)
 {
     enum { TOP = -1 };
-    int section = TOP, line_no = 0, format = 0, have_set[VG_CLASSES] = {0}, have_params[VG_CLASSES] = {0};
+    /* line 1 is the frame line (cachefile.h), so that line numbers are the file's */
+    int section = TOP, line_no = 1, format = 0, have_set[VG_CLASSES] = {0}, have_params[VG_CLASSES] = {0};
     int have_dev = 0, have_driver = 0, have_platform = 0;
     char line[1200];
     memset(t, 0, sizeof *t);
@@ -176,15 +179,20 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
 int vg_tuning_read(const char *path, const vr_device *dev, vg_tuning *t, int *found)
 {
     *found = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (errno == ENOENT) return 0;
-        return varcl_fail(VARCL_E_INPUT, "GEMM tuning file %s: %s; delete the file or rerun `vbench --tune`", path,
-                          strerror(errno));
-    }
+    void *text = NULL;
+    size_t len = 0;
     char why[600];
+    /* A file whose frame does not match (cut short, damaged, or from before the frame) is not used: CLBlast's
+     * defaults or the built-in sets are correct, only slower, and `vbench --tune` rewrites it. */
+    if (vcf_read(path, "gemm-tuning", &text, &len, why, sizeof why) != VCF_OK) return 0;
+    FILE *f = len ? fmemopen(text, len, "r") : NULL;
+    if (!f) {
+        free(text);
+        return len ? varcl_fail(VARCL_E_RUNTIME, "GEMM tuning file %s: out of host memory", path) : 0;
+    }
     int bad = parse_tuning(f, dev, t, why, sizeof why);
     fclose(f);
+    free(text);
     if (bad)
         return varcl_fail(VARCL_E_INPUT, "GEMM tuning file %s: %s; delete the file or rerun `vbench --tune`", path, why);
     *found = 1;
@@ -289,21 +297,17 @@ static void write_tuning(FILE *f, const vr_device *dev, const char *model, const
 int vg_tuning_write(const char *path, const vr_device *dev, const char *model, const vg_shape *shapes,
                     const vg_tune_result *r)
 {
-    char dir[1024], tmp[1100];
-    parent_dir(path, dir, sizeof dir);
-    vr_mkdirs(dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write the GEMM tuning file %s: %s", tmp, strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return varcl_fail(VARCL_E_RUNTIME, "GEMM tuning file %s: out of host memory", path);
     write_tuning(f, dev, model, shapes, r);
     int ok = !ferror(f);
     ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return varcl_fail(VARCL_E_RUNTIME, "cannot write the GEMM tuning file %s: %s", path, strerror(e));
-    }
-    return 0;
+    int st = ok ? vcf_write(path, "gemm-tuning", text, len)
+                : varcl_fail(VARCL_E_RUNTIME, "GEMM tuning file %s: out of host memory", path);
+    free(text);
+    return st;
 }
 
 /* ---- the tuner ---- */

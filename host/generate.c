@@ -295,18 +295,26 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
                 goto done;
             double tb = now_ms();
             out->ms_transformer += tb - ta;
-            float t = h->scales > 1 ? rq->cfg * (float)si / (float)(h->scales - 1) : 0;
+            float ca, cu;
+            vs_cfg_factors(rq->cfg, si, h->scales, &ca, &cu);
             /* logits: [2][B][T][V], the conditional rows first; tok: [B][T] */
-            vs_rows rows = {logits, logits + (size_t)B * T * V, B * T, T, t, rq->top_k, rq->top_p, rq->seed,
+            vs_rows rows = {logits, logits + (size_t)B * T * V, B * T, T, ca, cu, rq->top_k, rq->top_p, rq->seed,
                             (uint32_t)i0, (uint32_t)si};
-            vs_team_sample(smp, &rows, tok);
+            int bad = vs_team_sample(smp, &rows, tok);
+            if (bad >= 0 && bad / T < nb) { /* rows of a short pass's padding images do not count */
+                st = varcl_fail(VARCL_E_RUNTIME,
+                                "scale %d (%dx%d) of image %d: the logits are not finite (NaN or infinity); the model's "
+                                "weights or activations overflow",
+                                si, pn, pn, i0 + bad / T);
+                goto done;
+            }
             for (int b = 0; b < nb; b++)
                 memcpy(out->tokens + (size_t)(i0 + b) * h->tokens + h->begin[si], tok + (size_t)b * T,
                        (size_t)T * sizeof(int));
             double tc = now_ms();
             out->ms_sample += tc - tb;
             int next = si + 1 < h->scales ? h->patch[si + 1] : 0;
-            if ((st = vq_step(&ps.q, tok, pn, vq_phi_index(si, h->scales), next))) goto done;
+            if ((st = vq_step(&ps.q, tok, pn, vq_phi_index(si, h->scales, v->vae.hp.phis), next))) goto done;
             if (rq->keep_fhat) {
                 if ((st = vr_read(&v->rt, ps.q.fhat, 0, (size_t)B * L * L * Cv * sizeof(float), fh))) goto done;
                 memcpy(out->fhat + (((size_t)si * n + i0) * L * L * Cv), fh, (size_t)nb * L * L * Cv * sizeof(float));

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <png.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +39,10 @@ static int open_temp(const char *path, char **tmp_out, FILE **fp_out)
             int err = errno;
             free(tmp);
             if (err == EEXIST) continue;
-            return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(err));
+            /* a folder that is not there or not ours is the caller's to fix; a full disk is a run-time failure */
+            return varcl_fail(err == ENOENT || err == ENOTDIR || err == EACCES || err == EROFS ? VARCL_E_INPUT
+                                                                                                : VARCL_E_RUNTIME,
+                              "%s: cannot write: %s", path, strerror(err));
         }
         FILE *fp = fdopen(fd, "wb");
         if (!fp) {
@@ -55,13 +59,23 @@ static int open_temp(const char *path, char **tmp_out, FILE **fp_out)
     return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", path);
 }
 
+int vimg_png_fits(long long width, long long height)
+{
+    const long long user_max = 1000000; /* PNG_USER_WIDTH_MAX, PNG_USER_HEIGHT_MAX */
+    if (width < 1 || height < 1 || width > user_max || height > user_max) return 0;
+    return height <= 0xFFFFFFFFLL / (width * 3);
+}
+
 int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
 {
     if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "PNG output: empty path");
-    if (path[strlen(path) - 1] == '/') return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
+    struct stat sb;
+    if (path[strlen(path) - 1] == '/' || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
     /* The row stride is a png_int_32 in the simplified API. */
-    if (!rgb || width < 1 || height < 1 || width > INT_MAX / 3)
-        return varcl_fail(VARCL_E_INPUT, "%s: cannot write a %dx%d image", path, width, height);
+    if (!rgb || !vimg_png_fits(width, height))
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write a %dx%d image as PNG (over libpng's limits)", path, width,
+                          height);
 
     char *tmp = NULL;
     FILE *fp = NULL;
@@ -83,12 +97,13 @@ int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
     int err = 0;
     if (ok && (fflush(fp) != 0 || ferror(fp))) err = errno ? errno : EIO;
     if (fclose(fp) != 0 && ok && !err) err = errno ? errno : EIO;
+    /* the size is checked above: what fails here is the write itself (run-time) */
     if (!ok)
-        status = varcl_fail(VARCL_E_INPUT, "%s: cannot write PNG: %s", path, png_msg);
+        status = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write PNG: %s", path, png_msg);
     else if (err)
-        status = varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(err));
+        status = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(err));
     else if (rename(tmp, path) != 0)
-        status = varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(errno));
+        status = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
     /* No fsync: the rename guards against an interrupted process, which is the case the design names. */
     if (status) unlink(tmp);
     free(tmp);

@@ -6,9 +6,15 @@
 #include <stdint.h>
 
 /* Writes 8-bit RGB (row-major, 3 bytes per pixel) as PNG. Written to a temporary name in the same directory and
-   renamed, so a failure never leaves a partial file at `path`. Returns 0, or VARCL_E_INPUT naming the path
-   (unwritable directory, etc.), removing the temporary file. */
+   renamed, so a failure never leaves a partial file at `path`. Returns 0, or an error naming the path, removing the
+   temporary file: VARCL_E_INPUT for what the caller can fix (a missing or unwritable folder, a size beyond
+   vimg_png_fits), VARCL_E_RUNTIME for a failed write (disk full, I/O error). */
 int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height);
+
+/* 1 when libpng's simplified writer takes an 8-bit RGB image of this size: at most 1,000,000 rows and columns (its
+   default user limits) and 0xFFFFFFFF bytes of pixel rows (the row stride times the height must fit in 32 bits).
+   Known before anything is generated, so a request whose PNG cannot be written is refused at once. */
+int vimg_png_fits(long long width, long long height);
 
 /* Reads any PNG into freshly malloc'd 8-bit RGB. Returns 0 or an error status (message names the path):
    VARCL_E_INPUT for a missing, unreadable or malformed file, VARCL_E_RUNTIME when memory runs out.

@@ -36,15 +36,9 @@ int var_read_hparams(const vt_set *s, var_hparams *hp)
     if (hp->classes < 1 || hp->C < VAR_HEAD_DIM || hp->C % VAR_HEAD_DIM)
         return varcl_fail(VARCL_E_INPUT, "%s: class_emb.weight [%d, %d]: width must be a multiple of %d", vt_origin(s),
                           hp->classes + 1, hp->C, VAR_HEAD_DIM);
-    char name[128];
-    while (hp->depth <= VAR_MAX_DEPTH) {
-        snprintf(name, sizeof name, "blocks.%d.attn.mat_qkv.weight", hp->depth);
-        if (!vt_find(s, name)) break;
-        hp->depth++;
-    }
+    /* the depth is the number of blocks.N; a gap would otherwise load as a shallower model and drop the rest */
+    if (vt_family(s, "blocks.", VAR_MAX_DEPTH, &hp->depth)) return VARCL_E_INPUT;
     if (hp->depth == 0) return varcl_fail(VARCL_E_INPUT, "%s: missing tensor 'blocks.0.attn.mat_qkv.weight'", vt_origin(s));
-    if (hp->depth > VAR_MAX_DEPTH)
-        return varcl_fail(VARCL_E_INPUT, "%s: more than %d blocks", vt_origin(s), VAR_MAX_DEPTH);
     if (!(t = req(s, "blocks.0.attn.scale_mul_1H11", 4, 1, -1, 1, 1))) return VARCL_E_INPUT;
     hp->heads = (int)t->shape[1];
     if (hp->heads * VAR_HEAD_DIM != hp->C)
@@ -73,9 +67,52 @@ int var_read_hparams(const vt_set *s, var_hparams *hp)
     return 0;
 }
 
+/* Upstream's three phi arrangements (share_quant_resi): one shared phi (quant_resi.qresi.*), K partially shared
+ * (quant_resi.qresi_ls.0..K-1.*) or one per scale (quant_resi.0..SN-1.*, PhiNonShared). A VQ-VAE made with
+ * quant_resi = 0 has no phi tensors (nn.Identity): that is not supported (phi_accumulate mixes 0.5 / 0.5). */
+static int read_phis(const vt_set *s, vae_hparams *hp)
+{
+    int ls, plain, shared = vt_find(s, "quantize.quant_resi.qresi.weight") != NULL;
+    if (vt_family(s, "quantize.quant_resi.qresi_ls.", VAE_MAX_PHI, &ls)) return VARCL_E_INPUT;
+    /* the non-shared family, quant_resi.N: the other two arrangements' names are not numbered, so count by hand */
+    plain = 0;
+    char name[96];
+    for (int k = 0; k < VAE_MAX_PHI; k++) {
+        snprintf(name, sizeof name, "quantize.quant_resi.%d.weight", k);
+        if (!vt_find(s, name)) break;
+        plain = k + 1;
+    }
+    snprintf(name, sizeof name, "quantize.quant_resi.%d.weight", plain + 1);
+    if (plain < VAE_MAX_PHI && vt_find(s, name))
+        return varcl_fail(VARCL_E_INPUT, "%s: quantize.quant_resi.%d is missing while quantize.quant_resi.%d is present",
+                          vt_origin(s), plain, plain + 1);
+    if ((ls > 0) + (plain > 0) + shared > 1)
+        return varcl_fail(VARCL_E_INPUT, "%s: quantize.quant_resi mixes %s%s%s phi arrangements (upstream has one)",
+                          vt_origin(s), shared ? "shared (qresi) " : "", ls ? "partially shared (qresi_ls) " : "",
+                          plain ? "non-shared (quant_resi.N)" : "");
+    if (shared) {
+        hp->phis = 1;
+        hp->phi_shared = 1;
+        snprintf(hp->phi_prefix, sizeof hp->phi_prefix, "quantize.quant_resi.qresi");
+    } else if (ls) {
+        hp->phis = ls;
+        snprintf(hp->phi_prefix, sizeof hp->phi_prefix, "quantize.quant_resi.qresi_ls.");
+    } else if (plain) {
+        hp->phis = plain;
+        snprintf(hp->phi_prefix, sizeof hp->phi_prefix, "quantize.quant_resi.");
+    } else {
+        return varcl_fail(VARCL_E_INPUT,
+                          "%s: missing tensor 'quantize.quant_resi.qresi_ls.0.weight' (no phi convolution: a VQ-VAE "
+                          "with quant_resi = 0 is not supported)",
+                          vt_origin(s));
+    }
+    return VARCL_OK;
+}
+
 int vae_read_hparams(const vt_set *s, vae_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
+    int st;
     if (vt_find(s, "class_emb.weight"))
         return varcl_fail(VARCL_E_INPUT, "%s is a VAR model, not a VQ-VAE checkpoint (give it with --model)",
                           vt_origin(s));
@@ -87,16 +124,35 @@ int vae_read_hparams(const vt_set *s, vae_hparams *hp)
     if (!(t = req(s, "decoder.conv_in.weight", 4, -1, -1, 3, 3))) return VARCL_E_INPUT;
     hp->zch = (int)t->shape[1];
     char name[128];
-    for (hp->levels = 0; hp->levels < VAE_MAX_LEVELS; hp->levels++) {
-        snprintf(name, sizeof name, "decoder.up.%d.block.0.conv1.weight", hp->levels);
-        if (!vt_find(s, name)) break;
+    /* Every numbered family must run from 0 without a gap: decoder levels, blocks and attention of each level, and
+     * the encoder's (not used for generation, but a gap there means a damaged file all the same). */
+    if (vt_family(s, "decoder.up.", VAE_MAX_LEVELS, &hp->levels)) return VARCL_E_INPUT;
+    for (int i = 0; i < hp->levels; i++) {
+        int blocks, attn;
+        snprintf(name, sizeof name, "decoder.up.%d.block.", i);
+        if (vt_family(s, name, VAE_MAX_BLOCKS, &blocks)) return VARCL_E_INPUT;
+        if (i == 0) hp->blocks = blocks;
+        else if (blocks != hp->blocks)
+            return varcl_fail(VARCL_E_INPUT, "%s: decoder.up.%d has %d blocks and decoder.up.0 has %d (must be equal)",
+                              vt_origin(s), i, blocks, hp->blocks);
+        snprintf(name, sizeof name, "decoder.up.%d.attn.", i);
+        if (vt_family(s, name, VAE_MAX_BLOCKS, &attn)) return VARCL_E_INPUT;
+        if (attn && attn != blocks)
+            return varcl_fail(VARCL_E_INPUT, "%s: decoder.up.%d has %d blocks but %d attention layers", vt_origin(s),
+                              i, blocks, attn);
     }
-    for (hp->blocks = 0; hp->blocks < VAE_MAX_BLOCKS; hp->blocks++) {
-        snprintf(name, sizeof name, "decoder.up.0.block.%d.conv1.weight", hp->blocks);
-        if (!vt_find(s, name)) break;
+    int down;
+    if (vt_family(s, "encoder.down.", VAE_MAX_LEVELS, &down)) return VARCL_E_INPUT;
+    for (int i = 0; i < down; i++) {
+        int n;
+        snprintf(name, sizeof name, "encoder.down.%d.block.", i);
+        if (vt_family(s, name, VAE_MAX_BLOCKS, &n)) return VARCL_E_INPUT;
+        snprintf(name, sizeof name, "encoder.down.%d.attn.", i);
+        if (vt_family(s, name, VAE_MAX_BLOCKS, &n)) return VARCL_E_INPUT;
     }
     if (hp->levels == 0 || hp->blocks == 0)
         return varcl_fail(VARCL_E_INPUT, "%s: missing tensor 'decoder.up.0.block.0.conv1.weight'", vt_origin(s));
+    if ((st = read_phis(s, hp))) return st;
     for (int i = 0; i < hp->levels; i++) {
         snprintf(name, sizeof name, "decoder.up.%d.block.0.conv2.weight", i);
         if (!(t = req(s, name, 4, -1, -1, 3, 3))) return VARCL_E_INPUT;
@@ -174,9 +230,10 @@ static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d
         return NULL;
     }
     wl_form f = {layout, ld->packed, layout == WL_PLAIN ? VT_F32 : matrix_dtype(ld, t, layout)};
+    varcl_clear_error();
     cl_mem m = wl_upload(&ld->rt->mem, ld->tag, ld->s, t, &f, ld->threads, name);
-    if (!m) {
-        ld->st = VARCL_E_RUNTIME;
+    if (!m) { /* non-finite values (input) or the device (run-time) */
+        ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_RUNTIME;
         return NULL;
     }
     if (dtype) *dtype = f.store;
@@ -205,6 +262,10 @@ static float *host_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t
     if (ld->st) return NULL;
     const vt_tensor *t = req(ld->s, name, ndim, d0, d1, d2, 0);
     float *f = t ? vt_dup_f32(t) : NULL;
+    if (f && vt_check_finite(ld->s, t, f)) {
+        free(f);
+        f = NULL;
+    }
     if (!f) {
         ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_INPUT;
         return NULL;
@@ -373,8 +434,9 @@ int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m)
     int z = hp->zch, top = hp->ch * hp->ch_mult[hp->levels - 1];
     m->codebook = up_v(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0);
     char n[256];
-    for (int i = 0; i < 4; i++) {
-        snprintf(n, sizeof n, "quantize.quant_resi.qresi_ls.%d", i);
+    for (int i = 0; i < hp->phis; i++) {
+        if (hp->phi_shared) snprintf(n, sizeof n, "%s", hp->phi_prefix);
+        else snprintf(n, sizeof n, "%s%d", hp->phi_prefix, i);
         conv_w(&ld, &m->phi[i], n, z, z, 3);
     }
     conv_w(&ld, &m->post_quant, "post_quant_conv", z, z, 3);
@@ -439,7 +501,7 @@ static void free_attn(vr_runtime *rt, vw_attn *a)
 void vae_unload(vr_runtime *rt, vae_model *m)
 {
     vm_free(&rt->mem, m->codebook);
-    for (int i = 0; i < 4; i++) free_conv(rt, &m->phi[i]);
+    for (int i = 0; i < VAE_MAX_PHI; i++) free_conv(rt, &m->phi[i]);
     free_conv(rt, &m->post_quant);
     free_conv(rt, &m->conv_in);
     free_conv(rt, &m->conv_out);

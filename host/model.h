@@ -12,6 +12,7 @@
 #define VAR_MAX_DEPTH 128
 #define VAE_MAX_LEVELS 8
 #define VAE_MAX_BLOCKS 8
+#define VAE_MAX_PHI 32 /* phi convolutions: 1 (shared), K (partially shared) or one per scale (non-shared) */
 #define VAR_HEAD_DIM 64 /* every VAR model: width = 64 x heads */
 
 typedef struct {
@@ -27,6 +28,10 @@ typedef struct {
     int ch_mult[VAE_MAX_LEVELS], has_attn[VAE_MAX_LEVELS], has_up[VAE_MAX_LEVELS];
     int mid_attn;
     int upsamples; /* image side = latent << upsamples */
+    int phis;      /* phi convolutions (upstream's quant_resi): scale si uses vq_phi_index(si, scales, phis) */
+    char phi_prefix[32]; /* their names: prefix + k ("quantize.quant_resi.qresi_ls." or "quantize.quant_resi."),
+                          * or the prefix alone for the one shared phi ("quantize.quant_resi.qresi") */
+    int phi_shared;
 } vae_hparams;
 
 /* A convolution (3x3 or 1x1) as GEMM weights, bias [cout]. wt: [k*k*cin][cout] (tap-major, see conv.cl), or for
@@ -96,7 +101,7 @@ typedef struct {
 typedef struct {
     vae_hparams hp;
     cl_mem codebook;            /* [V][Cvae] */
-    vw_conv phi[4];             /* 3x3 Cvae -> Cvae */
+    vw_conv phi[VAE_MAX_PHI];   /* [hp.phis] 3x3 Cvae -> Cvae */
     vw_conv post_quant, conv_in, conv_out;
     vw_res mid1, mid2;
     vw_attn mid_attn;

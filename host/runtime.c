@@ -1,6 +1,7 @@
 /* runtime: OpenCL devices, context, program build + binary cache, kernel table, launches (see runtime.h). */
 #include "runtime.h"
 
+#include "cachefile.h"
 #include "error.h"
 
 #include <ctype.h>
@@ -280,24 +281,6 @@ void vr_mkdirs(const char *path)
     mkdir(tmp, 0755);
 }
 
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *data = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long l = ftell(f);
-        if (l > 0 && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)l)) &&
-            fread(data, 1, (size_t)l, f) != (size_t)l) {
-            free(data);
-            data = NULL;
-        }
-        *len = l > 0 ? (size_t)l : 0;
-    }
-    fclose(f);
-    return data;
-}
-
 static int build(vr_runtime *rt, cl_program prog, const char *opts)
 {
     cl_int err = clBuildProgram(prog, 1, &rt->dev.device, opts, NULL, NULL);
@@ -339,8 +322,12 @@ static int build_program(vr_runtime *rt)
     cl_int err;
     if (dir[0]) {
         size_t len = 0;
-        unsigned char *bin = read_file(path, &len);
-        if (bin) {
+        void *cached = NULL;
+        char why[160];
+        /* only a binary whose frame matches reaches the driver: a truncated one can crash it (cachefile.h); a
+         * damaged one is rebuilt from source below and rewritten */
+        if (vcf_read(path, "program-binary", &cached, &len, why, sizeof why) == VCF_OK && len > 0) {
+            unsigned char *bin = cached;
             const unsigned char *bins[1] = {bin};
             cl_int bst;
             cl_program p = clCreateProgramWithBinary(rt->ctx, 1, &rt->dev.device, &len, bins, &bst, &err);
@@ -353,6 +340,8 @@ static int build_program(vr_runtime *rt)
                 return 0;
             }
             if (err == CL_SUCCESS) clReleaseProgram(p);
+        } else {
+            free(cached);
         }
     }
     const char *text = src.text;
@@ -369,17 +358,9 @@ static int build_program(vr_runtime *rt)
         if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
             unsigned char *bin = malloc(len);
             unsigned char *bins[1] = {bin};
-            if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-                vr_mkdirs(dir);
-                char tmp[4200];
-                snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-                FILE *f = fopen(tmp, "wb");
-                if (f) {
-                    int ok = fwrite(bin, 1, len, f) == len;
-                    ok &= fclose(f) == 0;
-                    if (!ok || rename(tmp, path) != 0) unlink(tmp);
-                }
-            }
+            if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
+                vcf_write(path, "program-binary", bin, len))
+                varcl_clear_error(); /* not an error of the request */
             free(bin);
         }
     }

@@ -1,9 +1,11 @@
-/* safetensors: mmap reader with a small JSON parser for the header (see safetensors.h).
+/* safetensors: mmap reader; the JSON header is parsed with jansson (see safetensors.h).
  * Layout: u64 little-endian header size N, N bytes of JSON {name: {dtype, shape, data_offsets}, ...},
  * then the data block; offsets are relative to the data block. */
 #include "safetensors.h"
 
 #include "error.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,95 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct {
-    const char *p, *start, *end;
-    const char *path;
-} json;
-
-static void skip_ws(json *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
-}
-
-static int expect(json *j, char c)
-{
-    skip_ws(j);
-    if (j->p >= j->end || *j->p != c)
-        return varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON (expected '%c' at byte %ld)", j->path,
-                          c, (long)(j->p - j->start) + 8);
-    j->p++;
-    return 0;
-}
-
-/* Parses a JSON string into buf (escapes other than \" \\ \/ are kept verbatim: tensor names are ASCII). */
-static int parse_string(json *j, char *buf, size_t n)
-{
-    if (expect(j, '"')) return VARCL_E_INPUT;
-    size_t k = 0;
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
-        if (c == '\\' && j->p < j->end) c = *j->p++;
-        if (k + 1 >= n) return varcl_fail(VARCL_E_INPUT, "%s: header string too long", j->path);
-        buf[k++] = c;
-    }
-    if (j->p >= j->end) return varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON (open string)", j->path);
-    j->p++;
-    buf[k] = 0;
-    return 0;
-}
-
-static int parse_uint(json *j, int64_t *out)
-{
-    skip_ws(j);
-    if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-        return varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON (expected a number)", j->path);
-    uint64_t v = 0;
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-        if (v > (UINT64_C(1) << 53)) return varcl_fail(VARCL_E_INPUT, "%s: number too large in header", j->path);
-        v = v * 10 + (uint64_t)(*j->p++ - '0');
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
-/* Skips any JSON value (used for __metadata__ and unknown fields). */
-static int skip_value(json *j, int depth)
-{
-    skip_ws(j);
-    if (depth > 32 || j->p >= j->end) return varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON", j->path);
-    char c = *j->p;
-    if (c == '"') {
-        char tmp[4096];
-        return parse_string(j, tmp, sizeof tmp);
-    }
-    if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        j->p++;
-        skip_ws(j);
-        if (j->p < j->end && *j->p == close) {
-            j->p++;
-            return 0;
-        }
-        for (;;) {
-            if (c == '{') {
-                char key[4096];
-                if (parse_string(j, key, sizeof key) || expect(j, ':')) return VARCL_E_INPUT;
-            }
-            if (skip_value(j, depth + 1)) return VARCL_E_INPUT;
-            skip_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                continue;
-            }
-            return expect(j, close);
-        }
-    }
-    /* number, true, false, null */
-    const char *start = j->p;
-    while (j->p < j->end && strchr("0123456789+-.eEtruefalsn", *j->p)) j->p++;
-    if (j->p == start) return varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON", j->path);
-    return 0;
-}
+/* The format's reference reader refuses headers over 100 MB: no real checkpoint comes near (a 200,000-tensor header
+ * is 15 MB), and the bound keeps a damaged length field from making us parse gigabytes. */
+#define ST_MAX_HEADER 100000000u
 
 typedef struct {
     int64_t begin, end;
@@ -115,84 +31,84 @@ static int span_cmp(const void *a, const void *b)
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
 }
 
-static int parse_entry(json *j, vt_set *s, const char *name, const uint8_t *data, int64_t data_len)
+/* A JSON array of at most cap non-negative integers into dst; the count, or -1 when it is not one. */
+static int read_uints(const json_t *a, int64_t *dst, int cap)
 {
-    char dtype_s[32] = "";
-    int64_t shape[VT_MAX_DIMS], off[2] = {-1, -1};
-    int ndim = -1, have_off = 0;
-    if (expect(j, '{')) return VARCL_E_INPUT;
-    for (;;) {
-        char key[64];
-        if (parse_string(j, key, sizeof key) || expect(j, ':')) return VARCL_E_INPUT;
-        if (strcmp(key, "dtype") == 0) {
-            if (parse_string(j, dtype_s, sizeof dtype_s)) return VARCL_E_INPUT;
-        } else if (strcmp(key, "shape") == 0 || strcmp(key, "data_offsets") == 0) {
-            int is_shape = key[0] == 's', n = 0;
-            int64_t *dst = is_shape ? shape : off;
-            int cap = is_shape ? VT_MAX_DIMS : 2;
-            if (expect(j, '[')) return VARCL_E_INPUT;
-            skip_ws(j);
-            if (j->p < j->end && *j->p == ']') {
-                j->p++;
-            } else {
-                for (;;) {
-                    if (n >= cap)
-                        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s': too many entries in %s", j->path, name,
-                                          key);
-                    if (parse_uint(j, &dst[n++])) return VARCL_E_INPUT;
-                    skip_ws(j);
-                    if (j->p < j->end && *j->p == ',') {
-                        j->p++;
-                        continue;
-                    }
-                    if (expect(j, ']')) return VARCL_E_INPUT;
-                    break;
-                }
-            }
-            if (is_shape)
-                ndim = n;
-            else if (n == 2)
-                have_off = 1;
-            else
-                return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s': data_offsets needs 2 numbers", j->path, name);
-        } else if (skip_value(j, 0)) {
-            return VARCL_E_INPUT;
-        }
-        skip_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (expect(j, '}')) return VARCL_E_INPUT;
-        break;
+    if (!json_is_array(a) || json_array_size(a) > (size_t)cap) return -1;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+        dst[i] = (int64_t)json_integer_value(v);
     }
-    vt_dtype dt;
-    int64_t esize;
-    if (strcmp(dtype_s, "F32") == 0) dt = VT_F32, esize = 4;
-    else if (strcmp(dtype_s, "F16") == 0) dt = VT_F16, esize = 2;
-    else if (strcmp(dtype_s, "BF16") == 0) dt = VT_BF16, esize = 2;
-    else if (strcmp(dtype_s, "I64") == 0) dt = VT_I64, esize = 8;
-    else
-        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has unsupported dtype '%s' (F32, F16, BF16, I64 are read)",
-                          j->path, name, dtype_s);
-    if (ndim < 0 || !have_off)
-        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' lacks shape or data_offsets", j->path, name);
+    return (int)json_array_size(a);
+}
+
+/* One header entry {dtype, shape, data_offsets} (other members are ignored) into the set. */
+static int parse_entry(const char *path, vt_set *s, const char *name, const json_t *e, const uint8_t *data,
+                       int64_t data_len)
+{
+    if (!json_is_object(e))
+        return varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON (entry '%s' is not an object)", path,
+                          name);
+    const json_t *jd = json_object_get(e, "dtype"), *js = json_object_get(e, "shape"),
+                 *jo = json_object_get(e, "data_offsets");
+    if (!jd || !js || !jo)
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' lacks %s", path, name,
+                          !jd ? "dtype" : !js ? "shape" : "data_offsets");
+    int dt = json_is_string(jd) ? vt_dtype_parse(json_string_value(jd)) : -1;
+    if (dt < 0)
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has dtype %.40s%s%s, which is not a safetensors dtype", path,
+                          name, json_is_string(jd) ? "'" : "", json_is_string(jd) ? json_string_value(jd) : "(not a string)",
+                          json_is_string(jd) ? "'" : "");
+    int64_t shape[VT_MAX_DIMS], off[2];
+    if (json_is_array(js) && json_array_size(js) > VT_MAX_DIMS)
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has %zu dimensions (at most %d supported)", path, name,
+                          json_array_size(js), VT_MAX_DIMS);
+    int ndim = read_uints(js, shape, VT_MAX_DIMS);
+    if (ndim < 0)
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s': shape must be a list of whole numbers >= 0", path, name);
+    if (read_uints(jo, off, 2) != 2)
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s': data_offsets needs 2 whole numbers >= 0", path, name);
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] > 0 && numel > INT64_MAX / 8 / shape[i])
-            return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' is too large", j->path, name);
+        if (shape[i] > 0 && numel > INT64_MAX / 64 / shape[i])
+            return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' is too large", path, name);
         numel *= shape[i];
     }
+    int64_t bits = numel * vt_dtype_bits((vt_dtype)dt);
     if (off[0] > off[1] || off[1] > data_len)
         return varcl_fail(VARCL_E_INPUT,
                           "%s: tensor '%s' data_offsets [%lld, %lld] out of range (data block is %lld bytes; file "
                           "truncated?)",
-                          j->path, name, (long long)off[0], (long long)off[1], (long long)data_len);
-    if (off[1] - off[0] != numel * esize)
-        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has %lld bytes for %lld elements of %s", j->path, name,
-                          (long long)(off[1] - off[0]), (long long)numel, dtype_s);
-    if (vt_find(s, name)) return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' appears twice", j->path, name);
-    return vt_add_raw(s, name, dt, ndim, shape, data + off[0]);
+                          path, name, (long long)off[0], (long long)off[1], (long long)data_len);
+    if (bits % 8 || off[1] - off[0] != bits / 8)
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has %lld bytes for %lld elements of %s", path, name,
+                          (long long)(off[1] - off[0]), (long long)numel, vt_dtype_name((vt_dtype)dt));
+    return vt_add_raw(s, name, (vt_dtype)dt, ndim, shape, data + off[0]);
+}
+
+static void skip_ws(const char *h, size_t n, size_t *p)
+{
+    while (*p < n && (h[*p] == ' ' || h[*p] == '\t' || h[*p] == '\n' || h[*p] == '\r')) (*p)++;
+}
+
+/* The JSON value at h[*p] (a name or an entry), parsed by jansson; *p moves past it. NULL with an input error
+ * naming the byte (the header starts at byte 8 of the file). */
+static json_t *next_value(const char *path, const char *h, size_t n, size_t *p)
+{
+    skip_ws(h, n, p);
+    json_error_t err;
+    json_t *v = json_loadb(h + *p, n - *p, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &err);
+    if (!v) {
+        if (json_error_code(&err) == json_error_out_of_memory)
+            varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory reading the header", path);
+        else
+            varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: %.200s", path,
+                       *p + (size_t)(err.position > 0 ? err.position : 0) + 8, err.text);
+        return NULL;
+    }
+    *p += (size_t)err.position; /* with JSON_DISABLE_EOF_CHECK: the bytes the value took */
+    return v;
 }
 
 vt_set *st_load(const char *path)
@@ -224,6 +140,7 @@ vt_set *st_load(const char *path)
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
     vt_set *s = vt_new_mapped(path, map, len);
+    span *sp = NULL;
     if (!s) {
         munmap(map, len);
         return NULL;
@@ -233,49 +150,78 @@ vt_set *st_load(const char *path)
                    (unsigned long long)hlen, len);
         goto fail;
     }
-    json j = {(const char *)b + 8, (const char *)b + 8, (const char *)b + 8 + hlen, path};
-    const uint8_t *data = b + 8 + hlen;
-    int64_t data_len = (int64_t)(len - 8 - hlen);
-    if (expect(&j, '{')) goto fail;
-    skip_ws(&j);
-    if (j.p < j.end && *j.p == '}') {
-        j.p++;
-    } else {
-        for (;;) {
-            char name[1024];
-            if (parse_string(&j, name, sizeof name) || expect(&j, ':')) goto fail;
-            if (strcmp(name, "__metadata__") == 0) {
-                if (skip_value(&j, 0)) goto fail;
-            } else if (parse_entry(&j, s, name, data, data_len)) {
-                goto fail;
-            }
-            skip_ws(&j);
-            if (j.p < j.end && *j.p == ',') {
-                j.p++;
-                continue;
-            }
-            if (expect(&j, '}')) goto fail;
-            break;
-        }
-    }
-    skip_ws(&j);
-    if (j.p != j.end) {
-        varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON (trailing bytes)", path);
+    if (hlen > ST_MAX_HEADER) {
+        varcl_fail(VARCL_E_INPUT, "%s: header length %llu is over the format's limit of %u bytes", path,
+                   (unsigned long long)hlen, ST_MAX_HEADER);
         goto fail;
     }
+    const uint8_t *data = b + 8 + hlen;
+    int64_t data_len = (int64_t)(len - 8 - hlen);
+    /* The top-level object is walked here and each name and entry is parsed by jansson on its own: a DOM of
+     * 200,000 entries would cost 300 MB and five times the time (measured), and the names' uniqueness is checked
+     * by vt_index's sort anyway. jansson reads every string and value: no length limit, escapes, valid UTF-8;
+     * values we do not read (__metadata__, unknown members) cost no buffer of ours. */
+    const char *h = (const char *)b + 8;
+    size_t p = 0, n_h = (size_t)hlen;
+    skip_ws(h, n_h, &p);
+    if (p >= n_h || h[p] != '{') {
+        varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: expected '{'", path, p + 8);
+        goto fail;
+    }
+    p++;
+    skip_ws(h, n_h, &p);
+    if (p < n_h && h[p] == '}') p++;
+    else
+        for (;;) {
+            json_t *key = next_value(path, h, n_h, &p), *e = NULL;
+            if (!key) goto fail;
+            if (!json_is_string(key)) {
+                json_decref(key);
+                varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: expected a name", path,
+                           p + 8);
+                goto fail;
+            }
+            skip_ws(h, n_h, &p);
+            int st = p < n_h && h[p] == ':' ? (p++, 0) : varcl_fail(VARCL_E_INPUT,
+                                                                     "%s: invalid safetensors header JSON at byte "
+                                                                     "%zu: expected ':'",
+                                                                     path, p + 8);
+            if (!st && !(e = next_value(path, h, n_h, &p))) st = VARCL_E_INPUT;
+            const char *name = json_string_value(key);
+            if (!st && strcmp(name, "__metadata__")) st = parse_entry(path, s, name, e, data, data_len);
+            json_decref(key);
+            json_decref(e);
+            if (st) goto fail;
+            skip_ws(h, n_h, &p);
+            if (p < n_h && h[p] == ',') {
+                p++;
+                continue;
+            }
+            if (p < n_h && h[p] == '}') {
+                p++;
+                break;
+            }
+            varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: expected ',' or '}'", path,
+                       p + 8);
+            goto fail;
+        }
+    skip_ws(h, n_h, &p);
+    if (p != n_h) {
+        varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: trailing bytes", path, p + 8);
+        goto fail;
+    }
+    if (vt_index(s)) goto fail;
     /* Overlap check: sort spans by begin; each non-empty span must start at or after the furthest end of the
      * non-empty spans before it (comparing with the previous span only would let an empty one hide an overlap). */
     int n = vt_count(s);
-    span *sp = malloc((size_t)(n ? n : 1) * sizeof *sp);
-    if (!sp) {
+    if (!(sp = malloc((size_t)(n ? n : 1) * sizeof *sp))) {
         varcl_fail(VARCL_E_RUNTIME, "out of host memory");
         goto fail;
     }
     for (int i = 0; i < n; i++) {
         const vt_tensor *t = vt_at(s, i);
         int64_t begin = (const uint8_t *)t->data - data;
-        int64_t bytes = t->numel * (t->dtype == VT_I64 ? 8 : t->dtype == VT_F32 ? 4 : 2);
-        sp[i] = (span){begin, begin + bytes, i};
+        sp[i] = (span){begin, begin + t->numel * vt_dtype_bits(t->dtype) / 8, i};
     }
     qsort(sp, (size_t)n, sizeof *sp, span_cmp);
     int last = -1; /* the non-empty span seen so far with the furthest end */
@@ -284,7 +230,6 @@ vt_set *st_load(const char *path)
         if (last >= 0 && sp[i].begin < sp[last].end) {
             varcl_fail(VARCL_E_INPUT, "%s: tensors '%s' and '%s' have overlapping data_offsets", path,
                        vt_at(s, sp[last].index)->name, vt_at(s, sp[i].index)->name);
-            free(sp);
             goto fail;
         }
         if (last < 0 || sp[i].end > sp[last].end) last = i;
@@ -292,16 +237,12 @@ vt_set *st_load(const char *path)
     free(sp);
     return s;
 fail:
+    free(sp);
     vt_free(s);
     return NULL;
 }
 
-static int dtype_bytes(vt_dtype d) { return d == VT_I64 ? 8 : d == VT_F32 ? 4 : 2; }
-
-static const char *dtype_name(vt_dtype d)
-{
-    return d == VT_F32 ? "F32" : d == VT_F16 ? "F16" : d == VT_BF16 ? "BF16" : "I64";
-}
+static int dtype_bytes(vt_dtype d) { return vt_dtype_bits(d) / 8; }
 
 /* Writes t's elements converted to `out` (a float dtype), 4096 at a time. */
 static int write_converted(FILE *f, const vt_tensor *t, vt_dtype out)
@@ -324,11 +265,24 @@ static int write_converted(FILE *f, const vt_tensor *t, vt_dtype out)
     return 0;
 }
 
-/* keep_i64 = 0 converts I64 tensors to `dtype` as well (st_save_f32). */
-static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_i64)
+/* The dtype tensor t is written as: the float weights (F32, F16, BF16, F64) in `dtype`; the other types as they
+ * are (keep_other) or converted by value (st_save_f32). */
+static vt_dtype out_dtype(const vt_tensor *t, vt_dtype dtype, int keep_other)
+{
+    int is_float = t->dtype == VT_F32 || t->dtype == VT_F16 || t->dtype == VT_BF16 || t->dtype == VT_F64;
+    return keep_other && !is_float ? t->dtype : dtype;
+}
+
+static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_other)
 {
     if (dtype != VT_F32 && dtype != VT_F16 && dtype != VT_BF16)
         return varcl_fail(VARCL_E_INPUT, "%s: safetensors are written as F32, F16 or BF16", path);
+    for (int i = 0; i < vt_count(s); i++) {
+        const vt_tensor *t = vt_at(s, i);
+        if (out_dtype(t, dtype, keep_other) != t->dtype && !vt_dtype_convertible(t->dtype))
+            return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' is %s, which is not converted to %s", path, t->name,
+                              vt_dtype_name(t->dtype), vt_dtype_name(dtype));
+    }
     /* Header first (JSON), padded with spaces to a multiple of 8 as the format recommends. */
     size_t cap = 256 + (size_t)vt_count(s) * 256, k = 0;
     char *hdr = malloc(cap);
@@ -346,10 +300,10 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_i64)
             }
             hdr = h2;
         }
-        vt_dtype out = keep_i64 && t->dtype == VT_I64 ? VT_I64 : dtype;
-        int64_t bytes = t->numel * dtype_bytes(out);
+        vt_dtype out = out_dtype(t, dtype, keep_other);
+        int64_t bytes = t->numel * vt_dtype_bits(out) / 8;
         k += (size_t)snprintf(hdr + k, cap - k, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name,
-                              dtype_name(out));
+                              vt_dtype_name(out));
         for (int d = 0; d < t->ndim; d++)
             k += (size_t)snprintf(hdr + k, cap - k, d ? ",%lld" : "%lld", (long long)t->shape[d]);
         k += (size_t)snprintf(hdr + k, cap - k, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
@@ -361,9 +315,11 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_i64)
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    if (!f) { /* a folder that is not there or not ours is the caller's path; anything else is the system's */
+        int e = errno;
         free(hdr);
-        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(errno));
+        return varcl_fail(e == ENOENT || e == ENOTDIR || e == EACCES || e == EISDIR ? VARCL_E_INPUT : VARCL_E_RUNTIME,
+                          "%s: cannot write: %s", path, strerror(e));
     }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)k >> (8 * i));
@@ -371,9 +327,10 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_i64)
     free(hdr);
     for (int i = 0; ok && i < vt_count(s); i++) {
         const vt_tensor *t = vt_at(s, i);
-        vt_dtype out = keep_i64 && t->dtype == VT_I64 ? VT_I64 : dtype;
+        vt_dtype out = out_dtype(t, dtype, keep_other);
+        size_t bytes = (size_t)(t->numel * vt_dtype_bits(out) / 8);
         if (t->dtype == out)
-            ok = fwrite(t->data, (size_t)dtype_bytes(out), (size_t)t->numel, f) == (size_t)t->numel;
+            ok = fwrite(t->data, 1, bytes, f) == bytes;
         else
             ok = write_converted(f, t, out) == 0;
     }
@@ -382,7 +339,7 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_i64)
     if (!ok || rename(tmp, path) != 0) {
         if (ok) err = errno;
         unlink(tmp);
-        return varcl_fail(VARCL_E_INPUT, "%s: write failed: %s", path, strerror(err));
+        return varcl_fail(VARCL_E_RUNTIME, "%s: write failed: %s", path, strerror(err)); /* disk full, I/O error */
     }
     return 0;
 }

@@ -1,4 +1,4 @@
-/* safetensors: the mmap reader of .safetensors files (F32, F16, BF16, I64).
+/* safetensors: the mmap reader of .safetensors files (every dtype of the format; see tensors.h for which are used).
  * The header is parsed and every entry bounds-checked before any tensor is handed out. */
 #ifndef VARCL_SAFETENSORS_H
 #define VARCL_SAFETENSORS_H
@@ -7,16 +7,19 @@
 
 /* Maps `path` and returns its tensors (data points into the mapping; nothing is copied).
  * NULL with an input error naming the file (and tensor) for a missing, truncated or malformed file:
- * header length past the end, invalid header JSON, unknown dtype, shape/offset mismatch,
- * offsets out of range or overlapping. */
+ * header length past the end or over the format's 100 MB limit, invalid header JSON, a dtype that is not the
+ * format's, shape/offset mismatch, offsets out of range or overlapping, a name twice. __metadata__ and members of an
+ * entry other than dtype, shape and data_offsets are ignored, whatever their size. The set is indexed (vt_index):
+ * loading is O(n log n) in the number of entries. */
 vt_set *st_load(const char *path);
 
 /* Writes the tensors as a safetensors file in `dtype` (VT_F32, VT_F16 or VT_BF16; round to nearest even), in the
- * set's order; I64 tensors stay I64. Written to a temporary name, then renamed. Converts in small chunks, so it
+ * set's order; float tensors are converted, integer and other tensors stay as they are. A path whose folder is
+ * missing or not writable is an input error, a failed write (disk full) a run-time one. Written to a temporary name, then renamed. Converts in small chunks, so it
  * needs no second copy of the weights. Used by tests and tools (mkmodel). */
 int st_save(const char *path, const vt_set *s, vt_dtype dtype);
 
-/* Every tensor as F32, I64 ones included (converted by value). */
+/* Every tensor as F32, integer and BOOL ones included (converted by value); FP8/FP6/FP4 ones are refused. */
 int st_save_f32(const char *path, const vt_set *s);
 
 #endif

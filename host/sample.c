@@ -78,15 +78,23 @@ double vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token,
     return ((double)bits + 0.5) * 0x1p-52;
 }
 
-void vs_cfg_combine(const float *cond, const float *uncond, float t, size_t n, float *out)
+void vs_cfg_factors(double cfg, int si, int scales, float *a, float *u)
+{
+    /* upstream: ratio = si / self.num_stages_minus_1; t = cfg * ratio (Python floats), and each of (1 + t) and t
+     * becomes fp32 when it multiplies an fp32 tensor */
+    const double ratio = scales > 1 ? (double)si / (double)(scales - 1) : 0.0, t = cfg * ratio;
+    *a = (float)(1.0 + t);
+    *u = (float)t;
+}
+
+void vs_cfg_combine(const float *cond, const float *uncond, float a, float u, size_t n, float *out)
 {
     /* Upstream multiplies fp32 tensors by Python scalars, which become fp32: two rounded products, then one
      * rounded difference. Separate statements keep the compiler from fusing them into an FMA. */
-    const float a = 1.0f + t;
     for (size_t i = 0; i < n; i++) {
         const float c = a * cond[i];
-        const float u = t * uncond[i];
-        out[i] = c - u;
+        const float v = u * uncond[i];
+        out[i] = c - v;
     }
 }
 
@@ -330,17 +338,26 @@ typedef struct {
     vs_team *t;
     const vs_rows *r;
     int *ids;
+    int bad[HT_MAX_THREADS]; /* per thread: the first of its rows with a non-finite combined logit, or -1 */
 } vs_job;
+
+static int all_finite(const float *x, int n)
+{
+    int ok = 1;
+    for (int i = 0; i < n; i++) ok &= isfinite(x[i]) != 0; /* no early exit: the loop vectorises */
+    return ok;
+}
 
 /* Rows id, id + n, ... on sampler and row buffer `id` (one thread each). */
 static void vs_work(void *arg, int id, int n)
 {
-    const vs_job *j = arg;
+    vs_job *j = arg;
     const vs_rows *r = j->r;
     const int V = j->t->vocab;
     for (int k = id; k < r->rows; k += n) {
         float *row = j->t->row[id];
-        vs_cfg_combine(r->cond + (size_t)k * V, r->uncond + (size_t)k * V, r->cfg_t, (size_t)V, row);
+        vs_cfg_combine(r->cond + (size_t)k * V, r->uncond + (size_t)k * V, r->cfg_a, r->cfg_u, (size_t)V, row);
+        if (j->bad[id] < 0 && !all_finite(row, V)) j->bad[id] = k;
         j->ids[k] = vs_sample(j->t->s[id], row, r->top_k, r->top_p, r->seed, r->image0 + (uint32_t)(k / r->T),
                               r->scale, (uint32_t)(k % r->T));
     }
@@ -378,10 +395,16 @@ void vs_team_free(vs_team *t)
 
 int vs_team_threads(const vs_team *t) { return t->n; }
 
-void vs_team_sample(vs_team *t, const vs_rows *r, int *ids)
+int vs_team_sample(vs_team *t, const vs_rows *r, int *ids)
 {
     int n = (r->rows + VS_ROWS_PER_THREAD - 1) / VS_ROWS_PER_THREAD;
     if (n > t->n) n = t->n;
-    vs_job job = {t, r, ids};
+    if (n < 1) n = 1;
+    vs_job job = {t, r, ids, {0}};
+    for (int i = 0; i < HT_MAX_THREADS; i++) job.bad[i] = -1;
     ht_run(n, vs_work, &job);
+    int bad = -1;
+    for (int i = 0; i < n; i++)
+        if (job.bad[i] >= 0 && (bad < 0 || job.bad[i] < bad)) bad = job.bad[i];
+    return bad;
 }

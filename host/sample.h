@@ -26,9 +26,14 @@ void vs_free(vs_sampler *s);
  * the first two output words give 52 random bits. Same inputs -> same number on any machine. */
 double vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index);
 
-/* out[i] = (1 + t) * cond[i] - t * uncond[i]  (classifier-free guidance combine, float math, as upstream).
- * out may be cond or uncond. */
-void vs_cfg_combine(const float *cond, const float *uncond, float t, size_t n, float *out);
+/* The guidance factors of scale si of `scales` for the user's cfg, as upstream rounds them (VAR_SPEC.md 3, step
+ * 7.3): ratio = si / (scales - 1) and t = cfg * ratio in double, then a = fp32(1 + t) and u = fp32(t), each rounded
+ * once. (fp32 arithmetic is 1 ulp off at cfg 1.5 for si = 4, 5, 7, 8, enough to flip near-ties.) */
+void vs_cfg_factors(double cfg, int si, int scales, float *a, float *u);
+
+/* out[i] = a * cond[i] - u * uncond[i] (classifier-free guidance combine with vs_cfg_factors' a and u, float math:
+ * two rounded products and one rounded difference, as upstream). out may be cond or uncond. */
+void vs_cfg_combine(const float *cond, const float *uncond, float a, float u, size_t n, float *out);
 
 /* Upstream masking on one row of `vocab` logits, in place: removed entries become -INFINITY. Returns the number
  * kept (entries left finite). top_k <= 0 or top_k >= vocab: no top-k. top_p <= 0: no top-p.
@@ -47,11 +52,11 @@ int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t see
 /* ---- many rows at once, on several host threads ---- */
 
 /* The rows of one scale of one pass: row r is token r % T of image image0 + r / T; its logits are the CFG
- * combine of cond[r] and uncond[r] (rows of `vocab`) with weight cfg_t. */
+ * combine of cond[r] and uncond[r] (rows of `vocab`) with factors cfg_a, cfg_u (vs_cfg_factors). */
 typedef struct {
     const float *cond, *uncond;
     int rows, T;
-    float cfg_t;
+    float cfg_a, cfg_u;
     int top_k;
     float top_p;
     uint64_t seed;
@@ -66,7 +71,9 @@ void vs_team_free(vs_team *t);
 int vs_team_threads(const vs_team *t);
 /* ids[r] = the token of row r: vs_cfg_combine then vs_sample, the rows split over the team's threads (the calling
  * thread among them). Every draw depends only on its own row and key, so the ids are the same for any number of
- * threads; if a thread cannot be started its rows run on the others. */
-void vs_team_sample(vs_team *t, const vs_rows *r, int *ids);
+ * threads; if a thread cannot be started its rows run on the others.
+ * Returns -1, or the first row whose combined logits hold a NaN or an infinity (upstream's sampler stops there:
+ * a model that makes them is broken, and its tokens would be meaningless). */
+int vs_team_sample(vs_team *t, const vs_rows *r, int *ids);
 
 #endif

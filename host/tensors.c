@@ -10,10 +10,37 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+static const struct {
+    const char *name;
+    int bits;
+} DTYPES[VT_DTYPE_COUNT] = {
+    [VT_F32] = {"F32", 32},         [VT_F16] = {"F16", 16},         [VT_BF16] = {"BF16", 16},
+    [VT_I64] = {"I64", 64},         [VT_F64] = {"F64", 64},         [VT_I32] = {"I32", 32},
+    [VT_I16] = {"I16", 16},         [VT_I8] = {"I8", 8},            [VT_U8] = {"U8", 8},
+    [VT_U16] = {"U16", 16},         [VT_U32] = {"U32", 32},         [VT_U64] = {"U64", 64},
+    [VT_BOOL] = {"BOOL", 8},        [VT_F8_E4M3] = {"F8_E4M3", 8},  [VT_F8_E5M2] = {"F8_E5M2", 8},
+    [VT_F8_E8M0] = {"F8_E8M0", 8},  [VT_F6_E2M3] = {"F6_E2M3", 6},  [VT_F6_E3M2] = {"F6_E3M2", 6},
+    [VT_F4] = {"F4", 4},
+};
+
+const char *vt_dtype_name(vt_dtype d) { return (unsigned)d < VT_DTYPE_COUNT ? DTYPES[d].name : "?"; }
+int vt_dtype_bits(vt_dtype d) { return (unsigned)d < VT_DTYPE_COUNT ? DTYPES[d].bits : 0; }
+
+int vt_dtype_parse(const char *name)
+{
+    for (int d = 0; d < VT_DTYPE_COUNT; d++)
+        if (!strcmp(name, DTYPES[d].name)) return d;
+    return -1;
+}
+
+int vt_dtype_convertible(vt_dtype d) { return d <= VT_BOOL; }
+
 struct vt_set {
     char *origin;
     vt_tensor *t;
     int n, cap;
+    int *by_name;  /* [n_indexed] tensor indices sorted by name (vt_index), or NULL */
+    int n_indexed; /* the n at which by_name was built: a later vt_add_raw makes vt_find scan again */
     void *map; /* safetensors mmap, or NULL */
     size_t map_len;
     int owns_data; /* 1: each tensor's data was malloc'd by us */
@@ -74,6 +101,32 @@ int vt_add_raw(vt_set *s, const char *name, vt_dtype dtype, int ndim, const int6
     return VARCL_OK;
 }
 
+static int by_name_cmp(const void *a, const void *b, void *set)
+{
+    const vt_set *s = set;
+    return strcmp(s->t[*(const int *)a].name, s->t[*(const int *)b].name);
+}
+
+int vt_index(vt_set *s)
+{
+    free(s->by_name);
+    s->by_name = NULL;
+    s->n_indexed = 0;
+    if (!(s->by_name = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->by_name)))
+        return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    for (int i = 0; i < s->n; i++) s->by_name[i] = i;
+    qsort_r(s->by_name, (size_t)s->n, sizeof *s->by_name, by_name_cmp, s); /* glibc's qsort_r (_GNU_SOURCE) */
+    for (int i = 1; i < s->n; i++)
+        if (!strcmp(s->t[s->by_name[i - 1]].name, s->t[s->by_name[i]].name)) {
+            const char *name = s->t[s->by_name[i]].name;
+            free(s->by_name);
+            s->by_name = NULL;
+            return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' appears twice", s->origin, name);
+        }
+    s->n_indexed = s->n;
+    return VARCL_OK;
+}
+
 int vt_add_f32(vt_set *s, const char *name, int ndim, const int64_t *shape, float *data)
 {
     int st = vt_add_raw(s, name, VT_F32, ndim, shape, data);
@@ -89,6 +142,7 @@ void vt_free(vt_set *s)
         if (s->owns_data) free((void *)s->t[i].data);
     }
     free(s->t);
+    free(s->by_name);
     if (s->map) munmap(s->map, s->map_len);
     free(s->origin);
     free(s);
@@ -126,9 +180,58 @@ const vt_tensor *vt_at(const vt_set *s, int i) { return (i >= 0 && i < s->n) ? &
 
 const vt_tensor *vt_find(const vt_set *s, const char *name)
 {
+    if (s->by_name && s->n_indexed == s->n) {
+        int lo = 0, hi = s->n - 1;
+        while (lo <= hi) {
+            int mid = lo + (hi - lo) / 2, c = strcmp(name, s->t[s->by_name[mid]].name);
+            if (!c) return &s->t[s->by_name[mid]];
+            if (c < 0) hi = mid - 1;
+            else lo = mid + 1;
+        }
+        return NULL;
+    }
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->t[i].name, name) == 0) return &s->t[i];
     return NULL;
+}
+
+int vt_family(const vt_set *s, const char *prefix, int max, int *count)
+{
+    *count = 0;
+    unsigned char *seen = calloc((size_t)max, 1);
+    if (!seen) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    size_t plen = strlen(prefix);
+    int top = -1;
+    for (int i = 0; i < s->n; i++) {
+        const char *name = s->t[i].name;
+        if (strncmp(name, prefix, plen)) continue;
+        const char *p = name + plen;
+        long v = 0;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 10) v = v * 10 + (*p++ - '0'), digits++;
+        /* "blocks.03" or "blocks.x": not a name upstream writes, so not silently skipped */
+        if (!digits || *p != '.' || (digits > 1 && name[plen] == '0') || v >= max) {
+            free(seen);
+            if (digits && *p == '.' && v >= max)
+                return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s': index %ld of %s* is over the limit of %d", s->origin,
+                                  name, v, prefix, max - 1);
+            return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' is not numbered like the rest of %s* (%s0., %s1., ...)",
+                              s->origin, name, prefix, prefix, prefix);
+        }
+        seen[v] = 1;
+        if (v > top) top = (int)v;
+    }
+    for (int k = 0; k <= top; k++)
+        if (!seen[k]) {
+            free(seen);
+            return varcl_fail(VARCL_E_INPUT,
+                              "%s: %s%d is missing while %s%d is present: the numbered %s* must run from 0 without a "
+                              "gap",
+                              s->origin, prefix, k, prefix, top, prefix);
+        }
+    free(seen);
+    *count = top + 1;
+    return VARCL_OK;
 }
 
 static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
@@ -147,15 +250,27 @@ const vt_tensor *vt_require(const vt_set *s, const char *name, int ndim, const i
         varcl_fail(VARCL_E_INPUT, "%s: missing tensor '%s'", s->origin, name);
         return NULL;
     }
-    int ok = t->ndim == ndim && t->dtype != VT_I64;
+    if (t->dtype != VT_F32 && t->dtype != VT_F16 && t->dtype != VT_BF16) {
+        /* the way out depends on the type: F64 converts, FP8 and smaller need the original, integers mean the
+         * tensor is not this model's weight at all */
+        const char *remedy = t->dtype == VT_F64 ? "convert the checkpoint with models/convert.py --dtype f32"
+                             : vt_dtype_bits(t->dtype) <= 8 && !vt_dtype_convertible(t->dtype)
+                                 ? "export the weights from the original checkpoint as F32, F16 or BF16 "
+                                   "(models/convert.py --dtype f32)"
+                                 : "weights are floating point: is this the checkpoint of another model? "
+                                   "(models/convert.py converts float checkpoints)";
+        varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' is %s, which varcl cannot use as a weight (F32, F16, BF16): %s",
+                   s->origin, name, vt_dtype_name(t->dtype), remedy);
+        return NULL;
+    }
+    int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++)
         if (shape[i] >= 0 && shape[i] != t->shape[i]) ok = 0;
     if (!ok) {
         char want[128], got[128];
         shape_str(want, sizeof want, ndim, shape);
         shape_str(got, sizeof got, t->ndim, t->shape);
-        varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has shape %s%s, expected %s", s->origin, name, got,
-                   t->dtype == VT_I64 ? " (I64)" : "", want);
+        varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has shape %s, expected %s", s->origin, name, got, want);
         return NULL;
     }
     return t;
@@ -217,16 +332,12 @@ void vt_to_f32(const vt_tensor *t, float *dst)
     for (int64_t i = 0; i < t->numel; i++) {
         switch (t->dtype) {
         case VT_F32: memcpy(&dst[i], p + 4 * i, 4); break;
-        case VT_F16: {
+        case VT_F16:
+        case VT_BF16:
+        case VT_U16: {
             uint16_t h;
             memcpy(&h, p + 2 * i, 2);
-            dst[i] = vt_f16_to_f32(h);
-            break;
-        }
-        case VT_BF16: {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = vt_bf16_to_f32(h);
+            dst[i] = t->dtype == VT_F16 ? vt_f16_to_f32(h) : t->dtype == VT_BF16 ? vt_bf16_to_f32(h) : (float)h;
             break;
         }
         case VT_I64: {
@@ -235,6 +346,40 @@ void vt_to_f32(const vt_tensor *t, float *dst)
             dst[i] = (float)v;
             break;
         }
+        case VT_U64: {
+            uint64_t v;
+            memcpy(&v, p + 8 * i, 8);
+            dst[i] = (float)v;
+            break;
+        }
+        case VT_F64: {
+            double v;
+            memcpy(&v, p + 8 * i, 8);
+            dst[i] = (float)v;
+            break;
+        }
+        case VT_I32: {
+            int32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            dst[i] = (float)v;
+            break;
+        }
+        case VT_U32: {
+            uint32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            dst[i] = (float)v;
+            break;
+        }
+        case VT_I16: {
+            int16_t v;
+            memcpy(&v, p + 2 * i, 2);
+            dst[i] = (float)v;
+            break;
+        }
+        case VT_I8: dst[i] = (float)(int8_t)p[i]; break;
+        case VT_U8:
+        case VT_BOOL: dst[i] = (float)p[i]; break;
+        default: dst[i] = NAN; break; /* FP8/FP6/FP4: not converted (vt_dtype_convertible) */
         }
     }
 }
@@ -249,4 +394,20 @@ float *vt_dup_f32(const vt_tensor *t)
     }
     vt_to_f32(t, d);
     return d;
+}
+
+int vt_check_finite(const vt_set *s, const vt_tensor *t, const float *f)
+{
+    int64_t nan = 0, inf = 0, first = -1;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (isfinite(f[i])) continue;
+        if (first < 0) first = i;
+        if (isnan(f[i])) nan++;
+        else inf++;
+    }
+    if (first < 0) return VARCL_OK;
+    return varcl_fail(VARCL_E_INPUT,
+                      "%s: tensor '%s' has non-finite values (%lld NaN, %lld infinite of %lld; first at index %lld): "
+                      "the checkpoint is damaged or diverged in training",
+                      s->origin, t->name, (long long)nan, (long long)inf, (long long)t->numel, (long long)first);
 }

@@ -7,7 +7,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { VT_F32, VT_F16, VT_BF16, VT_I64 } vt_dtype;
+/* Every element type of the safetensors format. Weights are read from F32, F16 and BF16 (and I64 by value, for
+ * lvl_1L-like index tensors); the other types load, so that a checkpoint with extra tensors (masks, counters, FP8
+ * copies) still loads, but a weight the model reads must not have one of them (vt_require says so). */
+typedef enum {
+    VT_F32, VT_F16, VT_BF16, VT_I64,
+    VT_F64, VT_I32, VT_I16, VT_I8, VT_U8, VT_U16, VT_U32, VT_U64, VT_BOOL,
+    VT_F8_E4M3, VT_F8_E5M2, VT_F8_E8M0, VT_F6_E2M3, VT_F6_E3M2, VT_F4,
+    VT_DTYPE_COUNT
+} vt_dtype;
+
+/* The safetensors name ("F32", "BOOL", ...), and the size of one element in bits (4 and 6 for the packed types). */
+const char *vt_dtype_name(vt_dtype d);
+int vt_dtype_bits(vt_dtype d);
+/* The dtype named `name` (as in a safetensors header); -1 when it is not one of the format's. */
+int vt_dtype_parse(const char *name);
+/* 1 for the types vt_to_f32 converts: the float types F32, F16, BF16, F64 and the integer types and BOOL. */
+int vt_dtype_convertible(vt_dtype d);
 
 #define VT_MAX_DIMS 8
 
@@ -17,7 +33,7 @@ typedef struct {
     int ndim;
     int64_t shape[VT_MAX_DIMS];
     int64_t numel;
-    const void *data; /* numel elements of dtype; owned by the set (mmap or heap) */
+    const void *data; /* numel elements of dtype (numel * bits / 8 bytes); owned by the set (mmap or heap) */
 } vt_tensor;
 
 typedef struct vt_set vt_set;
@@ -32,17 +48,33 @@ void vt_free(vt_set *s);
 const char *vt_origin(const vt_set *s);
 int vt_count(const vt_set *s);
 const vt_tensor *vt_at(const vt_set *s, int i);
-/* NULL when absent (no error recorded). */
+/* NULL when absent (no error recorded). A binary search once vt_index has run (and no tensor was added since),
+ * otherwise a scan. */
 const vt_tensor *vt_find(const vt_set *s, const char *name);
+/* Sorts a name index of the set (O(n log n)) for vt_find; a name that appears twice is an input error naming it
+ * and the set's origin. Returns 0 or the error status. */
+int vt_index(vt_set *s);
 
-/* Looks `name` up and checks its shape; a missing tensor or a shape mismatch is an input error naming
- * the tensor and the file. ndim entries of `shape`; a negative entry matches any size. */
+/* A numbered family: the tensors named prefix + N + "." + rest (e.g. "blocks.3.attn.proj.weight" for prefix
+ * "blocks."). Sets *count to the highest N + 1 (0 when none). The indices must run from 0 without a gap and be
+ * plain decimal numbers below `max`: otherwise an input error naming the missing index (prefix + N) or the stray
+ * name. One scan of the set. */
+int vt_family(const vt_set *s, const char *prefix, int max, int *count);
+
+/* Looks `name` up and checks its shape and dtype; a missing tensor, a shape mismatch or a dtype that weights cannot
+ * have (anything but F32, F16, BF16) is an input error naming the tensor and the file. ndim entries of `shape`; a
+ * negative entry matches any size. */
 const vt_tensor *vt_require(const vt_set *s, const char *name, int ndim, const int64_t *shape);
 
-/* Converts any float dtype to f32 (F16, BF16 exactly; I64 by value). dst holds t->numel floats. */
+/* Converts to f32 (F16, BF16 exactly; F64 rounded; integers and BOOL by value) when vt_dtype_convertible(dtype);
+ * the FP8/FP6/FP4 types are not converted (dst is filled with NaN). dst holds t->numel floats. */
 void vt_to_f32(const vt_tensor *t, float *dst);
 /* Converts to a fresh malloc'd f32 array; NULL on allocation failure (error recorded). */
 float *vt_dup_f32(const vt_tensor *t);
+/* Checks that the n values f (t converted) are all finite: otherwise an input error naming the tensor, the origin,
+ * the count of NaN and infinite values and the first index. Used by the model loader on each weight as it is
+ * converted, so the check costs one pass over data already in cache. */
+int vt_check_finite(const vt_set *s, const vt_tensor *t, const float *f);
 
 /* Scalar conversions, exposed for tests and the f16 KV path. */
 float vt_f16_to_f32(uint16_t h);

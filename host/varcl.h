@@ -40,7 +40,7 @@ typedef struct {
     const int *labels; /* n class ids, one image each */
     int n;
     uint64_t seed;     /* random numbers are keyed by (seed, image index, scale, token) */
-    float cfg;         /* guidance, >= 0; ramps as cfg * si / (scales - 1) */
+    double cfg;        /* guidance, >= 0; ramps as cfg * si / (scales - 1) (vs_cfg_factors: upstream's rounding) */
     int top_k;         /* >= 0; 0 = off; 1 = argmax */
     float top_p;       /* in [0, 1]; 0 = off */
     int batch;         /* images per device pass; 0 = all n */
@@ -56,7 +56,7 @@ typedef struct {
     void (*progress)(void *user, int image0, int images, int scale, int scales);
     void *user;
 } varcl_request;
-#define VARCL_REQUEST_DEFAULT {.cfg = 1.5f, .top_k = 900, .top_p = 0.96f, .full_scales = 6, .page_tokens = 16}
+#define VARCL_REQUEST_DEFAULT {.cfg = 1.5, .top_k = 900, .top_p = 0.96f, .full_scales = 6, .page_tokens = 16}
 
 typedef struct {
     int n, size;           /* images, side in pixels */

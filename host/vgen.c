@@ -14,23 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char usage[] =
+/* The flags that are not settings (the settings' own lines come from config.c's table). */
+static const char usage_head[] =
     "usage: vgen [options]\n"
-    "  --model F.safetensors --vae F.safetensors   VAR model and its VQ-VAE (default: built-in demo model)\n"
-    "  --config F.ini          settings file; flags override it\n"
-    "  --class N[,N...]        class labels, one image each (default 0)\n"
-    "  --seed S (0)  --batch B (all)  --cfg F (1.5)  --top-k K (900)  --top-p P (0.96)\n"
-    "  --depth D               VARiant subnet depth for the late scales (default: the model's depth)\n"
-    "  --full-scales N (6)     scales run by every layer    --layers i,j,...  explicit subnet\n"
-    "  --kv-dtype f32|f16 (f32) KV storage    --page-tokens P (16)  KV page size\n"
-    "  --weights keep|f32|f16|bf16 (keep)  weight matrices on the device: keep = as the checkpoint stores them\n"
-    "  --kv-pool-mb N (0 = sized per request)    --stats  device memory per tag\n"
-    "  --device SPEC           index or substring of platform/device/vendor (also VARCL_DEVICE)\n"
-    "  --list-devices          list OpenCL devices and exit    --info   print the model's hyperparameters\n"
-    "  -o F.png (out.png)      one image, or a grid of min(n, 8) columns for several labels\n"
-    "  --out-dir DIR           one PNG per image instead: NNNNN_classL.png\n"
-    "  --tokens-out F.json     write the sampled token ids\n"
-    "  -q                      no progress on stderr\n";
+    "  --config F.ini             settings file (the [section] key of each setting below); flags override it\n"
+    "  -o F.png                   one image, or a grid of min(n, 8) columns for several labels (default: out.png)\n"
+    "  --out-dir DIR              one PNG per image instead: NNNNN_classL.png\n"
+    "  --tokens-out F.json        write the sampled token ids\n"
+    "  --info                     print the model's hyperparameters    --list-devices   list OpenCL devices\n"
+    "  --stats                    device memory per tag                -q               no progress on stderr\n"
+    "settings:\n";
 
 static int fail_usage(const char *fmt, const char *a, const char *b)
 {
@@ -46,98 +39,30 @@ typedef struct {
     int quiet, stats, list, info;
 } options;
 
-/* Parses one flag with its value (either "--flag value" or "--flag=value"). */
-static int apply_flag(options *o, const char *flag, const char *val)
-{
-    vcfg_settings *s = &o->s;
-    int iv;
-    double dv;
-#define NEED_INT(min, max, field, has)                                                                 \
-    do {                                                                                               \
-        if (vcfg_parse_int(val, min, max, &iv)) return fail_usage("%s: expected an integer in range, got '%s'", flag, val); \
-        s->field = iv;                                                                                 \
-        s->has = 1;                                                                                    \
-    } while (0)
-    if (!strcmp(flag, "--model")) {
-        free(s->model);
-        s->model = strdup(val);
-    } else if (!strcmp(flag, "--vae")) {
-        free(s->vae);
-        s->vae = strdup(val);
-    } else if (!strcmp(flag, "--class")) {
-        free(s->classes);
-        s->classes = NULL;
-        if (vcfg_parse_int_list(val, 0, INT_MAX, &s->classes, &s->n_classes))
-            return fail_usage("%s: expected class ids >= 0 like 1,2,3, got '%s'", flag, val);
-    } else if (!strcmp(flag, "--seed")) {
-        if (vcfg_parse_u64(val, &s->seed)) return fail_usage("%s: expected an unsigned integer, got '%s'", flag, val);
-        s->has_seed = 1;
-    } else if (!strcmp(flag, "--cfg")) {
-        if (vcfg_parse_double(val, &dv) || dv < 0)
-            return fail_usage("%s: expected a finite number >= 0, got '%s'", flag, val);
-        s->cfg = dv;
-        s->has_cfg = 1;
-    } else if (!strcmp(flag, "--top-p")) {
-        if (vcfg_parse_double(val, &dv) || dv < 0 || dv > 1)
-            return fail_usage("%s: expected a number in [0, 1] (0 = off), got '%s'", flag, val);
-        s->top_p = dv;
-        s->has_top_p = 1;
-    } else if (!strcmp(flag, "--top-k")) {
-        if (vcfg_parse_int(val, 0, INT_MAX, &iv))
-            return fail_usage("%s: expected an integer >= 0 (0 = off), got '%s'", flag, val);
-        s->top_k = iv;
-        s->has_top_k = 1;
-    } else if (!strcmp(flag, "--batch")) {
-        NEED_INT(1, 1024, batch, has_batch);
-    } else if (!strcmp(flag, "--depth")) {
-        NEED_INT(1, INT_MAX, depth, has_depth);
-    } else if (!strcmp(flag, "--full-scales")) {
-        NEED_INT(0, INT_MAX, full_scales, has_full_scales);
-    } else if (!strcmp(flag, "--page-tokens")) {
-        NEED_INT(1, 1 << 20, page_tokens, has_page_tokens);
-    } else if (!strcmp(flag, "--kv-pool-mb")) {
-        NEED_INT(0, 1 << 24, kv_pool_mb, has_kv_pool_mb);
-    } else if (!strcmp(flag, "--layers")) {
-        free(s->layers);
-        s->layers = NULL;
-        if (vcfg_parse_int_list(val, 0, INT_MAX, &s->layers, &s->n_layers))
-            return fail_usage("%s: expected layer indices like 0,4,8, got '%s'", flag, val);
-    } else if (!strcmp(flag, "--kv-dtype")) {
-        if (strcmp(val, "f32") && strcmp(val, "f16")) return fail_usage("%s: expected f32 or f16, got '%s'", flag, val);
-        free(s->kv_dtype);
-        s->kv_dtype = strdup(val);
-    } else if (!strcmp(flag, "--weights")) {
-        if (strcmp(val, "keep") && strcmp(val, "f32") && strcmp(val, "f16") && strcmp(val, "bf16"))
-            return fail_usage("%s: expected keep, f32, f16 or bf16, got '%s'", flag, val);
-        free(s->weights);
-        s->weights = strdup(val);
-    } else if (!strcmp(flag, "--device")) {
-        free(s->device);
-        s->device = strdup(val);
-    } else if (!strcmp(flag, "-o")) {
-        o->out = val;
-    } else if (!strcmp(flag, "--out-dir")) {
-        o->out_dir = val;
-    } else if (!strcmp(flag, "--tokens-out")) {
-        o->tokens_out = val;
-    } else if (!strcmp(flag, "--config")) {
-        /* handled before the other flags */
-    } else {
-        return fail_usage("unknown option '%s'%s (see --help)", flag, "");
-    }
-#undef NEED_INT
-    return 0;
-}
+/* The flags with a value that are not settings. */
+static const char *const OWN_FLAGS[] = {"-o", "--out-dir", "--tokens-out", "--config"};
 
 static int takes_value(const char *flag)
 {
-    static const char *const v[] = {"--model", "--vae",      "--class",       "--seed",        "--cfg",
-                                    "--top-p", "--top-k",    "--batch",       "--depth",       "--full-scales",
-                                    "--layers", "--device",  "--page-tokens", "--kv-pool-mb",  "-o",
-                                    "--out-dir", "--tokens-out", "--config", "--kv-dtype", "--weights"};
-    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
-        if (!strcmp(flag, v[i])) return 1;
-    return 0;
+    for (size_t i = 0; i < sizeof OWN_FLAGS / sizeof *OWN_FLAGS; i++)
+        if (!strcmp(flag, OWN_FLAGS[i])) return 1;
+    return vcfg_find_flag(flag) != NULL;
+}
+
+/* Parses one flag with its value (either "--flag value" or "--flag=value"). */
+static int apply_flag(options *o, const char *flag, const char *val)
+{
+    const vcfg_setting *st = vcfg_find_flag(flag);
+    if (st) {
+        int r = vcfg_set(&o->s, st, val);
+        if (r) fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
+    }
+    if (!strcmp(flag, "-o")) o->out = val;
+    else if (!strcmp(flag, "--out-dir")) o->out_dir = val;
+    else if (!strcmp(flag, "--tokens-out")) o->tokens_out = val;
+    else if (strcmp(flag, "--config")) return fail_usage("unknown option '%s'%s (see --help)", flag, "");
+    return 0; /* --config is handled before the other flags */
 }
 
 /* Two passes over argv: find --config first (flags override the file), then apply every flag. */
@@ -149,8 +74,9 @@ static int parse_args(int argc, char **argv, options *o)
             const char *a = argv[i], *val = NULL, *eq = strchr(a, '=');
             if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
                 if (pass) continue;
-                fputs(usage, stdout);
-                exit(0);
+                fputs(usage_head, stdout);
+                vcfg_print_help(stdout);
+                exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
             }
             if (!strcmp(a, "-q") || !strcmp(a, "--stats") || !strcmp(a, "--list-devices") || !strcmp(a, "--info")) {
                 if (pass) {
@@ -179,9 +105,10 @@ static int parse_args(int argc, char **argv, options *o)
             if (st) return st;
         }
         if (pass == 0 && o->config) {
-            if (vcfg_load(o->config, &o->s)) {
+            int st = vcfg_load(o->config, &o->s);
+            if (st) {
                 fprintf(stderr, "vgen: %s\n", varcl_last_error());
-                return 2;
+                return st == VARCL_E_INPUT ? 2 : 1;
             }
         }
     }
@@ -236,6 +163,8 @@ static int check_writable_dir(const char *path, int is_dir)
     return 0;
 }
 
+/* Exit status 1 (run-time) for a failed write: the path was checked before generating (check_writable_dir), so
+ * what fails now is the disk or the system. */
 static int write_tokens(const char *path, const varcl_images *im, const int *labels)
 {
     char tmp[4200];
@@ -243,7 +172,7 @@ static int write_tokens(const char *path, const varcl_images *im, const int *lab
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(errno));
-        return 2;
+        return 1;
     }
     fprintf(f, "{\"labels\":[");
     for (int i = 0; i < im->n; i++) fprintf(f, i ? ",%d" : "%d", labels[i]);
@@ -261,14 +190,25 @@ static int write_tokens(const char *path, const varcl_images *im, const int *lab
         fprintf(f, "]");
     }
     fprintf(f, "]}\n");
-    int ok = !ferror(f);
-    ok &= fclose(f) == 0;
+    int ok = !ferror(f) && fflush(f) == 0;
+    int err = errno;
+    if (fclose(f) != 0 && ok) ok = 0, err = errno;
     if (!ok || rename(tmp, path) != 0) {
+        if (ok) err = errno;
         unlink(tmp);
-        fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(errno));
-        return 2;
+        fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(err ? err : EIO));
+        return 1;
     }
     return 0;
+}
+
+/* What was printed to stdout must have reached it (a full disk, a closed pipe): otherwise exit status 1. */
+static int stdout_ok(int st)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout)) return st;
+    int err = errno ? errno : EIO;
+    fprintf(stderr, "vgen: cannot write to standard output: %s\n", strerror(err));
+    return st ? st : 1;
 }
 
 /* user: the banner line, printed when generation starts, i.e. only once the request has passed validation, so that
@@ -302,7 +242,7 @@ int main(int argc, char **argv)
     }
     if (o.list) {
         vcfg_free(&o.s);
-        return list_devices();
+        return stdout_ok(list_devices());
     }
     vcfg_settings *s = &o.s;
     if (s->has_depth && s->n_layers) {
@@ -362,14 +302,29 @@ int main(int argc, char **argv)
                info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0);
         varcl_close(v);
         vcfg_free(s);
-        return 0;
+        return stdout_ok(0);
+    }
+    /* An output that is known to fail is refused now, not after the whole run: one grid PNG within libpng's limits
+     * (a grid of min(n, 8) columns). */
+    if (!o.out_dir) {
+        long long n = s->n_classes ? s->n_classes : 1, cols = n < 8 ? n : 8, rows = (n + 7) / 8;
+        long long gw = cols * info.image_size, gh = rows * info.image_size;
+        if (!vimg_png_fits(gw, gh)) {
+            fprintf(stderr,
+                    "vgen: cannot write %s: a grid of %lld images of %d px is %lldx%lld pixels, over what a PNG file "
+                    "can hold (libpng: 1,000,000 rows, 4 GiB of pixels); use --out-dir DIR for one PNG per image\n",
+                    o.out, n, info.image_size, gw, gh);
+            varcl_close(v);
+            vcfg_free(s);
+            return 2;
+        }
     }
     int default_class = 0;
     varcl_request rq = VARCL_REQUEST_DEFAULT;
     rq.labels = s->n_classes ? s->classes : &default_class;
     rq.n = s->n_classes ? s->n_classes : 1;
     if (s->has_seed) rq.seed = s->seed;
-    if (s->has_cfg) rq.cfg = (float)s->cfg;
+    if (s->has_cfg) rq.cfg = s->cfg;
     if (s->has_top_k) rq.top_k = s->top_k;
     if (s->has_top_p) rq.top_p = (float)s->top_p;
     if (s->has_batch) rq.batch = s->batch;
@@ -432,5 +387,5 @@ int main(int argc, char **argv)
     varcl_images_free(&im);
     varcl_close(v);
     vcfg_free(s);
-    return st;
+    return stdout_ok(st);
 }

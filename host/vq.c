@@ -5,23 +5,34 @@
 
 #include <math.h>
 
-int vq_phi_index(int si, int scales)
+/* numpy.linspace(start, stop, num)[k], operation for operation (numpy 1.x and 2.x): step = (stop - start) / (num - 1),
+ * y = k * step + start, and the last element is stop itself. */
+static double linspace_at(double start, double stop, int num, int k)
 {
-    /* argmin |tick_k - si / (scales - 1)| over ticks linspace(1/12, 11/12, 4), as upstream computes it in float64.
-     * The exact ties at si = 2 and 7 (10 scales) fall the way numpy's rounding of the ticks breaks them; the
-     * table below is the one upstream produces and is used verbatim for 10 scales. */
-    static const int table10[10] = {0, 0, 1, 1, 1, 2, 2, 3, 3, 3};
-    if (scales == 10) return table10[si];
-    double r = scales > 1 ? (double)si / (scales - 1) : 0, best = 1e9;
-    int k = 0;
-    for (int i = 0; i < 4; i++) {
-        double tick = 1.0 / 12 + i * (10.0 / 12) / 3, d = fabs(tick - r);
-        if (d < best) {
-            best = d;
-            k = i;
+    if (num > 1 && k == num - 1) return stop;
+    if (num <= 1) return start;
+    double step = (stop - start) / (num - 1);
+    if (step == 0) return (double)k / (num - 1) * (stop - start) + start;
+    return (double)k * step + start;
+}
+
+int vq_phi_index(int si, int scales, int phis)
+{
+    if (phis <= 1) return 0;
+    const int K = phis;
+    /* Python's 1/3/K and 1 - 1/3/K: (1/3)/K, then the difference, each rounded to double */
+    const double first = K == 4 ? 1.0 / 3.0 / K : 1.0 / 2.0 / K, last = 1.0 - first;
+    const double at = scales > 1 ? (double)si / (double)(scales - 1) : 0.0;
+    int best = 0;
+    double best_d = 0;
+    for (int k = 0; k < K; k++) {
+        double d = fabs(linspace_at(first, last, K, k) - at);
+        if (k == 0 || d < best_d) {
+            best = k;
+            best_d = d;
         }
     }
-    return k;
+    return best;
 }
 
 size_t vq_bytes(const vae_hparams *hp, int B, int latent)

@@ -30,7 +30,11 @@ int vq_begin(vq_state *q);
  * next = area(f-hat) at next_pn x next_pn. */
 int vq_step(vq_state *q, const int *tokens, int pn, int phi_idx, int next_pn);
 
-/* The phi index of scale si out of `scales` (VAR_SPEC.md 4: the table 0,0,1,1,1,2,2,3,3,3 for 10 scales). */
-int vq_phi_index(int si, int scales);
+/* The phi index of scale si out of `scales` for a VQ-VAE with `phis` phi convolutions, by upstream's rule
+ * (models/quant.py): argmin_k |ticks[k] - si / (scales - 1)| in float64, first k on a tie, with
+ * ticks = numpy.linspace(1/3/K, 1 - 1/3/K, K) for K = 4 and numpy.linspace(1/2/K, 1 - 1/2/K, K) otherwise,
+ * rounded as numpy rounds them (the exact ties at si = 2 and 7 for K = 4 fall the way numpy's rounding breaks
+ * them: VAR_SPEC.md 4's table 0,0,1,1,1,2,2,3,3,3). */
+int vq_phi_index(int si, int scales, int phis);
 
 #endif

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "team.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,7 +16,7 @@
 #define TILE_ROWS (36 * 8) /* most tile rows: Winograd F(4x4) units (36 positions x 8 inputs); kernels to 16 x 16 */
 #define TENSOR_PER_THREAD (1u << 20) /* bytes: below this one more thread costs more than it saves (~50 us) */
 
-static size_t elem_bytes(vt_dtype d) { return d == VT_F32 ? 4 : d == VT_I64 ? 8 : 2; }
+static size_t elem_bytes(vt_dtype d) { return (size_t)vt_dtype_bits(d) / 8; }
 
 /* The layout as matrices: nmat matrices of K x N from a tensor [N][I][kk] (kk = 1 for Linear). */
 typedef struct {
@@ -94,7 +95,27 @@ static void load_run(const vt_tensor *t, size_t first, size_t n, float *out)
             out[i] = (float)v;
         }
         break;
+    default: /* not reached: vt_require admits F32, F16 and BF16 weights only */
+        for (size_t i = 0; i < n; i++) out[i] = NAN;
+        break;
     }
+}
+
+/* Non-finite values among v[0 .. n): counted on the values as they pass, so the check costs no pass of its own. */
+static size_t count_nonfinite(const float *v, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(v[i]);
+    return bad;
+}
+
+/* The same on 16-bit values moved as bits: all exponent bits set is inf or NaN (f16: 0x7c00, bf16: 0x7f80). */
+static size_t count_nonfinite16(const uint16_t *v, size_t n, vt_dtype d)
+{
+    const uint16_t e = d == VT_F16 ? 0x7c00 : 0x7f80;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += (v[i] & e) == e;
+    return bad;
 }
 
 /* dst (elements of dtype `store`) [at .. at + n) = v[0 .. n) */
@@ -117,6 +138,7 @@ typedef struct {
     shape s;
     void *dst;
     size_t units, panels, cb; /* units = panels x input blocks of cb input features (plain: chunks of cb elements) */
+    size_t bad[HT_MAX_THREADS]; /* per thread: non-finite source values seen */
 } job;
 
 /* Writes row k of matrix j, columns of panel p, from tile row v[PANEL] (zero past column N). */
@@ -135,8 +157,9 @@ static void put_row(const job *jb, size_t j, size_t k, size_t p, const float *v)
 /* One unit: the columns of panel p and input features c0 .. c0 + cb of every tap (or Winograd position). Source rows
  * n are read as runs of cb * kk contiguous elements (t[n][c0 .. c0 + cb][kk]); tile[r][c] holds output row r of
  * the unit for column p * PANEL + c. */
-static void do_unit(const job *jb, size_t u, float *run, float *tile)
+static size_t do_unit(const job *jb, size_t u, float *run, float *tile)
 {
+    size_t bad = 0;
     const shape *s = &jb->s;
     size_t p = u / (jb->units / jb->panels), c0 = u % (jb->units / jb->panels) * jb->cb;
     size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb;
@@ -145,6 +168,7 @@ static void do_unit(const job *jb, size_t u, float *run, float *tile)
     for (size_t c = 0; c < PANEL && p * PANEL + c < s->N; c++) {
         size_t n = p * PANEL + c;
         load_run(jb->t, (n * s->I + c0) * s->kk, cb * s->kk, run);
+        bad += count_nonfinite(run, cb * s->kk);
         for (size_t i = 0; i < cb; i++) {
             if (s->wino) {
                 float uv[36];
@@ -161,12 +185,14 @@ static void do_unit(const job *jb, size_t u, float *run, float *tile)
             size_t j = s->wino ? r : 0, k = s->wino ? c0 + i : r * s->I + c0 + i;
             put_row(jb, j, k, p, tile + (r * cb + i) * PANEL);
         }
+    return bad;
 }
 
 /* do_unit for 16-bit values stored in their own dtype (not Winograd): the file's bits are moved, not converted (the
  * conversion's round trip would give the same bits at several times the cost). */
-static void do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *tile)
+static size_t do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *tile)
 {
+    size_t bad = 0;
     const shape *s = &jb->s;
     size_t p = u / (jb->units / jb->panels), c0 = u % (jb->units / jb->panels) * jb->cb;
     size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb, kk = s->kk;
@@ -174,6 +200,7 @@ static void do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *tile
     memset(tile, 0, kk * cb * PANEL * sizeof *tile);
     for (size_t c = 0; c < PANEL && p * PANEL + c < s->N; c++) {
         memcpy(run, src + 2 * (((p * PANEL + c) * s->I + c0) * kk), 2 * cb * kk);
+        bad += count_nonfinite16(run, cb * kk, jb->t->dtype);
         for (size_t i = 0; i < cb; i++)
             for (size_t tap = 0; tap < kk; tap++) tile[(tap * cb + i) * PANEL + c] = run[i * kk + tap];
     }
@@ -184,32 +211,35 @@ static void do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *tile
             size_t k = tap * s->I + c0 + i, at = jb->f->packed ? (p * s->K + k) * PANEL : k * s->N + p * PANEL;
             memcpy(dst + at, tile + (tap * cb + i) * PANEL, 2 * cols);
         }
+    return bad;
 }
 
 static void work(void *arg, int id, int n)
 {
-    const job *jb = arg;
+    job *jb = arg;
+    size_t *bad = &jb->bad[id];
     size_t u0 = jb->units * (size_t)id / (size_t)n, u1 = jb->units * (size_t)(id + 1) / (size_t)n;
     float run[TILE_ROWS * 2], tile[TILE_ROWS * PANEL]; /* run: cb * kk source elements (<= 576) */
     if (jb->f->layout != WL_PLAIN && !jb->s.wino && jb->f->store != VT_F32 && jb->f->store == jb->t->dtype) {
         uint16_t run16[TILE_ROWS * 2], tile16[TILE_ROWS * PANEL];
-        for (size_t u = u0; u < u1; u++) do_unit_raw16(jb, u, run16, tile16);
+        for (size_t u = u0; u < u1; u++) *bad += do_unit_raw16(jb, u, run16, tile16);
         return;
     }
     if (jb->f->layout == WL_PLAIN) {
         for (size_t u = u0; u < u1; u++) {
             size_t first = u * jb->cb, left = (size_t)jb->t->numel - first, cnt = left < jb->cb ? left : jb->cb;
             load_run(jb->t, first, cnt, run);
+            *bad += count_nonfinite(run, cnt);
             store_run(jb->dst, jb->f->store, first, run, cnt);
         }
         return;
     }
-    for (size_t u = u0; u < u1; u++) do_unit(jb, u, run, tile);
+    for (size_t u = u0; u < u1; u++) *bad += do_unit(jb, u, run, tile);
 }
 
-void wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
+size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
 {
-    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0};
+    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0, {0}};
     if (f->layout == WL_PLAIN) {
         jb.cb = TILE_K * 9;
         jb.units = ((size_t)t->numel + jb.cb - 1) / jb.cb;
@@ -224,6 +254,9 @@ void wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
     if (n > by_size) n = by_size;
     if (n > jb.units) n = jb.units ? jb.units : 1;
     ht_run((int)n, work, &jb);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += jb.bad[i];
+    return bad;
 }
 
 /* Prepares the mapped buffer's memory for one pass of writes. In a VM the first touch of each page costs the
@@ -250,9 +283,14 @@ cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, co
     if (!buf) return NULL;
     prepare_write(host, bytes);
     vt_map_pages(s, t);
-    wl_write(t, f, host, threads);
-    if (vm_unmap(p, buf, host)) {
+    size_t bad = wl_write(t, f, host, threads);
+    if (vm_unmap(p, buf, host) || bad) {
         vm_free(p, buf);
+        if (bad) /* upstream stops at sampling on such weights (NaN logits); we stop at load, naming the tensor */
+            varcl_fail(VARCL_E_INPUT,
+                       "%s: tensor '%s' has %zu non-finite values (NaN or infinite) of %lld: the checkpoint is damaged "
+                       "or diverged in training",
+                       vt_origin(s), t->name, bad, (long long)t->numel);
         return NULL;
     }
     vt_release_pages(s, t);

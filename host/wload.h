@@ -32,11 +32,13 @@ typedef struct {
 /* Bytes of t's device buffer in form f. */
 size_t wl_bytes(const vt_tensor *t, const wl_form *f);
 /* Writes t in form f to dst (wl_bytes bytes of host memory) on up to `threads` host threads (<= 0: one).
- * 16-bit values stored in their own dtype are copied exactly. t's shape must fit the layout (the caller checked). */
-void wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads);
+ * 16-bit values stored in their own dtype are copied exactly. t's shape must fit the layout (the caller checked).
+ * Returns the number of non-finite (NaN or infinite) values of t, counted as they pass. */
+size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads);
 
 /* Allocates t's device buffer under `tag` (named `what` in messages), writes it through a mapping (wl_write) and
- * queues its upload; then drops t's file pages from the process (vt_release_pages). NULL on failure. */
+ * queues its upload; then drops t's file pages from the process (vt_release_pages). NULL on failure: a tensor with
+ * non-finite values is an input error naming it and the file. */
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
                  const char *what);
 

@@ -16,12 +16,14 @@ a model class, numpy) stops the conversion before anything is called, so a hosti
 Which tensors: the object itself when it is a dict of tensors (the released var_d*.pth / vae_*.pth), otherwise a
 dict of tensors nested inside it: user checkpoints of VAR's train.py hold {"trainer": {"var_wo_ddp": ...,
 "vae_local": ..., "var_opt": ...}, "args": ...}; others use "state_dict", "model", "module". --key picks one
-by its path (e.g. --key trainer.vae_local). A "module." or "_orig_mod." prefix shared by every key is removed.
+by its path (e.g. --key trainer.vae_local). Wrapper prefixes shared by every key ("module.", "_orig_mod.",
+"_fsdp_wrapped_module.", "_checkpoint_wrapped_module.") are removed, in any order and nesting.
 
 Tensors are written contiguous, in the checkpoint's key order, with the same names; views (transposed, sliced,
 expanded, sharing a storage) are materialised. --dtype keep (default) keeps each dtype; f32, f16 or bf16
 convert floating-point tensors (round to nearest even; float64 goes through float32 as torch does) and keep
-integer ones (lvl_1L stays I64).
+integer and bool ones (lvl_1L stays I64; vgen ignores tensors it does not use). A finite value that would
+become inf in f16 or bf16 stops the conversion (exit 2), naming the tensor.
 
 Exit status: 0 done; 2 bad usage or input (not a checkpoint, refused global, damaged file, no tensor dict), with
 one line on stderr; 1 a write failure. The output is written to a temporary name and renamed.
@@ -501,11 +503,20 @@ def find_state_dict(root, key):
     raise BadInput("several dicts of tensors: %s; choose one with --key" % listing)
 
 
+# Prefixes that wrappers put before every key: DistributedDataParallel / DataParallel ("module."), torch.compile
+# ("_orig_mod."), FSDP ("_fsdp_wrapped_module."), activation checkpointing ("_checkpoint_wrapped_module.").
+WRAPPER_PREFIXES = ("module.", "_orig_mod.", "_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
+
+
 def strip_prefix(sd):
-    for prefix in ("module.", "_orig_mod."):
-        if all(k.startswith(prefix) for k in sd):
-            sd = {k[len(prefix):]: v for k, v in sd.items()}
-    return sd
+    """Removes wrapper prefixes shared by every key, in any order and nesting (_orig_mod.module.x -> x)."""
+    while True:
+        for prefix in WRAPPER_PREFIXES:
+            if sd and all(k.startswith(prefix) and len(k) > len(prefix) for k in sd):
+                sd = {k[len(prefix):]: v for k, v in sd.items()}
+                break
+        else:
+            return sd
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -579,7 +590,7 @@ def out_dtype(st_dtype, want):
     return {"f32": "F32", "f16": "F16", "bf16": "BF16"}[want]
 
 
-def write_safetensors(out, ck, sd, want, warn=None):
+def write_safetensors(out, ck, sd, want):
     header, off = {"__metadata__": {"format": "pt"}}, 0
     for name, t in sd.items():
         dt = out_dtype(t.storage.st_dtype, want)
@@ -600,12 +611,17 @@ def write_safetensors(out, ck, sd, want, warn=None):
             for name, t in sd.items():
                 src = materialise(ck, t)
                 arr, dt = convert(src, t.storage.st_dtype, want)
-                if warn and dt in ("F16", "BF16") and t.storage.st_dtype in ("F32", "F64"):
+                if dt in ("F16", "BF16") and dt != t.storage.st_dtype:
+                    # a finite weight that becomes inf would make every logit NaN: refuse, naming the way out
                     lost = int(np.count_nonzero(np.isinf(arr if dt == "F16" else to_f32(arr, "BF16"))
-                                                & np.isfinite(src)))
+                                                & np.isfinite(to_f32(src, t.storage.st_dtype))))
                     if lost:
-                        warn("warning: %s: %d finite values exceed the %s range and became inf"
-                             % (name, lost, dt.lower()))
+                        big = float(np.max(np.abs(to_f32(src, t.storage.st_dtype)[np.isfinite(
+                            to_f32(src, t.storage.st_dtype))])))
+                        raise BadInput("%s: %d values (largest magnitude %.6g) exceed the %s range (max %s): use "
+                                       "--dtype %s" % (name, lost, big, dt.lower(),
+                                                       "65504" if dt == "F16" else "3.39e38",
+                                                       "bf16 or f32" if dt == "F16" else "f32"))
                 arr = np.ascontiguousarray(arr, dtype=np.dtype(ST_NUMPY[dt]).newbyteorder("<"))
                 f.write(arr.data if arr.size else b"")
         os.rename(tmp, out)
@@ -683,9 +699,7 @@ def run(argv):
         except Exception as e:  # any other unpickling failure: a damaged or foreign file
             raise BadInput("%s: not a readable PyTorch checkpoint (%s: %s)" % (src, type(e).__name__, e))
         try:
-            nbytes = write_safetensors(out, ck, sd, opts["dtype"],
-                                       None if opts["quiet"] else lambda m: print("%s: %s" % (PROG, m),
-                                                                                   file=sys.stderr))
+            nbytes = write_safetensors(out, ck, sd, opts["dtype"])
         except (BadInput, WriteError):
             raise
         except OSError as e:

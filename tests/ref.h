@@ -122,7 +122,7 @@ int ref_model_scale_begin(const ref_model *m, int si);
 typedef struct {
     int B;
     const int *labels; /* B class ids; the null class is row `classes` of class_emb */
-    float cfg;
+    double cfg;
     int top_k;
     float top_p;
     uint64_t seed;

@@ -695,10 +695,12 @@ int ref_generate(const ref_model *m, const ref_gen_params *p, ref_gen_out *out)
         ref_linear(a, m->head_w, m->head_b, logits, rows, C, V);
 
         /* CFG and sampling */
-        const float t = (float)(p->cfg * ((double)si / (NS - 1)));
+        /* upstream: t = cfg * (si / 9) in double; 1 + t and t each rounded once to fp32 */
+        const double td = p->cfg * ((double)si / (NS - 1));
+        const float a = (float)(1.0 + td), t = (float)td;
         for (int b = 0; b < B && st == VARCL_OK; b++)
             for (int i = 0; i < n; i++) {
-                vs_cfg_combine(logits + ((size_t)b * n + i) * V, logits + ((size_t)(b + B) * n + i) * V, t, (size_t)V,
+                vs_cfg_combine(logits + ((size_t)b * n + i) * V, logits + ((size_t)(b + B) * n + i) * V, a, t, (size_t)V,
                                comb);
                 if (out->logits) memcpy(out->logits + ((size_t)b * L + begin + i) * V, comb, (size_t)V * sizeof *comb);
                 int tok;

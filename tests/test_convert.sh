@@ -170,6 +170,19 @@ for entry in var_small.pth var_small_nested.pth "var_small_nested.pth --key trai
     for mode in keep f32 f16 bf16; do
         name="round trip $entry --dtype $mode"
         out=$stem.$mode.safetensors
+        if [ "$mode" = f16 ] && [ "$stem" = mixed -o "$stem" = mixed_legacy ]; then
+            # f32.special holds 65520, 3e38 and inf: the finite two cannot be f16, so the conversion stops (the f16
+            # rounding of the other values is checked on var_small; inf stays inf in bf16 below)
+            if "$PY" "$CONVERT" -q "$PTH/$file" "$out" --dtype f16 2> err.txt; then
+                result "$name refused" 1 "converted values that overflow f16"
+            else
+                rc=$?
+                grep -q "^convert.py: f32.special: 2 values .* exceed the f16 range (max 65504)" err.txt &&
+                    [ $rc = 2 ] && [ "$(wc -l < err.txt)" = 1 ] && [ ! -e "$out" ]
+                result "$name refused" $? "exit $rc: $(head -c 300 err.txt)"
+            fi
+            continue
+        fi
         convert_ok "$name" "$PTH/$file" "$out" --dtype "$mode" "${extra[@]}" || continue
         why=$("$PY" helper.py check "$out" "$PTH/expected.json" "$entry" "$mode" 2>&1)
         result "$name" $? "$why"
@@ -182,7 +195,7 @@ same() { # same NAME A B
 }
 same "nested f16 (keep) = plain f32 converted to f16" var_small_nested.keep.safetensors var_small.f16.safetensors
 same "nested f16 to f32 = plain f32 (keep)" var_small_nested.f32.safetensors var_small.keep.safetensors
-for mode in keep f32 f16 bf16; do
+for mode in keep f32 bf16; do
     same "legacy format = zip format ($mode)" mixed_legacy.$mode.safetensors mixed.$mode.safetensors
 done
 

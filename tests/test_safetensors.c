@@ -157,15 +157,29 @@ static void test_bad_files(void)
                         NULL, 4),
                "'w'", NULL);
 
-    /* unknown dtypes */
-    expect_bad("dtype F64",
-               write_st("d1.safetensors", "{\"w64\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 0,
+    /* dtypes that are not the format's (names are case-sensitive, as in the reference reader) */
+    expect_bad("dtype F128",
+               write_st("d1.safetensors", "{\"w128\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}", 0,
                         NULL, 16),
-               "'w64'", "F64");
-    expect_bad("dtype U8",
-               write_st("d2.safetensors", "{\"bytes\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}", 0,
+               "'w128'", "F128");
+    expect_bad("dtype f32 (lower case)",
+               write_st("d2.safetensors", "{\"lc\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0,
                         NULL, 4),
-               "'bytes'", "U8");
+               "'lc'", "f32");
+    expect_bad("dtype not a string",
+               write_st("d3.safetensors", "{\"n\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 0, NULL, 4),
+               "'n'", NULL);
+    expect_bad("F4 with an odd element count (half a byte)",
+               write_st("d4.safetensors", "{\"nib\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,1]}}", 0,
+                        NULL, 1),
+               "'nib'", NULL);
+    /* the header bound of the format's reference reader: 100,000,000 bytes (a sparse file) */
+    {
+        const char *big = write_st("hbig.safetensors", "{}", 100000001, NULL, 0);
+        if (truncate(big, 8 + 100000001) == 0) expect_bad("header over 100 MB", big, "100000000", NULL);
+        else CHECK(0, "truncate %s", big);
+        unlink(big);
+    }
 
     /* offsets out of range, reversed, overlapping; sizes that do not match the shape */
     expect_bad("offsets past the data block",
@@ -226,6 +240,13 @@ static void test_bad_files(void)
                write_st("s3.safetensors", "{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 0,
                         NULL, 8),
                "'ids'", NULL);
+    expect_bad("duplicate tensor name, the first one ends the header",
+               write_st("dup2.safetensors",
+                        "{\"twin\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                        "\"other\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                        "\"twin\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,16]}}",
+                        0, NULL, 16),
+               "'twin'", NULL);
     expect_bad("duplicate tensor name",
                write_st("dup.safetensors",
                         "{\"twin\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
@@ -525,6 +546,165 @@ static void check_no_temp_files(void)
     closedir(d);
 }
 
+
+/* Issue 11, cases 1, 2 and 7: values the reader does not use cost no buffer and have no length limit; loading is
+ * O(n log n) in the entries (checked by count, not time: 200,000 entries load and are found by name); every
+ * safetensors dtype loads, and a weight of one that varcl cannot use is refused by vt_require naming it. */
+static void test_any_size_and_dtype(void)
+{
+    /* a 5,584-character metadata value, a 300-character metadata key, a 6,000-character unknown member */
+    size_t cap = 40000;
+    char *hdr = malloc(cap), *p = hdr;
+    p += sprintf(p, "{\"__metadata__\":{\"");
+    for (int i = 0; i < 300; i++) *p++ = 'k';
+    p += sprintf(p, "\":\"");
+    for (int i = 0; i < 5584; i++) { /* with an escaped quote now and then */
+        if (i % 500 == 499) *p++ = '\\', *p++ = '"';
+        else *p++ = "abcd"[i % 4];
+    }
+    p += sprintf(p, "\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16],\"note\":\"");
+    for (int i = 0; i < 6000; i++) *p++ = 'n';
+    p += sprintf(p, "\",\"");
+    for (int i = 0; i < 200; i++) *p++ = 'q'; /* a 200-character key inside the tensor record */
+    p += sprintf(p, "\":[1,2,{\"deep\":[[[]]]}]}}");
+    float w[4] = {1, -2, 3.5f, 0.25f};
+    const char *path = write_st("long-meta.safetensors", hdr, 0, w, 16);
+    free(hdr);
+    varcl_clear_error();
+    vt_set *s = st_load(path);
+    CHECK(s != NULL, "long metadata and members: %s", varcl_last_error());
+    if (s) {
+        const vt_tensor *t = vt_find(s, "w");
+        float out[4] = {0};
+        if (t) vt_to_f32(t, out);
+        CHECK(vt_count(s) == 1 && t && !memcmp(out, w, 16), "w = 1, -2, 3.5, 0.25 (%d tensors)", vt_count(s));
+        vt_free(s);
+    }
+
+    /* 200,000 zero-size entries plus one real tensor at the end of the header */
+    enum { N = 200000 };
+    cap = (size_t)N * 80 + 200;
+    hdr = malloc(cap);
+    p = hdr;
+    p += sprintf(p, "{");
+    for (int i = 0; i < N; i++)
+        p += sprintf(p, "\"pad.%07d\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,16]},", i);
+    p += sprintf(p, "\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}");
+    path = write_st("many.safetensors", hdr, 0, w, 16);
+    varcl_clear_error();
+    s = st_load(path);
+    CHECK(s != NULL, "200,000 entries: %s", varcl_last_error());
+    if (s) {
+        CHECK(vt_count(s) == N + 1, "%d tensors", vt_count(s));
+        CHECK(vt_find(s, "pad.0123456") && vt_find(s, "w") && !vt_find(s, "pad.0200000"), "found by name");
+        vt_free(s);
+    }
+    /* the same with one name twice, far apart: the duplicate is named */
+    memcpy(strstr(hdr, "\"pad.0199999\""), "\"pad.0000007\"", 13);
+    path = write_st("many-dup.safetensors", hdr, 0, w, 16);
+    expect_bad("duplicate among 200,000", path, "pad.0000007", "twice");
+    free(hdr);
+
+    /* every dtype of the format loads; only F32, F16 and BF16 pass vt_require */
+    static const struct {
+        const char *name;
+        int bytes_per_2; /* bytes of 2 elements */
+    } types[] = {{"BOOL", 2}, {"U8", 2},  {"I8", 2},  {"I16", 4},     {"U16", 4},     {"I32", 8},
+                 {"U32", 8},  {"I64", 16}, {"U64", 16}, {"F64", 16}, {"F8_E4M3", 2}, {"F8_E5M2", 2},
+                 {"F8_E8M0", 2}, {"F4", 1}, {"F16", 4}, {"BF16", 4}, {"F32", 8}};
+    char h2[4096];
+    p = h2;
+    int off = 0;
+    p += sprintf(p, "{");
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        p += sprintf(p, "%s\"t_%s\":{\"dtype\":\"%s\",\"shape\":[2],\"data_offsets\":[%d,%d]}", i ? "," : "",
+                     types[i].name, types[i].name, off, off + types[i].bytes_per_2);
+        off += types[i].bytes_per_2;
+    }
+    p += sprintf(p, "}");
+    uint8_t data[256] = {1, 0, 1, 0};
+    path = write_st("dtypes.safetensors", h2, 0, data, (size_t)off);
+    varcl_clear_error();
+    s = st_load(path);
+    CHECK(s != NULL, "every dtype loads: %s", varcl_last_error());
+    if (s) {
+        int64_t two[1] = {2};
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "t_%s", types[i].name);
+            const vt_tensor *t = vt_find(s, name);
+            CHECK(t && !strcmp(vt_dtype_name(t->dtype), types[i].name), "%s loads as %s", name, types[i].name);
+            int usable = !strcmp(types[i].name, "F32") || !strcmp(types[i].name, "F16") ||
+                         !strcmp(types[i].name, "BF16");
+            varcl_clear_error();
+            const vt_tensor *r = vt_require(s, name, 1, two);
+            CHECK((r != NULL) == usable, "vt_require(%s): %s", name, varcl_last_error());
+            if (!usable)
+                CHECK(strstr(varcl_last_error(), name) && strstr(varcl_last_error(), types[i].name) &&
+                          strstr(varcl_last_error(), "convert.py"),
+                      "the refusal names tensor, dtype and remedy: %s", varcl_last_error());
+        }
+        const vt_tensor *b = vt_find(s, "t_BOOL");
+        float f[2];
+        if (b) vt_to_f32(b, f);
+        CHECK(b && f[0] == 1 && f[1] == 0, "BOOL converts by value");
+        vt_free(s);
+    }
+}
+
+/* vt_family: numbered families contiguous from 0 (issue 11, case 5), and vt_check_finite (case 10). */
+static void test_family_and_finite(void)
+{
+    static const struct {
+        const char *names;
+        int count;         /* -1: refused */
+        const char *needle;
+    } cases[] = {
+        {"blocks.0.a blocks.1.a blocks.2.a", 3, NULL},
+        {"x.y", 0, NULL},
+        {"blocks.0.a blocks.1.a blocks.3.a", -1, "blocks.2"},
+        {"blocks.1.a blocks.2.a", -1, "blocks.0"},
+        {"blocks.0.a blocks.01.a", -1, "blocks.01.a"},
+        {"blocks.0.a blocks.x.a", -1, "blocks.x.a"},
+        {"blocks.0.a blocks.9.a", -1, "blocks.9.a"}, /* over the limit of 8 */
+        {"blocks.0.a blocks.1.a blocks.1.b blocks.0.c", 2, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vt_set *s = vt_new("family-test");
+        char names[256];
+        snprintf(names, sizeof names, "%s", cases[i].names);
+        int64_t one[1] = {1};
+        for (char *tok = strtok(names, " "); tok; tok = strtok(NULL, " ")) {
+            float *d = malloc(sizeof *d);
+            *d = 0;
+            vt_add_f32(s, tok, 1, one, d);
+        }
+        int n = -7;
+        varcl_clear_error();
+        int st = vt_family(s, "blocks.", 8, &n);
+        if (cases[i].count >= 0)
+            CHECK(st == 0 && n == cases[i].count, "family '%s': %d (%s)", cases[i].names, n, varcl_last_error());
+        else
+            CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), cases[i].needle) &&
+                      strstr(varcl_last_error(), "family-test"),
+                  "family '%s' refused naming %s: %s", cases[i].names, cases[i].needle, varcl_last_error());
+        vt_free(s);
+    }
+    vt_set *s = vt_new("finite-test");
+    int64_t four[1] = {4};
+    float *d = malloc(4 * sizeof *d);
+    d[0] = 1, d[1] = NAN, d[2] = INFINITY, d[3] = -INFINITY;
+    vt_add_f32(s, "head.bias", 1, four, d);
+    const vt_tensor *t = vt_find(s, "head.bias");
+    varcl_clear_error();
+    CHECK(vt_check_finite(s, t, d) == VARCL_E_INPUT && strstr(varcl_last_error(), "'head.bias'") &&
+              strstr(varcl_last_error(), "1 NaN, 2 infinite") && strstr(varcl_last_error(), "index 1"),
+          "non-finite named: %s", varcl_last_error());
+    d[1] = d[2] = d[3] = 2;
+    CHECK(vt_check_finite(s, t, d) == 0, "finite passes");
+    vt_free(s);
+}
+
 int main(void)
 {
     if (!check_mkdtemp(tmpdir, sizeof tmpdir, "test-safetensors")) {
@@ -536,6 +716,8 @@ int main(void)
     test_save_round_trip();
     test_fixture();
     test_f16();
+    test_any_size_and_dtype();
+    test_family_and_finite();
     check_no_temp_files();
     nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();

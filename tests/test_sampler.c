@@ -597,9 +597,9 @@ static void test_nan(void)
 static void test_cfg(void)
 {
     float cond[5] = {2, -1, 0.25f, 1e30f, -3}, uncond[5] = {1, 4, 0.25f, -1e30f, 7}, out[5];
-    vs_cfg_combine(cond, uncond, 0.0f, 5, out);
+    vs_cfg_combine(cond, uncond, 1.0f, 0.0f, 5, out);
     CHECK(!memcmp(out, cond, sizeof out), "t = 0 must give the conditional logits exactly");
-    vs_cfg_combine(cond, uncond, 1.5f, 5, out);
+    vs_cfg_combine(cond, uncond, 2.5f, 1.5f, 5, out);
     CHECK(out[0] == 3.5f && out[1] == -8.5f && out[2] == 0.25f && out[3] == 4e30f && out[4] == -18.0f,
           "t = 1.5: got %g %g %g %g %g, want 3.5 -8.5 0.25 4e30 -18", out[0], out[1], out[2], out[3], out[4]);
 
@@ -610,7 +610,7 @@ static void test_cfg(void)
         u2[i] = cosf((float)i * 0.7f) * 10;
     }
     const float t = 1.0f / 6; /* cfg 1.5 at scale 1 of 9 */
-    vs_cfg_combine(c2, u2, t, 300, o2);
+    vs_cfg_combine(c2, u2, 1.0f + t, t, 300, o2);
     for (int i = 0; i < 300; i++) {
         const double want = (1.0 + t) * c2[i] - (double)t * u2[i];
         const double err = fabs(o2[i] - want) / fmax(fabs(want), 1.0);
@@ -618,9 +618,9 @@ static void test_cfg(void)
     }
     CHECK(worst < 1e-5, "CFG combine at t = 1/6: worst relative error %g", worst);
     memcpy(o2, c2, sizeof o2);
-    vs_cfg_combine(o2, u2, t, 300, o2);
+    vs_cfg_combine(o2, u2, 1.0f + t, t, 300, o2);
     float fresh[300];
-    vs_cfg_combine(c2, u2, t, 300, fresh);
+    vs_cfg_combine(c2, u2, 1.0f + t, t, 300, fresh);
     CHECK(!memcmp(o2, fresh, sizeof fresh), "CFG combine in place (out == cond) must equal the out-of-place result");
 }
 
@@ -636,10 +636,10 @@ static void test_team(void)
             cond[r][i] = sinf((float)(r * V + i) * 0.37f) * 4;
             uncond[r][i] = cosf((float)(r * 7 + i) * 0.11f) * 4;
         }
-    vs_rows rows = {&cond[0][0], &uncond[0][0], ROWS, T, 0.75f, 50, 0.9f, 1234567890123ull, 40, 3};
+    vs_rows rows = {&cond[0][0], &uncond[0][0], ROWS, T, 1.75f, 0.75f, 50, 0.9f, 1234567890123ull, 40, 3};
     vs_sampler *s = vs_new(V);
     for (int r = 0; r < ROWS && s; r++) {
-        vs_cfg_combine(cond[r], uncond[r], rows.cfg_t, V, row);
+        vs_cfg_combine(cond[r], uncond[r], rows.cfg_a, rows.cfg_u, V, row);
         want[r] = vs_sample(s, row, rows.top_k, rows.top_p, rows.seed, rows.image0 + (uint32_t)(r / T), rows.scale,
                             (uint32_t)(r % T));
     }

@@ -112,8 +112,9 @@ check '[ $? -eq 0 ] && [ -s "$tmp/c.md" ] && [ -s "$tmp/c.html" ]' "--compare wr
 check '[ "$(grep -o "<svg" "$tmp/c.html" | wc -l)" -gt "$(grep -o "<svg" "$tmp/a.html" | wc -l)" ]' \
     "--compare adds the side-by-side chart"
 
-# --tune: writes the device's GEMM tuning file into a private VARCL_CACHE_DIR, later runs use and report it, a
-# corrupted file is refused with one line naming it, a new --tune replaces it; VARCL_CACHE_DIR=off prints only.
+# --tune: writes the device's GEMM tuning file into a private VARCL_CACHE_DIR, later runs use and report it, a file
+# cut short or damaged is not used, a well-framed but malformed one is refused with one line naming it, a new --tune
+# replaces it; VARCL_CACHE_DIR=off prints only.
 # Two candidates, few shapes and reps: the CPU sets are the ones the sweeps above compiled into pocl's cache.
 # VARCL_LINEAR=clblast: products with weights through CLBlast too (CPUs keep weights packed, and then only the
 # decoder's attention products are CLBlast's), so that both classes are tuned.
@@ -151,18 +152,39 @@ PY
 check 'grep -q "gemm ok" "$tmp/gemm.out"' "JSON gemm object: $(cat "$tmp/gemm.out")"
 VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/t3.err"
 check '[ $? -eq 0 ] && [ -s "$tmp/t.png" ]' "vgen runs with the tuned file: $(cat "$tmp/t3.err")"
-# corrupted: a set that breaks CLBlast's constraints, then garbage
+# The file's frame (host/cachefile.h): first line "# varcl-cache 1 gemm-tuning LENGTH CRC32"; reframe FILE puts a
+# matching frame around an edited body, as a file written by a later varcl with the same contents would have.
+reframe() {
+    python3 - "$1" <<'PY'
+import sys, zlib
+path = sys.argv[1]
+raw = open(path, 'rb').read()
+body = raw.split(b'\n', 1)[1] if raw.startswith(b'# varcl-cache ') else raw
+open(path, 'wb').write(b'# varcl-cache 1 gemm-tuning %d %08x\n' % (len(body), zlib.crc32(body)) + body)
+PY
+}
+check 'head -1 "$tuned" | grep -q "^# varcl-cache 1 gemm-tuning [0-9]* [0-9a-f]\{8\}$"' "the file starts with its frame"
+# cut short (a full disk) or damaged: not used (CLBlast's defaults are correct), vgen runs; --tune rewrites it
 cp "$tuned" "$tmp/good.ini"
-sed -i 's/^\(params = GEMMK=0 KREG=1 KWG=\)[0-9]*/\17/' "$tuned"
+head -c 300 "$tmp/good.ini" > "$tuned"
+VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c0.err"
+check '[ $? -eq 0 ] && [ ! -s "$tmp/c0.err" ]' "a tuning file cut short is not used: $(cat "$tmp/c0.err")"
+sed 's/^\(params = GEMMK=0 KREG=1 KWG=\)[0-9]*/\17/' "$tmp/good.ini" > "$tuned"
+VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c0.err"
+check '[ $? -eq 0 ] && [ ! -s "$tmp/c0.err" ]' "a tuning file whose checksum fails is not used: $(cat "$tmp/c0.err")"
+# well framed but wrong: a set that breaks CLBlast's constraints, then garbage
+sed 's/^\(params = GEMMK=0 KREG=1 KWG=\)[0-9]*/\17/' "$tmp/good.ini" > "$tuned"
+reframe "$tuned"
 VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 > /dev/null 2> "$tmp/c1.err"
 rc=$?
 check '[ $rc -ne 0 ] && [ "$(wc -l < "$tmp/c1.err")" -eq 1 ] && grep -qF "$tuned" "$tmp/c1.err" &&
        grep -q "constraints" "$tmp/c1.err" && grep -q "vbench --tune" "$tmp/c1.err"' \
     "a set breaking the constraints: one line naming the file and the fix (exit $rc): $(cat "$tmp/c1.err")"
 printf 'format = 1\nthis is not a tuning file\n' > "$tuned"
+reframe "$tuned"
 VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c2.err"
 rc=$?
-check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/c2.err")" -eq 1 ] && grep -qF "$tuned: line 2" "$tmp/c2.err" &&
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/c2.err")" -eq 1 ] && grep -qF "$tuned: line 3" "$tmp/c2.err" &&
        grep -q "delete the file" "$tmp/c2.err"' "a malformed file: vgen exits 2 with one line (exit $rc): $(cat "$tmp/c2.err")"
 VARCL_CACHE_DIR="$cache" VARCL_GEMM_TUNING=off "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/c3.err"
 check '[ $? -eq 0 ]' "VARCL_GEMM_TUNING=off ignores the file: $(cat "$tmp/c3.err")"
@@ -202,6 +224,18 @@ expect2 "--tune-sets without --tune" "$vbench" --depth 2 --tune-sets cpu-conv
 expect2 "--tune-reps without --tune" "$vbench" --depth 2 --tune-reps 2
 expect2 "--tune-sets unknown" "$vbench" --tune --tune-sets cpu-conv,nonsense
 expect2 "--tune-reps 0" "$vbench" --tune --tune-reps 0
+# write failures are run-time failures: exit status 1, one line (stdout on a full disk, a report into a folder
+# that is there but full is the same path)
+"$vbench" --compare "$tmp/a.json" > /dev/full 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "^vbench: cannot write to standard output" "$tmp/e.err"' \
+    "--compare to a full disk: exit $rc: $(cat "$tmp/e.err")"
+(trap '' XFSZ; ulimit -f 1; exec "$vbench" --compare "$tmp/a.json" "$tmp/b.json" --html "$tmp/big.html") > /dev/null \
+    2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 1 ] && grep -q "cannot write .*big.html" "$tmp/e.err" && [ ! -e "$tmp/big.html" ]' \
+    "--html write fails: exit $rc: $(cat "$tmp/e.err")"
+expect2 "--md into a missing folder" "$vbench" --compare "$tmp/a.json" --md "$tmp/no-such-dir/r.md"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

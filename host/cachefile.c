@@ -1,0 +1,119 @@
+/* cachefile: framed cache files (see cachefile.h). */
+#include "cachefile.h"
+
+#include "error.h"
+#include "runtime.h"
+
+#include <zlib.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VCF_TAG "# varcl-cache"
+#define VCF_MAX_LINE 128
+
+/* zlib's crc32 takes uInt lengths: feed large payloads in parts. */
+static uint32_t crc_of(const void *data, size_t len)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const Bytef *p = data;
+    while (len) {
+        uInt part = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        crc = crc32(crc, p, part);
+        p += part;
+        len -= part;
+    }
+    return (uint32_t)crc;
+}
+
+int vcf_read(const char *path, const char *kind, void **data, size_t *len, char *why, size_t why_len)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return VCF_ABSENT;
+        snprintf(why, why_len, "cannot open: %s", strerror(errno));
+        return VCF_DAMAGED;
+    }
+    struct stat sb;
+    char line[VCF_MAX_LINE + 1];
+    int st = VCF_DAMAGED;
+    unsigned version = 0;
+    char got_kind[64] = "";
+    uint64_t want_len = 0;
+    uint32_t want_crc = 0;
+    unsigned char *buf = NULL;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(why, why_len, "not a regular file");
+        goto out;
+    }
+    if (!fgets(line, sizeof line, f) || !strchr(line, '\n')) {
+        snprintf(why, why_len, "no frame line (an old or foreign file)");
+        goto out;
+    }
+    if (sscanf(line, VCF_TAG " %u %63s %" SCNu64 " %" SCNx32, &version, got_kind, &want_len, &want_crc) != 4) {
+        snprintf(why, why_len, "no frame line (an old or foreign file)");
+        goto out;
+    }
+    if (version != VCF_VERSION || strcmp(got_kind, kind)) {
+        snprintf(why, why_len, "frame version %u kind %s, not %d %s", version, got_kind, VCF_VERSION, kind);
+        goto out;
+    }
+    uint64_t have = (uint64_t)sb.st_size - (uint64_t)strlen(line);
+    if (have != want_len) {
+        snprintf(why, why_len, "%s: %" PRIu64 " of %" PRIu64 " payload bytes",
+                 have < want_len ? "cut short" : "too long", have, want_len);
+        goto out;
+    }
+    if (!(buf = malloc((size_t)want_len + 1))) {
+        snprintf(why, why_len, "out of host memory for %" PRIu64 " bytes", want_len);
+        goto out;
+    }
+    if (fread(buf, 1, (size_t)want_len, f) != (size_t)want_len) {
+        snprintf(why, why_len, "read error");
+        goto out;
+    }
+    if (crc_of(buf, (size_t)want_len) != want_crc) {
+        snprintf(why, why_len, "checksum mismatch (damaged)");
+        goto out;
+    }
+    buf[want_len] = 0;
+    *data = buf;
+    *len = (size_t)want_len;
+    buf = NULL;
+    st = VCF_OK;
+out:
+    free(buf);
+    fclose(f);
+    return st;
+}
+
+int vcf_write(const char *path, const char *kind, const void *data, size_t len)
+{
+    char dir[4096], tmp[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        vr_mkdirs(dir);
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, strerror(errno));
+    int ok = fprintf(f, VCF_TAG " %d %s %zu %08" PRIx32 "\n", VCF_VERSION, kind, len, crc_of(data, len)) > 0;
+    ok = ok && fwrite(data, 1, len, f) == len;
+    int err = errno;
+    if (fclose(f) != 0 && ok) ok = 0, err = errno;
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok) err = errno;
+        unlink(tmp);
+        return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, strerror(err));
+    }
+    return 0;
+}
