@@ -3,7 +3,7 @@
 #include "tune.h"
 
 #include "conv.h"
-#include "demo.h"
+#include "builtin.h"
 #include "error.h"
 #include "gemm_tune.h"
 #include "model.h"
@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEMO_SEED 20241203 /* generate.c's: any seed gives the same shapes */
 
 typedef struct {
     vg_shape *s;
@@ -218,10 +217,7 @@ int vtune_run(const vtune_options *o)
         var = st_load(o->model);
         vae = var ? st_load(o->vae) : NULL;
     } else {
-        demo_var_shape vs = demo_var_default();
-        demo_vae_shape as = demo_vae_default();
-        var = demo_var(&vs, DEMO_SEED);
-        vae = var ? demo_vae(&as, DEMO_SEED) : NULL;
+        builtin_demo_sets(&var, &vae);
     }
     var_hparams vh;
     vae_hparams ah;

@@ -2,7 +2,7 @@
  * host, accumulates f-hat on the device and decodes every image (VAR_SPEC.md section 3). */
 #include "generate.h"
 
-#include "demo.h"
+#include "builtin.h"
 #include "forward.h"
 #include "safetensors.h"
 #include "sample.h"
@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define DEMO_SEED 20241203
 
 struct varcl {
     vr_runtime rt;
@@ -77,10 +76,7 @@ varcl *varcl_open(const varcl_open_params *p)
         var = st_load(p->model_path);
         vae = var ? st_load(p->vae_path) : NULL;
     } else {
-        demo_var_shape vs = demo_var_default();
-        demo_vae_shape as = demo_vae_default();
-        var = demo_var(&vs, DEMO_SEED);
-        vae = var ? demo_vae(&as, DEMO_SEED) : NULL;
+        builtin_demo_sets(&var, &vae);
     }
     varcl *v = (var && vae) ? varcl_open_sets(var, vae, p) : NULL;
     vt_free(var);

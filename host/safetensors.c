@@ -111,6 +111,8 @@ static json_t *next_value(const char *path, const char *h, size_t n, size_t *p)
     return v;
 }
 
+static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len);
+
 vt_set *st_load(const char *path)
 {
     int fd = open(path, O_RDONLY);
@@ -136,15 +138,31 @@ vt_set *st_load(const char *path)
         varcl_fail(VARCL_E_RUNTIME, "%s: mmap failed: %s", path, strerror(errno));
         return NULL;
     }
-    const uint8_t *b = map;
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
     vt_set *s = vt_new_mapped(path, map, len);
-    span *sp = NULL;
     if (!s) {
         munmap(map, len);
         return NULL;
     }
+    return parse(s, path, map, len);
+}
+
+vt_set *st_load_memory(const char *origin, const void *bytes, size_t len)
+{
+    if (len < 8) {
+        varcl_fail(VARCL_E_INPUT, "%s: too short for a safetensors file (%zu bytes)", origin, len);
+        return NULL;
+    }
+    vt_set *s = vt_new_mapped(origin, NULL, 0); /* nothing to unmap: the caller owns the bytes */
+    return s ? parse(s, origin, bytes, len) : NULL;
+}
+
+/* Parses the header of the `len` bytes at `bytes` into `s` (freed on failure). */
+static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
+{
+    const uint8_t *b = bytes;
+    span *sp = NULL;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
     if (hlen > len - 8) {
         varcl_fail(VARCL_E_INPUT, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
                    (unsigned long long)hlen, len);

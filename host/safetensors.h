@@ -13,6 +13,10 @@
  * loading is O(n log n) in the number of entries. */
 vt_set *st_load(const char *path);
 
+/* The same reader over `len` bytes in memory (the built-in demo model's embedded files). The bytes must outlive the
+ * set; `origin` names them in error messages. */
+vt_set *st_load_memory(const char *origin, const void *bytes, size_t len);
+
 /* Writes the tensors as a safetensors file in `dtype` (VT_F32, VT_F16 or VT_BF16; round to nearest even), in the
  * set's order; float tensors are converted, integer and other tensors stay as they are. A path whose folder is
  * missing or not writable is an input error, a failed write (disk full) a run-time one. Written to a temporary name, then renamed. Converts in small chunks, so it

@@ -28,7 +28,7 @@ typedef struct varcl varcl;
 enum { VARCL_WEIGHTS_KEEP, VARCL_WEIGHTS_F32, VARCL_WEIGHTS_F16, VARCL_WEIGHTS_BF16 };
 
 typedef struct {
-    const char *model_path; /* VAR safetensors; NULL = the built-in demo model (random weights) */
+    const char *model_path; /* VAR safetensors; NULL = the built-in demo model (builtin.h) */
     const char *vae_path;   /* VQ-VAE safetensors; required with model_path, ignored for the demo model */
     const char *device;     /* index or substring of platform/device/vendor; NULL = $VARCL_DEVICE or default */
     int profiling;          /* 1: queue with profiling enabled (vbench) */

@@ -1,5 +1,6 @@
 /* vgen: the command line for generation (DESIGN.md "Command-line contracts").
  * Exit status: 0 success, 2 bad usage or input, 1 run-time failure. */
+#include "builtin.h"
 #include "config.h"
 #include "image.h"
 #include "runtime.h"
@@ -288,7 +289,7 @@ int main(int argc, char **argv)
     snprintf(banner, sizeof banner,
              "vgen: %.4096s on %s (%s, policy %s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu "
              "parameters, %d px\n",
-             s->model ? s->model : "built-in demo model (random weights)", info.device, info.platform, info.policy,
+             s->model ? s->model : builtin_demo_name(), info.device, info.platform, info.policy,
              info.depth,
              info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
     if (o.info) {

@@ -1,0 +1,60 @@
+/* builtin: the built-in demo model (see builtin.h). */
+#include "builtin.h"
+
+#include "demo.h"
+#include "error.h"
+#include "safetensors.h"
+
+#include <stddef.h>
+
+static const char *const class_names[] = {"disk",  "square",  "triangle",     "ring", "cross",
+                                          "star",  "stripes", "checkerboard", "dots", "house"};
+
+#if VARCL_TRAINED_DEMO
+/* Placed by the generated demo_embedded.c (cmake/embed_demo.cmake); each blob is one safetensors file. */
+extern const unsigned char varcl_blob_demo_var_begin[], varcl_blob_demo_var_end[];
+extern const unsigned char varcl_blob_demo_vae_begin[], varcl_blob_demo_vae_end[];
+
+int builtin_demo_sets(vt_set **var, vt_set **vae)
+{
+    *var = st_load_memory("built-in demo model (var)", varcl_blob_demo_var_begin,
+                          (size_t)(varcl_blob_demo_var_end - varcl_blob_demo_var_begin));
+    *vae = *var ? st_load_memory("built-in demo model (vae)", varcl_blob_demo_vae_begin,
+                                 (size_t)(varcl_blob_demo_vae_end - varcl_blob_demo_vae_begin))
+                : NULL;
+    if (*var && *vae) return 0;
+    vt_free(*var);
+    *var = NULL;
+    return varcl_last_status();
+}
+
+int builtin_demo_trained(void) { return 1; }
+#else
+#define RANDOM_DEMO_SEED 20241203
+
+int builtin_demo_sets(vt_set **var, vt_set **vae)
+{
+    demo_var_shape vs = demo_var_default();
+    demo_vae_shape as = demo_vae_default();
+    *var = demo_var(&vs, RANDOM_DEMO_SEED);
+    *vae = *var ? demo_vae(&as, RANDOM_DEMO_SEED) : NULL;
+    if (*var && *vae) return 0;
+    vt_free(*var);
+    *var = NULL;
+    return varcl_last_status();
+}
+
+int builtin_demo_trained(void) { return 0; }
+#endif
+
+const char *builtin_demo_name(void)
+{
+    return builtin_demo_trained() ? "built-in demo model" : "built-in demo model (random weights)";
+}
+
+const char *builtin_demo_class_name(int label)
+{
+    return builtin_demo_trained() && label >= 0 && label < (int)(sizeof class_names / sizeof *class_names)
+               ? class_names[label]
+               : NULL;
+}
