@@ -705,6 +705,46 @@ static void test_family_and_finite(void)
     vt_free(s);
 }
 
+/* st_load_memory (the built-in demo model's path): the same tensors as st_load over the same bytes, data pointing
+ * into the caller's buffer, and the same refusals for bytes cut short. */
+static void test_memory(void)
+{
+    const char *path = check_data("upstream-tiny/var.safetensors");
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc((size_t)n);
+    size_t got = bytes ? fread(bytes, 1, (size_t)n, f) : 0;
+    fclose(f);
+    CHECK(got == (size_t)n, "read %s", path);
+    vt_set *a = st_load(path), *b = got == (size_t)n ? st_load_memory("in memory", bytes, got) : NULL;
+    CHECK(a && b, "both readers load: %s", varcl_last_error());
+    if (a && b) {
+        CHECK(vt_count(a) == vt_count(b), "same tensor count %d vs %d", vt_count(a), vt_count(b));
+        int same = vt_count(a) == vt_count(b);
+        for (int i = 0; same && i < vt_count(a); i++) {
+            const vt_tensor *x = vt_at(a, i), *y = vt_find(b, x->name);
+            size_t bytes_x = (size_t)x->numel * (size_t)(vt_dtype_bits(x->dtype) / 8);
+            same = y && y->dtype == x->dtype && y->numel == x->numel && memcmp(x->data, y->data, bytes_x) == 0 &&
+                   (const unsigned char *)y->data >= bytes && (const unsigned char *)y->data < bytes + got;
+        }
+        CHECK(same, "every tensor equal, and read in place from the caller's bytes");
+        CHECK(strcmp(vt_origin(b), "in memory") == 0, "origin names the bytes");
+    }
+    vt_free(a);
+    vt_free(b);
+    varcl_clear_error();
+    vt_set *cut = got > 100 ? st_load_memory("cut bytes", bytes, got / 2) : NULL;
+    CHECK(cut == NULL && varcl_last_status() == VARCL_E_INPUT && strstr(varcl_last_error(), "cut bytes"),
+          "half the bytes refused as input naming them: %s", varcl_last_error());
+    vt_free(cut);
+    CHECK(st_load_memory("seven bytes", bytes, 7) == NULL, "under 8 bytes refused");
+    free(bytes);
+}
+
 int main(void)
 {
     if (!check_mkdtemp(tmpdir, sizeof tmpdir, "test-safetensors")) {
@@ -718,6 +758,7 @@ int main(void)
     test_f16();
     test_any_size_and_dtype();
     test_family_and_finite();
+    test_memory();
     check_no_temp_files();
     nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
