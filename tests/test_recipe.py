@@ -22,6 +22,7 @@ except ImportError as e:  # skipped, with the reason
 import classifier as clf  # noqa: E402
 import data  # noqa: E402
 import sample  # noqa: E402
+import schedule  # noqa: E402
 import st_io  # noqa: E402
 import vqvae as vq  # noqa: E402
 from var import VAR  # noqa: E402
@@ -147,6 +148,36 @@ class Training(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(tmp, "classifier_loss.png")))
 
 
+class Schedule(unittest.TestCase):
+    def test_progressive_phases(self):
+        total = 300
+        r = [schedule.progressive_ratio(s, total) for s in range(total)]
+        self.assertAlmostEqual(r[0], 0.2)
+        self.assertAlmostEqual(r[49], 0.2)                      # phase 1: 5/30 of the steps at 2:8
+        self.assertAlmostEqual(r[125], 0.2 + 0.8 * 75 / 150)    # phase 2: linear from 0.2 to 1.0
+        self.assertAlmostEqual(r[200], 1.0)                     # phase 3: subnets only
+        self.assertEqual(r[-1], 1.0)
+        self.assertTrue(all(b >= a for a, b in zip(r, r[1:])), "never decreases")
+        with self.assertRaises(ValueError):
+            schedule.progressive_ratio(0, 0)
+
+    def test_fixed_and_pick(self):
+        self.assertEqual(schedule.fixed_ratio(123, 300), 0.5)
+        self.assertEqual(schedule.subnet_depths(16), [8, 4, 2])
+        self.assertEqual(schedule.subnet_depths(30), [16, 8, 4, 2])
+        g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+        a = [schedule.pick(s, 1000, g1, schedule.fixed_ratio, [8, 4, 2]) for s in range(1000)]
+        b = [schedule.pick(s, 1000, g2, schedule.fixed_ratio, [8, 4, 2]) for s in range(1000)]
+        self.assertEqual(a, b)                                  # deterministic for a seed
+        share = sum(d is not None for d in a) / len(a)
+        self.assertTrue(0.45 < share < 0.55, share)
+        self.assertEqual(set(d for d in a if d is not None), {8, 4, 2})
+        g = torch.Generator().manual_seed(1)
+        p = [schedule.pick(s, 300, g, schedule.progressive_ratio, [2]) for s in range(300)]
+        self.assertLess(sum(d is not None for d in p[:50]), 25)  # mostly full early
+        self.assertTrue(all(d == 2 for d in p[200:]))           # subnet only late
+
+
 class Stages(unittest.TestCase):
     def test_every_stage_on_a_few_steps(self):
         """train.py all: each stage runs, writes its checkpoint and plot, and export writes loadable files."""
@@ -161,6 +192,11 @@ class Stages(unittest.TestCase):
             z = np.load(os.path.join(run, "tokens.npz"))
             self.assertEqual(z["tokens"].shape, (10, 680))
             self.assertTrue((z["tokens"] >= 0).all() and (z["tokens"] < 512).all())
+            for stage in ("supernet-progressive", "supernet-fixed"):
+                subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), stage, "--run",
+                                run, "--threads", "1", "--steps", "3", "--batch", "2"], check=True, capture_output=True)
+                ck = torch.load(os.path.join(run, stage + ".pt"))
+                self.assertEqual(ck["step"], 3, stage)
             sv = st_io.read(os.path.join(out, "var.safetensors"))
             self.assertEqual(len(sv), 220)  # upstream's depth-16 state dict
             vgen = os.environ.get("VGEN")

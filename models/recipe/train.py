@@ -16,6 +16,9 @@ last checkpoint was; a finished stage is skipped):
             class dropout 0.1 for guidance
   classifier  the small CNN of classifier.py on real images; accuracy on held-out images
   export    16-bit safetensors with upstream key names (through models/convert.py) into models/demo/
+  supernet-progressive, supernet-fixed
+            VARiant's supernet fine-tuning of `var` (schedule.py): the progressive subnet:full schedule, and the
+            fixed-ratio baseline at the same steps and batch; `export --var-from supernet-progressive` ships it
 
 Everything is keyed by --seed; torch's CPU kernels are deterministic for a fixed thread count. Loss curves are
 written as PNG next to the checkpoints. Times per stage go to DIR/times.json.
@@ -37,11 +40,13 @@ import torch.nn.functional as F  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import classifier as clf  # noqa: E402
+import schedule  # noqa: E402
 import data  # noqa: E402
 import vqvae as vq  # noqa: E402
 from var import VAR  # noqa: E402
 
 STAGES = ("vqvae", "vqvae-ms", "tokens", "var", "classifier", "export")
+SUPERNET = ("supernet-progressive", "supernet-fixed")  # VARiant fine-tuning of `var` (issue 17); not in `all`
 
 # The demo model's sizes and the budget of each stage (steps x batch), chosen for <= 3 h on 2 CPU cores.
 VAE_CFG = dict(ch=32, ch_mult=(1, 1, 2, 2, 2), num_res_blocks=1, zch=32, vocab=512)
@@ -53,6 +58,8 @@ DEFAULTS = {
     "tokens": dict(per_class=200),
     "var": dict(steps=600, batch=12, lr=2e-3),
     "classifier": dict(steps=300, batch=32, lr=2e-3),
+    "supernet-progressive": dict(steps=300, batch=12, lr=3e-4),
+    "supernet-fixed": dict(steps=300, batch=12, lr=3e-4),
 }
 
 
@@ -159,7 +166,8 @@ class Loop:
         self.step, self.history, self.seconds = 0, [], 0.0
         self.extra = extra or {}
         self.file = ctx.path(stage + ".pt")
-        self.gen = torch.Generator().manual_seed(ctx.args.seed * 1000 + STAGES.index(stage) * 10 + ctx.rank)
+        self.gen = torch.Generator().manual_seed(ctx.args.seed * 1000 + (STAGES + SUPERNET).index(stage) * 10 +
+                                                 ctx.rank)
         if os.path.exists(self.file):
             ck = torch.load(self.file)
             model.load_state_dict(ck["model"])
@@ -366,6 +374,37 @@ def stage_var(ctx, a):
     return loop.elapsed()
 
 
+def stage_supernet(ctx, a, stage, ratio_fn):
+    """VARiant's supernet fine-tuning from the trained `var` checkpoint: each step trains the full network or an
+    equidistant subnet (the first six scales through every layer, the last four through the subnet), as the
+    schedule picks. Both schedules run the same steps and batch; the history records the depth of each step."""
+    vae, _ = load_vae(ctx)
+    vae.eval()
+    z = np.load(ctx.path("tokens.npz"))
+    labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
+    model = VAR(**VAR_CFG)
+    if not os.path.exists(ctx.path(stage + ".pt")):
+        model.load_state_dict(torch.load(ctx.path("var.pt"))["model"])
+    net = ctx.wrap(model)
+    loop = Loop(ctx, stage, model, model.parameters(), a.lr, a.steps)
+    depths = schedule.subnet_depths(len(model.blocks))
+    pick_gen = torch.Generator().manual_seed(ctx.args.seed * 7919 + 1)  # same on every rank: same network per step
+    for _ in range(loop.step):
+        schedule.pick(0, 1, pick_gen, ratio_fn, depths)  # replay the draws of the steps already done
+    for step in loop:
+        d = schedule.pick(step, a.steps, pick_gen, ratio_fn, depths)
+        pick = torch.randint(0, len(labels_all), (a.batch,), generator=loop.gen)
+        late = None if d is None else model.subnet_layers(d)
+        loss = var_loss(net, vae, labels_all[pick], tok_all[pick], late)
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        loop.opt.step()
+        if step % 10 == 0:
+            loop.record(**{"ce_full" if d is None else "ce_d%d" % d: loss})
+    return loop.elapsed()
+
+
 def stage_classifier(ctx, a):
     model = clf.build()
     net = ctx.wrap(model)
@@ -419,12 +458,15 @@ def stage_export(ctx, a):
 
 
 RUNNERS = {"vqvae": stage_vqvae, "vqvae-ms": stage_vqvae_ms, "tokens": stage_tokens, "var": stage_var,
-           "classifier": stage_classifier, "export": stage_export}
+           "classifier": stage_classifier, "export": stage_export,
+           "supernet-progressive": lambda ctx, a: stage_supernet(ctx, a, "supernet-progressive",
+                                                                 schedule.progressive_ratio),
+           "supernet-fixed": lambda ctx, a: stage_supernet(ctx, a, "supernet-fixed", schedule.fixed_ratio)}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("stage", choices=STAGES + ("all",))
+    p.add_argument("stage", choices=STAGES + SUPERNET + ("all",))
     p.add_argument("--run", default=os.path.join(HERE, "run"), help="checkpoints, plots, tokens (default %(default)s)")
     p.add_argument("--out", default=os.path.join(HERE, "..", "demo"), help="export folder")
     p.add_argument("--seed", type=int, default=0)
