@@ -151,9 +151,9 @@ void vt_free(vt_set *s)
 /* The whole pages of t's data inside the mapped file: [*a, *b); 0 when there are none (or the set is in memory). */
 static int tensor_pages(const vt_set *s, const vt_tensor *t, uintptr_t *a, uintptr_t *b)
 {
-    static const size_t esize[] = {4, 2, 2, 8}; /* by vt_dtype */
     if (!s->map || !t->data) return 0;
-    uintptr_t map0 = (uintptr_t)s->map, lo = (uintptr_t)t->data, hi = lo + (size_t)t->numel * esize[t->dtype];
+    uintptr_t map0 = (uintptr_t)s->map, lo = (uintptr_t)t->data;
+    uintptr_t hi = lo + ((size_t)t->numel * (size_t)vt_dtype_bits(t->dtype) + 7) / 8;
     if (lo < map0 || hi > map0 + s->map_len) return 0;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     *a = (lo + page - 1) / page * page; /* whole pages inside the tensor: its neighbours' pages are not touched */
