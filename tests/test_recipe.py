@@ -142,6 +142,7 @@ class Training(unittest.TestCase):
             subprocess.run(cmd + ["--steps", "2"], check=True, capture_output=True)
             ck = torch.load(os.path.join(tmp, "classifier.pt"))
             self.assertEqual(ck["step"], 2)
+            self.assertNotIn("opt", ck)  # a finished stage keeps its weights only
             r = subprocess.run(cmd + ["--steps", "3"], check=True, capture_output=True, text=True)
             self.assertIn("resumed at step 2 of 3", r.stdout + r.stderr)
             self.assertEqual(torch.load(os.path.join(tmp, "classifier.pt"))["step"], 3)

@@ -116,9 +116,19 @@ def stage_done(ctx, stage):
     return os.path.exists(ctx.path(stage + ".done"))
 
 
+def slim_checkpoint(path):
+    """Drops the optimiser state from a finished stage's checkpoint (two thirds of its bytes): later stages read
+    only the weights, and the slim file is small enough to commit."""
+    if os.path.exists(path):
+        ck = torch.load(path)
+        if ck.pop("opt", None) is not None:
+            atomic_save(ck, path)
+
+
 def mark_done(ctx, stage, seconds):
     if not ctx.main:
         return
+    slim_checkpoint(ctx.path(stage + ".pt"))
     times = {}
     if os.path.exists(ctx.path("times.json")):
         with open(ctx.path("times.json")) as f:
@@ -171,7 +181,8 @@ class Loop:
         if os.path.exists(self.file):
             ck = torch.load(self.file)
             model.load_state_dict(ck["model"])
-            self.opt.load_state_dict(ck["opt"])
+            if "opt" in ck:  # finished stages keep weights only (slim_checkpoint)
+                self.opt.load_state_dict(ck["opt"])
             self.step, self.history, self.seconds = ck["step"], ck["history"], ck["seconds"]
             self.gen.set_state(ck["gen"])
             torch.set_rng_state(ck["torch_rng"])
