@@ -8,8 +8,6 @@ in upstream's VQVAE and in varcl. Sizes are constructor arguments; the demo uses
 Shapes: images x [B, 3, 256, 256] in [-1, 1]; features f, f_hat [B, Cvae, 16, 16]; token maps per scale
 [B, pn, pn] (int64); teacher-forcing input for VAR [B, L - 1, Cvae] (L = 680).
 """
-import math
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -313,7 +311,7 @@ def _selftest():
     assert y.shape == x.shape and [i.shape[1] for i in idx] == list(PATCH_NUMS)
     vi = m.quantize.idx_to_var_input(idx)
     assert vi.shape == (2, 679, 32)
-    print("params", params(m), "decoder", params(m.decoder), "encoder", params(m.encoder), math.nan)
+    print("params", params(m), "decoder", params(m.decoder), "encoder", params(m.encoder))
 
 
 if __name__ == "__main__":
