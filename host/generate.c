@@ -215,16 +215,21 @@ static void pass_release(pass_state *ps)
     vd_release(&ps->d);
 }
 
-int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
+/* Runs the passes of a request; after each, on_pass gets the pass's images in *pass (n = the pass's images,
+ * arrays sized for the batch and reused by the next pass). *totals: the request's shape, KV use and timings. */
+int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pass, void *user, varcl_images *totals)
 {
+    varcl_images *out = totals, pass;
     memset(out, 0, sizeof *out);
+    memset(&pass, 0, sizeof pass);
     varcl_clear_error();
     int st = validate(v, rq);
     if (st) return st;
     const var_hparams *h = &v->var.hp;
     vp_plan plan;
     if ((st = request_plan(v, rq, &plan))) return st;
-    int n = rq->n, B = rq->batch > 0 && rq->batch < n ? rq->batch : n, L = h->latent, Cv = h->cvae;
+    /* B rows per pass: the batch, or all n images when fewer (unless pad_passes keeps every pass at the batch) */
+    int n = rq->n, B = rq->batch > 0 && (rq->batch < n || rq->pad_passes) ? rq->batch : n, L = h->latent, Cv = h->cvae;
     int S = L << v->vae.hp.upsamples, V = h->vocab;
     /* refuse before any device work when the KV pool or the device (as varcl counts it) cannot hold the request */
     size_t page_bytes = vk_page_bytes(rq->page_tokens, h->C, rq->kv_f16 != 0);
@@ -249,13 +254,15 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
     out->tokens_per_image = h->tokens;
     out->latent = L;
     out->cvae = Cv;
-    out->rgb = calloc((size_t)n * S * S * 3, 1);
-    out->image = calloc((size_t)n * S * S * 3, sizeof(float));
-    out->tokens = malloc((size_t)n * h->tokens * sizeof(int));
-    if (rq->keep_fhat) out->fhat = malloc((size_t)h->scales * n * L * L * Cv * sizeof(float));
+    pass = *out;
+    /* the pass's images: rgb, image [B][S][S][3]; tokens [B][tokens]; fhat [scales][B][L * L][Cv] */
+    pass.rgb = calloc((size_t)B * S * S * 3, 1);
+    pass.image = calloc((size_t)B * S * S * 3, sizeof(float));
+    pass.tokens = malloc((size_t)B * h->tokens * sizeof(int));
+    if (rq->keep_fhat) pass.fhat = malloc((size_t)h->scales * B * L * L * Cv * sizeof(float));
     int *tok = malloc((size_t)B * L * L * sizeof(int)), *lab = malloc((size_t)B * sizeof(int));
+    uint32_t *ids = malloc((size_t)B * sizeof *ids);
     float *logits = malloc((size_t)2 * B * L * L * V * sizeof(float));
-    float *fh = rq->keep_fhat ? malloc((size_t)B * L * L * Cv * sizeof(float)) : NULL;
     vs_team *smp = vs_team_new(V, 0);
     pass_state ps;
     memset(&ps, 0, sizeof ps);
@@ -263,8 +270,8 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         st = varcl_last_status();
         goto done;
     }
-    if (!out->rgb || !out->image || !out->tokens || (rq->keep_fhat && (!out->fhat || !fh)) || !tok || !lab || !logits) {
-        st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for %d images", n);
+    if (!pass.rgb || !pass.image || !pass.tokens || (rq->keep_fhat && !pass.fhat) || !tok || !lab || !ids || !logits) {
+        st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for a pass of %d images", B);
         goto done;
     }
     if ((st = vf_init(&ps.f, &v->rt, &v->gemm, &v->var, B)) || (st = vq_init(&ps.q, &v->rt, &v->conv, &v->vae, B, L)) ||
@@ -272,9 +279,13 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         goto done;
     for (int i0 = 0; i0 < n; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
-        /* a short last pass still runs B rows: pad with repeats of its first label (their output is dropped) */
-        for (int b = 0; b < B; b++) lab[b] = rq->labels[i0 + (b < nb ? b : 0)];
-        double t0 = now_ms();
+        /* a short pass still runs B rows: pad with repeats of its first image (their output is dropped) */
+        for (int b = 0; b < B; b++) {
+            int i = i0 + (b < nb ? b : 0);
+            lab[b] = rq->labels[i];
+            ids[b] = rq->image_ids ? rq->image_ids[i] : (uint32_t)i;
+        }
+        pass.n = nb;
         if ((st = vk_begin(&v->rt, &v->kv, &plan, 2 * B, h->C, h->tokens, rq->page_tokens, rq->kv_f16 != 0,
                              rq->kv_pool_bytes)) ||
             (st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)))
@@ -295,7 +306,7 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
             vs_cfg_factors(rq->cfg, si, h->scales, &ca, &cu);
             /* logits: [2][B][T][V], the conditional rows first; tok: [B][T] */
             vs_rows rows = {logits, logits + (size_t)B * T * V, B * T, T, ca, cu, rq->top_k, rq->top_p, rq->seed,
-                            (uint32_t)i0, (uint32_t)si};
+                            0, (uint32_t)si, ids};
             int bad = vs_team_sample(smp, &rows, tok);
             if (bad >= 0 && bad / T < nb) { /* rows of a short pass's padding images do not count */
                 st = varcl_fail(VARCL_E_RUNTIME,
@@ -305,16 +316,16 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
                 goto done;
             }
             for (int b = 0; b < nb; b++)
-                memcpy(out->tokens + (size_t)(i0 + b) * h->tokens + h->begin[si], tok + (size_t)b * T,
+                memcpy(pass.tokens + (size_t)b * h->tokens + h->begin[si], tok + (size_t)b * T,
                        (size_t)T * sizeof(int));
             double tc = now_ms();
             out->ms_sample += tc - tb;
             int next = si + 1 < h->scales ? h->patch[si + 1] : 0;
             if ((st = vq_step(&ps.q, tok, pn, vq_phi_index(si, h->scales, v->vae.hp.phis), next))) goto done;
-            if (rq->keep_fhat) {
-                if ((st = vr_read(&v->rt, ps.q.fhat, 0, (size_t)B * L * L * Cv * sizeof(float), fh))) goto done;
-                memcpy(out->fhat + (((size_t)si * n + i0) * L * L * Cv), fh, (size_t)nb * L * L * Cv * sizeof(float));
-            }
+            if (rq->keep_fhat &&
+                (st = vr_read(&v->rt, ps.q.fhat, 0, (size_t)nb * L * L * Cv * sizeof(float),
+                              pass.fhat + (size_t)si * nb * L * L * Cv)))
+                goto done;
             if ((st = vr_finish(&v->rt))) goto done;
             double te = now_ms();
             out->ms_vq += te - tc;
@@ -323,16 +334,16 @@ int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
         vk_end(&v->rt, &v->kv);
         double td = now_ms();
         for (int b = 0; b < nb && !rq->skip_decode; b++) {
-            float *img = out->image + (size_t)(i0 + b) * S * S * 3;
+            float *img = pass.image + (size_t)b * S * S * 3;
             if ((st = vd_decode(&ps.d, ps.q.fhat, (size_t)b * L * L * Cv, img))) goto done;
-            uint8_t *px = out->rgb + (size_t)(i0 + b) * S * S * 3;
+            uint8_t *px = pass.rgb + (size_t)b * S * S * 3;
             for (int i = 0; i < S * S * 3; i++) {
                 float x = img[i] * 255.0f; /* truncation, as upstream's demo */
                 px[i] = x >= 0 && x <= 255 ? (uint8_t)x : 0;
             }
         }
         if (!rq->skip_decode) out->ms_decode += now_ms() - td;
-        (void)t0;
+        if (on_pass && (st = on_pass(user, i0, &pass))) goto done;
     }
 done:
     pass_release(&ps);
@@ -340,8 +351,62 @@ done:
     vs_team_free(smp);
     free(tok);
     free(lab);
+    free(ids);
     free(logits);
-    free(fh);
-    if (st) varcl_images_free(out);
+    varcl_images_free(&pass);
+    if (st) memset(out, 0, sizeof *out);
     return st;
+}
+
+/* varcl_generate's pass callback: copies each pass into the request's arrays (varcl_images *). */
+static int collect_pass(void *user, int first, const varcl_images *pass)
+{
+    varcl_images *out = user;
+    size_t px = (size_t)out->size * out->size * 3, LC = (size_t)out->latent * out->latent * out->cvae;
+    memcpy(out->rgb + first * px, pass->rgb, (size_t)pass->n * px);
+    memcpy(out->image + first * px, pass->image, (size_t)pass->n * px * sizeof(float));
+    memcpy(out->tokens + (size_t)first * out->tokens_per_image, pass->tokens,
+           (size_t)pass->n * out->tokens_per_image * sizeof(int));
+    if (out->fhat)
+        for (int si = 0; si < out->scales; si++) /* [scales][n] from the pass's [scales][nb] */
+            memcpy(out->fhat + ((size_t)si * out->n + first) * LC, pass->fhat + (size_t)si * pass->n * LC,
+                   (size_t)pass->n * LC * sizeof(float));
+    return 0;
+}
+
+int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out)
+{
+    memset(out, 0, sizeof *out);
+    varcl_clear_error();
+    const var_hparams *h = &v->var.hp;
+    varcl_images all;
+    memset(&all, 0, sizeof all);
+    /* every image of the request, allocated before any device work so that a request too large fails at once */
+    if (rq->n >= 1) {
+        int n = rq->n, L = h->latent, Cv = h->cvae, S = L << v->vae.hp.upsamples;
+        all.n = n;
+        all.size = S;
+        all.scales = h->scales;
+        all.tokens_per_image = h->tokens;
+        all.latent = L;
+        all.cvae = Cv;
+        all.rgb = calloc((size_t)n * S * S * 3, 1);
+        all.image = calloc((size_t)n * S * S * 3, sizeof(float));
+        all.tokens = malloc((size_t)n * h->tokens * sizeof(int));
+        if (rq->keep_fhat) all.fhat = malloc((size_t)h->scales * n * L * L * Cv * sizeof(float));
+        if (!all.rgb || !all.image || !all.tokens || (rq->keep_fhat && !all.fhat)) {
+            varcl_images_free(&all);
+            return varcl_fail(VARCL_E_RUNTIME, "out of host memory for %d images", n);
+        }
+    }
+    int st = varcl_generate_passes(v, rq, collect_pass, &all, out);
+    if (st) {
+        varcl_images_free(&all);
+        return st;
+    }
+    out->rgb = all.rgb;
+    out->image = all.image;
+    out->tokens = all.tokens;
+    out->fhat = all.fhat;
+    return 0;
 }

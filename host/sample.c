@@ -358,8 +358,8 @@ static void vs_work(void *arg, int id, int n)
         float *row = j->t->row[id];
         vs_cfg_combine(r->cond + (size_t)k * V, r->uncond + (size_t)k * V, r->cfg_a, r->cfg_u, (size_t)V, row);
         if (j->bad[id] < 0 && !all_finite(row, V)) j->bad[id] = k;
-        j->ids[k] = vs_sample(j->t->s[id], row, r->top_k, r->top_p, r->seed, r->image0 + (uint32_t)(k / r->T),
-                              r->scale, (uint32_t)(k % r->T));
+        const uint32_t image = r->image_ids ? r->image_ids[k / r->T] : r->image0 + (uint32_t)(k / r->T);
+        j->ids[k] = vs_sample(j->t->s[id], row, r->top_k, r->top_p, r->seed, image, r->scale, (uint32_t)(k % r->T));
     }
 }
 

@@ -51,8 +51,9 @@ int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t see
 
 /* ---- many rows at once, on several host threads ---- */
 
-/* The rows of one scale of one pass: row r is token r % T of image image0 + r / T; its logits are the CFG
- * combine of cond[r] and uncond[r] (rows of `vocab`) with factors cfg_a, cfg_u (vs_cfg_factors). */
+/* The rows of one scale of one pass: row r is token r % T of pass image r / T, whose random numbers are keyed by
+ * image_ids[r / T] (NULL: image0 + r / T); its logits are the CFG combine of cond[r] and uncond[r] (rows of `vocab`)
+ * with factors cfg_a, cfg_u (vs_cfg_factors). */
 typedef struct {
     const float *cond, *uncond;
     int rows, T;
@@ -61,6 +62,7 @@ typedef struct {
     float top_p;
     uint64_t seed;
     uint32_t image0, scale;
+    const uint32_t *image_ids; /* [rows / T] or NULL */
 } vs_rows;
 
 typedef struct vs_team vs_team;

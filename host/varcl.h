@@ -53,6 +53,9 @@ typedef struct {
     size_t kv_pool_bytes; /* 0 = pool sized per request; else a fixed pool shared by requests */
     int keep_fhat;     /* 1: return f-hat after every scale (tests) */
     int skip_decode;   /* 1: stop after the last scale (rgb and image are left zero; benchmarks) */
+    const uint32_t *image_ids; /* n ids that key the images' random numbers; NULL: each image's index 0..n-1 */
+    int pad_passes;    /* 1: every pass runs `batch` rows, a short one padded (the extra images are dropped), so an
+                          image's arithmetic never depends on how many images share its pass (vgen --per-class) */
     void (*progress)(void *user, int image0, int images, int scale, int scales);
     void *user;
 } varcl_request;
@@ -95,6 +98,14 @@ void varcl_get_info(const varcl *v, varcl_info *info);
 /* Generates rq->n images. On success fills *out (free with varcl_images_free); on failure *out is empty. */
 int varcl_generate(varcl *v, const varcl_request *rq, varcl_images *out);
 void varcl_images_free(varcl_images *out);
+
+/* Called after each pass of a streamed request with that pass's images: pass->n of them, the first being image
+ * `first` of the request; pass->rgb, image, tokens (and fhat, [scales][pass->n][latent * latent][cvae]) are valid
+ * until the call returns. Returns VARCL_OK to go on, or a status (with varcl_fail's message) that ends the request. */
+typedef int (*varcl_pass_fn)(void *user, int first, const varcl_images *pass);
+/* varcl_generate with the images handed to on_pass pass by pass: host memory is bounded by the batch, not by n.
+ * *totals gets the request's n, size, token layout, kv_bytes and timings, and no image arrays. */
+int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pass, void *user, varcl_images *totals);
 
 /* Device memory varcl holds, per tag (weights, kv, activations, scratch, vae): live and peak bytes. */
 typedef struct {

@@ -636,7 +636,7 @@ static void test_team(void)
             cond[r][i] = sinf((float)(r * V + i) * 0.37f) * 4;
             uncond[r][i] = cosf((float)(r * 7 + i) * 0.11f) * 4;
         }
-    vs_rows rows = {&cond[0][0], &uncond[0][0], ROWS, T, 1.75f, 0.75f, 50, 0.9f, 1234567890123ull, 40, 3};
+    vs_rows rows = {&cond[0][0], &uncond[0][0], ROWS, T, 1.75f, 0.75f, 50, 0.9f, 1234567890123ull, 40, 3, NULL};
     vs_sampler *s = vs_new(V);
     for (int r = 0; r < ROWS && s; r++) {
         vs_cfg_combine(cond[r], uncond[r], rows.cfg_a, rows.cfg_u, V, row);
