@@ -2,8 +2,13 @@
  * Exit status: 0 success, 2 bad usage or input, 1 run-time failure. */
 #include "builtin.h"
 #include "config.h"
+#include "generate.h"
 #include "image.h"
+#include "job.h"
+#include "npz.h"
+#include "pngq.h"
 #include "runtime.h"
+#include "team.h"
 #include "varcl.h"
 
 #include <errno.h>
@@ -12,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +28,14 @@ static const char usage_head[] =
     "  -o F.png                   one image, or a grid of min(n, 8) columns for several labels (default: out.png)\n"
     "  --out-dir DIR              one PNG per image instead: NNNNN_classL.png\n"
     "  --tokens-out F.json        write the sampled token ids\n"
+    "  --per-class N              a sampling job: N images of each --class (default: every class of the model) into\n"
+    "                             --out-dir DIR as classCCCC_KKKKK.png, streamed pass by pass (--batch, default 8);\n"
+    "                             a rerun makes only the images missing; DIR/vgen-job.json records the job\n"
+    "  --shard I/N | env/N | env  with --per-class: only slice I (from 0) of N; env: I from SLURM_ARRAY_TASK_ID,\n"
+    "                             JOB_COMPLETION_INDEX or PARALLEL_SEQ (and N from SLURM_ARRAY_TASK_COUNT)\n"
+    "  --npz F.npz                with --per-class: pack the job's images into F.npz (arr_0 uint8 [n,H,W,3],\n"
+    "                             class-major; arr_1 int64 [n] labels) once they are all made\n"
+    "  --pack DIR --npz F.npz     pack a finished job folder (after all its shards) without generating\n"
     "  --info                     print the model's hyperparameters    --list-devices   list OpenCL devices\n"
     "  --stats                    device memory per tag                -q               no progress on stderr\n"
     "settings:\n";
@@ -38,10 +52,13 @@ typedef struct {
     vcfg_settings s; /* the settings file, then flags on top */
     const char *out, *out_dir, *tokens_out, *config;
     int quiet, stats, list, info;
+    int per_class;                  /* 0: a plain request */
+    const char *shard, *npz, *pack; /* job flags */
 } options;
 
 /* The flags with a value that are not settings. */
-static const char *const OWN_FLAGS[] = {"-o", "--out-dir", "--tokens-out", "--config"};
+static const char *const OWN_FLAGS[] = {"-o",         "--out-dir", "--tokens-out", "--config",
+                                        "--per-class", "--shard",   "--npz",        "--pack"};
 
 static int takes_value(const char *flag)
 {
@@ -62,6 +79,13 @@ static int apply_flag(options *o, const char *flag, const char *val)
     if (!strcmp(flag, "-o")) o->out = val;
     else if (!strcmp(flag, "--out-dir")) o->out_dir = val;
     else if (!strcmp(flag, "--tokens-out")) o->tokens_out = val;
+    else if (!strcmp(flag, "--shard")) o->shard = val;
+    else if (!strcmp(flag, "--npz")) o->npz = val;
+    else if (!strcmp(flag, "--pack")) o->pack = val;
+    else if (!strcmp(flag, "--per-class")) {
+        if (vcfg_parse_int(val, 1, INT_MAX, &o->per_class))
+            return fail_usage("--per-class %s: expected a whole number >= 1%s", val, "");
+    }
     else if (strcmp(flag, "--config")) return fail_usage("unknown option '%s'%s (see --help)", flag, "");
     return 0; /* --config is handled before the other flags */
 }
@@ -232,6 +256,394 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Opens the model the settings name (the built-in demo model when none). 0, or the exit status after one line. */
+static int open_model(const vcfg_settings *s, varcl **v)
+{
+    varcl_open_params op = VARCL_OPEN_DEFAULT;
+    op.model_path = s->model;
+    op.vae_path = s->vae;
+    op.device = s->device;
+    op.weights = !s->weights || !strcmp(s->weights, "keep") ? VARCL_WEIGHTS_KEEP
+                 : !strcmp(s->weights, "f32")               ? VARCL_WEIGHTS_F32
+                 : !strcmp(s->weights, "f16")               ? VARCL_WEIGHTS_F16
+                                                            : VARCL_WEIGHTS_BF16;
+    if (s->model && !s->vae) {
+        fprintf(stderr, "vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
+        return 2;
+    }
+    if (!s->model && s->vae) {
+        fprintf(stderr, "vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)\n");
+        return 2;
+    }
+    *v = varcl_open(&op);
+    if (!*v) {
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
+    }
+    return 0;
+}
+
+/* The request's sampling and plan settings (everything but labels, n and batch). */
+static void request_settings(const vcfg_settings *s, varcl_request *rq)
+{
+    if (s->has_seed) rq->seed = s->seed;
+    if (s->has_cfg) rq->cfg = s->cfg;
+    if (s->has_top_k) rq->top_k = s->top_k;
+    if (s->has_top_p) rq->top_p = (float)s->top_p;
+    if (s->has_depth) rq->depth = s->depth;
+    if (s->has_full_scales) rq->full_scales = s->full_scales;
+    rq->layers = s->layers;
+    rq->n_layers = s->n_layers;
+    if (s->has_page_tokens) rq->page_tokens = s->page_tokens;
+    rq->kv_f16 = s->kv_dtype && !strcmp(s->kv_dtype, "f16");
+    if (s->has_kv_pool_mb) rq->kv_pool_bytes = (size_t)s->kv_pool_mb << 20;
+}
+
+/* ---- vgen --per-class: a sampling job (host/job.h) ---- */
+
+static int status_exit(int st) { return st == VARCL_E_INPUT ? 2 : st ? 1 : 0; }
+
+static int fail_lib(int st)
+{
+    fprintf(stderr, "vgen: %s\n", varcl_last_error());
+    return status_exit(st);
+}
+
+/* Free bytes for an unprivileged writer in the folder of `path` (is_dir: path is the folder); -1 if unknown. */
+static long long free_bytes(const char *path, int is_dir)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = is_dir ? NULL : strrchr(dir, '/');
+    if (!is_dir) {
+        if (slash == dir) dir[1] = 0;
+        else if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+    }
+    struct statvfs fs;
+    if (statvfs(dir, &fs) != 0) return -1;
+    return (long long)fs.f_bavail * (long long)fs.f_frsize;
+}
+
+/* The .npz of a job: refused before any work when its folder lacks the room (the size is known exactly). */
+static int check_npz_room(const char *npz, const job_layout *j, int size)
+{
+    uint64_t need = vz_archive_bound(2, (uint64_t)j->total * size * size * 3 + (uint64_t)j->total * 8);
+    long long have = free_bytes(npz, 0);
+    if (have >= 0 && (uint64_t)have < need) {
+        fprintf(stderr, "vgen: cannot write %s: it needs %llu bytes (%lld images of %d px) but %lld are free there\n",
+                npz, (unsigned long long)need, (long long)j->total, size, have);
+        return 2;
+    }
+    return 0;
+}
+
+/* Packs every image of the job in `dir` into `npz`: arr_0 uint8 [n][size][size][3] and arr_1 int64 [n] (the
+ * labels), class-major, read back from the PNGs one at a time. Every image must be there. */
+static int pack_job(const char *dir, const job_layout *j, int size, const char *npz, int quiet)
+{
+    char path[4400], name[64];
+    int64_t missing = 0, first_missing = -1;
+    struct stat sb;
+    for (int64_t g = 0; g < j->total; g++) {
+        job_image_name(j, g, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            if (!missing++) first_missing = g;
+        }
+    }
+    if (missing) {
+        job_image_name(j, first_missing, name, sizeof name);
+        fprintf(stderr,
+                "vgen: cannot pack %s: %lld of its %lld images are missing (the first: %s); run the job's missing "
+                "shards first (a rerun makes only what is missing)\n",
+                dir, (long long)missing, (long long)j->total, name);
+        return 2;
+    }
+    int st = check_npz_room(npz, j, size);
+    if (st) return st;
+    double t0 = now_s();
+    vz_writer *w = NULL;
+    int64_t shape[4] = {j->total, size, size, 3};
+    if ((st = vz_open(&w, npz)) || (st = vz_begin(w, "arr_0", "|u1", 4, shape))) {
+        vz_abort(w);
+        return fail_lib(st);
+    }
+    for (int64_t g = 0; g < j->total && !st; g++) {
+        uint8_t *rgb = NULL;
+        int wd, ht;
+        job_image_name(j, g, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!(st = vimg_read_png(path, &rgb, &wd, &ht)) && (wd != size || ht != size))
+            st = varcl_fail(VARCL_E_INPUT, "%s: %dx%d pixels, but the job's images are %dx%d", path, wd, ht, size, size);
+        if (!st) st = vz_write(w, rgb, (size_t)size * size * 3);
+        free(rgb);
+    }
+    if (!st && !(st = vz_end(w))) {
+        int64_t n = j->total;
+        if (!(st = vz_begin(w, "arr_1", "<i8", 1, &n)))
+            for (int64_t g = 0; g < j->total && !st; g++) {
+                uint8_t le[8];
+                int64_t c = job_image_class(j, g);
+                for (int k = 0; k < 8; k++) le[k] = (uint8_t)((uint64_t)c >> (8 * k));
+                st = vz_write(w, le, 8);
+            }
+        if (!st) st = vz_end(w);
+    }
+    if (st) {
+        vz_abort(w);
+        return fail_lib(st);
+    }
+    if ((st = vz_close(w))) return fail_lib(st);
+    if (!quiet)
+        fprintf(stderr, "vgen: packed %lld images of %s into %s (arr_0 uint8 [%lld, %d, %d, 3], arr_1 labels) in %.1f s\n",
+                (long long)j->total, dir, npz, (long long)j->total, size, size, now_s() - t0);
+    return 0;
+}
+
+static int pack_main(const options *o)
+{
+    if (!o->npz) {
+        fprintf(stderr, "vgen: --pack %s needs --npz F.npz (the file to write)\n", o->pack);
+        return 2;
+    }
+    if (o->per_class || o->shard || o->out || o->out_dir || o->tokens_out) {
+        fprintf(stderr, "vgen: --pack DIR --npz F.npz packs a finished job: it takes no generation flags\n");
+        return 2;
+    }
+    int st = check_writable_dir(o->npz, 0);
+    if (st) return st;
+    job_layout j;
+    int size;
+    if ((st = job_manifest_read(o->pack, &j, &size))) return fail_lib(st);
+    st = pack_job(o->pack, &j, size, o->npz, o->quiet);
+    job_layout_free(&j);
+    return st;
+}
+
+/* What the pass callback needs: where the files go, which images the passes hold, the writers, the progress. */
+typedef struct {
+    const char *dir;
+    const job_layout *j;
+    const uint32_t *ids;   /* the request's images: their g */
+    pngq *q;
+    int64_t todo, done_before, slice;
+    double t0;
+    int tty, quiet;
+    char shard[64];
+} job_run;
+
+static void fmt_duration(double s, char *out, size_t cap)
+{
+    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (t >= 3600) snprintf(out, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(out, cap, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(out, cap, "%lds", t);
+}
+
+static void job_progress(const job_run *r, int64_t made)
+{
+    double el = now_s() - r->t0, rate = el > 0 ? made / el : 0;
+    char eta[32];
+    fmt_duration(rate > 0 ? (r->todo - made) / rate : 0, eta, sizeof eta);
+    int64_t have = r->done_before + made;
+    if (r->tty) { /* one line rewritten in place: a bar of 30 cells */
+        char bar[31];
+        int cells = r->slice ? (int)(30 * have / r->slice) : 30;
+        for (int i = 0; i < 30; i++) bar[i] = i < cells ? '#' : '.';
+        bar[30] = 0;
+        fprintf(stderr, "\rvgen: [%s] %lld/%lld images%s, %.2f images/s, ETA %s   ", bar, (long long)have,
+                (long long)r->slice, r->shard, rate, eta);
+    } else {
+        fprintf(stderr, "vgen: %lld/%lld images%s, %.2f images/s, ETA %s\n", (long long)have, (long long)r->slice,
+                r->shard, rate, eta);
+    }
+}
+
+static int job_pass(void *user, int first, const varcl_images *pass)
+{
+    job_run *r = user;
+    char name[64], *paths[1024];
+    const char *cpaths[1024] = {0};
+    int st = 0, n = pass->n;
+    if (n > 1024) return varcl_fail(VARCL_E_RUNTIME, "a pass of %d images is over the 1024 of --batch", n);
+    for (int i = 0; i < n; i++) {
+        job_image_name(r->j, r->ids[first + i], name, sizeof name);
+        if (asprintf(&paths[i], "%s/%s", r->dir, name) < 0) {
+            for (int k = 0; k < i; k++) free(paths[k]);
+            return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        }
+        cpaths[i] = paths[i];
+    }
+    st = pngq_put(r->q, pass->rgb, n, cpaths);
+    for (int i = 0; i < n; i++) free(paths[i]);
+    if (!st && !r->quiet) job_progress(r, first + n);
+    return st;
+}
+
+static int job_main(const options *o)
+{
+    const vcfg_settings *s = &o->s;
+    if (!o->out_dir || o->out || o->tokens_out) {
+        fprintf(stderr, "vgen: --per-class writes into --out-dir DIR%s\n",
+                o->out_dir ? " (-o and --tokens-out go with plain requests)" : "");
+        return 2;
+    }
+    if (o->npz && o->shard) {
+        fprintf(stderr, "vgen: --npz with --shard: pack once every shard is done, with vgen --pack %s --npz %s\n",
+                o->out_dir, o->npz);
+        return 2;
+    }
+    job_shard shard = {0, 1, ""};
+    int st;
+    if (o->shard && (st = job_shard_parse(o->shard, &shard))) return fail_lib(st);
+    /* the folder: made if missing (shards started together all try; one wins), then it must be writable */
+    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
+        return 2;
+    }
+    if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0)))) return st;
+    if (strlen(o->out_dir) > 4000) {
+        fprintf(stderr, "vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
+        return 2;
+    }
+    /* the model's identity for the manifest: its files' CRC-32, or the built-in tensors' */
+    job_settings js;
+    memset(&js, 0, sizeof js);
+    if (s->model && s->vae) {
+        if ((st = job_file_crc32(s->model, js.var_crc32, &js.var_bytes)) ||
+            (st = job_file_crc32(s->vae, js.vae_crc32, &js.vae_bytes)))
+            return fail_lib(st);
+        const char *base = strrchr(s->model, '/');
+        js.model = base ? base + 1 : s->model;
+    } else if (!s->model && !s->vae) {
+        vt_set *var = NULL, *vae = NULL;
+        if ((st = builtin_demo_sets(&var, &vae))) return fail_lib(st);
+        job_set_crc32(var, js.var_crc32, &js.var_bytes);
+        job_set_crc32(vae, js.vae_crc32, &js.vae_bytes);
+        vt_free(var);
+        vt_free(vae);
+        js.model = builtin_demo_name();
+    }
+    double t_open = now_s();
+    varcl *v = NULL;
+    if ((st = open_model(s, &v))) return st;
+    varcl_info info;
+    varcl_get_info(v, &info);
+    if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
+    job_layout j;
+    if ((st = job_layout_init(&j, s->classes, s->n_classes, info.classes, o->per_class))) {
+        varcl_close(v);
+        return fail_lib(st);
+    }
+    varcl_request rq = VARCL_REQUEST_DEFAULT;
+    request_settings(s, &rq);
+    rq.batch = s->has_batch ? s->batch : 8;
+    rq.pad_passes = 1;
+    int layers[256], n_layers = varcl_plan_layers(v, &rq, layers);
+    uint32_t *ids = NULL;
+    int *labels = NULL;
+    pngq *q = NULL;
+    json_t *m = NULL;
+    if (n_layers < 0 || (s->has_depth && s->depth > info.depth)) {
+        st = n_layers < 0 ? fail_lib(varcl_last_status())
+                          : (fprintf(stderr, "vgen: depth %d out of range: the model has %d layers\n", s->depth,
+                                     info.depth), 2);
+        goto done;
+    }
+    js.image_size = info.image_size;
+    js.seed = rq.seed;
+    js.cfg = rq.cfg;
+    js.top_k = rq.top_k;
+    js.top_p = s->has_top_p ? s->top_p : 0.96;
+    js.model_depth = info.depth;
+    js.depth = n_layers;
+    js.full_scales = rq.full_scales;
+    js.layers = layers;
+    js.n_layers = n_layers;
+    js.weights = s->weights ? s->weights : "keep";
+    js.kv_dtype = s->kv_dtype ? s->kv_dtype : "f32";
+    if (o->npz && (st = check_npz_room(o->npz, &j, info.image_size))) goto done;
+    if (!(m = job_manifest(&j, &js)) || (st = job_manifest_claim(o->out_dir, m))) {
+        st = fail_lib(st ? st : VARCL_E_RUNTIME);
+        goto done;
+    }
+    /* this process's slice, less the images already on disk (a resumed job or a finished shard) */
+    int64_t first, end;
+    job_shard_slice(&j, &shard, &first, &end);
+    ids = malloc((size_t)(end - first + 1) * sizeof *ids);
+    labels = malloc((size_t)(end - first + 1) * sizeof *labels);
+    if (!ids || !labels) {
+        fprintf(stderr, "vgen: out of host memory for a slice of %lld images\n", (long long)(end - first));
+        st = 1;
+        goto done;
+    }
+    int64_t todo = 0;
+    for (int64_t g = first; g < end; g++) {
+        char name[64], path[4200];
+        struct stat sb;
+        job_image_name(&j, g, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) continue;
+        ids[todo] = (uint32_t)g;
+        labels[todo++] = job_image_class(&j, g);
+    }
+    job_run r = {o->out_dir, &j, ids, NULL, todo, (end - first) - todo, end - first, 0, isatty(STDERR_FILENO),
+                 o->quiet, ""};
+    if (shard.count > 1) snprintf(r.shard, sizeof r.shard, " of shard %d/%d", shard.index, shard.count);
+    if (!o->quiet)
+        fprintf(stderr,
+                "vgen: %s on %s (%s, policy %s), %d px: %lld classes x %d = %lld images; this process: images %lld..%lld "
+                "(%s%s), %lld already in %s, %lld to make in passes of %d\n",
+                js.model, info.device, info.platform, info.policy, info.image_size, (long long)j.n_classes,
+                j.per_class, (long long)j.total, (long long)first, (long long)end - 1,
+                shard.count > 1 ? "shard from " : "the whole job", shard.count > 1 ? shard.from : "",
+                (long long)r.done_before, o->out_dir, (long long)todo, rq.batch);
+    if (todo) {
+        int threads = ht_threads();
+        threads = threads < 0 ? 1 : threads / 4 < 1 ? 1 : threads / 4 > 4 ? 4 : threads / 4;
+        if (!(q = pngq_new(threads, rq.batch, info.image_size, info.image_size))) {
+            st = fail_lib(varcl_last_status());
+            goto done;
+        }
+        rq.labels = labels;
+        rq.image_ids = ids;
+        rq.n = (int)todo;
+        r.q = q;
+        r.t0 = now_s();
+        varcl_images totals;
+        int gst = varcl_generate_passes(v, &rq, job_pass, &r, &totals);
+        char msg[1024] = "";
+        if (gst) snprintf(msg, sizeof msg, "%s", varcl_last_error());
+        int wst = pngq_finish(q); /* the passes already handed over are written even when a later one failed */
+        if (r.tty && !o->quiet) fputc('\n', stderr);
+        if (gst) {
+            fprintf(stderr, "vgen: %s\n", msg);
+            st = status_exit(gst);
+            goto done;
+        }
+        if (wst) {
+            st = fail_lib(wst);
+            goto done;
+        }
+        double el = now_s() - r.t0;
+        if (!o->quiet)
+            fprintf(stderr, "vgen: wrote %lld images to %s in %.1f s (%.2f images/s; model load %.1f s; transformer "
+                            "%.0f ms, sampling %.0f ms, VQ %.0f ms, decoder %.0f ms)\n",
+                    (long long)todo, o->out_dir, el, el > 0 ? todo / el : 0.0, r.t0 - t_open, totals.ms_transformer,
+                    totals.ms_sample, totals.ms_vq, totals.ms_decode);
+    }
+    if (o->npz) st = pack_job(o->out_dir, &j, info.image_size, o->npz, o->quiet);
+done:
+    pngq_free(q);
+    json_decref(m);
+    free(ids);
+    free(labels);
+    job_layout_free(&j);
+    varcl_close(v);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -251,6 +663,16 @@ int main(int argc, char **argv)
         vcfg_free(s);
         return 2;
     }
+    if (o.pack || o.per_class) {
+        st = o.pack ? pack_main(&o) : job_main(&o);
+        vcfg_free(s);
+        return stdout_ok(st);
+    }
+    if (o.shard || o.npz) {
+        fprintf(stderr, "vgen: %s goes with --per-class N (or --npz with --pack DIR)\n", o.shard ? "--shard" : "--npz");
+        vcfg_free(s);
+        return 2;
+    }
     if (!o.out) o.out = "out.png";
     if (!o.info && ((st = o.out_dir ? check_writable_dir(o.out_dir, 1) : check_writable_dir(o.out, 0)) ||
                     (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))))) {
@@ -258,29 +680,10 @@ int main(int argc, char **argv)
         return st;
     }
     double t0 = now_s();
-    varcl_open_params op = VARCL_OPEN_DEFAULT;
-    op.model_path = s->model;
-    op.vae_path = s->vae;
-    op.device = s->device;
-    op.weights = !s->weights || !strcmp(s->weights, "keep") ? VARCL_WEIGHTS_KEEP
-                 : !strcmp(s->weights, "f32")               ? VARCL_WEIGHTS_F32
-                 : !strcmp(s->weights, "f16")               ? VARCL_WEIGHTS_F16
-                                                            : VARCL_WEIGHTS_BF16;
-    if (s->model && !s->vae) {
-        fprintf(stderr, "vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
+    varcl *v = NULL;
+    if ((st = open_model(s, &v))) {
         vcfg_free(s);
-        return 2;
-    }
-    if (!s->model && s->vae) {
-        fprintf(stderr, "vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)\n");
-        vcfg_free(s);
-        return 2;
-    }
-    varcl *v = varcl_open(&op);
-    if (!v) {
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
-        vcfg_free(s);
-        return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
+        return st;
     }
     varcl_info info;
     varcl_get_info(v, &info);
@@ -324,18 +727,8 @@ int main(int argc, char **argv)
     varcl_request rq = VARCL_REQUEST_DEFAULT;
     rq.labels = s->n_classes ? s->classes : &default_class;
     rq.n = s->n_classes ? s->n_classes : 1;
-    if (s->has_seed) rq.seed = s->seed;
-    if (s->has_cfg) rq.cfg = s->cfg;
-    if (s->has_top_k) rq.top_k = s->top_k;
-    if (s->has_top_p) rq.top_p = (float)s->top_p;
+    request_settings(s, &rq);
     if (s->has_batch) rq.batch = s->batch;
-    if (s->has_depth) rq.depth = s->depth;
-    if (s->has_full_scales) rq.full_scales = s->full_scales;
-    rq.layers = s->layers;
-    rq.n_layers = s->n_layers;
-    if (s->has_page_tokens) rq.page_tokens = s->page_tokens;
-    rq.kv_f16 = s->kv_dtype && !strcmp(s->kv_dtype, "f16");
-    if (s->has_kv_pool_mb) rq.kv_pool_bytes = (size_t)s->kv_pool_mb << 20;
     if (!o.quiet) {
         rq.progress = progress;
         rq.user = banner;
