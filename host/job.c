@@ -4,6 +4,7 @@
 #include "error.h"
 #include "tensors.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -78,6 +79,33 @@ void job_image_name(const job_layout *j, int64_t g, char *out, int cap)
 {
     snprintf(out, (size_t)cap, "class%0*d_%0*lld.png", j->class_digits, job_image_class(j, g), j->index_digits,
              (long long)(g % j->per_class));
+}
+
+int job_remove_stale(const char *dir, const job_layout *j, int64_t first, int64_t end)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* vimg_write_png's temporaries: ".<image name>.<pid>.<n>.tmp" */
+        int c, tail = 0;
+        long long k, pid;
+        unsigned n;
+        if (sscanf(e->d_name, ".class%d_%lld.png.%lld.%u.tmp%n", &c, &k, &pid, &n, &tail) != 4 ||
+            e->d_name[tail] || k < 0 || k >= j->per_class)
+            continue;
+        for (int pos = 0; pos < j->n_classes; pos++) {
+            int64_t g = (int64_t)pos * j->per_class + k;
+            char name[64], want[300];
+            if (j->classes[pos] != c || g < first || g >= end) continue;
+            job_image_name(j, g, name, sizeof name);
+            snprintf(want, sizeof want, ".%s.%lld.%u.tmp", name, pid, n);
+            if (!strcmp(want, e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+        }
+    }
+    closedir(d);
+    return removed;
 }
 
 /* ---- shards ---- */

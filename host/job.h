@@ -35,6 +35,11 @@ void job_layout_free(job_layout *j);
 void job_image_name(const job_layout *j, int64_t g, char *out, int cap);
 int job_image_class(const job_layout *j, int64_t g);
 
+/* Removes the temporary files that a killed run left for images [first, end) of the job in dir (a PNG is written
+ * to ".<name>.<pid>.<n>.tmp" and renamed). Only this slice's: another shard may be writing its own right now.
+ * Returns how many were removed. */
+int job_remove_stale(const char *dir, const job_layout *j, int64_t first, int64_t end);
+
 /* A shard: this process does shard `index` of `count`. */
 typedef struct {
     int index, count;

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# test_vgen_job: vgen --per-class jobs (host/job.h) on the built-in demo model, compared byte for byte:
+#  - 2 shards (one from --shard I/N, one from GNU parallel's PARALLEL_SEQ through --shard env/N) + --pack give the
+#    same PNG files and the same .npz bytes as one run with --npz;
+#  - a run killed with SIGKILL after its first pass, then rerun with the same command, gives the same files as the
+#    uninterrupted run (and the rerun makes only what was missing);
+#  - rerunning into the folder with other settings (seed, cfg, depth, N) is refused: exit 2, one line naming the
+#    setting, nothing written;
+#  - the manifest records the job (classes, N, sampling settings, seed, depth plan, the model's CRC-32 and size, for
+#    a model file the CRC-32 of the file itself);
+#  - bad job requests are refused before any work with exit 2 and one line.
+# Env: VGEN (the binary), VARCL_TEST_DATA (tests/data). python3 (stdlib only) reads the manifest.
+set -u
+
+VGEN=${VGEN:?set VGEN to the vgen binary}
+DATA=${VARCL_TEST_DATA:-$(cd "$(dirname "$0")" && pwd)/data}
+unset VARCL_DEVICE SLURM_ARRAY_TASK_ID JOB_COMPLETION_INDEX PARALLEL_SEQ
+work=$(mktemp -d "${TMPDIR:-/tmp}/varcl-test-job-XXXXXX") || exit 1
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+failed=0
+fail() {
+    echo "FAIL: $*" >&2
+    failed=$((failed + 1))
+}
+# The job: 5 images of each of classes 5 and 7 at depth 2, in passes of 2 (5 passes): quick on pocl.
+JOB=(--per-class 5 --class 5,7 --depth 2 --batch 2 -q)
+pngs() { (cd "$1" && ls -1 -- *.png 2>/dev/null); }
+
+# 1. one run, packed on the way
+"$VGEN" "${JOB[@]}" --out-dir one --npz one.npz || fail "the plain job failed"
+[ "$(pngs one | wc -l)" = 10 ] || fail "the job wrote $(pngs one | wc -l) PNG files, expected 10"
+[ "$(pngs one | head -1)" = class0005_00000.png ] && [ "$(pngs one | tail -1)" = class0007_00004.png ] ||
+    fail "unexpected names: $(pngs one | tr '\n' ' ')"
+
+# 2. two shards into one folder, then the pack step
+"$VGEN" "${JOB[@]}" --out-dir sharded --shard 0/2 || fail "shard 0/2 failed"
+n0=$(pngs sharded | wc -l)
+[ "$n0" = 5 ] || fail "shard 0/2 wrote $n0 files, expected 5 (a contiguous half)"
+PARALLEL_SEQ=2 "$VGEN" "${JOB[@]}" --out-dir sharded --shard env/2 || fail "shard env/2 (PARALLEL_SEQ=2) failed"
+"$VGEN" -q --pack sharded --npz sharded.npz || fail "--pack of the sharded folder failed"
+diff -r one sharded >/dev/null || fail "the 2 shards' files differ from one run's"
+cmp -s one.npz sharded.npz || fail "the .npz of 2 shards + pack differs from one run's"
+
+# 3. kill -9 after the first pass, then the same command again
+"$VGEN" "${JOB[@]}" --out-dir killed &
+pid=$!
+for _ in $(seq 1 6000); do # up to 5 minutes: the first pass loads the model and compiles
+    [ "$(pngs killed | wc -l)" -ge 1 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+had=$(pngs killed | wc -l)
+if [ "$had" -lt 1 ] || [ "$had" -ge 10 ]; then
+    fail "the kill came at $had of 10 images: the interruption was not tested"
+fi
+out=$("$VGEN" --per-class 5 --class 5,7 --depth 2 --batch 2 --out-dir killed 2>&1 >/dev/null) ||
+    fail "the rerun after kill -9 failed"
+echo "$out" | grep -q "$had already in killed, $((10 - had)) to make" ||
+    fail "the rerun did not resume from the $had images on disk: $out"
+diff -r one killed >/dev/null || fail "after kill -9 and a rerun, the files differ from an uninterrupted run"
+"$VGEN" -q --pack killed --npz killed.npz && cmp -s one.npz killed.npz || fail "the resumed job's .npz differs"
+
+# 4. another job into the same folder: refused before anything is written
+before=$(cd one && ls -l --time-style=+%s.%N)
+refuse() { # refuse WHAT ARGS...: exit 2, one line naming WHAT, no change in the folder
+    local what=$1 st
+    shift
+    "$VGEN" "$@" --out-dir one 2>err.txt >/dev/null
+    st=$?
+    [ "$st" = 2 ] || fail "$* into a folder of another job: exit $st, expected 2"
+    [ "$(wc -l <err.txt)" = 1 ] && grep -q "^vgen: .*$what" err.txt ||
+        fail "$*: expected one line naming $what, got: $(cat err.txt)"
+}
+refuse sampling.seed --per-class 5 --class 5,7 --depth 2 --seed 1
+refuse sampling.cfg --per-class 5 --class 5,7 --depth 2 --cfg 2
+refuse sampling.top_k --per-class 5 --class 5,7 --depth 2 --top-k 1
+refuse plan.depth --per-class 5 --class 5,7 --depth 3
+refuse per_class --per-class 6 --class 5,7 --depth 2
+refuse classes --per-class 5 --class 5,8 --depth 2
+refuse numerics.kv_dtype --per-class 5 --class 5,7 --depth 2 --kv-dtype f16
+[ "$before" = "$(cd one && ls -l --time-style=+%s.%N)" ] || fail "a refused rerun changed the folder"
+# the same job with another batch size is the same job (nothing to make, exit 0)
+out=$("$VGEN" --per-class 5 --class 5,7 --depth 2 --batch 3 --out-dir one 2>&1 >/dev/null) ||
+    fail "rerunning the finished job with --batch 3 failed: $out"
+echo "$out" | grep -q "10 already in one, 0 to make" || fail "rerunning a finished job did work: $out"
+
+# 5. the manifest
+python3 - one/vgen-job.json <<'EOF' || fail "manifest contents"
+import json, re, sys
+m = json.load(open(sys.argv[1]))
+want = {"classes": [5, 7], "per_class": 5, "images": 10, "image_size": 256,
+        "names": "class{class:04}_{index:05}.png"}
+for k, v in want.items():
+    assert m[k] == v, (k, m[k], v)
+assert m["sampling"] == {"seed": 0, "cfg": 1.5, "top_k": 900, "top_p": 0.96}, m["sampling"]
+p = m["plan"]
+assert p["depth"] == 2 and p["full_scales"] == 6 and len(p["late_layers"]) == 2, p
+assert p["late_layers"] == [0, p["model_depth"] - 1], p
+assert m["numerics"] == {"weights": "keep", "kv_dtype": "f32"}, m["numerics"]
+for f in ("var", "vae"):
+    assert re.fullmatch(r"[0-9a-f]{8}", m["model"][f]["crc32"]) and m["model"][f]["bytes"] > 0, m["model"]
+assert m["model"]["name"].startswith("built-in demo model"), m["model"]
+EOF
+# a model file: its manifest holds the file's own CRC-32 and size (zlib.crc32, as `crc32 FILE` prints)
+TV=$DATA/upstream-tiny/var.safetensors
+TA=$DATA/upstream-tiny/vae.safetensors
+"$VGEN" -q --model "$TV" --vae "$TA" --per-class 1 --class 0 --out-dir tiny || fail "a job of the tiny model failed"
+python3 - tiny/vgen-job.json "$TV" "$TA" <<'EOF' || fail "manifest of a model file"
+import json, os, sys, zlib
+m = json.load(open(sys.argv[1]))
+for key, path in (("var", sys.argv[2]), ("vae", sys.argv[3])):
+    data = open(path, "rb").read()
+    assert m["model"][key] == {"crc32": "%08x" % zlib.crc32(data), "bytes": len(data)}, (key, m["model"][key])
+assert m["model"]["name"] == "var.safetensors", m["model"]["name"]
+EOF
+
+# 6. bad job requests: exit 2, one line, before any work (no folder, no file made)
+bad() { # bad WHAT ARGS...
+    local what=$1 st
+    shift
+    "$VGEN" "$@" 2>err.txt >/dev/null
+    st=$?
+    [ "$st" = 2 ] || fail "$*: exit $st, expected 2"
+    [ "$(wc -l <err.txt)" = 1 ] && grep -q "^vgen: .*$what" err.txt || fail "$*: expected one line naming $what, got: $(cat err.txt)"
+}
+bad "I must be in 0..1" --per-class 2 --out-dir b1 --shard 2/2
+bad "expected I/N" --per-class 2 --out-dir b1 --shard 1
+bad "none of SLURM_ARRAY_TASK_ID" --per-class 2 --out-dir b1 --shard env/2
+SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4 bad "not 2" --per-class 2 --out-dir b1 --shard env/2
+JOB_COMPLETION_INDEX=0 PARALLEL_SEQ=1 bad "more than one job runner" --per-class 2 --out-dir b1 --shard env/2
+PARALLEL_SEQ=1 bad "use --shard env/N" --per-class 2 --out-dir b1 --shard env
+bad "pack once every shard is done" --per-class 2 --out-dir b1 --shard 0/2 --npz b.npz
+bad "goes with --per-class" --shard 0/2 -o x.png
+bad "writes into --out-dir" --per-class 2 -o x.png
+bad "listed twice" --per-class 2 --class 5,5 --out-dir b1
+bad "out of range" --per-class 2 --class 100000 --out-dir b1
+bad "cannot write nodir/x.npz" --per-class 2 --out-dir b1 --npz nodir/x.npz
+bad "needs --npz" --pack one
+mkdir partial && cp one/vgen-job.json one/class0005_0000[0-3].png partial/
+bad "6 of its 10 images are missing (the first: class0005_00004.png)" --pack partial --npz partial.npz
+[ ! -e partial.npz ] || fail "a refused pack left partial.npz"
+rmdir b1 2>/dev/null # made by the requests refused after the folder check (the class list is the model's to check)
+[ ! -e b1 ] && [ ! -e x.png ] && [ ! -e b.npz ] || fail "a refused request left a file behind"
+
+if [ "$failed" -ne 0 ]; then
+    echo "$failed check(s) failed" >&2
+    exit 1
+fi
+echo "test_vgen_job: all checks passed"
