@@ -170,10 +170,12 @@ const vcfg_setting VCFG_SETTINGS[] = {
      "fixed KV pool in MiB", AT(kv_pool_mb), AT(has_kv_pool_mb)},
     {"--batch", "runtime", "batch", VCFG_INT, 1, 1024, NULL, "B", "all", "images per device pass", AT(batch),
      AT(has_batch)},
+    {"--grid-columns", "output", "grid_columns", VCFG_INT, 1, 4096, NULL, "N", "8", "columns of the -o grid",
+     AT(grid_columns), AT(has_grid_columns)},
 };
 const int VCFG_N_SETTINGS = (int)(sizeof VCFG_SETTINGS / sizeof VCFG_SETTINGS[0]);
 #undef AT
-static const char *const SECTIONS[] = {"model", "sample", "variant", "runtime"};
+static const char *const SECTIONS[] = {"model", "sample", "variant", "runtime", "output"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 const vcfg_setting *vcfg_find_flag(const char *flag)
@@ -427,7 +429,7 @@ int vcfg_load(const char *path, vcfg_settings *out)
             while (i < COUNT(SECTIONS) && strcmp(name, SECTIONS[i])) i++;
             if (i == COUNT(SECTIONS)) {
                 status = varcl_fail(VARCL_E_INPUT,
-                                    "%s:%d: unknown section [%.40s] (known: model, sample, variant, runtime)", path,
+                                    "%s:%d: unknown section [%.40s] (known: model, sample, variant, runtime, output)", path,
                                     line, name);
                 break;
             }

@@ -7,6 +7,7 @@
  *   [sample]  seed  cfg  top_k  top_p  classes = 1,2,3
  *   [variant] depth  full_scales  layers = 0,4,8
  *   [runtime] device  kv_dtype  weights  page_tokens  kv_pool_mb  batch
+ *   [output]  grid_columns
  *
  * The file: UTF-8 (a byte order mark is skipped), LF or CRLF line ends, lines of any length. Sections and keys are
  * case-insensitive and every key is optional; an unknown section or key, a key given twice or a line that is not
@@ -38,6 +39,7 @@ typedef struct {
     int has_page_tokens; int page_tokens;/* >= 1 */
     int has_kv_pool_mb;  int kv_pool_mb; /* >= 0 */
     int has_batch;       int batch;      /* >= 1 */
+    int has_grid_columns; int grid_columns; /* >= 1 */
 } vcfg_settings;
 
 /* One setting: its command-line flag, its place in the settings file, its type and range, the default shown by

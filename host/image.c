@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define GRID_MAX_COLS 8
+#define GRID_MAX_COLS 8 /* the default number of columns */
 
 /* Distinguishes temporary names of concurrent writes from one process (the pid covers other processes). */
 static atomic_uint temp_counter;
@@ -153,14 +153,16 @@ int vimg_read_png(const char *path, uint8_t **rgb, int *width, int *height)
     return VARCL_OK;
 }
 
-uint8_t *vimg_grid(const uint8_t *const *images, int n, int width, int height, int *grid_w, int *grid_h)
+uint8_t *vimg_grid(const uint8_t *const *images, int n, int width, int height, int columns, int *grid_w,
+                   int *grid_h)
 {
     *grid_w = *grid_h = 0;
     if (!images || n < 1 || width < 1 || height < 1) {
         varcl_fail(VARCL_E_INPUT, "image grid: %d images of %dx%d", n, width, height);
         return NULL;
     }
-    int cols = n < GRID_MAX_COLS ? n : GRID_MAX_COLS;
+    if (columns <= 0) columns = GRID_MAX_COLS;
+    int cols = n < columns ? n : columns;
     int rows = (n + cols - 1) / cols;
     if (width > INT_MAX / 3 / cols || height > INT_MAX / rows) {
         varcl_fail(VARCL_E_INPUT, "image grid: %d images of %dx%d are too large", n, width, height);

@@ -21,9 +21,10 @@ int vimg_png_fits(long long width, long long height);
    Alpha is composited onto black; grey, palette and 16-bit images are converted. On error *rgb is NULL. */
 int vimg_read_png(const char *path, uint8_t **rgb, int *width, int *height);
 
-/* Lays n images of equal size into a grid of min(n, 8) columns, row-major in the given order; empty cells black.
-   Returns a malloc'd RGB buffer and its size, or NULL on allocation failure (varcl_fail recorded).
-   n < 1, a non-positive size or a grid too large for int sizes also give NULL (VARCL_E_INPUT). */
-uint8_t *vimg_grid(const uint8_t *const *images, int n, int width, int height, int *grid_w, int *grid_h);
+/* Lays n images of equal size into a grid of min(n, columns) columns (columns <= 0: 8), row-major in the given
+   order; empty cells black. Returns a malloc'd RGB buffer and its size, or NULL on allocation failure (varcl_fail
+   recorded). n < 1, a non-positive size or a grid too large for int sizes also give NULL (VARCL_E_INPUT). */
+uint8_t *vimg_grid(const uint8_t *const *images, int n, int width, int height, int columns, int *grid_w,
+                   int *grid_h);
 
 #endif

@@ -28,7 +28,7 @@
 static const char usage_head[] =
     "usage: vgen [options]\n"
     "  --config F.ini             settings file (the [section] key of each setting below); flags override it\n"
-    "  -o F.png                   one image, or a grid of min(n, 8) columns for several labels (default: out.png)\n"
+    "  -o F.png                   one image, or a grid of min(n, --grid-columns) columns for several labels (default: out.png)\n"
     "  --out-dir DIR              one PNG per image instead: NNNNN_classL.png\n"
     "  --tokens-out F.json        write the sampled token ids\n"
     "  --per-class N              a sampling job: N images of each --class (default: every class of the model) into\n"
@@ -720,9 +720,10 @@ int main(int argc, char **argv)
         return stdout_ok(0);
     }
     /* An output that is known to fail is refused now, not after the whole run: one grid PNG within libpng's limits
-     * (a grid of min(n, 8) columns). */
+     * (a grid of min(n, --grid-columns) columns). */
     if (!o.out_dir) {
-        long long n = s->n_classes ? s->n_classes : 1, cols = n < 8 ? n : 8, rows = (n + 7) / 8;
+        long long n = s->n_classes ? s->n_classes : 1, want = s->has_grid_columns ? s->grid_columns : 8;
+        long long cols = n < want ? n : want, rows = (n + cols - 1) / cols;
         long long gw = cols * info.image_size, gh = rows * info.image_size;
         if (!vimg_png_fits(gw, gh)) {
             fprintf(stderr,
@@ -766,7 +767,7 @@ int main(int argc, char **argv)
         uint8_t *grid = NULL;
         if (cells) {
             for (int i = 0; i < im.n; i++) cells[i] = im.rgb + i * img_bytes;
-            grid = vimg_grid(cells, im.n, im.size, im.size, &gw, &gh);
+            grid = vimg_grid(cells, im.n, im.size, im.size, s->has_grid_columns ? s->grid_columns : 0, &gw, &gh);
         }
         if (!grid || (st = vimg_write_png(o.out, grid, gw, gh))) {
             fprintf(stderr, "vgen: %s\n", varcl_last_error());

@@ -132,7 +132,7 @@ static void test_read_conversions(void)
     free(rgb);
 }
 
-static void test_grid(int n)
+static void test_grid(int n, int columns)
 {
     const int w = 3, h = 2;
     uint8_t **imgs = malloc((size_t)n * sizeof *imgs);
@@ -146,8 +146,8 @@ static void test_grid(int n)
             }
     }
     int gw = -1, gh = -1;
-    uint8_t *grid = vimg_grid((const uint8_t *const *)imgs, n, w, h, &gw, &gh);
-    int cols = n < 8 ? n : 8, rows = (n + cols - 1) / cols;
+    uint8_t *grid = vimg_grid((const uint8_t *const *)imgs, n, w, h, columns, &gw, &gh);
+    int want_cols = columns > 0 ? columns : 8, cols = n < want_cols ? n : want_cols, rows = (n + cols - 1) / cols;
     CHECK(grid != NULL, "grid n=%d: %s", n, varcl_last_error());
     CHECK(gw == cols * w && gh == rows * h, "grid n=%d is %dx%d, want %dx%d", n, gw, gh, cols * w, rows * h);
     if (grid && gw == cols * w && gh == rows * h) {
@@ -173,8 +173,8 @@ static void test_grid_bad_args(void)
     const uint8_t px[3] = {1, 2, 3};
     const uint8_t *one[1] = {px};
     varcl_clear_error();
-    CHECK(vimg_grid(one, 0, 1, 1, &gw, &gh) == NULL && varcl_last_status() == VARCL_E_INPUT, "n = 0 accepted");
-    CHECK(vimg_grid(one, 1, 0, 1, &gw, &gh) == NULL && varcl_last_status() == VARCL_E_INPUT, "width 0 accepted");
+    CHECK(vimg_grid(one, 0, 1, 1, 0, &gw, &gh) == NULL && varcl_last_status() == VARCL_E_INPUT, "n = 0 accepted");
+    CHECK(vimg_grid(one, 1, 0, 1, 0, &gw, &gh) == NULL && varcl_last_status() == VARCL_E_INPUT, "width 0 accepted");
     CHECK(gw == 0 && gh == 0, "sizes not zeroed on failure");
 }
 
@@ -271,7 +271,10 @@ int main(void)
     test_round_trip();
     test_read_conversions();
     const int grid_ns[] = {1, 3, 8, 9, 17};
-    for (size_t i = 0; i < sizeof grid_ns / sizeof grid_ns[0]; i++) test_grid(grid_ns[i]);
+    for (size_t i = 0; i < sizeof grid_ns / sizeof grid_ns[0]; i++) test_grid(grid_ns[i], 0);
+    test_grid(10, 10); /* one row of ten: the README's class grids */
+    test_grid(10, 5);
+    test_grid(3, 1);
     test_grid_bad_args();
     test_write_failures();
     test_read_failures();
