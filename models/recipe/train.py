@@ -58,9 +58,9 @@ CROP_PATCH_NUMS = (1, 2, 3, 4, 5, 6, 8)
 DEFAULTS = {
     "vqvae": dict(steps=1500, batch=4, lr=1e-3),
     "vqvae-ms": dict(steps=300, batch=4, lr=5e-4),
-    "tokens": dict(per_class=300),
-    "var": dict(steps=2000, batch=12, lr=1.5e-3),
-    "classifier": dict(steps=1200, batch=32, lr=2e-3),
+    "tokens": dict(per_class=160),
+    "var": dict(steps=2400, batch=12, lr=1.5e-3),
+    "classifier": dict(steps=800, batch=32, lr=2e-3),
     "supernet-progressive": dict(steps=300, batch=12, lr=3e-4),
     "supernet-fixed": dict(steps=300, batch=12, lr=3e-4),
 }
