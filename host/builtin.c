@@ -47,6 +47,30 @@ int builtin_demo_sets(vt_set **var, vt_set **vae)
 int builtin_demo_trained(void) { return 0; }
 #endif
 
+#if VARCL_DEMO_QUALITY
+extern const unsigned char varcl_blob_demo_classifier_begin[], varcl_blob_demo_classifier_end[];
+extern const unsigned char varcl_blob_demo_fd_ref_begin[], varcl_blob_demo_fd_ref_end[];
+
+int builtin_demo_quality(vt_set **classifier, vt_set **fd_ref)
+{
+    *classifier = st_load_memory("built-in demo model (classifier)", varcl_blob_demo_classifier_begin,
+                                 (size_t)(varcl_blob_demo_classifier_end - varcl_blob_demo_classifier_begin));
+    *fd_ref = *classifier ? st_load_memory("built-in demo model (fd_ref)", varcl_blob_demo_fd_ref_begin,
+                                           (size_t)(varcl_blob_demo_fd_ref_end - varcl_blob_demo_fd_ref_begin))
+                          : NULL;
+    if (*classifier && *fd_ref) return 0;
+    vt_free(*classifier);
+    *classifier = NULL;
+    return varcl_last_status();
+}
+#else
+int builtin_demo_quality(vt_set **classifier, vt_set **fd_ref)
+{
+    *classifier = *fd_ref = NULL;
+    return 0;
+}
+#endif
+
 const char *builtin_demo_name(void)
 {
     return builtin_demo_trained() ? "built-in demo model" : "built-in demo model (random weights)";

@@ -14,6 +14,12 @@
  * *vae NULL. */
 int builtin_demo_sets(vt_set **var, vt_set **vae);
 
+/* The trained demo model's quality classifier (classifier.safetensors, see classifier.h) and the Frechet
+ * distance's reference statistics (fd_ref.safetensors: F32 "mu" [F], "sigma" [F][F]; models/recipe/fd_ref.py),
+ * embedded with it when models/demo has them (free with vt_free). Returns 0 with both NULL when the built-in model
+ * has none (the random-weight model, or an export without them), or an error status. */
+int builtin_demo_quality(vt_set **classifier, vt_set **fd_ref);
+
 /* 1 when the trained model is built in, 0 for the random-weight one. */
 int builtin_demo_trained(void);
 

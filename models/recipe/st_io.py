@@ -1,6 +1,8 @@
-"""Reads a safetensors file into numpy arrays (F32, F16, BF16 widened to float32; integer dtypes kept).
-Standard library + numpy: for the recipe's tools and tests (the engine has its own reader in C)."""
+"""Reads a safetensors file into numpy arrays (F32, F16, BF16 widened to float32; integer dtypes kept), and writes
+float32 arrays as F32 safetensors. Standard library + numpy: for the recipe's tools and tests (the engine has its
+own reader in C)."""
 import json
+import os
 import struct
 
 import numpy as np
@@ -32,3 +34,31 @@ def read(path):
             arr = np.frombuffer(raw, _INT[dt]).copy()
         out[name] = arr.reshape(e["shape"])
     return out
+
+
+def metadata(path):
+    """-> the file's __metadata__ (dict of strings; {} when it has none)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
+def write(path, tensors, meta=None):
+    """Writes name -> array (stored as little-endian F32, in the dict's order) and optional string metadata to
+    path, through a temporary file renamed into place (no half-written file)."""
+    header, blobs, off = {}, [], 0
+    if meta:
+        header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
+    for name, a in tensors.items():
+        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(a)), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)  # the data starts 8-byte aligned
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)

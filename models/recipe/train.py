@@ -15,7 +15,8 @@ last checkpoint was; a finished stage is skipped):
   var       VAR (depth 16, width 64) by teacher forcing over all ten scales with the block-causal mask,
             class dropout 0.1 for guidance
   classifier  the small CNN of classifier.py on real images; accuracy on held-out images
-  export    16-bit safetensors with upstream key names (through models/convert.py) into models/demo/
+  export    16-bit safetensors with upstream key names (through models/convert.py) into models/demo/, and the
+            classifier's feature statistics over real images (fd_ref.py: fd_ref.safetensors, F32)
   supernet-progressive, supernet-fixed
             VARiant's supernet fine-tuning of `var` (schedule.py): the progressive subnet:full schedule, and the
             fixed-ratio baseline at the same steps and batch; `export --var-from supernet-progressive` ships it
@@ -42,6 +43,8 @@ sys.path.insert(0, HERE)
 import classifier as clf  # noqa: E402
 import schedule  # noqa: E402
 import data  # noqa: E402
+import fd_ref  # noqa: E402
+import st_io  # noqa: E402
 import vqvae as vq  # noqa: E402
 from var import VAR  # noqa: E402
 
@@ -450,7 +453,8 @@ def stage_classifier(ctx, a):
 
 
 def stage_export(ctx, a):
-    """models/demo/{var,vae,classifier}.safetensors (bf16) via models/convert.py."""
+    """models/demo/{var,vae,classifier}.safetensors (bf16) via models/convert.py, and fd_ref.safetensors (F32):
+    the classifier's feature statistics over real images, vbench --quality's reference (fd_ref.py)."""
     import subprocess
     import tempfile
     out = a.out
@@ -465,9 +469,12 @@ def stage_export(ctx, a):
             torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
             subprocess.run([sys.executable, convert, pth, os.path.join(out, name + ".safetensors"),
                             "--dtype", "bf16", "-q"], check=True)
+    # the Frechet distance's reference statistics, from the classifier as exported (fd_ref.py)
+    ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"),
+                       st_io.read(os.path.join(out, "classifier.safetensors")), a.fd_per_class)
     meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": VAR_CFG, "set_seed": data.SET_SEED,
             "classifier_held_out_accuracy": ck_clf.get("extra", {}).get("held_out_accuracy"),
-            "var_from": a.var_from}
+            "var_from": a.var_from, "fd_ref": ref["meta"]}
     with open(os.path.join(out, "demo.json"), "w") as f:
         json.dump(meta, f, indent=1)
     ctx.log("export: wrote %s" % out)
@@ -494,6 +501,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float)
     p.add_argument("--per-class", type=int, help="tokens: images per class")
     p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
+    p.add_argument("--fd-per-class", type=int, default=fd_ref.PER_CLASS,
+                   help="export: real images per class of the Frechet distance's reference (default %(default)s)")
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
     ctx = Ctx(args)
