@@ -43,15 +43,23 @@ def metadata(path):
         return json.loads(f.read(n)).get("__metadata__", {})
 
 
-def write(path, tensors, meta=None):
-    """Writes name -> array (stored as little-endian F32, in the dict's order) and optional string metadata to
-    path, through a temporary file renamed into place (no half-written file)."""
+def bf16_bits(a):
+    """float32 array -> uint16 bfloat16 bits, rounded to nearest even (as torch; finite values)."""
+    u = np.ascontiguousarray(a, dtype="<f4").view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+
+
+def write(path, tensors, meta=None, dtype="F32"):
+    """Writes name -> array (stored as little-endian F32, or BF16 rounded to nearest even; in the dict's order)
+    and optional string metadata to path, through a temporary file renamed into place (no half-written file)."""
+    if dtype not in ("F32", "BF16"):
+        raise ValueError("dtype must be F32 or BF16")
     header, blobs, off = {}, [], 0
     if meta:
         header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
     for name, a in tensors.items():
-        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(np.shape(a)), "data_offsets": [off, off + len(b)]}
+        b = (bf16_bits(a) if dtype == "BF16" else np.ascontiguousarray(a, dtype="<f4")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(np.shape(a)), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()
