@@ -396,6 +396,53 @@ int vrep_finish(FILE *out, vrep_set *s)
     return VARCL_OK;
 }
 
+double vrep_accuracy(const vj_value *run) { return vj_num(vj_get(vj_get(run, "quality"), "accuracy"), NAN); }
+double vrep_fd(const vj_value *run) { return vj_num(vj_get(vj_get(run, "quality"), "fd"), NAN); }
+
+int vrep_quality_runs(const vrep_dev *d, const vrep_run **out)
+{
+    int n = 0;
+    for (int r = 0; r < d->nruns; r++) { /* sorted by depth descending, batch ascending: the first of each depth */
+        if (vj_type_of(vj_get(d->runs[r].v, "quality")) != VJ_OBJECT) continue;
+        if (n && out[n - 1]->depth == d->runs[r].depth) continue;
+        out[n++] = &d->runs[r];
+    }
+    return n;
+}
+
+const char *const vrep_quality_heads[VREP_NQUAL] = {"depth", "layers", "images", "accuracy", "FD",
+                                                    "ms/image (median)", "KV MiB"};
+
+void vrep_quality_cells(const vrep_dev *d, const vrep_run *r, vrep_txt c[VREP_NQUAL])
+{
+    const vj_value *q = vj_get(r->v, "quality");
+    snprintf(c[0].s, sizeof c[0].s, "%d", r->depth);
+    c[1] = vrep_layers(d, r);
+    c[2] = vrep_int(vj_get(q, "images"));
+    double acc = vrep_accuracy(r->v);
+    if (isfinite(acc)) snprintf(c[3].s, sizeof c[3].s, "%.3f", acc);
+    else snprintf(c[3].s, sizeof c[3].s, "-");
+    c[4] = vrep_sig3(vrep_fd(r->v));
+    c[5] = vrep_sig3(vrep_ms(r->v));
+    c[6] = vrep_mib(vj_num(vj_get(r->v, "kv_bytes"), NAN));
+}
+
+void vrep_quality_text(const vj_value *result, char *buf, size_t n)
+{
+    const vj_value *q = vj_get(result, "quality_setup");
+    if (vj_type_of(q) != VJ_OBJECT) {
+        snprintf(buf, n, "%s", "");
+        return;
+    }
+    snprintf(buf, n,
+             "%s images per class of %s classes, seed %s, cfg %s, top-k %s, top-p %s; classifier %.300s, reference "
+             "%.300s (%s features)",
+             vrep_int(vj_get(q, "per_class")).s, vrep_int(vj_get(q, "classes")).s, vrep_int(vj_get(q, "seed")).s,
+             vrep_sig3(vj_num(vj_get(q, "cfg"), NAN)).s, vrep_int(vj_get(q, "top_k")).s,
+             vrep_sig3(vj_num(vj_get(q, "top_p"), NAN)).s, vj_str(vj_get(q, "classifier"), "?"),
+             vj_str(vj_get(q, "fd_ref"), "?"), vrep_int(vj_get(q, "features")).s);
+}
+
 /* The result's "gemm" object as one line (report_int.h; files from before packed weights carry "few_rows" instead
  * of "weights"). */
 void vrep_gemm_text(const vj_value *gm, char *buf, size_t n)

@@ -69,6 +69,48 @@ static void h_table(FILE *o, const vrep_dev *d)
     fputs("</tbody></table></div>\n", o);
 }
 
+/* The quality per depth (vbench --quality): its table and the trade-off charts, quality against time per image
+ * and against KV memory. */
+static void h_quality(FILE *o, const vrep_dev *d)
+{
+    const vrep_run **q = malloc((size_t)(d->nruns ? d->nruns : 1) * sizeof *q);
+    int n = q ? vrep_quality_runs(d, q) : 0;
+    if (n) {
+        fputs("<h3>Quality per depth</h3>\n<p class=\"meta\">accuracy: the fraction of generated images that the "
+              "classifier assigns to the class asked for; FD: the Frechet distance between the Gaussians of their "
+              "classifier features and of the real images' (lower is closer).</p>\n<div class=\"tw\"><table>\n"
+              "<thead><tr>",
+              o);
+        for (int i = 0; i < VREP_NQUAL; i++) {
+            fputs("<th>", o);
+            vrep_html_text(o, vrep_quality_heads[i]);
+            fputs("</th>", o);
+        }
+        fputs("</tr></thead>\n<tbody>\n", o);
+        for (int i = 0; i < n; i++) {
+            vrep_txt c[VREP_NQUAL];
+            vrep_quality_cells(d, q[i], c);
+            fputs(vrep_is_base(d, q[i]) ? "<tr class=\"base\">" : "<tr>", o);
+            for (int k = 0; k < VREP_NQUAL; k++) {
+                fputs("<td>", o);
+                vrep_html_text(o, c[k].s);
+                fputs("</td>", o);
+            }
+            fputs("</tr>\n", o);
+        }
+        fputs("</tbody></table></div>\n<div class=\"charts\">\n", o);
+        vrep_svg_tradeoff_chart(o, d, "Accuracy vs time per image", "ms per image (median)", vrep_ms,
+                                "accuracy", vrep_accuracy, 1.0);
+        vrep_svg_tradeoff_chart(o, d, "FD vs time per image", "ms per image (median)", vrep_ms, "FD (lower is better)",
+                                vrep_fd, 0);
+        vrep_svg_tradeoff_chart(o, d, "Accuracy vs KV cache", "KV cache (MiB)", vrep_kv_mib, "accuracy",
+                                vrep_accuracy, 1.0);
+        vrep_svg_tradeoff_chart(o, d, "FD vs KV cache", "KV cache (MiB)", vrep_kv_mib, "FD (lower is better)", vrep_fd, 0);
+        fputs("</div>\n", o);
+    }
+    free(q);
+}
+
 static void h_dt(FILE *o, const char *dt)
 {
     fputs("<dt>", o);
@@ -125,6 +167,13 @@ static void h_details(FILE *o, const vrep_set *s, const vrep_dev *d)
         fprintf(o, ": %s layers, width %s, %s heads, %s M parameters</dd>\n", vrep_int(vj_get(m, "depth")).s,
                 vrep_int(vj_get(m, "width")).s, vrep_int(vj_get(m, "heads")).s,
                 vrep_sig3(vj_num(vj_get(m, "params"), NAN) / 1e6).s);
+    }
+    char qtxt[1000];
+    vrep_quality_text(d->result, qtxt, sizeof qtxt);
+    if (qtxt[0]) {
+        h_dt(o, "Quality");
+        vrep_html_text(o, qtxt);
+        fputs("</dd>\n", o);
     }
     const vj_value *ld = vj_get(d->result, "load");
     if (vj_type_of(ld) == VJ_OBJECT) {
@@ -193,6 +242,7 @@ int vrep_html(FILE *out, vj_value *const *docs, int ndocs, const char *title)
             vrep_svg_line_chart(out, d, "KV cache vs depth", "KV cache (MiB)", vrep_kv_mib, vrep_fix1);
             vrep_svg_scale_chart(out, d, multi);
             fputs("</div>\n", out);
+            h_quality(out, d);
         } else if (!d->error) {
             fputs("<p>No runs.</p>\n", out);
         }

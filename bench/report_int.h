@@ -84,6 +84,19 @@ void vrep_cells(const vrep_dev *d, const vrep_run *r, vrep_txt c[VREP_NCOLS]);
 extern const char *const vrep_split_heads[VREP_NSPLIT];
 void vrep_split_cells(const vrep_run *r, vrep_txt c[VREP_NSPLIT]);
 
+/* Quality (vbench --quality): a run's "quality" accuracy and fd (NAN when missing). */
+double vrep_accuracy(const vj_value *run);
+double vrep_fd(const vj_value *run);
+/* The runs that carry quality, one per depth (the smallest batch's), depth descending, into out[] (d->nruns
+ * entries); returns their count. */
+int vrep_quality_runs(const vrep_dev *d, const vrep_run **out);
+/* The quality table, shared by Markdown and HTML. */
+#define VREP_NQUAL 7
+extern const char *const vrep_quality_heads[VREP_NQUAL];
+void vrep_quality_cells(const vrep_dev *d, const vrep_run *r, vrep_txt c[VREP_NQUAL]);
+/* The result's "quality_setup" as one line ("" when absent): "10 images per class of 10 classes, seed 0, ...". */
+void vrep_quality_text(const vj_value *result, char *buf, size_t n);
+
 /* The result's "gemm" object as one line: "tuned file PATH (linear: A, conv: B), packed weights". */
 void vrep_gemm_text(const vj_value *gm, char *buf, size_t n);
 
@@ -97,6 +110,11 @@ void vrep_svg_line_chart(FILE *o, const vrep_dev *d, const char *title, const ch
                          double (*metric)(const vj_value *), vrep_txt (*fmt)(double));
 /* Per-scale time as stacked bars, one bar per run (depth ascending). */
 void vrep_svg_scale_chart(FILE *o, const vrep_dev *d, int multi_batch);
+/* Quality against cost, one point per depth (vrep_quality_runs) labelled with it: y = ymetric, x = xmetric; the y
+ * axis reaches ytop (accuracy: 1, so that charts compare) or, for ytop 0, the data's maximum. */
+void vrep_svg_tradeoff_chart(FILE *o, const vrep_dev *d, const char *title, const char *xlabel,
+                             double (*xmetric)(const vj_value *), const char *ylabel,
+                             double (*ymetric)(const vj_value *), double ytop);
 /* ms/image per (depth, batch), one bar per device. */
 void vrep_svg_compare_chart(FILE *o, const vrep_set *s, const vrep_key *keys, int nk, int multi_batch);
 

@@ -56,6 +56,13 @@ static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
                 vrep_int(vj_get(m, "width")).s, vrep_int(vj_get(m, "heads")).s,
                 vrep_sig3(vj_num(vj_get(m, "params"), NAN) / 1e6).s);
     }
+    char qtxt[1000];
+    vrep_quality_text(d->result, qtxt, sizeof qtxt);
+    if (qtxt[0]) {
+        fputs("- Quality: ", o);
+        md_text(o, qtxt);
+        fputc('\n', o);
+    }
     const vj_value *ld = vj_get(d->result, "load");
     if (vj_type_of(ld) == VJ_OBJECT) {
         fprintf(o, "- Load: %s s, %s GB/s of %s MiB of checkpoint; weights ", vrep_sig3(vj_num(vj_get(ld, "s"), NAN)).s,
@@ -89,6 +96,26 @@ static void md_head(FILE *o, const char *const *h, int n, int left)
     fputs("\n|", o);
     for (int i = 0; i < n; i++) fputs(i < left ? ":---|" : "---:|", o);
     fputc('\n', o);
+}
+
+/* The quality per depth (vbench --quality): accuracy and FD next to what the depth costs. */
+static void md_quality(FILE *o, const vrep_dev *d)
+{
+    const vrep_run **q = malloc((size_t)(d->nruns ? d->nruns : 1) * sizeof *q);
+    int n = q ? vrep_quality_runs(d, q) : 0;
+    if (n) {
+        fputs("Quality per depth (accuracy: fraction of images classified as the class asked for; FD: Frechet "
+              "distance of their classifier features to the real images', lower is closer):\n\n",
+              o);
+        md_head(o, vrep_quality_heads, VREP_NQUAL, 0);
+        for (int i = 0; i < n; i++) {
+            vrep_txt c[VREP_NQUAL];
+            vrep_quality_cells(d, q[i], c);
+            md_row(o, c, VREP_NQUAL);
+        }
+        fputc('\n', o);
+    }
+    free(q);
 }
 
 int vrep_markdown(FILE *out, vj_value *const *docs, int ndocs)
@@ -140,6 +167,7 @@ int vrep_markdown(FILE *out, vj_value *const *docs, int ndocs)
             md_row(out, c, VREP_NSPLIT);
         }
         fputc('\n', out);
+        md_quality(out, d);
     }
     /* across devices */
     int nk;

@@ -282,6 +282,84 @@ void vrep_svg_line_chart(FILE *o, const vrep_dev *d, const char *title, const ch
     free(bx);
 }
 
+/* An x axis from 0 with nice ticks and grid; sets xmin/xmax from the data maximum vmax. */
+static void svg_xaxis(FILE *o, vrep_plot *p, double vmax, const char *label)
+{
+    if (!(vmax > 0) || !isfinite(vmax)) vmax = 1;
+    double step = vrep_nice_step(vmax, 5);
+    p->xmin = 0;
+    p->xmax = ceil(vmax / step - 1e-9) * step;
+    if (p->xmax < vmax * 1.06) p->xmax += step; /* room for the labels right of the last point */
+    int nt = (int)floor(p->xmax / step + 0.5);
+    for (int i = 0; i <= nt; i++) {
+        double v = i * step, x = vrep_sx(p, v);
+        fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>\n", x, p->t, x, p->t + p->h,
+                i ? "#f0f1f3" : "#555");
+        fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x, p->t + p->h + 16,
+                vrep_tick(v, step).s);
+    }
+    fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\"/>\n", p->l, p->t + p->h,
+            p->l + p->w, p->t + p->h);
+    svg_xtitle(o, p, label);
+}
+
+static int vrep_quality_by_x(const void *pa, const void *pb)
+{
+    const double *a = pa, *b = pb;
+    return (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+void vrep_svg_tradeoff_chart(FILE *o, const vrep_dev *d, const char *title, const char *xlabel,
+                             double (*xmetric)(const vj_value *), const char *ylabel,
+                             double (*ymetric)(const vj_value *), double ytop)
+{
+    vrep_plot p = {.W = 560, .H = 320, .l = 64, .t = 40, .w = 560 - 64 - 24, .h = 320 - 40 - 50, .xmax = 1, .ymax = 1};
+    const vrep_run **q = malloc((size_t)(d->nruns ? d->nruns : 1) * sizeof *q);
+    double(*pts)[3] = malloc((size_t)(d->nruns ? d->nruns : 1) * sizeof *pts); /* x, y, depth */
+    vrep_boxes *bx = calloc(1, sizeof *bx);
+    svg_open(o, &p, title);
+    int n = 0, nq = q && pts && bx ? vrep_quality_runs(d, q) : 0;
+    double xmax = 0, ymax = 0;
+    for (int i = 0; i < nq; i++) {
+        double x = xmetric(q[i]->v), y = ymetric(q[i]->v);
+        if (!isfinite(x) || !isfinite(y) || x < 0 || y < 0) continue;
+        pts[n][0] = x, pts[n][1] = y, pts[n][2] = q[i]->depth;
+        n++;
+        xmax = fmax(xmax, x);
+        ymax = fmax(ymax, y);
+    }
+    if (!n) {
+        svg_nodata(o, &p);
+        fputs("</svg>\n", o);
+        free(q), free(pts), free(bx);
+        return;
+    }
+    svg_yaxis(o, &p, ytop > 0 ? fmax(ytop, ymax) : ymax, ylabel);
+    svg_xaxis(o, &p, xmax, xlabel);
+    /* the points in order of cost, joined: the trade-off curve */
+    qsort(pts, (size_t)n, sizeof *pts, vrep_quality_by_x);
+    fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", d->color);
+    for (int i = 0; i < n; i++) fprintf(o, "%s%.1f,%.1f", i ? " " : "", vrep_sx(&p, pts[i][0]), vrep_sy(&p, pts[i][1]));
+    fputs("\"/>\n", o);
+    for (int i = 0; i < n; i++) {
+        double x = vrep_sx(&p, pts[i][0]), y = vrep_sy(&p, pts[i][1]);
+        fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"1.5\">", x, y,
+                d->color);
+        fprintf(o, "<title>depth %d: %s, %s</title></circle>\n", (int)pts[i][2], vrep_sig3(pts[i][0]).s,
+                vrep_sig3(pts[i][1]).s);
+        vrep_reserve(bx, x - 4, y - 4, x + 4, y + 4);
+    }
+    for (int i = 0; i < n; i++) {
+        double x = vrep_sx(&p, pts[i][0]), y = vrep_sy(&p, pts[i][1]);
+        char lab[48];
+        snprintf(lab, sizeof lab, "d%d: %.24s", (int)pts[i][2], vrep_sig3(pts[i][1]).s);
+        if (!vrep_label(o, bx, x, y - 9, 10, lab, " fill=\"#333\""))
+            vrep_label(o, bx, x, y + 17, 10, lab, " fill=\"#333\"");
+    }
+    fputs("</svg>\n", o);
+    free(q), free(pts), free(bx);
+}
+
 static int vrep_run_asc(const void *pa, const void *pb)
 {
     const vrep_run *a = pa, *b = pb;

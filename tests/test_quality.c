@@ -5,9 +5,14 @@
  *     chain, image sizes) are input errors and leave nothing allocated;
  *   - the Frechet distance (host/frechet.h): moments and FD of two feature sets equal numpy's (eigh), FD of a set
  *     with itself is 0, FD grows with a shifted mean by exactly |shift|^2, too few vectors are refused;
- *   - the fixture's fd_ref.safetensors has the export's format (F32 mu [64], sigma [64][64], symmetric). */
+ *   - the fixture's fd_ref.safetensors has the export's format (F32 mu [64], sigma [64][64], symmetric);
+ *   - on the tiny upstream model: requests split with first_image draw the tokens of one request, and vbench's
+ *     measurement (bench/quality.h) gives the same accuracy and FD whatever its group size. */
 #include "check.h"
 #include "classifier.h"
+#include "generate.h"
+#include "quality.h"
+#include "varcl.h"
 #include "error.h"
 #include "frechet.h"
 #include "image.h"
@@ -178,6 +183,71 @@ static void test_fd_ref_format(void)
     vt_free(s);
 }
 
+static void test_split_requests(void)
+{
+    varcl_open_params op = VARCL_OPEN_DEFAULT;
+    char var[4096], vae[4096];
+    snprintf(var, sizeof var, "%s", check_data("upstream-tiny/var.safetensors"));
+    snprintf(vae, sizeof vae, "%s", check_data("upstream-tiny/vae.safetensors"));
+    op.model_path = var;
+    op.vae_path = vae;
+    varcl *v = varcl_open(&op);
+    CHECK(v != NULL, "tiny model: %s", varcl_last_error());
+    if (!v) return;
+    /* four images as one request, then as requests of 1 and 3 with first_image */
+    int labels[4] = {3, 1, 4, 1};
+    varcl_request rq = VARCL_REQUEST_DEFAULT;
+    rq.labels = labels;
+    rq.n = 4;
+    rq.seed = 11;
+    rq.skip_decode = 1;
+    varcl_images all, a, b;
+    int st = varcl_generate(v, &rq, &all);
+    rq.n = 1;
+    st = st ? st : varcl_generate(v, &rq, &a);
+    rq.labels = labels + 1;
+    rq.n = 3;
+    rq.first_image = 1;
+    st = st ? st : varcl_generate(v, &rq, &b);
+    CHECK(st == 0, "generate: %s", varcl_last_error());
+    if (!st) {
+        size_t T = (size_t)all.tokens_per_image;
+        CHECK(!memcmp(all.tokens, a.tokens, T * sizeof(int)) && !memcmp(all.tokens + T, b.tokens, 3 * T * sizeof(int)),
+              "first_image: split requests draw the tokens of one request");
+        rq.first_image = 2; /* and the index matters: other draws */
+        varcl_images c;
+        if (varcl_generate(v, &rq, &c) == 0) {
+            CHECK(memcmp(all.tokens + T, c.tokens, 3 * T * sizeof(int)) != 0, "another first_image, other tokens");
+            varcl_images_free(&c);
+        }
+        varcl_images_free(&all), varcl_images_free(&a), varcl_images_free(&b);
+    }
+    rq.first_image = UINT32_MAX;
+    CHECK(varcl_generate(v, &rq, &all) == VARCL_E_INPUT, "first_image + n beyond 2^32 refused");
+    /* vbench's measurement: groups of 3 images (4 requests) and of 10 (one) measure the same */
+    vt_set *cls = st_load(check_data("quality/classifier.safetensors"));
+    vt_set *ref = st_load(check_data("quality/fd_ref.safetensors"));
+    vbq q;
+    st = cls && ref ? vbq_open(&q, v, cls, ref) : VARCL_E_INPUT;
+    CHECK(st == 0, "vbq_open: %s", varcl_last_error());
+    if (!st) {
+        varcl_request base = VARCL_REQUEST_DEFAULT;
+        base.depth = 2;
+        base.seed = 4;
+        vbq_result r1, r2;
+        int s1 = vbq_measure(&q, v, &base, 1, 3, &r1), s2 = vbq_measure(&q, v, &base, 1, 10, &r2);
+        CHECK(s1 == 0 && s2 == 0, "vbq_measure: %s", varcl_last_error());
+        CHECK(!s1 && !s2 && r1.images == 10 && r1.accuracy == r2.accuracy && r1.fd == r2.fd && r1.fd > 0 &&
+                  r1.accuracy >= 0 && r1.accuracy <= 1,
+              "groups of 3 and of 10: accuracy %.3f / %.3f, FD %.9g / %.9g", r1.accuracy, r2.accuracy, r1.fd, r2.fd);
+        CHECK(vbq_measure(&q, v, &base, 0, 10, &r1) == VARCL_E_INPUT, "no images refused");
+        vbq_close(&q);
+    }
+    vt_free(cls);
+    vt_free(ref);
+    varcl_close(v);
+}
+
 int main(void)
 {
     int st = vr_open(&rt, NULL, 0);
@@ -193,6 +263,7 @@ int main(void)
         test_frechet(want);
     }
     test_fd_ref_format();
+    test_split_requests();
     vt_free(cls);
     vt_free(want);
     CHECK(rt.mem.stats.live_total == 0, "all buffers released (%zu bytes live)", rt.mem.stats.live_total);

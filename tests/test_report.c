@@ -528,6 +528,63 @@ static void test_numbers(void)
     vj_free(v);
 }
 
+/* vbench --quality: the setup line, the quality table (one row per depth, the smallest batch's), and in HTML the
+ * four trade-off charts with a point per depth; documents without quality have none of them */
+static void test_quality(void)
+{
+    const char *doc =
+        "{\"varcl_version\": \"0.1.0\", \"host\": {\"name\": \"h\", \"os\": \"o\", \"cpu\": \"c\"}, \"results\": ["
+        "{\"device\": {\"index\": 0, \"name\": \"dev\"}, \"model\": {\"name\": \"m\", \"depth\": 16},"
+        " \"quality_setup\": {\"classifier\": \"built-in\", \"fd_ref\": \"built-in\", \"classes\": 10,"
+        " \"features\": 64, \"per_class\": 5, \"seed\": 3, \"cfg\": 1.5, \"top_k\": 900, \"top_p\": 0.96},"
+        " \"runs\": ["
+        "  {\"depth\": 16, \"batch\": 1, \"ms_per_image\": {\"median\": 400}, \"kv_bytes\": 11324620,"
+        "   \"quality\": {\"accuracy\": 0.96, \"fd\": 1.23456, \"images\": 50, \"per_class\": 5}},"
+        "  {\"depth\": 16, \"batch\": 4, \"ms_per_image\": {\"median\": 300}, \"kv_bytes\": 45298483,"
+        "   \"quality\": {\"accuracy\": 0.96, \"fd\": 1.23456, \"images\": 50, \"per_class\": 5}},"
+        "  {\"depth\": 2, \"layers\": [0, 15], \"batch\": 1, \"ms_per_image\": {\"median\": 150},"
+        "   \"kv_bytes\": 6370099, \"quality\": {\"accuracy\": 0.42, \"fd\": 17.9, \"images\": 50,"
+        "   \"per_class\": 5}}]}]}";
+    vj_value *v = parse_str(doc);
+    CHECK(v != NULL, "quality document parses: %s", varcl_last_error());
+    if (!v) return;
+    vj_value *docs[1] = {v};
+    int st;
+    char *md = render(0, docs, 1, &st);
+    CHECK(st == 0 && md, "renders");
+    if (md) {
+        CHECK(strstr(md, "- Quality: 5 images per class of 10 classes, seed 3, cfg 1.50, top-k 900, top-p 0.960; "
+                         "classifier built-in, reference built-in (64 features)"),
+              "quality setup line:\n%s", md);
+        CHECK(strstr(md, "| depth | layers | images | accuracy | FD | ms/image (median) | KV MiB |"), "quality heads");
+        CHECK(strstr(md, "| 16 | all | 50 | 0.960 | 1.23 | 400 | 10.8 |"), "depth 16 row (batch 1):\n%s", md);
+        CHECK(strstr(md, "| 2 | 2 | 50 | 0.420 | 17.9 | 150 | 6.1 |"), "depth 2 row");
+        CHECK(count(md, "| 50 | 0.960 |") == 1, "one row per depth");
+    }
+    free(md);
+    char *h = render(1, docs, 1, &st);
+    CHECK(st == 0 && h && count(h, "<svg") == 3 + 4, "html: 3 charts + 4 trade-off charts: %d", h ? count(h, "<svg") : -1);
+    if (h) {
+        CHECK(strstr(h, "Accuracy vs time per image") && strstr(h, "FD vs KV cache"), "trade-off chart titles");
+        CHECK(count(h, "<title>depth 2: ") == 4 && count(h, "<title>depth 16: ") == 4, "a point per depth per chart");
+        CHECK(strstr(h, ">d2: 0.420</text>") && strstr(h, ">d16: 1.23</text>"), "points labelled with depth and value");
+        check_self_contained(h, "quality html");
+    }
+    free(h);
+    vj_free(v);
+    /* without quality: no table, no trade-off chart */
+    v = parse_str("{\"results\": [{\"model\": {\"depth\": 4}, \"runs\": [{\"depth\": 4, \"batch\": 1,"
+                  " \"ms_per_image\": {\"median\": 1}}]}]}");
+    docs[0] = v;
+    md = render(0, docs, 1, &st);
+    h = render(1, docs, 1, &st);
+    CHECK(md && !strstr(md, "accuracy") && !strstr(md, "Quality"), "no quality in Markdown without it");
+    CHECK(h && count(h, "<svg") == 3 && !strstr(h, "Accuracy vs"), "no quality in HTML without it");
+    free(md);
+    free(h);
+    vj_free(v);
+}
+
 static void test_schema_errors(void)
 {
     static const char *const bad[] = {
@@ -587,6 +644,7 @@ int main(void)
     test_json_io();
     test_report(sample && *sample, sample);
     test_numbers();
+    test_quality();
     test_schema_errors();
     return check_done();
 }
