@@ -21,6 +21,7 @@ except ImportError as e:  # skipped, with the reason
 
 import classifier as clf  # noqa: E402
 import data  # noqa: E402
+import fd_ref  # noqa: E402
 import sample  # noqa: E402
 import schedule  # noqa: E402
 import st_io  # noqa: E402
@@ -149,6 +150,67 @@ class Training(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(tmp, "classifier_loss.png")))
 
 
+class FrechetReference(unittest.TestCase):
+    def test_frechet_closed_forms(self):
+        """Diagonal covariances: FD = |mu1 - mu2|^2 + sum (sqrt(a) - sqrt(b))^2; commuting ones likewise; >= 0."""
+        r = np.random.default_rng(3)
+        a, b = r.uniform(0.1, 2, 16), r.uniform(0.1, 2, 16)
+        m1, m2 = r.standard_normal(16), r.standard_normal(16)
+        want = ((m1 - m2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+        self.assertAlmostEqual(fd_ref.frechet(m1, np.diag(a), m2, np.diag(b)), want, places=9)
+        q, _ = np.linalg.qr(r.standard_normal((16, 16)))  # the same rotation of both: the distance is unchanged
+        self.assertAlmostEqual(fd_ref.frechet(q @ m1, q @ np.diag(a) @ q.T, q @ m2, q @ np.diag(b) @ q.T), want,
+                               places=8)
+        s = np.cov(r.standard_normal((5, 16)), rowvar=False)  # rank 4: a singular covariance
+        self.assertLess(fd_ref.frechet(m1, s, m1, s), 1e-9)
+        self.assertGreaterEqual(fd_ref.frechet(m1, s, m2, np.eye(16)), 0)
+
+    def test_moments(self):
+        x = np.random.default_rng(4).standard_normal((30, 8))
+        mu, s = fd_ref.moments(x)
+        self.assertTrue(np.allclose(mu, x.mean(0)) and np.allclose(s, np.cov(x.T)))
+        with self.assertRaises(ValueError):
+            fd_ref.moments(x[:1])
+
+    def test_reference_file(self):
+        """fd_ref.write: F32 mu [64] and sigma [64, 64] of the documented image set, with its metadata."""
+        torch.manual_seed(5)
+        w = {k: v.numpy() for k, v in clf.build().state_dict().items()}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "fd_ref.safetensors")
+            got = fd_ref.write(path, w, per_class=2)
+            back = st_io.read(path)
+            meta = st_io.metadata(path)
+            with open(path, "rb") as f:
+                import json
+                import struct
+                (n,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(n))
+        self.assertEqual(header["mu"]["dtype"], "F32")
+        self.assertEqual(header["sigma"]["dtype"], "F32")
+        self.assertEqual(back["mu"].shape, (64,))
+        self.assertEqual(back["sigma"].shape, (64, 64))
+        self.assertTrue(np.array_equal(back["sigma"], back["sigma"].T))
+        self.assertEqual(meta["format"], fd_ref.FORMAT)
+        self.assertEqual((meta["images"], meta["per_class"], meta["split"]), ("20", "2", "train"))
+        self.assertTrue(0 <= float(meta["accuracy_ref"]) <= 1 and float(meta["fd_held_out"]) >= 0)
+        # the statistics are those of the documented set: images 0, 1 of every class of the training split
+        _, feats = clf.numpy_forward(w, clf.downsample(data.batch([c for c in range(10) for _ in range(2)],
+                                                                  [0, 1] * 10)))
+        self.assertTrue(np.allclose(back["mu"], feats.mean(0), atol=1e-6))
+        self.assertTrue(np.allclose(back["sigma"], np.cov(feats.T.astype(np.float64)), atol=1e-6))
+        self.assertTrue(np.array_equal(got["mu"], back["mu"]))
+
+    def test_st_io_bf16(self):
+        x = np.array([1.0, -2.5, 3.14159, 1e-3, 65504.0], np.float32)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "t.safetensors")
+            st_io.write(path, {"x": x}, dtype="BF16")
+            back = st_io.read(path)["x"]
+        want = torch.from_numpy(x).to(torch.bfloat16).float().numpy()  # torch's rounding
+        self.assertTrue(np.array_equal(back, want), (back, want))
+
+
 class Schedule(unittest.TestCase):
     def test_progressive_phases(self):
         total = 300
@@ -185,7 +247,8 @@ class Stages(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             run, out = os.path.join(tmp, "run"), os.path.join(tmp, "demo")
             subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "all", "--run", run,
-                            "--out", out, "--threads", "1", "--steps", "2", "--batch", "2", "--per-class", "1"],
+                            "--out", out, "--threads", "1", "--steps", "2", "--batch", "2", "--per-class", "1",
+                            "--fd-per-class", "2"],
                            check=True, capture_output=True)
             for stage in ("vqvae", "vqvae-ms", "var", "classifier"):
                 self.assertTrue(os.path.exists(os.path.join(run, stage + ".pt")), stage)
@@ -200,6 +263,9 @@ class Stages(unittest.TestCase):
                 self.assertEqual(ck["step"], 3, stage)
             sv = st_io.read(os.path.join(out, "var.safetensors"))
             self.assertEqual(len(sv), 220)  # upstream's depth-16 state dict
+            ref = st_io.read(os.path.join(out, "fd_ref.safetensors"))  # vbench --quality's reference
+            self.assertEqual((ref["mu"].shape, ref["sigma"].shape), ((64,), (64, 64)))
+            self.assertEqual(st_io.metadata(os.path.join(out, "fd_ref.safetensors"))["per_class"], "2")
             vgen = os.environ.get("VGEN")
             if vgen:  # the engine reads the export
                 r = subprocess.run([vgen, "--model", os.path.join(out, "var.safetensors"), "--vae",
