@@ -71,7 +71,8 @@ static void test_classifier(const vt_set *cls, const vt_set *want)
     CHECK(el < 1e-5 && check_max_abs(logits, wl, NIMG * 10) < 1e-4, "logits vs numpy: rel %.3g, max %.3g", el,
           check_max_abs(logits, wl, NIMG * 10));
     CHECK(ef < 1e-5, "features vs numpy: rel %.3g", ef);
-    printf("classifier vs numpy_forward: logits rel %.3g, features rel %.3g\n", el, ef);
+    printf("classifier vs numpy_forward (%s weights): logits rel %.3g, features rel %.3g\n",
+           m.gemm.packed ? "packed" : "[K][N]", el, ef);
     /* 70 images: three device passes of up to 32, the last one short; every image as alone */
     enum { MANY = 70 };
     uint8_t *many = malloc((size_t)MANY * SIZE * SIZE * 3);
