@@ -8,6 +8,10 @@
  * without a numeric depth) is refused with VARCL_E_INPUT before anything is written. Write errors on `out`
  * give VARCL_E_RUNTIME.
  *
+ * Runs of vbench --quality also carry "quality": {"accuracy", "fd", "images", "per_class"} (and the result a
+ * "quality_setup"): both views then add a quality table per depth (the smallest batch's run), and HTML four
+ * trade-off charts, accuracy and FD against ms/image and against KV MiB.
+ *
  * Numbers: milliseconds and rates with 3 significant digits, bytes as MiB with 1 decimal, percentages with
  * 1 decimal. With several documents (or several devices), each device's section is followed by one
  * cross-device table (and, in HTML, a grouped bar chart) of ms/image per depth and batch. */
