@@ -307,7 +307,7 @@ class Export(unittest.TestCase):
                 for f in ("vqvae-ms.pt", "var.pt", "classifier.pt"):  # a copy: the tree is not written to
                     shutil.copy(os.path.join(ROOT, "models", "recipe", "run", f), run)
                 subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export",
-                                "--run", run, "--out", demo], check=True, capture_output=True)
+                                "--run", run, "--out", demo, "--fd-per-class", "2"], check=True, capture_output=True)
             self.check_parity(vgen, demo)
 
     def check_parity(self, vgen, demo):
