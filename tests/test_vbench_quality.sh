@@ -19,8 +19,8 @@ tiny=(--model "$data/upstream-tiny/var.safetensors" --vae "$data/upstream-tiny/v
 cls=(--classifier "$data/quality/classifier.safetensors" --fd-ref "$data/quality/fd_ref.safetensors")
 sweep=(--depth 2 --warmup 0 --reps 1)
 
-# two runs with seed 5, one with seed 6, one image per class (test_quality.c checks that requests split with
-# first_image, as vbench's groups are, draw what one request would)
+# two runs with seed 5, one with seed 6, one image per class (test_quality.c checks that vbench's groups of
+# requests measure what one request would)
 for r in a b; do
     "$vbench" "${tiny[@]}" "${sweep[@]}" --quality 1 "${cls[@]}" --seed 5 --json "$tmp/$r.json" --md "$tmp/$r.md" \
         --html "$tmp/$r.html" > /dev/null 2> "$tmp/$r.err"
