@@ -163,11 +163,21 @@ int main(void)
     int st = varcl_generate(v, &rq, &out);
     CHECK(st == VARCL_OK, "generate %d images: %s", rq.n, varcl_last_error());
     if (st == VARCL_OK) {
+        /* The acceptance bar of the demo model is >= 90% of images classified as asked (README: 50 per class);
+         * these 20 fixed images are a deterministic sample of it: at least 18 right, and every class drawn. */
+        int right = 0, per_class[CLASSES] = {0};
         for (int i = 0; i < rq.n; i++) {
             int got = classify(clf, out.rgb + (size_t)i * out.size * out.size * 3, out.size);
-            CHECK(got == labels[i], "image %d (seed 0) of class %d (%s) is classified as %d (%s)", i, labels[i],
-                  builtin_demo_class_name(labels[i]), got, builtin_demo_class_name(got) ? builtin_demo_class_name(got) : "?");
+            if (got == labels[i]) right++, per_class[labels[i]]++;
+            else
+                printf("  image %d (seed 0) of class %d (%s) is classified as %d (%s)\n", i, labels[i],
+                       builtin_demo_class_name(labels[i]), got,
+                       builtin_demo_class_name(got) ? builtin_demo_class_name(got) : "?");
         }
+        CHECK(right * 10 >= rq.n * 9, "%d of %d images classified as their class (need >= 90%%)", right, rq.n);
+        for (int c = 0; c < CLASSES; c++)
+            CHECK(per_class[c] > 0, "class %d (%s): none of its %d images classified as it", c,
+                  builtin_demo_class_name(c), PER_CLASS);
         varcl_images_free(&out);
     }
     varcl_close(v);

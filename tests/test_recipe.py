@@ -97,6 +97,24 @@ class Training(unittest.TestCase):
             losses.append(loss.item())
         self.assertLess(losses[-1], losses[0] - 0.05, losses)
 
+    def test_scale_weights(self):
+        import train
+        tok = train.scale_weights("tokens")
+        self.assertEqual(tuple(tok.shape), (680,))
+        self.assertTrue(torch.allclose(tok, torch.full((680,), 1 / 680.0)))  # upstream's mean over tokens
+        side = train.scale_weights("side")
+        self.assertAlmostEqual(float(side.sum()), 1.0, places=5)
+        at = 0
+        for pn in vq.PATCH_NUMS:  # scale s: pn_s / sum(pn), spread evenly over its pn_s^2 tokens
+            part = side[at:at + pn * pn]
+            self.assertTrue(torch.allclose(part, part[0].expand_as(part)))
+            self.assertAlmostEqual(float(part.sum()), pn / sum(vq.PATCH_NUMS), places=5)
+            at += pn * pn
+        # the weighted loss is the weighted mean of per-token cross entropies
+        ce = torch.rand(3, 680)
+        self.assertAlmostEqual(float((ce * side).sum(1).mean()),
+                               float(sum((ce[:, i] * side[i]).sum() for i in range(680)) / 3), places=4)
+
     def test_subnet_of_every_layer_is_the_full_network(self):
         torch.manual_seed(1)
         m = VAR(depth=4, width=64, vocab=16, classes=3).eval()
