@@ -76,10 +76,17 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     p->split_fma = !(fp & CL_FP_FMA);
     /* Oclgrind simulates the device in host memory (nothing lazy to touch), and a fill would hide reads of data no
-     * kernel wrote from its uninitialised-value check; with Oclgrind 21.10 a clEnqueueFillBuffer even leaves the
-     * buffer flagged uninitialised after kernels write it (measured: every attention kernel reported) */
+     * kernel wrote from its uninitialised-value check. Oclgrind 21.10's record of what is initialised is kept per
+     * buffer identity (the high address bits), and its host-write hook remakes a buffer's record at the size of
+     * each write: a clEnqueueFillBuffer (stored one pattern at a time) left a 4-byte record, and every later kernel
+     * read past it was reported. The record is also not dropped when a buffer is released, while Oclgrind hands
+     * the freed identity to the next buffer created: that buffer inherits the old record, so reads past the old
+     * size are reported although a kernel wrote them, and reads of nothing written inside it are missed
+     * (tests/oclgrind_check.sh has the reproduction). Holding released buffers until shutdown gives every buffer
+     * a fresh identity. */
     int oclgrind = strstr(plat, "Oclgrind") != NULL;
     p->touch_buffers = !oclgrind;
+    p->hold_released = oclgrind;
     /* CLBlast on GPUs; linear_simt on other SIMD-lane drivers, and on Oclgrind (a simulated GPU), which should check
      * varcl's kernels and takes minutes to simulate CLBlast's */
     if (p->family == VP_GPU && (!(type & CL_DEVICE_TYPE_GPU) || oclgrind)) p->product = VP_PRODUCT_SIMT;
