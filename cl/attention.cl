@@ -29,6 +29,27 @@ float attn_dot16_f16(float16 q, __global const half *k, int P) { return DOT16_BO
 #define DOT16_f32(q, k, P) attn_dot16_f32(q, k, P)
 #define DOT16_f16(q, k, P) attn_dot16_f16(q, k, P)
 
+/* One dimension of the first nk (< 16) of 16 consecutive keys, zeros after them: the last block of keys when
+ * kv_len is not a multiple of 16. The page holds slots past kv_len that no kernel has written yet (this image's
+ * later scales; on Oclgrind, which varcl leaves unfilled, undefined values); they are never read. */
+float16 attn_keys_part_f32(__global const float *k, int nk)
+{
+    float t[16];
+    for (int l = 0; l < 16; l++) t[l] = l < nk ? k[l] : 0.0f;
+    return vload16(0, t);
+}
+float16 attn_keys_part_f16(__global const half *k, int nk)
+{
+    float t[16];
+    for (int l = 0; l < 16; l++) t[l] = l < nk ? vload_half(l, k) : 0.0f;
+    return vload16(0, t);
+}
+/* Lanes 8..15 of a float16 as a float8, lane by lane: the same code as .hi after optimisation, but Oclgrind 21.10
+ * marks .hi (and .s89abcdef) of a float16 uninitialised whatever its value (tests/oclgrind_repro.c, "upper"). */
+#define HI8(v) ((float8)((v).s8, (v).s9, (v).sa, (v).sb, (v).sc, (v).sd, (v).se, (v).sf))
+#define KEYS16_f32(k, nk) ((nk) == 16 ? vload16(0, (k)) : attn_keys_part_f32((k), (nk)))
+#define KEYS16_f16(k, nk) ((nk) == 16 ? vload_half16(0, (k)) : attn_keys_part_f16((k), (nk)))
+
 /* qk_norm_store_*: from qkv [N][3C] (mat_qkv output, no bias): q = normalize(q + q_bias) * s_h, k = normalize(k),
  * v = v + v_bias, s_h = exp(min(scale_mul[h], ln 100)). Writes q to q_out [N][C] and appends k, v at positions
  * pos0 + t of row r = i / T. Global (N, H).
@@ -132,17 +153,17 @@ float attn_dot16_f16(float16 q, __global const half *k, int P) { return DOT16_BO
             float16 s[QB];                                                                                             \
             _Pragma("unroll") for (int a = 0; a < QB; a++) s[a] = (float16)(0.0f);                                     \
             for (int d = 0; d < HD; d++) {                                                                             \
-                float16 kd = LOAD16_##TY(kb + (size_t)d * P);                                                          \
+                float16 kd = KEYS16_##TY(kb + (size_t)d * P, nk); /* no key past kv_len read */                        \
                 _Pragma("unroll") for (int a = 0; a < QB; a++) s[a] = VFMA((float16)(qv[a][d]), kd, s[a]);              \
             }                                                                                                          \
             _Pragma("unroll") for (int a = 0; a < QB; a++) {                                                           \
-                float16 sa = select(s[a], (float16)(-3.0e38f), lane >= nk); /* keys past kv_len */                     \
-                float8 m8 = fmax(sa.lo, sa.hi);                                                                        \
+                float16 sa = select(s[a], (float16)(-3.0e38f), lane >= nk); /* keys past kv_len: no weight */          \
+                float8 m8 = fmax(sa.lo, HI8(sa));                                                                      \
                 float4 m4 = fmax(m8.lo, m8.hi);                                                                        \
                 float2 m2 = fmax(m4.lo, m4.hi);                                                                        \
                 float mn = fmax(m[a], fmax(m2.x, m2.y)), corr = exp(m[a] - mn);                                        \
                 float16 e = exp(sa - mn);                                                                              \
-                float8 e8 = e.lo + e.hi;                                                                               \
+                float8 e8 = e.lo + HI8(e);                                                                             \
                 float4 e4 = e8.lo + e8.hi;                                                                             \
                 l[a] = l[a] * corr + (e4.x + e4.y + e4.z + e4.w);                                                      \
                 m[a] = mn;                                                                                             \

@@ -110,6 +110,11 @@ void vm_free(vm_pool *p, cl_mem buf)
         p->stats.live[e->tag] -= e->bytes;
         p->stats.live_total -= e->bytes;
         *pe = e->next;
+        if (p->hold_released) { /* released at vm_free_all: no later buffer gets this one's identity */
+            e->next = p->held;
+            p->held = e;
+            return;
+        }
         free(e);
         break;
     }
@@ -119,6 +124,12 @@ void vm_free(vm_pool *p, cl_mem buf)
 void vm_free_all(vm_pool *p)
 {
     while (p->entries) vm_free(p, p->entries->buf);
+    while (p->held) {
+        vm_entry *e = p->held;
+        p->held = e->next;
+        clReleaseMemObject(e->buf);
+        free(e);
+    }
 }
 
 void vm_reset_peak(vm_pool *p)

@@ -22,6 +22,8 @@ typedef struct {
     vm_stats stats;
     vm_entry *entries; /* live allocations (linked list) */
     int no_touch;      /* vm_alloc leaves buffers unfilled (policy.h touch_buffers = 0: Oclgrind) */
+    int hold_released; /* vm_free keeps the OpenCL buffer until vm_free_all (policy.h hold_released: Oclgrind) */
+    vm_entry *held;    /* buffers vm_free took out of the accounting but has not released (hold_released) */
 } vm_pool;
 
 const char *vm_tag_name(vm_tag tag);
@@ -40,9 +42,10 @@ cl_mem vm_alloc_mapped(vm_pool *p, vm_tag tag, size_t bytes, const char *what, v
 /* Queues the upload of what was written through vm_alloc_mapped's pointer and returns without waiting, so that the
  * transfer overlaps the caller's next work (the queue is in order: later commands see the data). */
 int vm_unmap(vm_pool *p, cl_mem buf, void *host);
-/* Releases a buffer from vm_alloc (NULL is ignored). */
+/* Releases a buffer from vm_alloc (NULL is ignored). With hold_released the OpenCL buffer itself stays allocated,
+ * unused, until vm_free_all; the accounting drops it at once either way. */
 void vm_free(vm_pool *p, cl_mem buf);
-/* Releases every buffer still live (at shutdown). */
+/* Releases every buffer still live, and every held one (at shutdown). */
 void vm_free_all(vm_pool *p);
 /* Peak figures restart from the live figures (e.g. before a benchmark run). */
 void vm_reset_peak(vm_pool *p);

@@ -49,6 +49,7 @@ typedef struct {
     int clblast_sets;          /* VP_SETS_*: parameter sets without a tuning file */
     int clblast_direct_small;  /* small CLBlast products take the direct kernel (XGEMM_MIN_INDIRECT_SIZE 64) */
     int touch_buffers;         /* vm_alloc fills new buffers (so lazy allocation fails at once); 0 on Oclgrind */
+    int hold_released;         /* vm_free keeps buffers until shutdown (Oclgrind: see policy.c) */
     size_t bench_gemm_n;       /* vbench's SGEMM peak: an n x n x n product */
     size_t bench_copy_mb;      /* vbench's bandwidth probe size */
 } vp_policy;

@@ -399,6 +399,7 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     rt->mem.global_mem = rt->dev.global_mem;
     rt->mem.max_alloc = rt->dev.max_alloc;
     rt->mem.no_touch = !rt->policy.touch_buffers;
+    rt->mem.hold_released = rt->policy.hold_released;
     if ((st = build_program(rt))) {
         vr_close(rt);
         return st;
