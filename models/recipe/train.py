@@ -13,7 +13,8 @@ last checkpoint was; a finished stage is skipped):
             scales (VAR_SPEC 4), the decoder on 8x8-latent crops of f_hat
   tokens    the training images as ten token maps each (int16 [n, 680]), the VAR's teacher-forcing targets
   var       VAR (depth 16, width 64) by teacher forcing over all ten scales with the block-causal mask,
-            class dropout 0.1 for guidance
+            class dropout 0.1 for guidance; the loss weighs scale s by pn_s / sum(pn) (--weighting side,
+            scale_weights) rather than upstream's mean over tokens, which starves the coarse scales
   classifier  the small CNN of classifier.py on real images; accuracy on held-out images
   export    16-bit safetensors with upstream key names (through models/convert.py) into models/demo/, and the
             classifier's feature statistics over real images (fd_ref.py: fd_ref.safetensors, F32)
