@@ -47,6 +47,15 @@ def measure(a, stage, model):
            "--warmup", "1", "--reps", str(a.reps), "--json", js, "--md", os.path.join(a.out, stage + ".md")]
     print("+ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+    # the records are committed: name the files, not this machine's folders
+    for out in (js, os.path.join(a.out, stage + ".md")):
+        with open(out) as f:
+            text = f.read()
+        for folder, label in ((os.path.dirname(model), "<converted>"), (os.path.abspath(demo), "<export>"),
+                              (demo.rstrip("/"), "<export>")):
+            text = text.replace(folder + "/", label + "/")
+        with open(out, "w") as f:
+            f.write(text)
     with open(js) as f:
         return json.load(f)
 
