@@ -16,43 +16,19 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import classifier as clf  # noqa: E402
+import sample  # noqa: E402
 import st_io  # noqa: E402
 import train  # noqa: E402
-import vqvae as vq  # noqa: E402
 from var import VAR  # noqa: E402
 
 
-@torch.no_grad()
 def accuracy(var, vae, w, labels, real, k, cfg):
     """labels int64 [B]; real int64 [B, 680]: the fraction of decoded images classified as their label."""
-    q, b, pns = vae.quantize, len(labels), vq.PATCH_NUMS
-    side, last = pns[-1], len(pns) - 1
-    lab = torch.cat([labels, torch.full_like(labels, var.classes)])  # conditional rows, then null-class rows
-    f_hat = torch.zeros(b, q.c, side, side)
-    x_in = torch.zeros(2 * b, 0, q.c)
-    gen = torch.Generator().manual_seed(0)
-    at = 0
-    for si, pn in enumerate(pns):
-        if si < k:
-            idx = real[:, at:at + pn * pn]
-        else:
-            logits = var(lab, x_in)[:, at:at + pn * pn]  # [2B, pn^2, V]
-            t = cfg * si / last
-            mixed = (1 + t) * logits[:b] - t * logits[b:]
-            probs = F.softmax(mixed.reshape(-1, mixed.shape[-1]), -1)
-            idx = torch.multinomial(probs, 1, generator=gen).view(b, -1)
-        f_hat = f_hat + q._up(q.embedding(idx.reshape(b, pn, pn)).permute(0, 3, 1, 2), side, si)
-        at += pn * pn
-        if si < last:
-            ni = F.interpolate(f_hat, size=(pns[si + 1],) * 2, mode="area").reshape(b, q.c, -1).transpose(1, 2)
-            x_in = torch.cat((x_in, torch.cat((ni, ni), 0)), 1)
-    img = vae.decode(f_hat).clamp(-1, 1).add(1).mul(0.5)
-    u8 = (img * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    _, u8 = sample.generate(var, vae, labels.tolist(), cfg, prefix=real, k=k, gen=torch.Generator().manual_seed(0))
     logits, _ = clf.numpy_forward(w, clf.downsample(u8))
     return float((logits.argmax(1) == labels.numpy()).mean())
 

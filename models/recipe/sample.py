@@ -14,7 +14,9 @@ from vqvae import PATCH_NUMS
 
 
 @torch.no_grad()
-def generate(var, vae, labels, cfg=1.5, late_layers=None, full_scales=6):
+def generate(var, vae, labels, cfg=1.5, late_layers=None, full_scales=6, prefix=None, k=0, gen=None):
+    """prefix int64 [B, 680], k: scales 0..k-1 are taken from prefix instead of sampled (prefix_eval.py).
+    gen: a torch.Generator to draw each token from the softmax of the CFG logits; None: greedy."""
     var.eval()
     vae.eval()
     q = vae.quantize
@@ -25,13 +27,20 @@ def generate(var, vae, labels, cfg=1.5, late_layers=None, full_scales=6):
     x_in = torch.zeros(2 * b, 0, q.c)
     toks, at = [], 0
     for si, pn in enumerate(PATCH_NUMS):
-        logits = var(lab, x_in, late_layers, full_scales)[:, at:at + pn * pn]  # [2B, pn^2, V]
-        t = cfg * si / (sn - 1)
-        a, u = np.float32(1.0 + t), np.float32(t)
-        mixed = float(a) * logits[:b] - float(u) * logits[b:]
-        idx = mixed.argmax(-1)  # [B, pn^2]
+        if si < k:
+            idx = prefix[:, at:at + pn * pn]
+        else:
+            logits = var(lab, x_in, late_layers, full_scales)[:, at:at + pn * pn]  # [2B, pn^2, V]
+            t = cfg * si / (sn - 1)
+            a, u = np.float32(1.0 + t), np.float32(t)
+            mixed = float(a) * logits[:b] - float(u) * logits[b:]
+            if gen is None:
+                idx = mixed.argmax(-1)  # [B, pn^2]
+            else:
+                probs = F.softmax(mixed.reshape(-1, mixed.shape[-1]), -1)
+                idx = torch.multinomial(probs, 1, generator=gen).view(b, -1)
         toks.append(idx)
-        h = q.embedding(idx.view(b, pn, pn)).permute(0, 3, 1, 2)
+        h = q.embedding(idx.reshape(b, pn, pn)).permute(0, 3, 1, 2)
         f_hat = f_hat + q._up(h, side, si)
         at += pn * pn
         if si < sn - 1:
