@@ -30,11 +30,7 @@ def save(path, u8):
 
 def reconstructions(run):
     """-> uint8 [2 * 128, 10 * 128, 3]: held-out images over their ten-scale reconstructions."""
-    model = vq.VQVAE(**train.VAE_CFG)
-    for stage in ("vqvae-ms", "vqvae"):  # the finished VQ-VAE, or the first stage's latest checkpoint
-        if os.path.exists(os.path.join(run, stage + ".pt")):
-            model.load_state_dict(torch.load(os.path.join(run, stage + ".pt"))["model"])
-            break
+    model, _ = train.load_vae(argparse.Namespace(path=lambda name: os.path.join(run, name)))  # the latest stage
     model.quantize.patch_nums = vq.PATCH_NUMS
     model.eval()
     real = data.batch(range(len(data.CLASSES)), [data.HELD_OUT] * len(data.CLASSES))
