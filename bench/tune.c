@@ -6,6 +6,7 @@
 #include "builtin.h"
 #include "error.h"
 #include "gemm_tune.h"
+#include "policy_tune.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -194,6 +195,43 @@ static int split_names(char *s, const char **names, int max)
     return n;
 }
 
+/* Times and stores the work-group sizes of the policy's family (policy_tune.h); prints a table. */
+static int tune_work_groups(vr_runtime *rt, const var_hparams *vh, int reps)
+{
+    int si = vh->scales >= 2 ? vh->scales - 2 : 0;
+    vp_wg_shape shape = {.C = vh->C, .T = vh->patch[si] * vh->patch[si], .R = 2, .kv_len = vh->begin[si + 1]};
+    vp_wg_result r;
+    fprintf(stderr, "vbench: tune: work-group sizes (%s family)\n", rt->policy.name);
+    int st = vp_wg_measure(rt, &shape, reps < 5 ? 5 : reps, &r);
+    if (st) return st;
+    printf("## Work-group sizes: %s (%s, driver %s), policy family %s\n\n", rt->dev.name, rt->dev.platform_name,
+           rt->dev.driver, rt->policy.name);
+    printf("| kernel | timed | local size: median ms per launch | chosen |\n|---|---|---|---|\n");
+    for (int k = 0; k < VP_WG_KINDS; k++) {
+        const vp_wg_row *row = &r.row[k];
+        if (!row->measured) continue;
+        printf("| %s | %s |", vp_wg_names[k], row->shape);
+        for (int i = 0; i < row->n; i++) {
+            if (row->cand[i]) printf(" %zu:", row->cand[i]);
+            else printf(" driver's:");
+            if (isnan(row->ms[i])) printf(" failed");
+            else printf(" %.3f", row->ms[i]);
+        }
+        if (row->cand[row->best]) printf(" | %zu |\n", row->cand[row->best]);
+        else printf(" | driver's |\n");
+    }
+    char path[1024];
+    vp_wg_path(&rt->dev, path, sizeof path);
+    if (!path[0]) {
+        printf("\nNot stored: the varcl cache is off (VARCL_CACHE_DIR=off).\n\n");
+        return 0;
+    }
+    if ((st = vp_wg_write(path, rt, &r))) return st;
+    printf("\nStored in %s: varcl programs on this device use these sizes from now on (delete it to undo).\n\n",
+           path);
+    return 0;
+}
+
 int vtune_run(const vtune_options *o)
 {
     char *names_buf = o->sets ? strdup(o->sets) : NULL;
@@ -248,6 +286,9 @@ int vtune_run(const vtune_options *o)
         return 1;
     }
 
+    /* the work-group sizes that queries cannot tell (policy_tune.h), timed on the model's 13x13 scale */
+    if (!st) st = tune_work_groups(&rt, &vh, o->reps);
+
     /* the products of one image, with conv.c's chunk bound for this device */
     vc_conv conv;
     vg_gemm unused;
@@ -273,7 +314,7 @@ int vtune_run(const vtune_options *o)
     if (!st && packed) { /* nothing runs through CLBlast: a file would only hide the built-in sets */
         printf("## GEMM tuning: %s (%s, driver %s)\n\nNothing to tune: every product of the model runs through %s "
                "on this device, not CLBlast (VARCL_LINEAR=clblast vbench --tune tunes CLBlast for runs with "
-               "VARCL_LINEAR=clblast). No file written.\n",
+               "VARCL_LINEAR=clblast). No GEMM file written.\n",
                rt.dev.name, rt.dev.platform_name, rt.dev.driver,
                rt.policy.product == VP_PRODUCT_PACKED ? "linear_packed (weights packed)" : "linear_simt");
     } else if (!st) {

@@ -6,6 +6,7 @@
 
 #include <zlib.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -114,6 +115,82 @@ int vcf_write(const char *path, const char *kind, const void *data, size_t len)
         if (ok) err = errno;
         unlink(tmp);
         return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, strerror(err));
+    }
+    return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+    return (h ^ '\n') * 0x100000001b3ULL; /* a separator: ("ab", "c") differs from ("a", "bc") */
+}
+
+void vcf_device_path(const vr_device *dev, const char *prefix, char *buf, size_t n)
+{
+    char dir[900];
+    vr_cache_dir(dir, sizeof dir);
+    buf[0] = 0;
+    if (!dir[0]) return;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv1a(fnv1a(fnv1a(h, dev->name), dev->driver), dev->platform_version);
+    snprintf(buf, n, "%s/%s-%016llx.ini", dir, prefix, (unsigned long long)h);
+}
+
+char *vcf_trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int vcf_device_line(const char *key, const char *val, const vr_device *dev, int seen[3], char *why, size_t n)
+{
+    static const char *const keys[3] = {"device", "driver", "platform"};
+    int i = 0;
+    while (i < 3 && strcmp(key, keys[i])) i++;
+    if (i == 3) return -1;
+    const char *actual = i == 0 ? dev->name : i == 1 ? dev->driver : dev->platform_version;
+    char a[300];
+    snprintf(a, sizeof a, "%s", actual);
+    if (strcmp(val, vcf_trim(a))) {
+        snprintf(why, n, "written for %s '%.80s', not '%.80s'", keys[i], val, a);
+        return 1;
+    }
+    seen[i] = 1;
+    return 0;
+}
+
+int vcf_parse_text(const char *path, const char *kind, const char *what,
+                   int (*parse)(FILE *f, void *ctx, char *why, size_t n), void *ctx, int *found)
+{
+    *found = 0;
+    void *text = NULL;
+    size_t len = 0;
+    char why[600];
+    if (vcf_read(path, kind, &text, &len, why, sizeof why) != VCF_OK) return 0;
+    FILE *f = len ? fmemopen(text, len, "r") : NULL;
+    if (!f) {
+        free(text);
+        return len ? varcl_fail(VARCL_E_RUNTIME, "%s %s: out of host memory", what, path) : 0;
+    }
+    int bad = parse(f, ctx, why, sizeof why);
+    fclose(f);
+    free(text);
+    if (bad) return varcl_fail(VARCL_E_INPUT, "%s %s: %s; delete the file or rerun `vbench --tune`", what, path, why);
+    *found = 1;
+    return 0;
+}
+
+int vcf_next_line(FILE *f, char *buf, size_t size, int *line_no, char **s, char *why, size_t n)
+{
+    while (fgets(buf, (int)size, f)) {
+        ++*line_no;
+        size_t len = strlen(buf);
+        if (len == size - 1 && buf[len - 1] != '\n')
+            return snprintf(why, n, "line %d: longer than %zu characters", *line_no, size - 2), -1;
+        *s = vcf_trim(buf);
+        if (**s && **s != '#' && **s != ';') return 1;
     }
     return 0;
 }

@@ -10,6 +10,9 @@
 #define VARCL_CACHEFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#include "runtime.h"
 
 #define VCF_VERSION 1
 
@@ -23,5 +26,29 @@ int vcf_read(const char *path, const char *kind, void **data, size_t *len, char 
 /* Writes the payload in its frame, atomically (temporary file + rename; the directory is created if needed).
  * 0, or VARCL_E_RUNTIME naming the path (the temporary is removed). */
 int vcf_write(const char *path, const char *kind, const void *data, size_t len);
+
+/* A framed text file (the per-device tuning files): reads it and hands the payload to parse(f, ctx, why, n) as a
+ * stream whose line 2 is the file's line 2 (line 1 is the frame). A file absent, cut short or damaged is not parsed
+ * (*found = 0: the caller goes on without it). 0; VARCL_E_INPUT when parse returns non-zero, with "<what> <path>:
+ * <why>; delete the file or rerun `vbench --tune`" recorded; VARCL_E_RUNTIME when out of host memory. */
+int vcf_parse_text(const char *path, const char *kind, const char *what,
+                   int (*parse)(FILE *f, void *ctx, char *why, size_t n), void *ctx, int *found);
+
+/* For parse callbacks: the next line of the stream that is not blank or a comment ('#' or ';'), trimmed, in *s;
+ * *line_no counts every line. 1: a line; 0: the end; -1: a line longer than the buffer ("line N: longer than ..."
+ * in why). */
+int vcf_next_line(FILE *f, char *buf, size_t size, int *line_no, char **s, char *why, size_t n);
+
+/* The path of a per-device file in varcl's cache: "<cache dir>/<prefix>-<16 hex digits>.ini", the digits a hash of
+ * the device's name, driver version and platform version (a new driver gets a new file). "" when the cache is off. */
+void vcf_device_path(const vr_device *dev, const char *prefix, char *buf, size_t n);
+
+/* Cuts leading and trailing white space (in place); returns the first non-space character. */
+char *vcf_trim(char *s);
+
+/* For the text per-device files: checks a "device", "driver" or "platform" line against the device (values trimmed).
+ * -1: key is none of them; 0: it matches (seen[0..2] set for device, driver, platform); 1: it does not (why says
+ * for what it was written). */
+int vcf_device_line(const char *key, const char *val, const vr_device *dev, int seen[3], char *why, size_t n);
 
 #endif

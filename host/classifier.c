@@ -120,7 +120,7 @@ static int group(vcls_model *m, cl_mem rgb, int g, int size, cl_mem a, cl_mem b,
     vr_runtime *rt = m->rt;
     int side = VCLS_SIDE, st;
     size_t gs = (size_t)g * side * side;
-    if ((st = vr_launch(rt, m->k_down, "box_down_u8", 1, &gs, NULL, 5, VR_ARG(rgb), VR_ARG(a), VR_ARG(g),
+    if ((st = vr_launch(rt, m->k_down, "box_down_u8", 1, &gs, vr_elem_local(rt), 5, VR_ARG(rgb), VR_ARG(a), VR_ARG(g),
                         VR_ARG(size), VR_ARG(side))))
         return st;
     int h = side;
@@ -129,15 +129,15 @@ static int group(vcls_model *m, cl_mem rgb, int g, int size, cl_mem a, cl_mem b,
         /* a [g][h][h][cin] -> b [g][h][h][cout] (conv + bias) -> a [g][h/2][h/2][cout] (ReLU, max-pool) */
         if ((st = vc_forward(&m->conv, c, a, g, h, h, 1, b))) return st;
         size_t n = (size_t)g * (h / 2) * (h / 2) * c->cout;
-        if ((st = vr_launch(rt, m->k_pool, "relu_maxpool2", 1, &n, NULL, 6, VR_ARG(b), VR_ARG(a), VR_ARG(g), VR_ARG(h),
-                            VR_ARG(h), VR_ARG(c->cout))))
+        if ((st = vr_launch(rt, m->k_pool, "relu_maxpool2", 1, &n, vr_elem_local(rt), 6, VR_ARG(b), VR_ARG(a),
+                            VR_ARG(g), VR_ARG(h), VR_ARG(h), VR_ARG(c->cout))))
             return st;
     }
     /* a [g][h][h][F] -> b [g][F] (features) -> a [g][classes] (logits) */
     int P = h * h, F = m->features;
     size_t n = (size_t)g * F;
-    if ((st = vr_launch(rt, m->k_mean, "mean_pixels", 1, &n, NULL, 5, VR_ARG(a), VR_ARG(b), VR_ARG(g), VR_ARG(P),
-                        VR_ARG(F))) ||
+    if ((st = vr_launch(rt, m->k_mean, "mean_pixels", 1, &n, vr_elem_local(rt), 5, VR_ARG(a), VR_ARG(b), VR_ARG(g),
+                        VR_ARG(P), VR_ARG(F))) ||
         (st = vg_linear_act(&m->gemm, b, 0, m->fc_wt, 0, a, 0, (size_t)g, (size_t)m->classes, (size_t)F, m->fc_b,
                             VG_ACT_BIAS)))
         return st;

@@ -63,8 +63,8 @@ static int add_bias(vf_state *s, cl_mem y, size_t rows, int N, cl_mem b, size_t 
 {
     int total = (int)(rows * N), o = (int)off;
     size_t g = (size_t)total;
-    return vr_launch(s->rt, s->k_bias, "add_bias", 1, &g, NULL, 5, VR_ARG(y), VR_ARG(b), VR_ARG(total), VR_ARG(N),
-                     VR_ARG(o));
+    return vr_launch(s->rt, s->k_bias, "add_bias", 1, &g, vr_elem_local(s->rt), 5, VR_ARG(y), VR_ARG(b), VR_ARG(total),
+                     VR_ARG(N), VR_ARG(o));
 }
 
 int vf_begin(vf_state *s, const int *labels)
@@ -93,7 +93,8 @@ int vf_begin(vf_state *s, const int *labels)
     if (st) return st;
     int n = R * C;
     size_t g = (size_t)n;
-    if ((st = vr_launch(s->rt, s->k_silu, "silu", 1, &g, NULL, 3, VR_ARG(s->cond), VR_ARG(s->cond), VR_ARG(n))))
+    if ((st = vr_launch(s->rt, s->k_silu, "silu", 1, &g, vr_elem_local(s->rt), 3, VR_ARG(s->cond), VR_ARG(s->cond),
+                        VR_ARG(n))))
         return st;
     size_t ada_layer = (size_t)R * 6 * C;
     if (hp->shared_aln) {
@@ -128,9 +129,9 @@ int vf_embed(vf_state *s, int si, cl_mem next)
     if ((st = vg_linear(s->gemm, next, 0, s->m->word_wt, 0, s->y, 0, (size_t)B * T, (size_t)C, (size_t)hp->cvae)))
         return st;
     size_t g = (size_t)2 * B * T * C;
-    return vr_launch(s->rt, s->k_embed, "embed_scale", 1, &g, NULL, 10, VR_ARG(s->y), VR_ARG(s->m->word_b),
-                     VR_ARG(s->m->lvl_embed), VR_ARG(s->m->pos), VR_ARG(s->x), VR_ARG(B), VR_ARG(T), VR_ARG(C),
-                     VR_ARG(begin), VR_ARG(si));
+    return vr_launch(s->rt, s->k_embed, "embed_scale", 1, &g, vr_elem_local(s->rt), 10, VR_ARG(s->y),
+                     VR_ARG(s->m->word_b), VR_ARG(s->m->lvl_embed), VR_ARG(s->m->pos), VR_ARG(s->x), VR_ARG(B),
+                     VR_ARG(T), VR_ARG(C), VR_ARG(begin), VR_ARG(si));
 }
 
 static int ln_mod(vf_state *s, cl_mem mod, int rows, int T, int stride, int scale_off, int shift_off)
@@ -138,17 +139,17 @@ static int ln_mod(vf_state *s, cl_mem mod, int rows, int T, int stride, int scal
     int C = s->m->hp.C;
     float eps = LN_EPS;
     size_t g = (size_t)rows;
-    return vr_launch(s->rt, s->k_ln, "ln_modulate", 1, &g, NULL, 10, VR_ARG(s->x), VR_ARG(s->a), VR_ARG(mod),
-                     VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off), VR_ARG(shift_off),
-                     VR_ARG(eps));
+    return vr_launch(s->rt, s->k_ln, "ln_modulate", 1, &g, vr_elem_local(s->rt), 10, VR_ARG(s->x), VR_ARG(s->a),
+                     VR_ARG(mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off),
+                     VR_ARG(shift_off), VR_ARG(eps));
 }
 
 static int gated(vf_state *s, cl_mem bias, cl_mem mod, int rows, int T, int gamma_off)
 {
     int C = s->m->hp.C, total = rows * C, stride = 6 * C;
     size_t g = (size_t)total;
-    return vr_launch(s->rt, s->k_gres, "gated_residual", 1, &g, NULL, 9, VR_ARG(s->x), VR_ARG(s->y), VR_ARG(bias),
-                     VR_ARG(mod), VR_ARG(total), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(gamma_off));
+    return vr_launch(s->rt, s->k_gres, "gated_residual", 1, &g, vr_elem_local(s->rt), 9, VR_ARG(s->x), VR_ARG(s->y),
+                     VR_ARG(bias), VR_ARG(mod), VR_ARG(total), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(gamma_off));
 }
 
 /* The policy's attention variant (policy.h): the blocked kernel (16 keys per vector step, QB queries per

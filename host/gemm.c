@@ -529,6 +529,6 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
     int total = (int)(M * N), n = (int)N, off = (int)y_off;
     size_t gsz = M * N;
     int gelu = act == VG_ACT_BIAS_GELU;
-    return vr_launch(g->rt, gelu ? g->k_gelu : g->k_bias, gelu ? "bias_gelu" : "add_bias", 1, &gsz, NULL, 5, VR_ARG(y),
-                     VR_ARG(bias), VR_ARG(total), VR_ARG(n), VR_ARG(off));
+    return vr_launch(g->rt, gelu ? g->k_gelu : g->k_bias, gelu ? "bias_gelu" : "add_bias", 1, &gsz,
+                     vr_elem_local(g->rt), 5, VR_ARG(y), VR_ARG(bias), VR_ARG(total), VR_ARG(n), VR_ARG(off));
 }

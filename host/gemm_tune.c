@@ -21,40 +21,9 @@
 
 /* ---- where the file lives ---- */
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-    return (h ^ '\n') * 0x100000001b3ULL; /* a separator: ("ab", "c") differs from ("a", "bc") */
-}
-
-void vg_tuning_path(const vr_device *dev, char *buf, size_t n)
-{
-    char dir[900];
-    vr_cache_dir(dir, sizeof dir);
-    buf[0] = 0;
-    if (!dir[0]) return;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv1a(fnv1a(fnv1a(h, dev->name), dev->driver), dev->platform_version);
-    snprintf(buf, n, "%s/gemm-%016llx.ini", dir, (unsigned long long)h);
-}
+void vg_tuning_path(const vr_device *dev, char *buf, size_t n) { vcf_device_path(dev, "gemm", buf, n); }
 
 /* ---- reading ---- */
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
-    return s;
-}
-
-/* Compares a stored device string with the device's own (both trimmed). */
-static int same_text(const char *stored, const char *actual)
-{
-    char a[300];
-    snprintf(a, sizeof a, "%s", actual);
-    return !strcmp(stored, trim(a));
-}
 
 static int parse_params(char *val, vg_xgemm_set *s, char *why, size_t n)
 {
@@ -85,16 +54,13 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
     enum { TOP = -1 };
     /* line 1 is the frame line (cachefile.h), so that line numbers are the file's */
     int section = TOP, line_no = 1, format = 0, have_set[VG_CLASSES] = {0}, have_params[VG_CLASSES] = {0};
-    int have_dev = 0, have_driver = 0, have_platform = 0;
+    int seen_dev[3] = {0}, dl;
+    char reason[300];
     char line[1200];
     memset(t, 0, sizeof *t);
-    while (fgets(line, sizeof line, f)) {
-        line_no++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n')
-            return snprintf(why, n, "line %d: longer than %zu characters", line_no, sizeof line - 2), 1;
-        char *s = trim(line);
-        if (!*s || *s == '#' || *s == ';') continue;
+    char *s;
+    int got;
+    while ((got = vcf_next_line(f, line, sizeof line, &line_no, &s, why, n)) > 0) {
         if (*s == '[') {
             char *e = strchr(s, ']');
             if (!e || e[1]) return snprintf(why, n, "line %d: expected [linear] or [conv]", line_no), 1;
@@ -107,7 +73,7 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
         char *eq = strchr(s, '=');
         if (!eq) return snprintf(why, n, "line %d: expected 'key = value', got '%.60s'", line_no, s), 1;
         *eq = 0;
-        char *key = trim(s), *val = trim(eq + 1);
+        char *key = vcf_trim(s), *val = vcf_trim(eq + 1);
         if (section == TOP) {
             if (!strcmp(key, "format")) {
                 format = atoi(val);
@@ -115,20 +81,8 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
                     return snprintf(why, n, "line %d: format %s is not %d (written by another varcl version?)", line_no,
                                     val, TUNING_FORMAT),
                            1;
-            } else if (!strcmp(key, "device")) {
-                if (!same_text(val, dev->name))
-                    return snprintf(why, n, "line %d: written for device '%.80s', not '%.80s'", line_no, val, dev->name), 1;
-                have_dev = 1;
-            } else if (!strcmp(key, "driver")) {
-                if (!same_text(val, dev->driver))
-                    return snprintf(why, n, "line %d: written for driver '%.60s', not '%.60s'", line_no, val, dev->driver), 1;
-                have_driver = 1;
-            } else if (!strcmp(key, "platform")) {
-                if (!same_text(val, dev->platform_version))
-                    return snprintf(why, n, "line %d: written for platform '%.80s', not '%.80s'", line_no, val,
-                                    dev->platform_version),
-                           1;
-                have_platform = 1;
+            } else if ((dl = vcf_device_line(key, val, dev, seen_dev, reason, sizeof reason)) >= 0) {
+                if (dl) return snprintf(why, n, "line %d: %s", line_no, reason), 1;
             } else if (strcmp(key, "date") && strcmp(key, "model") &&
                        strcmp(key, "few_rows")) { /* few_rows: from files before packed weights; ignored */
                 return snprintf(why, n, "line %d: unknown key '%s'", line_no, key), 1;
@@ -142,7 +96,6 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
             snprintf(set->name, sizeof set->name, "%s", val);
             have_set[section] = 1;
         } else if (!strcmp(key, "params")) {
-            char reason[300];
             if (parse_params(val, set, reason, sizeof reason))
                 return snprintf(why, n, "line %d: %s", line_no, reason), 1;
             have_params[section] = 1;
@@ -150,9 +103,10 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
             return snprintf(why, n, "line %d: unknown key '%s' in [%s]", line_no, key, vg_class_names[section]), 1;
         }
     }
+    if (got < 0) return 1;
     if (ferror(f)) return snprintf(why, n, "read error: %s", strerror(errno)), 1;
     if (!format) return snprintf(why, n, "no 'format = %d' line", TUNING_FORMAT), 1;
-    if (!have_dev || !have_driver || !have_platform)
+    if (!seen_dev[0] || !seen_dev[1] || !seen_dev[2])
         return snprintf(why, n, "the device, driver and platform lines are required"), 1;
     int defaults = 0;
     for (int c = 0; c < VG_CLASSES; c++) {
@@ -164,7 +118,6 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
             return snprintf(why, n, "[%s]: set = default takes no params line", vg_class_names[c]), 1;
         if (!is_default && !have_params[c])
             return snprintf(why, n, "[%s]: set %s needs a params line", vg_class_names[c], set->name), 1;
-        char reason[300];
         if (!is_default && vg_xgemm_check(set, dev, reason, sizeof reason))
             return snprintf(why, n, "[%s]: set %s %s", vg_class_names[c], set->name, reason), 1;
     }
@@ -176,27 +129,23 @@ static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, 
     return 0;
 }
 
+typedef struct {
+    const vr_device *dev;
+    vg_tuning *t;
+} parse_ctx;
+
+static int parse_cb(FILE *f, void *ctx, char *why, size_t n)
+{
+    parse_ctx *c = ctx;
+    return parse_tuning(f, c->dev, c->t, why, n);
+}
+
 int vg_tuning_read(const char *path, const vr_device *dev, vg_tuning *t, int *found)
 {
-    *found = 0;
-    void *text = NULL;
-    size_t len = 0;
-    char why[600];
     /* A file whose frame does not match (cut short, damaged, or from before the frame) is not used: CLBlast's
      * defaults or the built-in sets are correct, only slower, and `vbench --tune` rewrites it. */
-    if (vcf_read(path, "gemm-tuning", &text, &len, why, sizeof why) != VCF_OK) return 0;
-    FILE *f = len ? fmemopen(text, len, "r") : NULL;
-    if (!f) {
-        free(text);
-        return len ? varcl_fail(VARCL_E_RUNTIME, "GEMM tuning file %s: out of host memory", path) : 0;
-    }
-    int bad = parse_tuning(f, dev, t, why, sizeof why);
-    fclose(f);
-    free(text);
-    if (bad)
-        return varcl_fail(VARCL_E_INPUT, "GEMM tuning file %s: %s; delete the file or rerun `vbench --tune`", path, why);
-    *found = 1;
-    return 0;
+    parse_ctx c = {dev, t};
+    return vcf_parse_text(path, "gemm-tuning", "GEMM tuning file", parse_cb, &c, found);
 }
 
 /* ---- writing ---- */

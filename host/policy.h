@@ -39,6 +39,7 @@ typedef struct {
     int attn_blocked;          /* attention_blk where the KV page size allows (P % 16 == 0) */
     size_t attn_blk_local;     /* attention_blk work-group, each dimension (0: the driver's choice) */
     size_t attn_local;         /* attention / qk_norm_store work-group, first dimension (0: the driver's choice) */
+    size_t elem_local;         /* 1-D element-wise kernels (vr_elem_local; global rounded up), 0: the driver's choice */
     int gn_rows;               /* GroupNorm by pixel rows (gn_*_rows, up to GN_ROWS_CMAX channels) */
     size_t gn_final_local;     /* gn_finalize work-group: 1 or 64 (cl/norm.cl GN_FL) */
     int gn_chunk_count;        /* rows shape: fixed pixel chunks of the statistics pass */

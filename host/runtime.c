@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include "cachefile.h"
+#include "policy_tune.h"
 #include "error.h"
 
 #include <ctype.h>
@@ -372,7 +373,8 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     memset(rt, 0, sizeof *rt);
     int st = vr_choose_device(spec, &rt->dev);
     if (st) return st;
-    if ((st = vp_choose(&rt->policy, rt->dev.platform, rt->dev.device))) {
+    /* the policy from queries, then the work-group sizes `vbench --tune` measured on this device (policy_tune.h) */
+    if ((st = vp_choose(&rt->policy, rt->dev.platform, rt->dev.device)) || (st = vp_wg_apply(rt))) {
         memset(rt, 0, sizeof *rt);
         return st;
     }

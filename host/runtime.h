@@ -70,6 +70,13 @@ int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const
               int nargs, ...);
 #define VR_ARG(x) sizeof(x), (const void *)&(x)
 
+/* The local size of 1-D element-wise launches (policy.h elem_local), or NULL for the driver's choice. Only for
+ * kernels that return past their element count: vr_launch rounds the global size up to it. */
+static inline const size_t *vr_elem_local(const vr_runtime *rt)
+{
+    return rt->policy.elem_local ? &rt->policy.elem_local : NULL;
+}
+
 /* Adds ms under name (VARCL_PROFILE); vr_close prints the table to stderr, largest first. */
 void vr_prof_add(vr_runtime *rt, const char *name, double ms);
 /* Wall-clock ms (CLOCK_MONOTONIC). */

@@ -160,7 +160,7 @@ static int group_norm(vd_state *d, const vw_norm *n, cl_mem x, cl_mem y, int HW,
 static int add_to(vd_state *d, cl_mem a, cl_mem b, int n)
 {
     size_t g = (size_t)n;
-    return vr_launch(d->rt, d->k_add, "add_inplace", 1, &g, NULL, 3, VR_ARG(a), VR_ARG(b), VR_ARG(n));
+    return vr_launch(d->rt, d->k_add, "add_inplace", 1, &g, vr_elem_local(d->rt), 3, VR_ARG(a), VR_ARG(b), VR_ARG(n));
 }
 
 /* Picks a buffer index not in use. */
@@ -205,8 +205,8 @@ static int attn_block(vd_state *d, const vw_attn *a, int cur, int side)
                        (size_t)C, C3, 0.0f, d->scores, 0, (size_t)HW)))
         return st;
     size_t g = (size_t)HW;
-    if ((st = vr_launch(d->rt, d->k_softmax, "softmax_rows", 1, &g, NULL, 3, VR_ARG(d->scores), VR_ARG(HW),
-                        VR_ARG(HW))))
+    if ((st = vr_launch(d->rt, d->k_softmax, "softmax_rows", 1, &g, vr_elem_local(d->rt), 3, VR_ARG(d->scores),
+                        VR_ARG(HW), VR_ARG(HW))))
         return st;
     /* out[i] = sum_j p_ij v_j, then proj_out, then the residual */
     if ((st = vg_sgemm(d->gemm, 0, 0, (size_t)HW, (size_t)C, (size_t)HW, 1.0f, d->scores, 0, (size_t)HW, d->qkv,

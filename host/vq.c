@@ -83,14 +83,14 @@ int vq_step(vq_state *q, const int *tokens, int pn, int phi_idx, int next_pn)
     if ((st = vr_write(q->rt, q->tokens, 0, (size_t)B * T * sizeof(int), tokens))) return st;
     int n = B * T;
     size_t g = (size_t)n * Cv;
-    if ((st = vr_launch(q->rt, q->k_lookup, "codebook_lookup", 1, &g, NULL, 5, VR_ARG(q->tokens),
+    if ((st = vr_launch(q->rt, q->k_lookup, "codebook_lookup", 1, &g, vr_elem_local(q->rt), 5, VR_ARG(q->tokens),
                         VR_ARG(q->vae->codebook), VR_ARG(q->h), VR_ARG(n), VR_ARG(Cv))))
         return st;
     cl_mem u = q->h; /* the last scale is already at the latent size: no resize */
     if (pn != L) {
         g = (size_t)B * L * L * Cv;
-        if ((st = vr_launch(q->rt, q->k_bicubic, "bicubic_up", 1, &g, NULL, 6, VR_ARG(q->h), VR_ARG(q->u), VR_ARG(B),
-                            VR_ARG(pn), VR_ARG(L), VR_ARG(Cv))))
+        if ((st = vr_launch(q->rt, q->k_bicubic, "bicubic_up", 1, &g, vr_elem_local(q->rt), 6, VR_ARG(q->h),
+                            VR_ARG(q->u), VR_ARG(B), VR_ARG(pn), VR_ARG(L), VR_ARG(Cv))))
             return st;
         u = q->u;
     }
@@ -99,11 +99,11 @@ int vq_step(vq_state *q, const int *tokens, int pn, int phi_idx, int next_pn)
     if ((st = vc_forward_nobias(q->conv, phi, u, B, L, L, 1, q->conv_out))) return st;
     int total = B * L * L * Cv;
     g = (size_t)total;
-    if ((st = vr_launch(q->rt, q->k_phi, "phi_accumulate", 1, &g, NULL, 6, VR_ARG(q->fhat), VR_ARG(u),
+    if ((st = vr_launch(q->rt, q->k_phi, "phi_accumulate", 1, &g, vr_elem_local(q->rt), 6, VR_ARG(q->fhat), VR_ARG(u),
                         VR_ARG(q->conv_out), VR_ARG(phi->b), VR_ARG(total), VR_ARG(Cv))))
         return st;
     if (next_pn <= 0) return 0;
     g = (size_t)B * next_pn * next_pn * Cv;
-    return vr_launch(q->rt, q->k_area, "area_down", 1, &g, NULL, 6, VR_ARG(q->fhat), VR_ARG(q->next), VR_ARG(B),
-                     VR_ARG(L), VR_ARG(next_pn), VR_ARG(Cv));
+    return vr_launch(q->rt, q->k_area, "area_down", 1, &g, vr_elem_local(q->rt), 6, VR_ARG(q->fhat), VR_ARG(q->next),
+                     VR_ARG(B), VR_ARG(L), VR_ARG(next_pn), VR_ARG(Cv));
 }

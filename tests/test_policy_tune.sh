@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# vbench --tune's work-group sizes (host/policy_tune.h): timed on the device and stored per device in a private
+# VARCL_CACHE_DIR; later runs of the same policy family apply them (the policy's description shows the sizes, its
+# reason says so); a file for the other family, a file cut short and VARCL_POLICY_TUNING=off are not applied; a
+# well-framed but malformed file is refused with one line naming it.
+set -u
+data=${VARCL_TEST_DATA:?}
+vbench=$(cd "$(dirname "${VBENCH:?}")" && pwd)/$(basename "$VBENCH")
+vgen=$(cd "$(dirname "${VGEN:?}")" && pwd)/$(basename "$VGEN")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+tiny=(--model "$data/upstream-tiny/var.safetensors" --vae "$data/upstream-tiny/vae.safetensors")
+cache=$tmp/cache
+export VARCL_CACHE_DIR=$cache
+# the gpu family on any device: linear_simt and the per-query attention, so that all three sizes are timed
+VARCL_POLICY=gpu "$vbench" "${tiny[@]}" --tune --tune-reps 1 > "$tmp/t.md" 2> "$tmp/t.err"
+check '[ $? -eq 0 ]' "--tune exits 0: $(tail -3 "$tmp/t.err")"
+file=$(ls "$cache"/policy-*.ini 2> /dev/null | head -1)
+check '[ -n "$file" ] && [ "$(ls "$cache"/policy-*.ini | wc -l)" -eq 1 ]' "--tune writes one policy-<hash>.ini"
+check 'grep -q "^family = gpu$" "$file" && grep -q "^elem_local = [0-9]*$" "$file" &&
+       grep -q "^simt_local = [0-9]*$" "$file" && grep -q "^attn_local = [0-9]*$" "$file" &&
+       grep -q "^# linear_simt, .*median ms per launch by local size: driver: [0-9.]* 8: " "$file"' \
+    "the file holds the family, the three sizes and the timings: $(cat "$file")"
+check 'grep -q "^| element-wise | " "$tmp/t.md" && grep -q "^| linear_simt | " "$tmp/t.md" &&
+       grep -q "^| attention | " "$tmp/t.md" && grep -qF "Stored in $file" "$tmp/t.md"' \
+    "--tune prints the table and where it went: $(cat "$tmp/t.md")"
+
+# The policy as a short run reports it (vbench JSON): "description" and "reason"
+policy() {
+    "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 --json "$tmp/p.json" > /dev/null 2> "$tmp/p.err" ||
+        { echo "vbench failed: $(cat "$tmp/p.err")"; return; }
+    python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["results"][0]["policy"]; print(p["reason"] + " | " + p["description"])' "$tmp/p.json"
+}
+# The file's frame (host/cachefile.h): reframe FILE puts a matching frame around an edited body
+reframe() {
+    python3 - "$1" <<'PY'
+import sys, zlib
+path = sys.argv[1]
+raw = open(path, 'rb').read()
+body = raw.split(b'\n', 1)[1] if raw.startswith(b'# varcl-cache ') else raw
+open(path, 'wb').write(b'# varcl-cache 1 policy-tuning %d %08x\n' % (len(body), zlib.crc32(body)) + body)
+PY
+}
+check 'head -1 "$file" | grep -q "^# varcl-cache 1 policy-tuning [0-9]* [0-9a-f]\{8\}$"' "the file starts with its frame"
+cp "$file" "$tmp/good.ini"
+# sizes no family default has, so that the description shows whether the file was applied
+sed -e 's/^elem_local = .*/elem_local = 32/' -e 's/^simt_local = .*/simt_local = 16/' \
+    -e 's/^attn_local = .*/attn_local = 4/' "$tmp/good.ini" > "$file"
+reframe "$file"
+out=$(VARCL_POLICY=gpu policy)
+check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16)"*"attention per query (local 4)"*"element-wise local 32"*) true;; *) false;; esac' \
+    "the gpu family applies the file's sizes: $out"
+out=$(policy)
+check 'case "$out" in *"work-groups measured"*) false;; *"cpu (pocl"*|*"| cpu ("*) true;; *) false;; esac' \
+    "the cpu family ignores a file measured for gpu: $out"
+out=$(VARCL_POLICY=gpu VARCL_POLICY_TUNING=off policy)
+check 'case "$out" in *"work-groups measured"*) false;; *"element-wise local 64"*) true;; *) false;; esac' \
+    "VARCL_POLICY_TUNING=off ignores the file: $out"
+head -c 200 "$tmp/good.ini" > "$file"
+out=$(VARCL_POLICY=gpu policy)
+check 'case "$out" in *"work-groups measured"*|*"vbench failed"*) false;; *) true;; esac' "a file cut short is not used: $out"
+
+# well framed but wrong: one line naming the file and the fix, exit 2
+for edit in 's/^simt_local = .*/simt_local = 7/' 's/^attn_local = .*/attn_local = 4096/' 's/^family = .*/family = fpga/' \
+            's/^format = .*/format = 9/' '$a frobnicate = 1'; do
+    sed -e "$edit" "$tmp/good.ini" > "$file"
+    reframe "$file"
+    VARCL_POLICY=gpu "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+    rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$file: line" "$tmp/e.err" &&
+           grep -q "vbench --tune" "$tmp/e.err" && [ ! -e "$tmp/x.png" ]' \
+        "malformed file ($edit): exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+done
+VARCL_POLICY_TUNING=maybe "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "VARCL_POLICY_TUNING=maybe" "$tmp/e.err"' \
+    "VARCL_POLICY_TUNING=maybe: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+
+echo "test_policy_tune: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
