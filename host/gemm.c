@@ -279,6 +279,7 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
     g->source = VG_PARAMS_DEFAULT;
     g->packed = rt->policy.product == VP_PRODUCT_PACKED;
     g->simt = rt->policy.product == VP_PRODUCT_SIMT;
+    g->simt_cols = rt->policy.simt_cols;
     cl_uint units = 1;
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     g->units = units ? (int)units : 1;
@@ -289,7 +290,8 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
             if (!(g->k_packed[d][r] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
         }
     if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
-        !(g->k_pack = vr_kernel(rt, "pack_panels")) || !(g->k_simt = vr_kernel(rt, "linear_simt")))
+        !(g->k_pack = vr_kernel(rt, "pack_panels")) || !(g->k_simt = vr_kernel(rt, "linear_simt")) ||
+        !(g->k_simt8 = vr_kernel(rt, "linear_simt8")))
         return VARCL_E_RUNTIME;
     return 0;
 }
@@ -431,8 +433,8 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
                      VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
 }
 
-/* linear_simt (cl/linear.cl): 8 rows x 4 columns per work-item, the work-group along the columns from the
- * policy. */
+/* linear_simt / linear_simt8 (cl/linear.cl): 8 rows x 4 or 8 columns per work-item (g->simt_cols), the
+ * work-group along the columns from the policy. */
 static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
                        size_t wt_off, size_t wt_bs, size_t ldw, int trans_w, cl_mem y, size_t y_off, size_t y_bs,
                        size_t ldy, size_t M, size_t N, size_t K, float alpha, cl_mem bias, int act)
@@ -442,8 +444,9 @@ static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t 
     cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
     int m = (int)M, n = (int)N, k = (int)K, lx = (int)ldx, lw = (int)ldw, ly = (int)ldy, tw = trans_w;
     cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
-    size_t gsz[3] = {(N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
-    return vr_launch(g->rt, g->k_simt, "linear_simt", 3, gsz, lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo),
+    int eight = g->simt_cols == 8;
+    size_t gsz[3] = {eight ? (N + 7) / 8 : (N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
+    return vr_launch(g->rt, eight ? g->k_simt8 : g->k_simt, eight ? "linear_simt8" : "linear_simt", 3, gsz, lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo),
                      VR_ARG(xs), VR_ARG(lx), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(lw), VR_ARG(tw), VR_ARG(y),
                      VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b),
                      VR_ARG(act));

@@ -68,7 +68,8 @@ typedef struct {
     char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int simt;     /* weights [K][N], products through linear_simt instead of CLBlast (policy.h VP_PRODUCT_SIMT) */
-    cl_kernel k_simt;
+    int simt_cols; /* columns per linear_simt work-item: 4 (linear_simt) or 8 (linear_simt8), policy.h simt_cols */
+    cl_kernel k_simt, k_simt8;
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */
     cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */

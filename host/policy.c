@@ -98,6 +98,10 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe: 8 work-items (one 256-bit vector of lanes) per work-group ran linear_simt's 512 x 128 -> 512 at
      * 5-7 GFLOP/s, 32-64 at 1.3-1.5, 1 at 0.7 */
     p->simt_local = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 0;
+    /* llvmpipe: 8 columns x 8 rows per work-item ran 338 x 128 -> 512, 338 x 512 -> 128 and 338 x 128 -> 384 at 8.7,
+     * 10.5 and 7.9 GFLOP/s against 4.9, 5.4 and 4.6 with 4 columns (cl/linear.cl); GPUs keep 4 (more work-items,
+     * fewer registers each; they run CLBlast anyway) */
+    p->simt_cols = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 4;
     /* llvmpipe, the demo model (one image, VARCL_PROFILE): attention per query 23.8 s with the driver's
      * work-groups, 18.4 s with groups of 8 or of 32 (measured back to back on a busy machine) */
     if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->attn_local = 8;
@@ -136,6 +140,7 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
 {
     static const char *const products[] = {"linear_packed on packed weights", "CLBlast on weights [K][N]",
                                            "linear_simt on weights [K][N]"};
+    static const char *const simt_names[2] = {"", ", 8 columns per work-item"};
     char ll[24] = "driver's", al[24] = "driver's";
     if (p->linear_local) snprintf(ll, sizeof ll, "%zu", p->linear_local);
     size_t attn_wg = p->attn_blocked ? p->attn_blk_local : p->attn_local;
@@ -144,9 +149,10 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     snprintf(sl, sizeof sl, "%zu", p->simt_local);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
     snprintf(buf, n,
-             "%s (%s): products %s (local %s), im2col by %s, attention %s (local %s), GroupNorm %s, Winograd %d "
+             "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), GroupNorm %s, Winograd %d "
              "float4/item, element-wise local %s, CLBlast sets %s",
              p->name, p->reason, products[p->product], p->packed ? ll : p->simt_local ? sl : "driver's",
+             simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->im2col_simt ? "channel" : "tap",
              p->attn_blocked ? "blocked" : "per query", al, p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw,
              el,

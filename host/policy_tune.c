@@ -79,8 +79,9 @@ static int run_simt(vr_runtime *rt, void *p, size_t local)
     int M = b->s.R * b->s.T, K = b->s.C, N = 4 * b->s.C, ldx = K, ldw = N, ldy = N, tw = 0, act = 0;
     cl_ulong z = 0;
     float alpha = 1.0f;
-    size_t g[3] = {(size_t)(N + 3) / 4, (size_t)(M + 7) / 8, 1}, l[3] = {local, 1, 1};
-    return vr_launch(rt, b->simt, "linear_simt", 3, g, local ? l : NULL, 19, VR_ARG(b->x), VR_ARG(z), VR_ARG(z),
+    int v = rt->policy.simt_cols == 8 ? 8 : 4;
+    size_t g[3] = {(size_t)(N + v - 1) / v, (size_t)(M + 7) / 8, 1}, l[3] = {local, 1, 1};
+    return vr_launch(rt, b->simt, v == 8 ? "linear_simt8" : "linear_simt", 3, g, local ? l : NULL, 19, VR_ARG(b->x), VR_ARG(z), VR_ARG(z),
                      VR_ARG(ldx), VR_ARG(b->w), VR_ARG(z), VR_ARG(z), VR_ARG(ldw), VR_ARG(tw), VR_ARG(b->big),
                      VR_ARG(z), VR_ARG(z), VR_ARG(ldy), VR_ARG(M), VR_ARG(N), VR_ARG(K), VR_ARG(alpha), VR_ARG(b->w),
                      VR_ARG(act));
@@ -142,7 +143,7 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
     size_t rows = (size_t)shape->R * shape->T, C = (size_t)shape->C, pool = (size_t)shape->R * b.pages * b.P * C;
     int st = 0;
     if (!(b.add = vr_kernel(rt, "add_inplace")) || !(b.ln = vr_kernel(rt, "ln_modulate")) ||
-        !(b.simt = vr_kernel(rt, "linear_simt")) || !(b.attn = vr_kernel(rt, "attention_f32")))
+        !(b.simt = vr_kernel(rt, rt->policy.simt_cols == 8 ? "linear_simt8" : "linear_simt")) || !(b.attn = vr_kernel(rt, "attention_f32")))
         return VARCL_E_RUNTIME;
     if (!(b.x = upload(rt, rows * C, "work-group timing x")) || !(b.y = upload(rt, rows * C, "timing y")) ||
         !(b.mod = upload(rt, (size_t)shape->R * 6 * C, "timing mod")) || !(b.w = upload(rt, C * 4 * C, "timing w")) ||
@@ -167,7 +168,8 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
         measure(rt, b.add, run_elem, &b, reps, dflt.elem_local, e);
         if (rt->policy.product == VP_PRODUCT_SIMT) {
             vp_wg_row *s = &r->row[VP_WG_SIMT];
-            snprintf(s->shape, sizeof s->shape, "linear_simt %zu x %zu -> %zu", rows, C, 4 * C);
+            snprintf(s->shape, sizeof s->shape, "linear_simt%s %zu x %zu -> %zu", rt->policy.simt_cols == 8 ? "8" : "",
+                     rows, C, 4 * C);
             measure(rt, b.simt, run_simt, &b, reps, dflt.simt_local, s);
         }
         if (!rt->policy.attn_blocked) {

@@ -486,9 +486,23 @@ static void test_conv(void)
     vg_release(&gemm);
 }
 
-/* The product kernels of gemm.c (host/policy.h VP_PRODUCT_*): path 0 CLBlast, 1 linear_packed, 2 linear_simt */
-enum { PATH_CLBLAST, PATH_PACKED, PATH_SIMT, PATHS };
-static const char *const path_names[PATHS] = {"CLBlast", "packed", "simt"};
+/* The product kernels of gemm.c (host/policy.h VP_PRODUCT_*): path 0 CLBlast, 1 linear_packed, 2 linear_simt (4
+ * columns per work-item), 3 linear_simt8 (8 columns, policy.h simt_cols) */
+enum { PATH_CLBLAST, PATH_PACKED, PATH_SIMT, PATH_SIMT8, PATHS };
+static const char *const path_names[PATHS] = {"CLBlast", "packed", "simt", "simt8"};
+
+/* Points gemm at one path's kernel; *saved keeps what it was (restore with set_path(gemm, -1, saved)). */
+static void set_path(vg_gemm *gemm, int path, int saved[3])
+{
+    if (path < 0) {
+        gemm->packed = saved[0], gemm->simt = saved[1], gemm->simt_cols = saved[2];
+        return;
+    }
+    saved[0] = gemm->packed, saved[1] = gemm->simt, saved[2] = gemm->simt_cols;
+    gemm->packed = path == PATH_PACKED;
+    gemm->simt = path == PATH_SIMT || path == PATH_SIMT8;
+    gemm->simt_cols = path == PATH_SIMT8 ? 8 : 4;
+}
 
 /* gemm.c's vg_linear / vg_linear_batched through each product kernel (packed: linear_packed; [K][N]: CLBlast or
  * linear_simt) on this
@@ -500,7 +514,7 @@ static const char *const path_names[PATHS] = {"CLBlast", "packed", "simt"};
 static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int K, int wo, int act, vt_dtype wdt)
 {
     int packed = path == PATH_PACKED;
-    int xo = 5, yo = 3, saved = gemm->packed, saved_simt = gemm->simt;
+    int xo = 5, yo = 3, saved[3];
     size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
     size_t ws = we + 13;
     float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
@@ -531,8 +545,7 @@ static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int
     }
     cl_mem dyl = up(yg, (yo + batch * ys) * 4);
     cl_mem db = up(bias, (size_t)N * 4);
-    gemm->packed = packed;
-    gemm->simt = path == PATH_SIMT;
+    set_path(gemm, path, saved);
     double t0 = now_ms();
     vg_weight w = {dwl, wdt};
     int st = batch == 1 ? vg_linear_act(gemm, dxl, (size_t)xo, w, (size_t)wo, dyl, (size_t)yo, (size_t)M, (size_t)N,
@@ -542,8 +555,7 @@ static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int
     CHECK(st == 0, "vg_linear M=%d: %s", M, varcl_last_error());
     vr_finish(&rt);
     double ms_ = now_ms() - t0;
-    gemm->packed = saved;
-    gemm->simt = saved_simt;
+    set_path(gemm, -1, saved);
     down(dyl, yg, (yo + batch * ys) * 4);
     for (int b = 0; b < batch; b++) {
         char name[80];
@@ -581,17 +593,15 @@ static void sgemm_case(vg_gemm *gemm, int path, int trans_b, int M, int N, int K
             want[2 + (size_t)i * N + j] = (float)(alpha * s + beta * c0[2 + (size_t)i * N + j]);
         }
     cl_mem da = up(a, na * 4), db = up(b, nb * 4), dc = up(c0, nc * 4);
-    int saved = gemm->packed, saved_simt = gemm->simt;
-    gemm->packed = path == PATH_PACKED;
-    gemm->simt = path == PATH_SIMT;
+    int saved[3];
+    set_path(gemm, path, saved);
     double t0 = now_ms();
     CHECK(vg_sgemm(gemm, 0, trans_b, (size_t)M, (size_t)N, (size_t)K, alpha, da, 3, (size_t)lda, db, 5, (size_t)ldb,
                    beta, dc, 2, (size_t)N) == 0,
           "vg_sgemm: %s", varcl_last_error());
     vr_finish(&rt);
     double ms_ = now_ms() - t0;
-    gemm->packed = saved;
-    gemm->simt = saved_simt;
+    set_path(gemm, -1, saved);
     down(dc, got, nc * 4);
     char name[96];
     snprintf(name, sizeof name, "sgemm %d x %d -> %d%s (%s, beta %g)", M, K, N, trans_b ? " B^T" : "",
@@ -608,7 +618,7 @@ static void test_linear(void)
     CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
     const int ms[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 33, 64, 65, 130};
     if (tiny) { /* varcl's product kernels, rows in blocks of 2, 4, 8 with tails; full and partial panels */
-        for (int path = PATH_PACKED; path <= PATH_SIMT; path++) {
+        for (int path = PATH_PACKED; path < PATHS; path++) {
             const int tm[] = {1, 3, 9, 35};
             for (size_t t = 0; t < sizeof tm / sizeof *tm; t++) linear_case(&gemm, path, 1, tm[t], 40, 9, 3, VG_ACT_NONE);
             linear_case(&gemm, path, 2, 5, 33, 7, 1, VG_ACT_NONE);
