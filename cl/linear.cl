@@ -109,70 +109,87 @@ __kernel void pack_panels(__global const float *B, ulong b_off, int ldb, int tra
     out[((size_t)(n / PW) * K + k) * PW + n % PW] = v;
 }
 
-/* linear_simt, linear_simt8: y[b][m][n] = act(alpha * sum_k x[b][m][k] * W(k, n) + bias[n]) with W [K][N] as CLBlast
- * takes it, for devices whose neighbouring work-items are SIMD lanes but which CLBlast does not serve well (policy.h:
- * Mesa's llvmpipe, where CLBlast's default parameters ran the decoder's products at 0.1-0.4 GFLOP/s). Work-item
- * (column block, row block) computes V = 4 (linear_simt) or 8 (linear_simt8) columns of 8 rows in named float4 /
- * float8 accumulators: llvmpipe turns private arrays into memory indexed per lane, and every work-item costs it a
- * fixed few ns, so each does 32 or 64 outputs (measured on 512 x 128 -> 512: one column per work-item with an array
- * of 8 rows 0.1 GFLOP/s, 4 columns x 8 rows 2-5; on 338 x 128 -> 512, 338 x 512 -> 128 and 338 x 128 -> 384, 8
- * columns 8.7, 10.5 and 7.9 against 4.9, 5.4 and 4.6 with 4, each loaded weight row serving twice the rows' loads).
+/* linear_simt: y[b][m][n] = act(alpha * sum_k x[b][m][k] * W(k, n) + bias[n]) with W [K][N] as CLBlast takes it,
+ * for devices whose neighbouring work-items are SIMD lanes but which CLBlast does not serve well (policy.h: Mesa's
+ * llvmpipe, where CLBlast's default parameters ran the decoder's products at 0.1-0.4 GFLOP/s). Work-item (column
+ * block, row block) computes 4 columns of 8 rows in named float4 accumulators: llvmpipe turns private arrays into
+ * memory indexed per lane, and every work-item costs it a fixed few ns, so each does 32 outputs (measured on
+ * 512 x 128 -> 512: one column per work-item with an array of 8 rows 0.1 GFLOP/s, 4 columns x 8 rows 2-5).
  * W(k, n) = w[k * ldw + n], or w[n * ldw + k] with trans_w (B given as [N][K]: the decoder's q k^T). x rows ldx
  * apart, y rows ldy apart; rows past M repeat row M - 1 and columns past N column N - 1, neither written.
- * act as linear_packed (0 none, 1 bias, 2 bias + GELU). Global (ceil(N / V), ceil(M / 8), batch). */
-#define SIMT_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#define SIMT_C4(X) X(0), X(1), X(2), X(3)
-#define SIMT_C8(X) SIMT_C4(X), X(4), X(5), X(6), X(7)
+ * act as linear_packed (0 none, 1 bias, 2 bias + GELU). Global (ceil(N / 4), ceil(M / 8), batch). */
 #define SIMT_ROW(r) __global const float *x##r = xb + min(r, rows - 1) * ldx;
-#define SIMT_CDECL(i) *c##i = wb + (size_t)min(n + i, N - 1) * wn /* named: private arrays are memory on llvmpipe */
-#define SIMT_BIAS(i) bias[min(n + i, N - 1)]
-#define SIMT_EDGE(i) if (cols > i) yr[i] = v.s##i;
-#define SIMT_KERNEL(NAME, V, CLIST)                                                                                    \
-    __kernel void NAME(__global const float *x, ulong x_off, ulong x_bs, int ldx, __global const float *w,             \
-                       ulong w_off, ulong w_bs, int ldw, int trans_w, __global float *y, ulong y_off, ulong y_bs,      \
-                       int ldy, int M, int N, int K, float alpha, __global const float *bias, int act)                 \
-    {                                                                                                                  \
-        int n = get_global_id(0) * V, m0 = get_global_id(1) * 8, b = get_global_id(2);                                 \
-        if (n >= N || m0 >= M) return;                                                                                 \
-        int rows = min(8, M - m0), cols = min(V, N - n);                                                               \
-        __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;                                            \
-        __global const float *wb = w + w_off + b * w_bs;                                                               \
-        SIMT_R8(SIMT_ROW)                                                                                              \
-        float##V a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;               \
-        if (cols == V && !trans_w) {                                                                                   \
-            for (int k = 0; k < K; k++) {                                                                              \
-                float##V wv = vload##V(0, wb + (size_t)k * ldw + n);                                                   \
-                SIMT_R8(SIMT_FMA##V)                                                                                   \
-            }                                                                                                          \
-        } else { /* W transposed, or the last columns: W(k, n + c) one by one, columns past N repeat N - 1 */          \
-            size_t wk = trans_w ? 1 : (size_t)ldw, wn = trans_w ? (size_t)ldw : 1;                                     \
-            __global const float CLIST(SIMT_CDECL);                                                                    \
-            for (int k = 0; k < K; k++) {                                                                              \
-                size_t o = (size_t)k * wk;                                                                             \
-                float##V wv = (float##V)(CLIST(SIMT_WCOL));                                                            \
-                SIMT_R8(SIMT_FMA##V)                                                                                   \
-            }                                                                                                          \
-        }                                                                                                              \
-        float##V bv = 0.0f;                                                                                            \
-        if (act) bv = (float##V)(CLIST(SIMT_BIAS));                                                                    \
-        __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;                                              \
-        SIMT_R8(SIMT_STORE##V)                                                                                         \
-    }
-#define SIMT_WCOL(i) c##i[o]
-#define SIMT_FMA4(r) a##r = VFMA((float4)(x##r[k]), wv, a##r);
-#define SIMT_FMA8(r) a##r = VFMA((float8)(x##r[k]), wv, a##r);
-#define SIMT_STORE_V(r, V, EDGES)                                                                                      \
+#define SIMT_FMA(r) a##r = VFMA((float4)(x##r[k]), wv, a##r);
+#define SIMT_STORE(r)                                                                                                  \
     if (r < rows) {                                                                                                    \
-        float##V v = alpha * a##r + bv;                                                                                \
+        float4 v = alpha * a##r + bv;                                                                                  \
         if (act == 2) v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));                \
         __global float *yr = yb + (size_t)r * ldy;                                                                     \
-        if (cols == V) vstore##V(v, 0, yr);                                                                            \
+        if (cols == 4) vstore4(v, 0, yr);                                                                              \
         else {                                                                                                         \
-            EDGES                                                                                                      \
+            yr[0] = v.x;                                                                                               \
+            if (cols > 1) yr[1] = v.y;                                                                                 \
+            if (cols > 2) yr[2] = v.z;                                                                                 \
         }                                                                                                              \
     }
-#define SIMT_STORE4(r) SIMT_STORE_V(r, 4, SIMT_EDGE(0) SIMT_EDGE(1) SIMT_EDGE(2))
-#define SIMT_STORE8(r)                                                                                                 \
-    SIMT_STORE_V(r, 8, SIMT_EDGE(0) SIMT_EDGE(1) SIMT_EDGE(2) SIMT_EDGE(3) SIMT_EDGE(4) SIMT_EDGE(5) SIMT_EDGE(6))
-SIMT_KERNEL(linear_simt, 4, SIMT_C4)
-SIMT_KERNEL(linear_simt8, 8, SIMT_C8)
+__kernel void linear_simt(__global const float *x, ulong x_off, ulong x_bs, int ldx, __global const float *w,
+                          ulong w_off, ulong w_bs, int ldw, int trans_w, __global float *y, ulong y_off, ulong y_bs,
+                          int ldy, int M, int N, int K, float alpha, __global const float *bias, int act)
+{
+    int n = get_global_id(0) * 4, m0 = get_global_id(1) * 8, b = get_global_id(2);
+    if (n >= N || m0 >= M) return;
+    int rows = min(8, M - m0), cols = min(4, N - n);
+    __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;
+    __global const float *wb = w + w_off + b * w_bs;
+    SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)
+    float4 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+    if (cols == 4 && !trans_w) {
+        for (int k = 0; k < K; k++) {
+            float4 wv = vload4(0, wb + (size_t)k * ldw + n);
+            SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)
+        }
+    } else { /* W transposed, or the last columns: W(k, n + c) one by one, columns past N repeat N - 1 */
+        size_t wk = trans_w ? 1 : (size_t)ldw, wn = trans_w ? (size_t)ldw : 1;
+        __global const float *c0 = wb + (size_t)n * wn, *c1 = wb + (size_t)min(n + 1, N - 1) * wn,
+                             *c2 = wb + (size_t)min(n + 2, N - 1) * wn, *c3 = wb + (size_t)min(n + 3, N - 1) * wn;
+        for (int k = 0; k < K; k++) {
+            size_t o = (size_t)k * wk;
+            float4 wv = (float4)(c0[o], c1[o], c2[o], c3[o]);
+            SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)
+        }
+    }
+    float4 bv = 0.0f;
+    if (act) bv = (float4)(bias[n], bias[min(n + 1, N - 1)], bias[min(n + 2, N - 1)], bias[min(n + 3, N - 1)]);
+    __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;
+    SIMT_STORE(0) SIMT_STORE(1) SIMT_STORE(2) SIMT_STORE(3) SIMT_STORE(4) SIMT_STORE(5) SIMT_STORE(6) SIMT_STORE(7)
+}
+
+/* linear_simt8: the same product, 8 columns x 8 rows per work-item in float8 accumulators, for llvmpipe (policy.h
+ * simt_cols), and only its plain cases: W not transposed, N a multiple of 8, act 0 or 1 (GELU runs as bias_gelu
+ * after it; gemm.c picks linear_simt for the rest). Kept this small on purpose: rusticl 22.3 on llvmpipe pays per
+ * launch in proportion to the kernel's code (a 1 x 8 -> 8 product: linear_simt 2.0 ms, the same kernel with 8
+ * columns 3.0 ms, this one 0.8-1.1 ms; its GELU epilogue alone added 2 ms), and most of the transformer's products are
+ * small. On 64 x 128 -> 512: 2.0 ms against linear_simt's 3.7-4.0 ms. Global (N / 8, ceil(M / 8), batch). */
+#define SIMT8_FMA(r) a##r = VFMA((float8)(x##r[k]), wv, a##r);
+#define SIMT8_STORE(r)                                                                                                 \
+    if (r < rows) vstore8(alpha * a##r + bv, 0, yb + (size_t)r * ldy);
+__kernel void linear_simt8(__global const float *x, ulong x_off, ulong x_bs, int ldx, __global const float *w,
+                           ulong w_off, ulong w_bs, int ldw, int trans_w, __global float *y, ulong y_off, ulong y_bs,
+                           int ldy, int M, int N, int K, float alpha, __global const float *bias, int act)
+{
+    int n = get_global_id(0) * 8, m0 = get_global_id(1) * 8, b = get_global_id(2);
+    if (n >= N || m0 >= M) return;
+    int rows = min(8, M - m0);
+    __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;
+    __global const float *wb = w + w_off + b * w_bs + n;
+    SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)
+    float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+    for (int k = 0; k < K; k++) {
+        float8 wv = vload8(0, wb + (size_t)k * ldw);
+        SIMT8_FMA(0) SIMT8_FMA(1) SIMT8_FMA(2) SIMT8_FMA(3) SIMT8_FMA(4) SIMT8_FMA(5) SIMT8_FMA(6) SIMT8_FMA(7)
+    }
+    float8 bv = act ? vload8(0, bias + n) : (float8)(0.0f);
+    __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;
+    SIMT8_STORE(0) SIMT8_STORE(1) SIMT8_STORE(2) SIMT8_STORE(3) SIMT8_STORE(4) SIMT8_STORE(5) SIMT8_STORE(6)
+    SIMT8_STORE(7)
+}

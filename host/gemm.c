@@ -433,23 +433,32 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
                      VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
 }
 
-/* linear_simt / linear_simt8 (cl/linear.cl): 8 rows x 4 or 8 columns per work-item (g->simt_cols), the
- * work-group along the columns from the policy. */
+/* linear_simt (cl/linear.cl): 8 rows x 4 columns per work-item, the work-group along the columns from the policy.
+ * Where the policy asks for 8 columns (llvmpipe), the plain products go to the small linear_simt8 instead: W not
+ * transposed, N a multiple of 8, and GELU as bias_gelu after it when y is one contiguous [M][N] (one product). */
 static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
                        size_t wt_off, size_t wt_bs, size_t ldw, int trans_w, cl_mem y, size_t y_off, size_t y_bs,
                        size_t ldy, size_t M, size_t N, size_t K, float alpha, cl_mem bias, int act)
 {
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX || ldw > INT32_MAX || ldy > INT32_MAX)
         return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
+    int gelu = act == VG_ACT_BIAS_GELU;
+    int eight = g->simt_cols == 8 && !trans_w && N % 8 == 0 &&
+                (!gelu || (batch == 1 && ldy == N && M * N <= INT32_MAX && y_off <= INT32_MAX));
     cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
     int m = (int)M, n = (int)N, k = (int)K, lx = (int)ldx, lw = (int)ldw, ly = (int)ldy, tw = trans_w;
-    cl_mem b = act ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
-    int eight = g->simt_cols == 8;
-    size_t gsz[3] = {eight ? (N + 7) / 8 : (N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
-    return vr_launch(g->rt, eight ? g->k_simt8 : g->k_simt, eight ? "linear_simt8" : "linear_simt", 3, gsz, lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo),
-                     VR_ARG(xs), VR_ARG(lx), VR_ARG(wt), VR_ARG(wo), VR_ARG(ws), VR_ARG(lw), VR_ARG(tw), VR_ARG(y),
-                     VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b),
-                     VR_ARG(act));
+    int a = eight && gelu ? VG_ACT_NONE : act;
+    cl_mem b = a ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
+    size_t gsz[3] = {eight ? N / 8 : (N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
+    int st = vr_launch(g->rt, eight ? g->k_simt8 : g->k_simt, eight ? "linear_simt8" : "linear_simt", 3, gsz,
+                       lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(lx), VR_ARG(wt), VR_ARG(wo),
+                       VR_ARG(ws), VR_ARG(lw), VR_ARG(tw), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m),
+                       VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b), VR_ARG(a));
+    if (st || a == act) return st;
+    int total = m * n, off = (int)y_off;
+    size_t g1 = M * N;
+    return vr_launch(g->rt, g->k_gelu, "bias_gelu", 1, &g1, vr_elem_local(g->rt), 5, VR_ARG(y), VR_ARG(bias),
+                     VR_ARG(total), VR_ARG(n), VR_ARG(off));
 }
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */

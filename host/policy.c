@@ -98,9 +98,8 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe: 8 work-items (one 256-bit vector of lanes) per work-group ran linear_simt's 512 x 128 -> 512 at
      * 5-7 GFLOP/s, 32-64 at 1.3-1.5, 1 at 0.7 */
     p->simt_local = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 0;
-    /* llvmpipe: 8 columns x 8 rows per work-item ran 338 x 128 -> 512, 338 x 512 -> 128 and 338 x 128 -> 384 at 8.7,
-     * 10.5 and 7.9 GFLOP/s against 4.9, 5.4 and 4.6 with 4 columns (cl/linear.cl); GPUs keep 4 (more work-items,
-     * fewer registers each; they run CLBlast anyway) */
+    /* llvmpipe: the small linear_simt8 for plain products (cl/linear.cl: rusticl pays per launch in proportion to
+     * the kernel's code; 64 x 128 -> 512 2.0 against 3.7-4.0 ms); GPUs keep linear_simt (they run CLBlast anyway) */
     p->simt_cols = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 4;
     /* llvmpipe, the demo model (one image, VARCL_PROFILE): attention per query 23.8 s with the driver's
      * work-groups, 18.4 s with groups of 8 or of 32 (measured back to back on a busy machine) */

@@ -35,7 +35,7 @@ typedef struct {
     int packed;                /* product == VP_PRODUCT_PACKED: weights in linear_packed's panels */
     size_t linear_local;       /* linear_packed work-group along panels (0: the driver's choice) */
     size_t simt_local;         /* linear_simt and im2col3x3_simt work-group along their first dimension (0: driver) */
-    int simt_cols;             /* linear_simt's columns per work-item: 4, or 8 where lanes are a CPU's (linear_simt8) */
+    int simt_cols;             /* 8: plain products through linear_simt8 (llvmpipe), 4: linear_simt for all */
     int im2col_simt;           /* im2col3x3_simt (channel per work-item) instead of im2col3x3 (pixel tap per item) */
     int attn_blocked;          /* attention_blk where the KV page size allows (P % 16 == 0) */
     size_t attn_blk_local;     /* attention_blk work-group, each dimension (0: the driver's choice) */
