@@ -36,15 +36,7 @@ policy() {
     python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["results"][0]["policy"]; print(p["reason"] + " | " + p["description"])' "$tmp/p.json"
 }
 # The file's frame (host/cachefile.h): reframe FILE puts a matching frame around an edited body
-reframe() {
-    python3 - "$1" <<'PY'
-import sys, zlib
-path = sys.argv[1]
-raw = open(path, 'rb').read()
-body = raw.split(b'\n', 1)[1] if raw.startswith(b'# varcl-cache ') else raw
-open(path, 'wb').write(b'# varcl-cache 1 policy-tuning %d %08x\n' % (len(body), zlib.crc32(body)) + body)
-PY
-}
+reframe() { python3 "$(dirname "$0")/reframe.py" "$1" policy-tuning; }
 check 'head -1 "$file" | grep -q "^# varcl-cache 1 policy-tuning [0-9]* [0-9a-f]\{8\}$"' "the file starts with its frame"
 cp "$file" "$tmp/good.ini"
 # sizes no family default has, so that the description shows whether the file was applied

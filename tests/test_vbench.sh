@@ -154,15 +154,7 @@ VARCL_CACHE_DIR="$cache" "$vgen" "${tiny[@]}" -q -o "$tmp/t.png" 2> "$tmp/t3.err
 check '[ $? -eq 0 ] && [ -s "$tmp/t.png" ]' "vgen runs with the tuned file: $(cat "$tmp/t3.err")"
 # The file's frame (host/cachefile.h): first line "# varcl-cache 1 gemm-tuning LENGTH CRC32"; reframe FILE puts a
 # matching frame around an edited body, as a file written by a later varcl with the same contents would have.
-reframe() {
-    python3 - "$1" <<'PY'
-import sys, zlib
-path = sys.argv[1]
-raw = open(path, 'rb').read()
-body = raw.split(b'\n', 1)[1] if raw.startswith(b'# varcl-cache ') else raw
-open(path, 'wb').write(b'# varcl-cache 1 gemm-tuning %d %08x\n' % (len(body), zlib.crc32(body)) + body)
-PY
-}
+reframe() { python3 "$(dirname "$0")/reframe.py" "$1" gemm-tuning; }
 check 'head -1 "$tuned" | grep -q "^# varcl-cache 1 gemm-tuning [0-9]* [0-9a-f]\{8\}$"' "the file starts with its frame"
 # cut short (a full disk) or damaged: not used (CLBlast's defaults are correct), vgen runs; --tune rewrites it
 cp "$tuned" "$tmp/good.ini"
