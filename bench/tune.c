@@ -265,6 +265,8 @@ int vtune_run(const vtune_options *o)
     vt_free(var);
     vt_free(vae);
     vr_runtime rt;
+    /* the work-group file is what --tune rewrites: a malformed one must not stop it (policy_tune.h) */
+    if (!st && setenv("VARCL_POLICY_TUNING", "off", 1)) st = varcl_fail(VARCL_E_RUNTIME, "setenv failed");
     if (!st) st = vr_open(&rt, o->device, 0);
     if (st) {
         fprintf(stderr, "vbench: %s\n", varcl_last_error());

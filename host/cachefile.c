@@ -36,6 +36,12 @@ int vcf_read(const char *path, const char *kind, void **data, size_t *len, char 
 {
     *data = NULL;
     *len = 0;
+    /* only a regular file: opening a FIFO (or a device) at the path would block or read forever */
+    struct stat pre;
+    if (stat(path, &pre) == 0 && !S_ISREG(pre.st_mode)) {
+        snprintf(why, why_len, "not a regular file");
+        return VCF_DAMAGED;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT) return VCF_ABSENT;

@@ -171,7 +171,7 @@ int vg_tuning_check_writable(const char *path)
     vr_mkdirs(dir);
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
-    if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write the GEMM tuning file %s: %s", path, strerror(errno));
+    if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write to the varcl cache (%s): %s", dir, strerror(errno));
     fclose(f);
     unlink(tmp);
     return 0;

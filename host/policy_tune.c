@@ -259,11 +259,10 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
             char *end;
             errno = 0;
             unsigned long v = strtoul(val, &end, 10);
-            if (end == val || *end || errno || val[0] == '-' || v > 1024 || (v & (v - 1)) ||
-                (v && dev->max_work_group && v > dev->max_work_group))
-                return snprintf(why, n,
-                                "line %d: %s must be 0 or a power of two up to the device's %zu work-items, got '%.20s'",
-                                line_no, key, dev->max_work_group, val),
+            size_t cap = dev->max_work_group && dev->max_work_group < 1024 ? dev->max_work_group : 1024;
+            if (end == val || *end || errno || val[0] == '-' || v > cap || (v & (v - 1)))
+                return snprintf(why, n, "line %d: %s must be 0 or a power of two up to %zu (this device), got '%.20s'",
+                                line_no, key, cap, val),
                        1;
             if (have[k]++) return snprintf(why, n, "line %d: %s is given twice", line_no, key), 1;
             val_of[k] = v;

@@ -67,6 +67,15 @@ for edit in 's/^simt_local = .*/simt_local = 7/' 's/^attn_local = .*/attn_local 
            grep -q "vbench --tune" "$tmp/e.err" && [ ! -e "$tmp/x.png" ]' \
         "malformed file ($edit): exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 done
+# the fix the refusal names works: --tune over a malformed file rewrites it
+VARCL_POLICY=gpu "$vbench" "${tiny[@]}" --tune --tune-reps 1 > /dev/null 2> "$tmp/r.err"
+check '[ $? -eq 0 ] && grep -q "^family = gpu$" "$file" && grep -q "^elem_local = [0-9]*$" "$file"' \
+    "--tune replaces a malformed file: $(tail -2 "$tmp/r.err")"
+# not a regular file (a FIFO would block a reader): not used, the run goes on
+rm -f "$file" && mkfifo "$file"
+VARCL_POLICY=gpu timeout 120 "$vgen" "${tiny[@]}" -q -o "$tmp/f.png" 2> "$tmp/f.err"
+check '[ $? -eq 0 ] && [ -s "$tmp/f.png" ]' "a FIFO at the file's path is not read: $(cat "$tmp/f.err")"
+rm -f "$file"
 VARCL_POLICY_TUNING=maybe "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
 rc=$?
 check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "VARCL_POLICY_TUNING=maybe" "$tmp/e.err"' \
