@@ -433,6 +433,19 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
                      VR_ARG(n), VR_ARG(k), VR_ARG(mci), VR_ARG(b), VR_ARG(act), VR_ARG(lx));
 }
 
+/* act over y [M][N] at y_off after a product without it: add_bias or bias_gelu (cl/elementwise.cl). */
+static int bias_epilogue(vg_gemm *g, cl_mem y, size_t y_off, size_t M, size_t N, cl_mem bias, int act)
+{
+    if (act == VG_ACT_NONE) return 0;
+    if (M * N > INT32_MAX || y_off > INT32_MAX)
+        return varcl_fail(VARCL_E_RUNTIME, "internal: bias epilogue over %zu x %zu at %zu", M, N, y_off);
+    int total = (int)(M * N), n = (int)N, off = (int)y_off;
+    size_t gsz = M * N;
+    int gelu = act == VG_ACT_BIAS_GELU;
+    return vr_launch(g->rt, gelu ? g->k_gelu : g->k_bias, gelu ? "bias_gelu" : "add_bias", 1, &gsz,
+                     vr_elem_local(g->rt), 5, VR_ARG(y), VR_ARG(bias), VR_ARG(total), VR_ARG(n), VR_ARG(off));
+}
+
 /* linear_simt (cl/linear.cl): 8 rows x 4 columns per work-item, the work-group along the columns from the policy.
  * Where the policy asks for 8 columns (llvmpipe), the plain products go to the small linear_simt8 instead: W not
  * transposed, N a multiple of 8, and GELU as bias_gelu after it when y is one contiguous [M][N] (one product). */
@@ -454,11 +467,7 @@ static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t 
                        lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(lx), VR_ARG(wt), VR_ARG(wo),
                        VR_ARG(ws), VR_ARG(lw), VR_ARG(tw), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m),
                        VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b), VR_ARG(a));
-    if (st || a == act) return st;
-    int total = m * n, off = (int)y_off;
-    size_t g1 = M * N;
-    return vr_launch(g->rt, g->k_gelu, "bias_gelu", 1, &g1, vr_elem_local(g->rt), 5, VR_ARG(y), VR_ARG(bias),
-                     VR_ARG(total), VR_ARG(n), VR_ARG(off));
+    return st || a == act ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
 }
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
@@ -535,12 +544,5 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
     if (g->simt && wt.dtype == VT_F32)
         return linear_simt(g, 1, x, x_off, 0, K, wt.buf, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
-    if (st || act == VG_ACT_NONE) return st;
-    if (M * N > INT32_MAX || y_off > INT32_MAX)
-        return varcl_fail(VARCL_E_RUNTIME, "internal: bias epilogue over %zu x %zu at %zu", M, N, y_off);
-    int total = (int)(M * N), n = (int)N, off = (int)y_off;
-    size_t gsz = M * N;
-    int gelu = act == VG_ACT_BIAS_GELU;
-    return vr_launch(g->rt, gelu ? g->k_gelu : g->k_bias, gelu ? "bias_gelu" : "add_bias", 1, &gsz,
-                     vr_elem_local(g->rt), 5, VR_ARG(y), VR_ARG(bias), VR_ARG(total), VR_ARG(n), VR_ARG(off));
+    return st ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
 }
