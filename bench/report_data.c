@@ -371,8 +371,8 @@ void vrep_cells(const vrep_dev *d, const vrep_run *r, vrep_txt c[VREP_NCOLS])
     c[11] = vrep_mib(vj_num(vj_get(vj_get(v, "peak_bytes"), "total"), NAN));
 }
 
-const char *const vrep_split_heads[VREP_NSPLIT] = {"depth", "batch", "full scales", "transformer",
-                                                          "sample", "VQ", "decode", "sum of scales"};
+const char *const vrep_split_heads[VREP_NSPLIT] = {"depth", "batch",  "full scales",   "transformer", "sample",
+                                                   "VQ",    "decode", "sum of scales", "launches",    "host waits"};
 
 void vrep_split_cells(const vrep_run *r, vrep_txt c[VREP_NSPLIT])
 {
@@ -387,6 +387,8 @@ void vrep_split_cells(const vrep_run *r, vrep_txt c[VREP_NSPLIT])
     double sum = vj_len(sc) ? 0 : NAN;
     for (size_t i = 0; i < vj_len(sc); i++) sum += vj_num(vj_at(sc, i), NAN);
     c[7] = vrep_sig3(sum);
+    c[8] = vrep_int(vj_get(v, "launches_per_image")); /* counts, not ms (results before them: "-") */
+    c[9] = vrep_int(vj_get(v, "syncs_per_image"));
 }
 
 int vrep_finish(FILE *out, vrep_set *s)

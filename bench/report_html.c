@@ -48,7 +48,9 @@ static void h_table(FILE *o, const vrep_dev *d)
         }
         fputs("</tr>\n", o);
     }
-    fputs("</tbody></table></div>\n<h3>Time split per image (ms)</h3>\n<div class=\"tw\"><table>\n<thead><tr>", o);
+    fputs("</tbody></table></div>\n<h3>Time split per image (ms), kernel launches and host waits per image</h3>\n"
+          "<div class=\"tw\"><table>\n<thead><tr>",
+          o);
     for (int i = 0; i < VREP_NSPLIT; i++) {
         fputs("<th>", o);
         vrep_html_text(o, vrep_split_heads[i]);

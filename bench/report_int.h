@@ -80,7 +80,7 @@ vrep_txt vrep_speedup(double x); /* "1.23x" (multiplication sign) */
 #define VREP_NCOLS 12
 extern const char *const vrep_heads[VREP_NCOLS];
 void vrep_cells(const vrep_dev *d, const vrep_run *r, vrep_txt c[VREP_NCOLS]);
-#define VREP_NSPLIT 8
+#define VREP_NSPLIT 10
 extern const char *const vrep_split_heads[VREP_NSPLIT];
 void vrep_split_cells(const vrep_run *r, vrep_txt c[VREP_NSPLIT]);
 

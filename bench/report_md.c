@@ -159,7 +159,7 @@ int vrep_markdown(FILE *out, vj_value *const *docs, int ndocs)
             vrep_cells(d, &d->runs[r], c);
             md_row(out, c, VREP_NCOLS);
         }
-        fputs("\nTime split per image (ms):\n\n", out);
+        fputs("\nTime split per image (ms), and kernel launches and host waits for the device per image:\n\n", out);
         md_head(out, vrep_split_heads, VREP_NSPLIT, 0);
         for (int r = 0; r < d->nruns; r++) {
             vrep_txt c[VREP_NSPLIT];

@@ -232,6 +232,7 @@ typedef struct {
     double ms_med, ms_min, ms_max, scale_ms[16], split[4], gflop;
     size_t kv_bytes, peak[8], peak_total;
     int scales;
+    double launches, syncs; /* per image, the fastest rep's (varcl_images: launches, syncs) */
 } run_result;
 
 static int run_one(varcl *v, const options *o, int depth, int batch, run_result *r)
@@ -292,6 +293,8 @@ static int run_one(varcl *v, const options *o, int depth, int batch, run_result 
     r->split[2] = best.ms_vq / batch;
     r->split[3] = best.ms_decode / batch;
     r->kv_bytes = best.kv_bytes;
+    r->launches = (double)best.launches / batch;
+    r->syncs = (double)best.syncs / batch;
     varcl_mem_stats m;
     varcl_get_mem_stats(v, &m);
     for (int t = 0; t < m.ntags; t++) r->peak[t] = m.peak[t];
@@ -355,6 +358,7 @@ static void run_json(FILE *f, const run_result *r, const run_result *full, const
     for (int si = 0; si < r->scales; si++) fprintf(f, si ? ",%.4f" : "%.4f", r->scale_ms[si]);
     fprintf(f, "],\"split_ms\":{\"transformer\":%.4f,\"sample\":%.4f,\"vq\":%.4f,\"decode\":%.4f},", r->split[0],
             r->split[1], r->split[2], r->split[3]);
+    fprintf(f, "\"launches_per_image\":%.2f,\"syncs_per_image\":%.2f,", r->launches, r->syncs);
     fprintf(f, "\"kv_bytes\":%zu,\"peak_bytes\":{\"total\":%zu", r->kv_bytes, r->peak_total);
     for (int t = 0; t < 5; t++) fprintf(f, ",\"%s\":%zu", tags[t], r->peak[t]);
     fprintf(f, "},\"gflop_per_image\":%.4f,\"gflops\":%.4f,\"sgemm_peak_fraction\":%.4f,", r->gflop, gflops,

@@ -117,7 +117,10 @@ __kernel void pack_panels(__global const float *B, ulong b_off, int ldb, int tra
  * 512 x 128 -> 512: one column per work-item with an array of 8 rows 0.1 GFLOP/s, 4 columns x 8 rows 2-5).
  * W(k, n) = w[k * ldw + n], or w[n * ldw + k] with trans_w (B given as [N][K]: the decoder's q k^T). x rows ldx
  * apart, y rows ldy apart; rows past M repeat row M - 1 and columns past N column N - 1, neither written.
- * act as linear_packed (0 none, 1 bias, 2 bias + GELU). Global (ceil(N / 4), ceil(M / 8), batch). */
+ * act as linear_packed (0 none, 1 bias, 2 bias + GELU). Global (ceil(N / 4), ceil(M / 8), batch).
+ * Weights stored as f32 (linear_simt), f16 (_f16) or bf16 (_bf16), widened as they are read and summed in f32 (as
+ * linear_packed's): w_off, w_bs and ldw count elements of the stored dtype. Few-row products stream W, so 16 bits
+ * read half the bytes; the 16-bit kernels serve weights only (computed operands are f32). */
 #define SIMT_ROW(r) __global const float *x##r = xb + min(r, rows - 1) * ldx;
 #define SIMT_FMA(r) a##r = VFMA((float4)(x##r[k]), wv, a##r);
 #define SIMT_STORE(r)                                                                                                  \
@@ -132,37 +135,57 @@ __kernel void pack_panels(__global const float *B, ulong b_off, int ldb, int tra
             if (cols > 2) yr[2] = v.z;                                                                                 \
         }                                                                                                              \
     }
-__kernel void linear_simt(__global const float *x, ulong x_off, ulong x_bs, int ldx, __global const float *w,
-                          ulong w_off, ulong w_bs, int ldw, int trans_w, __global float *y, ulong y_off, ulong y_bs,
-                          int ldy, int M, int N, int K, float alpha, __global const float *bias, int act)
-{
-    int n = get_global_id(0) * 4, m0 = get_global_id(1) * 8, b = get_global_id(2);
-    if (n >= N || m0 >= M) return;
-    int rows = min(8, M - m0), cols = min(4, N - n);
-    __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;
-    __global const float *wb = w + w_off + b * w_bs;
-    SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)
-    float4 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
-    if (cols == 4 && !trans_w) {
-        for (int k = 0; k < K; k++) {
-            float4 wv = vload4(0, wb + (size_t)k * ldw + n);
-            SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)
-        }
-    } else { /* W transposed, or the last columns: W(k, n + c) one by one, columns past N repeat N - 1 */
-        size_t wk = trans_w ? 1 : (size_t)ldw, wn = trans_w ? (size_t)ldw : 1;
-        __global const float *c0 = wb + (size_t)n * wn, *c1 = wb + (size_t)min(n + 1, N - 1) * wn,
-                             *c2 = wb + (size_t)min(n + 2, N - 1) * wn, *c3 = wb + (size_t)min(n + 3, N - 1) * wn;
-        for (int k = 0; k < K; k++) {
-            size_t o = (size_t)k * wk;
-            float4 wv = (float4)(c0[o], c1[o], c2[o], c3[o]);
-            SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)
-        }
+
+/* Weights as linear_simt reads them, widened to f32: W1 one element at p, W4 and W8 4 and 8 in a row from p. f16 by
+ * vload_half (no cl_khr_fp16), bf16 as the high half of an f32. */
+#define W1_F32(p) (*(p))
+#define W4_F32(p) vload4(0, (p))
+#define W8_F32(p) vload8(0, (p))
+#define W1_F16(p) vload_half(0, (p))
+#define W4_F16(p) vload_half4(0, (p))
+#define W8_F16(p) vload_half8(0, (p))
+#define W1_BF16(p) as_float((uint)(*(p)) << 16)
+#define W4_BF16(p) as_float4(convert_uint4(vload4(0, (p))) << 16)
+#define W8_BF16(p) as_float8(convert_uint8(vload8(0, (p))) << 16)
+
+/* linear_simt{,_f16,_bf16} (WTYPE: the weights' storage, W1/W4: their loads). */
+#define LINEAR_SIMT(SUFFIX, WTYPE, W1, W4)                                                                             \
+    __kernel void linear_simt##SUFFIX(__global const float *x, ulong x_off, ulong x_bs, int ldx,                       \
+                                      __global const WTYPE *w, ulong w_off, ulong w_bs, int ldw, int trans_w,          \
+                                      __global float *y, ulong y_off, ulong y_bs, int ldy, int M, int N, int K,        \
+                                      float alpha, __global const float *bias, int act)                                \
+    {                                                                                                                  \
+        int n = get_global_id(0) * 4, m0 = get_global_id(1) * 8, b = get_global_id(2);                                 \
+        if (n >= N || m0 >= M) return;                                                                                 \
+        int rows = min(8, M - m0), cols = min(4, N - n);                                                               \
+        __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;                                            \
+        __global const WTYPE *wb = w + w_off + b * w_bs;                                                               \
+        SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)                \
+        float4 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;                 \
+        if (cols == 4 && !trans_w) {                                                                                   \
+            for (int k = 0; k < K; k++) {                                                                              \
+                float4 wv = W4(wb + (size_t)k * ldw + n);                                                              \
+                SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)        \
+            }                                                                                                          \
+        } else { /* W transposed, or the last columns: W(k, n + c) one by one, columns past N repeat N - 1 */          \
+            size_t wk = trans_w ? 1 : (size_t)ldw, wn = trans_w ? (size_t)ldw : 1;                                     \
+            __global const WTYPE *c0 = wb + (size_t)n * wn, *c1 = wb + (size_t)min(n + 1, N - 1) * wn,                 \
+                                 *c2 = wb + (size_t)min(n + 2, N - 1) * wn, *c3 = wb + (size_t)min(n + 3, N - 1) * wn; \
+            for (int k = 0; k < K; k++) {                                                                              \
+                size_t o = (size_t)k * wk;                                                                             \
+                float4 wv = (float4)(W1(c0 + o), W1(c1 + o), W1(c2 + o), W1(c3 + o));                                  \
+                SIMT_FMA(0) SIMT_FMA(1) SIMT_FMA(2) SIMT_FMA(3) SIMT_FMA(4) SIMT_FMA(5) SIMT_FMA(6) SIMT_FMA(7)        \
+            }                                                                                                          \
+        }                                                                                                              \
+        float4 bv = 0.0f;                                                                                              \
+        if (act) bv = (float4)(bias[n], bias[min(n + 1, N - 1)], bias[min(n + 2, N - 1)], bias[min(n + 3, N - 1)]);    \
+        __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;                                              \
+        SIMT_STORE(0) SIMT_STORE(1) SIMT_STORE(2) SIMT_STORE(3) SIMT_STORE(4) SIMT_STORE(5) SIMT_STORE(6)              \
+        SIMT_STORE(7)                                                                                                  \
     }
-    float4 bv = 0.0f;
-    if (act) bv = (float4)(bias[n], bias[min(n + 1, N - 1)], bias[min(n + 2, N - 1)], bias[min(n + 3, N - 1)]);
-    __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;
-    SIMT_STORE(0) SIMT_STORE(1) SIMT_STORE(2) SIMT_STORE(3) SIMT_STORE(4) SIMT_STORE(5) SIMT_STORE(6) SIMT_STORE(7)
-}
+LINEAR_SIMT(, float, W1_F32, W4_F32)
+LINEAR_SIMT(_f16, half, W1_F16, W4_F16)
+LINEAR_SIMT(_bf16, ushort, W1_BF16, W4_BF16)
 
 /* linear_simt8: the same product, 8 columns x 8 rows per work-item in float8 accumulators, for llvmpipe (policy.h
  * simt_cols), and only its plain cases: W not transposed, N a multiple of 8, act 0 or 1 (GELU runs as bias_gelu
@@ -173,23 +196,28 @@ __kernel void linear_simt(__global const float *x, ulong x_off, ulong x_bs, int 
 #define SIMT8_FMA(r) a##r = VFMA((float8)(x##r[k]), wv, a##r);
 #define SIMT8_STORE(r)                                                                                                 \
     if (r < rows) vstore8(alpha * a##r + bv, 0, yb + (size_t)r * ldy);
-__kernel void linear_simt8(__global const float *x, ulong x_off, ulong x_bs, int ldx, __global const float *w,
-                           ulong w_off, ulong w_bs, int ldw, int trans_w, __global float *y, ulong y_off, ulong y_bs,
-                           int ldy, int M, int N, int K, float alpha, __global const float *bias, int act)
-{
-    int n = get_global_id(0) * 8, m0 = get_global_id(1) * 8, b = get_global_id(2);
-    if (n >= N || m0 >= M) return;
-    int rows = min(8, M - m0);
-    __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;
-    __global const float *wb = w + w_off + b * w_bs + n;
-    SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)
-    float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
-    for (int k = 0; k < K; k++) {
-        float8 wv = vload8(0, wb + (size_t)k * ldw);
-        SIMT8_FMA(0) SIMT8_FMA(1) SIMT8_FMA(2) SIMT8_FMA(3) SIMT8_FMA(4) SIMT8_FMA(5) SIMT8_FMA(6) SIMT8_FMA(7)
+#define LINEAR_SIMT8(SUFFIX, WTYPE, W8)                                                                                \
+    __kernel void linear_simt8##SUFFIX(__global const float *x, ulong x_off, ulong x_bs, int ldx,                      \
+                                       __global const WTYPE *w, ulong w_off, ulong w_bs, int ldw, int trans_w,         \
+                                       __global float *y, ulong y_off, ulong y_bs, int ldy, int M, int N, int K,       \
+                                       float alpha, __global const float *bias, int act)                               \
+    {                                                                                                                  \
+        int n = get_global_id(0) * 8, m0 = get_global_id(1) * 8, b = get_global_id(2);                                \
+        if (n >= N || m0 >= M) return;                                                                                 \
+        int rows = min(8, M - m0);                                                                                     \
+        __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;                                            \
+        __global const WTYPE *wb = w + w_off + b * w_bs + n;                                                           \
+        SIMT_ROW(0) SIMT_ROW(1) SIMT_ROW(2) SIMT_ROW(3) SIMT_ROW(4) SIMT_ROW(5) SIMT_ROW(6) SIMT_ROW(7)                \
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;                 \
+        for (int k = 0; k < K; k++) {                                                                                  \
+            float8 wv = W8(wb + (size_t)k * ldw);                                                                      \
+            SIMT8_FMA(0) SIMT8_FMA(1) SIMT8_FMA(2) SIMT8_FMA(3) SIMT8_FMA(4) SIMT8_FMA(5) SIMT8_FMA(6) SIMT8_FMA(7)    \
+        }                                                                                                              \
+        float8 bv = act ? vload8(0, bias + n) : (float8)(0.0f);                                                        \
+        __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;                                              \
+        SIMT8_STORE(0) SIMT8_STORE(1) SIMT8_STORE(2) SIMT8_STORE(3) SIMT8_STORE(4) SIMT8_STORE(5) SIMT8_STORE(6)       \
+        SIMT8_STORE(7)                                                                                                 \
     }
-    float8 bv = act ? vload8(0, bias + n) : (float8)(0.0f);
-    __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;
-    SIMT8_STORE(0) SIMT8_STORE(1) SIMT8_STORE(2) SIMT8_STORE(3) SIMT8_STORE(4) SIMT8_STORE(5) SIMT8_STORE(6)
-    SIMT8_STORE(7)
-}
+LINEAR_SIMT8(, float, W8_F32)
+LINEAR_SIMT8(_f16, half, W8_F16)
+LINEAR_SIMT8(_bf16, ushort, W8_BF16)

@@ -243,15 +243,20 @@ double vg_switch_ms(vg_gemm *g, const vg_xgemm_set *a, const vg_xgemm_set *b)
 
 int vg_packed_layout(const vr_runtime *rt) { return rt->policy.packed; }
 
+int vg_weights16(const vr_runtime *rt)
+{
+    return rt->policy.product == VP_PRODUCT_PACKED || rt->policy.product == VP_PRODUCT_SIMT;
+}
+
 #define PANEL 32 /* PW in cl/linear.cl */
 
-/* linear_packed's kernels by weight dtype: [0] f32, [1] f16, [2] bf16 */
-static const char *const packed_suffix[3] = {"", "_f16", "_bf16"};
+/* linear_packed's and linear_simt's kernels by weight dtype: [0] f32, [1] f16, [2] bf16 */
+static const char *const dtype_suffix[3] = {"", "_f16", "_bf16"};
 static int dtype_index(vt_dtype d) { return d == VT_F16 ? 1 : d == VT_BF16 ? 2 : 0; }
 
 int vg_weight_dtype_ok(const vg_gemm *g, vt_dtype dtype)
 {
-    return dtype == VT_F32 || (g->packed && (dtype == VT_F16 || dtype == VT_BF16));
+    return dtype == VT_F32 || ((g->packed || g->simt) && (dtype == VT_F16 || dtype == VT_BF16));
 }
 
 size_t vg_weight_elems(int packed, size_t K, size_t N)
@@ -283,15 +288,19 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
     cl_uint units = 1;
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     g->units = units ? (int)units : 1;
-    for (int d = 0; d < 3; d++)
+    for (int d = 0; d < 3; d++) {
+        char name[32];
         for (int r = 0; r < 3; r++) {
-            char name[32];
-            snprintf(name, sizeof name, "linear_packed%d%s", 2 << r, packed_suffix[d]);
+            snprintf(name, sizeof name, "linear_packed%d%s", 2 << r, dtype_suffix[d]);
             if (!(g->k_packed[d][r] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
         }
+        snprintf(name, sizeof name, "linear_simt%s", dtype_suffix[d]);
+        if (!(g->k_simt[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
+        snprintf(name, sizeof name, "linear_simt8%s", dtype_suffix[d]);
+        if (!(g->k_simt8[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
+    }
     if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
-        !(g->k_pack = vr_kernel(rt, "pack_panels")) || !(g->k_simt = vr_kernel(rt, "linear_simt")) ||
-        !(g->k_simt8 = vr_kernel(rt, "linear_simt8")))
+        !(g->k_pack = vr_kernel(rt, "pack_panels")))
         return VARCL_E_RUNTIME;
     return 0;
 }
@@ -382,6 +391,7 @@ static int gemm_call(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, s
         g->temp_bytes = need;
     }
     double t0 = g->rt->prof_on && clFinish(g->rt->queue) == CL_SUCCESS ? vr_now_ms() : 0;
+    g->rt->launches++; /* one or more kernels (CLBlast's direct kernel, or its indirect one with pads) */
     st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta,
                                     C, c_off, ldc, &g->rt->queue, NULL, g->temp ? g->temp : A);
     if (st != CLBlastSuccess)
@@ -448,8 +458,9 @@ static int bias_epilogue(vg_gemm *g, cl_mem y, size_t y_off, size_t M, size_t N,
 
 /* linear_simt (cl/linear.cl): 8 rows x 4 columns per work-item, the work-group along the columns from the policy.
  * Where the policy asks for 8 columns (llvmpipe), the plain products go to the small linear_simt8 instead: W not
- * transposed, N a multiple of 8, and GELU as bias_gelu after it when y is one contiguous [M][N] (one product). */
-static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, cl_mem wt,
+ * transposed, N a multiple of 8, and GELU as bias_gelu after it when y is one contiguous [M][N] (one product).
+ * wt holds elements of wt.dtype (offsets and strides count them). */
+static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, vg_weight wt,
                        size_t wt_off, size_t wt_bs, size_t ldw, int trans_w, cl_mem y, size_t y_off, size_t y_bs,
                        size_t ldy, size_t M, size_t N, size_t K, float alpha, cl_mem bias, int act)
 {
@@ -461,12 +472,15 @@ static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t 
     cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
     int m = (int)M, n = (int)N, k = (int)K, lx = (int)ldx, lw = (int)ldw, ly = (int)ldy, tw = trans_w;
     int a = eight && gelu ? VG_ACT_NONE : act;
-    cl_mem b = a ? bias : wt; /* any valid buffer where there is no bias: the kernel does not read it */
+    cl_mem b = a ? bias : wt.buf; /* any valid buffer where there is no bias: the kernel does not read it */
+    int d = dtype_index(wt.dtype);
+    static const char *const names[2][3] = {{"linear_simt", "linear_simt_f16", "linear_simt_bf16"},
+                                            {"linear_simt8", "linear_simt8_f16", "linear_simt8_bf16"}};
     size_t gsz[3] = {eight ? N / 8 : (N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
-    int st = vr_launch(g->rt, eight ? g->k_simt8 : g->k_simt, eight ? "linear_simt8" : "linear_simt", 3, gsz,
-                       lsz[0] ? lsz : NULL, 19, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(lx), VR_ARG(wt), VR_ARG(wo),
-                       VR_ARG(ws), VR_ARG(lw), VR_ARG(tw), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m),
-                       VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b), VR_ARG(a));
+    int st = vr_launch(g->rt, eight ? g->k_simt8[d] : g->k_simt[d], names[eight][d], 3, gsz, lsz[0] ? lsz : NULL, 19,
+                       VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(lx), VR_ARG(wt.buf), VR_ARG(wo), VR_ARG(ws),
+                       VR_ARG(lw), VR_ARG(tw), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m), VR_ARG(n),
+                       VR_ARG(k), VR_ARG(alpha), VR_ARG(b), VR_ARG(a));
     return st || a == act ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
 }
 
@@ -499,7 +513,8 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     if (g->packed && !trans_a && beta == 0.0f && ldc == N)
         return sgemm_packed(g, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, C, c_off);
     if (g->simt && !trans_a && beta == 0.0f)
-        return linear_simt(g, 1, A, a_off, 0, lda, B, b_off, 0, ldb, trans_b, C, c_off, 0, ldc, M, N, K, alpha, NULL, 0);
+        return linear_simt(g, 1, A, a_off, 0, lda, (vg_weight){B, VT_F32}, b_off, 0, ldb, trans_b, C, c_off, 0, ldc, M,
+                           N, K, alpha, NULL, 0);
     if (g->unchecked) {
         int st = check_sets(g);
         if (st) return st;
@@ -520,8 +535,8 @@ int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x
     if (g->packed)
         return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
     if (g->simt)
-        return linear_simt(g, batch, x, x_off, x_bs, K, wt.buf, wt_off, wt_bs, N, 0, y, y_off, y_bs, N, M, N, K, 1.0f,
-                           NULL, 0);
+        return linear_simt(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, N, 0, y, y_off, y_bs, N, M, N, K, 1.0f, NULL,
+                           0);
     for (size_t b = 0; b < batch; b++) {
         int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt.buf, wt_off + b * wt_bs, N, 0.0f, y,
                           y_off + b * y_bs, N);
@@ -541,8 +556,8 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
 {
     if (M == 0 || N == 0) return 0;
     if (g->packed && vg_weight_dtype_ok(g, wt.dtype)) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
-    if (g->simt && wt.dtype == VT_F32)
-        return linear_simt(g, 1, x, x_off, 0, K, wt.buf, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
+    if (g->simt && vg_weight_dtype_ok(g, wt.dtype))
+        return linear_simt(g, 1, x, x_off, 0, K, wt, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     return st ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
 }

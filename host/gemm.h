@@ -69,7 +69,7 @@ typedef struct {
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int simt;     /* weights [K][N], products through linear_simt instead of CLBlast (policy.h VP_PRODUCT_SIMT) */
     int simt_cols; /* columns per linear_simt work-item: 4 (linear_simt) or 8 (linear_simt8), policy.h simt_cols */
-    cl_kernel k_simt, k_simt8;
+    cl_kernel k_simt[3], k_simt8[3]; /* [weights f32, f16, bf16] */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */
     cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */
@@ -119,14 +119,17 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
  * The device's policy chooses (host/policy.h: packed in the "cpu" family); VARCL_LINEAR=packed, clblast or simt
  * overrides it. Returns 1 for packed, 0 for [K][N]. */
 int vg_packed_layout(const vr_runtime *rt);
-/* A weight matrix on the device and the dtype of its elements: f32, or (packed layout only) f16 / bf16, which
- * linear_packed widens to f32 as it reads them (vg_weight_dtypes). */
+/* 1 when the device's products with weights can read them stored in 16 bits (f16, bf16): linear_packed and
+ * linear_simt can, CLBlast's SGEMM reads f32 only. Chosen with the layout at load time (policy.h product). */
+int vg_weights16(const vr_runtime *rt);
+/* A weight matrix on the device and the dtype of its elements: f32, or (where vg_weights16) f16 / bf16, which
+ * linear_packed and linear_simt widen to f32 as they read them. */
 typedef struct {
     cl_mem buf;
     vt_dtype dtype; /* VT_F32, VT_F16 or VT_BF16 */
 } vg_weight;
-/* 1 when products on g's device can read weights stored as `dtype` (f32: always; f16 and bf16: packed layout; the
- * CLBlast path reads f32 only). */
+/* 1 when products on g's device can read weights stored as `dtype` (f32: always; f16 and bf16: packed layout or
+ * linear_simt; the CLBlast path reads f32 only). */
 int vg_weight_dtype_ok(const vg_gemm *g, vt_dtype dtype);
 /* Elements of one K x N weight matrix in the layout (packed: K * 32 * ceil(N / 32)). */
 size_t vg_weight_elems(int packed, size_t K, size_t N);

@@ -156,8 +156,8 @@ void varcl_get_info(const varcl *v, varcl_info *info)
     info->load_ms = v->var.load.ms + v->vae.load.ms;
     if (v->var.load.widened || v->vae.load.widened)
         snprintf(info->weights_note, sizeof info->weights_note,
-                 "16-bit weights stored as f32: products on this device run through CLBlast or linear_simt, "
-                 "which read f32 only");
+                 "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 "
+                 "only");
     memcpy(info->policy, v->rt.policy.name, sizeof info->policy);
 }
 
@@ -222,6 +222,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     varcl_images *out = totals, pass;
     memset(out, 0, sizeof *out);
     memset(&pass, 0, sizeof pass);
+    const unsigned long long launches0 = v->rt.launches, syncs0 = v->rt.syncs;
     varcl_clear_error();
     int st = validate(v, rq);
     if (st) return st;
@@ -354,6 +355,8 @@ done:
     free(ids);
     free(logits);
     varcl_images_free(&pass);
+    out->launches = v->rt.launches - launches0;
+    out->syncs = v->rt.syncs - syncs0;
     if (st) memset(out, 0, sizeof *out);
     return st;
 }

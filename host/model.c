@@ -180,6 +180,7 @@ typedef struct {
     size_t params; /* elements uploaded */
     int side_x;    /* VQ-VAE: map side / latent side where the convolutions being loaded run (picks their 3x3 path) */
     int packed;    /* weight matrices in the packed layout (vg_packed_layout) */
+    int weights16; /* the products can read 16-bit weight matrices (vg_weights16) */
     int weights;   /* VARCL_WEIGHTS_* */
     int threads;   /* host threads converting */
     vw_load_stats *stats;
@@ -187,9 +188,9 @@ typedef struct {
 
 static int loader_init(loader *ld, vr_runtime *rt, const vt_set *s, vm_tag tag, int weights, vw_load_stats *stats)
 {
-    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), weights, ht_threads(), stats};
+    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), vg_weights16(rt), weights, ht_threads(), stats};
     if (ld->packed < 0 || ld->threads < 0) return VARCL_E_INPUT;
-    if (!ld->packed && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16))
+    if (!ld->weights16 && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16))
         return varcl_fail(VARCL_E_INPUT,
                           "--weights %s: products on %s run through CLBlast, which reads f32 weights only; use "
                           "--weights keep or f32",
@@ -210,7 +211,7 @@ static vt_dtype matrix_dtype(loader *ld, const vt_tensor *t, wl_layout layout)
                     : ld->weights == VARCL_WEIGHTS_F32  ? VT_F32
                     : (t->dtype == VT_F16 || t->dtype == VT_BF16) && !wino ? t->dtype
                                                                           : VT_F32;
-    if (want != VT_F32 && !ld->packed) { /* keep (f16 / bf16 were refused in loader_init) */
+    if (want != VT_F32 && !ld->weights16) { /* keep (f16 / bf16 were refused in loader_init) */
         ld->stats->widened = 1;
         return VT_F32;
     }

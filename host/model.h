@@ -120,9 +120,9 @@ int vae_read_hparams(const vt_set *s, vae_hparams *hp);
  *   keep: as the checkpoint stores them: f16 and bf16 stay 16-bit (exact), f32 stays f32; Winograd's U = G g G^T
  *         is no 16-bit number, so it is f32;
  *   f32, f16, bf16: every matrix in that dtype (rounded to nearest even where it narrows).
- * 16-bit matrices need the packed layout (linear_packed reads them; CLBlast reads f32): elsewhere keep stores f32
- * (load.widened says so) and f16 / bf16 are an input error. Biases, norms and embeddings are f32.
- * On failure everything uploaded so far is released. */
+ * 16-bit matrices need products that read them (vg_weights16: linear_packed, linear_simt; CLBlast reads f32): where
+ * products run through CLBlast keep stores f32 (load.widened says so) and f16 / bf16 are an input error. Biases, norms
+ * and embeddings are f32. On failure everything uploaded so far is released. */
 int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m);
 void var_unload(vr_runtime *rt, var_model *m);
 int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m);

@@ -515,6 +515,7 @@ int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const
     cl_int err = clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, g, local, 0, NULL, rt->prof_on ? &ev : NULL);
     if (err != CL_SUCCESS)
         return varcl_fail(VARCL_E_RUNTIME, "clEnqueueNDRangeKernel(%s) failed: %s", name, vr_error_name(err));
+    rt->launches++;
     if (ev) {
         cl_ulong t0 = 0, t1 = 0;
         if (clWaitForEvents(1, &ev) == CL_SUCCESS) {
@@ -537,6 +538,7 @@ int vr_launch(vr_runtime *rt, cl_kernel k, const char *name, cl_uint dims, const
 int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src)
 {
     if (!bytes) return 0;
+    rt->syncs++;
     return vr_check(clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, offset, bytes, src, 0, NULL, NULL),
                     "clEnqueueWriteBuffer");
 }
@@ -544,8 +546,13 @@ int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void
 int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst)
 {
     if (!bytes) return 0;
+    rt->syncs++;
     return vr_check(clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
                     "clEnqueueReadBuffer");
 }
 
-int vr_finish(vr_runtime *rt) { return vr_check(clFinish(rt->queue), "clFinish"); }
+int vr_finish(vr_runtime *rt)
+{
+    rt->syncs++;
+    return vr_check(clFinish(rt->queue), "clFinish");
+}

@@ -46,6 +46,10 @@ typedef struct {
     int prof_host;                     /* device timestamps are placeholders: VARCL_PROFILE times on the host */
     vr_prof_entry prof[VR_PROF_MAX];   /* per name: calls and milliseconds */
     int n_prof;
+    /* Counted since vr_open (the GPU issue's per-step overhead: each launch costs a driver a fixed time, each wait
+     * empties the device's queue): kernels enqueued by vr_launch, plus one per CLBlast call (which enqueues one or
+     * more); and host waits for the device: blocking reads and writes (vr_read, vr_write) and vr_finish. */
+    unsigned long long launches, syncs;
 } vr_runtime;
 
 /* All devices of all platforms. *out is malloc'd. No platform at all is not an error (n = 0). */

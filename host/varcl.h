@@ -73,6 +73,9 @@ typedef struct {
     size_t kv_bytes;       /* KV bytes the request used (pages x page bytes), largest pass */
     double ms_transformer, ms_sample, ms_vq, ms_decode; /* host wall time per part, summed over passes */
     double ms_scale[16];   /* host wall time of each scale (transformer + sampling + VQ), summed over passes */
+    /* the request's kernel launches (a CLBlast call counts one) and host waits for the device (blocking reads and
+     * writes, finishes), all passes: the fixed cost per step that small batches pay (runtime.h) */
+    unsigned long long launches, syncs;
 } varcl_images;
 
 typedef struct {

@@ -14,6 +14,12 @@
 #define PANEL 32 /* columns per panel: gemm.c's PANEL, cl/linear.cl's PW */
 #define TILE_K 64 /* rows of a tile: a tile of 64 x 32 f32 is 8 KiB, in L1 with the source run beside it */
 #define TILE_ROWS (36 * 8) /* most tile rows: Winograd F(4x4) units (36 positions x 8 inputs); kernels to 16 x 16 */
+/* columns of a unit in the [K][N] layout: each of its rows is written as one run of 512 B (16-bit) or 1 KiB (f32).
+ * Units of one 32-column panel there wrote 64-128 B at a stride of N elements (11-23 KB on VAR-d30), which the
+ * hardware prefetchers do not follow across pages: each write waited for its line (measured on the bf16 d30 file,
+ * this VM: [K][N] 11.5-14.7 s against 4.4 s packed, memmove 40% of the samples). */
+#define WIDE 256
+#define WIDE_ROWS TILE_K /* tile rows of a wide unit (cb x taps <= TILE_K: not Winograd, which stays in panels) */
 #define TENSOR_PER_THREAD (1u << 20) /* bytes: below this one more thread costs more than it saves (~50 us) */
 
 static size_t elem_bytes(vt_dtype d) { return (size_t)vt_dtype_bits(d) / 8; }
@@ -138,44 +144,45 @@ typedef struct {
     shape s;
     void *dst;
     size_t units, panels, cb; /* units = panels x input blocks of cb input features (plain: chunks of cb elements) */
+    size_t cw;                /* columns per panel of units: PANEL (packed, Winograd) or WIDE ([K][N]) */
     size_t bad[HT_MAX_THREADS]; /* per thread: non-finite source values seen */
 } job;
 
-/* Writes row k of matrix j, columns of panel p, from tile row v[PANEL] (zero past column N). */
+/* Writes row k of matrix j, columns of panel p (jb->cw wide), from tile row v[cw] (zero past column N). */
 static void put_row(const job *jb, size_t j, size_t k, size_t p, const float *v)
 {
     const shape *s = &jb->s;
-    size_t base = j * matrix_elems(s, jb->f->packed);
+    size_t base = j * matrix_elems(s, jb->f->packed), cw = jb->cw;
     if (jb->f->packed) {
         store_run(jb->dst, jb->f->store, base + (p * s->K + k) * PANEL, v, PANEL);
     } else {
-        size_t cols = s->N - p * PANEL < PANEL ? s->N - p * PANEL : PANEL;
-        store_run(jb->dst, jb->f->store, base + k * s->N + p * PANEL, v, cols);
+        size_t cols = s->N - p * cw < cw ? s->N - p * cw : cw;
+        store_run(jb->dst, jb->f->store, base + k * s->N + p * cw, v, cols);
     }
 }
 
-/* One unit: the columns of panel p and input features c0 .. c0 + cb of every tap (or Winograd position). Source rows
- * n are read as runs of cb * kk contiguous elements (t[n][c0 .. c0 + cb][kk]); tile[r][c] holds output row r of
- * the unit for column p * PANEL + c. */
+/* One unit: the jb->cw columns of panel p and input features c0 .. c0 + cb of every tap (or Winograd position).
+ * Source rows n are read as runs of cb * kk contiguous elements (t[n][c0 .. c0 + cb][kk]); tile[r][c] holds output
+ * row r of the unit for column p * cw + c. */
 static size_t do_unit(const job *jb, size_t u, float *run, float *tile)
 {
     size_t bad = 0;
     const shape *s = &jb->s;
     size_t p = u / (jb->units / jb->panels), c0 = u % (jb->units / jb->panels) * jb->cb;
     size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb;
-    size_t a2 = s->nmat, per = s->wino ? a2 : s->kk; /* tile rows per input feature */
-    memset(tile, 0, per * cb * PANEL * sizeof *tile);
-    for (size_t c = 0; c < PANEL && p * PANEL + c < s->N; c++) {
-        size_t n = p * PANEL + c;
+    size_t a2 = s->nmat, per = s->wino ? a2 : s->kk, cw = jb->cw; /* per: tile rows per input feature */
+    memset(tile, 0, per * cb * cw * sizeof *tile);
+    for (size_t c = 0; c < cw && p * cw + c < s->N; c++) {
+        size_t n = p * cw + c;
         load_run(jb->t, (n * s->I + c0) * s->kk, cb * s->kk, run);
         bad += count_nonfinite(run, cb * s->kk);
         for (size_t i = 0; i < cb; i++) {
             if (s->wino) {
                 float uv[36];
                 vc_winograd_pair(run + i * 9, s->wino, uv);
-                for (size_t j = 0; j < a2; j++) tile[(j * cb + i) * PANEL + c] = uv[j];
+                for (size_t j = 0; j < a2; j++) tile[(j * cb + i) * cw + c] = uv[j];
             } else {
-                for (size_t tap = 0; tap < s->kk; tap++) tile[(tap * cb + i) * PANEL + c] = run[i * s->kk + tap];
+                for (size_t tap = 0; tap < s->kk; tap++) tile[(tap * cb + i) * cw + c] = run[i * s->kk + tap];
             }
         }
     }
@@ -183,7 +190,7 @@ static size_t do_unit(const job *jb, size_t u, float *run, float *tile)
         for (size_t i = 0; i < cb; i++) {
             /* Winograd: matrix r, row c0 + i; convolution: row (tap r) * I + c0 + i of the one matrix */
             size_t j = s->wino ? r : 0, k = s->wino ? c0 + i : r * s->I + c0 + i;
-            put_row(jb, j, k, p, tile + (r * cb + i) * PANEL);
+            put_row(jb, j, k, p, tile + (r * cb + i) * cw);
         }
     return bad;
 }
@@ -195,21 +202,21 @@ static size_t do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *ti
     size_t bad = 0;
     const shape *s = &jb->s;
     size_t p = u / (jb->units / jb->panels), c0 = u % (jb->units / jb->panels) * jb->cb;
-    size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb, kk = s->kk;
+    size_t cb = s->I - c0 < jb->cb ? s->I - c0 : jb->cb, kk = s->kk, cw = jb->cw;
     const uint8_t *src = jb->t->data; /* 2-byte elements, alignment not assumed */
-    memset(tile, 0, kk * cb * PANEL * sizeof *tile);
-    for (size_t c = 0; c < PANEL && p * PANEL + c < s->N; c++) {
-        memcpy(run, src + 2 * (((p * PANEL + c) * s->I + c0) * kk), 2 * cb * kk);
+    memset(tile, 0, kk * cb * cw * sizeof *tile);
+    for (size_t c = 0; c < cw && p * cw + c < s->N; c++) {
+        memcpy(run, src + 2 * (((p * cw + c) * s->I + c0) * kk), 2 * cb * kk);
         bad += count_nonfinite16(run, cb * kk, jb->t->dtype);
         for (size_t i = 0; i < cb; i++)
-            for (size_t tap = 0; tap < kk; tap++) tile[(tap * cb + i) * PANEL + c] = run[i * kk + tap];
+            for (size_t tap = 0; tap < kk; tap++) tile[(tap * cb + i) * cw + c] = run[i * kk + tap];
     }
     uint16_t *dst = jb->dst;
-    size_t cols = jb->f->packed ? PANEL : s->N - p * PANEL < PANEL ? s->N - p * PANEL : PANEL;
+    size_t cols = jb->f->packed ? PANEL : s->N - p * cw < cw ? s->N - p * cw : cw;
     for (size_t tap = 0; tap < kk; tap++)
         for (size_t i = 0; i < cb; i++) {
-            size_t k = tap * s->I + c0 + i, at = jb->f->packed ? (p * s->K + k) * PANEL : k * s->N + p * PANEL;
-            memcpy(dst + at, tile + (tap * cb + i) * PANEL, 2 * cols);
+            size_t k = tap * s->I + c0 + i, at = jb->f->packed ? (p * s->K + k) * PANEL : k * s->N + p * cw;
+            memcpy(dst + at, tile + (tap * cb + i) * cw, 2 * cols);
         }
     return bad;
 }
@@ -219,9 +226,10 @@ static void work(void *arg, int id, int n)
     job *jb = arg;
     size_t *bad = &jb->bad[id];
     size_t u0 = jb->units * (size_t)id / (size_t)n, u1 = jb->units * (size_t)(id + 1) / (size_t)n;
-    float run[TILE_ROWS * 2], tile[TILE_ROWS * PANEL]; /* run: cb * kk source elements (<= 576) */
+    /* run: cb * kk source elements (<= 576); tile: TILE_ROWS x PANEL or WIDE_ROWS x WIDE (36 or 64 KiB in f32) */
+    float run[TILE_ROWS * 2], tile[TILE_ROWS * PANEL > WIDE_ROWS * WIDE ? TILE_ROWS * PANEL : WIDE_ROWS * WIDE];
     if (jb->f->layout != WL_PLAIN && !jb->s.wino && jb->f->store != VT_F32 && jb->f->store == jb->t->dtype) {
-        uint16_t run16[TILE_ROWS * 2], tile16[TILE_ROWS * PANEL];
+        uint16_t run16[TILE_ROWS * 2], tile16[WIDE_ROWS * WIDE];
         for (size_t u = u0; u < u1; u++) *bad += do_unit_raw16(jb, u, run16, tile16);
         return;
     }
@@ -239,14 +247,15 @@ static void work(void *arg, int id, int n)
 
 size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
 {
-    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0, {0}};
+    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0, PANEL, {0}};
     if (f->layout == WL_PLAIN) {
         jb.cb = TILE_K * 9;
         jb.units = ((size_t)t->numel + jb.cb - 1) / jb.cb;
     } else {
         /* input features per unit: tile rows (cb x taps, or cb x (m+2)^2 Winograd rows) within the tile */
         jb.cb = jb.s.wino ? 8 : jb.s.kk >= TILE_K ? 1 : TILE_K / jb.s.kk;
-        jb.panels = (jb.s.N + PANEL - 1) / PANEL;
+        jb.cw = f->packed || jb.s.wino || jb.s.kk * jb.cb > WIDE_ROWS ? PANEL : WIDE;
+        jb.panels = (jb.s.N + jb.cw - 1) / jb.cw;
         jb.units = jb.panels * ((jb.s.I + jb.cb - 1) / jb.cb);
     }
     size_t bytes = (size_t)t->numel * elem_bytes(t->dtype), by_size = bytes / TENSOR_PER_THREAD + 1;

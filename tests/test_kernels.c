@@ -509,8 +509,8 @@ static void set_path(vg_gemm *gemm, int path, int saved[3])
  * device: products of few and many rows (the early and late scales; row blocks of 2, 4 and 8 and their tails), N
  * past the last full 32-column panel, odd K, x, W and y at offsets into larger buffers, rows split into chunks (one
  * panel, many rows), batches with gaps between the products, and the bias and bias + GELU epilogues (act).
- * wdt: the weights' storage (f16 and bf16: packed only); the reference takes the same 16-bit values widened, so the
- * tolerance stays that of f32 sums (a kernel that misread the 16-bit values would be off by far more). */
+ * wdt: the weights' storage (f16 and bf16: varcl's kernels, not CLBlast); the reference takes the same 16-bit values
+ * widened, so the tolerance stays that of f32 sums (a kernel that misread the 16-bit values would be off by far more). */
 static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int K, int wo, int act, vt_dtype wdt)
 {
     int packed = path == PATH_PACKED;
@@ -627,7 +627,9 @@ static void test_linear(void)
             sgemm_case(&gemm, path, 1, 5, 9, 7, 21, 21, 0.3f, 0.0f);
             sgemm_case(&gemm, path, 0, 6, 7, 5, 5, 21, 1.0f, 0.0f);
         }
-        for (vt_dtype d = VT_F16; d <= VT_BF16; d++) linear_case_dt(&gemm, PATH_PACKED, 1, 9, 40, 7, 1, VG_ACT_BIAS, d);
+        for (int path = PATH_PACKED; path < PATHS; path++) /* 16-bit weights: odd offset, partial panel, bias */
+            for (vt_dtype d = VT_F16; d <= VT_BF16; d++)
+                linear_case_dt(&gemm, path, 1, 9, 40, 7, 1, VG_ACT_BIAS, d);
         vg_release(&gemm);
         return;
     }
@@ -649,16 +651,21 @@ static void test_linear(void)
             linear_case(&gemm, path, 1, 33, 3, 50, 0, act);
         }
     }
-    /* 16-bit weights (packed layout): every row block, partial panels, offsets, batches, epilogues */
-    for (vt_dtype d = VT_F16; d <= VT_BF16; d++) {
-        for (size_t t = 0; t < sizeof ms / sizeof *ms; t += 2) linear_case_dt(&gemm, PATH_PACKED, 1, ms[t], 200, 300, 7, 0, d);
-        linear_case_dt(&gemm, PATH_PACKED, 1, 3, 96, 77, 1, 0, d); /* odd offset: 16-bit elements, not floats */
-        linear_case_dt(&gemm, PATH_PACKED, 1, 1000, 40, 33, 5, VG_ACT_NONE, d);
-        linear_case_dt(&gemm, PATH_PACKED, 4, 9, 70, 33, 3, VG_ACT_NONE, d);
-        linear_case_dt(&gemm, PATH_PACKED, 1, 7, 200, 77, 3, VG_ACT_BIAS, d);
-        linear_case_dt(&gemm, PATH_PACKED, 1, 130, 200, 300, 0, VG_ACT_BIAS_GELU, d);
-    }
-    CHECK(vg_weight_dtype_ok(&gemm, VT_BF16) == gemm.packed, "16-bit weights readable only where packed");
+    /* 16-bit weights (linear_packed, linear_simt and linear_simt8): every row block, partial panels and column
+     * blocks (N = 70: linear_simt's last 2 columns), offsets, batches, epilogues */
+    for (int path = PATH_PACKED; path < PATHS; path++)
+        for (vt_dtype d = VT_F16; d <= VT_BF16; d++) {
+            for (size_t t = 0; t < sizeof ms / sizeof *ms; t += 2)
+                linear_case_dt(&gemm, path, 1, ms[t], 200, 300, 7, 0, d);
+            linear_case_dt(&gemm, path, 1, 3, 96, 77, 1, 0, d); /* odd offset: 16-bit elements, not floats */
+            linear_case_dt(&gemm, path, 1, 1000, 40, 33, 5, VG_ACT_NONE, d);
+            linear_case_dt(&gemm, path, 4, 9, 70, 33, 3, VG_ACT_NONE, d);
+            linear_case_dt(&gemm, path, 1, 7, 200, 77, 3, VG_ACT_BIAS, d);
+            linear_case_dt(&gemm, path, 1, 130, 200, 300, 0, VG_ACT_BIAS_GELU, d);
+        }
+    CHECK(vg_weight_dtype_ok(&gemm, VT_BF16) == (gemm.packed || gemm.simt),
+          "16-bit weights readable where linear_packed or linear_simt runs the products");
+    CHECK(vg_weights16(&rt) == (gemm.packed || gemm.simt), "vg_weights16 agrees with the products in use");
     vg_release(&gemm);
 }
 

@@ -161,6 +161,8 @@ static void test_write(void)
         write_case(src, WL_PLAIN, 37, 53, 1);
         write_case(src, WL_LINEAR, 70, 131, 1);  /* partial last panel, rows not a multiple of the tile */
         write_case(src, WL_LINEAR, 64, 1024, 1); /* full panels, many tiles */
+        write_case(src, WL_LINEAR, 600, 70, 1);  /* [K][N]: two units of 256 columns and a partial one */
+        write_case(src, WL_CONV, 300, 10, 3);    /* [K][N]: 7 inputs x 9 taps per unit, 256 + 44 columns */
         write_case(src, WL_CONV, 45, 19, 3);     /* 3x3: 9 taps of 19 inputs */
         write_case(src, WL_CONV, 3, 40, 3);      /* conv_out: 3 outputs */
         write_case(src, WL_CONV, 33, 70, 1);     /* 1x1 */
@@ -182,22 +184,23 @@ static float device_at(const vg_weight *w, int packed, size_t K, size_t N, size_
     return read_out(b, w->dtype, 0);
 }
 
-/* The dtype --weights `weights` stores a matrix from a `file` tensor in (non-Winograd), on a packed device. */
-static vt_dtype expect_dtype(int weights, vt_dtype file, int packed)
+/* The dtype --weights `weights` stores a matrix from a `file` tensor in (non-Winograd), on a device whose products
+ * read 16-bit weights (w16: vg_weights16) or not. */
+static vt_dtype expect_dtype(int weights, vt_dtype file, int w16)
 {
     vt_dtype d = weights == VARCL_WEIGHTS_F16    ? VT_F16
                  : weights == VARCL_WEIGHTS_BF16 ? VT_BF16
                  : weights == VARCL_WEIGHTS_F32  ? VT_F32
                                                  : file;
-    return packed ? d : VT_F32;
+    return w16 ? d : VT_F32;
 }
 
 static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, int weights)
 {
-    int packed = vg_packed_layout(&rt);
+    int packed = vg_packed_layout(&rt), w16 = vg_weights16(&rt);
     var_model m;
     int st = var_load(&rt, var, weights, &m);
-    int refused = !packed && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16);
+    int refused = !w16 && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16);
     if (refused) {
         CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), "CLBlast"),
               "%s: 16-bit --weights on a CLBlast device is refused with the reason (status %d: %s)", what, st,
@@ -208,10 +211,10 @@ static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, 
     if (st) return;
     const vt_tensor *fc1 = vt_find(var, "blocks.1.ffn.fc1.weight"), *head = vt_find(var, "head.weight");
     size_t C = (size_t)m.hp.C, F = (size_t)m.hp.ffn, V = (size_t)m.hp.vocab, bad = 0, checks = 0;
-    vt_dtype want = expect_dtype(weights, fc1->dtype, packed);
+    vt_dtype want = expect_dtype(weights, fc1->dtype, w16);
     CHECK(m.blocks[1].fc1_wt.dtype == want && m.head_wt.dtype == want, "%s: matrices stored as dtype %d (want %d)",
           what, m.blocks[1].fc1_wt.dtype, want);
-    CHECK(m.load.widened == (!packed && fc1->dtype != VT_F32 && weights == VARCL_WEIGHTS_KEEP),
+    CHECK(m.load.widened == (!w16 && fc1->dtype != VT_F32 && weights == VARCL_WEIGHTS_KEEP),
           "%s: load says whether 16-bit weights were widened (%d)", what, m.load.widened);
     for (size_t s = 0; s < 40; s++) { /* fc1 [F][C] -> [C][F]; head [V][C] -> [C][V]; corners included */
         size_t n = s == 0 ? F - 1 : (s * 2654435761u) % F, k = s == 1 ? C - 1 : (s * 40503u) % C;
@@ -235,7 +238,7 @@ static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, 
     const vw_conv *c = &a.conv_in;
     size_t O = (size_t)c->cout, I = (size_t)c->cin;
     bad = 0;
-    vt_dtype cw = c->wino && weights == VARCL_WEIGHTS_KEEP ? VT_F32 : expect_dtype(weights, ci->dtype, packed);
+    vt_dtype cw = c->wino && weights == VARCL_WEIGHTS_KEEP ? VT_F32 : expect_dtype(weights, ci->dtype, w16);
     CHECK(c->wt.dtype == cw, "%s: conv_in (%s) stored as dtype %d (want %d)", what, c->wino ? "Winograd" : "im2col",
           c->wt.dtype, cw);
     for (size_t s = 0; s < 20; s++) {

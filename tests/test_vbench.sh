@@ -53,7 +53,8 @@ runs = r["runs"]
 assert [x["depth"] for x in runs] == [4, 2], f"baseline first, then depth 2: {[x['depth'] for x in runs]}"
 for x in runs:
     need(x, ["depth", "layers", "full_scales", "batch", "ms_per_image", "images_per_s", "scale_ms", "split_ms",
-             "kv_bytes", "peak_bytes", "gflop_per_image", "speedup_vs_full", "kv_saving_vs_full"], "run")
+             "kv_bytes", "peak_bytes", "gflop_per_image", "speedup_vs_full", "kv_saving_vs_full",
+             "launches_per_image", "syncs_per_image"], "run")
     need(x["ms_per_image"], ["median", "min", "max"], "ms_per_image")
     need(x["split_ms"], ["transformer", "sample", "vq", "decode"], "split_ms")
     need(x["peak_bytes"], ["total", "weights", "kv", "activations", "scratch", "vae"], "peak_bytes")
@@ -70,6 +71,11 @@ want = 2 * (2 * 43 + 2 * 6) * page
 assert d2["kv_bytes"] == want, f"kv_bytes {d2['kv_bytes']} != {want}"
 assert abs(d2["kv_saving_vs_full"] - (1 - want / full["kv_bytes"])) < 1e-3, "kv saving"
 assert d2["gflop_per_image"] < full["gflop_per_image"], "fewer FLOPs at depth 2"
+# launches: at least the 4 products of each layer at each of the 10 scales; fewer layers, fewer launches
+assert full["launches_per_image"] >= 4 * 4 * 10 and d2["launches_per_image"] < full["launches_per_image"], \
+    (full["launches_per_image"], d2["launches_per_image"])
+# host waits: at least the logits read at each scale, far fewer than launches
+assert 10 <= full["syncs_per_image"] < full["launches_per_image"] / 4, (full["syncs_per_image"], full["launches_per_image"])
 assert errors == [], errors
 print("schema ok")
 PY
