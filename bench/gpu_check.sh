@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The GPU check of the GPU issue, one command on a fresh GPU machine (repository root; prepared by
+# bench/gpu_prepare.sh, whose .devdeps and build-gpu folders must be there):
+#   bash bench/gpu_check.sh
+# 1. unpacks the carried runtime libraries into a prefix (never into /), and makes an ICD file for NVIDIA's
+#    libnvidia-opencl.so.1 when the image has none;
+# 2. makes random-weight models of the d16 and d30 shapes (models/mkmodel) on the host's cores, while
+# 3. the kernel, upstream-parity, end-to-end and load tests run on the GPU (VARCL_DEVICE), the upstream fixtures
+#    through CLBlast and through linear_simt (16-bit weights kept);
+# 4. vbench: d16 at batch 1, 8 and 64 and d30 at batch 1 and 8 with the depth sweep, d30 at batch 64 full and at
+#    depth 2, d16 in bf16 through linear_simt at batch 1 and 8; then vbench --compare of them all.
+# Results go to $OUT (default ./gpu-out): summary.md, tests.log, vbench.log, env.txt and the runs' JSON: 8 files,
+# what the device tool brings back at most. Exit status: 0 when every test passed and every vbench run finished.
+# Environment: GPU_CHECK_DEVICE (default nvidia: a substring of the platform or device name), GPU_CHECK_BUILD
+# (default build-gpu), GPU_CHECK_QUICK=1 (the tiny model, batch 1 and 2, tiny kernel tests: how the repository's
+# tests run this script on a CPU device), GPU_CHECK_TUNE=1 (vbench --tune first: several minutes).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${OUT:-$root/gpu-out}
+build=${GPU_CHECK_BUILD:-build-gpu}
+dev=${GPU_CHECK_DEVICE:-nvidia}
+quick=${GPU_CHECK_QUICK:-0}
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/varcl-gpu.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+t0=$(date +%s)
+say() { echo "gpu_check: $*" | tee -a "$out/summary.md" >&2; }
+: >"$out/summary.md"
+fail=0
+
+# ---- 1. libraries and the OpenCL driver
+if [ -d .devdeps ] && ls .devdeps/*.deb >/dev/null 2>&1; then
+    prefix=$work/vdeps
+    for f in .devdeps/*.deb; do dpkg -x "$f" "$prefix"; done
+    lib=$prefix/usr/lib/x86_64-linux-gnu
+    # libblas.so.3 and liblapack.so.3 sit in blas/ and lapack/ behind Debian's alternatives, which dpkg -x does not
+    # set up
+    export LD_LIBRARY_PATH=$lib:$lib/blas:$lib/lapack:$prefix/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    export PATH=$prefix/usr/bin:$PATH
+fi
+if [ ! -e /etc/OpenCL/vendors/nvidia.icd ] && [ -z "${OCL_ICD_VENDORS:-}" ]; then
+    nv=$(ldconfig -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1/ {print $NF; exit}')
+    for d in /usr/lib/x86_64-linux-gnu /usr/local/nvidia/lib64 /usr/lib64 /usr/local/cuda/compat; do
+        [ -z "$nv" ] && [ -e "$d/libnvidia-opencl.so.1" ] && nv=$d/libnvidia-opencl.so.1
+    done
+    if [ -n "$nv" ]; then
+        mkdir -p "$work/icd"
+        [ -d /etc/OpenCL/vendors ] && cp /etc/OpenCL/vendors/*.icd "$work/icd/" 2>/dev/null
+        echo "$nv" >"$work/icd/nvidia.icd"
+        export OCL_ICD_VENDORS=$work/icd
+        say "ICD file made for $nv"
+    fi
+fi
+# fresh caches on the GPU machine (kernels built by this driver, no tuning file); a caller's own are kept
+export VARCL_CACHE_DIR=${VARCL_CACHE_DIR:-$work/varcl-cache} POCL_CACHE_DIR=${POCL_CACHE_DIR:-$work/pocl-cache}
+{
+    date -u
+    uname -a
+    nvidia-smi 2>&1 | head -20
+    command -v clinfo >/dev/null && clinfo -l 2>&1
+    "$build/vgen" --list-devices 2>&1
+} >"$out/env.txt"
+if [ ! -x "$build/vgen" ]; then
+    say "no build in $build: run bench/gpu_prepare.sh on the preparing machine and carry build-gpu"
+    exit 2
+fi
+if ! "$build/vgen" --list-devices 2>/dev/null | tail -n +2 | grep -qi -- "$dev"; then
+    say "no OpenCL device matching '$dev' (env.txt lists what the loader found)"
+    exit 1
+fi
+export VARCL_DEVICE=$dev
+say "device: $("$build/vgen" --list-devices 2>/dev/null | tail -n +2 | grep -i -m1 -- "$dev" | tr -s ' ')"
+
+# ---- 2. the models, made on the host's cores while the tests use the GPU (mkmodel: about a minute per 2B parameters)
+mk=$build/models/mkmodel
+if [ "$quick" = 1 ]; then
+    ("$mk" --preset tiny --var "$work/a.st" --vae "$work/v.st" -q &&
+        "$mk" --preset tiny --dtype bf16 --var "$work/ab.st" --vae "$work/vb.st" -q) &
+else
+    "$mk" --preset d16 --var "$work/d16.st" --vae "$work/vae.st" -q &
+    "$mk" --preset d16 --dtype bf16 --var "$work/d16b.st" -q &
+    "$mk" --preset d30 --var "$work/d30.st" -q &
+fi
+
+# ---- 3. tests (each from the repository root, where the fixtures are)
+run_test() { # name, env assignments..., program
+    local name=$1
+    shift
+    local s=$(date +%s)
+    if env "$@" >>"$out/tests.log" 2>&1; then
+        say "test $name passed ($(($(date +%s) - s)) s)"
+    else
+        say "test $name FAILED ($(($(date +%s) - s)) s; tests.log)"
+        fail=1
+    fi
+}
+: >"$out/tests.log"
+if [ "$quick" = 1 ]; then
+    run_test kernels-tiny VARCL_TEST_TINY=1 "$build/tests/test_kernels"
+else
+    run_test kernels "$build/tests/test_kernels"
+    run_test upstream "$build/tests/test_upstream"
+    run_test upstream-simt VARCL_LINEAR=simt "$build/tests/test_upstream"
+    run_test e2e "$build/tests/test_e2e"
+    run_test load "$build/tests/test_load"
+fi
+for j in $(jobs -p); do wait "$j" || { say "mkmodel FAILED"; fail=1; }; done
+
+# ---- 4. vbench (the full network is every run's baseline)
+bench() { # name, env assignments..., vbench arguments
+    local name=$1
+    shift
+    local s=$(date +%s)
+    if env "$@" --json "$out/$name.json" >>"$out/vbench.log" 2>&1; then
+        say "vbench $name done ($(($(date +%s) - s)) s)"
+    else
+        say "vbench $name FAILED ($(($(date +%s) - s)) s; vbench.log)"
+        fail=1
+    fi
+}
+: >"$out/vbench.log"
+vb=$build/bench/vbench
+if [ "$quick" = 1 ]; then
+    bench tiny "$vb" --model "$work/a.st" --vae "$work/v.st" --depth 2 --batch 1,2 --warmup 0 --reps 1
+    bench tiny-bf16-simt VARCL_LINEAR=simt "$vb" --model "$work/ab.st" --vae "$work/vb.st" --depth 2 --batch 1 \
+        --warmup 0 --reps 1
+    runs="tiny tiny-bf16-simt"
+else
+    if [ "${GPU_CHECK_TUNE:-0}" = 1 ]; then
+        "$vb" --tune --model "$work/d16.st" --vae "$work/vae.st" >>"$out/vbench.log" 2>&1 || say "vbench --tune FAILED"
+    fi
+    bench d16 "$vb" --model "$work/d16.st" --vae "$work/vae.st" --depth 8,2 --batch 1,8,64 --warmup 1 --reps 3
+    bench d16-bf16-simt VARCL_LINEAR=simt "$vb" --model "$work/d16b.st" --vae "$work/vae.st" --depth 8,2 \
+        --batch 1,8 --warmup 1 --reps 3
+    bench d30 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 16,8,2 --batch 1,8 --warmup 1 --reps 3
+    bench d30-b64 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 2 --batch 64 --warmup 0 --reps 1
+    runs="d16 d16-bf16-simt d30 d30-b64"
+fi
+jsons=()
+for r in $runs; do [ -s "$out/$r.json" ] && jsons+=("$out/$r.json"); done
+if [ ${#jsons[@]} -gt 0 ]; then
+    if "$vb" --compare "${jsons[@]}" --md "$work/compare.md" >>"$out/vbench.log" 2>&1; then
+        cat "$work/compare.md" >>"$out/summary.md"
+    else
+        say "vbench --compare FAILED (vbench.log)"
+        fail=1
+    fi
+fi
+say "$([ $fail = 0 ] && echo "all passed" || echo "FAILURES above") in $(($(date +%s) - t0)) s"
+exit $fail
