@@ -11,19 +11,26 @@
 #    depth 2, d16 in bf16 through linear_simt at batch 1 and 8; then vbench --compare of them all.
 # Results go to $OUT (default ./gpu-out): summary.md, tests.log, vbench.log, env.txt and the runs' JSON: 8 files,
 # what the device tool brings back at most. Exit status: 0 when every test passed and every vbench run finished.
-# Environment: GPU_CHECK_DEVICE (default nvidia: a substring of the platform or device name), GPU_CHECK_BUILD
-# (default build-gpu), GPU_CHECK_QUICK=1 (the tiny model, batch 1 and 2, tiny kernel tests: how the repository's
+# Environment: GPU_CHECK_DEVICE (default nvidia: a device as vgen --device takes it), GPU_CHECK_BUILD (default
+# build-gpu; relative paths here and in OUT are the caller's), GPU_CHECK_QUICK=1 (the tiny model, batch 1 and 2, tiny kernel tests: how the repository's
 # tests run this script on a CPU device), GPU_CHECK_TUNE=1 (vbench --tune first: several minutes),
 # GPU_CHECK_BUDGET (seconds, default 480: the device tool's commands stop at 600): every step runs under a time
 # limit of its own, cut to what is left of the budget, so that a hanging step costs its slot, not the results.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-out=${OUT:-$root/gpu-out}
-build=${GPU_CHECK_BUILD:-build-gpu}
+here=$PWD
+abs() { case $1 in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$(abs "${OUT:-$root/gpu-out}")
+build=$(abs "${GPU_CHECK_BUILD:-$root/build-gpu}")
 dev=${GPU_CHECK_DEVICE:-nvidia}
 quick=${GPU_CHECK_QUICK:-0}
-mkdir -p "$out"
+cd "$root"
+if ! mkdir -p "$out" 2>/dev/null || ! : >"$out/summary.md" 2>/dev/null; then
+    echo "gpu_check: cannot write results to $out (OUT)" >&2
+    exit 2
+fi
+# this run's files only: a result left from an earlier run is never reported as this one's
+rm -f "$out/tests.log" "$out/vbench.log" "$out/env.txt" "$out"/*.json
 work=$(mktemp -d "${TMPDIR:-/tmp}/varcl-gpu.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 t0=$(date +%s)
@@ -42,13 +49,17 @@ outcome() {
     *) say "$1 FAILED (status $2, $3 s)"; fail=1 ;;
     esac
 }
-: >"$out/summary.md"
 fail=0
 
 # ---- 1. libraries and the OpenCL driver
 if [ -d .devdeps ] && ls .devdeps/*.deb >/dev/null 2>&1; then
     prefix=$work/vdeps
-    for f in .devdeps/*.deb; do dpkg -x "$f" "$prefix"; done
+    for f in .devdeps/*.deb; do
+        if ! dpkg -x "$f" "$prefix" 2>>"$out/env.txt"; then
+            say "cannot unpack $f (dpkg -x; env.txt): rerun bench/gpu_prepare.sh"
+            exit 2
+        fi
+    done
     lib=$prefix/usr/lib/x86_64-linux-gnu
     # libblas.so.3 and liblapack.so.3 sit in blas/ and lapack/ behind Debian's alternatives, which dpkg -x does not
     # set up
@@ -76,27 +87,29 @@ export VARCL_CACHE_DIR=${VARCL_CACHE_DIR:-$work/varcl-cache} POCL_CACHE_DIR=${PO
     nvidia-smi 2>&1 | head -20
     command -v clinfo >/dev/null && clinfo -l 2>&1
     "$build/vgen" --list-devices 2>&1
-} >"$out/env.txt"
+} >>"$out/env.txt"
 if [ ! -x "$build/vgen" ]; then
     say "no build in $build: run bench/gpu_prepare.sh on the preparing machine and carry build-gpu"
     exit 2
 fi
-if ! "$build/vgen" --list-devices 2>/dev/null | tail -n +2 | grep -qi -- "$dev"; then
-    say "no OpenCL device matching '$dev' (env.txt lists what the loader found)"
+# the device as every later step will pick it (vgen's own matching), and its kernels built once for them all
+export VARCL_DEVICE=$dev
+if ! "$build/vgen" --info >"$work/info.txt" 2>&1; then
+    say "device '$dev': $(tail -n 1 "$work/info.txt") (env.txt lists what the loader found)"
     exit 1
 fi
-export VARCL_DEVICE=$dev
-say "device: $("$build/vgen" --list-devices 2>/dev/null | tail -n +2 | grep -i -m1 -- "$dev" | tr -s ' ')"
+say "device: $(grep -m1 ' on ' "$work/info.txt" | sed 's/^vgen: .* on \(.*\): depth.*/\1/')"
 
 # ---- 2. the models, made on the host's cores while the tests use the GPU (mkmodel: about a minute per 2B parameters)
 mk=$build/models/mkmodel
+mklog=$work/mkmodel.log
 if [ "$quick" = 1 ]; then
     ("$mk" --preset tiny --var "$work/a.st" --vae "$work/v.st" -q &&
-        "$mk" --preset tiny --dtype bf16 --var "$work/ab.st" --vae "$work/vb.st" -q) &
+        "$mk" --preset tiny --dtype bf16 --var "$work/ab.st" --vae "$work/vb.st" -q) 2>>"$mklog" &
 else
-    "$mk" --preset d16 --var "$work/d16.st" --vae "$work/vae.st" -q &
-    "$mk" --preset d16 --dtype bf16 --var "$work/d16b.st" -q &
-    "$mk" --preset d30 --var "$work/d30.st" -q &
+    "$mk" --preset d16 --var "$work/d16.st" --vae "$work/vae.st" -q 2>>"$mklog" &
+    "$mk" --preset d16 --dtype bf16 --var "$work/d16b.st" -q 2>>"$mklog" &
+    "$mk" --preset d30 --var "$work/d30.st" -q 2>>"$mklog" &
 fi
 
 # ---- 3. tests (each from the repository root, where the fixtures are)
@@ -119,7 +132,7 @@ else
     run_test e2e "$build/tests/test_e2e"
     run_test load "$build/tests/test_load"
 fi
-for j in $(jobs -p); do wait "$j" || { say "mkmodel FAILED"; fail=1; }; done
+for j in $(jobs -p); do wait "$j" || { say "mkmodel FAILED: $(tail -n 1 "$mklog")"; fail=1; }; done
 
 # ---- 4. vbench (the full network is every run's baseline)
 bench() { # name, seconds, env assignments..., vbench arguments (vbench.log)
@@ -129,18 +142,21 @@ bench() { # name, seconds, env assignments..., vbench arguments (vbench.log)
     if [ "$t" -lt 5 ]; then say "vbench $name skipped (budget spent)"; fail=1; return; fi
     echo "=== $name" >>"$out/vbench.log"
     timeout "$t" env "$@" --json "$out/$name.json" >>"$out/vbench.log" 2>&1
-    outcome "vbench $name" $? $(($(date +%s) - s))
+    local st=$?
+    outcome "vbench $name" $st $(($(date +%s) - s))
+    [ $st = 0 ] && [ -s "$out/$name.json" ] && done_runs="$done_runs $name"
 }
+done_runs=""
 : >"$out/vbench.log"
 vb=$build/bench/vbench
 if [ "$quick" = 1 ]; then
     bench tiny 120 "$vb" --model "$work/a.st" --vae "$work/v.st" --depth 2 --batch 1,2 --warmup 0 --reps 1
     bench tiny-bf16-simt 120 VARCL_LINEAR=simt "$vb" --model "$work/ab.st" --vae "$work/vb.st" --depth 2 --batch 1 \
         --warmup 0 --reps 1
-    runs="tiny tiny-bf16-simt"
 else
     if [ "${GPU_CHECK_TUNE:-0}" = 1 ]; then
-        "$vb" --tune --model "$work/d16.st" --vae "$work/vae.st" >>"$out/vbench.log" 2>&1 || say "vbench --tune FAILED"
+        timeout "$(limit 240)" "$vb" --tune --model "$work/d16.st" --vae "$work/vae.st" >>"$out/vbench.log" 2>&1 ||
+            say "vbench --tune FAILED or timed out (vbench.log)"
     fi
     # the H200 took 0.36 s per d16 image and 0.96 s per d30 image at batch 1 in round 1; linear_simt is not yet
     # shaped for GPUs (its bf16 run is the smallest: batch 1 at depth 2, beside the full network)
@@ -149,10 +165,9 @@ else
     bench d30-b64 60 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 2 --batch 64 --warmup 0 --reps 1
     bench d16-bf16-simt 60 VARCL_LINEAR=simt "$vb" --model "$work/d16b.st" --vae "$work/vae.st" --depth 2 \
         --batch 1 --warmup 1 --reps 2
-    runs="d16 d30 d30-b64 d16-bf16-simt"
 fi
 jsons=()
-for r in $runs; do [ -s "$out/$r.json" ] && jsons+=("$out/$r.json"); done
+for r in $done_runs; do jsons+=("$out/$r.json"); done
 if [ ${#jsons[@]} -gt 0 ]; then
     if "$vb" --compare "${jsons[@]}" --md "$work/compare.md" >>"$out/vbench.log" 2>&1; then
         cat "$work/compare.md" >>"$out/summary.md"
