@@ -189,3 +189,77 @@ KV_KERNELS(f32, float)
 KV_KERNELS(f16, half)
 BLK_KERNEL(f32, float)
 BLK_KERNEL(f16, half)
+
+/* attention2_*: attention_*'s result with two queries of one CFG row per work-item (pair p of row r: queries
+ * r*T + 2p and r*T + 2p + 1; the second repeats the first, unwritten, when T is odd), for Mesa's llvmpipe
+ * (policy.h attn_pairs): there every component of a global load costs a loop over the SIMD lanes whatever the
+ * address (README "Speed"), so loading each key's 64 K and 64 V values once for two queries halves the loads per
+ * FLOP; the accumulators' extra registers spill with plain vector moves. Global (R * ceil(T / 2), H). */
+#define DOT16X2_BODY(LD)                                                                                               \
+    float16 kv = (float16)(LD(0), LD(1), LD(2), LD(3), LD(4), LD(5), LD(6), LD(7), LD(8), LD(9), LD(10), LD(11),       \
+                           LD(12), LD(13), LD(14), LD(15));                                                            \
+    float16 x = qa * kv, y = qb * kv;                                                                                  \
+    return (float2)(x.s0 + x.s1 + x.s2 + x.s3 + x.s4 + x.s5 + x.s6 + x.s7 + x.s8 + x.s9 + x.sa + x.sb + x.sc + x.sd +   \
+                        x.se + x.sf,                                                                                   \
+                    y.s0 + y.s1 + y.s2 + y.s3 + y.s4 + y.s5 + y.s6 + y.s7 + y.s8 + y.s9 + y.sa + y.sb + y.sc + y.sd +   \
+                        y.se + y.sf);
+float2 attn_dot16x2_f32(float16 qa, float16 qb, __global const float *k, int P) { DOT16X2_BODY(LD_F32) }
+float2 attn_dot16x2_f16(float16 qa, float16 qb, __global const half *k, int P) { DOT16X2_BODY(LD_F16) }
+
+#define PAIR_KERNEL(TY, T)                                                                                             \
+    __kernel void attention2_##TY(__global const float *q, __global const T *kpool, __global const T *vpool,           \
+                                  __global const int *table, __global float *out, int N, int T_, int C, int kv_len,    \
+                                  int P, int max_pages, int tab_off)                                                   \
+    {                                                                                                                  \
+        int pt = (T_ + 1) / 2, g = get_global_id(0), h = get_global_id(1);                                             \
+        int r = g / pt, t0 = 2 * (g % pt), i0 = r * T_ + t0, two = t0 + 1 < T_, i1 = two ? i0 + 1 : i0;               \
+        if (i0 >= N || h * HD >= C) return;                                                                            \
+        __global const float *qa = q + (size_t)i0 * C + h * HD, *qb = q + (size_t)i1 * C + h * HD;                     \
+        float16 a0 = vload16(0, qa), a1 = vload16(1, qa), a2 = vload16(2, qa), a3 = vload16(3, qa);                    \
+        float16 b0 = vload16(0, qb), b1 = vload16(1, qb), b2 = vload16(2, qb), b3 = vload16(3, qb);                    \
+        float16 x0 = 0.0f, x1 = 0.0f, x2 = 0.0f, x3 = 0.0f, y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;                \
+        __global const int *tab = table + tab_off + r * max_pages;                                                     \
+        float ma = -3.0e38f, la = 0, mb = -3.0e38f, lb = 0;                                                            \
+        for (int j = 0; j < kv_len; j++) {                                                                             \
+            int page = tab[j / P], jp = j % P;                                                                         \
+            __global const T *kb = kpool + ((size_t)page * C + h * HD) * P + jp; /* dimension d at kb + d * P */       \
+            __global const T *vb = vpool + ((size_t)page * P + jp) * C + h * HD;                                       \
+            size_t p16 = (size_t)16 * P;                                                                               \
+            float2 dot = attn_dot16x2_##TY(a0, b0, kb, P) + attn_dot16x2_##TY(a1, b1, kb + p16, P) +                   \
+                         attn_dot16x2_##TY(a2, b2, kb + 2 * p16, P) + attn_dot16x2_##TY(a3, b3, kb + 3 * p16, P);      \
+            float na = fmax(ma, dot.x), ca = exp(ma - na), wa = exp(dot.x - na);                                       \
+            float nb = fmax(mb, dot.y), cb = exp(mb - nb), wb = exp(dot.y - nb);                                       \
+            la = la * ca + wa;                                                                                         \
+            lb = lb * cb + wb;                                                                                         \
+            float16 v = LOAD16_##TY(vb);                                                                               \
+            x0 = VFMA((float16)(wa), v, x0 * ca);                                                                      \
+            y0 = VFMA((float16)(wb), v, y0 * cb);                                                                      \
+            v = LOAD16_##TY(vb + 16);                                                                                  \
+            x1 = VFMA((float16)(wa), v, x1 * ca);                                                                      \
+            y1 = VFMA((float16)(wb), v, y1 * cb);                                                                      \
+            v = LOAD16_##TY(vb + 32);                                                                                  \
+            x2 = VFMA((float16)(wa), v, x2 * ca);                                                                      \
+            y2 = VFMA((float16)(wb), v, y2 * cb);                                                                      \
+            v = LOAD16_##TY(vb + 48);                                                                                  \
+            x3 = VFMA((float16)(wa), v, x3 * ca);                                                                      \
+            y3 = VFMA((float16)(wb), v, y3 * cb);                                                                      \
+            ma = na;                                                                                                   \
+            mb = nb;                                                                                                   \
+        }                                                                                                              \
+        __global float *o = out + (size_t)i0 * C + h * HD;                                                             \
+        float inv = 1.0f / la;                                                                                         \
+        vstore16(x0 * inv, 0, o);                                                                                      \
+        vstore16(x1 * inv, 1, o);                                                                                      \
+        vstore16(x2 * inv, 2, o);                                                                                      \
+        vstore16(x3 * inv, 3, o);                                                                                      \
+        if (two) {                                                                                                     \
+            o += C;                                                                                                    \
+            inv = 1.0f / lb;                                                                                           \
+            vstore16(y0 * inv, 0, o);                                                                                  \
+            vstore16(y1 * inv, 1, o);                                                                                  \
+            vstore16(y2 * inv, 2, o);                                                                                  \
+            vstore16(y3 * inv, 3, o);                                                                                  \
+        }                                                                                                              \
+    }
+PAIR_KERNEL(f32, float)
+PAIR_KERNEL(f16, half)

@@ -40,7 +40,8 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
     }
     if (!(s->k_ln = vr_kernel(rt, "ln_modulate")) || !(s->k_qk[0] = vr_kernel(rt, "qk_norm_store_f32")) ||
         !(s->k_qk[1] = vr_kernel(rt, "qk_norm_store_f16")) || !(s->k_attn[0] = vr_kernel(rt, "attention_f32")) ||
-        !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_attn_blk[0] = vr_kernel(rt, "attention_blk_f32")) ||
+        !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_attn[2] = vr_kernel(rt, "attention2_f32")) ||
+        !(s->k_attn[3] = vr_kernel(rt, "attention2_f16")) || !(s->k_attn_blk[0] = vr_kernel(rt, "attention_blk_f32")) ||
         !(s->k_attn_blk[1] = vr_kernel(rt, "attention_blk_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
         !(s->k_bias = vr_kernel(rt, "add_bias")) ||
         !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale"))) {
@@ -166,9 +167,11 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
                          VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
     size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads}, l2[2] = {pol->attn_local, 1};
-    return vr_launch(s->rt, s->k_attn[kv->f16], "attention", 2, g2, pol->attn_local ? l2 : NULL, 12,
-                     VR_ARG(s->q), VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N),
-                     VR_ARG(T), VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    if (pol->attn_pairs) g2[0] = (size_t)s->R * (size_t)((T + 1) / 2); /* two queries of a row per work-item */
+    return vr_launch(s->rt, s->k_attn[2 * pol->attn_pairs + kv->f16], pol->attn_pairs ? "attention2" : "attention", 2,
+                     g2, pol->attn_local ? l2 : NULL, 12, VR_ARG(s->q), VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table),
+                     VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp),
+                     VR_ARG(tab0));
 }
 
 static int block(vf_state *s, vk_cache *kv, int l, int T)

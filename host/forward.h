@@ -24,7 +24,8 @@ typedef struct {
     cl_mem head_ada;         /* [R][2C]: scale, shift */
     cl_mem cond;             /* [R][C] SiLU(class embedding) */
     cl_mem shared;           /* [R][6C] shared AdaLN output (d36 style only) */
-    cl_kernel k_qk[2], k_attn[2], k_attn_blk[2]; /* [0] f32 KV, [1] f16 KV */
+    cl_kernel k_qk[2], k_attn_blk[2]; /* [0] f32 KV, [1] f16 KV */
+    cl_kernel k_attn[4];              /* attention_f32, _f16, attention2_f32, _f16 (policy attn_pairs) */
     cl_kernel k_ln, k_gres, k_bias, k_silu, k_embed;
 } vf_state;
 

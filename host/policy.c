@@ -104,6 +104,9 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe, the demo model (one image, VARCL_PROFILE): attention per query 23.8 s with the driver's
      * work-groups, 18.4 s with groups of 8 or of 32 (measured back to back on a busy machine) */
     if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->attn_local = 8;
+    /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
+     * loads (cl/attention.cl attention2) */
+    p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
     /* vbench's probes sized for the hardware, whatever the family: 4096^3 takes a CPU a minute */
     p->bench_gemm_n = (type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
     p->bench_copy_mb = (type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
@@ -153,7 +156,7 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
              p->name, p->reason, products[p->product], p->packed ? ll : p->simt_local ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->im2col_simt ? "channel" : "tap",
-             p->attn_blocked ? "blocked" : "per query", al, p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw,
-             el,
+             p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al,
+             p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
              p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database");
 }

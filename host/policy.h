@@ -12,8 +12,9 @@
  *     driver's work-group sizes.
  * Chosen from device queries: pocl's platform (the "cpu" family's shapes were measured there) takes "cpu",
  * everything else "gpu". Products with weights in the "gpu" family: CLBlast on GPU devices; on other devices
- * (llvmpipe: CPU type, SIMD lanes) varcl's linear_simt, since CLBlast's database has no entry for them. VARCL_POLICY=cpu|gpu forces a family on any device (tests run every variant on one
- * device). The CLBlast parameter family follows the same choice but only where its sets fit the device's local
+ * (llvmpipe: CPU type, SIMD lanes) varcl's linear_simt, since CLBlast's database has no entry for them, and the
+ * attention with two queries per work-item (attention2). VARCL_POLICY=cpu|gpu forces a family on any device (tests
+ * run every variant on one device). The CLBlast parameter family follows the same choice but only where its sets fit the device's local
  * memory and work-group limits (the pocl-tuned sets need 160 KiB; llvmpipe has 32 KiB). */
 #ifndef VARCL_POLICY_H
 #define VARCL_POLICY_H
@@ -40,6 +41,7 @@ typedef struct {
     int attn_blocked;          /* attention_blk where the KV page size allows (P % 16 == 0) */
     size_t attn_blk_local;     /* attention_blk work-group, each dimension (0: the driver's choice) */
     size_t attn_local;         /* attention / qk_norm_store work-group, first dimension (0: the driver's choice) */
+    int attn_pairs;            /* per-query attention with two queries per work-item (attention2: llvmpipe) */
     size_t elem_local;         /* 1-D element-wise kernels (vr_elem_local; global rounded up), 0: the driver's choice */
     int gn_rows;               /* GroupNorm by pixel rows (gn_*_rows, up to GN_ROWS_CMAX channels) */
     size_t gn_final_local;     /* gn_finalize work-group: 1 or 64 (cl/norm.cl GN_FL) */

@@ -92,9 +92,10 @@ static int run_attn(vr_runtime *rt, void *p, size_t local)
     bench_ctx *b = p;
     int N = b->s.R * b->s.T, T = b->s.T, C = b->s.C, kv = b->s.kv_len, P = b->P, maxp = b->pages, tab0 = 0;
     size_t g[2] = {(size_t)N, (size_t)C / 64}, l[2] = {local, 1};
-    return vr_launch(rt, b->attn, "attention_f32", 2, g, local ? l : NULL, 12, VR_ARG(b->x), VR_ARG(b->kpool),
-                     VR_ARG(b->vpool), VR_ARG(b->table), VR_ARG(b->y), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(kv),
-                     VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    if (rt->policy.attn_pairs) g[0] = (size_t)b->s.R * (size_t)((T + 1) / 2); /* attention2: two queries each */
+    return vr_launch(rt, b->attn, rt->policy.attn_pairs ? "attention2_f32" : "attention_f32", 2, g, local ? l : NULL,
+                     12, VR_ARG(b->x), VR_ARG(b->kpool), VR_ARG(b->vpool), VR_ARG(b->table), VR_ARG(b->y), VR_ARG(N),
+                     VR_ARG(T), VR_ARG(C), VR_ARG(kv), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
 }
 
 /* count floats of small values (-0.48 .. 0.48) */
@@ -143,7 +144,7 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
     size_t rows = (size_t)shape->R * shape->T, C = (size_t)shape->C, pool = (size_t)shape->R * b.pages * b.P * C;
     int st = 0;
     if (!(b.add = vr_kernel(rt, "add_inplace")) || !(b.ln = vr_kernel(rt, "ln_modulate")) ||
-        !(b.simt = vr_kernel(rt, rt->policy.simt_cols == 8 ? "linear_simt8" : "linear_simt")) || !(b.attn = vr_kernel(rt, "attention_f32")))
+        !(b.simt = vr_kernel(rt, rt->policy.simt_cols == 8 ? "linear_simt8" : "linear_simt")) || !(b.attn = vr_kernel(rt, rt->policy.attn_pairs ? "attention2_f32" : "attention_f32")))
         return VARCL_E_RUNTIME;
     if (!(b.x = upload(rt, rows * C, "work-group timing x")) || !(b.y = upload(rt, rows * C, "timing y")) ||
         !(b.mod = upload(rt, (size_t)shape->R * 6 * C, "timing mod")) || !(b.w = upload(rt, C * 4 * C, "timing w")) ||

@@ -175,11 +175,12 @@ static void test_embed_scale(void)
 }
 
 /* Paged attention: K/V written by qk_norm_store over two scales into pages assigned in a scrambled order,
- * then attention for the second scale's queries over all keys. The one-query kernel for any page size; the blocked
- * kernel (CPUs) for pages of 16 and 32 tokens, where the 25 keys end inside a 16-key block; f32 and f16 storage. */
-static void paged_attention_case(int P, int f16, int blk)
+ * then attention for the second scale's T2 queries over all keys. kind 0: the one-query kernel, for any page size;
+ * 1: the blocked kernel (CPUs) for pages of 16 and 32 tokens, where the 25 keys end inside a 16-key block; 2: the
+ * two-query kernel (llvmpipe), T2 odd too (the last pair of each row one query); f32 and f16 storage. */
+static void paged_attention_case(int P, int f16, int kind, int T2)
 {
-    int R = 2, H = 2, C = 128, T1 = 9, T2 = 16, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R;
+    int R = 2, H = 2, C = 128, T1 = 9, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R, blk = kind == 1;
     size_t es = f16 ? 2 : 4;
     /* table for "layer 1" (offset tab0), layer 0 slots unused: pages handed out back to front */
     int *tab = malloc((size_t)2 * R * maxp * sizeof *tab), next = 2 * R * maxp - 1;
@@ -196,10 +197,10 @@ static void paged_attention_case(int P, int f16, int blk)
     double ms, total_ms = 0;
     int N1 = R * T1, N2 = R * T2, pos0 = 0, kvlen = L;
     size_t g1[2] = {(size_t)N1, (size_t)H}, g2[2] = {(size_t)N2, (size_t)H};
-    size_t g3[3] = {(size_t)(T2 + 3) / 4, (size_t)H, (size_t)R};
+    size_t g3[3] = {(size_t)(T2 + 3) / 4, (size_t)H, (size_t)R}, gp[2] = {(size_t)R * ((T2 + 1) / 2), (size_t)H};
     const char *store = f16 ? "qk_norm_store_f16" : "qk_norm_store_f32";
     char attn[32];
-    snprintf(attn, sizeof attn, "attention%s_%s", blk ? "_blk" : "", f16 ? "f16" : "f32");
+    snprintf(attn, sizeof attn, "attention%s_%s", blk ? "_blk" : kind == 2 ? "2" : "", f16 ? "f16" : "f32");
     RUN(store, 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
         VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
@@ -207,7 +208,7 @@ static void paged_attention_case(int P, int f16, int blk)
     RUN(store, 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
         VR_ARG(dtab), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
-    RUN(attn, blk ? 3 : 2, blk ? g3 : g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2),
+    RUN(attn, blk ? 3 : 2, blk ? g3 : kind == 2 ? gp : g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2),
         VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     /* reference: per row, keys = scale 1 then scale 2 tokens */
     float *K = malloc((size_t)L * C * 4), *Vv = malloc((size_t)L * C * 4), *Q = malloc((size_t)T2 * C * 4),
@@ -235,7 +236,7 @@ static void paged_attention_case(int P, int f16, int blk)
     char name[64];
     snprintf(name, sizeof name, "%s (q)", store);
     compare(name, qgot, qwant, (size_t)R * T2 * C, 1e-6, total_ms);
-    snprintf(name, sizeof name, "%s P=%d", attn, P);
+    snprintf(name, sizeof name, "%s P=%d T=%d", attn, P, T2);
     compare(name, got, want, (size_t)R * T2 * C, f16 ? 2e-3 : 1e-5, ms);
     cl_mem all[] = {dq1, dq2, dqb, dvb, dsm, dtab, kp, vp, q, o};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&rt.mem, all[i]);
@@ -246,10 +247,12 @@ static void paged_attention_case(int P, int f16, int blk)
 static void test_paged_attention(void)
 {
     for (int f16 = 0; f16 <= 1; f16++) {
-        paged_attention_case(4, f16, 0);
-        paged_attention_case(16, f16, 0);
-        paged_attention_case(16, f16, 1);
-        paged_attention_case(32, f16, 1);
+        paged_attention_case(4, f16, 0, 16);
+        paged_attention_case(16, f16, 0, 16);
+        paged_attention_case(16, f16, 1, 16);
+        paged_attention_case(32, f16, 1, 16);
+        paged_attention_case(4, f16, 2, 16);
+        paged_attention_case(16, f16, 2, 9); /* odd: each row's last pair is one query */
     }
 }
 

@@ -44,7 +44,7 @@ sed -e 's/^elem_local = .*/elem_local = 32/' -e 's/^simt_local = .*/simt_local =
     -e 's/^attn_local = .*/attn_local = 4/' "$tmp/good.ini" > "$file"
 reframe "$file"
 out=$(VARCL_POLICY=gpu policy)
-check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention per query (local 4)"*"element-wise local 32"*) true;; *) false;; esac' \
+check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention two queries per work-item (local 4)"*"element-wise local 32"*) true;; *) false;; esac' \
     "the gpu family applies the file's sizes: $out"
 out=$(policy)
 check 'case "$out" in *"work-groups measured"*) false;; *"cpu (pocl"*|*"| cpu ("*) true;; *) false;; esac' \
