@@ -47,6 +47,12 @@ float16 attn_keys_part_f16(__global const half *k, int nk)
 /* Lanes 8..15 of a float16 as a float8, lane by lane: the same code as .hi after optimisation, but Oclgrind 21.10
  * marks .hi (and .s89abcdef) of a float16 uninitialised whatever its value (tests/oclgrind_repro.c, "upper"). */
 #define HI8(v) ((float8)((v).s8, (v).s9, (v).sa, (v).sb, (v).sc, (v).sd, (v).se, (v).sf))
+/* One head's 64 outputs at o: the four float16 accumulators divided by the softmax sum l (inv = 1 / l). */
+#define STORE_HEAD(o, v0, v1, v2, v3, inv)                                                                             \
+    vstore16((v0) * (inv), 0, (o));                                                                                    \
+    vstore16((v1) * (inv), 1, (o));                                                                                    \
+    vstore16((v2) * (inv), 2, (o));                                                                                    \
+    vstore16((v3) * (inv), 3, (o));
 #define KEYS16_f32(k, nk) ((nk) == 16 ? vload16(0, (k)) : attn_keys_part_f32((k), (nk)))
 #define KEYS16_f16(k, nk) ((nk) == 16 ? vload_half16(0, (k)) : attn_keys_part_f16((k), (nk)))
 
@@ -121,11 +127,7 @@ float16 attn_keys_part_f16(__global const half *k, int nk)
             m = mn;                                                                                                    \
         }                                                                                                              \
         __global float *o = out + (size_t)i * C + h * HD;                                                              \
-        float inv = 1.0f / l;                                                                                          \
-        vstore16(a0 * inv, 0, o);                                                                                      \
-        vstore16(a1 * inv, 1, o);                                                                                      \
-        vstore16(a2 * inv, 2, o);                                                                                      \
-        vstore16(a3 * inv, 3, o);                                                                                      \
+        STORE_HEAD(o, a0, a1, a2, a3, 1.0f / l)                                                                        \
     }
 
 #define BLK_KERNEL(TY, T)                                                                                              \
@@ -247,18 +249,9 @@ float2 attn_dot16x2_f16(float16 qa, float16 qb, __global const half *k, int P) {
             mb = nb;                                                                                                   \
         }                                                                                                              \
         __global float *o = out + (size_t)i0 * C + h * HD;                                                             \
-        float inv = 1.0f / la;                                                                                         \
-        vstore16(x0 * inv, 0, o);                                                                                      \
-        vstore16(x1 * inv, 1, o);                                                                                      \
-        vstore16(x2 * inv, 2, o);                                                                                      \
-        vstore16(x3 * inv, 3, o);                                                                                      \
+        STORE_HEAD(o, x0, x1, x2, x3, 1.0f / la)                                                                       \
         if (two) {                                                                                                     \
-            o += C;                                                                                                    \
-            inv = 1.0f / lb;                                                                                           \
-            vstore16(y0 * inv, 0, o);                                                                                  \
-            vstore16(y1 * inv, 1, o);                                                                                  \
-            vstore16(y2 * inv, 2, o);                                                                                  \
-            vstore16(y3 * inv, 3, o);                                                                                  \
+            STORE_HEAD(o + C, y0, y1, y2, y3, 1.0f / lb)                                                               \
         }                                                                                                              \
     }
 PAIR_KERNEL(f32, float)
