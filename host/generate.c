@@ -6,9 +6,11 @@
 #include "forward.h"
 #include "safetensors.h"
 #include "sample.h"
+#include "sample_device.h"
 #include "vae.h"
 #include "vq.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +210,16 @@ typedef struct {
     vd_state d;
 } pass_state;
 
+/* The sampler found NaN or infinity among the combined logits of image `image`'s scale si (upstream's sampler stops
+ * there: a model that makes them is broken, and its tokens would be meaningless). */
+static int bad_logits(int si, int pn, int image)
+{
+    return varcl_fail(VARCL_E_RUNTIME,
+                      "scale %d (%dx%d) of image %d: the logits are not finite (NaN or infinity); the model's weights "
+                      "or activations overflow",
+                      si, pn, pn, image);
+}
+
 static void pass_release(pass_state *ps)
 {
     vf_release(&ps->f);
@@ -240,7 +252,9 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
                           rq->kv_pool_bytes);
     size_t kv_alloc = rq->kv_pool_bytes ? rq->kv_pool_bytes : need;
     if (v->kv.n_chunks) kv_alloc = 0; /* a pool kept from an earlier request is already counted as live */
+    const int on_device = v->rt.policy.sample_device; /* sampling in cl/sampler.cl: only ids cross, once a pass */
     size_t device_need = kv_alloc + vf_bytes(h, B) + vq_bytes(&v->vae.hp, B, L) +
+                         (on_device ? vsd_bytes(B, h->tokens, h->scales, L * L) : 0) +
                          (rq->skip_decode ? 0 : vd_bytes(&v->vae.hp, L));
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
     if (total && live + device_need > total)
@@ -263,20 +277,26 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     if (rq->keep_fhat) pass.fhat = malloc((size_t)h->scales * B * L * L * Cv * sizeof(float));
     int *tok = malloc((size_t)B * L * L * sizeof(int)), *lab = malloc((size_t)B * sizeof(int));
     uint32_t *ids = malloc((size_t)B * sizeof *ids);
-    float *logits = malloc((size_t)2 * B * L * L * V * sizeof(float));
-    vs_team *smp = vs_team_new(V, 0);
+    /* host sampling: the logits of a scale [2][B][T][V] and a team of threads; device: the per-scale bad rows */
+    float *logits = on_device ? NULL : malloc((size_t)2 * B * L * L * V * sizeof(float));
+    int *bad_rows = on_device ? malloc((size_t)h->scales * sizeof(int)) : NULL;
+    vs_team *smp = on_device ? NULL : vs_team_new(V, 0);
+    vsd_state sd;
+    memset(&sd, 0, sizeof sd);
     pass_state ps;
     memset(&ps, 0, sizeof ps);
-    if (!smp) {
+    if (!on_device && !smp) {
         st = varcl_last_status();
         goto done;
     }
-    if (!pass.rgb || !pass.image || !pass.tokens || (rq->keep_fhat && !pass.fhat) || !tok || !lab || !ids || !logits) {
+    if (!pass.rgb || !pass.image || !pass.tokens || (rq->keep_fhat && !pass.fhat) || !tok || !lab || !ids ||
+        (on_device ? !bad_rows : !logits)) {
         st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for a pass of %d images", B);
         goto done;
     }
     if ((st = vf_init(&ps.f, &v->rt, &v->gemm, &v->var, B)) || (st = vq_init(&ps.q, &v->rt, &v->conv, &v->vae, B, L)) ||
-        (!rq->skip_decode && (st = vd_init(&ps.d, &v->rt, &v->gemm, &v->conv, &v->vae, L))))
+        (!rq->skip_decode && (st = vd_init(&ps.d, &v->rt, &v->gemm, &v->conv, &v->vae, L))) ||
+        (on_device && (st = vsd_init(&sd, &v->rt, B, h->tokens, h->scales, L * L))))
         goto done;
     for (int i0 = 0; i0 < n; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
@@ -289,7 +309,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
         pass.n = nb;
         if ((st = vk_begin(&v->rt, &v->kv, &plan, 2 * B, h->C, h->tokens, rq->page_tokens, rq->kv_f16 != 0,
                              rq->kv_pool_bytes)) ||
-            (st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)))
+            (st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)) || (on_device && (st = vsd_begin(&sd, ids))))
             goto done;
         size_t used = v->kv.used_pages * v->kv.page_bytes;
         if (used > out->kv_bytes) out->kv_bytes = used;
@@ -298,31 +318,36 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
             if (rq->progress) rq->progress(rq->user, i0, nb, si, h->scales);
             double ta = now_ms();
             if (si > 0 && (st = vf_embed(&ps.f, si, ps.q.next))) goto done;
-            if ((st = vf_scale(&ps.f, &v->kv, &plan, si)) ||
-                (st = vr_read(&v->rt, ps.f.logits, 0, (size_t)2 * B * T * V * sizeof(float), logits)))
-                goto done;
-            double tb = now_ms();
-            out->ms_transformer += tb - ta;
+            if ((st = vf_scale(&ps.f, &v->kv, &plan, si))) goto done;
             float ca, cu;
             vs_cfg_factors(rq->cfg, si, h->scales, &ca, &cu);
-            /* logits: [2][B][T][V], the conditional rows first; tok: [B][T] */
-            vs_rows rows = {logits, logits + (size_t)B * T * V, B * T, T, ca, cu, rq->top_k, rq->top_p, rq->seed,
-                            0, (uint32_t)si, ids};
-            int bad = vs_team_sample(smp, &rows, tok);
-            if (bad >= 0 && bad / T < nb) { /* rows of a short pass's padding images do not count */
-                st = varcl_fail(VARCL_E_RUNTIME,
-                                "scale %d (%dx%d) of image %d: the logits are not finite (NaN or infinity); the model's "
-                                "weights or activations overflow",
-                                si, pn, pn, i0 + bad / T);
-                goto done;
+            double tb = now_ms();
+            if (on_device) {
+                /* the ids go straight into the VQ step's input and the pass's token buffer */
+                if ((st = vsd_scale(&sd, ps.f.logits, T, V, ca, cu, rq->top_k, rq->top_p, rq->seed, si,
+                                    h->begin[si], ps.q.tokens)))
+                    goto done;
+            } else {
+                if ((st = vr_read(&v->rt, ps.f.logits, 0, (size_t)2 * B * T * V * sizeof(float), logits))) goto done;
+                tb = now_ms();
+                /* logits: [2][B][T][V], the conditional rows first; tok: [B][T] */
+                vs_rows rows = {logits, logits + (size_t)B * T * V, B * T, T, ca, cu, rq->top_k, rq->top_p, rq->seed,
+                                0, (uint32_t)si, ids};
+                int bad = vs_team_sample(smp, &rows, tok);
+                if (bad >= 0 && bad / T < nb) { /* rows of a short pass's padding images do not count */
+                    st = bad_logits(si, pn, i0 + bad / T);
+                    goto done;
+                }
+                for (int b = 0; b < nb; b++)
+                    memcpy(pass.tokens + (size_t)b * h->tokens + h->begin[si], tok + (size_t)b * T,
+                           (size_t)T * sizeof(int));
             }
-            for (int b = 0; b < nb; b++)
-                memcpy(pass.tokens + (size_t)b * h->tokens + h->begin[si], tok + (size_t)b * T,
-                       (size_t)T * sizeof(int));
+            out->ms_transformer += tb - ta;
             double tc = now_ms();
             out->ms_sample += tc - tb;
             int next = si + 1 < h->scales ? h->patch[si + 1] : 0;
-            if ((st = vq_step(&ps.q, tok, pn, vq_phi_index(si, h->scales, v->vae.hp.phis), next))) goto done;
+            if ((st = vq_step(&ps.q, on_device ? NULL : tok, pn, vq_phi_index(si, h->scales, v->vae.hp.phis), next)))
+                goto done;
             if (rq->keep_fhat &&
                 (st = vr_read(&v->rt, ps.q.fhat, 0, (size_t)nb * L * L * Cv * sizeof(float),
                               pass.fhat + (size_t)si * nb * L * L * Cv)))
@@ -333,6 +358,17 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
             out->ms_scale[si] += te - ta;
         }
         vk_end(&v->rt, &v->kv);
+        if (on_device) {
+            /* one read for the pass's tokens ([B][tokens], the layout of pass.tokens) and the scales' bad rows */
+            if ((st = vsd_end(&sd, pass.tokens, bad_rows))) goto done;
+            for (int si = 0; si < h->scales; si++) {
+                int T = h->patch[si] * h->patch[si];
+                if (bad_rows[si] != INT_MAX && bad_rows[si] / T < nb) {
+                    st = bad_logits(si, h->patch[si], i0 + bad_rows[si] / T);
+                    goto done;
+                }
+            }
+        }
         double td = now_ms();
         for (int b = 0; b < nb && !rq->skip_decode; b++) {
             float *img = pass.image + (size_t)b * S * S * 3;
@@ -350,6 +386,8 @@ done:
     pass_release(&ps);
     if (v->kv.used_pages) vk_end(&v->rt, &v->kv);
     vs_team_free(smp);
+    vsd_release(&sd);
+    free(bad_rows);
     free(tok);
     free(lab);
     free(ids);

@@ -38,6 +38,12 @@ static void fill(vp_policy *p, int family)
     p->wino_chunk_tiles = cpu ? 2048 : 0;
     p->clblast_sets = cpu ? VP_SETS_CPU : VP_SETS_DATABASE;
     p->clblast_direct_small = cpu;
+    /* GPUs: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading every scale's logits
+     * back; on the device only ids cross. pocl: the host's threads select and sort what the kernel scans bit by
+     * bit. A row per work-group of 256 (GPUs) or 64 (pocl loops over a group's items on one core). */
+    p->sample_device = !cpu;
+    p->sample_local = cpu ? 64 : 256;
+    p->sample_local_min = 1;
 }
 
 /* The pocl-tuned CLBlast sets (host/gemm.c's cpu-linear-sb and cpu-conv) need up to (KWG * MWG + KWG * NWG) * 4 =
@@ -104,6 +110,10 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe, the demo model (one image, VARCL_PROFILE): attention per query 23.8 s with the driver's
      * work-groups, 18.4 s with groups of 8 or of 32 (measured back to back on a busy machine) */
     if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->attn_local = 8;
+    /* llvmpipe (Mesa 22.3): the sampler's bit-by-bit searches (a loop around a work-group reduction) gave wrong ids
+     * in work-groups of 1, 2 and 4 items, narrower than its 8 vector lanes; 8 and more were right
+     * (test_sample_device); pocl and Oclgrind were right at every size */
+    if (!(type & CL_DEVICE_TYPE_GPU) && !pocl && !oclgrind) p->sample_local_min = 8;
     /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
      * loads (cl/attention.cl attention2) */
     p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
@@ -119,6 +129,12 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         else return varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed, clblast or simt", lin);
     }
     p->packed = p->product == VP_PRODUCT_PACKED;
+    const char *smp = getenv("VARCL_SAMPLER");
+    if (smp && *smp && strcmp(smp, "auto")) {
+        if (!strcmp(smp, "host")) p->sample_device = 0;
+        else if (!strcmp(smp, "device")) p->sample_device = 1;
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_SAMPLER=%s: expected auto, host or device", smp);
+    }
     return 0;
 }
 
@@ -152,11 +168,12 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
     snprintf(buf, n,
              "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), GroupNorm %s, Winograd %d "
-             "float4/item, element-wise local %s, CLBlast sets %s",
+             "float4/item, element-wise local %s, CLBlast sets %s, sampling on the %s",
              p->name, p->reason, products[p->product], p->packed ? ll : p->simt_local ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->im2col_simt ? "channel" : "tap",
              p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al,
              p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
-             p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database");
+             p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database",
+             p->sample_device ? "device" : "host");
 }

@@ -49,6 +49,9 @@ typedef struct {
     int gn_chunk_pixels;       /* float4 shape: pixels per chunk */
     int wino_cpw;              /* float4s of channels per Winograd transform work-item */
     int wino_chunk_tiles;      /* Winograd tiles per chunk (0: as many as the scratch cap allows) */
+    int sample_device;         /* sampling in cl/sampler.cl (ids only cross to the host), else host/sample.c */
+    size_t sample_local;       /* sampler work-items per row (rounded down to a power of two, <= 256) */
+    size_t sample_local_min;   /* the narrowest sampler work-group that computes right on this device */
     int split_fma;             /* kernels' VFMA as multiply + add: the device has no hardware FMA (CL_FP_FMA) */
     int clblast_sets;          /* VP_SETS_*: parameter sets without a tuning file */
     int clblast_direct_small;  /* small CLBlast products take the direct kernel (XGEMM_MIN_INDIRECT_SIZE 64) */
@@ -59,7 +62,8 @@ typedef struct {
 } vp_policy;
 
 /* Fills p for the device (queries only; no kernel runs). VARCL_POLICY=cpu|gpu|auto; VARCL_LINEAR=packed|clblast|simt
- * still overrides the product kernel alone. Another value: input error, status != 0. */
+ * still overrides the product kernel alone, VARCL_SAMPLER=host|device|auto where sampling runs. Another value:
+ * input error, status != 0. */
 int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device);
 
 /* Rank for the default device choice (higher first; runtime.c breaks ties by compute units): GPUs 3, pocl 2,

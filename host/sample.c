@@ -49,33 +49,32 @@ void vs_free(vs_sampler *s)
     free(s);
 }
 
-/* ---- Philox4x32-10 (Salmon et al., SC'11; Random123's constants and round order) ---- */
+/* ---- the shared arithmetic (cl/sample_math.cl: the device sampler compiles the same text) ---- */
 
-static void philox4x32_10(uint32_t ctr[4], uint32_t k0, uint32_t k1)
+static uint32_t vs_as_u32(float x)
 {
-    for (int round = 0; round < 10; round++) {
-        if (round) {
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-        const uint64_t p0 = (uint64_t)0xD2511F53u * ctr[0];
-        const uint64_t p1 = (uint64_t)0xCD9E8D57u * ctr[2];
-        const uint32_t c1 = ctr[1], c3 = ctr[3];
-        ctr[0] = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        ctr[1] = (uint32_t)p1;
-        ctr[2] = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        ctr[3] = (uint32_t)p0;
-    }
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
 }
 
-double vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index)
+static float vs_as_f32(uint32_t u)
 {
-    uint32_t ctr[4] = {image, scale, token, index};
-    philox4x32_10(ctr, (uint32_t)seed, (uint32_t)(seed >> 32));
-    /* 52 bits, centred in their cell: the smallest is 2^-53 and the largest 1 - 2^-53, both exact doubles,
-     * so -log(u) is always finite and positive. */
-    const uint64_t bits = (((uint64_t)ctr[0] << 32) | ctr[1]) >> 12;
-    return ((double)bits + 0.5) * 0x1p-52;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+#define VS_U32 uint32_t
+#define VS_U64 uint64_t
+#define VS_AS_U32(x) vs_as_u32(x)
+#define VS_AS_F32(x) vs_as_f32(x)
+#define VS_FN
+#include "../cl/sample_math.cl"
+
+float vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index)
+{
+    return vs_uniformf((uint32_t)seed, (uint32_t)(seed >> 32), image, scale, token, index);
 }
 
 void vs_cfg_factors(double cfg, int si, int scales, float *a, float *u)
@@ -102,14 +101,7 @@ void vs_cfg_combine(const float *cond, const float *uncond, float a, float u, si
 
 /* Upper word orders like the float value; lower word is ~id, so among equal values the lowest id sorts last
  * (ascending), i.e. ranks highest: top-p cuts inside a tie then keep the lowest ids, matching argmax. */
-static uint64_t pack(float v, int id)
-{
-    if (v == 0.0f) v = 0.0f; /* -0 and +0 are one value */
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-    return ((uint64_t)u << 32) | (uint32_t)~(uint32_t)id;
-}
+static uint64_t pack(float v, int id) { return ((uint64_t)vs_order_key(v) << 32) | (uint32_t)~(uint32_t)id; }
 
 static int unpack_id(uint64_t key) { return (int)~(uint32_t)key; }
 
@@ -223,9 +215,8 @@ static void select_rank(uint64_t *a, int n, int rank)
 /* Upstream compares against 1 - p computed from a Python float (the decimal the user typed), rounded to
  * fp32. Our p arrives as a float; the shortest decimal that rounds to it is what was typed, and for
  * p = 0.96 the difference is six fp32 ulps of the threshold. */
-static float top_p_threshold(vs_sampler *s, float top_p)
+float vs_top_p_threshold(float top_p)
 {
-    if (top_p == s->cached_p) return s->cached_threshold;
     double typed = top_p;
     char buf[32];
     for (int digits = 1; digits <= 9; digits++) {
@@ -236,8 +227,15 @@ static float top_p_threshold(vs_sampler *s, float top_p)
             break;
         }
     }
-    s->cached_p = top_p;
-    s->cached_threshold = (float)(1.0 - typed);
+    return (float)(1.0 - typed);
+}
+
+static float top_p_threshold(vs_sampler *s, float top_p)
+{
+    if (top_p != s->cached_p) {
+        s->cached_p = top_p;
+        s->cached_threshold = vs_top_p_threshold(top_p);
+    }
     return s->cached_threshold;
 }
 
@@ -270,20 +268,22 @@ int vs_mask(vs_sampler *s, float *logits, int top_k, float top_p)
         sort_keys(keys, n, depth_budget(n));
         const float max = logits[unpack_id(keys[n - 1])];
         float *probs = s->probs;
-        double sum = 0;
+        /* torch: fp32 softmax (reciprocal of the sum, one multiply per entry), cumsum in double, stored as fp32. Here
+         * the numerators come from vs_expf and the sums are exact in fixed point (cl/sample_math.cl), so the device
+         * sampler, which adds in another order, reaches the same floats. */
+        uint64_t num = 0;
         for (int j = 0; j < n; j++) {
-            probs[j] = expf(logits[unpack_id(keys[j])] - max);
-            sum += probs[j];
+            probs[j] = vs_expf(logits[unpack_id(keys[j])] - max);
+            num += (uint64_t)(probs[j] * VS_NUM_SCALE);
         }
-        /* torch: reciprocal of the fp32 sum, then one fp32 multiply per entry. */
-        const float inv_sum = 1.0f / (float)sum;
+        const float inv_sum = vs_recipf((float)num * VS_NUM_UNIT);
         const float threshold = top_p_threshold(s, top_p);
-        double cumsum = 0;
+        uint64_t cumsum = 0;
         int removed = 0;
         /* The cumsum only grows, so the removed entries are a prefix; the largest is always kept. */
         for (; removed < n - 1; removed++) {
-            cumsum += probs[removed] * inv_sum;
-            if (!((float)cumsum <= threshold)) break;
+            cumsum += (uint64_t)(probs[removed] * inv_sum * VS_PROB_SCALE);
+            if (!((float)cumsum * VS_PROB_UNIT <= threshold)) break;
             logits[unpack_id(keys[removed])] = -INFINITY;
         }
         n -= removed;
@@ -307,15 +307,15 @@ int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t see
     if (top_k == 1 || kept == 1) return argmax_lowest_id(logits, s->vocab);
 
     /* argmax p_i / E_i taken as argmax (logit_i - max - log E_i): the softmax's shift and scale are common
-     * to every entry, and the log form cannot underflow for unlikely entries. Subtracting the max keeps the
-     * noise visible next to huge logits (a former +inf is FLT_MAX, where a double has no room for it). */
-    const double max = logits[argmax_lowest_id(logits, s->vocab)];
+     * to every entry, and the log form cannot underflow for unlikely entries. Float arithmetic from
+     * cl/sample_math.cl, as the device sampler's; ties go to the lowest id. */
+    const float max = logits[argmax_lowest_id(logits, s->vocab)];
     int best = -1;
-    double best_score = 0;
+    float best_score = 0;
     for (int i = 0; i < s->vocab; i++) {
         if (logits[i] == -INFINITY) continue;
-        const double e = -log(vs_uniform(seed, image, scale, token, (uint32_t)i));
-        const double score = ((double)logits[i] - max) - log(e);
+        const float e = -vs_logf(vs_uniform(seed, image, scale, token, (uint32_t)i));
+        const float score = (logits[i] - max) - vs_logf(e);
         if (best < 0 || score > best_score) {
             best = i;
             best_score = score;

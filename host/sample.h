@@ -22,9 +22,20 @@ vs_sampler *vs_new(int vocab);
 void vs_free(vs_sampler *s);
 
 /* Counter-based uniform in the open interval (0,1), keyed by (seed, image, scale, token, index):
- * Philox4x32-10 with key = the 64-bit seed (low word first) and counter = (image, scale, token, index);
- * the first two output words give 52 random bits. Same inputs -> same number on any machine. */
-double vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index);
+ * Philox4x32-10 with key = the 64-bit seed (low word first) and counter = (image, scale, token, index); the top 23
+ * bits of the first output word, (bits + 0.5) 2^-23. Same inputs -> same number on any machine and device. */
+float vs_uniform(uint64_t seed, uint32_t image, uint32_t scale, uint32_t token, uint32_t index);
+
+/* The arithmetic shared with the device sampler (cl/sample_math.cl, which documents ranges and accuracy):
+ * Philox4x32-10 in place, e^x for x <= 0, log of a positive normal float, 1/s correctly rounded for s in [1, 2^23]. */
+void vs_philox(uint32_t *ctr, uint32_t k0, uint32_t k1);
+float vs_expf(float x);
+float vs_logf(float x);
+float vs_recipf(float s);
+
+/* Upstream's top-p threshold fp32(1 - p), with p read as the shortest decimal that rounds to it (what the user
+ * typed: upstream's Python float). */
+float vs_top_p_threshold(float top_p);
 
 /* The guidance factors of scale si of `scales` for the user's cfg, as upstream rounds them (VAR_SPEC.md 3, step
  * 7.3): ratio = si / (scales - 1) and t = cfg * ratio in double, then a = fp32(1 + t) and u = fp32(t), each rounded
@@ -44,7 +55,8 @@ int vs_mask(vs_sampler *s, float *logits, int top_k, float top_p);
 
 /* Masks (as vs_mask) then draws one token id: the argmax over kept i of p_i / E_i with
  * E_i = -log(vs_uniform(seed, image, scale, token, i)) and p = softmax of the masked logits (only kept entries
- * need a random number). top_k == 1: plain argmax, no randomness, exact ties go to the lowest id.
+ * need a random number), evaluated as argmax (logit_i - max) - log(E_i) with cl/sample_math.cl's logs in float.
+ * top_k == 1: plain argmax, no randomness, exact ties go to the lowest id.
  * NaN logits never crash or give an out-of-range id: NaN counts as -inf; if nothing finite remains, returns 0. */
 int vs_sample(vs_sampler *s, float *logits, int top_k, float top_p, uint64_t seed, uint32_t image,
               uint32_t scale, uint32_t token);

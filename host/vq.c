@@ -80,7 +80,7 @@ int vq_begin(vq_state *q)
 int vq_step(vq_state *q, const int *tokens, int pn, int phi_idx, int next_pn)
 {
     int B = q->B, L = q->L, Cv = q->Cv, T = pn * pn, st;
-    if ((st = vr_write(q->rt, q->tokens, 0, (size_t)B * T * sizeof(int), tokens))) return st;
+    if (tokens && (st = vr_write(q->rt, q->tokens, 0, (size_t)B * T * sizeof(int), tokens))) return st;
     int n = B * T;
     size_t g = (size_t)n * Cv;
     if ((st = vr_launch(q->rt, q->k_lookup, "codebook_lookup", 1, &g, vr_elem_local(q->rt), 5, VR_ARG(q->tokens),

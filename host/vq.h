@@ -26,7 +26,8 @@ void vq_release(vq_state *q);
 /* Clears f-hat for a new pass. */
 int vq_begin(vq_state *q);
 
-/* Adds scale si's tokens ([B][pn*pn], host) into f-hat with phi index phi_idx; when next_pn > 0 also writes
+/* Adds scale si's tokens ([B][pn*pn], host; NULL: already in q->tokens, written by the device sampler) into f-hat
+ * with phi index phi_idx; when next_pn > 0 also writes
  * next = area(f-hat) at next_pn x next_pn. */
 int vq_step(vq_state *q, const int *tokens, int pn, int phi_idx, int next_pn);
 

@@ -1,7 +1,7 @@
 /* End to end: tiny random models generated through OpenCL equal, token for token, the plain C reference of the
  * whole pipeline (greedy), at full depth, as a VARiant subnet and with an explicit layer list, for per-block and
  * shared AdaLN; images close. With sampling on, the images of a request are the same whatever batch size
- * computes them. */
+ * computes them, and the same from the device sampler as from the host's. */
 #include "check.h"
 #include "demo.h"
 #include "generate.h"
@@ -136,6 +136,56 @@ static void batch_determinism(models *m)
     free(first);
 }
 
+/* The device sampler (cl/sampler.cl) and the host sampler give the same tokens and images through the engine: two
+ * engines over the same weights, one per VARCL_SAMPLER, sampled requests with a short padded pass (5 images in
+ * passes of 2) and one pass of all. */
+static void sampler_paths(void)
+{
+    const char *was = getenv("VARCL_SAMPLER");
+    char saved[32] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    models m[2] = {{0}, {0}};
+    const char *names[2] = {"host", "device"};
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        setenv("VARCL_SAMPLER", names[i], 1);
+        ok &= open_models(&m[i], 0, 680);
+    }
+    if (was) setenv("VARCL_SAMPLER", saved, 1);
+    else unsetenv("VARCL_SAMPLER");
+    int labels[5] = {2, 7, 7, 0, 9};
+    const int batches[2] = {2, 0};
+    for (int k = 0; k < 2 && ok; k++) {
+        varcl_images out[2];
+        int st[2];
+        for (int i = 0; i < 2; i++) {
+            varcl_request rq = VARCL_REQUEST_DEFAULT;
+            rq.labels = labels;
+            rq.n = 5;
+            rq.seed = 31;
+            rq.cfg = 1.5f;
+            rq.top_k = 40;
+            rq.top_p = 0.9f;
+            rq.batch = batches[k];
+            st[i] = varcl_generate(m[i].v, &rq, &out[i]);
+            CHECK(st[i] == 0, "sampler %s, batch %d: %s", names[i], batches[k], varcl_last_error());
+        }
+        if (!st[0] && !st[1]) {
+            const int L = out[0].tokens_per_image;
+            int diff = 0;
+            for (int j = 0; j < 5 * L; j++) diff += out[0].tokens[j] != out[1].tokens[j];
+            CHECK(diff == 0, "batch %d: %d of %d tokens differ between the host and the device sampler", batches[k],
+                  diff, 5 * L);
+            CHECK(!memcmp(out[0].rgb, out[1].rgb, (size_t)5 * out[0].size * out[0].size * 3),
+                  "batch %d: images differ between the host and the device sampler", batches[k]);
+            printf("sampled, batch %d: host and device sampler, %d of %d tokens differ\n", batches[k], diff, 5 * L);
+        }
+        for (int i = 0; i < 2; i++)
+            if (!st[i]) varcl_images_free(&out[i]);
+    }
+    for (int i = 0; i < 2; i++) close_models(&m[i]);
+}
+
 int main(void)
 {
     models m = {0};
@@ -148,6 +198,7 @@ int main(void)
         batch_determinism(&m);
     }
     close_models(&m);
+    sampler_paths();
     models s = {0};
     if (open_models(&s, 1, 2240)) compare_greedy(&s, "shared AdaLN, 512-px token list", 0, NULL, 0, 6);
     close_models(&s);

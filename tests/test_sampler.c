@@ -374,11 +374,15 @@ static void test_uniform(void)
          {0xd16cfe09u, 0x94fdccebu}},
     };
     for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
+        uint32_t ctr[4];
+        memcpy(ctr, kat[i].ctr, sizeof ctr);
+        vs_philox(ctr, kat[i].key[0], kat[i].key[1]);
+        CHECK(ctr[0] == kat[i].out[0] && ctr[1] == kat[i].out[1], "Philox known answer %zu: got %08x %08x", i,
+              ctr[0], ctr[1]);
         const uint64_t seed = kat[i].key[0] | (uint64_t)kat[i].key[1] << 32;
-        const uint64_t bits = ((uint64_t)kat[i].out[0] << 32 | kat[i].out[1]) >> 12;
-        const double want = ((double)bits + 0.5) * 0x1p-52;
-        const double got = vs_uniform(seed, kat[i].ctr[0], kat[i].ctr[1], kat[i].ctr[2], kat[i].ctr[3]);
-        CHECK(got == want, "Philox known answer %zu: got %.17g want %.17g", i, got, want);
+        const float want = ((float)(kat[i].out[0] >> 9) + 0.5f) * 0x1p-23f;
+        const float got = vs_uniform(seed, kat[i].ctr[0], kat[i].ctr[1], kat[i].ctr[2], kat[i].ctr[3]);
+        CHECK(got == want, "uniform of known answer %zu: got %.9g want %.9g", i, got, want);
     }
 
     const int n = 100000;
@@ -406,6 +410,45 @@ static void test_uniform(void)
               base != vs_uniform(7, 0, 2, 3, 4) && base != vs_uniform(7, 1, 3, 3, 4) &&
               base != vs_uniform(7, 1, 2, 4, 4) && base != vs_uniform(7, 1, 2, 3, 5),
           "changing any part of the key (seed low/high, image, scale, token, index) must change the number");
+}
+
+/* ---- the arithmetic shared with the device (cl/sample_math.cl) ---- */
+
+static void test_shared_math(void)
+{
+    /* 1/s correctly rounded: every float in [1, 2) (each binade behaves alike), then other values up to 2^23 */
+    int recip_bad = 0;
+    for (uint32_t m = 0; m < (1u << 23); m++) {
+        float s;
+        const uint32_t bits = 0x3F800000u | m;
+        memcpy(&s, &bits, sizeof s);
+        if (vs_recipf(s) != 1.0f / s) recip_bad++;
+    }
+    for (float s = 2; s <= 0x1p23f; s *= 1.37f)
+        if (vs_recipf(s) != 1.0f / s || vs_recipf(floorf(s)) != 1.0f / floorf(s)) recip_bad++;
+    CHECK(recip_bad == 0, "vs_recipf differs from 1/s (correctly rounded) for %d inputs", recip_bad);
+
+    /* e^x on (-86, 0] and log on normal floats: relative error below 2.5e-7 against double libm */
+    double exp_err = 0, log_err = 0;
+    for (int i = 0; i <= 1000000; i++) {
+        const float x = -86.0f * (float)i / 1000000.0f;
+        const double want = exp((double)x), err = fabs(vs_expf(x) - want) / want;
+        if (err > exp_err) exp_err = err;
+    }
+    for (int i = 0; i <= 1000000; i++) {
+        const float x = ldexpf(1.0f + (float)i / 1000000.0f, i % 120 - 60);
+        const double want = log((double)x);
+        const double err = fabs(vs_logf(x) - want) / (fabs(want) > 1e-3 ? fabs(want) : 1e-3);
+        if (err > log_err) log_err = err;
+    }
+    CHECK(exp_err < 2.5e-7, "vs_expf relative error %.3g", exp_err);
+    CHECK(log_err < 2.5e-7, "vs_logf relative error %.3g", log_err);
+    CHECK(vs_expf(0) == 1.0f && vs_expf(-87.0f) == 0.0f && vs_expf(-INFINITY) == 0.0f,
+          "vs_expf(0) must be exactly 1 (the top-p sum's floor) and 0 below -86");
+    CHECK(vs_logf(1.0f) == 0.0f, "vs_logf(1) must be 0");
+    /* the draw's extremes stay finite: E = -log(u) for u in [2^-24, 1 - 2^-24] */
+    const float e_small = -vs_logf(1.0f - 0x1p-24f), e_large = -vs_logf(0x1p-24f);
+    CHECK(e_small > 0 && isfinite(vs_logf(e_small)) && isfinite(vs_logf(e_large)), "log(E) not finite at the ends");
 }
 
 /* ---- drawing ---- */
@@ -691,6 +734,7 @@ int main(void)
     test_fixture(s, logits, rows, vocab, cases, n_cases);
     test_mask_rules();
     test_uniform();
+    test_shared_math();
     test_reproducible(s, vocab);
     test_argmax();
     test_topk_beyond_vocab(s, logits, vocab);
