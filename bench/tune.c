@@ -212,12 +212,18 @@ static int tune_work_groups(vr_runtime *rt, const var_hparams *vh, int reps)
         if (!row->measured) continue;
         printf("| %s | %s |", vp_wg_names[k], row->shape);
         for (int i = 0; i < row->n; i++) {
+            if (k == VP_WG_ROWS) {
+                printf(" %zu rows: %.3f / %.3f", row->cand[i], row->ms[i], row->ms_clblast[i]);
+                continue;
+            }
             if (row->cand[i]) printf(" %zu:", row->cand[i]);
             else printf(" driver's:");
             if (isnan(row->ms[i])) printf(" failed");
             else printf(" %.3f", row->ms[i]);
         }
-        if (row->cand[row->best]) printf(" | %zu |\n", row->cand[row->best]);
+        if (k == VP_WG_ROWS && row->value) printf(" | linear_simt up to %zu rows |\n", row->value);
+        else if (k == VP_WG_ROWS) printf(" | CLBlast for all |\n");
+        else if (row->value) printf(" | %zu |\n", row->value);
         else printf(" | driver's |\n");
     }
     char path[1024];

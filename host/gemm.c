@@ -285,6 +285,7 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
     g->packed = rt->policy.product == VP_PRODUCT_PACKED;
     g->simt = rt->policy.product == VP_PRODUCT_SIMT;
     g->simt_cols = rt->policy.simt_cols;
+    g->simt_rows = rt->policy.simt_rows;
     cl_uint units = 1;
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     g->units = units ? (int)units : 1;
@@ -366,7 +367,11 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n)
     else if (g->source == VG_PARAMS_FILE && used < n)
         used += (size_t)snprintf(buf + used, n - used, " (CLBlast defaults)");
     if (used < n)
-        snprintf(buf + used, n - used, g->packed ? ", packed weights" : g->simt ? ", weights [K][N], linear_simt" : ", weights [K][N]");
+        used += (size_t)snprintf(buf + used, n - used, g->packed ? ", packed weights"
+                                                        : g->simt ? ", weights [K][N], linear_simt"
+                                                                  : ", weights [K][N]");
+    if (!g->packed && !g->simt && g->simt_rows && used < n)
+        snprintf(buf + used, n - used, ", linear_simt up to %d rows", g->simt_rows);
 }
 
 /* ---- products ---- */
@@ -484,6 +489,14 @@ static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t 
     return st || a == act ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
 }
 
+/* Weights [K][N] with CLBlast for the products: a product of few rows goes to linear_simt, which streams W once,
+ * where `vbench --tune` measured it faster than CLBlast (GPUs: a CLBlast call of 2-72 rows cost about 1.3 ms on the
+ * H200, README). f32 weights only: CLBlast's layout holds nothing else. */
+static int few_rows(const vg_gemm *g, size_t M, vt_dtype dtype)
+{
+    return !g->packed && !g->simt && M <= (size_t)g->simt_rows && dtype == VT_F32;
+}
+
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
 static int sgemm_packed(vg_gemm *g, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
                         size_t lda, cl_mem B, size_t b_off, size_t ldb, cl_mem C, size_t c_off)
@@ -512,7 +525,7 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     if (M == 0 || N == 0) return 0;
     if (g->packed && !trans_a && beta == 0.0f && ldc == N)
         return sgemm_packed(g, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, C, c_off);
-    if (g->simt && !trans_a && beta == 0.0f)
+    if ((g->simt || few_rows(g, M, VT_F32)) && !trans_a && beta == 0.0f)
         return linear_simt(g, 1, A, a_off, 0, lda, (vg_weight){B, VT_F32}, b_off, 0, ldb, trans_b, C, c_off, 0, ldc, M,
                            N, K, alpha, NULL, 0);
     if (g->unchecked) {
@@ -534,7 +547,7 @@ int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x
         return varcl_fail(VARCL_E_RUNTIME, "internal: 16-bit weights given to a CLBlast product");
     if (g->packed)
         return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
-    if (g->simt)
+    if (g->simt || few_rows(g, M, wt.dtype))
         return linear_simt(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, N, 0, y, y_off, y_bs, N, M, N, K, 1.0f, NULL,
                            0);
     for (size_t b = 0; b < batch; b++) {
@@ -556,7 +569,7 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
 {
     if (M == 0 || N == 0) return 0;
     if (g->packed && vg_weight_dtype_ok(g, wt.dtype)) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
-    if (g->simt && vg_weight_dtype_ok(g, wt.dtype))
+    if ((g->simt && vg_weight_dtype_ok(g, wt.dtype)) || few_rows(g, M, wt.dtype))
         return linear_simt(g, 1, x, x_off, 0, K, wt, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     return st ? st : bias_epilogue(g, y, y_off, M, N, bias, act);

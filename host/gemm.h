@@ -69,6 +69,7 @@ typedef struct {
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int simt;     /* weights [K][N], products through linear_simt instead of CLBlast (policy.h VP_PRODUCT_SIMT) */
     int simt_cols; /* columns per linear_simt work-item: 4 (linear_simt) or 8 (linear_simt8), policy.h simt_cols */
+    int simt_rows; /* CLBlast devices: products of at most this many rows through linear_simt (policy.h simt_rows) */
     cl_kernel k_simt[3], k_simt8[3]; /* [weights f32, f16, bf16] */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */

@@ -38,10 +38,8 @@ static void fill(vp_policy *p, int family)
     p->wino_chunk_tiles = cpu ? 2048 : 0;
     p->clblast_sets = cpu ? VP_SETS_CPU : VP_SETS_DATABASE;
     p->clblast_direct_small = cpu;
-    /* GPUs: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading every scale's logits
-     * back; on the device only ids cross. pocl: the host's threads select and sort what the kernel scans bit by
-     * bit. A row per work-group of 256 (GPUs) or 64 (pocl loops over a group's items on one core). */
-    p->sample_device = !cpu;
+    /* A row per work-group of 256 (GPUs) or 64 (pocl loops over a group's items on one core); where the sampler
+     * runs is set by device type in vp_choose */
     p->sample_local = cpu ? 64 : 256;
     p->sample_local_min = 1;
 }
@@ -117,6 +115,10 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
      * loads (cl/attention.cl attention2) */
     p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
+    /* Sampling on GPUs: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading every
+     * scale's logits back; on the device only ids cross. CPU devices sample on the host: its threads select and
+     * sort what the kernels scan bit by bit (the demo image: pocl +1.0 s, rusticl +1.1 s of 15 s on the device) */
+    p->sample_device = p->family == VP_GPU && (type & CL_DEVICE_TYPE_GPU);
     /* vbench's probes sized for the hardware, whatever the family: 4096^3 takes a CPU a minute */
     p->bench_gemm_n = (type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
     p->bench_copy_mb = (type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
@@ -129,6 +131,16 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         else return varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed, clblast or simt", lin);
     }
     p->packed = p->product == VP_PRODUCT_PACKED;
+    /* simt_rows stays 0 (every product through CLBlast) until `vbench --tune` measures where linear_simt wins
+     * (policy_tune.c); VARCL_SIMT_ROWS forces it */
+    const char *rows = getenv("VARCL_SIMT_ROWS");
+    if (rows && *rows) {
+        char *end;
+        long v = strtol(rows, &end, 10);
+        if (*end || v < 0 || v > (1 << 20))
+            return varcl_fail(VARCL_E_INPUT, "VARCL_SIMT_ROWS=%s: expected a whole number from 0 to 1048576", rows);
+        p->simt_rows = (int)v;
+    }
     const char *smp = getenv("VARCL_SAMPLER");
     if (smp && *smp && strcmp(smp, "auto")) {
         if (!strcmp(smp, "host")) p->sample_device = 0;
@@ -163,13 +175,16 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->linear_local) snprintf(ll, sizeof ll, "%zu", p->linear_local);
     size_t attn_wg = p->attn_blocked ? p->attn_blk_local : p->attn_local;
     if (attn_wg) snprintf(al, sizeof al, "%zu", attn_wg);
-    char sl[24], el[24] = "driver's";
+    char sl[48], el[24] = "driver's";
     snprintf(sl, sizeof sl, "%zu", p->simt_local);
+    if (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)
+        snprintf(sl, sizeof sl, "driver's; linear_simt up to %d rows", p->simt_rows);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
     snprintf(buf, n,
              "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), GroupNorm %s, Winograd %d "
              "float4/item, element-wise local %s, CLBlast sets %s, sampling on the %s",
-             p->name, p->reason, products[p->product], p->packed ? ll : p->simt_local ? sl : "driver's",
+             p->name, p->reason, products[p->product],
+             p->packed ? ll : (p->simt_local || (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)) ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->im2col_simt ? "channel" : "tap",
              p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al,

@@ -37,6 +37,7 @@ typedef struct {
     size_t linear_local;       /* linear_packed work-group along panels (0: the driver's choice) */
     size_t simt_local;         /* linear_simt and im2col3x3_simt work-group along their first dimension (0: driver) */
     int simt_cols;             /* 8: plain products through linear_simt8 (llvmpipe), 4: linear_simt for all */
+    int simt_rows;             /* product CLBlast: products of at most this many rows through linear_simt (0: none) */
     int im2col_simt;           /* im2col3x3_simt (channel per work-item) instead of im2col3x3 (pixel tap per item) */
     int attn_blocked;          /* attention_blk where the KV page size allows (P % 16 == 0) */
     size_t attn_blk_local;     /* attention_blk work-group, each dimension (0: the driver's choice) */
@@ -62,8 +63,8 @@ typedef struct {
 } vp_policy;
 
 /* Fills p for the device (queries only; no kernel runs). VARCL_POLICY=cpu|gpu|auto; VARCL_LINEAR=packed|clblast|simt
- * still overrides the product kernel alone, VARCL_SAMPLER=host|device|auto where sampling runs. Another value:
- * input error, status != 0. */
+ * still overrides the product kernel alone, VARCL_SAMPLER=host|device|auto where sampling runs, VARCL_SIMT_ROWS=N
+ * simt_rows (set by `vbench --tune`'s measurement otherwise). Another value: input error, status != 0. */
 int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device);
 
 /* Rank for the default device choice (higher first; runtime.c breaks ties by compute units): GPUs 3, pocl 2,

@@ -3,6 +3,7 @@
 
 #include "cachefile.h"
 #include "error.h"
+#include "gemm.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,14 +14,17 @@
 
 #define WG_FORMAT 1
 
-const char *const vp_wg_names[VP_WG_KINDS] = {"element-wise", "linear_simt", "attention"};
-static const char *const keys[VP_WG_KINDS] = {"elem_local", "simt_local", "attn_local"};
+const char *const vp_wg_names[VP_WG_KINDS] = {"element-wise", "linear_simt", "attention", "few-row products"};
+static const char *const keys[VP_WG_KINDS] = {"elem_local", "simt_local", "attn_local", "simt_rows"};
 
 void vp_wg_path(const vr_device *dev, char *buf, size_t n) { vcf_device_path(dev, "policy", buf, n); }
 
-static size_t *field(vp_policy *p, int kind)
+static void set_field(vp_policy *p, int kind, size_t v)
 {
-    return kind == VP_WG_ELEM ? &p->elem_local : kind == VP_WG_SIMT ? &p->simt_local : &p->attn_local;
+    if (kind == VP_WG_ELEM) p->elem_local = v;
+    else if (kind == VP_WG_SIMT) p->simt_local = v;
+    else if (kind == VP_WG_ATTN) p->attn_local = v;
+    else p->simt_rows = (int)v;
 }
 
 /* ---- measuring ---- */
@@ -98,6 +102,58 @@ static int run_attn(vr_runtime *rt, void *p, size_t local)
                      VR_ARG(T), VR_ARG(C), VR_ARG(kv), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
 }
 
+/* A product [M][C] x [C][4C] (fc1's shape) through linear_simt or CLBlast, for the few-row threshold. */
+typedef struct {
+    vg_gemm *g;
+    cl_mem x, w, y;
+    int M, K, N, clblast;
+} rows_ctx;
+
+static int run_rows(vr_runtime *rt, void *p, size_t local)
+{
+    (void)rt;
+    (void)local;
+    rows_ctx *c = p;
+    const int saved = c->g->simt_rows;
+    c->g->simt_rows = c->clblast ? 0 : c->M;
+    int st = vg_linear(c->g, c->x, 0, (vg_weight){c->w, VT_F32}, 0, c->y, 0, (size_t)c->M, (size_t)c->N, (size_t)c->K);
+    c->g->simt_rows = saved;
+    return st;
+}
+
+#define ROWS_MAX 512
+static const size_t row_counts[] = {2, 8, 32, 128, ROWS_MAX};
+
+/* Times linear_simt against CLBlast at each row count; the threshold is the largest count up to which linear_simt
+ * was faster by more than 5% at every count (0: CLBlast from the fewest rows on). */
+static int measure_rows(vr_runtime *rt, const vp_wg_shape *shape, cl_mem x, cl_mem w, cl_mem y, int reps, vp_wg_row *row)
+{
+    vg_gemm g;
+    int st = vg_init(&g, rt); /* the device's CLBlast parameters, as products use them */
+    if (st) return st;
+    rows_ctx c = {.g = &g, .x = x, .w = w, .y = y, .K = shape->C, .N = 4 * shape->C};
+    snprintf(row->shape, sizeof row->shape, "rows x %d -> %d: linear_simt / CLBlast", shape->C, 4 * shape->C);
+    row->measured = 1;
+    row->n = 0;
+    row->best = -1;
+    int still = 1;
+    for (size_t i = 0; i < sizeof row_counts / sizeof *row_counts; i++) {
+        c.M = (int)row_counts[i];
+        c.clblast = 0;
+        row->cand[i] = row_counts[i];
+        row->ms[i] = time_one(rt, run_rows, &c, 0, reps);
+        c.clblast = 1;
+        row->ms_clblast[i] = time_one(rt, run_rows, &c, 0, reps);
+        varcl_clear_error();
+        row->n++;
+        still = still && !isnan(row->ms[i]) && (isnan(row->ms_clblast[i]) || row->ms[i] < 0.95 * row->ms_clblast[i]);
+        if (still) row->best = (int)i;
+    }
+    row->value = row->best >= 0 ? row->cand[row->best] : 0;
+    vg_release(&g);
+    return 0;
+}
+
 /* count floats of small values (-0.48 .. 0.48) */
 static cl_mem upload(vr_runtime *rt, size_t count, const char *what)
 {
@@ -129,6 +185,7 @@ static void measure(vr_runtime *rt, cl_kernel k, launch_fn f, bench_ctx *b, int 
     }
     for (int i = 0; i < row->n && row->best >= 0; i++)
         if (row->cand[i] == dflt && row->ms[i] <= 1.05 * row->ms[row->best]) row->best = i;
+    row->value = row->best >= 0 ? row->cand[row->best] : 0;
 }
 
 int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_result *r)
@@ -146,9 +203,9 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
     if (!(b.add = vr_kernel(rt, "add_inplace")) || !(b.ln = vr_kernel(rt, "ln_modulate")) ||
         !(b.simt = vr_kernel(rt, rt->policy.simt_cols == 8 ? "linear_simt8" : "linear_simt")) || !(b.attn = vr_kernel(rt, rt->policy.attn_pairs ? "attention2_f32" : "attention_f32")))
         return VARCL_E_RUNTIME;
-    if (!(b.x = upload(rt, rows * C, "work-group timing x")) || !(b.y = upload(rt, rows * C, "timing y")) ||
+    if (!(b.x = upload(rt, (rows > ROWS_MAX ? rows : ROWS_MAX) * C, "work-group timing x")) || !(b.y = upload(rt, rows * C, "timing y")) ||
         !(b.mod = upload(rt, (size_t)shape->R * 6 * C, "timing mod")) || !(b.w = upload(rt, C * 4 * C, "timing w")) ||
-        !(b.big = upload(rt, rows * 4 * C, "timing fc1")) || !(b.kpool = upload(rt, pool, "timing K")) ||
+        !(b.big = upload(rt, (rows > ROWS_MAX ? rows : ROWS_MAX) * 4 * C, "timing fc1")) || !(b.kpool = upload(rt, pool, "timing K")) ||
         !(b.vpool = upload(rt, pool, "timing V")) ||
         !(b.table = vm_alloc(&rt->mem, VM_SCRATCH, (size_t)shape->R * b.pages * sizeof(int), "timing pages")))
         st = VARCL_E_RUNTIME;
@@ -179,7 +236,9 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
                      shape->kv_len, C / 64);
             measure(rt, b.attn, run_attn, &b, reps, dflt.attn_local, a);
         }
-        for (int k = 0; k < VP_WG_KINDS && !st; k++)
+        if (rt->policy.product == VP_PRODUCT_CLBLAST)
+            st = measure_rows(rt, shape, b.x, b.w, b.big, reps, &r->row[VP_WG_ROWS]);
+        for (int k = 0; k < VP_WG_ROWS && !st; k++)
             if (r->row[k].measured && r->row[k].best < 0)
                 st = varcl_fail(VARCL_E_RUNTIME, "%s: no work-group size ran (%s)", vp_wg_names[k], r->row[k].shape);
     }
@@ -209,15 +268,20 @@ int vp_wg_write(const char *path, const vr_runtime *rt, const vp_wg_result *r)
             rt->dev.name, rt->dev.driver, rt->dev.platform_version, date, rt->policy.name);
     for (int k = 0; k < VP_WG_KINDS; k++) {
         const vp_wg_row *row = &r->row[k];
-        if (!row->measured || row->best < 0) continue;
-        fprintf(f, "# %s, %s: median ms per launch by local size:", vp_wg_names[k], row->shape);
-        for (int i = 0; i < row->n; i++) {
-            if (row->cand[i]) fprintf(f, " %zu: ", row->cand[i]);
-            else fprintf(f, " driver: ");
-            if (isnan(row->ms[i])) fprintf(f, "failed");
-            else fprintf(f, "%.4g", row->ms[i]);
+        if (!row->measured || (k != VP_WG_ROWS && row->best < 0)) continue;
+        if (k == VP_WG_ROWS) {
+            fprintf(f, "# %s, %s: median ms by rows:", vp_wg_names[k], row->shape);
+            for (int i = 0; i < row->n; i++) fprintf(f, " %zu: %.4g / %.4g", row->cand[i], row->ms[i], row->ms_clblast[i]);
+        } else {
+            fprintf(f, "# %s, %s: median ms per launch by local size:", vp_wg_names[k], row->shape);
+            for (int i = 0; i < row->n; i++) {
+                if (row->cand[i]) fprintf(f, " %zu: ", row->cand[i]);
+                else fprintf(f, " driver: ");
+                if (isnan(row->ms[i])) fprintf(f, "failed");
+                else fprintf(f, "%.4g", row->ms[i]);
+            }
         }
-        fprintf(f, "\n%s = %zu\n", keys[k], row->cand[row->best]);
+        fprintf(f, "\n%s = %zu\n", keys[k], row->value);
     }
     if (fclose(f)) {
         free(text);
@@ -261,7 +325,12 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
             errno = 0;
             unsigned long v = strtoul(val, &end, 10);
             size_t cap = dev->max_work_group && dev->max_work_group < 1024 ? dev->max_work_group : 1024;
-            if (end == val || *end || errno || val[0] == '-' || v > cap || (v & (v - 1)))
+            if (k == VP_WG_ROWS) {
+                if (end == val || *end || errno || val[0] == '-' || v > (1u << 20))
+                    return snprintf(why, n, "line %d: %s must be a whole number from 0 to 1048576, got '%.20s'",
+                                    line_no, key, val),
+                           1;
+            } else if (end == val || *end || errno || val[0] == '-' || v > cap || (v & (v - 1)))
                 return snprintf(why, n, "line %d: %s must be 0 or a power of two up to %zu (this device), got '%.20s'",
                                 line_no, key, cap, val),
                        1;
@@ -281,7 +350,9 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
     int any = 0;
     for (int k = 0; k < VP_WG_KINDS; k++)
         if (have[k]) {
-            *field(p, k) = val_of[k];
+            /* VARCL_SIMT_ROWS, set by vp_choose, wins over the file */
+            if (k == VP_WG_ROWS && getenv("VARCL_SIMT_ROWS") && *getenv("VARCL_SIMT_ROWS")) continue;
+            set_field(p, k, val_of[k]);
             any = 1;
         }
     if (any) {

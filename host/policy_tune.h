@@ -10,6 +10,7 @@
  *   <cache>/policy-<hash of device, driver, platform>.ini:
  *     format = 1, device = .., driver = .., platform = .., date = .., family = cpu|gpu
  *     elem_local = N, simt_local = N, attn_local = N     (each optional; 0: the driver's choice)
+ *     simt_rows = N      (optional; where CLBlast runs the products: linear_simt for products of <= N rows)
  *
  * vr_open applies the file over vp_choose's defaults when its family is the policy's (VARCL_POLICY can force the
  * other), and names it in the policy's reason. VARCL_POLICY_TUNING=off ignores it. */
@@ -20,14 +21,18 @@
 
 #define VP_WG_MAX_CAND 8
 
-enum { VP_WG_ELEM, VP_WG_SIMT, VP_WG_ATTN, VP_WG_KINDS };
+/* VP_WG_ROWS is not a work-group size: the rows up to which a product with [K][N] weights goes to linear_simt rather
+ * than CLBlast (policy.h simt_rows), timed where CLBlast runs the products */
+enum { VP_WG_ELEM, VP_WG_SIMT, VP_WG_ATTN, VP_WG_ROWS, VP_WG_KINDS };
 
 typedef struct {
     int measured;                /* 0: this family does not use the setting (e.g. attn_local with the blocked kernel) */
     char shape[96];              /* what was timed, e.g. "linear_simt 338 x 128 -> 512" */
-    size_t cand[VP_WG_MAX_CAND]; /* local sizes tried (0: the driver's choice) */
-    double ms[VP_WG_MAX_CAND];   /* median per launch (ms); NAN where the launch failed */
-    int n, best;                 /* best: index into cand */
+    size_t cand[VP_WG_MAX_CAND]; /* local sizes tried (0: the driver's choice); VP_WG_ROWS: rows of the product */
+    double ms[VP_WG_MAX_CAND];   /* median per launch (ms); NAN where the launch failed; VP_WG_ROWS: linear_simt's */
+    double ms_clblast[VP_WG_MAX_CAND]; /* VP_WG_ROWS only: CLBlast's median for the same product */
+    int n, best;                 /* best: index into cand (VP_WG_ROWS: -1 when CLBlast won at the fewest rows) */
+    size_t value;                /* the setting chosen: cand[best], or VP_WG_ROWS' row count (0: none) */
 } vp_wg_row;
 
 typedef struct {
@@ -40,7 +45,7 @@ typedef struct {
     int C, T, R, kv_len;
 } vp_wg_shape;
 
-/* "element-wise", "linear_simt", "attention" */
+/* "element-wise", "linear_simt", "attention", "few-row products" */
 extern const char *const vp_wg_names[VP_WG_KINDS];
 
 /* The file for this device ("" when the cache is off). */

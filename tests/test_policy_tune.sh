@@ -81,5 +81,36 @@ rc=$?
 check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "VARCL_POLICY_TUNING=maybe" "$tmp/e.err"' \
     "VARCL_POLICY_TUNING=maybe: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 
+# Where CLBlast runs the products (VARCL_LINEAR=clblast here; GPUs by default): --tune also times linear_simt
+# against CLBlast on few rows and stores the threshold (simt_rows); later runs take products up to it to linear_simt
+rm -f "$cache"/policy-*.ini
+VARCL_LINEAR=clblast "$vbench" "${tiny[@]}" --tune --tune-reps 1 > "$tmp/c.md" 2> "$tmp/c.err"
+check '[ $? -eq 0 ]' "--tune with CLBlast products exits 0: $(tail -3 "$tmp/c.err")"
+file=$(ls "$cache"/policy-*.ini 2> /dev/null | head -1)
+check '[ -n "$file" ] && grep -q "^simt_rows = [0-9]*$" "$file" &&
+       grep -q "^# few-row products, .* median ms by rows: 2: [0-9.]* / [0-9.]* 8: " "$file" &&
+       grep -q "^| few-row products | .* 512 rows: [0-9.]* / [0-9.]* | " "$tmp/c.md"' \
+    "the file and the table hold the few-row threshold and its timings: $(cat "$file" "$tmp/c.md")"
+cp "$file" "$tmp/rows.ini"
+sed -e 's/^simt_rows = .*/simt_rows = 48/' "$tmp/rows.ini" > "$file"
+reframe "$file"
+out=$(VARCL_LINEAR=clblast policy)
+check 'case "$out" in *"CLBlast on weights [K][N] (local driver'"'"'s; linear_simt up to 48 rows)"*) true;; *) false;; esac' \
+    "the file's simt_rows is applied: $out"
+out=$(VARCL_LINEAR=clblast VARCL_SIMT_ROWS=6 policy)
+check 'case "$out" in *"linear_simt up to 6 rows"*) true;; *) false;; esac' "VARCL_SIMT_ROWS wins over the file: $out"
+for v in -3 abc 2000000; do
+    sed -e "s/^simt_rows = .*/simt_rows = $v/" "$tmp/rows.ini" > "$file"
+    reframe "$file"
+    VARCL_LINEAR=clblast "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+    rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$file: line" "$tmp/e.err" &&
+           grep -q "simt_rows" "$tmp/e.err"' "simt_rows = $v: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+done
+VARCL_SIMT_ROWS=-1 "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "VARCL_SIMT_ROWS=-1" "$tmp/e.err"' \
+    "VARCL_SIMT_ROWS=-1: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+
 echo "test_policy_tune: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
