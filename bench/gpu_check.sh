@@ -7,8 +7,10 @@
 # 2. makes random-weight models of the d16 and d30 shapes (models/mkmodel) on the host's cores, while
 # 3. the kernel, upstream-parity, end-to-end and load tests run on the GPU (VARCL_DEVICE), the upstream fixtures
 #    through CLBlast and through linear_simt (16-bit weights kept);
-# 4. vbench: d16 at batch 1, 8 and 64 and d30 at batch 1 and 8 with the depth sweep, d30 at batch 64 full and at
-#    depth 2, d16 in bf16 through linear_simt at batch 1 and 8; then vbench --compare of them all.
+# 4. vbench: d16 at batch 1, 8 and 64 with every product through CLBlast; vbench --tune's few-row threshold
+#    (linear_simt against CLBlast); d16 again at batch 1 and 8 with it, d30 at batch 1 and 8 with the depth sweep,
+#    d30 at batch 64 full and at depth 2, d16 in bf16 through linear_simt at batch 1 (its JSON stays on the machine,
+#    its table is in vbench.log); then vbench --compare of them all.
 # Results go to $OUT (default ./gpu-out): summary.md, tests.log, vbench.log, env.txt and the runs' JSON: 8 files,
 # what the device tool brings back at most. Exit status: 0 when every test passed and every vbench run finished.
 # Environment: GPU_CHECK_DEVICE (default nvidia: a device as vgen --device takes it), GPU_CHECK_BUILD (default
@@ -135,16 +137,30 @@ fi
 for j in $(jobs -p); do wait "$j" || { say "mkmodel FAILED: $(tail -n 1 "$mklog")"; fail=1; }; done
 
 # ---- 4. vbench (the full network is every run's baseline)
-bench() { # name, seconds, env assignments..., vbench arguments (vbench.log)
-    local name=$1 s=$(date +%s) t
+bench() { # name, seconds, env assignments..., vbench arguments (vbench.log; the JSON in $out, or in $work when
+    # JSON_DIR=work is set for the call: the device tool brings back 8 files)
+    local name=$1 s=$(date +%s) t dir=$out
+    [ "${JSON_DIR:-}" = work ] && dir=$work
     t=$(limit "$2")
     shift 2
     if [ "$t" -lt 5 ]; then say "vbench $name skipped (budget spent)"; fail=1; return; fi
     echo "=== $name" >>"$out/vbench.log"
-    timeout "$t" env "$@" --json "$out/$name.json" >>"$out/vbench.log" 2>&1
+    timeout "$t" env "$@" --json "$dir/$name.json" >>"$out/vbench.log" 2>&1
     local st=$?
     outcome "vbench $name" $st $(($(date +%s) - s))
-    [ $st = 0 ] && [ -s "$out/$name.json" ] && done_runs="$done_runs $name"
+    [ $st = 0 ] && [ -s "$dir/$name.json" ] && done_runs="$done_runs $dir/$name.json"
+}
+# few_rows MODEL VAE [env...]: vbench --tune's few-row threshold (linear_simt against CLBlast at 2..512 rows, stored
+# in the policy file of the varcl cache, which every later run reads), without the GEMM tuning (--tune-sets none:
+# seconds, not minutes)
+few_rows() {
+    local s=$(date +%s) m=$1 v=$2
+    shift 2
+    echo "=== few-row threshold (vbench --tune)" >>"$out/vbench.log"
+    timeout "$(limit 60)" env "$@" "$vb" --tune --tune-sets none --tune-reps 3 --model "$m" --vae "$v" \
+        >>"$out/vbench.log" 2>&1
+    local st=$?
+    outcome "vbench --tune (few-row threshold)" $st $(($(date +%s) - s))
 }
 done_runs=""
 : >"$out/vbench.log"
@@ -153,21 +169,31 @@ if [ "$quick" = 1 ]; then
     bench tiny 120 "$vb" --model "$work/a.st" --vae "$work/v.st" --depth 2 --batch 1,2 --warmup 0 --reps 1
     bench tiny-bf16-simt 120 VARCL_LINEAR=simt "$vb" --model "$work/ab.st" --vae "$work/vb.st" --depth 2 --batch 1 \
         --warmup 0 --reps 1
+    # a private cache: the measured policy file must not reach the caller's other runs on this device
+    few_rows "$work/a.st" "$work/v.st" VARCL_LINEAR=clblast VARCL_CACHE_DIR="$work/cache"
+    bench tiny-few-rows 120 VARCL_LINEAR=clblast VARCL_CACHE_DIR="$work/cache" "$vb" --model "$work/a.st" \
+        --vae "$work/v.st" --depth 2 --batch 1 --warmup 0 --reps 1
 else
     if [ "${GPU_CHECK_TUNE:-0}" = 1 ]; then
         timeout "$(limit 240)" "$vb" --tune --model "$work/d16.st" --vae "$work/vae.st" >>"$out/vbench.log" 2>&1 ||
             say "vbench --tune FAILED or timed out (vbench.log)"
     fi
     # the H200 took 0.36 s per d16 image and 0.96 s per d30 image at batch 1 in round 1; linear_simt is not yet
-    # shaped for GPUs (its bf16 run is the smallest: batch 1 at depth 2, beside the full network)
-    bench d16 150 "$vb" --model "$work/d16.st" --vae "$work/vae.st" --depth 8,2 --batch 1,8,64 --warmup 1 --reps 3
+    # shaped for GPUs (its bf16 run is the smallest: batch 1 at depth 2, beside the full network). d16 first with
+    # every product through CLBlast (no policy file), then the few-row threshold measured, and the runs after it
+    # with products of few rows through linear_simt where it won (their JSON's policy says up to how many rows)
+    bench d16 150 VARCL_POLICY_TUNING=off "$vb" --model "$work/d16.st" --vae "$work/vae.st" --depth 8,2 \
+        --batch 1,8,64 --warmup 1 --reps 3
+    few_rows "$work/d16.st" "$work/vae.st"
+    bench d16-few-rows 60 "$vb" --model "$work/d16.st" --vae "$work/vae.st" --depth 8,2 --batch 1,8 --warmup 1 \
+        --reps 3
     bench d30 120 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 16,8,2 --batch 1,8 --warmup 1 --reps 3
     bench d30-b64 60 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 2 --batch 64 --warmup 0 --reps 1
-    bench d16-bf16-simt 60 VARCL_LINEAR=simt "$vb" --model "$work/d16b.st" --vae "$work/vae.st" --depth 2 \
-        --batch 1 --warmup 1 --reps 2
+    JSON_DIR=work bench d16-bf16-simt 60 VARCL_LINEAR=simt "$vb" --model "$work/d16b.st" --vae "$work/vae.st" \
+        --depth 2 --batch 1 --warmup 1 --reps 2
 fi
 jsons=()
-for r in $done_runs; do jsons+=("$out/$r.json"); done
+for r in $done_runs; do jsons+=("$r"); done
 if [ ${#jsons[@]} -gt 0 ]; then
     if "$vb" --compare "${jsons[@]}" --md "$work/compare.md" >>"$out/vbench.log" 2>&1; then
         cat "$work/compare.md" >>"$out/summary.md"

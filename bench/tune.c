@@ -240,7 +240,9 @@ static int tune_work_groups(vr_runtime *rt, const var_hparams *vh, int reps)
 
 int vtune_run(const vtune_options *o)
 {
-    char *names_buf = o->sets ? strdup(o->sets) : NULL;
+    /* --tune-sets none: the work-group sizes and the few-row threshold only (seconds), the GEMM file untouched */
+    const int gemm_off = o->sets && !strcmp(o->sets, "none");
+    char *names_buf = o->sets && !gemm_off ? strdup(o->sets) : NULL;
     const char *names[VG_TUNE_MAX_ROWS];
     int n_names = names_buf ? split_names(names_buf, names, VG_TUNE_MAX_ROWS) : 0;
     for (int i = 0; i < n_names; i++)
@@ -251,7 +253,7 @@ int vtune_run(const vtune_options *o)
             free(names_buf);
             return 2;
         }
-    if (o->sets && !n_names) {
+    if (o->sets && !gemm_off && !n_names) {
         fprintf(stderr, "vbench: --tune-sets: expected names like default,cpu-linear\n");
         free(names_buf);
         return 2;
@@ -287,7 +289,7 @@ int vtune_run(const vtune_options *o)
         fprintf(stderr, "vbench: tune: the varcl cache is off (VARCL_CACHE_DIR=off): the results are printed, not "
                         "stored\n");
 
-    if (path[0] && (st = vg_tuning_check_writable(path))) {
+    if (path[0] && !gemm_off && (st = vg_tuning_check_writable(path))) {
         fprintf(stderr, "vbench: %s\n", varcl_last_error());
         free(names_buf);
         vr_close(&rt);
@@ -296,6 +298,12 @@ int vtune_run(const vtune_options *o)
 
     /* the work-group sizes that queries cannot tell (policy_tune.h), timed on the model's 13x13 scale */
     if (!st) st = tune_work_groups(&rt, &vh, o->reps);
+    if (gemm_off) {
+        if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        else printf("## GEMM tuning: skipped (--tune-sets none); the device's GEMM file, if any, is unchanged.\n");
+        vr_close(&rt);
+        return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
+    }
 
     /* the products of one image, with conv.c's chunk bound for this device */
     vc_conv conv;

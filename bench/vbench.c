@@ -49,7 +49,8 @@ static const char usage[] =
     "              [--html F] [--quality N [--classifier F --fd-ref F] [--seed S (0)]]\n"
     "       vbench --compare A.json B.json ... [--md F] [--html F]\n"
     "       vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N (3)] [--tune-shapes N (6)]\n"
-    "              [--tune-sets default,cpu-linear,...]   GEMM parameters for this device, stored in the varcl cache\n";
+    "              [--tune-sets default,cpu-linear,...|none]   GEMM parameters for this device, stored in the varcl\n"
+    "              cache (none: only the work-group sizes and the few-row threshold)\n";
 
 typedef struct {
     int depths[MAX_LIST], n_depths, batches[MAX_LIST], n_batches;
