@@ -23,6 +23,48 @@ __kernel void ln_modulate(__global const float *x, __global float *out, __global
     for (int c = 0; c < C; c++) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
 }
 
+#define LN_WG_MAX 256
+
+/* Sum of v over the work-group (a power of two <= LN_WG_MAX items), returned to every work-item. */
+float ln_wg_sum(__local float *red, float v)
+{
+    const int l = get_local_id(0);
+    red[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = get_local_size(0) / 2; s > 0; s >>= 1) {
+        if (l < s) red[l] += red[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* ln_modulate with one work-group per row (GPUs): the row's C values spread over the work-items, whose neighbours
+ * read neighbouring addresses, and two work-group reductions (mean, then squared deviations), instead of one
+ * work-item walking C values alone (at batch 1 an early scale has 2-8 rows: 2-8 busy lanes on the whole GPU). The
+ * same math summed in another order. Global rows * local; local a power of two <= LN_WG_MAX. */
+__kernel void ln_modulate_wg(__global const float *x, __global float *out, __global const float *mod, int rows,
+                             int C, int tokens, int mod_stride, int scale_off, int shift_off, float eps)
+{
+    __local float red[LN_WG_MAX];
+    const int i = get_group_id(0), l = get_local_id(0), S = get_local_size(0);
+    if (i >= rows) return; /* whole work-groups */
+    __global const float *xi = x + (size_t)i * C;
+    __global float *oi = out + (size_t)i * C;
+    __global const float *m = mod + (size_t)(i / tokens) * mod_stride;
+    float s = 0;
+    for (int c = l; c < C; c += S) s += xi[c];
+    const float mean = ln_wg_sum(red, s) / C;
+    float v = 0;
+    for (int c = l; c < C; c += S) {
+        const float d = xi[c] - mean;
+        v += d * d;
+    }
+    const float rstd = rsqrt(ln_wg_sum(red, v) / C + eps);
+    for (int c = l; c < C; c += S) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
+}
+
 /* GroupNorm (32 groups in the decoder) of a channels-last map x: [HW][C], in three passes. The statistics are
  * per channel first, which keeps every access contiguous (vectors over channels) whatever C / G is, and every
  * mean is kept as a value k taken from the data plus a small offset, so that maps with large means (|mean| >> std)

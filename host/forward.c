@@ -44,9 +44,19 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         !(s->k_attn[3] = vr_kernel(rt, "attention2_f16")) || !(s->k_attn_blk[0] = vr_kernel(rt, "attention_blk_f32")) ||
         !(s->k_attn_blk[1] = vr_kernel(rt, "attention_blk_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
         !(s->k_bias = vr_kernel(rt, "add_bias")) ||
-        !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale"))) {
+        !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale")) ||
+        !(s->k_ln_wg = vr_kernel(rt, "ln_modulate_wg"))) {
         vf_release(s);
         return VARCL_E_RUNTIME;
+    }
+    /* the policy's size within what the device allows for the kernel, a power of two */
+    size_t kmax = 0, want = rt->policy.ln_local;
+    clGetKernelWorkGroupInfo(s->k_ln_wg, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
+    if (kmax && want > kmax) want = kmax;
+    s->ln_local = 0;
+    if (want) {
+        s->ln_local = 1;
+        while (s->ln_local * 2 <= want && s->ln_local < 256) s->ln_local *= 2;
     }
     return 0;
 }
@@ -140,6 +150,12 @@ static int ln_mod(vf_state *s, cl_mem mod, int rows, int T, int stride, int scal
     int C = s->m->hp.C;
     float eps = LN_EPS;
     size_t g = (size_t)rows;
+    if (s->ln_local) { /* the policy's work-group per row (GPUs) */
+        size_t gw = (size_t)rows * s->ln_local;
+        return vr_launch(s->rt, s->k_ln_wg, "ln_modulate_wg", 1, &gw, &s->ln_local, 10, VR_ARG(s->x), VR_ARG(s->a),
+                         VR_ARG(mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off),
+                         VR_ARG(shift_off), VR_ARG(eps));
+    }
     return vr_launch(s->rt, s->k_ln, "ln_modulate", 1, &g, vr_elem_local(s->rt), 10, VR_ARG(s->x), VR_ARG(s->a),
                      VR_ARG(mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off),
                      VR_ARG(shift_off), VR_ARG(eps));

@@ -115,10 +115,18 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
      * loads (cl/attention.cl attention2) */
     p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
-    /* Sampling on GPUs: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading every
-     * scale's logits back; on the device only ids cross. CPU devices sample on the host: its threads select and
-     * sort what the kernels scan bit by bit (the demo image: pocl +1.0 s, rusticl +1.1 s of 15 s on the device) */
-    p->sample_device = p->family == VP_GPU && (type & CL_DEVICE_TYPE_GPU);
+    /* Shapes for GPUs only, not for llvmpipe's lanes (measured slower there), unless VARCL_POLICY=gpu forces the
+     * family (so that the tests run them on the CPU drivers):
+     * - sampling on the device: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading
+     *   every scale's logits back; on the device only ids cross. CPU devices sample on the host, whose threads
+     *   select and sort what the kernels scan bit by bit (the demo image: pocl +1.0 s, rusticl +1.1 s of 15 s);
+     * - LayerNorm with a work-group per row: an early scale's 2-8 rows would otherwise be 2-8 busy lanes, each
+     *   walking C = 1024-1920 values alone (llvmpipe, the demo: 2.1-2.7 ms per call against 1.8-2.3 a row per
+     *   work-item). */
+    const int gpu_shapes = p->family == VP_GPU && ((type & CL_DEVICE_TYPE_GPU) || (env && !strcmp(env, "gpu")));
+    p->sample_device = gpu_shapes;
+    p->ln_local = gpu_shapes ? 256 : 0;
+    if (max_wg && p->ln_local > max_wg) p->ln_local = max_wg;
     /* vbench's probes sized for the hardware, whatever the family: 4096^3 takes a CPU a minute */
     p->bench_gemm_n = (type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
     p->bench_copy_mb = (type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
@@ -175,19 +183,20 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->linear_local) snprintf(ll, sizeof ll, "%zu", p->linear_local);
     size_t attn_wg = p->attn_blocked ? p->attn_blk_local : p->attn_local;
     if (attn_wg) snprintf(al, sizeof al, "%zu", attn_wg);
-    char sl[48], el[24] = "driver's";
+    char sl[48], el[24] = "driver's", lnl[48] = "a row per work-item";
+    if (p->ln_local) snprintf(lnl, sizeof lnl, "a row per work-group of %zu", p->ln_local);
     snprintf(sl, sizeof sl, "%zu", p->simt_local);
     if (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)
         snprintf(sl, sizeof sl, "driver's; linear_simt up to %d rows", p->simt_rows);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
     snprintf(buf, n,
-             "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), GroupNorm %s, Winograd %d "
-             "float4/item, element-wise local %s, CLBlast sets %s, sampling on the %s",
+             "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), LayerNorm %s, GroupNorm %s, "
+             "Winograd %d float4/item, element-wise local %s, CLBlast sets %s, sampling on the %s",
              p->name, p->reason, products[p->product],
              p->packed ? ll : (p->simt_local || (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)) ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->im2col_simt ? "channel" : "tap",
-             p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al,
+             p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al, lnl,
              p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
              p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database",
              p->sample_device ? "device" : "host");

@@ -44,6 +44,8 @@ typedef struct {
     size_t attn_local;         /* attention / qk_norm_store work-group, first dimension (0: the driver's choice) */
     int attn_pairs;            /* per-query attention with two queries per work-item (attention2: llvmpipe) */
     size_t elem_local;         /* 1-D element-wise kernels (vr_elem_local; global rounded up), 0: the driver's choice */
+    size_t ln_local;           /* LayerNorm + modulation: 0 one work-item per row (ln_modulate), else a work-group of
+                                  this many items per row (ln_modulate_wg, a power of two <= 256) */
     int gn_rows;               /* GroupNorm by pixel rows (gn_*_rows, up to GN_ROWS_CMAX channels) */
     size_t gn_final_local;     /* gn_finalize work-group: 1 or 64 (cl/norm.cl GN_FL) */
     int gn_chunk_count;        /* rows shape: fixed pixel chunks of the statistics pass */

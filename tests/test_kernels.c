@@ -85,6 +85,26 @@ static void test_ln_modulate(void)
         VR_ARG(stride), VR_ARG(so), VR_ARG(sho), VR_ARG(eps));
     down(dy, got, (size_t)rows * C * 4);
     compare("ln_modulate", got, want, (size_t)rows * C, 1e-5, ms);
+    /* a work-group per row (GPUs): every size from 1 to past C's 128 */
+    cl_kernel kw = vr_kernel(&rt, "ln_modulate_wg");
+    size_t kmax = 0;
+    clGetKernelWorkGroupInfo(kw, rt.dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
+    for (size_t l = 1; l <= 256 && l <= kmax; l *= tiny ? 4 : 2) {
+        size_t gw = (size_t)rows * l;
+        float *zero = calloc((size_t)rows * C, 4);
+        vr_write(&rt, dy, 0, (size_t)rows * C * 4, zero);
+        free(zero);
+        double t0 = now_ms();
+        int st = vr_launch(&rt, kw, "ln_modulate_wg", 1, &gw, &l, 10, VR_ARG(dx), VR_ARG(dy), VR_ARG(dm), VR_ARG(rows),
+                           VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(so), VR_ARG(sho), VR_ARG(eps));
+        CHECK(st == 0, "ln_modulate_wg local %zu: %s", l, varcl_last_error());
+        vr_finish(&rt);
+        ms = now_ms() - t0;
+        down(dy, got, (size_t)rows * C * 4);
+        char name[48];
+        snprintf(name, sizeof name, "ln_modulate_wg local %zu", l);
+        compare(name, got, want, (size_t)rows * C, 1e-5, ms);
+    }
     vm_free(&rt.mem, dx), vm_free(&rt.mem, dm), vm_free(&rt.mem, dy);
     free(x), free(mod), free(want), free(got);
 }
