@@ -51,10 +51,45 @@ static int chunk_rows(vc_conv *c, size_t row_bytes, int rows)
     return (int)chunk;
 }
 
+/* im2col: pixels per chunk (the scratch grown to hold them), 0 on failure */
+static int im2col_chunk(vc_conv *c, const vw_conv *w, int rows)
+{
+    return chunk_rows(c, (size_t)9 * w->cin * sizeof(float), rows);
+}
+
+/* Winograd F(m x m, 3x3): the output tiles of a B x (Hin up) x (Win up) map; tiles per chunk (the scratch grown to
+ * hold them), 0 on failure */
+static int wino_tiles(const vw_conv *w, int B, int Hin, int Win, int up, int *TH, int *TW)
+{
+    int m = w->wino;
+    *TH = (Hin * up + m - 1) / m;
+    *TW = (Win * up + m - 1) / m;
+    return B * *TH * *TW;
+}
+
+static int wino_chunk(vc_conv *c, const vw_conv *w, int tiles)
+{
+    int a2 = (w->wino + 2) * (w->wino + 2);
+    int most = c->wino_chunk_tiles && tiles > c->wino_chunk_tiles ? c->wino_chunk_tiles : tiles;
+    return chunk_rows(c, (size_t)a2 * ((size_t)w->cin + (size_t)w->cout) * sizeof(float), most);
+}
+
+int vc_reserve(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up)
+{
+    int pixels = B * Hin * up * Win * up, TH, TW, chunk;
+    if (w->k != 3) return vg_reserve(c->gemm, (size_t)pixels, (size_t)w->cout, (size_t)w->cin);
+    if (w->wino) {
+        if (!(chunk = wino_chunk(c, w, wino_tiles(w, B, Hin, Win, up, &TH, &TW)))) return VARCL_E_RUNTIME;
+        return vg_reserve(c->gemm, (size_t)chunk, (size_t)w->cout, (size_t)w->cin);
+    }
+    if (!(chunk = im2col_chunk(c, w, pixels))) return VARCL_E_RUNTIME;
+    return vg_reserve(c->gemm, (size_t)chunk, (size_t)w->cout, (size_t)9 * w->cin);
+}
+
 static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias, cl_mem out)
 {
     int rows = B * Hin * up * Win * up, K = 9 * w->cin, st;
-    int chunk = chunk_rows(c, (size_t)K * sizeof(float), rows);
+    int chunk = im2col_chunk(c, w, rows);
     if (!chunk) return VARCL_E_RUNTIME;
     for (int row0 = 0; row0 < rows; row0 += chunk) {
         int n = rows - row0 < chunk ? rows - row0 : chunk;
@@ -77,11 +112,10 @@ static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, 
 static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias,
                          cl_mem out)
 {
-    int m = w->wino, a2 = (m + 2) * (m + 2), H = Hin * up, W = Win * up, TH = (H + m - 1) / m, TW = (W + m - 1) / m;
-    int tiles = B * TH * TW, st;
+    int m = w->wino, a2 = (m + 2) * (m + 2), H = Hin * up, W = Win * up, TH, TW, st;
+    int tiles = wino_tiles(w, B, Hin, Win, up, &TH, &TW);
     size_t Cin = (size_t)w->cin, Cout = (size_t)w->cout;
-    int most = c->wino_chunk_tiles && tiles > c->wino_chunk_tiles ? c->wino_chunk_tiles : tiles;
-    int chunk = chunk_rows(c, (size_t)a2 * (Cin + Cout) * sizeof(float), most);
+    int chunk = wino_chunk(c, w, tiles);
     if (!chunk) return VARCL_E_RUNTIME;
     cl_kernel k_in = m == 4 ? c->k_wino4_in : c->k_wino2_in, k_out = m == 4 ? c->k_wino4_out : c->k_wino2_out;
     const char *n_in = m == 4 ? "wino4_input" : "wino2_input", *n_out = m == 4 ? "wino4_output" : "wino2_output";

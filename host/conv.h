@@ -33,6 +33,9 @@ void vc_release(vc_conv *c);
 int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out);
 /* The same without the bias (for callers that fuse it into their next kernel). */
 int vc_forward_nobias(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out);
+/* Grows the scratch and CLBlast's temp buffer to what vc_forward(w, B, Hin, Win, up) needs, so that the convolution
+ * itself allocates nothing (the VQ step's phi inside the scale loop). */
+int vc_reserve(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up);
 
 /* The path a 3x3 convolution takes (vw_conv.wino: 0 im2col, 2 or 4 Winograd F(m x m, 3x3)), from its channels and
  * where it runs in the decoder: side_x = its map side / the latent side (1: post_quant_conv, conv_in, phi, the mid

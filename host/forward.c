@@ -58,6 +58,18 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         s->ln_local = 1;
         while (s->ln_local * 2 <= want && s->ln_local < 256) s->ln_local *= 2;
     }
+    /* CLBlast's temp buffer for the scale loop's products at their largest row count (word embedding, qkv, proj,
+     * fc1, fc2, head), so that nothing is allocated inside the loop */
+    const size_t F = (size_t)hp->ffn, V = (size_t)hp->vocab, Cv = (size_t)hp->cvae;
+    const size_t shapes[6][3] = {{(size_t)B * s->Tmax, C, Cv}, {rows, 3 * C, C}, {rows, C, C},
+                                 {rows, F, C},                 {rows, C, F},     {rows, V, C}};
+    for (int i = 0; i < 6; i++) {
+        int st = vg_reserve(gemm, shapes[i][0], shapes[i][1], shapes[i][2]);
+        if (st) {
+            vf_release(s);
+            return st;
+        }
+    }
     return 0;
 }
 

@@ -497,6 +497,24 @@ static int few_rows(const vg_gemm *g, size_t M, vt_dtype dtype)
     return !g->packed && !g->simt && M <= (size_t)g->simt_rows && dtype == VT_F32;
 }
 
+int vg_reserve(vg_gemm *g, size_t M, size_t N, size_t K)
+{
+    if (M == 0 || N == 0 || g->packed || g->simt || few_rows(g, M, VT_F32)) return 0; /* no CLBlast call */
+    size_t need = 0;
+    CLBlastStatusCode st = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, M,
+                                                      N, K, 0, K, 0, N, 0, N, &g->rt->queue, &need);
+    if (st != CLBlastSuccess)
+        return varcl_fail(VARCL_E_RUNTIME, "CLBlastSGemmTempBufferSize(%zux%zux%zu) failed: %s (%d)", M, N, K,
+                          vr_error_name(st), st);
+    if (need <= g->temp_bytes) return 0;
+    vg_release(g);
+    char what[96];
+    snprintf(what, sizeof what, "CLBlast GEMM temp buffer (%zux%zux%zu)", M, N, K);
+    if (!(g->temp = vm_alloc(&g->rt->mem, VM_SCRATCH, need, what))) return VARCL_E_RUNTIME;
+    g->temp_bytes = need;
+    return 0;
+}
+
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
 static int sgemm_packed(vg_gemm *g, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
                         size_t lda, cl_mem B, size_t b_off, size_t ldb, cl_mem C, size_t c_off)

@@ -102,6 +102,10 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n);
 /* "tuned file", "built-in CPU sets" or "CLBlast defaults" */
 const char *vg_source_name(int source);
 
+/* Grows CLBlast's temp buffer (where products run through CLBlast) to what y[M][N] = x[M][K] W[K][N] needs, so that
+ * the product itself allocates nothing (a scale loop's products are reserved at their largest M before it). */
+int vg_reserve(vg_gemm *g, size_t M, size_t N, size_t K);
+
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.
  * Offsets and leading dimensions in elements. When trans_a = 0 and beta = 0 (the decoder's attention) packed
  * devices run it as pack_panels (alpha folded in) then linear_packed, simt devices as linear_simt; CLBlast

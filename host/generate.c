@@ -313,6 +313,9 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
             goto done;
         size_t used = v->kv.used_pages * v->kv.page_bytes;
         if (used > out->kv_bytes) out->kv_bytes = used;
+        /* every buffer of the scale loop exists by now (vf_init, vq_init, vsd_init, vk_begin): an allocation inside
+         * it would be a first request's hidden cost on a GPU and escape the check above, so it fails instead */
+        v->rt.mem.frozen = "the scale loop";
         for (int si = 0; si < h->scales; si++) {
             int pn = h->patch[si], T = pn * pn;
             if (rq->progress) rq->progress(rq->user, i0, nb, si, h->scales);
@@ -357,6 +360,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
             out->ms_vq += te - tc;
             out->ms_scale[si] += te - ta;
         }
+        v->rt.mem.frozen = NULL;
         vk_end(&v->rt, &v->kv);
         if (on_device) {
             /* one read for the pass's tokens ([B][tokens], the layout of pass.tokens) and the scales' bad rows */
@@ -383,6 +387,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
         if (on_pass && (st = on_pass(user, i0, &pass))) goto done;
     }
 done:
+    v->rt.mem.frozen = NULL;
     pass_release(&ps);
     if (v->kv.used_pages) vk_end(&v->rt, &v->kv);
     vs_team_free(smp);

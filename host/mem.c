@@ -21,6 +21,11 @@ const char *vm_tag_name(vm_tag tag) { return (unsigned)tag < VM_NTAGS ? tag_name
 static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what, void **mapped)
 {
     if (bytes == 0) bytes = 4; /* zero-sized buffers are invalid in OpenCL; keep the call sites simple */
+    if (p->frozen) {
+        varcl_fail(VARCL_E_RUNTIME, "internal: %s (%zu bytes) allocated inside %s, whose buffers are sized before it",
+                   what, bytes, p->frozen);
+        return NULL;
+    }
     if (p->max_alloc && bytes > p->max_alloc) {
         varcl_fail(VARCL_E_RUNTIME,
                    "%s needs one buffer of %zu bytes, more than the device's largest allocation (%zu bytes)", what,

@@ -24,6 +24,8 @@ typedef struct {
     int no_touch;      /* vm_alloc leaves buffers unfilled (policy.h touch_buffers = 0: Oclgrind) */
     int hold_released; /* vm_free keeps the OpenCL buffer until vm_free_all (policy.h hold_released: Oclgrind) */
     vm_entry *held;    /* buffers vm_free took out of the accounting but has not released (hold_released) */
+    const char *frozen; /* non-NULL: where allocating is a bug (a scale loop: its buffers are sized up front);
+                           vm_alloc then fails naming it and the buffer */
 } vm_pool;
 
 const char *vm_tag_name(vm_tag tag);
