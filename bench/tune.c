@@ -296,9 +296,11 @@ int vtune_run(const vtune_options *o)
         return 1;
     }
 
-    /* the work-group sizes that queries cannot tell (policy_tune.h), timed on the model's 13x13 scale */
-    if (!st) st = tune_work_groups(&rt, &vh, o->reps);
+    /* the work-group sizes that queries cannot tell and the few-row threshold (policy_tune.h), timed on the model's
+     * 13x13 scale: after the GEMM parameters, whose file the threshold's CLBlast products then use (and CLBlast's
+     * parameter overrides are process-wide: the GEMM tuner must come first) */
     if (gemm_off) {
+        if (!st) st = tune_work_groups(&rt, &vh, o->reps);
         if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
         else printf("## GEMM tuning: skipped (--tune-sets none); the device's GEMM file, if any, is unchanged.\n");
         vr_close(&rt);
@@ -345,6 +347,10 @@ int vtune_run(const vtune_options *o)
             printf("\nStored in %s: varcl programs on this device use it from now on (delete it to undo).\n", path);
         else if (!path[0])
             printf("\nNot stored: the varcl cache is off (VARCL_CACHE_DIR=off).\n");
+    }
+    if (!st) {
+        printf("\n");
+        st = tune_work_groups(&rt, &vh, o->reps);
     }
     if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
     free(r);
