@@ -127,8 +127,12 @@ run_test() { # name, env assignments..., program (tests.log)
 : >"$out/tests.log"
 if [ "$quick" = 1 ]; then
     run_test kernels-tiny VARCL_TEST_TINY=1 "$build/tests/test_kernels"
+    run_test sampler-tiny VARCL_TEST_TINY=1 "$build/tests/test_sample_device"
 else
     run_test kernels "$build/tests/test_kernels"
+    # the device sampler against the host's ids and masks: its exactness rests on the driver honouring
+    # FP_CONTRACT OFF and keeping normal floats (cl/sample_math.cl), which the CPU drivers cannot show
+    run_test sampler "$build/tests/test_sample_device"
     run_test upstream "$build/tests/test_upstream"
     run_test upstream-simt VARCL_LINEAR=simt "$build/tests/test_upstream"
     run_test e2e "$build/tests/test_e2e"

@@ -24,7 +24,7 @@ mkdir -p .devdeps
 cmake -S . -B build-gpu-tree -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-gpu-tree -j"$(nproc)" >/dev/null
 rm -rf build-gpu
-for f in vgen bench/vbench models/mkmodel tests/test_kernels tests/test_upstream tests/test_e2e tests/test_load; do
+for f in vgen bench/vbench models/mkmodel tests/test_kernels tests/test_upstream tests/test_e2e tests/test_load tests/test_sample_device; do
     mkdir -p "build-gpu/$(dirname "$f")"
     strip -o "build-gpu/$f" "build-gpu-tree/$f"
 done
