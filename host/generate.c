@@ -216,7 +216,7 @@ static int bad_logits(int si, int pn, int image)
 {
     return varcl_fail(VARCL_E_RUNTIME,
                       "scale %d (%dx%d) of image %d: the logits are not finite (NaN or infinity); the model's weights "
-                      "or activations overflow",
+                      "or activations overflow, or --cfg is too large",
                       si, pn, pn, image);
 }
 
@@ -345,9 +345,11 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
                     memcpy(pass.tokens + (size_t)b * h->tokens + h->begin[si], tok + (size_t)b * T,
                            (size_t)T * sizeof(int));
             }
-            out->ms_transformer += tb - ta;
             double tc = now_ms();
-            out->ms_sample += tc - tb;
+            if (!on_device) {
+                out->ms_transformer += tb - ta;
+                out->ms_sample += tc - tb;
+            }
             int next = si + 1 < h->scales ? h->patch[si + 1] : 0;
             if ((st = vq_step(&ps.q, on_device ? NULL : tok, pn, vq_phi_index(si, h->scales, v->vae.hp.phis), next)))
                 goto done;
@@ -357,7 +359,9 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
                 goto done;
             if ((st = vr_finish(&v->rt))) goto done;
             double te = now_ms();
-            out->ms_vq += te - tc;
+            /* device sampling: the host waits once per scale, after the VQ step, so the parts are not separable */
+            if (on_device) out->ms_transformer += te - ta;
+            else out->ms_vq += te - tc;
             out->ms_scale[si] += te - ta;
         }
         v->rt.mem.frozen = NULL;
@@ -398,6 +402,7 @@ done:
     free(ids);
     free(logits);
     varcl_images_free(&pass);
+    out->split_merged = on_device;
     out->launches = v->rt.launches - launches0;
     out->syncs = v->rt.syncs - syncs0;
     if (st) memset(out, 0, sizeof *out);

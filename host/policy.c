@@ -143,9 +143,10 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
      * (policy_tune.c); VARCL_SIMT_ROWS forces it */
     const char *rows = getenv("VARCL_SIMT_ROWS");
     if (rows && *rows) {
-        char *end;
-        long v = strtol(rows, &end, 10);
-        if (*end || v < 0 || v > (1 << 20))
+        /* digits only (strtol would also take a sign and leading blanks) */
+        const size_t digits = strspn(rows, "0123456789");
+        const long v = rows[digits] == 0 && digits <= 7 ? strtol(rows, NULL, 10) : -1;
+        if (v < 0 || v > (1 << 20))
             return varcl_fail(VARCL_E_INPUT, "VARCL_SIMT_ROWS=%s: expected a whole number from 0 to 1048576", rows);
         p->simt_rows = (int)v;
     }

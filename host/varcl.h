@@ -72,6 +72,8 @@ typedef struct {
     float *fhat;           /* keep_fhat: [scales][n][latent * latent][cvae] */
     size_t kv_bytes;       /* KV bytes the request used (pages x page bytes), largest pass */
     double ms_transformer, ms_sample, ms_vq, ms_decode; /* host wall time per part, summed over passes */
+    int split_merged; /* 1: sampling on the device; ms_transformer holds transformer + sampling + VQ step (the host
+                         does not wait between them), ms_sample and ms_vq are 0 */
     double ms_scale[16];   /* host wall time of each scale (transformer + sampling + VQ), summed over passes */
     /* the request's kernel launches (a CLBlast call counts one) and host waits for the device (blocking reads and
      * writes, finishes), all passes: the fixed cost per step that small batches pay (runtime.h) */

@@ -24,6 +24,24 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef struct {
+    char s[160];
+} times_txt;
+
+/* "transformer N ms, sampling N ms, VQ N ms, decoder N ms"; with device sampling the first three are one figure
+ * (varcl_images.split_merged) */
+static times_txt part_times(const varcl_images *im)
+{
+    times_txt t;
+    if (im->split_merged)
+        snprintf(t.s, sizeof t.s, "transformer + sampling + VQ %.0f ms, decoder %.0f ms", im->ms_transformer,
+                 im->ms_decode);
+    else
+        snprintf(t.s, sizeof t.s, "transformer %.0f ms, sampling %.0f ms, VQ %.0f ms, decoder %.0f ms",
+                 im->ms_transformer, im->ms_sample, im->ms_vq, im->ms_decode);
+    return t;
+}
+
 /* The flags that are not settings (the settings' own lines come from config.c's table). */
 static const char usage_head[] =
     "usage: vgen [options]\n"
@@ -639,10 +657,8 @@ static int job_main(const options *o)
         }
         double el = now_s() - r.t0;
         if (!o->quiet)
-            fprintf(stderr, "vgen: wrote %lld images to %s in %.1f s (%.2f images/s; model load %.1f s; transformer "
-                            "%.0f ms, sampling %.0f ms, VQ %.0f ms, decoder %.0f ms)\n",
-                    (long long)todo, o->out_dir, el, el > 0 ? todo / el : 0.0, r.t0 - t_open, totals.ms_transformer,
-                    totals.ms_sample, totals.ms_vq, totals.ms_decode);
+            fprintf(stderr, "vgen: wrote %lld images to %s in %.1f s (%.2f images/s; model load %.1f s; %s)\n",
+                    (long long)todo, o->out_dir, el, el > 0 ? todo / el : 0.0, r.t0 - t_open, part_times(&totals).s);
     }
     if (o->npz) st = pack_job(o->out_dir, &j, info.image_size, o->npz, o->quiet);
 done:
@@ -778,10 +794,8 @@ int main(int argc, char **argv)
     }
     if (!st && o.tokens_out) st = write_tokens(o.tokens_out, &im, rq.labels);
     if (!st && !o.quiet)
-        fprintf(stderr, "vgen: wrote %s (%d image%s, %dx%d) in %.1f s (transformer %.0f ms, sampling %.0f ms, VQ %.0f ms, "
-                        "decoder %.0f ms)\n",
-                o.out_dir ? o.out_dir : o.out, im.n, im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0,
-                im.ms_transformer, im.ms_sample, im.ms_vq, im.ms_decode);
+        fprintf(stderr, "vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o.out_dir ? o.out_dir : o.out, im.n,
+                im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0, part_times(&im).s);
     if (!st && o.stats) {
         varcl_mem_stats ms;
         varcl_get_mem_stats(v, &ms);

@@ -107,10 +107,12 @@ for v in -3 abc 2000000; do
     check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$file: line" "$tmp/e.err" &&
            grep -q "simt_rows" "$tmp/e.err"' "simt_rows = $v: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 done
-VARCL_SIMT_ROWS=-1 "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
-rc=$?
-check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "VARCL_SIMT_ROWS=-1" "$tmp/e.err"' \
-    "VARCL_SIMT_ROWS=-1: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+for v in -1 +5 " 5" 12x 1048577; do
+    VARCL_SIMT_ROWS="$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+    rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_SIMT_ROWS=$v:" "$tmp/e.err" &&
+           [ ! -e "$tmp/x.png" ]' "VARCL_SIMT_ROWS='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+done
 
 echo "test_policy_tune: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

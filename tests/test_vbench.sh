@@ -87,6 +87,31 @@ check '! grep -qi "<script" "$tmp/a.html"' "HTML needs no scripts"
 check '[ "$(grep -o "https\?://[^\"]*" "$tmp/a.html" | grep -v "^http://www.w3.org/2000/svg$" | wc -l)" -eq 0 ]' \
     "HTML loads nothing from the network"
 
+# sampling on the device: the host does not wait between transformer, sampling and VQ step, so the split gives them
+# as one figure (sample and vq null), and the run waits for the device fewer times than with the host sampler
+VARCL_SAMPLER=device "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 --json "$tmp/dev.json" \
+    > /dev/null 2> "$tmp/dev.stderr"
+check '[ $? -eq 0 ]' "vbench with the device sampler exits 0: $(tail -3 "$tmp/dev.stderr")"
+VARCL_SAMPLER=host "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 --json "$tmp/hst.json" \
+    > /dev/null 2> "$tmp/hst.stderr"
+check '[ $? -eq 0 ]' "vbench with the host sampler exits 0: $(tail -3 "$tmp/hst.stderr")"
+python3 - "$tmp/dev.json" "$tmp/hst.json" <<'PY' > "$tmp/dev.out" 2>&1
+import json, sys
+dev = json.load(open(sys.argv[1]))["results"][0]
+host = json.load(open(sys.argv[2]))["results"][0]
+assert "sampling on the device" in dev["policy"]["description"], dev["policy"]["description"]
+for x in dev["runs"]:
+    s = x["split_ms"]
+    assert s["sample"] is None and s["vq"] is None and "merged" in s and s["transformer"] > 0, s
+hs = {x["depth"]: x["syncs_per_image"] for x in host["runs"]}
+for x in dev["runs"]:
+    assert x["syncs_per_image"] < hs[x["depth"]], (x["depth"], x["syncs_per_image"], hs[x["depth"]])
+print("device split ok")
+PY
+check 'grep -q "device split ok" "$tmp/dev.out"' "device sampler's split and waits: $(cat "$tmp/dev.out")"
+"$vbench" --compare "$tmp/a.json" "$tmp/dev.json" --md "$tmp/dc.md" > /dev/null 2> "$tmp/dc.stderr"
+check '[ $? -eq 0 ] && [ -s "$tmp/dc.md" ]' "--compare reads a merged split: $(cat "$tmp/dc.stderr")"
+
 # --device all over pocl's two CPU drivers, the first one failing on purpose (needs two devices: skipped where the
 # platform shows only one, e.g. a lone GPU)
 ndev=$(POCL_DEVICES="pthread basic" "$vgen" --list-devices | grep -c '^[0-9]')
