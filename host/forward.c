@@ -49,15 +49,8 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         vf_release(s);
         return VARCL_E_RUNTIME;
     }
-    /* the policy's size within what the device allows for the kernel, a power of two */
-    size_t kmax = 0, want = rt->policy.ln_local;
-    clGetKernelWorkGroupInfo(s->k_ln_wg, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
-    if (kmax && want > kmax) want = kmax;
-    s->ln_local = 0;
-    if (want) {
-        s->ln_local = 1;
-        while (s->ln_local * 2 <= want && s->ln_local < 256) s->ln_local *= 2;
-    }
+    /* the policy's size within what the device allows for the kernel (cl/norm.cl LN_WG_MAX = 256), a power of two */
+    s->ln_local = vr_local_pow2(rt, &s->k_ln_wg, 1, rt->policy.ln_local, 256);
     /* CLBlast's temp buffer for the scale loop's products at their largest row count (word embedding, qkv, proj,
      * fc1, fc2, head), so that nothing is allocated inside the loop */
     const size_t F = (size_t)hp->ffn, V = (size_t)hp->vocab, Cv = (size_t)hp->cvae;

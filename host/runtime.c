@@ -482,6 +482,20 @@ void vr_close(vr_runtime *rt)
     memset(rt, 0, sizeof *rt);
 }
 
+size_t vr_local_pow2(const vr_runtime *rt, const cl_kernel *k, int n, size_t want, size_t cap)
+{
+    if (!want) return 0;
+    if (want > cap) want = cap;
+    for (int i = 0; i < n; i++) {
+        size_t kmax = 0;
+        clGetKernelWorkGroupInfo(k[i], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
+        if (kmax && want > kmax) want = kmax;
+    }
+    size_t l = 1;
+    while (l * 2 <= want) l *= 2;
+    return l;
+}
+
 cl_kernel vr_kernel(vr_runtime *rt, const char *name)
 {
     for (int i = 0; i < rt->n_kernels; i++)

@@ -65,6 +65,10 @@ int vr_choose_device(const char *spec, vr_device *out);
 int vr_open(vr_runtime *rt, const char *spec, int profiling);
 void vr_close(vr_runtime *rt);
 
+/* A work-group size for kernels k[0..n) that keep a local array of `cap` items: the largest power of two <= want,
+ * cap and every kernel's CL_KERNEL_WORK_GROUP_SIZE; 0 when want is 0 (the caller's "no work-group" choice). */
+size_t vr_local_pow2(const vr_runtime *rt, const cl_kernel *k, int n, size_t want, size_t cap);
+
 /* The kernel named `name`; NULL with an error recorded when the program has none. */
 cl_kernel vr_kernel(vr_runtime *rt, const char *name);
 

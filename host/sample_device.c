@@ -29,16 +29,8 @@ int vsd_init(vsd_state *s, vr_runtime *rt, int B, int tokens, int scales, int ma
         return VARCL_E_RUNTIME;
     }
     /* the policy's size, within what the device allows for each kernel, rounded down to a power of two */
-    size_t want = rt->policy.sample_local;
-    if (want > SAMPLE_MAX_LOCAL) want = SAMPLE_MAX_LOCAL;
-    cl_kernel all[] = {s->k_combine, s->k_top_k, s->k_top_p, s->k_draw};
-    for (int i = 0; i < 4; i++) {
-        size_t kmax = 0;
-        clGetKernelWorkGroupInfo(all[i], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
-        if (kmax && want > kmax) want = kmax;
-    }
-    s->local = 1;
-    while (s->local * 2 <= want) s->local *= 2;
+    const cl_kernel all[] = {s->k_combine, s->k_top_k, s->k_top_p, s->k_draw};
+    s->local = vr_local_pow2(rt, all, 4, rt->policy.sample_local, SAMPLE_MAX_LOCAL);
     if (s->local < rt->policy.sample_local_min) {
         vsd_release(s);
         return varcl_fail(VARCL_E_RUNTIME, "sampler: work-groups of %zu items, this device needs at least %zu",
