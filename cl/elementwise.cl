@@ -18,17 +18,6 @@ __kernel void bias_gelu(__global float *y, __global const float *b, int total, i
     y[off + i] = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
 }
 
-/* x[i][c] += mod[r][gamma_off + c] * (y[i][c] + b[c]), r = i / tokens: the AdaLN-gated residual.
- * x, y: [rows][C]; mod: [R][mod_stride]. */
-__kernel void gated_residual(__global float *x, __global const float *y, __global const float *b,
-                             __global const float *mod, int total, int C, int tokens, int mod_stride, int gamma_off)
-{
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int row = i / C, c = i % C;
-    x[i] += mod[(size_t)(row / tokens) * mod_stride + gamma_off + c] * (y[i] + b[c]);
-}
-
 /* y = SiLU(x), elementwise. */
 __kernel void silu(__global const float *x, __global float *y, int n)
 {

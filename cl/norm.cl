@@ -1,6 +1,21 @@
 /* norm: LayerNorm + AdaLN modulation for the transformer, GroupNorm (+ SiLU) for the VQ-VAE decoder.
  * Layouts: token-major activations [rows][C]; channels-last feature maps [HW][C]. */
 
+/* out[c] = LN(xi)[c] * (1 + m[scale_off + c]) + m[shift_off + c] for one row xi [C] whose sum is known: the part
+ * that ln_modulate and residual_ln_modulate share. */
+void ln_row_modulate(__global const float *xi, __global float *oi, __global const float *m, int C, float sum,
+                     int scale_off, int shift_off, float eps)
+{
+    const float mean = sum / C;
+    float var = 0;
+    for (int c = 0; c < C; c++) {
+        float d = xi[c] - mean;
+        var += d * d;
+    }
+    float rstd = rsqrt(var / C + eps);
+    for (int c = 0; c < C; c++) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
+}
+
 /* out[i] = LN(x[i]) * (1 + mod[r][scale_off + c]) + mod[r][shift_off + c], r = i / tokens (the CFG row).
  * LN has no affine part; biased variance. x, out: [rows][C]; mod: [R][mod_stride]. One row per work-item. */
 __kernel void ln_modulate(__global const float *x, __global float *out, __global const float *mod, int rows, int C,
@@ -9,18 +24,35 @@ __kernel void ln_modulate(__global const float *x, __global float *out, __global
     int i = get_global_id(0);
     if (i >= rows) return;
     __global const float *xi = x + (size_t)i * C;
-    __global float *oi = out + (size_t)i * C;
-    __global const float *m = mod + (size_t)(i / tokens) * mod_stride;
-    float mean = 0;
-    for (int c = 0; c < C; c++) mean += xi[c];
-    mean /= C;
-    float var = 0;
+    float sum = 0;
+    for (int c = 0; c < C; c++) sum += xi[c];
+    ln_row_modulate(xi, out + (size_t)i * C, mod + (size_t)(i / tokens) * mod_stride, C, sum, scale_off, shift_off,
+                    eps);
+}
+
+/* The end of one sub-layer and the start of the next in one pass (VAR_SPEC.md section 2): the gated residual
+ *   x[i] += gmod[r][gamma_off + c] * (y[i] + b[c])
+ * then out[i] = the modulated LayerNorm of the updated row, as ln_modulate with lmod (the next sub-layer's AdaLN
+ * vectors, or the head's). r = i / tokens. x, y, out: [rows][C]; b: [C]; gmod: [R][g_stride]; lmod: [R][l_stride].
+ * One launch instead of two (a launch is the dominant cost of an early scale on every device, and on rusticl of
+ * every scale). One row per work-item. */
+__kernel void residual_ln_modulate(__global float *x, __global const float *y, __global const float *b,
+                                   __global const float *gmod, int g_stride, int gamma_off, __global float *out,
+                                   __global const float *lmod, int l_stride, int scale_off, int shift_off, int rows,
+                                   int C, int tokens, float eps)
+{
+    int i = get_global_id(0);
+    if (i >= rows) return;
+    __global float *xi = x + (size_t)i * C;
+    __global const float *yi = y + (size_t)i * C, *g = gmod + (size_t)(i / tokens) * g_stride + gamma_off;
+    float sum = 0;
     for (int c = 0; c < C; c++) {
-        float d = xi[c] - mean;
-        var += d * d;
+        float v = xi[c] + g[c] * (yi[c] + b[c]);
+        xi[c] = v;
+        sum += v;
     }
-    float rstd = rsqrt(var / C + eps);
-    for (int c = 0; c < C; c++) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
+    ln_row_modulate(xi, out + (size_t)i * C, lmod + (size_t)(i / tokens) * l_stride, C, sum, scale_off, shift_off,
+                    eps);
 }
 
 #define LN_WG_MAX 256
@@ -40,6 +72,22 @@ float ln_wg_sum(__local float *red, float v)
     return r;
 }
 
+/* ln_row_modulate for a work-group per row: the work-item's columns c = l, l + S, ... of a row whose work-item
+ * partial sums s are known (summed over the group here). */
+void ln_row_modulate_wg(__local float *red, __global const float *xi, __global float *oi, __global const float *m,
+                        int C, float s, int scale_off, int shift_off, float eps)
+{
+    const int l = get_local_id(0), S = get_local_size(0);
+    const float mean = ln_wg_sum(red, s) / C;
+    float v = 0;
+    for (int c = l; c < C; c += S) {
+        const float d = xi[c] - mean;
+        v += d * d;
+    }
+    const float rstd = rsqrt(ln_wg_sum(red, v) / C + eps);
+    for (int c = l; c < C; c += S) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
+}
+
 /* ln_modulate with one work-group per row (GPUs): the row's C values spread over the work-items, whose neighbours
  * read neighbouring addresses, and two work-group reductions (mean, then squared deviations), instead of one
  * work-item walking C values alone (at batch 1 an early scale has 2-8 rows: 2-8 busy lanes on the whole GPU). The
@@ -51,18 +99,33 @@ __kernel void ln_modulate_wg(__global const float *x, __global float *out, __glo
     const int i = get_group_id(0), l = get_local_id(0), S = get_local_size(0);
     if (i >= rows) return; /* whole work-groups */
     __global const float *xi = x + (size_t)i * C;
-    __global float *oi = out + (size_t)i * C;
-    __global const float *m = mod + (size_t)(i / tokens) * mod_stride;
     float s = 0;
     for (int c = l; c < C; c += S) s += xi[c];
-    const float mean = ln_wg_sum(red, s) / C;
-    float v = 0;
+    ln_row_modulate_wg(red, xi, out + (size_t)i * C, mod + (size_t)(i / tokens) * mod_stride, C, s, scale_off,
+                       shift_off, eps);
+}
+
+/* residual_ln_modulate with a work-group per row (GPUs), as ln_modulate_wg. Each work-item reads back only the
+ * columns it wrote, so the residual needs no barrier of its own. Global rows * local; local a power of two
+ * <= LN_WG_MAX. */
+__kernel void residual_ln_modulate_wg(__global float *x, __global const float *y, __global const float *b,
+                                      __global const float *gmod, int g_stride, int gamma_off, __global float *out,
+                                      __global const float *lmod, int l_stride, int scale_off, int shift_off,
+                                      int rows, int C, int tokens, float eps)
+{
+    __local float red[LN_WG_MAX];
+    const int i = get_group_id(0), l = get_local_id(0), S = get_local_size(0);
+    if (i >= rows) return; /* whole work-groups */
+    __global float *xi = x + (size_t)i * C;
+    __global const float *yi = y + (size_t)i * C, *g = gmod + (size_t)(i / tokens) * g_stride + gamma_off;
+    float s = 0;
     for (int c = l; c < C; c += S) {
-        const float d = xi[c] - mean;
-        v += d * d;
+        const float v = xi[c] + g[c] * (yi[c] + b[c]);
+        xi[c] = v;
+        s += v;
     }
-    const float rstd = rsqrt(ln_wg_sum(red, v) / C + eps);
-    for (int c = l; c < C; c += S) oi[c] = (xi[c] - mean) * rstd * (1.0f + m[scale_off + c]) + m[shift_off + c];
+    ln_row_modulate_wg(red, xi, out + (size_t)i * C, lmod + (size_t)(i / tokens) * l_stride, C, s, scale_off,
+                       shift_off, eps);
 }
 
 /* GroupNorm (32 groups in the decoder) of a channels-last map x: [HW][C], in three passes. The statistics are

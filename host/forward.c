@@ -42,15 +42,17 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         !(s->k_qk[1] = vr_kernel(rt, "qk_norm_store_f16")) || !(s->k_attn[0] = vr_kernel(rt, "attention_f32")) ||
         !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_attn[2] = vr_kernel(rt, "attention2_f32")) ||
         !(s->k_attn[3] = vr_kernel(rt, "attention2_f16")) || !(s->k_attn_blk[0] = vr_kernel(rt, "attention_blk_f32")) ||
-        !(s->k_attn_blk[1] = vr_kernel(rt, "attention_blk_f16")) || !(s->k_gres = vr_kernel(rt, "gated_residual")) ||
+        !(s->k_attn_blk[1] = vr_kernel(rt, "attention_blk_f16")) || !(s->k_rln = vr_kernel(rt, "residual_ln_modulate")) ||
         !(s->k_bias = vr_kernel(rt, "add_bias")) ||
         !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale")) ||
-        !(s->k_ln_wg = vr_kernel(rt, "ln_modulate_wg"))) {
+        !(s->k_ln_wg = vr_kernel(rt, "ln_modulate_wg")) ||
+        !(s->k_rln_wg = vr_kernel(rt, "residual_ln_modulate_wg"))) {
         vf_release(s);
         return VARCL_E_RUNTIME;
     }
     /* the policy's size within what the device allows for the kernel (cl/norm.cl LN_WG_MAX = 256), a power of two */
-    s->ln_local = vr_local_pow2(rt, &s->k_ln_wg, 1, rt->policy.ln_local, 256);
+    cl_kernel wg[2] = {s->k_ln_wg, s->k_rln_wg};
+    s->ln_local = vr_local_pow2(rt, wg, 2, rt->policy.ln_local, 256);
     /* CLBlast's temp buffer for the scale loop's products at their largest row count (word embedding, qkv, proj,
      * fc1, fc2, head), so that nothing is allocated inside the loop */
     const size_t F = (size_t)hp->ffn, V = (size_t)hp->vocab, Cv = (size_t)hp->cvae;
@@ -150,7 +152,14 @@ int vf_embed(vf_state *s, int si, cl_mem next)
                      VR_ARG(T), VR_ARG(C), VR_ARG(begin), VR_ARG(si));
 }
 
-static int ln_mod(vf_state *s, cl_mem mod, int rows, int T, int stride, int scale_off, int shift_off)
+/* The modulated LayerNorm that opens a sub-layer or the head: a = LN(x) (1 + mod[scale_off]) + mod[shift_off] with
+ * the AdaLN rows mod [R][stride] (a layer's six vectors, or the head's two). */
+typedef struct {
+    cl_mem mod;
+    int stride, scale_off, shift_off;
+} vf_ln;
+
+static int ln_mod(vf_state *s, int rows, int T, const vf_ln *ln)
 {
     int C = s->m->hp.C;
     float eps = LN_EPS;
@@ -158,20 +167,40 @@ static int ln_mod(vf_state *s, cl_mem mod, int rows, int T, int stride, int scal
     if (s->ln_local) { /* the policy's work-group per row (GPUs) */
         size_t gw = (size_t)rows * s->ln_local;
         return vr_launch(s->rt, s->k_ln_wg, "ln_modulate_wg", 1, &gw, &s->ln_local, 10, VR_ARG(s->x), VR_ARG(s->a),
-                         VR_ARG(mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off),
-                         VR_ARG(shift_off), VR_ARG(eps));
+                         VR_ARG(ln->mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(ln->stride),
+                         VR_ARG(ln->scale_off), VR_ARG(ln->shift_off), VR_ARG(eps));
     }
     return vr_launch(s->rt, s->k_ln, "ln_modulate", 1, &g, vr_elem_local(s->rt), 10, VR_ARG(s->x), VR_ARG(s->a),
-                     VR_ARG(mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(scale_off),
-                     VR_ARG(shift_off), VR_ARG(eps));
+                     VR_ARG(ln->mod), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(ln->stride), VR_ARG(ln->scale_off),
+                     VR_ARG(ln->shift_off), VR_ARG(eps));
 }
 
-static int gated(vf_state *s, cl_mem bias, cl_mem mod, int rows, int T, int gamma_off)
+/* A sub-layer's end and the next one's start in one launch: x += gamma (y + bias) with gamma at gamma_off of
+ * s->ada's rows, then a = the LayerNorm ln of the new x (cl/norm.cl residual_ln_modulate). */
+static int gated_ln(vf_state *s, cl_mem bias, int rows, int T, int gamma_off, const vf_ln *ln)
 {
-    int C = s->m->hp.C, total = rows * C, stride = 6 * C;
-    size_t g = (size_t)total;
-    return vr_launch(s->rt, s->k_gres, "gated_residual", 1, &g, vr_elem_local(s->rt), 9, VR_ARG(s->x), VR_ARG(s->y),
-                     VR_ARG(bias), VR_ARG(mod), VR_ARG(total), VR_ARG(C), VR_ARG(T), VR_ARG(stride), VR_ARG(gamma_off));
+    int C = s->m->hp.C, g_stride = 6 * C;
+    float eps = LN_EPS;
+    size_t g = (size_t)rows;
+    if (s->ln_local) {
+        size_t gw = (size_t)rows * s->ln_local;
+        return vr_launch(s->rt, s->k_rln_wg, "residual_ln_modulate_wg", 1, &gw, &s->ln_local, 15, VR_ARG(s->x),
+                         VR_ARG(s->y), VR_ARG(bias), VR_ARG(s->ada), VR_ARG(g_stride), VR_ARG(gamma_off),
+                         VR_ARG(s->a), VR_ARG(ln->mod), VR_ARG(ln->stride), VR_ARG(ln->scale_off),
+                         VR_ARG(ln->shift_off), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(eps));
+    }
+    return vr_launch(s->rt, s->k_rln, "residual_ln_modulate", 1, &g, vr_elem_local(s->rt), 15, VR_ARG(s->x),
+                     VR_ARG(s->y), VR_ARG(bias), VR_ARG(s->ada), VR_ARG(g_stride), VR_ARG(gamma_off), VR_ARG(s->a),
+                     VR_ARG(ln->mod), VR_ARG(ln->stride), VR_ARG(ln->scale_off), VR_ARG(ln->shift_off), VR_ARG(rows),
+                     VR_ARG(C), VR_ARG(T), VR_ARG(eps));
+}
+
+/* The attention LayerNorm of layer l (its AdaLN rows in s->ada), or with l < 0 the head's. */
+static vf_ln attn_ln(const vf_state *s, int l)
+{
+    int C = s->m->hp.C, mod0 = l * s->R * 6 * C;
+    if (l < 0) return (vf_ln){s->head_ada, 2 * C, 0, C};
+    return (vf_ln){s->ada, 6 * C, mod0 + 2 * C, mod0 + 4 * C};
 }
 
 /* The policy's attention variant (policy.h): the blocked kernel (16 keys per vector step, QB queries per
@@ -195,7 +224,10 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
                      VR_ARG(tab0));
 }
 
-static int block(vf_state *s, vk_cache *kv, int l, int T)
+/* Layer l over the scale's T tokens per row; s->a holds its attention LayerNorm on entry, and on return the
+ * LayerNorm `next` of the new x (the next layer's, or the head's): each residual is fused with the LayerNorm after
+ * it. */
+static int block(vf_state *s, vk_cache *kv, int l, int T, const vf_ln *next)
 {
     const var_hparams *hp = &s->m->hp;
     const var_block *b = &s->m->blocks[l];
@@ -205,9 +237,9 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
     int tab0 = l * s->R * maxp; /* this layer's page tables */
     cl_mem kpool = kv->kchunk[kv->layer_chunk[l]], vpool = kv->vchunk[kv->layer_chunk[l]];
     size_t g2[2] = {(size_t)N, (size_t)hp->heads}, l2[2] = {s->rt->policy.attn_local, 1};
-    /* attention: a = LN(x)(1 + scale1) + shift1; x += gamma1 * proj(attn(a)) */
-    if ((st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 2 * C, mod0 + 4 * C)) ||
-        (st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
+    const vf_ln ffn_ln = {s->ada, 6 * C, mod0 + 3 * C, mod0 + 5 * C};
+    /* attention: x += gamma1 * proj(attn(a)), a = LN(x)(1 + scale1) + shift1 (on entry) */
+    if ((st = vg_linear(s->gemm, s->a, 0, b->qkv_wt, 0, s->qkv, 0, (size_t)N, 3 * (size_t)C, (size_t)C)) ||
         (st = vr_launch(s->rt, s->k_qk[kv->f16], "qk_norm_store", 2, g2, l2[0] ? l2 : NULL, 15,
                         VR_ARG(s->qkv),
                         VR_ARG(b->q_bias), VR_ARG(b->v_bias), VR_ARG(b->scale_mul), VR_ARG(s->q), VR_ARG(kpool),
@@ -216,13 +248,12 @@ static int block(vf_state *s, vk_cache *kv, int l, int T)
                         VR_ARG(tab0))) ||
         (st = attention(s, kv, kpool, vpool, N, T, kv_len, tab0)) ||
         (st = vg_linear(s->gemm, s->o, 0, b->proj_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)C)) ||
-        (st = gated(s, b->proj_b, s->ada, N, T, mod0)) ||
-        /* FFN: a = LN(x)(1 + scale2) + shift2; x += gamma2 * fc2(gelu(fc1(a))) */
-        (st = ln_mod(s, s->ada, N, T, 6 * C, mod0 + 3 * C, mod0 + 5 * C)) ||
+        /* FFN: x += gamma2 * fc2(gelu(fc1(a))), a = LN(x)(1 + scale2) + shift2 */
+        (st = gated_ln(s, b->proj_b, N, T, mod0, &ffn_ln)) ||
         (st = vg_linear_act(s->gemm, s->a, 0, b->fc1_wt, 0, s->h, 0, (size_t)N, (size_t)F, (size_t)C, b->fc1_b,
                             VG_ACT_BIAS_GELU)) ||
         (st = vg_linear(s->gemm, s->h, 0, b->fc2_wt, 0, s->y, 0, (size_t)N, (size_t)C, (size_t)F)) ||
-        (st = gated(s, b->fc2_b, s->ada, N, T, mod0 + C)))
+        (st = gated_ln(s, b->fc2_b, N, T, mod0 + C, next)))
         return st;
     kv->len[l] += T;
     return 0;
@@ -232,10 +263,15 @@ int vf_scale(vf_state *s, vk_cache *kv, const vp_plan *plan, int si)
 {
     const var_hparams *hp = &s->m->hp;
     int T = hp->patch[si] * hp->patch[si], N = s->R * T, C = hp->C, st;
-    for (int k = 0; k < plan->n_run[si]; k++)
-        if ((st = block(s, kv, plan->run[si][k], T))) return st;
-    /* head: LN(x)(1 + scale) + shift with the head's own AdaLN, then the vocabulary projection */
-    if ((st = ln_mod(s, s->head_ada, N, T, 2 * C, 0, C))) return st;
+    int n = plan->n_run[si];
+    /* the first layer's LayerNorm; every later one (and the head's: l = -1) comes with the residual before it */
+    vf_ln ln = attn_ln(s, n ? plan->run[si][0] : -1);
+    if ((st = ln_mod(s, N, T, &ln))) return st;
+    for (int k = 0; k < n; k++) {
+        ln = attn_ln(s, k + 1 < n ? plan->run[si][k + 1] : -1);
+        if ((st = block(s, kv, plan->run[si][k], T, &ln))) return st;
+    }
+    /* head: a = LN(x)(1 + scale) + shift with the head's own AdaLN, then the vocabulary projection */
     return vg_linear_act(s->gemm, s->a, 0, s->m->head_wt, 0, s->logits, 0, (size_t)N, (size_t)hp->vocab, (size_t)C,
                          s->m->head_b, VG_ACT_BIAS);
 }

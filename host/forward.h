@@ -26,8 +26,8 @@ typedef struct {
     cl_mem shared;           /* [R][6C] shared AdaLN output (d36 style only) */
     cl_kernel k_qk[2], k_attn_blk[2]; /* [0] f32 KV, [1] f16 KV */
     cl_kernel k_attn[4];              /* attention_f32, _f16, attention2_f32, _f16 (policy attn_pairs) */
-    cl_kernel k_ln, k_ln_wg, k_gres, k_bias, k_silu, k_embed;
-    size_t ln_local; /* ln_modulate_wg's work-group per row (policy.h ln_local within the kernel's limit), 0: none */
+    cl_kernel k_ln, k_ln_wg, k_rln, k_rln_wg, k_bias, k_silu, k_embed;
+    size_t ln_local; /* the _wg LayerNorms' work-group per row (policy.h ln_local within their limits), 0: none */
 } vf_state;
 
 /* Device bytes vf_init allocates for B images. */

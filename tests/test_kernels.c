@@ -149,25 +149,55 @@ static void test_elementwise(void)
     free(y), free(b), free(want), free(got), free(y2);
 }
 
-static void test_gated_residual(void)
+/* residual_ln_modulate(_wg): the gated residual x += gamma (y + b) (gamma from a layer's six AdaLN vectors), then
+ * the modulated LayerNorm of the new x with another set of rows (here the head's two vectors, stride 2C), as the
+ * forward pass chains them. Both outputs checked; the _wg kernel at every work-group size, C not a multiple of
+ * them. */
+static void test_residual_ln(void)
 {
-    int R = 4, T = 5, C = 64, rows = R * T, total = rows * C, stride = 6 * C, goff = 2 * 6 * C * 0 + C;
-    float *x = randv((size_t)total, 1), *y = randv((size_t)total, 1), *b = randv((size_t)C, 1),
-          *mod = randv((size_t)R * stride, 1), *want = malloc((size_t)total * 4), *got = malloc((size_t)total * 4);
+    int R = 4, T = 5, C = tiny ? 40 : 200, rows = R * T, total = rows * C, gs = 6 * C, goff = C, ls = 2 * C;
+    int so = 0, sho = C;
+    float eps = 1e-6f, *x = randv((size_t)total, 1), *y = randv((size_t)total, 1), *b = randv((size_t)C, 1),
+          *gm = randv((size_t)R * gs, 1), *lm = randv((size_t)R * ls, 0.5f);
+    float *xw = malloc((size_t)total * 4), *aw = malloc((size_t)total * 4), *got = malloc((size_t)total * 4);
     for (int i = 0; i < total; i++) {
         int row = i / C, c = i % C;
-        want[i] = x[i] + mod[(size_t)(row / T) * stride + goff + c] * (y[i] + b[c]);
+        x[i] += 1.5f * (c % 2); /* the row's mean away from 0 */
+        xw[i] = x[i] + gm[(size_t)(row / T) * gs + goff + c] * (y[i] + b[c]);
     }
+    ref_layernorm(xw, aw, rows, C, eps);
+    for (int r = 0; r < R; r++)
+        ref_modulate(aw + (size_t)r * T * C, aw + (size_t)r * T * C, T, C, lm + (size_t)r * ls + so,
+                     lm + (size_t)r * ls + sho);
     cl_mem dx = up(x, (size_t)total * 4), dy = up(y, (size_t)total * 4), db = up(b, (size_t)C * 4),
-           dm = up(mod, (size_t)R * stride * 4);
-    size_t g = (size_t)total;
-    double ms;
-    RUN("gated_residual", 1, &g, 9, VR_ARG(dx), VR_ARG(dy), VR_ARG(db), VR_ARG(dm), VR_ARG(total), VR_ARG(C), VR_ARG(T),
-        VR_ARG(stride), VR_ARG(goff));
-    down(dx, got, (size_t)total * 4);
-    compare("gated_residual", got, want, (size_t)total, 1e-7, ms);
-    vm_free(&rt.mem, dx), vm_free(&rt.mem, dy), vm_free(&rt.mem, db), vm_free(&rt.mem, dm);
-    free(x), free(y), free(b), free(mod), free(want), free(got);
+           dg = up(gm, (size_t)R * gs * 4), dl = up(lm, (size_t)R * ls * 4), da = dev((size_t)total * 4);
+    const char *names[2] = {"residual_ln_modulate", "residual_ln_modulate_wg"};
+    for (int wgk = 0; wgk < 2; wgk++) {
+        cl_kernel k = vr_kernel(&rt, names[wgk]);
+        size_t kmax = 1;
+        if (wgk) clGetKernelWorkGroupInfo(k, rt.dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
+        for (size_t l = 1; l <= 256 && l <= kmax; l *= tiny ? 4 : 2) {
+            vr_write(&rt, dx, 0, (size_t)total * 4, x);
+            size_t g = (size_t)rows * l;
+            double t0 = now_ms();
+            int st = vr_launch(&rt, k, names[wgk], 1, &g, wgk ? &l : NULL, 15, VR_ARG(dx), VR_ARG(dy), VR_ARG(db),
+                               VR_ARG(dg), VR_ARG(gs), VR_ARG(goff), VR_ARG(da), VR_ARG(dl), VR_ARG(ls), VR_ARG(so),
+                               VR_ARG(sho), VR_ARG(rows), VR_ARG(C), VR_ARG(T), VR_ARG(eps));
+            CHECK(st == 0, "%s local %zu: %s", names[wgk], l, varcl_last_error());
+            vr_finish(&rt);
+            double ms = now_ms() - t0;
+            char name[64];
+            snprintf(name, sizeof name, "%s x%s%zu", names[wgk], wgk ? " local " : "", wgk ? l : (size_t)0);
+            down(dx, got, (size_t)total * 4);
+            compare(wgk ? name : "residual_ln_modulate x", got, xw, (size_t)total, 1e-7, ms);
+            snprintf(name, sizeof name, "%s a%s%zu", names[wgk], wgk ? " local " : "", wgk ? l : (size_t)0);
+            down(da, got, (size_t)total * 4);
+            compare(wgk ? name : "residual_ln_modulate a", got, aw, (size_t)total, 1e-5, ms);
+        }
+    }
+    vm_free(&rt.mem, dx), vm_free(&rt.mem, dy), vm_free(&rt.mem, db), vm_free(&rt.mem, dg), vm_free(&rt.mem, dl);
+    vm_free(&rt.mem, da);
+    free(x), free(y), free(b), free(gm), free(lm), free(xw), free(aw), free(got);
 }
 
 static void test_embed_scale(void)
@@ -407,9 +437,11 @@ static void test_groupnorm_softmax(void)
 
 /* One 3x3 convolution through conv.c against ref_conv3x3_hwc: B images of Hin x Win, nearest x2 first when up = 2,
  * by Winograd F(m x m, 3x3) (wino = m = 2 or 4, transforms with `cpw` float4s per work-item) or im2col (wino = 0);
- * scratch_cap small forces chunks; bias = 0 runs vc_forward_nobias. */
-static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout, int up2, int wino, int cpw,
-                         size_t scratch_cap, int bias)
+ * scratch_cap small forces chunks; bias = 0 runs vc_forward_nobias. wdt: the weights' stored dtype (16 bits: im2col
+ * only, the reference with the same rounded values). */
+static int last_conv_direct; /* whether the last conv3x3_case_dt took the direct path */
+static void conv3x3_case_dt(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout, int up2, int wino, int cpw,
+                            size_t scratch_cap, int bias, vt_dtype wdt)
 {
     int Ho = Hin * up2, Wo = Win * up2;
     size_t out_n = (size_t)B * Ho * Wo * Cout, wn = (size_t)Cout * Cin * 9;
@@ -417,6 +449,8 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
     float *x = randv((size_t)B * Hin * Win * Cin, 1), *w = randv(wn, 0.2f), *b = randv((size_t)Cout, 1);
     float *wt = malloc((wino ? un : wn) * 4), *want = malloc(out_n * 4), *got = malloc(out_n * 4),
           *xu = malloc((size_t)Ho * Wo * Cin * 4), *zero = calloc((size_t)Cout, 4);
+    for (size_t i = 0; wdt != VT_F32 && i < wn; i++) /* values the 16-bit dtype holds */
+        w[i] = wdt == VT_F16 ? vt_f16_to_f32(vt_f32_to_f16(w[i])) : vt_bf16_to_f32(vt_f32_to_bf16(w[i]));
     if (wino) vc_winograd_weights(w, Cin, Cout, wino, wt);
     else
         for (int o = 0; o < Cout; o++)
@@ -427,10 +461,16 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
         if (up2 == 2) ref_upsample2x_hwc(xi, Hin, Win, Cin, xu);
         ref_conv3x3_hwc(up2 == 2 ? xu : xi, Ho, Wo, Cin, w, bias ? b : zero, Cout, want + (size_t)bi * Ho * Wo * Cout);
     }
-    vw_conv wc = {{up_weights(cv->gemm, wt, wino ? (size_t)(wino + 2) * (wino + 2) : 1, (size_t)(wino ? 1 : 9) * Cin,
-                              (size_t)Cout),
-                   VT_F32},
-                  up(b, (size_t)Cout * 4), Cin, Cout, 3, wino};
+    vw_conv wc = {{NULL, wdt}, up(b, (size_t)Cout * 4), Cin, Cout, 3, wino};
+    if (wdt == VT_F32) {
+        wc.wt.buf = up_weights(cv->gemm, wt, wino ? (size_t)(wino + 2) * (wino + 2) : 1, (size_t)(wino ? 1 : 9) * Cin,
+                               (size_t)Cout);
+    } else { /* [9 Cin][Cout] as 16 bits: the [K][N] layout (the simt products and the direct path) */
+        uint16_t *h = malloc(wn * 2);
+        for (size_t i = 0; i < wn; i++) h[i] = wdt == VT_F16 ? vt_f32_to_f16(wt[i]) : vt_f32_to_bf16(wt[i]);
+        wc.wt.buf = up(h, wn * 2);
+        free(h);
+    }
     cl_mem dx = up(x, (size_t)B * Hin * Win * Cin * 4), dy = dev(out_n * 4);
     int cpw_default = cv->wino_cpw;
     size_t cap_default = cv->scratch_cap;
@@ -443,8 +483,12 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
     cv->wino_cpw = cpw_default;
     cv->scratch_cap = cap_default;
     char name[96];
-    snprintf(name, sizeof name, "%s%s%s B%d %dx%d %d->%d", up2 == 2 ? "up2+" : "",
-             wino == 4 ? "wino4" : wino ? "wino2" : "im2col", bias ? "" : "(nobias)", B, Ho, Wo, Cin, Cout);
+    /* the direct path (conv3x3_simt8) needs no scratch, only its zero row; im2col and Winograd the scratch */
+    int direct = cv->zero && !cv->scratch;
+    last_conv_direct = direct;
+    snprintf(name, sizeof name, "%s%s%s%s B%d %dx%d %d->%d", up2 == 2 ? "up2+" : "",
+             wino == 4 ? "wino4" : wino ? "wino2" : direct ? "direct" : "im2col",
+             wdt == VT_F16 ? " f16" : wdt == VT_BF16 ? " bf16" : "", bias ? "" : "(nobias)", B, Ho, Wo, Cin, Cout);
     CHECK(st == 0, "%s: %s", name, varcl_last_error());
     down(dy, got, out_n * 4);
     /* a wrong transform or tile index gives errors of order 1; float rounding of the transforms stays below 1e-6
@@ -453,6 +497,39 @@ static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout
     vc_release(cv); /* each case starts from an empty scratch: the first-use growth path runs every time */
     vm_free(&rt.mem, wc.wt.buf), vm_free(&rt.mem, wc.b), vm_free(&rt.mem, dx), vm_free(&rt.mem, dy);
     free(x), free(w), free(b), free(wt), free(want), free(got), free(xu), free(zero);
+}
+static void conv3x3_case(vc_conv *cv, int B, int Hin, int Win, int Cin, int Cout, int up2, int wino, int cpw,
+                         size_t scratch_cap, int bias)
+{
+    conv3x3_case_dt(cv, B, Hin, Win, Cin, Cout, up2, wino, cpw, scratch_cap, bias, VT_F32);
+}
+
+/* conv.c's direct path (cl/linear.cl conv3x3_simt8, policy.h conv_direct) forced on any device: products through
+ * linear_simt8 on [K][N] weights; output rows not a multiple of 8, odd Cin, up-sampling, no bias, 16-bit weights,
+ * and a 1 x 1 map (every tap but the centre outside). Each case checks that the direct path ran (no scratch). */
+static void test_conv_direct(void)
+{
+    vg_gemm gemm;
+    vc_conv cv;
+    CHECK(vg_init(&gemm, &rt) == 0, "vg_init: %s", varcl_last_error());
+    gemm.packed = 0, gemm.simt = 1, gemm.simt_cols = 8;
+    int saved = rt.policy.conv_direct;
+    rt.policy.conv_direct = 1;
+    CHECK(vc_init(&cv, &rt, &gemm) == 0, "vc_init: %s", varcl_last_error());
+    const struct {
+        int B, Hin, Win, Cin, Cout, up2, bias;
+        vt_dtype wdt;
+    } cases[] = {{2, 7, 9, 32, 48, 1, 1, VT_F32}, {2, 7, 9, 32, 48, 2, 1, VT_F32}, {1, 5, 3, 7, 8, 2, 0, VT_F32},
+                 {3, 3, 5, 13, 16, 1, 1, VT_F16}, {1, 4, 6, 9, 24, 2, 1, VT_BF16}, {2, 1, 1, 5, 8, 1, 1, VT_F32}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (tiny && i % 2) continue;
+        conv3x3_case_dt(&cv, cases[i].B, cases[i].Hin, cases[i].Win, cases[i].Cin, cases[i].Cout, cases[i].up2, 0,
+                        cv.wino_cpw, cv.scratch_cap, cases[i].bias, cases[i].wdt);
+        CHECK(last_conv_direct, "conv case %zu did not take the direct path (conv3x3_simt8)", i);
+    }
+    rt.policy.conv_direct = saved;
+    vc_release(&cv);
+    vg_release(&gemm);
 }
 
 /* conv.c: 3x3 by im2col + CLBlast and by Winograd F(2x2, 3x3) and F(4x4, 3x3) (plain, and through the nearest x2
@@ -701,12 +778,13 @@ int main(void)
     printf("device: %s (%s)\n", rt.dev.name, rt.dev.platform_name);
     test_ln_modulate();
     test_elementwise();
-    test_gated_residual();
+    test_residual_ln();
     test_embed_scale();
     test_paged_attention();
     test_vq_ops();
     test_groupnorm_softmax();
     test_conv();
+    test_conv_direct();
     test_linear();
     CHECK(rt.mem.stats.live_total == 0, "all test buffers released (%zu bytes live)", rt.mem.stats.live_total);
     vr_close(&rt);
