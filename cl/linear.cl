@@ -221,3 +221,47 @@ LINEAR_SIMT(_bf16, ushort, W1_BF16, W4_BF16)
 LINEAR_SIMT8(, float, W8_F32)
 LINEAR_SIMT8(_f16, half, W8_F16)
 LINEAR_SIMT8(_bf16, ushort, W8_BF16)
+
+/* conv3x3_simt8: a 3x3 convolution (padding 1; nearest up-sampling by `up` first) as linear_simt8 over the columns
+ * that im2col3x3 would write, read where they lie: row p (an output pixel of B x H x W, H = Hin up) and k = tap Cin +
+ * ci (cl/conv.cl's order) read x at the tap's neighbour of p, or `zero` (Cin zeros) outside the map. The same sums in
+ * the same order as im2col3x3_simt + linear_simt8, so the same floats, without the columns in memory (9 x the map,
+ * written and read back: on llvmpipe im2col3x3_simt took a third of the decoder's time). x: [B][Hin][Win][Cin];
+ * w: [9 Cin][Cout] (stored dtype WTYPE); y: [B H W][Cout], rows row0 .. row0 + nrows - 1 written; bias [Cout] when
+ * act = 1. Cout a multiple of 8. Global (Cout / 8, ceil(nrows / 8)). */
+#define CONV_ROW(r)                                                                                                    \
+    {                                                                                                                  \
+        int p = min(p0 + r, plast), b = p / HW, yx = p % HW, iy = yx / W + dy, ix = yx % W + dx;                       \
+        int inside = iy >= 0 && iy < H && ix >= 0 && ix < W;                                                           \
+        x##r = inside ? x + (((size_t)b * Hin + iy / up) * Win + ix / up) * Cin : zero;                                \
+    }
+#define CONV3X3_SIMT8(SUFFIX, WTYPE, W8)                                                                               \
+    __kernel void conv3x3_simt8##SUFFIX(__global const float *x, __global const float *zero, __global const WTYPE *w,  \
+                                        __global float *y, __global const float *bias, int act, int Hin, int Win,      \
+                                        int Cin, int up, int Cout, int row0, int nrows)                                \
+    {                                                                                                                  \
+        int n = get_global_id(0) * 8, m0 = get_global_id(1) * 8;                                                       \
+        if (n >= Cout || m0 >= nrows) return;                                                                          \
+        const int rows = min(8, nrows - m0), H = Hin * up, W = Win * up, HW = H * W;                                   \
+        const int p0 = row0 + m0, plast = row0 + nrows - 1, ldy = Cout;                                                \
+        const float alpha = 1.0f;                                                                                      \
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;                 \
+        for (int tap = 0; tap < 9; tap++) {                                                                            \
+            const int dy = tap / 3 - 1, dx = tap % 3 - 1;                                                              \
+            __global const float *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7;                                               \
+            CONV_ROW(0) CONV_ROW(1) CONV_ROW(2) CONV_ROW(3) CONV_ROW(4) CONV_ROW(5) CONV_ROW(6) CONV_ROW(7)            \
+            __global const WTYPE *wb = w + (size_t)tap * Cin * Cout + n;                                               \
+            for (int k = 0; k < Cin; k++) {                                                                            \
+                float8 wv = W8(wb + (size_t)k * Cout);                                                                 \
+                SIMT8_FMA(0) SIMT8_FMA(1) SIMT8_FMA(2) SIMT8_FMA(3) SIMT8_FMA(4) SIMT8_FMA(5) SIMT8_FMA(6)             \
+                SIMT8_FMA(7)                                                                                           \
+            }                                                                                                          \
+        }                                                                                                              \
+        float8 bv = act ? vload8(0, bias + n) : (float8)(0.0f);                                                        \
+        __global float *yb = y + (size_t)p0 * Cout + n;                                                                \
+        SIMT8_STORE(0) SIMT8_STORE(1) SIMT8_STORE(2) SIMT8_STORE(3) SIMT8_STORE(4) SIMT8_STORE(5) SIMT8_STORE(6)       \
+        SIMT8_STORE(7)                                                                                                 \
+    }
+CONV3X3_SIMT8(, float, W8_F32)
+CONV3X3_SIMT8(_f16, half, W8_F16)
+CONV3X3_SIMT8(_bf16, ushort, W8_BF16)

@@ -18,13 +18,17 @@ int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm)
     c->scratch = NULL;
     c->scratch_bytes = 0;
     c->scratch_cap = SCRATCH_CAP_BYTES;
+    c->zero = NULL;
+    c->zero_floats = 0;
     if (rt->mem.max_alloc && c->scratch_cap > rt->mem.max_alloc) c->scratch_cap = rt->mem.max_alloc;
     /* float4s per transform work-item and tiles per chunk: the device's policy (policy.h) */
     c->wino_cpw = rt->policy.wino_cpw;
     c->wino_chunk_tiles = rt->policy.wino_chunk_tiles;
     if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_im2col_simt = vr_kernel(rt, "im2col3x3_simt")) ||
         !(c->k_wino2_in = vr_kernel(rt, "wino2_input")) || !(c->k_wino2_out = vr_kernel(rt, "wino2_output")) ||
-        !(c->k_wino4_in = vr_kernel(rt, "wino4_input")) || !(c->k_wino4_out = vr_kernel(rt, "wino4_output")))
+        !(c->k_wino4_in = vr_kernel(rt, "wino4_input")) || !(c->k_wino4_out = vr_kernel(rt, "wino4_output")) ||
+        !(c->k_direct[0] = vr_kernel(rt, "conv3x3_simt8")) || !(c->k_direct[1] = vr_kernel(rt, "conv3x3_simt8_f16")) ||
+        !(c->k_direct[2] = vr_kernel(rt, "conv3x3_simt8_bf16")))
         return VARCL_E_RUNTIME;
     return 0;
 }
@@ -34,6 +38,32 @@ void vc_release(vc_conv *c)
     if (c->scratch) vm_free(&c->rt->mem, c->scratch);
     c->scratch = NULL;
     c->scratch_bytes = 0;
+    if (c->zero) vm_free(&c->rt->mem, c->zero);
+    c->zero = NULL;
+    c->zero_floats = 0;
+}
+
+/* conv3x3_simt8 (the columns read in place) for w over `pixels` output pixels: where the policy runs the plain
+ * products through linear_simt8 (policy.h conv_direct), the output channels a multiple of 8, not Winograd */
+static int direct(const vc_conv *c, const vw_conv *w, int pixels)
+{
+    return c->rt->policy.conv_direct && c->gemm->simt && c->gemm->simt_cols == 8 && w->k == 3 && !w->wino &&
+           w->cout % 8 == 0 && pixels > 0;
+}
+
+/* The zero row conv3x3_simt8 reads outside the map: at least cin floats. */
+static int zero_row(vc_conv *c, int cin)
+{
+    if ((size_t)cin <= c->zero_floats) return 0;
+    if (c->zero) vm_free(&c->rt->mem, c->zero);
+    c->zero_floats = 0;
+    float *h = calloc((size_t)cin, sizeof *h);
+    if (!h) return varcl_fail(VARCL_E_RUNTIME, "out of host memory (%d zeros)", cin);
+    c->zero = vm_alloc_copy(&c->rt->mem, VM_SCRATCH, (size_t)cin * sizeof *h, h, "convolution zero row");
+    free(h);
+    if (!c->zero) return VARCL_E_RUNTIME;
+    c->zero_floats = (size_t)cin;
+    return 0;
 }
 
 /* Rows (im2col: pixels, Winograd: tiles) per chunk for `row_bytes` of scratch each, at most `rows`; the scratch
@@ -78,6 +108,7 @@ int vc_reserve(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up)
 {
     int pixels = B * Hin * up * Win * up, TH, TW, chunk;
     if (w->k != 3) return vg_reserve(c->gemm, (size_t)pixels, (size_t)w->cout, (size_t)w->cin);
+    if (direct(c, w, pixels)) return zero_row(c, w->cin);
     if (w->wino) {
         if (!(chunk = wino_chunk(c, w, wino_tiles(w, B, Hin, Win, up, &TH, &TW)))) return VARCL_E_RUNTIME;
         return vg_reserve(c->gemm, (size_t)chunk, (size_t)w->cout, (size_t)w->cin);
@@ -104,6 +135,20 @@ static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, 
             return st;
     }
     return 0;
+}
+
+/* The same convolution in one kernel that reads im2col's columns where they lie (cl/linear.cl conv3x3_simt8). */
+static int direct_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias, cl_mem out)
+{
+    int rows = B * Hin * up * Win * up, st, row0 = 0, act = bias;
+    if ((st = zero_row(c, w->cin))) return st;
+    static const char *const names[3] = {"conv3x3_simt8", "conv3x3_simt8_f16", "conv3x3_simt8_bf16"};
+    int d = w->wt.dtype == VT_F16 ? 1 : w->wt.dtype == VT_BF16 ? 2 : 0;
+    cl_mem b = bias ? w->b : c->zero; /* any valid buffer where there is no bias: the kernel does not read it */
+    size_t g[2] = {(size_t)w->cout / 8, ((size_t)rows + 7) / 8}, l[2] = {c->rt->policy.simt_local, 1};
+    return vr_launch(c->rt, c->k_direct[d], names[d], 2, g, l[0] ? l : NULL, 13, VR_ARG(in), VR_ARG(c->zero),
+                     VR_ARG(w->wt.buf), VR_ARG(out), VR_ARG(b), VR_ARG(act), VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin),
+                     VR_ARG(up), VR_ARG(w->cout), VR_ARG(row0), VR_ARG(rows));
 }
 
 /* Winograd F(m x m, 3x3), m = w->wino, over chunks of m x m output tiles: V = B^T d B (wino<m>_input),
@@ -145,6 +190,7 @@ static int conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win
 {
     int pixels = B * Hin * up * Win * up;
     if (w->k == 3 && w->wino) return winograd_conv(c, w, in, B, Hin, Win, up, bias, out);
+    if (direct(c, w, pixels)) return direct_conv(c, w, in, B, Hin, Win, up, bias, out);
     if (w->k == 3) return im2col_conv(c, w, in, B, Hin, Win, up, bias, out);
     if (up != 1) return varcl_fail(VARCL_E_RUNTIME, "internal: 1x1 convolution with up-sampling");
     return vg_linear_act(c->gemm, in, 0, w->wt, 0, out, 0, (size_t)pixels, (size_t)w->cout, (size_t)w->cin, w->b,

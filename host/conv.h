@@ -2,7 +2,9 @@
  * fixed per convolution when its weights are loaded (vw_conv.wino, see vc_winograd_wanted):
  *   - Winograd F(m x m, 3x3), m = 2 or 4 (cl/winograd.cl): input transform, (m+2)^2 GEMMs, output transform with
  *     the bias fused; 2.25x (m = 2) or 4x (m = 4) fewer multiplications than direct convolution;
- *   - im2col (cl/conv.cl) + one GEMM, bias added after.
+ *   - im2col (cl/conv.cl) + one GEMM, bias added after; where the policy runs the plain products through
+ *     linear_simt8 (llvmpipe: policy.h conv_direct), one kernel that reads the columns where they lie instead
+ *     (cl/linear.cl conv3x3_simt8: the same sums, no scratch, no chunks).
  * All fold an optional nearest x2 up-sampling into their gather, and all work on chunks of output pixels (tiles)
  * so that their one scratch buffer stays bounded. 1x1: one GEMM. Winograd weights are 16/9 (m = 2) or 36/9
  * (m = 4) the size of the im2col ones: only the chosen path's layout is kept (tag vae). */
@@ -20,9 +22,12 @@ typedef struct {
     cl_mem scratch;
     size_t scratch_bytes;
     size_t scratch_cap;   /* largest chunk allowed, bytes */
+    cl_mem zero;          /* [zero_floats] zeros: conv3x3_simt8's columns outside the map (tag scratch) */
+    size_t zero_floats;
     int wino_cpw;         /* float4s of channels per work-item in the Winograd transforms (device-dependent) */
     int wino_chunk_tiles; /* most Winograd tiles per chunk, 0: as many as scratch_cap allows */
     cl_kernel k_im2col, k_im2col_simt, k_wino2_in, k_wino2_out, k_wino4_in, k_wino4_out;
+    cl_kernel k_direct[3]; /* conv3x3_simt8 for f32, f16, bf16 weights */
 } vc_conv;
 
 int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm);

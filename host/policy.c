@@ -105,6 +105,9 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe: the small linear_simt8 for plain products (cl/linear.cl: rusticl pays per launch in proportion to
      * the kernel's code; 64 x 128 -> 512 2.0 against 3.7-4.0 ms); GPUs keep linear_simt (they run CLBlast anyway) */
     p->simt_cols = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU) ? 8 : 4;
+    /* and the decoder's im2col convolutions as one kernel that reads the columns in place (cl/linear.cl
+     * conv3x3_simt8): on rusticl, the demo model's decoder spent a third of its time in im2col3x3_simt */
+    p->conv_direct = p->simt_cols == 8;
     /* llvmpipe, the demo model (one image, VARCL_PROFILE): attention per query 23.8 s with the driver's
      * work-groups, 18.4 s with groups of 8 or of 32 (measured back to back on a busy machine) */
     if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->attn_local = 8;
@@ -196,7 +199,7 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
              p->name, p->reason, products[p->product],
              p->packed ? ll : (p->simt_local || (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)) ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
-             p->im2col_simt ? "channel" : "tap",
+             p->conv_direct && p->product == VP_PRODUCT_SIMT ? "the product, in place" : p->im2col_simt ? "channel" : "tap",
              p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al, lnl,
              p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
              p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database",

@@ -38,6 +38,7 @@ typedef struct {
     size_t simt_local;         /* linear_simt and im2col3x3_simt work-group along their first dimension (0: driver) */
     int simt_cols;             /* 8: plain products through linear_simt8 (llvmpipe), 4: linear_simt for all */
     int simt_rows;             /* product CLBlast: products of at most this many rows through linear_simt (0: none) */
+    int conv_direct;           /* 3x3 convolutions as conv3x3_simt8 (columns read in place) where products run linear_simt8 */
     int im2col_simt;           /* im2col3x3_simt (channel per work-item) instead of im2col3x3 (pixel tap per item) */
     int attn_blocked;          /* attention_blk where the KV page size allows (P % 16 == 0) */
     size_t attn_blk_local;     /* attention_blk work-group, each dimension (0: the driver's choice) */
