@@ -22,6 +22,7 @@ typedef struct {
     int n, cap;
     size_t scratch_cap; /* conv.c's chunk bound, bytes */
     int chunk_tiles;    /* conv.c's Winograd chunk on this device (0: the scratch bound only) */
+    int wino_min_cin;   /* policy.h: fewer input channels skip Winograd */
     int latent;
     int st;
 } shape_list;
@@ -61,7 +62,7 @@ static void add(shape_list *l, const char *what, size_t M, size_t K, size_t N, i
  * tiles). */
 static void conv3(shape_list *l, const char *what, int side, int cin, int cout, double times)
 {
-    int wino = vc_winograd_wanted(cin, cout, side / l->latent);
+    int wino = vc_winograd_wanted(cin, cout, side / l->latent, l->wino_min_cin);
     if (wino < 0) {
         l->st = VARCL_E_INPUT;
         return;
@@ -316,6 +317,7 @@ int vtune_run(const vtune_options *o)
     if (!st) {
         l.scratch_cap = conv.scratch_cap;
         l.chunk_tiles = conv.wino_chunk_tiles;
+        l.wino_min_cin = rt.policy.wino_min_cin;
         vc_release(&conv);
         collect(&l, &vh, &ah);
         st = l.st;

@@ -256,3 +256,106 @@ float2 attn_dot16x2_f16(float16 qa, float16 qb, __global const half *k, int P) {
     }
 PAIR_KERNEL(f32, float)
 PAIR_KERNEL(f16, half)
+
+/* attn_scores_* -> attn_softmax -> attn_values_*: attention_*'s result as two products around a softmax, for Mesa's
+ * llvmpipe (policy.h attn_split). There a work-item's arithmetic is cheap only while its state fits the vector
+ * registers; attention2 holds two queries and their 64-wide outputs (256 floats) and rescales the outputs at every
+ * key. Here each product keeps linear_simt8's 8 x 8 tile (8 queries x 8 keys, then 8 queries x 8 output dimensions)
+ * and the softmax runs in between over a scores buffer, for the CFG rows r0 .. r0 + rows - 1 of the scale (the
+ * caller's chunk). S: [rows * H][T][kv_len], z = (r - r0) * H + h. The queries come scaled (qk_norm_store).
+ * attn_scores_*: S[z][t][j] = q[r T + t][h] . k_j. Global (ceil(kv_len / 8), ceil(T / 8), rows * H). */
+#define SC_Q(i) __global const float *q##i = q + ((size_t)r * T_ + min(t0 + i, T_ - 1)) * C + h * HD;
+#define SC_K(b, T)                                                                                                     \
+    __global const T *k##b;                                                                                            \
+    {                                                                                                                  \
+        int j = min(j0 + b, kv_len - 1);                                                                               \
+        k##b = kpool + ((size_t)tab[j / P] * C + h * HD) * P + j % P; /* dimension d at k + d * P */                   \
+    }
+#define SC_FMA(i) a##i = VFMA((float8)(q##i[d]), kv, a##i);
+#define SPLIT_STORE(i, dst, ld)                                                                                        \
+    if (i < nq) {                                                                                                      \
+        __global float *o_ = (dst) + (size_t)(i) * (ld);                                                               \
+        if (n8 == 8) vstore8(a##i, 0, o_);                                                                             \
+        else {                                                                                                         \
+            float t_[8];                                                                                               \
+            vstore8(a##i, 0, t_);                                                                                      \
+            for (int c = 0; c < n8; c++) o_[c] = t_[c];                                                                \
+        }                                                                                                              \
+    }
+#define SPLIT_KERNELS(TY, T)                                                                                           \
+    __kernel void attn_scores_##TY(__global const float *q, __global const T *kpool, __global const int *table,        \
+                                   __global float *s, int T_, int C, int kv_len, int P, int max_pages, int tab_off,    \
+                                   int r0)                                                                             \
+    {                                                                                                                  \
+        const int j0 = get_global_id(0) * 8, t0 = get_global_id(1) * 8, z = get_global_id(2), H = C / HD;             \
+        if (j0 >= kv_len || t0 >= T_) return;                                                                          \
+        const int r = r0 + z / H, h = z % H, nq = min(8, T_ - t0), n8 = min(8, kv_len - j0);                           \
+        __global const int *tab = table + tab_off + r * max_pages;                                                     \
+        SC_Q(0) SC_Q(1) SC_Q(2) SC_Q(3) SC_Q(4) SC_Q(5) SC_Q(6) SC_Q(7)                                                \
+        SC_K(0, T) SC_K(1, T) SC_K(2, T) SC_K(3, T) SC_K(4, T) SC_K(5, T) SC_K(6, T) SC_K(7, T)                        \
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;                 \
+        for (int d = 0; d < HD; d++) {                                                                                 \
+            const size_t o = (size_t)d * P;                                                                            \
+            float8 kv = (float8)(LOAD_##TY(k0, o), LOAD_##TY(k1, o), LOAD_##TY(k2, o), LOAD_##TY(k3, o),               \
+                                 LOAD_##TY(k4, o), LOAD_##TY(k5, o), LOAD_##TY(k6, o), LOAD_##TY(k7, o));              \
+            SC_FMA(0) SC_FMA(1) SC_FMA(2) SC_FMA(3) SC_FMA(4) SC_FMA(5) SC_FMA(6) SC_FMA(7)                            \
+        }                                                                                                              \
+        __global float *sb = s + ((size_t)z * T_ + t0) * kv_len + j0;                                                  \
+        SPLIT_STORE(0, sb, kv_len) SPLIT_STORE(1, sb, kv_len) SPLIT_STORE(2, sb, kv_len) SPLIT_STORE(3, sb, kv_len)    \
+        SPLIT_STORE(4, sb, kv_len) SPLIT_STORE(5, sb, kv_len) SPLIT_STORE(6, sb, kv_len) SPLIT_STORE(7, sb, kv_len)    \
+    }                                                                                                                  \
+    /* attn_values_*: out[r T + t][h] = sum_j S[z][t][j] v_j[h]. Global (HD / 8, ceil(T / 8), rows * H). */            \
+    __kernel void attn_values_##TY(__global const float *s, __global const T *vpool, __global const int *table,        \
+                                   __global float *out, int T_, int C, int kv_len, int P, int max_pages, int tab_off,  \
+                                   int r0)                                                                             \
+    {                                                                                                                  \
+        const int d0 = get_global_id(0) * 8, t0 = get_global_id(1) * 8, z = get_global_id(2), H = C / HD;             \
+        if (d0 >= HD || t0 >= T_) return;                                                                              \
+        const int r = r0 + z / H, h = z % H, nq = min(8, T_ - t0), n8 = 8;                                             \
+        __global const int *tab = table + tab_off + r * max_pages;                                                     \
+        __global const float *p0 = s + ((size_t)z * T_ + t0) * kv_len;                                                 \
+        __global const float *p1 = p0 + (size_t)min(1, nq - 1) * kv_len, *p2 = p0 + (size_t)min(2, nq - 1) * kv_len;   \
+        __global const float *p3 = p0 + (size_t)min(3, nq - 1) * kv_len, *p4 = p0 + (size_t)min(4, nq - 1) * kv_len;   \
+        __global const float *p5 = p0 + (size_t)min(5, nq - 1) * kv_len, *p6 = p0 + (size_t)min(6, nq - 1) * kv_len;   \
+        __global const float *p7 = p0 + (size_t)min(7, nq - 1) * kv_len;                                               \
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;                 \
+        for (int pg = 0; pg * P < kv_len; pg++) {                                                                      \
+            __global const T *vb = vpool + (size_t)tab[pg] * P * C + h * HD + d0;                                      \
+            for (int j = pg * P, je = min(kv_len, j + P); j < je; j++, vb += C) {                                      \
+                float8 v = LOAD8_##TY(vb);                                                                             \
+                a0 = VFMA((float8)(p0[j]), v, a0);                                                                     \
+                a1 = VFMA((float8)(p1[j]), v, a1);                                                                     \
+                a2 = VFMA((float8)(p2[j]), v, a2);                                                                     \
+                a3 = VFMA((float8)(p3[j]), v, a3);                                                                     \
+                a4 = VFMA((float8)(p4[j]), v, a4);                                                                     \
+                a5 = VFMA((float8)(p5[j]), v, a5);                                                                     \
+                a6 = VFMA((float8)(p6[j]), v, a6);                                                                     \
+                a7 = VFMA((float8)(p7[j]), v, a7);                                                                     \
+            }                                                                                                          \
+        }                                                                                                              \
+        __global float *ob = out + ((size_t)r * T_ + t0) * C + h * HD + d0;                                            \
+        SPLIT_STORE(0, ob, C) SPLIT_STORE(1, ob, C) SPLIT_STORE(2, ob, C) SPLIT_STORE(3, ob, C)                        \
+        SPLIT_STORE(4, ob, C) SPLIT_STORE(5, ob, C) SPLIT_STORE(6, ob, C) SPLIT_STORE(7, ob, C)                        \
+    }
+#define LOAD8_f32(p) vload8(0, (p))
+#define LOAD8_f16(p) vload_half8(0, (p))
+SPLIT_KERNELS(f32, float)
+SPLIT_KERNELS(f16, half)
+
+/* attn_softmax: each of rows rows of S [rows][n] becomes softmax(row) = exp(x - max) / sum, as attention_*'s
+ * online form gives it. One row per work-item. */
+__kernel void attn_softmax(__global float *s, int rows, int n)
+{
+    const int i = get_global_id(0);
+    if (i >= rows) return;
+    __global float *p = s + (size_t)i * n;
+    float m = -3.0e38f, l = 0;
+    for (int j = 0; j < n; j++) m = fmax(m, p[j]);
+    for (int j = 0; j < n; j++) {
+        const float e = exp(p[j] - m);
+        p[j] = e;
+        l += e;
+    }
+    const float inv = 1.0f / l;
+    for (int j = 0; j < n; j++) p[j] *= inv;
+}

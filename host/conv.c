@@ -207,7 +207,7 @@ int vc_forward_nobias(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, i
     return conv(c, w, in, B, Hin, Win, up, 0, out);
 }
 
-int vc_winograd_wanted(int cin, int cout, int side_x)
+int vc_winograd_wanted(int cin, int cout, int side_x, int min_cin)
 {
     const char *env = getenv("VARCL_CONV");
     if (!env || !*env || !strcmp(env, "auto")) {
@@ -221,7 +221,7 @@ int vc_winograd_wanted(int cin, int cout, int side_x)
          * another ~170 ms of the decoder for +57 MB, left to F(2x2). Shallow inputs (Cin 32: post_quant_conv,
          * conv_in, phi) are launch-bound: im2col's two calls beat Winograd's 18 or 38. */
         (void)cout;
-        if (cin < 64 || side_x < 2) return 0;
+        if (cin < min_cin || side_x < 2) return 0;
         return side_x >= 8 ? 4 : 2;
     }
     if (!strcmp(env, "im2col")) return 0;

@@ -45,9 +45,9 @@ int vc_reserve(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up);
 /* The path a 3x3 convolution takes (vw_conv.wino: 0 im2col, 2 or 4 Winograd F(m x m, 3x3)), from its channels and
  * where it runs in the decoder: side_x = its map side / the latent side (1: post_quant_conv, conv_in, phi, the mid
  * and top-level blocks). $VARCL_CONV unset or "auto": the path that measured fastest for such convolutions (see
- * conv.c); "im2col", "winograd" (F(2x2, 3x3)) or "winograd4" (F(4x4, 3x3)) force one path for every 3x3.
+ * conv.c), Winograd only from min_cin input channels (policy.h wino_min_cin); "im2col", "winograd" (F(2x2, 3x3)) or "winograd4" (F(4x4, 3x3)) force one path for every 3x3.
  * -1, error recorded, for any other VARCL_CONV value. */
-int vc_winograd_wanted(int cin, int cout, int side_x);
+int vc_winograd_wanted(int cin, int cout, int side_x, int min_cin);
 
 /* Winograd F(m x m, 3x3) weights (m = 2 or 4) U[(m+2)^2][cin][cout] = G g G^T per (out, in) pair, from torch's
  * w[cout][cin][3][3]. */

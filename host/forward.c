@@ -7,13 +7,25 @@
 
 #define LN_EPS 1e-6f
 #define ATTN_QB 4 /* queries per work-item of attention_blk (QB in cl/attention.cl) */
+/* attn_split's scores buffer: CFG rows per chunk as many as fit this (a d30 row at 256 px: 21 MB), at least one */
+#define ATTN_SCORES_CAP ((size_t)64 << 20)
 
-size_t vf_bytes(const var_hparams *hp, int B)
+/* attn_split: CFG rows per attention chunk, and the scores buffer's bytes (0: not this policy) */
+static size_t scores_bytes(const var_hparams *hp, int R, const vp_policy *pol, int *rows)
+{
+    size_t per_row = (size_t)hp->heads * hp->latent * hp->latent * hp->begin[hp->scales] * sizeof(float);
+    size_t n = ATTN_SCORES_CAP / per_row;
+    n = n < 1 ? 1 : n > (size_t)R ? (size_t)R : n;
+    if (rows) *rows = pol->attn_split ? (int)n : 0;
+    return pol->attn_split ? n * per_row : 0;
+}
+
+size_t vf_bytes(const var_hparams *hp, int B, const vp_policy *pol)
 {
     size_t R = 2 * (size_t)B, rows = R * hp->latent * hp->latent, C = (size_t)hp->C;
     size_t n = rows * (8 * C + hp->ffn + hp->vocab) + (size_t)hp->depth * R * 6 * C + R * 2 * C + R * C;
     if (hp->shared_aln) n += R * 6 * C;
-    return n * sizeof(float);
+    return n * sizeof(float) + scores_bytes(hp, (int)R, pol, NULL);
 }
 
 int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int B)
@@ -38,6 +50,11 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         vf_release(s);
         return VARCL_E_RUNTIME;
     }
+    size_t sb = scores_bytes(hp, s->R, &rt->policy, &s->attn_rows);
+    if (sb && !(s->scores = vm_alloc(mp, VM_ACT, sb, "attention scores"))) {
+        vf_release(s);
+        return VARCL_E_RUNTIME;
+    }
     if (!(s->k_ln = vr_kernel(rt, "ln_modulate")) || !(s->k_qk[0] = vr_kernel(rt, "qk_norm_store_f32")) ||
         !(s->k_qk[1] = vr_kernel(rt, "qk_norm_store_f16")) || !(s->k_attn[0] = vr_kernel(rt, "attention_f32")) ||
         !(s->k_attn[1] = vr_kernel(rt, "attention_f16")) || !(s->k_attn[2] = vr_kernel(rt, "attention2_f32")) ||
@@ -46,7 +63,10 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         !(s->k_bias = vr_kernel(rt, "add_bias")) ||
         !(s->k_silu = vr_kernel(rt, "silu")) || !(s->k_embed = vr_kernel(rt, "embed_scale")) ||
         !(s->k_ln_wg = vr_kernel(rt, "ln_modulate_wg")) ||
-        !(s->k_rln_wg = vr_kernel(rt, "residual_ln_modulate_wg"))) {
+        !(s->k_rln_wg = vr_kernel(rt, "residual_ln_modulate_wg")) ||
+        !(s->k_scores[0] = vr_kernel(rt, "attn_scores_f32")) || !(s->k_scores[1] = vr_kernel(rt, "attn_scores_f16")) ||
+        !(s->k_values[0] = vr_kernel(rt, "attn_values_f32")) || !(s->k_values[1] = vr_kernel(rt, "attn_values_f16")) ||
+        !(s->k_softmax = vr_kernel(rt, "attn_softmax"))) {
         vf_release(s);
         return VARCL_E_RUNTIME;
     }
@@ -71,7 +91,8 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
 void vf_release(vf_state *s)
 {
     if (!s->rt) return;
-    cl_mem all[] = {s->x, s->a, s->qkv, s->q, s->o, s->y, s->h, s->logits, s->ada, s->head_ada, s->cond, s->shared};
+    cl_mem all[] = {s->x,   s->a,   s->qkv,      s->q,    s->o,      s->y,     s->h,
+                    s->logits, s->ada, s->head_ada, s->cond, s->shared, s->scores};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) vm_free(&s->rt->mem, all[i]);
     s->rt = NULL;
 }
@@ -203,6 +224,33 @@ static vf_ln attn_ln(const vf_state *s, int l)
     return (vf_ln){s->ada, 6 * C, mod0 + 2 * C, mod0 + 4 * C};
 }
 
+/* Global size n rounded up to a multiple of the local size l (0: the driver's) */
+static size_t round_up(size_t n, size_t l) { return l ? (n + l - 1) / l * l : n; }
+
+/* Attention as scores = Q K^T, softmax, out = P V (policy.h attn_split) over chunks of s->attn_rows CFG rows (the
+ * scores buffer's size). */
+static int attention_split(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int T, int kv_len, int tab0)
+{
+    int C = s->m->hp.C, H = s->m->hp.heads, P = kv->page_tokens, maxp = kv->max_pages, st;
+    size_t local = s->rt->policy.simt_local, l3[3] = {local, 1, 1};
+    for (int r0 = 0; r0 < s->R; r0 += s->attn_rows) {
+        int rows = s->R - r0 < s->attn_rows ? s->R - r0 : s->attn_rows, srows = rows * H * T;
+        size_t gs[3] = {round_up(((size_t)kv_len + 7) / 8, local), ((size_t)T + 7) / 8, (size_t)rows * H};
+        size_t gv[3] = {round_up(VAR_HEAD_DIM / 8, local), ((size_t)T + 7) / 8, (size_t)rows * H};
+        size_t g1 = (size_t)srows;
+        if ((st = vr_launch(s->rt, s->k_scores[kv->f16], "attn_scores", 3, gs, local ? l3 : NULL, 11, VR_ARG(s->q),
+                            VR_ARG(kpool), VR_ARG(kv->table), VR_ARG(s->scores), VR_ARG(T), VR_ARG(C),
+                            VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0), VR_ARG(r0))) ||
+            (st = vr_launch(s->rt, s->k_softmax, "attn_softmax", 1, &g1, vr_elem_local(s->rt), 3, VR_ARG(s->scores),
+                            VR_ARG(srows), VR_ARG(kv_len))) ||
+            (st = vr_launch(s->rt, s->k_values[kv->f16], "attn_values", 3, gv, local ? l3 : NULL, 11,
+                            VR_ARG(s->scores), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(T), VR_ARG(C),
+                            VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0), VR_ARG(r0))))
+            return st;
+    }
+    return 0;
+}
+
 /* The policy's attention variant (policy.h): the blocked kernel (16 keys per vector step, QB queries per
  * work-item) or one query per work-item, which also takes pages that a 16-key block could straddle. */
 static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int N, int T, int kv_len, int tab0)
@@ -216,6 +264,7 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
                          VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T),
                          VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
+    if (pol->attn_split) return attention_split(s, kv, kpool, vpool, T, kv_len, tab0);
     size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads}, l2[2] = {pol->attn_local, 1};
     if (pol->attn_pairs) g2[0] = (size_t)s->R * (size_t)((T + 1) / 2); /* two queries of a row per work-item */
     return vr_launch(s->rt, s->k_attn[2 * pol->attn_pairs + kv->f16], pol->attn_pairs ? "attention2" : "attention", 2,

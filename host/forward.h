@@ -24,14 +24,17 @@ typedef struct {
     cl_mem head_ada;         /* [R][2C]: scale, shift */
     cl_mem cond;             /* [R][C] SiLU(class embedding) */
     cl_mem shared;           /* [R][6C] shared AdaLN output (d36 style only) */
+    cl_mem scores;           /* [attn_rows * H][Tmax][L] attention scores (policy.h attn_split only) */
+    int attn_rows;           /* CFG rows per attention chunk (attn_split) */
     cl_kernel k_qk[2], k_attn_blk[2]; /* [0] f32 KV, [1] f16 KV */
     cl_kernel k_attn[4];              /* attention_f32, _f16, attention2_f32, _f16 (policy attn_pairs) */
     cl_kernel k_ln, k_ln_wg, k_rln, k_rln_wg, k_bias, k_silu, k_embed;
+    cl_kernel k_scores[2], k_values[2], k_softmax; /* attn_split's kernels, [0] f32 KV, [1] f16 KV */
     size_t ln_local; /* the _wg LayerNorms' work-group per row (policy.h ln_local within their limits), 0: none */
 } vf_state;
 
-/* Device bytes vf_init allocates for B images. */
-size_t vf_bytes(const var_hparams *hp, int B);
+/* Device bytes vf_init allocates for B images under the device policy pol. */
+size_t vf_bytes(const var_hparams *hp, int B, const vp_policy *pol);
 /* Allocates activations for B images per pass (tag activations). */
 int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int B);
 void vf_release(vf_state *s);

@@ -253,7 +253,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     size_t kv_alloc = rq->kv_pool_bytes ? rq->kv_pool_bytes : need;
     if (v->kv.n_chunks) kv_alloc = 0; /* a pool kept from an earlier request is already counted as live */
     const int on_device = v->rt.policy.sample_device; /* sampling in cl/sampler.cl: only ids cross, once a pass */
-    size_t device_need = kv_alloc + vf_bytes(h, B) + vq_bytes(&v->vae.hp, B, L) +
+    size_t device_need = kv_alloc + vf_bytes(h, B, &v->rt.policy) + vq_bytes(&v->vae.hp, B, L) +
                          (on_device ? vsd_bytes(B, h->tokens, h->scales, L * L) : 0) +
                          (rq->skip_decode ? 0 : vd_bytes(&v->vae.hp, L));
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;

@@ -374,7 +374,7 @@ static void conv_w(loader *ld, vw_conv *c, const char *prefix, int cin, int cout
     c->cout = cout;
     c->k = k;
     /* only the chosen path's layout is kept on the device */
-    c->wino = k == 3 && !ld->st ? vc_winograd_wanted(cin, cout, ld->side_x) : 0;
+    c->wino = k == 3 && !ld->st ? vc_winograd_wanted(cin, cout, ld->side_x, ld->rt->policy.wino_min_cin) : 0;
     if (c->wino < 0) {
         ld->st = VARCL_E_INPUT;
         c->wino = 0;

@@ -108,6 +108,10 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* and the decoder's im2col convolutions as one kernel that reads the columns in place (cl/linear.cl
      * conv3x3_simt8): on rusticl, the demo model's decoder spent a third of its time in im2col3x3_simt */
     p->conv_direct = p->simt_cols == 8;
+    /* there the shallow convolutions' launches are not what counts (pocl: im2col's two calls beat Winograd's 18 or
+     * 38, conv.c): the demo model's 32-channel convolutions at 128 and 256 px by F(4x4) took rusticl's decoder from
+     * 2.2 s (conv3x3_simt8) to 1.7 s; F(2x2) everywhere: 3.3 s */
+    p->wino_min_cin = p->conv_direct ? 0 : 64;
     /* llvmpipe, the demo model (one image, VARCL_PROFILE): attention per query 23.8 s with the driver's
      * work-groups, 18.4 s with groups of 8 or of 32 (measured back to back on a busy machine) */
     if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->attn_local = 8;
@@ -118,6 +122,9 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
      * loads (cl/attention.cl attention2) */
     p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
+    /* and better still: the scores and the weighted values as two products with linear_simt8's 8 x 8 tiles, the
+     * softmax between them over a scores buffer (cl/attention.cl attn_scores; README "Speed") */
+    p->attn_split = p->attn_pairs;
     /* Shapes for GPUs only, not for llvmpipe's lanes (measured slower there), unless VARCL_POLICY=gpu forces the
      * family (so that the tests run them on the CPU drivers):
      * - sampling on the device: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading
@@ -193,6 +200,8 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)
         snprintf(sl, sizeof sl, "driver's; linear_simt up to %d rows", p->simt_rows);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
+    char asl[64]; /* attn_split: its products' groups, and qk_norm_store's */
+    snprintf(asl, sizeof asl, "%s, qk_norm_store %s", p->simt_local ? sl : "driver's", al);
     snprintf(buf, n,
              "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), LayerNorm %s, GroupNorm %s, "
              "Winograd %d float4/item, element-wise local %s, CLBlast sets %s, sampling on the %s",
@@ -200,7 +209,11 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
              p->packed ? ll : (p->simt_local || (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)) ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->conv_direct && p->product == VP_PRODUCT_SIMT ? "the product, in place" : p->im2col_simt ? "channel" : "tap",
-             p->attn_blocked ? "blocked" : p->attn_pairs ? "two queries per work-item" : "per query", al, lnl,
+             p->attn_blocked  ? "blocked"
+             : p->attn_split ? "as products around a softmax"
+             : p->attn_pairs ? "two queries per work-item"
+                             : "per query",
+             p->attn_split ? asl : al, lnl,
              p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
              p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database",
              p->sample_device ? "device" : "host");

@@ -38,12 +38,14 @@ typedef struct {
     size_t simt_local;         /* linear_simt and im2col3x3_simt work-group along their first dimension (0: driver) */
     int simt_cols;             /* 8: plain products through linear_simt8 (llvmpipe), 4: linear_simt for all */
     int simt_rows;             /* product CLBlast: products of at most this many rows through linear_simt (0: none) */
+    int wino_min_cin;          /* 3x3 convolutions with fewer input channels skip Winograd (conv.c vc_winograd_wanted) */
     int conv_direct;           /* 3x3 convolutions as conv3x3_simt8 (columns read in place) where products run linear_simt8 */
     int im2col_simt;           /* im2col3x3_simt (channel per work-item) instead of im2col3x3 (pixel tap per item) */
     int attn_blocked;          /* attention_blk where the KV page size allows (P % 16 == 0) */
     size_t attn_blk_local;     /* attention_blk work-group, each dimension (0: the driver's choice) */
     size_t attn_local;         /* attention / qk_norm_store work-group, first dimension (0: the driver's choice) */
     int attn_pairs;            /* per-query attention with two queries per work-item (attention2: llvmpipe) */
+    int attn_split;            /* attention as two products around a softmax (attn_scores/softmax/values: llvmpipe) */
     size_t elem_local;         /* 1-D element-wise kernels (vr_elem_local; global rounded up), 0: the driver's choice */
     size_t ln_local;           /* LayerNorm + modulation: 0 one work-item per row (ln_modulate), else a work-group of
                                   this many items per row (ln_modulate_wg, a power of two <= 256) */

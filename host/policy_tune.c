@@ -59,7 +59,7 @@ typedef struct {
     vp_wg_shape s;
     int P, pages;
     cl_mem x, y, mod, w, big, kpool, vpool, table;
-    cl_kernel add, ln, simt, attn;
+    cl_kernel add, ln, simt, attn, qk;
 } bench_ctx;
 
 static int run_elem(vr_runtime *rt, void *p, size_t local)
@@ -100,6 +100,19 @@ static int run_attn(vr_runtime *rt, void *p, size_t local)
     return vr_launch(rt, b->attn, rt->policy.attn_pairs ? "attention2_f32" : "attention_f32", 2, g, local ? l : NULL,
                      12, VR_ARG(b->x), VR_ARG(b->kpool), VR_ARG(b->vpool), VR_ARG(b->table), VR_ARG(b->y), VR_ARG(N),
                      VR_ARG(T), VR_ARG(C), VR_ARG(kv), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+}
+
+/* attn_split (policy.h): the attention runs as products in simt_local's work-groups; attn_local serves
+ * qk_norm_store, which writes the scale's queries and appends its keys and values to the pages. */
+static int run_qk(vr_runtime *rt, void *p, size_t local)
+{
+    bench_ctx *b = p;
+    int N = b->s.R * b->s.T, T = b->s.T, C = b->s.C, P = b->P, maxp = b->pages, tab0 = 0, pos0 = b->s.kv_len - T;
+    size_t g[2] = {(size_t)N, (size_t)C / 64}, l[2] = {local, 1};
+    return vr_launch(rt, b->qk, "qk_norm_store_f32", 2, g, local ? l : NULL, 15, VR_ARG(b->big), VR_ARG(b->mod),
+                     VR_ARG(b->mod), VR_ARG(b->mod), VR_ARG(b->y), VR_ARG(b->kpool), VR_ARG(b->vpool),
+                     VR_ARG(b->table), VR_ARG(N), VR_ARG(T), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp),
+                     VR_ARG(tab0));
 }
 
 /* A product [M][C] x [C][4C] (fc1's shape) through linear_simt or CLBlast, for the few-row threshold. */
@@ -201,7 +214,8 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
     size_t rows = (size_t)shape->R * shape->T, C = (size_t)shape->C, pool = (size_t)shape->R * b.pages * b.P * C;
     int st = 0;
     if (!(b.add = vr_kernel(rt, "add_inplace")) || !(b.ln = vr_kernel(rt, "ln_modulate")) ||
-        !(b.simt = vr_kernel(rt, rt->policy.simt_cols == 8 ? "linear_simt8" : "linear_simt")) || !(b.attn = vr_kernel(rt, rt->policy.attn_pairs ? "attention2_f32" : "attention_f32")))
+        !(b.simt = vr_kernel(rt, rt->policy.simt_cols == 8 ? "linear_simt8" : "linear_simt")) || !(b.attn = vr_kernel(rt, rt->policy.attn_pairs ? "attention2_f32" : "attention_f32")) ||
+        !(b.qk = vr_kernel(rt, "qk_norm_store_f32")))
         return VARCL_E_RUNTIME;
     if (!(b.x = upload(rt, (rows > ROWS_MAX ? rows : ROWS_MAX) * C, "work-group timing x")) || !(b.y = upload(rt, rows * C, "timing y")) ||
         !(b.mod = upload(rt, (size_t)shape->R * 6 * C, "timing mod")) || !(b.w = upload(rt, C * 4 * C, "timing w")) ||
@@ -232,9 +246,14 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
         }
         if (!rt->policy.attn_blocked) {
             vp_wg_row *a = &r->row[VP_WG_ATTN];
-            snprintf(a->shape, sizeof a->shape, "attention of %zu queries over %d keys, %zu heads", rows,
-                     shape->kv_len, C / 64);
-            measure(rt, b.attn, run_attn, &b, reps, dflt.attn_local, a);
+            if (rt->policy.attn_split)
+                snprintf(a->shape, sizeof a->shape, "qk_norm_store of %zu queries, %zu heads (attention: products)",
+                         rows, C / 64);
+            else
+                snprintf(a->shape, sizeof a->shape, "attention of %zu queries over %d keys, %zu heads", rows,
+                         shape->kv_len, C / 64);
+            measure(rt, rt->policy.attn_split ? b.qk : b.attn, rt->policy.attn_split ? run_qk : run_attn, &b, reps,
+                    dflt.attn_local, a);
         }
         if (rt->policy.product == VP_PRODUCT_CLBLAST)
             st = measure_rows(rt, shape, b.x, b.w, b.big, reps, &r->row[VP_WG_ROWS]);

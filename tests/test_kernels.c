@@ -227,8 +227,9 @@ static void test_embed_scale(void)
 /* Paged attention: K/V written by qk_norm_store over two scales into pages assigned in a scrambled order,
  * then attention for the second scale's T2 queries over all keys. kind 0: the one-query kernel, for any page size;
  * 1: the blocked kernel (CPUs) for pages of 16 and 32 tokens, where the 25 keys end inside a 16-key block; 2: the
- * two-query kernel (llvmpipe), T2 odd too (the last pair of each row one query); f32 and f16 storage. */
-static void paged_attention_case(int P, int f16, int kind, int T2)
+ * two-query kernel, T2 odd too (the last pair of each row one query); 3: attn_scores -> attn_softmax -> attn_values
+ * (llvmpipe) over chunks of `chunk` CFG rows, tiles of 8 queries and 8 keys cut by T2 and L; f32 and f16 storage. */
+static void paged_attention_case_chunk(int P, int f16, int kind, int T2, int chunk)
 {
     int R = 2, H = 2, C = 128, T1 = 9, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R, blk = kind == 1;
     size_t es = f16 ? 2 : 4;
@@ -251,6 +252,7 @@ static void paged_attention_case(int P, int f16, int kind, int T2)
     const char *store = f16 ? "qk_norm_store_f16" : "qk_norm_store_f32";
     char attn[32];
     snprintf(attn, sizeof attn, "attention%s_%s", blk ? "_blk" : kind == 2 ? "2" : "", f16 ? "f16" : "f32");
+    if (kind == 3) snprintf(attn, sizeof attn, "attn_split_%s chunk %d", f16 ? "f16" : "f32", chunk);
     RUN(store, 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
         VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
@@ -258,8 +260,31 @@ static void paged_attention_case(int P, int f16, int kind, int T2)
     RUN(store, 2, g2, 15, VR_ARG(dq2), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
         VR_ARG(dtab), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
-    RUN(attn, blk ? 3 : 2, blk ? g3 : kind == 2 ? gp : g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(N2),
-        VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    if (kind == 3) {
+        cl_mem sc = dev((size_t)chunk * H * T2 * L * 4);
+        char ks[24], kv[24];
+        snprintf(ks, sizeof ks, "attn_scores_%s", f16 ? "f16" : "f32");
+        snprintf(kv, sizeof kv, "attn_values_%s", f16 ? "f16" : "f32");
+        double acc = 0;
+        for (int r0 = 0; r0 < R; r0 += chunk) {
+            int srows = chunk * H * T2;
+            size_t gs[3] = {(size_t)(L + 7) / 8, (size_t)(T2 + 7) / 8, (size_t)chunk * H};
+            size_t gv[3] = {64 / 8, (size_t)(T2 + 7) / 8, (size_t)chunk * H}, g1s = (size_t)srows;
+            RUN(ks, 3, gs, 11, VR_ARG(q), VR_ARG(kp), VR_ARG(dtab), VR_ARG(sc), VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen),
+                VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0), VR_ARG(r0));
+            acc += ms;
+            RUN("attn_softmax", 1, &g1s, 3, VR_ARG(sc), VR_ARG(srows), VR_ARG(kvlen));
+            acc += ms;
+            RUN(kv, 3, gv, 11, VR_ARG(sc), VR_ARG(vp), VR_ARG(dtab), VR_ARG(o), VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen),
+                VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0), VR_ARG(r0));
+            acc += ms;
+        }
+        ms = acc;
+        vm_free(&rt.mem, sc);
+    } else {
+        RUN(attn, blk ? 3 : 2, blk ? g3 : kind == 2 ? gp : g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab),
+            VR_ARG(o), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    }
     /* reference: per row, keys = scale 1 then scale 2 tokens */
     float *K = malloc((size_t)L * C * 4), *Vv = malloc((size_t)L * C * 4), *Q = malloc((size_t)T2 * C * 4),
           *want = malloc((size_t)R * T2 * C * 4), *got = malloc((size_t)R * T2 * C * 4),
@@ -294,6 +319,11 @@ static void paged_attention_case(int P, int f16, int kind, int T2)
         free(qgot), free(qwant);
 }
 
+static void paged_attention_case(int P, int f16, int kind, int T2)
+{
+    paged_attention_case_chunk(P, f16, kind, T2, 2);
+}
+
 static void test_paged_attention(void)
 {
     for (int f16 = 0; f16 <= 1; f16++) {
@@ -303,6 +333,9 @@ static void test_paged_attention(void)
         paged_attention_case(32, f16, 1, 16);
         paged_attention_case(4, f16, 2, 16);
         paged_attention_case(16, f16, 2, 9); /* odd: each row's last pair is one query */
+        paged_attention_case_chunk(4, f16, 3, 16, 2); /* 8-key tiles across pages of 4 */
+        paged_attention_case_chunk(16, f16, 3, 9, 1); /* a partial query tile; one CFG row per chunk */
+        paged_attention_case_chunk(3, f16, 3, 16, 1); /* pages of 3: every tile straddles them */
     }
 }
 

@@ -16,7 +16,8 @@ check() { if eval "$1"; then ok; else bad "$2"; fi; }
 tiny=(--model "$data/upstream-tiny/var.safetensors" --vae "$data/upstream-tiny/vae.safetensors")
 cache=$tmp/cache
 export VARCL_CACHE_DIR=$cache
-# the gpu family on any device: linear_simt and the per-query attention, so that all three sizes are timed
+# the gpu family on any device: linear_simt and the attention as products (attn_local: its qk_norm_store), so
+# that all three sizes are timed
 VARCL_POLICY=gpu "$vbench" "${tiny[@]}" --tune --tune-reps 1 > "$tmp/t.md" 2> "$tmp/t.err"
 check '[ $? -eq 0 ]' "--tune exits 0: $(tail -3 "$tmp/t.err")"
 file=$(ls "$cache"/policy-*.ini 2> /dev/null | head -1)
@@ -44,7 +45,7 @@ sed -e 's/^elem_local = .*/elem_local = 32/' -e 's/^simt_local = .*/simt_local =
     -e 's/^attn_local = .*/attn_local = 4/' "$tmp/good.ini" > "$file"
 reframe "$file"
 out=$(VARCL_POLICY=gpu policy)
-check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention two queries per work-item (local 4)"*"element-wise local 32"*) true;; *) false;; esac' \
+check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention as products around a softmax (local 16, qk_norm_store 4)"*"element-wise local 32"*) true;; *) false;; esac' \
     "the gpu family applies the file's sizes: $out"
 out=$(policy)
 check 'case "$out" in *"work-groups measured"*) false;; *"cpu (pocl"*|*"| cpu ("*) true;; *) false;; esac' \
