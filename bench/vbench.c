@@ -542,6 +542,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
                 info.load_ms / 1e3, info.file_bytes, info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0,
                 info.weights, info.weights_bytes, info.vae_bytes);
         if (info.weights_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.weights_note);
+        if (info.driver_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.driver_note);
     }
     if (o->quality && v) quality_setup_json(f, o);
     fprintf(f, ",\"runs\":[");

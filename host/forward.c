@@ -264,7 +264,8 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
                          VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T),
                          VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
-    if (pol->attn_split) return attention_split(s, kv, kpool, vpool, T, kv_len, tab0);
+    if (pol->attn_split && (long)T * kv_len >= pol->attn_split_min)
+        return attention_split(s, kv, kpool, vpool, T, kv_len, tab0);
     size_t g2[2] = {(size_t)N, (size_t)s->m->hp.heads}, l2[2] = {pol->attn_local, 1};
     if (pol->attn_pairs) g2[0] = (size_t)s->R * (size_t)((T + 1) / 2); /* two queries of a row per work-item */
     return vr_launch(s->rt, s->k_attn[2 * pol->attn_pairs + kv->f16], pol->attn_pairs ? "attention2" : "attention", 2,

@@ -161,6 +161,7 @@ void varcl_get_info(const varcl *v, varcl_info *info)
                  "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 "
                  "only");
     memcpy(info->policy, v->rt.policy.name, sizeof info->policy);
+    memcpy(info->driver_note, v->rt.policy.caution, sizeof info->driver_note);
 }
 
 void varcl_get_mem_stats(const varcl *v, varcl_mem_stats *s)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 static void fill(vp_policy *p, int family)
 {
@@ -48,6 +50,31 @@ static void fill(vp_policy *p, int family)
  * 160 KiB of local memory and 256 work-items; elsewhere CLBlast's database applies. */
 #define CPU_SETS_LOCAL_BYTES (160u << 10)
 #define CPU_SETS_WORK_ITEMS 256
+
+/* 1 when Mesa's on-disk shader cache is off or cannot be written: MESA_SHADER_CACHE_DISABLE (or the older
+ * MESA_GLSL_CACHE_DISABLE) true, or the cache directory (MESA_SHADER_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache,
+ * /mesa_shader_cache) neither writable nor creatable. */
+static int mesa_cache_off(void)
+{
+    const char *names[2] = {"MESA_SHADER_CACHE_DISABLE", "MESA_GLSL_CACHE_DISABLE"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        if (v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes"))) return 1;
+    }
+    char dir[1024];
+    const char *d = getenv("MESA_SHADER_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (d && *d) snprintf(dir, sizeof dir, "%s", d);
+    else if (x && *x) snprintf(dir, sizeof dir, "%s/mesa_shader_cache", x);
+    else if (h && *h) snprintf(dir, sizeof dir, "%s/.cache/mesa_shader_cache", h);
+    else return 1;
+    /* the directory, or the nearest existing parent it would be created in */
+    for (;;) {
+        if (access(dir, F_OK) == 0) return access(dir, W_OK | X_OK) != 0;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) return 1;
+        *slash = 0;
+    }
+}
 
 int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
 {
@@ -125,6 +152,20 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* and better still: the scores and the weighted values as two products with linear_simt8's 8 x 8 tiles, the
      * softmax between them over a scores buffer (cl/attention.cl attn_scores; README "Speed") */
     p->attn_split = p->attn_pairs;
+    /* its three launches cost more than attention2's one where there is little to compute: on llvmpipe a launch of
+     * a small kernel costs about 0.7-0.9 ms, attention2 about 0.09 us per query x key, the split about a third of
+     * that; from 32768 queries x keys on (VAR's 256 px scales: the last two) */
+    p->attn_split_min = 32768;
+    /* rusticl 22.x creates a compute state at every launch and finds the compiled kernel again in Mesa's shader
+     * cache; without it every launch compiles (measured, Mesa 22.3.6: 1.1 s per launch of an 8 x 8 product kernel
+     * against 9 ms) */
+    char drv[64] = "";
+    clGetDeviceInfo(device, CL_DRIVER_VERSION, sizeof drv, drv, NULL);
+    drv[sizeof drv - 1] = 0;
+    if (strstr(plat, "rusticl") && atoi(drv) > 0 && atoi(drv) <= 22 && mesa_cache_off())
+        snprintf(p->caution, sizeof p->caution,
+                 "note: Mesa's shader cache is off or not writable (MESA_SHADER_CACHE_DISABLE, MESA_SHADER_CACHE_DIR, "
+                 "~/.cache): rusticl %.16s then compiles every kernel launch again, ~1 s each", drv);
     /* Shapes for GPUs only, not for llvmpipe's lanes (measured slower there), unless VARCL_POLICY=gpu forces the
      * family (so that the tests run them on the CPU drivers):
      * - sampling on the device: the host sampler cost 95-130 ms per image on the H200 (README), most of it reading

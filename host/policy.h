@@ -32,6 +32,7 @@ typedef struct {
     int family;                /* VP_CPU or VP_GPU */
     char name[16];             /* "cpu" or "gpu" (reports) */
     char reason[96];           /* why: "VARCL_POLICY=gpu", "pocl platform", "not pocl: work-items as SIMD lanes" */
+    char caution[320];         /* "" or one line: the driver's environment makes it far slower (vp_caution) */
     int product;               /* VP_PRODUCT_*: linear_packed on panels, or CLBlast / linear_simt on [K][N] */
     int packed;                /* product == VP_PRODUCT_PACKED: weights in linear_packed's panels */
     size_t linear_local;       /* linear_packed work-group along panels (0: the driver's choice) */
@@ -46,6 +47,7 @@ typedef struct {
     size_t attn_local;         /* attention / qk_norm_store work-group, first dimension (0: the driver's choice) */
     int attn_pairs;            /* per-query attention with two queries per work-item (attention2: llvmpipe) */
     int attn_split;            /* attention as two products around a softmax (attn_scores/softmax/values: llvmpipe) */
+    int attn_split_min;        /* ... for scales of at least this many queries x keys per CFG row (fewer: attention2) */
     size_t elem_local;         /* 1-D element-wise kernels (vr_elem_local; global rounded up), 0: the driver's choice */
     size_t ln_local;           /* LayerNorm + modulation: 0 one work-item per row (ln_modulate), else a work-group of
                                   this many items per row (ln_modulate_wg, a power of two <= 256) */

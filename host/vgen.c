@@ -558,6 +558,7 @@ static int job_main(const options *o)
     varcl_info info;
     varcl_get_info(v, &info);
     if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
+    if (info.driver_note[0]) fprintf(stderr, "vgen: %s\n", info.driver_note);
     job_layout j;
     if ((st = job_layout_init(&j, s->classes, s->n_classes, info.classes, o->per_class))) {
         varcl_close(v);
@@ -715,6 +716,7 @@ int main(int argc, char **argv)
     varcl_info info;
     varcl_get_info(v, &info);
     if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
+    if (info.driver_note[0]) fprintf(stderr, "vgen: %s\n", info.driver_note);
     char banner[5000];
     snprintf(banner, sizeof banner,
              "vgen: %.4096s on %s (%s, policy %s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu "
