@@ -359,3 +359,82 @@ __kernel void attn_softmax(__global float *s, int rows, int n)
     const float inv = 1.0f / l;
     for (int j = 0; j < n; j++) p[j] *= inv;
 }
+
+/* attention_tiled_*: attention_*'s result for GPUs (policy.h attn_tile): one work-group per (tile of S queries of one
+ * CFG row, head), S the local size, a query per work-item. The group stages TK keys' K and V at a time in local
+ * memory (8 KiB), where every query of the tile reads them, so a key crosses from global memory once per tile
+ * instead of once per query, with attention_*'s online softmax from tile to tile. Every work-item loads and passes
+ * every barrier (the tile's work-items past T compute on the row's last query and write nothing). Global
+ * (S * ceil(T / S), H, R); local (S, 1, 1). */
+#define TK 16
+/* the sum of a float16's lanes; HI8: see above */
+float attn_hsum16(float16 v)
+{
+    float8 e = v.lo + HI8(v);
+    float4 f = e.lo + e.hi;
+    return f.x + f.y + f.z + f.w;
+}
+float attn_hmax16(float16 v)
+{
+    float8 e = fmax(v.lo, HI8(v));
+    float4 f = fmax(e.lo, e.hi);
+    return fmax(fmax(f.x, f.y), fmax(f.z, f.w));
+}
+/* q . (key jj of the tile), q in q0..q3 */
+#define TILE_DOT(jj)                                                                                                   \
+    attn_hsum16(q0 * vload16(0, ks + (jj) * HD) + q1 * vload16(1, ks + (jj) * HD) + q2 * vload16(2, ks + (jj) * HD) + \
+                q3 * vload16(3, ks + (jj) * HD))
+#define TILE_ACC(jj, lane)                                                                                             \
+    a0 = VFMA((float16)(p.lane), vload16(0, vs + (jj) * HD), a0);                                                      \
+    a1 = VFMA((float16)(p.lane), vload16(1, vs + (jj) * HD), a1);                                                      \
+    a2 = VFMA((float16)(p.lane), vload16(2, vs + (jj) * HD), a2);                                                      \
+    a3 = VFMA((float16)(p.lane), vload16(3, vs + (jj) * HD), a3);
+#define TILED_KERNEL(TY, T)                                                                                            \
+    __kernel void attention_tiled_##TY(__global const float *q, __global const T *kpool, __global const T *vpool,      \
+                                       __global const int *table, __global float *out, int N, int T_, int C,           \
+                                       int kv_len, int P, int max_pages, int tab_off)                                  \
+    {                                                                                                                  \
+        __local float ks[TK * HD], vs[TK * HD];                                                                        \
+        const int l = get_local_id(0), S = get_local_size(0), t = get_global_id(0), h = get_global_id(1);              \
+        const int r = get_global_id(2), i = r * T_ + min(t, T_ - 1);                                                   \
+        __global const float *qi = q + (size_t)i * C + h * HD;                                                         \
+        const float16 q0 = vload16(0, qi), q1 = vload16(1, qi), q2 = vload16(2, qi), q3 = vload16(3, qi);              \
+        float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                                                            \
+        __global const int *tab = table + tab_off + r * max_pages;                                                     \
+        const int16 idx = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);                               \
+        float m = -3.0e38f, lsum = 0;                                                                                  \
+        for (int j0 = 0; j0 < kv_len; j0 += TK) {                                                                      \
+            const int nk = min(TK, kv_len - j0);                                                                       \
+            for (int e = l; e < TK * HD; e += S) { /* element (key jj, dimension d), zeros past kv_len */             \
+                const int jj = e / HD, d = e % HD;                                                                     \
+                float kv = 0.0f, vv = 0.0f;                                                                            \
+                if (jj < nk) {                                                                                         \
+                    const int j = j0 + jj, page = tab[j / P], jp = j % P;                                              \
+                    kv = LOAD_##TY(kpool, ((size_t)page * C + h * HD + d) * P + jp);                                   \
+                    vv = LOAD_##TY(vpool, ((size_t)page * P + jp) * C + h * HD + d);                                   \
+                }                                                                                                      \
+                ks[e] = kv;                                                                                            \
+                vs[e] = vv;                                                                                            \
+            }                                                                                                          \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                              \
+            float16 sc = (float16)(TILE_DOT(0), TILE_DOT(1), TILE_DOT(2), TILE_DOT(3), TILE_DOT(4), TILE_DOT(5),       \
+                                   TILE_DOT(6), TILE_DOT(7), TILE_DOT(8), TILE_DOT(9), TILE_DOT(10), TILE_DOT(11),     \
+                                   TILE_DOT(12), TILE_DOT(13), TILE_DOT(14), TILE_DOT(15));                            \
+            sc = select((float16)(-3.0e38f), sc, idx < (int16)(nk));                                                   \
+            const float mn = fmax(m, attn_hmax16(sc)), corr = exp(m - mn);                                             \
+            const float16 p = exp(sc - mn);                                                                            \
+            lsum = lsum * corr + attn_hsum16(p);                                                                       \
+            a0 *= corr, a1 *= corr, a2 *= corr, a3 *= corr;                                                            \
+            TILE_ACC(0, s0) TILE_ACC(1, s1) TILE_ACC(2, s2) TILE_ACC(3, s3) TILE_ACC(4, s4) TILE_ACC(5, s5)            \
+            TILE_ACC(6, s6) TILE_ACC(7, s7) TILE_ACC(8, s8) TILE_ACC(9, s9) TILE_ACC(10, sa) TILE_ACC(11, sb)          \
+            TILE_ACC(12, sc) TILE_ACC(13, sd) TILE_ACC(14, se) TILE_ACC(15, sf)                                        \
+            m = mn;                                                                                                    \
+            barrier(CLK_LOCAL_MEM_FENCE); /* the next tile overwrites ks and vs */                                     \
+        }                                                                                                              \
+        if (t < T_) {                                                                                                  \
+            __global float *o = out + (size_t)i * C + h * HD;                                                          \
+            STORE_HEAD(o, a0, a1, a2, a3, 1.0f / lsum)                                                                 \
+        }                                                                                                              \
+    }
+TILED_KERNEL(f32, float)
+TILED_KERNEL(f16, half)

@@ -16,8 +16,9 @@ static size_t scores_bytes(const var_hparams *hp, int R, const vp_policy *pol, i
     size_t per_row = (size_t)hp->heads * hp->latent * hp->latent * hp->begin[hp->scales] * sizeof(float);
     size_t n = ATTN_SCORES_CAP / per_row;
     n = n < 1 ? 1 : n > (size_t)R ? (size_t)R : n;
-    if (rows) *rows = pol->attn_split ? (int)n : 0;
-    return pol->attn_split ? n * per_row : 0;
+    int used = pol->attn_split && !pol->attn_tile; /* attention_tiled, where the policy has it, comes first */
+    if (rows) *rows = used ? (int)n : 0;
+    return used ? n * per_row : 0;
 }
 
 size_t vf_bytes(const var_hparams *hp, int B, const vp_policy *pol)
@@ -66,13 +67,15 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
         !(s->k_rln_wg = vr_kernel(rt, "residual_ln_modulate_wg")) ||
         !(s->k_scores[0] = vr_kernel(rt, "attn_scores_f32")) || !(s->k_scores[1] = vr_kernel(rt, "attn_scores_f16")) ||
         !(s->k_values[0] = vr_kernel(rt, "attn_values_f32")) || !(s->k_values[1] = vr_kernel(rt, "attn_values_f16")) ||
-        !(s->k_softmax = vr_kernel(rt, "attn_softmax"))) {
+        !(s->k_softmax = vr_kernel(rt, "attn_softmax")) || !(s->k_tiled[0] = vr_kernel(rt, "attention_tiled_f32")) ||
+        !(s->k_tiled[1] = vr_kernel(rt, "attention_tiled_f16"))) {
         vf_release(s);
         return VARCL_E_RUNTIME;
     }
     /* the policy's size within what the device allows for the kernel (cl/norm.cl LN_WG_MAX = 256), a power of two */
     cl_kernel wg[2] = {s->k_ln_wg, s->k_rln_wg};
     s->ln_local = vr_local_pow2(rt, wg, 2, rt->policy.ln_local, 256);
+    s->attn_tile = vr_local_pow2(rt, s->k_tiled, 2, rt->policy.attn_tile, 1024);
     /* CLBlast's temp buffer for the scale loop's products at their largest row count (word embedding, qkv, proj,
      * fc1, fc2, head), so that nothing is allocated inside the loop */
     const size_t F = (size_t)hp->ffn, V = (size_t)hp->vocab, Cv = (size_t)hp->cvae;
@@ -263,6 +266,14 @@ static int attention(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int 
         return vr_launch(s->rt, s->k_attn_blk[kv->f16], "attention_blk", 3, g3, pol->attn_blk_local ? l3 : NULL, 12, VR_ARG(s->q),
                          VR_ARG(kpool), VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T),
                          VR_ARG(C), VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
+    }
+    if (s->attn_tile) { /* a work-group per tile of queries: as many as the scale has, up to the policy's */
+        size_t S = 1;
+        while (S < (size_t)T && S < s->attn_tile) S <<= 1;
+        size_t g3[3] = {S * (((size_t)T + S - 1) / S), (size_t)s->m->hp.heads, (size_t)s->R}, l3[3] = {S, 1, 1};
+        return vr_launch(s->rt, s->k_tiled[kv->f16], "attention_tiled", 3, g3, l3, 12, VR_ARG(s->q), VR_ARG(kpool),
+                         VR_ARG(vpool), VR_ARG(kv->table), VR_ARG(s->o), VR_ARG(N), VR_ARG(T), VR_ARG(C),
+                         VR_ARG(kv_len), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     }
     if (pol->attn_split && (long)T * kv_len >= pol->attn_split_min)
         return attention_split(s, kv, kpool, vpool, T, kv_len, tab0);

@@ -30,6 +30,8 @@ typedef struct {
     cl_kernel k_attn[4];              /* attention_f32, _f16, attention2_f32, _f16 (policy attn_pairs) */
     cl_kernel k_ln, k_ln_wg, k_rln, k_rln_wg, k_bias, k_silu, k_embed;
     cl_kernel k_scores[2], k_values[2], k_softmax; /* attn_split's kernels, [0] f32 KV, [1] f16 KV */
+    cl_kernel k_tiled[2];                          /* attention_tiled_f32, _f16 (policy.h attn_tile) */
+    size_t attn_tile;                              /* its work-group: the policy's within the kernel's limit */
     size_t ln_local; /* the _wg LayerNorms' work-group per row (policy.h ln_local within their limits), 0: none */
 } vf_state;
 

@@ -173,11 +173,15 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
      *   select and sort what the kernels scan bit by bit (the demo image: pocl +1.0 s, rusticl +1.1 s of 15 s);
      * - LayerNorm with a work-group per row: an early scale's 2-8 rows would otherwise be 2-8 busy lanes, each
      *   walking C = 1024-1920 values alone (llvmpipe, the demo: 2.1-2.7 ms per call against 1.8-2.3 a row per
-     *   work-item). */
+     *   work-item);
+     * - attention with a work-group per tile of 64 queries (attention_tiled: each key read once per tile from
+     *   global memory, not once per query as the per-query kernel does). */
     const int gpu_shapes = p->family == VP_GPU && ((type & CL_DEVICE_TYPE_GPU) || (env && !strcmp(env, "gpu")));
     p->sample_device = gpu_shapes;
     p->ln_local = gpu_shapes ? 256 : 0;
     if (max_wg && p->ln_local > max_wg) p->ln_local = max_wg;
+    p->attn_tile = gpu_shapes ? 64 : 0;
+    if (max_wg && p->attn_tile > max_wg) p->attn_tile = max_wg;
     /* vbench's probes sized for the hardware, whatever the family: 4096^3 takes a CPU a minute */
     p->bench_gemm_n = (type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
     p->bench_copy_mb = (type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
@@ -206,6 +210,20 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         if (!strcmp(smp, "host")) p->sample_device = 0;
         else if (!strcmp(smp, "device")) p->sample_device = 1;
         else return varcl_fail(VARCL_E_INPUT, "VARCL_SAMPLER=%s: expected auto, host or device", smp);
+    }
+    /* VARCL_ATTENTION forces one attention kernel on any device (to compare them on one, e.g. bench/gpu_check.sh) */
+    const char *att = getenv("VARCL_ATTENTION");
+    if (att && *att && strcmp(att, "auto")) {
+        const char *const names[5] = {"blocked", "tiled", "split", "pairs", "query"};
+        int k = 0;
+        while (k < 5 && strcmp(att, names[k])) k++;
+        if (k == 5)
+            return varcl_fail(VARCL_E_INPUT, "VARCL_ATTENTION=%s: expected auto, blocked, tiled, split, pairs or query",
+                              att);
+        p->attn_blocked = k == 0;
+        p->attn_tile = k == 1 ? (max_wg && max_wg < 64 ? max_wg : 64) : 0;
+        p->attn_split = k == 2;
+        p->attn_pairs = k == 2 || k == 3; /* the split falls back to attention2 below attn_split_min */
     }
     return 0;
 }
@@ -241,7 +259,8 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)
         snprintf(sl, sizeof sl, "driver's; linear_simt up to %d rows", p->simt_rows);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
-    char asl[64]; /* attn_split: its products' groups, and qk_norm_store's */
+    char asl[64], atl[64]; /* attn_split: its products' groups, and qk_norm_store's; attn_tile: the tile's */
+    snprintf(atl, sizeof atl, "up to %zu, qk_norm_store %s", p->attn_tile, al);
     snprintf(asl, sizeof asl, "%s, qk_norm_store %s", p->simt_local ? sl : "driver's", al);
     snprintf(buf, n,
              "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), LayerNorm %s, GroupNorm %s, "
@@ -251,10 +270,11 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
              p->conv_direct && p->product == VP_PRODUCT_SIMT ? "the product, in place" : p->im2col_simt ? "channel" : "tap",
              p->attn_blocked  ? "blocked"
+             : p->attn_tile  ? "by tiles of queries, keys staged in local memory"
              : p->attn_split ? "as products around a softmax"
              : p->attn_pairs ? "two queries per work-item"
                              : "per query",
-             p->attn_split ? asl : al, lnl,
+             p->attn_tile ? atl : p->attn_split ? asl : al, lnl,
              p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
              p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database",
              p->sample_device ? "device" : "host");

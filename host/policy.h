@@ -47,6 +47,7 @@ typedef struct {
     size_t attn_local;         /* attention / qk_norm_store work-group, first dimension (0: the driver's choice) */
     int attn_pairs;            /* per-query attention with two queries per work-item (attention2: llvmpipe) */
     int attn_split;            /* attention as two products around a softmax (attn_scores/softmax/values: llvmpipe) */
+    size_t attn_tile;          /* attention_tiled's work-group (queries per tile; GPUs), 0: another variant */
     int attn_split_min;        /* ... for scales of at least this many queries x keys per CFG row (fewer: attention2) */
     size_t elem_local;         /* 1-D element-wise kernels (vr_elem_local; global rounded up), 0: the driver's choice */
     size_t ln_local;           /* LayerNorm + modulation: 0 one work-item per row (ln_modulate), else a work-group of

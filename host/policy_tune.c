@@ -102,8 +102,9 @@ static int run_attn(vr_runtime *rt, void *p, size_t local)
                      VR_ARG(T), VR_ARG(C), VR_ARG(kv), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
 }
 
-/* attn_split (policy.h): the attention runs as products in simt_local's work-groups; attn_local serves
- * qk_norm_store, which writes the scale's queries and appends its keys and values to the pages. */
+/* attn_split and attn_tile (policy.h): the attention runs as products in simt_local's work-groups or in tiles of
+ * attn_tile queries; attn_local serves qk_norm_store, which writes the scale's queries and appends its keys and
+ * values to the pages. */
 static int run_qk(vr_runtime *rt, void *p, size_t local)
 {
     bench_ctx *b = p;
@@ -246,14 +247,14 @@ int vp_wg_measure(vr_runtime *rt, const vp_wg_shape *shape, int reps, vp_wg_resu
         }
         if (!rt->policy.attn_blocked) {
             vp_wg_row *a = &r->row[VP_WG_ATTN];
-            if (rt->policy.attn_split)
-                snprintf(a->shape, sizeof a->shape, "qk_norm_store of %zu queries, %zu heads (attention: products)",
-                         rows, C / 64);
+            int qk = rt->policy.attn_split || rt->policy.attn_tile;
+            if (qk)
+                snprintf(a->shape, sizeof a->shape, "qk_norm_store of %zu queries, %zu heads (attention: %s)",
+                         rows, C / 64, rt->policy.attn_tile ? "tiles" : "products");
             else
                 snprintf(a->shape, sizeof a->shape, "attention of %zu queries over %d keys, %zu heads", rows,
                          shape->kv_len, C / 64);
-            measure(rt, rt->policy.attn_split ? b.qk : b.attn, rt->policy.attn_split ? run_qk : run_attn, &b, reps,
-                    dflt.attn_local, a);
+            measure(rt, qk ? b.qk : b.attn, qk ? run_qk : run_attn, &b, reps, dflt.attn_local, a);
         }
         if (rt->policy.product == VP_PRODUCT_CLBLAST)
             st = measure_rows(rt, shape, b.x, b.w, b.big, reps, &r->row[VP_WG_ROWS]);

@@ -228,7 +228,8 @@ static void test_embed_scale(void)
  * then attention for the second scale's T2 queries over all keys. kind 0: the one-query kernel, for any page size;
  * 1: the blocked kernel (CPUs) for pages of 16 and 32 tokens, where the 25 keys end inside a 16-key block; 2: the
  * two-query kernel, T2 odd too (the last pair of each row one query); 3: attn_scores -> attn_softmax -> attn_values
- * (llvmpipe) over chunks of `chunk` CFG rows, tiles of 8 queries and 8 keys cut by T2 and L; f32 and f16 storage. */
+ * (llvmpipe) over chunks of `chunk` CFG rows, tiles of 8 queries and 8 keys cut by T2 and L; 4: attention_tiled
+ * (GPUs) in work-groups of `chunk` queries, 16-key tiles cut by L, query tiles cut by T2; f32 and f16 storage. */
 static void paged_attention_case_chunk(int P, int f16, int kind, int T2, int chunk)
 {
     int R = 2, H = 2, C = 128, T1 = 9, L = T1 + T2, maxp = (L + P - 1) / P, tab0 = maxp * R, blk = kind == 1;
@@ -250,9 +251,10 @@ static void paged_attention_case_chunk(int P, int f16, int kind, int T2, int chu
     size_t g1[2] = {(size_t)N1, (size_t)H}, g2[2] = {(size_t)N2, (size_t)H};
     size_t g3[3] = {(size_t)(T2 + 3) / 4, (size_t)H, (size_t)R}, gp[2] = {(size_t)R * ((T2 + 1) / 2), (size_t)H};
     const char *store = f16 ? "qk_norm_store_f16" : "qk_norm_store_f32";
-    char attn[32];
+    char attn[48];
     snprintf(attn, sizeof attn, "attention%s_%s", blk ? "_blk" : kind == 2 ? "2" : "", f16 ? "f16" : "f32");
     if (kind == 3) snprintf(attn, sizeof attn, "attn_split_%s chunk %d", f16 ? "f16" : "f32", chunk);
+    if (kind == 4) snprintf(attn, sizeof attn, "attention_tiled_%s local %d", f16 ? "f16" : "f32", chunk);
     RUN(store, 2, g1, 15, VR_ARG(dq1), VR_ARG(dqb), VR_ARG(dvb), VR_ARG(dsm), VR_ARG(q), VR_ARG(kp), VR_ARG(vp),
         VR_ARG(dtab), VR_ARG(N1), VR_ARG(T1), VR_ARG(C), VR_ARG(pos0), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
     total_ms += ms;
@@ -281,6 +283,17 @@ static void paged_attention_case_chunk(int P, int f16, int kind, int T2, int chu
         }
         ms = acc;
         vm_free(&rt.mem, sc);
+    } else if (kind == 4) {
+        char kt[32];
+        snprintf(kt, sizeof kt, "attention_tiled_%s", f16 ? "f16" : "f32");
+        size_t S = (size_t)chunk, gt[3] = {S * (((size_t)T2 + S - 1) / S), (size_t)H, (size_t)R}, lt[3] = {S, 1, 1};
+        double t0 = now_ms();
+        int st = vr_launch(&rt, vr_kernel(&rt, kt), kt, 3, gt, lt, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab),
+                           VR_ARG(o), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp),
+                           VR_ARG(tab0));
+        CHECK(st == 0, "%s: %s", attn, varcl_last_error());
+        vr_finish(&rt);
+        ms = now_ms() - t0;
     } else {
         RUN(attn, blk ? 3 : 2, blk ? g3 : kind == 2 ? gp : g2, 12, VR_ARG(q), VR_ARG(kp), VR_ARG(vp), VR_ARG(dtab),
             VR_ARG(o), VR_ARG(N2), VR_ARG(T2), VR_ARG(C), VR_ARG(kvlen), VR_ARG(P), VR_ARG(maxp), VR_ARG(tab0));
@@ -336,6 +349,8 @@ static void test_paged_attention(void)
         paged_attention_case_chunk(4, f16, 3, 16, 2); /* 8-key tiles across pages of 4 */
         paged_attention_case_chunk(16, f16, 3, 9, 1); /* a partial query tile; one CFG row per chunk */
         paged_attention_case_chunk(3, f16, 3, 16, 1); /* pages of 3: every tile straddles them */
+        for (int S = 1; S <= 32; S *= tiny ? 8 : 2) /* one tile of 16 and more; 9 queries: a part-empty tile */
+            paged_attention_case_chunk(S == 4 ? 3 : 16, f16, 4, S == 8 ? 9 : 16, S);
     }
 }
 

@@ -16,8 +16,8 @@ check() { if eval "$1"; then ok; else bad "$2"; fi; }
 tiny=(--model "$data/upstream-tiny/var.safetensors" --vae "$data/upstream-tiny/vae.safetensors")
 cache=$tmp/cache
 export VARCL_CACHE_DIR=$cache
-# the gpu family on any device: linear_simt and the attention as products (attn_local: its qk_norm_store), so
-# that all three sizes are timed
+# the gpu family on any device: linear_simt and the tiled attention (attn_local: its qk_norm_store), so that all
+# three sizes are timed
 VARCL_POLICY=gpu "$vbench" "${tiny[@]}" --tune --tune-reps 1 > "$tmp/t.md" 2> "$tmp/t.err"
 check '[ $? -eq 0 ]' "--tune exits 0: $(tail -3 "$tmp/t.err")"
 file=$(ls "$cache"/policy-*.ini 2> /dev/null | head -1)
@@ -45,7 +45,7 @@ sed -e 's/^elem_local = .*/elem_local = 32/' -e 's/^simt_local = .*/simt_local =
     -e 's/^attn_local = .*/attn_local = 4/' "$tmp/good.ini" > "$file"
 reframe "$file"
 out=$(VARCL_POLICY=gpu policy)
-check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention as products around a softmax (local 16, qk_norm_store 4)"*"element-wise local 32"*) true;; *) false;; esac' \
+check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention by tiles of queries, keys staged in local memory (local up to 64, qk_norm_store 4)"*"element-wise local 32"*) true;; *) false;; esac' \
     "the gpu family applies the file's sizes: $out"
 out=$(policy)
 check 'case "$out" in *"work-groups measured"*) false;; *"cpu (pocl"*|*"| cpu ("*) true;; *) false;; esac' \
@@ -113,6 +113,19 @@ for v in -1 +5 " 5" 12x 1048577; do
     rc=$?
     check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_SIMT_ROWS=$v:" "$tmp/e.err" &&
            [ ! -e "$tmp/x.png" ]' "VARCL_SIMT_ROWS='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+done
+# VARCL_ATTENTION forces one attention kernel, named in the policy line; anything else is refused
+rm -f "$file" # the malformed file of the loop above
+for v in tiled:"by tiles of queries" split:"as products around a softmax" pairs:"two queries per work-item" \
+    query:"per query" blocked:"attention blocked"; do
+    out=$(VARCL_ATTENTION=${v%%:*} policy)
+    check 'case "$out" in *"${v#*:}"*) true;; *) false;; esac' "VARCL_ATTENTION=${v%%:*}: $out"
+done
+for v in bogus Tiled " tiled"; do
+    VARCL_ATTENTION="$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+    rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_ATTENTION=$v:" "$tmp/e.err" &&
+           [ ! -e "$tmp/x.png" ]' "VARCL_ATTENTION='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 done
 
 echo "test_policy_tune: $pass passed, $fail failed"
