@@ -300,6 +300,7 @@ int vg_init_untuned(vg_gemm *g, vr_runtime *rt)
         snprintf(name, sizeof name, "linear_simt8%s", dtype_suffix[d]);
         if (!(g->k_simt8[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
     }
+    if (!(g->k_simt8w = vr_kernel(rt, "linear_simt8w"))) return VARCL_E_RUNTIME;
     if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
         !(g->k_pack = vr_kernel(rt, "pack_panels")))
         return VARCL_E_RUNTIME;
@@ -482,7 +483,10 @@ static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t 
     static const char *const names[2][3] = {{"linear_simt", "linear_simt_f16", "linear_simt_bf16"},
                                             {"linear_simt8", "linear_simt8_f16", "linear_simt8_bf16"}};
     size_t gsz[3] = {eight ? N / 8 : (N + 3) / 4, (M + 7) / 8, batch}, lsz[3] = {g->rt->policy.simt_local, 1, 1};
-    int st = vr_launch(g->rt, eight ? g->k_simt8[d] : g->k_simt[d], names[eight][d], 3, gsz, lsz[0] ? lsz : NULL, 19,
+    /* f32 pairs 8-byte aligned: linear_simt8w reads them as one 64-bit value each (llvmpipe: half the loads) */
+    const int wide = eight && d == 0 && (x_off | x_bs | ldx | wt_off | wt_bs | ldw) % 2 == 0;
+    int st = vr_launch(g->rt, wide ? g->k_simt8w : eight ? g->k_simt8[d] : g->k_simt[d],
+                       wide ? "linear_simt8w" : names[eight][d], 3, gsz, lsz[0] ? lsz : NULL, 19,
                        VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(lx), VR_ARG(wt.buf), VR_ARG(wo), VR_ARG(ws),
                        VR_ARG(lw), VR_ARG(tw), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(ly), VR_ARG(m), VR_ARG(n),
                        VR_ARG(k), VR_ARG(alpha), VR_ARG(b), VR_ARG(a));

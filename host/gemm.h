@@ -71,6 +71,7 @@ typedef struct {
     int simt_cols; /* columns per linear_simt work-item: 4 (linear_simt) or 8 (linear_simt8), policy.h simt_cols */
     int simt_rows; /* CLBlast devices: products of at most this many rows through linear_simt (policy.h simt_rows) */
     cl_kernel k_simt[3], k_simt8[3]; /* [weights f32, f16, bf16] */
+    cl_kernel k_simt8w;              /* linear_simt8 over 64-bit pairs (f32, even offsets and strides) */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */
     cl_kernel k_bias, k_gelu; /* add_bias, bias_gelu: the epilogues after CLBlast */

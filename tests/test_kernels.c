@@ -662,9 +662,10 @@ static void set_path(vg_gemm *gemm, int path, int saved[3])
 static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int K, int wo, int act, vt_dtype wdt)
 {
     int packed = path == PATH_PACKED;
-    int xo = 5, yo = 3, saved[3];
-    size_t xs = (size_t)M * K + 11, ys = (size_t)M * N + 7, we = vg_weight_elems(packed, (size_t)K, (size_t)N);
-    size_t ws = we + 13;
+    /* odd offsets and batch strides with an odd wo, even ones with an even wo (linear_simt8w's 64-bit pairs) */
+    int xo = wo % 2 ? 5 : 4, yo = 3, saved[3];
+    size_t xs = (size_t)M * K + (wo % 2 ? 11 : 12), ys = (size_t)M * N + 7;
+    size_t we = vg_weight_elems(packed, (size_t)K, (size_t)N), ws = we + (wo % 2 ? 13 : 14);
     float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
     float *wl = calloc(wo + batch * ws, 4), *yw = malloc((size_t)batch * M * N * 4);
     float *yg = malloc((yo + batch * ys) * 4);
@@ -774,6 +775,7 @@ static void test_linear(void)
             linear_case(&gemm, path, 1, 10, 32, 6, 2, VG_ACT_BIAS_GELU);
             sgemm_case(&gemm, path, 1, 5, 9, 7, 21, 21, 0.3f, 0.0f);
             sgemm_case(&gemm, path, 0, 6, 7, 5, 5, 21, 1.0f, 0.0f);
+            sgemm_case(&gemm, path, 0, 9, 16, 7, 8, 16, 1.0f, 0.0f); /* simt8w: even strides, odd K */
         }
         for (int path = PATH_PACKED; path < PATHS; path++) /* 16-bit weights: odd offset, partial panel, bias */
             for (vt_dtype d = VT_F16; d <= VT_BF16; d++)
@@ -793,6 +795,7 @@ static void test_linear(void)
         sgemm_case(&gemm, path, 1, 37, 45, 70, 210, 210, 0.3f, 0.0f); /* scores = q k^T / sqrt(C), from qkv */
         sgemm_case(&gemm, path, 0, 64, 70, 37, 37, 210, 1.0f, 0.0f);  /* out = p v, v from qkv */
         sgemm_case(&gemm, path, 0, 9, 33, 20, 20, 33, 1.0f, 0.5f);   /* beta != 0: CLBlast */
+        sgemm_case(&gemm, path, 0, 9, 16, 7, 8, 16, 1.0f, 0.0f);     /* simt8w: even strides, odd K */
         for (int act = VG_ACT_BIAS; act <= VG_ACT_BIAS_GELU; act++) { /* full and partial panels */
             linear_case(&gemm, path, 1, 7, 200, 77, 3, act);
             linear_case(&gemm, path, 1, 130, 200, 300, 0, act);
