@@ -385,14 +385,15 @@ static void run_json(FILE *f, const run_result *r, const run_result *full, const
  * "file": path or null, "linear": set name, "conv": set name, "weights": "packed" | "[K][N]"} */
 static void gemm_json(FILE *f, const vg_gemm *g)
 {
+    const vg_clblast *cb = &g->clblast;
     fprintf(f, ",\"gemm\":{\"params\":");
-    vj_write_string(f, vg_source_name(g->source));
+    vj_write_string(f, vg_source_name(cb->source));
     fprintf(f, ",\"file\":");
-    if (g->source == VG_PARAMS_FILE) vj_write_string(f, g->file);
+    if (cb->source == VG_PARAMS_FILE) vj_write_string(f, cb->file);
     else fprintf(f, "null");
     for (int c = 0; c < VG_CLASSES; c++) {
         fprintf(f, ",\"%s\":", vg_class_names[c]);
-        vj_write_string(f, g->use_sets ? g->set[c].name : "default");
+        vj_write_string(f, cb->use_sets ? cb->set[c].name : "default");
     }
     fprintf(f, ",\"weights\":\"%s\"}", g->packed ? "packed" : "[K][N]");
 }

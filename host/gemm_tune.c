@@ -1,5 +1,5 @@
-/* gemm_tune: the device's tuning file (path, reader, writer) and the tuner behind `vbench --tune` (see
- * gemm_tune.h and gemm.h). */
+/* gemm_tune: the tuner behind `vbench --tune` and the writer of the device's tuning file (see gemm_tune.h; the
+ * reader is clblast.c's). */
 #include "gemm_tune.h"
 
 #include "cachefile.h"
@@ -17,138 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TUNING_FORMAT 1
-
-/* ---- where the file lives ---- */
-
-void vg_tuning_path(const vr_device *dev, char *buf, size_t n) { vcf_device_path(dev, "gemm", buf, n); }
-
-/* ---- reading ---- */
-
-static int parse_params(char *val, vg_xgemm_set *s, char *why, size_t n)
-{
-    int seen[VG_XGEMM_PARAMS] = {0};
-    for (char *tok = strtok(val, " \t"); tok; tok = strtok(NULL, " \t")) {
-        char *eq = strchr(tok, '=');
-        int i = 0;
-        if (eq) *eq = 0;
-        while (i < VG_XGEMM_PARAMS && strcmp(tok, vg_xgemm_names[i])) i++;
-        if (!eq || i == VG_XGEMM_PARAMS)
-            return snprintf(why, n, "params: expected NAME=VALUE with one of CLBlast's 16 Xgemm names, got '%s'", tok), 1;
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(eq + 1, &end, 10);
-        if (end == eq + 1 || *end || errno || v > 1024 || eq[1] == '-')
-            return snprintf(why, n, "params: %s needs an integer 0..1024, got '%s'", tok, eq + 1), 1;
-        if (seen[i]++) return snprintf(why, n, "params: %s is given twice", tok), 1;
-        s->v[i] = v;
-    }
-    for (int i = 0; i < VG_XGEMM_PARAMS; i++)
-        if (!seen[i]) return snprintf(why, n, "params: %s is missing (all 16 Xgemm parameters are needed)", vg_xgemm_names[i]), 1;
-    return 0;
-}
-
-/* The file's contents into *t; 0, or 1 with "line N: reason" in why. */
-static int parse_tuning(FILE *f, const vr_device *dev, vg_tuning *t, char *why, size_t n)
-{
-    enum { TOP = -1 };
-    /* line 1 is the frame line (cachefile.h), so that line numbers are the file's */
-    int section = TOP, line_no = 1, format = 0, have_set[VG_CLASSES] = {0}, have_params[VG_CLASSES] = {0};
-    int seen_dev[3] = {0}, dl;
-    char reason[300];
-    char line[1200];
-    memset(t, 0, sizeof *t);
-    char *s;
-    int got;
-    while ((got = vcf_next_line(f, line, sizeof line, &line_no, &s, why, n)) > 0) {
-        if (*s == '[') {
-            char *e = strchr(s, ']');
-            if (!e || e[1]) return snprintf(why, n, "line %d: expected [linear] or [conv]", line_no), 1;
-            *e = 0;
-            for (section = 0; section < VG_CLASSES && strcmp(s + 1, vg_class_names[section]); section++) {}
-            if (section == VG_CLASSES)
-                return snprintf(why, n, "line %d: unknown section [%s] (expected [linear] or [conv])", line_no, s + 1), 1;
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) return snprintf(why, n, "line %d: expected 'key = value', got '%.60s'", line_no, s), 1;
-        *eq = 0;
-        char *key = vcf_trim(s), *val = vcf_trim(eq + 1);
-        if (section == TOP) {
-            if (!strcmp(key, "format")) {
-                format = atoi(val);
-                if (format != TUNING_FORMAT)
-                    return snprintf(why, n, "line %d: format %s is not %d (written by another varcl version?)", line_no,
-                                    val, TUNING_FORMAT),
-                           1;
-            } else if ((dl = vcf_device_line(key, val, dev, seen_dev, reason, sizeof reason)) >= 0) {
-                if (dl) return snprintf(why, n, "line %d: %s", line_no, reason), 1;
-            } else if (strcmp(key, "date") && strcmp(key, "model") &&
-                       strcmp(key, "few_rows")) { /* few_rows: from files before packed weights; ignored */
-                return snprintf(why, n, "line %d: unknown key '%s'", line_no, key), 1;
-            }
-            continue;
-        }
-        vg_xgemm_set *set = &t->set[section];
-        if (!strcmp(key, "set")) {
-            if (!*val || strlen(val) >= sizeof set->name || strpbrk(val, " \t"))
-                return snprintf(why, n, "line %d: set needs a name (one word)", line_no), 1;
-            snprintf(set->name, sizeof set->name, "%s", val);
-            have_set[section] = 1;
-        } else if (!strcmp(key, "params")) {
-            if (parse_params(val, set, reason, sizeof reason))
-                return snprintf(why, n, "line %d: %s", line_no, reason), 1;
-            have_params[section] = 1;
-        } else {
-            return snprintf(why, n, "line %d: unknown key '%s' in [%s]", line_no, key, vg_class_names[section]), 1;
-        }
-    }
-    if (got < 0) return 1;
-    if (ferror(f)) return snprintf(why, n, "read error: %s", strerror(errno)), 1;
-    if (!format) return snprintf(why, n, "no 'format = %d' line", TUNING_FORMAT), 1;
-    if (!seen_dev[0] || !seen_dev[1] || !seen_dev[2])
-        return snprintf(why, n, "the device, driver and platform lines are required"), 1;
-    int defaults = 0;
-    for (int c = 0; c < VG_CLASSES; c++) {
-        vg_xgemm_set *set = &t->set[c];
-        if (!have_set[c]) return snprintf(why, n, "[%s] needs a 'set' line", vg_class_names[c]), 1;
-        int is_default = !strcmp(set->name, "default");
-        defaults += is_default;
-        if (is_default && have_params[c])
-            return snprintf(why, n, "[%s]: set = default takes no params line", vg_class_names[c]), 1;
-        if (!is_default && !have_params[c])
-            return snprintf(why, n, "[%s]: set %s needs a params line", vg_class_names[c], set->name), 1;
-        if (!is_default && vg_xgemm_check(set, dev, reason, sizeof reason))
-            return snprintf(why, n, "[%s]: set %s %s", vg_class_names[c], set->name, reason), 1;
-    }
-    if (defaults == 1)
-        return snprintf(why, n, "set = default must be given for both classes or neither (CLBlast cannot mix its "
-                                "defaults with overrides)"),
-               1;
-    t->use_sets = defaults == 0;
-    return 0;
-}
-
-typedef struct {
-    const vr_device *dev;
-    vg_tuning *t;
-} parse_ctx;
-
-static int parse_cb(FILE *f, void *ctx, char *why, size_t n)
-{
-    parse_ctx *c = ctx;
-    return parse_tuning(f, c->dev, c->t, why, n);
-}
-
-int vg_tuning_read(const char *path, const vr_device *dev, vg_tuning *t, int *found)
-{
-    /* A file whose frame does not match (cut short, damaged, or from before the frame) is not used: CLBlast's
-     * defaults or the built-in sets are correct, only slower, and `vbench --tune` rewrites it. */
-    parse_ctx c = {dev, t};
-    return vcf_parse_text(path, "gemm-tuning", "GEMM tuning file", parse_cb, &c, found);
-}
-
-/* ---- writing ---- */
+/* ---- writing the tuning file ---- */
 
 const char *vg_tune_status_name(int status)
 {
@@ -206,7 +75,7 @@ static void write_tuning(FILE *f, const vr_device *dev, const char *model, const
     fprintf(f, "# Every varcl program on this device reads it at start-up. To undo: delete this file, or rerun\n"
                "# `vbench --tune`; VARCL_GEMM_TUNING=off ignores it. CLBlast cannot mix its defaults with its\n"
                "# overrides: 'set = default' goes for both classes or neither.\n");
-    fprintf(f, "format = %d\n", TUNING_FORMAT);
+    fprintf(f, "format = %d\n", VG_TUNING_FORMAT);
     put_value(f, "device", dev->name);
     put_value(f, "driver", dev->driver);
     put_value(f, "platform", dev->platform_version);
@@ -278,7 +147,7 @@ typedef struct {
 } tune_bufs;
 
 typedef struct {
-    vg_gemm g;
+    vg_clblast cb;
     vr_runtime *rt;
     const vg_tune_opts *o;
     tune_bufs buf;
@@ -329,8 +198,8 @@ static int time_product(tuner *t, const vg_shape *s, double *ms, double *err)
     for (int r = -1; r < reps; r++) {
         if ((st = vr_finish(t->rt))) return st;
         double t0 = vr_now_ms();
-        st = vg_sgemm(&t->g, 0, s->trans_b, M, N, K, 1.0f, t->buf.a, 0, K, t->buf.b, 0, s->trans_b ? K : N, 0.0f,
-                      t->buf.c, 0, N);
+        st = vg_clblast_sgemm(&t->cb, 0, s->trans_b, M, N, K, 1.0f, t->buf.a, 0, K, t->buf.b, 0, s->trans_b ? K : N,
+                              0.0f, t->buf.c, 0, N);
         if (st || (st = vr_finish(t->rt))) return st;
         if (r >= 0) {
             times[r] = vr_now_ms() - t0;
@@ -464,7 +333,7 @@ static int measure_row(tuner *t, const vg_shape *shapes, vg_tune_result *r, vg_t
     }
     snprintf(t->line, sizeof t->line, "%s: validating and timing (a new set compiles first)", w->name);
     say(t);
-    int st = w->cand ? vg_use_sets(&t->g, &w->cand->set, &w->cand->set) : vg_use_sets(&t->g, NULL, NULL);
+    int st = w->cand ? vg_use_sets(&t->cb, &w->cand->set, &w->cand->set) : vg_use_sets(&t->cb, NULL, NULL);
     if (st) { /* wrong on vg_init's own check, or CLBlast refused it */
         int status = strstr(varcl_last_error(), "wrong results") ? VG_TUNE_WRONG : VG_TUNE_FAILED;
         for (int c = 0; c < VG_CLASSES; c++)
@@ -541,7 +410,7 @@ static int choose(tuner *t, const vg_shape *shapes, int n, vg_tune_result *r)
     }
     if (best[0] >= 0 && best[1] >= 0 && best[0] != best[1]) {
         r->switches = switches_per_image(shapes, n);
-        r->switch_ms = vg_switch_ms(&t->g, &r->row[best[0]].cand->set, &r->row[best[1]].cand->set);
+        r->switch_ms = vg_switch_ms(&t->cb, &r->row[best[0]].cand->set, &r->row[best[1]].cand->set);
         if (r->switch_ms >= 0)
             r->est_pair_ms = class_estimate(r, best[0], 0) + class_estimate(r, best[1], 1) + r->switches * r->switch_ms;
     }
@@ -574,17 +443,16 @@ int vg_tune(vr_runtime *rt, const vg_shape *shapes, int n_shapes, const vg_tune_
     memset(r, 0, sizeof *r);
     t.rt = rt;
     t.o = o;
-    int st = vg_init_untuned(&t.g, rt);
-    if (!st) st = vg_use_sets(&t.g, NULL, NULL); /* fails when CLBlast's defaults are gone already */
+    vg_clblast_init(&t.cb, rt); /* CLBlast itself, whatever this device's products take (gemm.h) */
+    int st = vg_use_sets(&t.cb, NULL, NULL); /* fails when CLBlast's defaults are gone already */
     if (!st) st = pick_rows(&t, r);
     if (st) return st;
-    t.g.packed = 0; /* the tuner times CLBlast, whatever this device's products take */
     int max_shapes = o->max_shapes < 1 ? 1 : o->max_shapes > VG_TUNE_MAX_SAMPLE ? VG_TUNE_MAX_SAMPLE : o->max_shapes;
     pick_sample(shapes, n_shapes, max_shapes, r);
     st = alloc_bufs(&t, shapes, r);
     for (int i = 0; i < r->n_rows && !st; i++) st = measure_row(&t, shapes, r, &r->row[i]);
     if (!st) st = choose(&t, shapes, n_shapes, r);
     free_bufs(&t);
-    vg_release(&t.g);
+    vg_clblast_release(&t.cb);
     return st;
 }

@@ -7,13 +7,13 @@
  * The winner is the fastest per image of: CLBlast's defaults (which cannot be mixed with sets), the best single set
  * for both classes, or the best set per class plus the measured cost of switching sets between products (CLBlast
  * rebuilds its parameter database on every switch: about 0.6 ms on pocl and on NVIDIA's H200); the simpler option
- * wins unless the other is 2% faster. It times CLBlast whatever the device's weight layout (gemm.h): where weights are
- * packed, vbench does not call it (nothing runs through CLBlast there). The result goes into the device's tuning
- * file (gemm.h), which vg_init reads in later runs. */
+ * wins unless the other is 2% faster. It times CLBlast itself (clblast.h) whatever product kernel the device's products
+ * take (gemm.h): where they take linear_packed or linear_simt, vbench does not call it (nothing runs through CLBlast
+ * there). The result goes into the device's tuning file (clblast.h), which vg_clblast_load reads in later runs. */
 #ifndef VARCL_GEMM_TUNE_H
 #define VARCL_GEMM_TUNE_H
 
-#include "gemm.h"
+#include "clblast.h"
 
 typedef struct {
     size_t M, N, K;

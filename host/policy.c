@@ -46,7 +46,7 @@ static void fill(vp_policy *p, int family)
     p->sample_local_min = 1;
 }
 
-/* The pocl-tuned CLBlast sets (host/gemm.c's cpu-linear-sb and cpu-conv) need up to (KWG * MWG + KWG * NWG) * 4 =
+/* The pocl-tuned CLBlast sets (host/clblast.c's cpu-linear-sb and cpu-conv) need up to (KWG * MWG + KWG * NWG) * 4 =
  * 160 KiB of local memory and 256 work-items; elsewhere CLBlast's database applies. */
 #define CPU_SETS_LOCAL_BYTES (160u << 10)
 #define CPU_SETS_WORK_ITEMS 256

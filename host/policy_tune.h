@@ -1,5 +1,5 @@
 /* policy_tune: the work-group sizes that device queries cannot tell, measured on the device and kept per device and
- * driver in varcl's cache (like the GEMM tuning file, gemm.h).
+ * driver in varcl's cache (like the GEMM tuning file, clblast.h).
  *
  * vp_choose (policy.h) sets every work shape from queries alone. Three of them depend on how a driver maps
  * work-items onto lanes and threads, which no query reports: the element-wise kernels' group (rusticl on llvmpipe
