@@ -163,9 +163,9 @@ static int install(vr_runtime *rt, const vg_xgemm_set *s)
     return 0;
 }
 
-static int gemm_call(vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A,
-                     size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off,
-                     size_t ldc);
+static int gemm_call(vg_clblast *cb, const vg_xgemm_set *s, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                     float alpha, cl_mem A, size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta,
+                     cl_mem C, size_t c_off, size_t ldc);
 
 /* Runs one odd-sized GEMM (padding paths included) with `s` and compares it with a host reference in double. */
 static int validate(vg_clblast *cb, const vg_xgemm_set *s)
@@ -187,7 +187,7 @@ static int validate(vg_clblast *cb, const vg_xgemm_set *s)
     cl_mem dc = db ? vm_alloc(&cb->rt->mem, VM_SCRATCH, sizeof(float) * M * N, "GEMM check C") : NULL;
     if (!st && !dc) st = VARCL_E_RUNTIME;
     if (!st) st = install(cb->rt, s);
-    if (!st) st = gemm_call(cb, 0, 0, M, N, K, 1.0f, da, 0, K, db, 0, N, 0.0f, dc, 0, N);
+    if (!st) st = gemm_call(cb, s, 0, 0, M, N, K, 1.0f, da, 0, K, db, 0, N, 0.0f, dc, 0, N);
     if (!st) st = vr_read(cb->rt, dc, 0, sizeof(float) * M * N, c);
     double worst = 0;
     for (int i = 0; !st && i < M; i++)
@@ -243,9 +243,28 @@ double vg_switch_ms(vg_clblast *cb, const vg_xgemm_set *a, const vg_xgemm_set *b
 
 /* ---- the SGEMM call ---- */
 
-int vg_clblast_temp_bytes(const vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
-                          size_t lda, size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes)
+/* CLBlast's temp buffer figure for a product under the set s (NULL: CLBlast's defaults), remembered in cb->memo.
+ * The figure depends on the set's tile sizes, the shape, the transposes, the leading dimensions and, through
+ * Xgemm's NoTempBuffer test, on each offset only as zero or not: the key holds those. With install set, s is installed
+ * before CLBlast is asked (it answers for the installed set); else the caller has installed it. */
+static int temp_need(vg_clblast *cb, const vg_xgemm_set *s, int install_set, int trans_a, int trans_b, size_t M,
+                     size_t N, size_t K, size_t a_off, size_t lda, size_t b_off, size_t ldb, size_t c_off, size_t ldc,
+                     size_t *bytes)
 {
+    vg_temp_key key;
+    memset(&key, 0, sizeof key); /* padding included: keys compare with memcmp */
+    if (s) memcpy(key.params, s->v, sizeof key.params);
+    key.shape[0] = M, key.shape[1] = N, key.shape[2] = K, key.shape[3] = lda, key.shape[4] = ldb, key.shape[5] = ldc;
+    key.flags = (trans_a ? 1 : 0) | (trans_b ? 2 : 0) | (a_off ? 4 : 0) | (b_off ? 8 : 0) | (c_off ? 16 : 0);
+    for (int i = 0; i < cb->memo_n; i++)
+        if (!memcmp(&cb->memo[i].key, &key, sizeof key)) {
+            *bytes = cb->memo[i].bytes;
+            return 0;
+        }
+    if (s && install_set) {
+        int st = install(cb->rt, s);
+        if (st) return st;
+    }
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     *bytes = 0;
@@ -254,7 +273,26 @@ int vg_clblast_temp_bytes(const vg_clblast *cb, int trans_a, int trans_b, size_t
     if (st != CLBlastSuccess)
         return varcl_fail(VARCL_E_RUNTIME, "CLBlastSGemmTempBufferSize(%zux%zux%zu) failed: %s (%d)", M, N, K,
                           vr_error_name(st), st);
+    int slot = cb->memo_n < VG_TEMP_MEMO ? cb->memo_n++ : cb->memo_next++ % VG_TEMP_MEMO;
+    cb->memo[slot].key = key;
+    cb->memo[slot].bytes = *bytes;
     return 0;
+}
+
+/* Validates cb->set[] where that was left for the first product (vg_clblast_load's lazy). */
+static int check_sets(vg_clblast *cb);
+
+int vg_clblast_temp_bytes(vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
+                          size_t lda, size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes)
+{
+    *bytes = 0;
+    if (M == 0 || N == 0) return 0;
+    if (cb->unchecked) {
+        int st = check_sets(cb);
+        if (st) return st;
+    }
+    const vg_xgemm_set *s = cb->use_sets ? &cb->set[vg_shape_class(M, N, K)] : NULL;
+    return temp_need(cb, s, 1, trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc, bytes);
 }
 
 int vg_clblast_reserve(vg_clblast *cb, size_t bytes)
@@ -266,12 +304,13 @@ int vg_clblast_reserve(vg_clblast *cb, size_t bytes)
     return 0;
 }
 
-static int gemm_call(vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A,
-                     size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C, size_t c_off,
-                     size_t ldc)
+/* One SGEMM with the set s (NULL: CLBlast's defaults) already installed; the temp buffer grows where it must. */
+static int gemm_call(vg_clblast *cb, const vg_xgemm_set *s, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                     float alpha, cl_mem A, size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta,
+                     cl_mem C, size_t c_off, size_t ldc)
 {
     size_t need = 0;
-    int err = vg_clblast_temp_bytes(cb, trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc, &need);
+    int err = temp_need(cb, s, 0, trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc, &need);
     if (!err) err = vg_clblast_reserve(cb, need);
     if (err) return err;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -370,11 +409,12 @@ int vg_clblast_sgemm(vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t 
         int st = check_sets(cb);
         if (st) return st;
     }
-    if (cb->use_sets) {
-        int st = install(cb->rt, &cb->set[vg_shape_class(M, N, K)]);
+    const vg_xgemm_set *s = cb->use_sets ? &cb->set[vg_shape_class(M, N, K)] : NULL;
+    if (s) {
+        int st = install(cb->rt, s);
         if (st) return st;
     }
-    return gemm_call(cb, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off, ldc);
+    return gemm_call(cb, s, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off, ldc);
 }
 
 /* ---- the tuning file: where it lives ---- */

@@ -58,6 +58,15 @@ enum { VG_PARAMS_DEFAULT, VG_PARAMS_BUILTIN, VG_PARAMS_FILE };
 /* "tuned file", "built-in CPU sets" or "CLBlast defaults" */
 const char *vg_source_name(int source);
 
+/* A remembered temp buffer figure (clblast.c temp_need): the set's parameters (0: CLBlast's defaults), M N K and
+ * the leading dimensions, transposes and which offsets are non-zero. */
+typedef struct {
+    size_t params[VG_XGEMM_PARAMS];
+    size_t shape[6]; /* M N K lda ldb ldc */
+    int flags;
+} vg_temp_key;
+#define VG_TEMP_MEMO 256
+
 /* CLBlast on one device: the sets in use and the temp buffer of its SGEMM. */
 typedef struct {
     vr_runtime *rt;
@@ -68,6 +77,13 @@ typedef struct {
     int unchecked; /* set[] not validated yet: checked before the first product (vg_clblast_load's lazy) */
     vg_xgemm_set set[VG_CLASSES];
     char file[1024]; /* the tuning file read (source VG_PARAMS_FILE) */
+    /* temp buffer figures asked of CLBlast so far: asking needs the product's set installed, and switching sets
+     * costs 0.2-0.6 ms (vg_switch_ms) */
+    struct {
+        vg_temp_key key;
+        size_t bytes;
+    } memo[VG_TEMP_MEMO];
+    int memo_n, memo_next;
 } vg_clblast;
 
 /* CLBlast defaults on rt's device, nothing read or validated (the tuner starts from here). */
@@ -93,9 +109,10 @@ double vg_switch_ms(vg_clblast *cb, const vg_xgemm_set *a, const vg_xgemm_set *b
 /* "tuned file /path (linear: cpu-linear, conv: cpu-conv)", "CLBlast defaults", ... */
 void vg_clblast_describe(const vg_clblast *cb, char *buf, size_t n);
 
-/* The temp buffer bytes that vg_clblast_sgemm with these arguments needs (CLBlast's own figure: it depends on the
- * transposes, offsets and leading dimensions, which decide what it copies into padded buffers). */
-int vg_clblast_temp_bytes(const vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
+/* The temp buffer bytes that vg_clblast_sgemm with these arguments needs: CLBlast's own figure for the set of the
+ * product's class (installed to ask, and validated first where that was left for later), which depends on the
+ * transposes, offsets and leading dimensions (they decide what it copies into padded buffers). */
+int vg_clblast_temp_bytes(vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
                           size_t lda, size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes);
 /* Grows the temp buffer to `bytes`, so that products needing at most that allocate nothing. */
 int vg_clblast_reserve(vg_clblast *cb, size_t bytes);

@@ -66,29 +66,37 @@ static int zero_row(vc_conv *c, int cin)
     return 0;
 }
 
-/* Rows (im2col: pixels, Winograd: tiles) per chunk for `row_bytes` of scratch each, at most `rows`; the scratch
- * grown to hold them. 0 on failure. */
-static int chunk_rows(vc_conv *c, size_t row_bytes, int rows)
+/* Rows (im2col: pixels, Winograd: tiles) per chunk for `row_bytes` of scratch each, at most `rows`. */
+static int chunk_size(const vc_conv *c, size_t row_bytes, int rows)
 {
     size_t chunk = c->scratch_cap / row_bytes;
     if (chunk < 1) chunk = 1;
     if (chunk > (size_t)rows) chunk = (size_t)rows;
-    if (chunk * row_bytes > c->scratch_bytes) {
-        vc_release(c);
-        if (!(c->scratch = vm_alloc(&c->rt->mem, VM_SCRATCH, chunk * row_bytes, "convolution scratch"))) return 0;
-        c->scratch_bytes = chunk * row_bytes;
-    }
     return (int)chunk;
 }
 
-/* im2col: pixels per chunk (the scratch grown to hold them), 0 on failure */
-static int im2col_chunk(vc_conv *c, const vw_conv *w, int rows)
+static int reserve_scratch(vc_conv *c, size_t bytes)
 {
-    return chunk_rows(c, (size_t)9 * w->cin * sizeof(float), rows);
+    if (bytes <= c->scratch_bytes) return 0;
+    if (c->scratch) vm_free(&c->rt->mem, c->scratch);
+    c->scratch = NULL;
+    c->scratch_bytes = 0;
+    if (!(c->scratch = vm_alloc(&c->rt->mem, VM_SCRATCH, bytes, "convolution scratch"))) return VARCL_E_RUNTIME;
+    c->scratch_bytes = bytes;
+    return 0;
 }
 
-/* Winograd F(m x m, 3x3): the output tiles of a B x (Hin up) x (Win up) map; tiles per chunk (the scratch grown to
- * hold them), 0 on failure */
+/* The chunk for `row_bytes` per row with the scratch grown to hold it; 0 on failure. */
+static int chunk_rows(vc_conv *c, size_t row_bytes, int rows)
+{
+    int chunk = chunk_size(c, row_bytes, rows);
+    return reserve_scratch(c, (size_t)chunk * row_bytes) ? 0 : chunk;
+}
+
+/* im2col: bytes of scratch per output pixel, col [9 * Cin] */
+static size_t im2col_row_bytes(const vw_conv *w) { return (size_t)9 * w->cin * sizeof(float); }
+
+/* Winograd F(m x m, 3x3): the output tiles of a B x (Hin up) x (Win up) map */
 static int wino_tiles(const vw_conv *w, int B, int Hin, int Win, int up, int *TH, int *TW)
 {
     int m = w->wino;
@@ -97,30 +105,21 @@ static int wino_tiles(const vw_conv *w, int B, int Hin, int Win, int up, int *TH
     return B * *TH * *TW;
 }
 
-static int wino_chunk(vc_conv *c, const vw_conv *w, int tiles)
+/* Winograd: bytes of scratch per tile, V [a*a][Cin] then M [a*a][Cout], and the tiles a chunk may hold at most */
+static size_t wino_row_bytes(const vw_conv *w)
 {
-    int a2 = (w->wino + 2) * (w->wino + 2);
-    int most = c->wino_chunk_tiles && tiles > c->wino_chunk_tiles ? c->wino_chunk_tiles : tiles;
-    return chunk_rows(c, (size_t)a2 * ((size_t)w->cin + (size_t)w->cout) * sizeof(float), most);
+    size_t a2 = (size_t)(w->wino + 2) * (w->wino + 2);
+    return a2 * ((size_t)w->cin + (size_t)w->cout) * sizeof(float);
 }
-
-int vc_reserve(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up)
+static int wino_most(const vc_conv *c, int tiles)
 {
-    int pixels = B * Hin * up * Win * up, TH, TW, chunk;
-    if (w->k != 3) return vg_reserve(c->gemm, (size_t)pixels, (size_t)w->cout, (size_t)w->cin);
-    if (direct(c, w, pixels)) return zero_row(c, w->cin);
-    if (w->wino) {
-        if (!(chunk = wino_chunk(c, w, wino_tiles(w, B, Hin, Win, up, &TH, &TW)))) return VARCL_E_RUNTIME;
-        return vg_reserve(c->gemm, (size_t)chunk, (size_t)w->cout, (size_t)w->cin);
-    }
-    if (!(chunk = im2col_chunk(c, w, pixels))) return VARCL_E_RUNTIME;
-    return vg_reserve(c->gemm, (size_t)chunk, (size_t)w->cout, (size_t)9 * w->cin);
+    return c->wino_chunk_tiles && tiles > c->wino_chunk_tiles ? c->wino_chunk_tiles : tiles;
 }
 
 static int im2col_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, int bias, cl_mem out)
 {
     int rows = B * Hin * up * Win * up, K = 9 * w->cin, st;
-    int chunk = im2col_chunk(c, w, rows);
+    int chunk = chunk_rows(c, im2col_row_bytes(w), rows);
     if (!chunk) return VARCL_E_RUNTIME;
     for (int row0 = 0; row0 < rows; row0 += chunk) {
         int n = rows - row0 < chunk ? rows - row0 : chunk;
@@ -160,7 +159,7 @@ static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin
     int m = w->wino, a2 = (m + 2) * (m + 2), H = Hin * up, W = Win * up, TH, TW, st;
     int tiles = wino_tiles(w, B, Hin, Win, up, &TH, &TW);
     size_t Cin = (size_t)w->cin, Cout = (size_t)w->cout;
-    int chunk = wino_chunk(c, w, tiles);
+    int chunk = chunk_rows(c, wino_row_bytes(w), wino_most(c, tiles));
     if (!chunk) return VARCL_E_RUNTIME;
     cl_kernel k_in = m == 4 ? c->k_wino4_in : c->k_wino2_in, k_out = m == 4 ? c->k_wino4_out : c->k_wino2_out;
     const char *n_in = m == 4 ? "wino4_input" : "wino2_input", *n_out = m == 4 ? "wino4_output" : "wino2_output";
@@ -195,6 +194,56 @@ static int conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win
     if (up != 1) return varcl_fail(VARCL_E_RUNTIME, "internal: 1x1 convolution with up-sampling");
     return vg_linear_act(c->gemm, in, 0, w->wt, 0, out, 0, (size_t)pixels, (size_t)w->cout, (size_t)w->cin, w->b,
                          bias ? VG_ACT_BIAS : VG_ACT_NONE);
+}
+
+/* ---- the workspace: the chunks and products of conv() above, without running them ---- */
+
+int vc_need_forward(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up, vc_need *n)
+{
+    int pixels = B * Hin * up * Win * up, st;
+    size_t Cin = (size_t)w->cin, Cout = (size_t)w->cout;
+    vt_dtype dt = w->wt.dtype;
+    if (w->k != 3) return vg_need_linear(c->gemm, &n->gemm, 1, 0, 0, dt, 0, 0, 0, 0, (size_t)pixels, Cout, Cin);
+    if (direct(c, w, pixels)) {
+        if (Cin * sizeof(float) > n->zero) n->zero = Cin * sizeof(float);
+        return 0;
+    }
+    if (w->wino) {
+        int a2 = (w->wino + 2) * (w->wino + 2), TH, TW, tiles = wino_tiles(w, B, Hin, Win, up, &TH, &TW);
+        size_t row_bytes = wino_row_bytes(w), wt_bs = vg_weight_elems(c->gemm->packed, Cin, Cout);
+        int chunk = chunk_size(c, row_bytes, wino_most(c, tiles));
+        if ((size_t)chunk * row_bytes > n->scratch) n->scratch = (size_t)chunk * row_bytes;
+        for (int t0 = 0; t0 < tiles; t0 += chunk) {
+            size_t rows = (size_t)(tiles - t0 < chunk ? tiles - t0 : chunk);
+            if ((st = vg_need_linear(c->gemm, &n->gemm, (size_t)a2, 0, rows * Cin, dt, 0, wt_bs, a2 * rows * Cin,
+                                     rows * Cout, rows, Cout, Cin)))
+                return st;
+        }
+        return 0;
+    }
+    size_t row_bytes = im2col_row_bytes(w);
+    int chunk = chunk_size(c, row_bytes, pixels);
+    if ((size_t)chunk * row_bytes > n->scratch) n->scratch = (size_t)chunk * row_bytes;
+    for (int row0 = 0; row0 < pixels; row0 += chunk) {
+        size_t rows = (size_t)(pixels - row0 < chunk ? pixels - row0 : chunk);
+        if ((st = vg_need_linear(c->gemm, &n->gemm, 1, 0, 0, dt, 0, 0, (size_t)row0 * Cout, 0, rows, Cout, 9 * Cin)))
+            return st;
+    }
+    return 0;
+}
+
+size_t vc_need_extra(const vc_conv *c, const vc_need *n)
+{
+    size_t zero_bytes = c->zero_floats * sizeof(float);
+    return (n->scratch > c->scratch_bytes ? n->scratch - c->scratch_bytes : 0) +
+           (n->zero > zero_bytes ? n->zero - zero_bytes : 0) + vg_need_extra(c->gemm, &n->gemm);
+}
+
+int vc_reserve_need(vc_conv *c, const vc_need *n)
+{
+    int st = reserve_scratch(c, n->scratch);
+    if (!st) st = zero_row(c, (int)(n->zero / sizeof(float)));
+    return st ? st : vg_reserve_need(c->gemm, &n->gemm);
 }
 
 int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out)

@@ -17,7 +17,8 @@
 typedef struct {
     vr_runtime *rt;
     vg_gemm *gemm;
-    /* Scratch shared by the 3x3 paths (tag scratch), allocated once and grown on demand up to scratch_cap:
+    /* Scratch shared by the 3x3 paths (tag scratch), allocated once and grown on demand (or before the work,
+     * vc_reserve_need) up to scratch_cap:
      * im2col: col [rows][9 * Cin];  Winograd (a = m + 2): V [a*a][tiles][Cin], then M [a*a][tiles][Cout] */
     cl_mem scratch;
     size_t scratch_bytes;
@@ -38,9 +39,20 @@ void vc_release(vc_conv *c);
 int vc_forward(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out);
 /* The same without the bias (for callers that fuse it into their next kernel). */
 int vc_forward_nobias(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin, int Win, int up, cl_mem out);
-/* Grows the scratch and CLBlast's temp buffer to what vc_forward(w, B, Hin, Win, up) needs, so that the convolution
- * itself allocates nothing (the VQ step's phi inside the scale loop). */
-int vc_reserve(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up);
+/* What convolutions need besides their operands, bytes, so that it can be allocated before the work (the
+ * per-request workspace, workspace.h). vc_need_forward raises *n to what vc_forward(w, B, Hin, Win, up) (or
+ * vc_forward_nobias) will ask for: the same chunks and products, so the figures are exact. */
+typedef struct {
+    size_t scratch; /* the 3x3 paths' chunk (scratch above) */
+    size_t zero;    /* conv3x3_simt8's zero row */
+    vg_need gemm;   /* their products' (gemm.h), and whatever else the caller adds there */
+} vc_need;
+int vc_need_forward(vc_conv *c, const vw_conv *w, int B, int Hin, int Win, int up, vc_need *n);
+/* Device bytes that vc_reserve_need(c, n) adds to what c and c->gemm hold now (each buffer grows by freeing the old
+ * one first). */
+size_t vc_need_extra(const vc_conv *c, const vc_need *n);
+/* Grows c's scratch and zero row and c->gemm's buffers to n: convolutions and products within it allocate nothing. */
+int vc_reserve_need(vc_conv *c, const vc_need *n);
 
 /* The path a 3x3 convolution takes (vw_conv.wino: 0 im2col, 2 or 4 Winograd F(m x m, 3x3)), from its channels and
  * where it runs in the decoder: side_x = its map side / the latent side (1: post_quant_conv, conv_in, phi, the mid

@@ -76,19 +76,41 @@ int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int 
     cl_kernel wg[2] = {s->k_ln_wg, s->k_rln_wg};
     s->ln_local = vr_local_pow2(rt, wg, 2, rt->policy.ln_local, 256);
     s->attn_tile = vr_local_pow2(rt, s->k_tiled, 2, rt->policy.attn_tile, 1024);
-    /* CLBlast's temp buffer for the scale loop's products at their largest row count (word embedding, qkv, proj,
-     * fc1, fc2, head), so that nothing is allocated inside the loop */
-    const size_t F = (size_t)hp->ffn, V = (size_t)hp->vocab, Cv = (size_t)hp->cvae;
-    const size_t shapes[6][3] = {{(size_t)B * s->Tmax, C, Cv}, {rows, 3 * C, C}, {rows, C, C},
-                                 {rows, F, C},                 {rows, C, F},     {rows, V, C}};
-    for (int i = 0; i < 6; i++) {
-        int st = vg_reserve(gemm, shapes[i][0], shapes[i][1], shapes[i][2]);
-        if (st) {
-            vf_release(s);
-            return st;
-        }
-    }
     return 0;
+}
+
+/* The products of vf_begin, vf_embed and vf_scale (every layer at every scale: a plan may run any). Layers whose
+ * weights have the dtypes of an earlier one ask for the same. */
+int vf_need(vg_gemm *g, const var_model *m, int B, vg_need *n)
+{
+    const var_hparams *hp = &m->hp;
+    size_t R = 2 * (size_t)B, C = (size_t)hp->C, F = (size_t)hp->ffn, ada_layer = R * 6 * C;
+    int st = hp->shared_aln ? vg_need_linear(g, n, 1, 0, 0, m->shared_ada_wt.dtype, 0, 0, 0, 0, R, 6 * C, C) : 0;
+    for (int l = 0; l < hp->depth && !st && !hp->shared_aln; l++)
+        st = vg_need_linear(g, n, 1, 0, 0, m->blocks[l].ada_wt.dtype, 0, 0, l * ada_layer, 0, R, 6 * C, C);
+    if (!st) st = vg_need_linear(g, n, 1, 0, 0, m->head_ada_wt.dtype, 0, 0, 0, 0, R, 2 * C, C);
+    for (int si = 0; si < hp->scales && !st; si++) {
+        size_t T = (size_t)hp->patch[si] * hp->patch[si], N = R * T;
+        if (si > 0)
+            st = vg_need_linear(g, n, 1, 0, 0, m->word_wt.dtype, 0, 0, 0, 0, (size_t)B * T, C, (size_t)hp->cvae);
+        for (int l = 0; l < hp->depth && !st; l++) {
+            const var_block *b = &m->blocks[l];
+            int seen = 0;
+            for (int k = 0; k < l && !seen; k++) {
+                const var_block *e = &m->blocks[k];
+                seen = e->qkv_wt.dtype == b->qkv_wt.dtype && e->proj_wt.dtype == b->proj_wt.dtype &&
+                       e->fc1_wt.dtype == b->fc1_wt.dtype && e->fc2_wt.dtype == b->fc2_wt.dtype;
+            }
+            if (seen) continue;
+            if ((st = vg_need_linear(g, n, 1, 0, 0, b->qkv_wt.dtype, 0, 0, 0, 0, N, 3 * C, C)) ||
+                (st = vg_need_linear(g, n, 1, 0, 0, b->proj_wt.dtype, 0, 0, 0, 0, N, C, C)) ||
+                (st = vg_need_linear(g, n, 1, 0, 0, b->fc1_wt.dtype, 0, 0, 0, 0, N, F, C)))
+                break;
+            st = vg_need_linear(g, n, 1, 0, 0, b->fc2_wt.dtype, 0, 0, 0, 0, N, C, F);
+        }
+        if (!st) st = vg_need_linear(g, n, 1, 0, 0, m->head_wt.dtype, 0, 0, 0, 0, N, (size_t)hp->vocab, C);
+    }
+    return st;
 }
 
 void vf_release(vf_state *s)

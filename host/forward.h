@@ -39,6 +39,8 @@ typedef struct {
 size_t vf_bytes(const var_hparams *hp, int B, const vp_policy *pol);
 /* Allocates activations for B images per pass (tag activations). */
 int vf_init(vf_state *s, vr_runtime *rt, vg_gemm *gemm, const var_model *m, int B);
+/* Raises *n to what the products of a pass of B images (vf_begin, vf_embed, vf_scale) ask of g (gemm.h vg_need). */
+int vf_need(vg_gemm *g, const var_model *m, int B, vg_need *n);
 void vf_release(vf_state *s);
 
 /* Conditions of a pass: labels[B] (the null class is added for the CFG rows); computes every layer's AdaLN

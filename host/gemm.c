@@ -190,31 +190,30 @@ static int few_rows(const vg_gemm *g, size_t M, vt_dtype dtype)
     return !g->packed && !g->simt && M <= (size_t)g->simt_rows && dtype == VT_F32;
 }
 
-int vg_reserve(vg_gemm *g, size_t M, size_t N, size_t K)
+/* The operand panels of sgemm_packed, grown to `bytes`. */
+static int grow_panels(vg_gemm *g, size_t bytes)
 {
-    if (M == 0 || N == 0 || g->packed || g->simt || few_rows(g, M, VT_F32)) return 0; /* no CLBlast call */
-    size_t need = 0;
-    int st = vg_clblast_temp_bytes(&g->clblast, 0, 0, M, N, K, 0, K, 0, N, 0, N, &need);
-    return st ? st : vg_clblast_reserve(&g->clblast, need);
+    if (bytes <= g->pack_bytes) return 0;
+    if (g->pack) vm_free(&g->rt->mem, g->pack);
+    g->pack = NULL;
+    g->pack_bytes = 0;
+    if (!(g->pack = vm_alloc(&g->rt->mem, VM_SCRATCH, bytes, "GEMM operand panels"))) return VARCL_E_RUNTIME;
+    g->pack_bytes = bytes;
+    return 0;
 }
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
 static int sgemm_packed(vg_gemm *g, int trans_b, size_t M, size_t N, size_t K, float alpha, cl_mem A, size_t a_off,
                         size_t lda, cl_mem B, size_t b_off, size_t ldb, cl_mem C, size_t c_off)
 {
-    size_t need = vg_weight_elems(1, K, N) * sizeof(float);
-    if (need > g->pack_bytes) {
-        if (g->pack) vm_free(&g->rt->mem, g->pack);
-        g->pack_bytes = 0;
-        if (!(g->pack = vm_alloc(&g->rt->mem, VM_SCRATCH, need, "GEMM operand panels"))) return VARCL_E_RUNTIME;
-        g->pack_bytes = need;
-    }
+    int st = grow_panels(g, vg_weight_elems(1, K, N) * sizeof(float));
+    if (st) return st;
     if (ldb > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
     cl_ulong bo = b_off;
     int lb = (int)ldb, tb = trans_b, k = (int)K, n = (int)N;
     size_t gsz[2] = {(N + PANEL - 1) / PANEL * PANEL, K};
-    int st = vr_launch(g->rt, g->k_pack, "pack_panels", 2, gsz, NULL, 8, VR_ARG(B), VR_ARG(bo), VR_ARG(lb), VR_ARG(tb),
+    st = vr_launch(g->rt, g->k_pack, "pack_panels", 2, gsz, NULL, 8, VR_ARG(B), VR_ARG(bo), VR_ARG(lb), VR_ARG(tb),
                        VR_ARG(k), VR_ARG(n), VR_ARG(alpha), VR_ARG(g->pack));
     return st ? st : linear_packed(g, 1, A, a_off, 0, lda, (vg_weight){g->pack, VT_F32}, 0, 0, C, c_off, 0, M, N, K,
                                    NULL, 0);
@@ -267,4 +266,49 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
         return linear_simt(g, 1, x, x_off, 0, K, wt, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     return st ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
+}
+
+/* ---- scratch sized before the work: the paths of vg_sgemm and vg_linear_batched above ---- */
+
+int vg_need_sgemm(vg_gemm *g, vg_need *n, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
+                  size_t lda, size_t b_off, size_t ldb, float beta, size_t c_off, size_t ldc)
+{
+    if (M == 0 || N == 0) return 0;
+    if (g->packed && !trans_a && beta == 0.0f && ldc == N) { /* sgemm_packed */
+        size_t bytes = vg_weight_elems(1, K, N) * sizeof(float);
+        if (bytes > n->panels) n->panels = bytes;
+        return 0;
+    }
+    if ((g->simt || few_rows(g, M, VT_F32)) && !trans_a && beta == 0.0f) return 0; /* linear_simt */
+    size_t bytes = 0;
+    int st = vg_clblast_temp_bytes(&g->clblast, trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc, &bytes);
+    if (!st && bytes > n->temp) n->temp = bytes;
+    return st;
+}
+
+int vg_need_linear(vg_gemm *g, vg_need *n, size_t batch, size_t x_off, size_t x_bs, vt_dtype wt_dtype, size_t wt_off,
+                   size_t wt_bs, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
+{
+    /* linear_packed and linear_simt need nothing; weights CLBlast cannot read are refused by the product itself */
+    if (M == 0 || N == 0 || batch == 0 || g->packed || g->simt || few_rows(g, M, wt_dtype) ||
+        !vg_weight_dtype_ok(g, wt_dtype))
+        return 0;
+    for (size_t b = 0; b < batch; b++) {
+        int st = vg_need_sgemm(g, n, 0, 0, M, N, K, x_off + b * x_bs, K, wt_off + b * wt_bs, N, 0.0f, y_off + b * y_bs,
+                               N);
+        if (st) return st;
+    }
+    return 0;
+}
+
+size_t vg_need_extra(const vg_gemm *g, const vg_need *n)
+{
+    return (n->temp > g->clblast.temp_bytes ? n->temp - g->clblast.temp_bytes : 0) +
+           (n->panels > g->pack_bytes ? n->panels - g->pack_bytes : 0);
+}
+
+int vg_reserve_need(vg_gemm *g, const vg_need *n)
+{
+    int st = vg_clblast_reserve(&g->clblast, n->temp);
+    return st ? st : grow_panels(g, n->panels);
 }

@@ -38,9 +38,23 @@ void vg_release(vg_gemm *g);
 /* One line for reports: "tuned file /path (linear: cpu-linear, conv: cpu-conv), packed weights". */
 void vg_describe(const vg_gemm *g, char *buf, size_t n);
 
-/* Grows CLBlast's temp buffer (where products run through CLBlast) to what y[M][N] = x[M][K] W[K][N] needs, so that
- * the product itself allocates nothing (a scale loop's products are reserved at their largest M before it). */
-int vg_reserve(vg_gemm *g, size_t M, size_t N, size_t K);
+/* What products need besides their operands, bytes, so that it can be allocated before the work (the per-request
+ * workspace, workspace.h). vg_need_sgemm and vg_need_linear raise *n to what vg_sgemm, resp. vg_linear_batched
+ * (vg_linear, vg_linear_act: batch 1) with the same arguments will ask for on g's device: they take the same path
+ * (CLBlast's figure is asked for the exact call), so the figures are exact. */
+typedef struct {
+    size_t temp;   /* CLBlast's temp buffer (clblast.h) */
+    size_t panels; /* vg_sgemm's operand panels on packed devices */
+} vg_need;
+int vg_need_sgemm(vg_gemm *g, vg_need *n, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
+                  size_t lda, size_t b_off, size_t ldb, float beta, size_t c_off, size_t ldc);
+int vg_need_linear(vg_gemm *g, vg_need *n, size_t batch, size_t x_off, size_t x_bs, vt_dtype wt_dtype, size_t wt_off,
+                   size_t wt_bs, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K);
+/* Device bytes that vg_reserve_need(g, n) adds to what g holds now (a buffer grows by freeing the old one first). */
+size_t vg_need_extra(const vg_gemm *g, const vg_need *n);
+/* Grows g's buffers to n: products within it allocate nothing. (Beyond it they grow their buffer, which fails where
+ * the memory pool is frozen, mem.h.) */
+int vg_reserve_need(vg_gemm *g, const vg_need *n);
 
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op = transpose when trans_* is set.
  * Offsets and leading dimensions in elements. When trans_a = 0 and beta = 0 (the decoder's attention) packed

@@ -9,6 +9,7 @@
 #include "sample_device.h"
 #include "vae.h"
 #include "vq.h"
+#include "workspace.h"
 
 #include <limits.h>
 #include <math.h>
@@ -228,6 +229,54 @@ static void pass_release(pass_state *ps)
     vd_release(&ps->d);
 }
 
+/* Rows per pass: the batch, or all n images when fewer (unless pad_passes keeps every pass at the batch). */
+static int pass_rows(const varcl_request *rq)
+{
+    return rq->batch > 0 && (rq->batch < rq->n || rq->pad_passes) ? rq->batch : rq->n;
+}
+
+/* What a request of passes of B images adds to the device, bytes. */
+typedef struct {
+    size_t kv;        /* the KV pages the plan needs */
+    size_t kv_alloc;  /* the KV pool and page table it allocates (a pool kept from an earlier request is live) */
+    size_t workspace; /* the growth of the products' and convolutions' scratch (workspace.h) */
+    size_t device;    /* all of it: KV pool, activations, VQ step, sampler, decoder maps, workspace */
+    vc_need ws;       /* the workspace itself */
+} request_bytes;
+
+static int size_request(varcl *v, const varcl_request *rq, const vp_plan *plan, int B, request_bytes *r)
+{
+    const var_hparams *h = &v->var.hp;
+    int L = h->latent;
+    memset(r, 0, sizeof *r);
+    size_t page_bytes = vk_page_bytes(rq->page_tokens, h->C, rq->kv_f16 != 0);
+    r->kv = vk_pages_needed(plan, 2 * B, rq->page_tokens) * page_bytes;
+    r->kv_alloc = rq->kv_pool_bytes ? rq->kv_pool_bytes : r->kv;
+    if (v->kv.n_chunks) r->kv_alloc = 0; /* a pool kept from an earlier request is already counted as live */
+    r->kv_alloc += vk_table_extra(&v->kv, plan, 2 * B, h->tokens, rq->page_tokens);
+    int st = vws_size(&r->ws, &v->conv, &v->var, &v->vae, B, L, !rq->skip_decode);
+    if (st) return st;
+    r->workspace = vc_need_extra(&v->conv, &r->ws);
+    r->device = r->kv_alloc + vf_bytes(h, B, &v->rt.policy) + vq_bytes(&v->vae.hp, B, L) +
+                (v->rt.policy.sample_device ? vsd_bytes(B, h->tokens, h->scales, L * L) : 0) +
+                (rq->skip_decode ? 0 : vd_bytes(&v->vae.hp, L)) + r->workspace;
+    return 0;
+}
+
+int varcl_request_bytes(varcl *v, const varcl_request *rq, size_t *device, size_t *workspace)
+{
+    vp_plan plan;
+    request_bytes r;
+    varcl_clear_error();
+    int st = validate(v, rq);
+    if (!st) st = request_plan(v, rq, &plan);
+    if (!st) st = size_request(v, rq, &plan, pass_rows(rq), &r);
+    if (st) return st;
+    *device = r.device;
+    *workspace = r.workspace;
+    return 0;
+}
+
 /* Runs the passes of a request; after each, on_pass gets the pass's images in *pass (n = the pass's images,
  * arrays sized for the batch and reused by the next pass). *totals: the request's shape, KV use and timings. */
 int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pass, void *user, varcl_images *totals)
@@ -242,27 +291,21 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     const var_hparams *h = &v->var.hp;
     vp_plan plan;
     if ((st = request_plan(v, rq, &plan))) return st;
-    /* B rows per pass: the batch, or all n images when fewer (unless pad_passes keeps every pass at the batch) */
-    int n = rq->n, B = rq->batch > 0 && (rq->batch < n || rq->pad_passes) ? rq->batch : n, L = h->latent, Cv = h->cvae;
+    int n = rq->n, B = pass_rows(rq), L = h->latent, Cv = h->cvae;
     int S = L << v->vae.hp.upsamples, V = h->vocab;
     /* refuse before any device work when the KV pool or the device (as varcl counts it) cannot hold the request */
-    size_t page_bytes = vk_page_bytes(rq->page_tokens, h->C, rq->kv_f16 != 0);
-    size_t need = vk_pages_needed(&plan, 2 * B, rq->page_tokens) * page_bytes;
-    if (rq->kv_pool_bytes && need > rq->kv_pool_bytes)
-        return varcl_fail(VARCL_E_RUNTIME, "request needs %zu KV bytes, more than the %zu-byte KV pool", need,
+    request_bytes need;
+    if ((st = size_request(v, rq, &plan, B, &need))) return st;
+    if (rq->kv_pool_bytes && need.kv > rq->kv_pool_bytes)
+        return varcl_fail(VARCL_E_RUNTIME, "request needs %zu KV bytes, more than the %zu-byte KV pool", need.kv,
                           rq->kv_pool_bytes);
-    size_t kv_alloc = rq->kv_pool_bytes ? rq->kv_pool_bytes : need;
-    if (v->kv.n_chunks) kv_alloc = 0; /* a pool kept from an earlier request is already counted as live */
-    const int on_device = v->rt.policy.sample_device; /* sampling in cl/sampler.cl: only ids cross, once a pass */
-    size_t device_need = kv_alloc + vf_bytes(h, B, &v->rt.policy) + vq_bytes(&v->vae.hp, B, L) +
-                         (on_device ? vsd_bytes(B, h->tokens, h->scales, L * L) : 0) +
-                         (rq->skip_decode ? 0 : vd_bytes(&v->vae.hp, L));
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
-    if (total && live + device_need > total)
+    if (total && live + need.device > total)
         return varcl_fail(VARCL_E_RUNTIME,
-                          "request needs about %zu device bytes (%zu of them KV) but only %zu of the device's %zu are "
-                          "free for varcl; try a smaller --batch, a smaller --depth or --kv-dtype f16",
-                          device_need, kv_alloc, total > live ? total - live : 0, total);
+                          "request needs about %zu device bytes (%zu of them KV, %zu scratch) but only %zu of the "
+                          "device's %zu are free for varcl; try a smaller --batch, a smaller --depth or --kv-dtype f16",
+                          need.device, need.kv_alloc, need.workspace, total > live ? total - live : 0, total);
+    const int on_device = v->rt.policy.sample_device; /* sampling in cl/sampler.cl: only ids cross, once a pass */
     out->n = n;
     out->size = S;
     out->scales = h->scales;
@@ -297,7 +340,8 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     }
     if ((st = vf_init(&ps.f, &v->rt, &v->gemm, &v->var, B)) || (st = vq_init(&ps.q, &v->rt, &v->conv, &v->vae, B, L)) ||
         (!rq->skip_decode && (st = vd_init(&ps.d, &v->rt, &v->gemm, &v->conv, &v->vae, L))) ||
-        (on_device && (st = vsd_init(&sd, &v->rt, B, h->tokens, h->scales, L * L))))
+        (on_device && (st = vsd_init(&sd, &v->rt, B, h->tokens, h->scales, L * L))) ||
+        (st = vc_reserve_need(&v->conv, &need.ws)))
         goto done;
     for (int i0 = 0; i0 < n; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
@@ -309,13 +353,16 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
         }
         pass.n = nb;
         if ((st = vk_begin(&v->rt, &v->kv, &plan, 2 * B, h->C, h->tokens, rq->page_tokens, rq->kv_f16 != 0,
-                             rq->kv_pool_bytes)) ||
-            (st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)) || (on_device && (st = vsd_begin(&sd, ids))))
+                             rq->kv_pool_bytes)))
+            goto done;
+        /* every buffer of the pass exists by now (vf_init, vq_init, vd_init, vsd_init, the workspace, vk_begin): an
+         * allocation inside it would be a first request's hidden cost on a GPU and escape the check above, so it
+         * fails instead, naming the part of the pass */
+        v->rt.mem.frozen = "the pass's conditions";
+        if ((st = vf_begin(&ps.f, lab)) || (st = vq_begin(&ps.q)) || (on_device && (st = vsd_begin(&sd, ids))))
             goto done;
         size_t used = v->kv.used_pages * v->kv.page_bytes;
         if (used > out->kv_bytes) out->kv_bytes = used;
-        /* every buffer of the scale loop exists by now (vf_init, vq_init, vsd_init, vk_begin): an allocation inside
-         * it would be a first request's hidden cost on a GPU and escape the check above, so it fails instead */
         v->rt.mem.frozen = "the scale loop";
         for (int si = 0; si < h->scales; si++) {
             int pn = h->patch[si], T = pn * pn;
@@ -365,7 +412,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
             else out->ms_vq += te - tc;
             out->ms_scale[si] += te - ta;
         }
-        v->rt.mem.frozen = NULL;
+        v->rt.mem.frozen = "the pass's token read";
         vk_end(&v->rt, &v->kv);
         if (on_device) {
             /* one read for the pass's tokens ([B][tokens], the layout of pass.tokens) and the scales' bad rows */
@@ -379,6 +426,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
             }
         }
         double td = now_ms();
+        v->rt.mem.frozen = "the decoder";
         for (int b = 0; b < nb && !rq->skip_decode; b++) {
             float *img = pass.image + (size_t)b * S * S * 3;
             if ((st = vd_decode(&ps.d, ps.q.fhat, (size_t)b * L * L * Cv, img))) goto done;
@@ -388,6 +436,7 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
                 px[i] = x >= 0 && x <= 255 ? (uint8_t)x : 0;
             }
         }
+        v->rt.mem.frozen = NULL; /* the caller's callback may use the device */
         if (!rq->skip_decode) out->ms_decode += now_ms() - td;
         if (on_pass && (st = on_pass(user, i0, &pass))) goto done;
     }

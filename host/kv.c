@@ -57,6 +57,23 @@ static int pack(vk_cache *kv, const vp_plan *p, int rows, size_t cap, size_t *si
     return 0;
 }
 
+/* The page table's shape: entries per (layer, row) and in all */
+static size_t table_entries(const vp_plan *p, int rows, int tokens, int page_tokens, int *max_pages)
+{
+    *max_pages = (tokens + page_tokens - 1) / page_tokens;
+    return (size_t)p->depth * rows * *max_pages;
+}
+
+size_t vk_table_extra(const vk_cache *kv, const vp_plan *p, int rows, int tokens, int page_tokens)
+{
+    int max_pages;
+    size_t bytes = table_entries(p, rows, tokens, page_tokens, &max_pages) * sizeof(int);
+    if (!kv->table) return bytes;
+    if (kv->rows == rows && kv->depth == p->depth && kv->max_pages == max_pages) return 0;
+    size_t held = (size_t)kv->depth * kv->rows * kv->max_pages * sizeof(int);
+    return bytes > held ? bytes - held : 0; /* vk_begin frees the old table first */
+}
+
 int vk_begin(vr_runtime *rt, vk_cache *kv, const vp_plan *p, int rows, int C, int tokens, int page_tokens, int f16,
              size_t pool_bytes)
 {
@@ -109,8 +126,8 @@ int vk_begin(vr_runtime *rt, vk_cache *kv, const vp_plan *p, int rows, int C, in
             }
         }
     }
-    int max_pages = (tokens + page_tokens - 1) / page_tokens;
-    size_t tab_n = (size_t)p->depth * rows * max_pages;
+    int max_pages;
+    size_t tab_n = table_entries(p, rows, tokens, page_tokens, &max_pages);
     if (kv->table && (kv->rows != rows || kv->depth != p->depth || kv->max_pages != max_pages)) {
         vm_free(&rt->mem, kv->table);
         kv->table = NULL;

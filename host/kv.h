@@ -31,6 +31,8 @@ typedef struct {
 /* Bytes of one page (K + V) and the pages a request of `rows` CFG rows needs under plan p. */
 size_t vk_page_bytes(int page_tokens, int C, int f16);
 size_t vk_pages_needed(const vp_plan *p, int rows, int page_tokens);
+/* Device bytes vk_begin's page table adds to what kv holds now (0 when the table it holds has the request's shape). */
+size_t vk_table_extra(const vk_cache *kv, const vp_plan *p, int rows, int tokens, int page_tokens);
 
 /* Prepares the cache for one request: assigns pages to every (layer, row) from the plan and uploads the table.
  * pool_bytes 0: the pool is (re)allocated to exactly the need; otherwise a pool of pool_bytes is allocated once and

@@ -216,6 +216,49 @@ static int attn_block(vd_state *d, const vw_attn *a, int cur, int side)
     return add_to(d, d->buf[cur], d->buf[t2], HW * C);
 }
 
+/* ---- the scratch of vd_decode: the same walk, its convolutions and attention products without running them ---- */
+
+static int res_need(vc_conv *c, const vw_res *r, int side, vc_need *n)
+{
+    int st;
+    if ((st = vc_need_forward(c, &r->conv1, 1, side, side, 1, n)) ||
+        (st = vc_need_forward(c, &r->conv2, 1, side, side, 1, n)))
+        return st;
+    return r->nin.wt.buf ? vc_need_forward(c, &r->nin, 1, side, side, 1, n) : 0;
+}
+
+static int attn_need(vc_conv *c, const vw_attn *a, int side, vc_need *n)
+{
+    size_t C = (size_t)a->norm.C, HW = (size_t)side * side, C3 = 3 * C;
+    int st;
+    if ((st = vc_need_forward(c, &a->qkv, 1, side, side, 1, n)) ||
+        (st = vg_need_sgemm(c->gemm, &n->gemm, 0, 1, HW, HW, C, 0, C3, C, C3, 0.0f, 0, HW)) ||
+        (st = vg_need_sgemm(c->gemm, &n->gemm, 0, 0, HW, C, HW, 0, HW, 2 * C, C3, 0.0f, 0, C)))
+        return st;
+    return vc_need_forward(c, &a->proj, 1, side, side, 1, n);
+}
+
+int vd_need(vc_conv *c, const vae_model *m, int latent, vc_need *n)
+{
+    const vae_hparams *hp = &m->hp;
+    int side = latent, st;
+    if ((st = vc_need_forward(c, &m->post_quant, 1, side, side, 1, n)) ||
+        (st = vc_need_forward(c, &m->conv_in, 1, side, side, 1, n)) || (st = res_need(c, &m->mid1, side, n)) ||
+        (hp->mid_attn && (st = attn_need(c, &m->mid_attn, side, n))) || (st = res_need(c, &m->mid2, side, n)))
+        return st;
+    for (int i = hp->levels - 1; i >= 0; i--) {
+        for (int j = 0; j < hp->blocks; j++)
+            if ((st = res_need(c, &m->up_block[i][j], side, n)) ||
+                (hp->has_attn[i] && (st = attn_need(c, &m->up_attn[i][j], side, n))))
+                return st;
+        if (hp->has_up[i]) {
+            if ((st = vc_need_forward(c, &m->up_conv[i], 1, side, side, 2, n))) return st;
+            side *= 2;
+        }
+    }
+    return vc_need_forward(c, &m->conv_out, 1, side, side, 1, n);
+}
+
 int vd_decode(vd_state *d, cl_mem fhat, size_t fhat_off, float *rgb)
 {
     const vae_model *m = d->m;

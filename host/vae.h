@@ -18,12 +18,15 @@ typedef struct {
     cl_kernel k_part, k_final, k_apply, k_add, k_softmax, k_bias;
 } vd_state;
 
-/* Device bytes vd_init allocates (the im2col scratch of conv.c is separate). */
+/* Device bytes vd_init allocates (the scratch of its convolutions and products is separate: vd_need). */
 size_t vd_bytes(const vae_hparams *hp, int latent);
 /* FLOPs of one decode (multiply-adds x 2: convolutions and attention). */
 double vd_flops(const vae_hparams *hp, int latent);
 int vd_init(vd_state *d, vr_runtime *rt, vg_gemm *gemm, vc_conv *conv, const vae_model *m, int latent);
 void vd_release(vd_state *d);
+/* Raises *n to what vd_decode's convolutions and attention products ask for (conv.h vc_need), for the model's
+ * decoder from a latent x latent input. */
+int vd_need(vc_conv *c, const vae_model *m, int latent, vc_need *n);
 
 /* Decodes one latent, f-hat [latent*latent][Cvae] at element offset fhat_off of `fhat`, into rgb [S][S][3] on
  * the host: clamp(x, -1, 1) then (x + 1) / 2, in [0, 1]. */

@@ -58,13 +58,14 @@ int vq_init(vq_state *q, vr_runtime *rt, vc_conv *conv, const vae_model *vae, in
         vq_release(q);
         return VARCL_E_RUNTIME;
     }
-    /* the phi convolutions run inside the scale loop: their scratch and GEMM temp buffer are sized here */
+    return 0;
+}
+
+int vq_need(vc_conv *conv, const vae_model *vae, int B, int latent, vc_need *n)
+{
     for (int k = 0; k < vae->hp.phis; k++) {
-        int st = vc_reserve(conv, &vae->phi[k], B, latent, latent, 1);
-        if (st) {
-            vq_release(q);
-            return st;
-        }
+        int st = vc_need_forward(conv, &vae->phi[k], B, latent, latent, 1, n);
+        if (st) return st;
     }
     return 0;
 }

@@ -23,6 +23,8 @@ typedef struct {
 size_t vq_bytes(const vae_hparams *hp, int B, int latent);
 int vq_init(vq_state *q, vr_runtime *rt, vc_conv *conv, const vae_model *vae, int B, int latent);
 void vq_release(vq_state *q);
+/* Raises *n to what the phi convolutions of a pass of B images ask for (conv.h vc_need). */
+int vq_need(vc_conv *conv, const vae_model *vae, int B, int latent, vc_need *n);
 /* Clears f-hat for a new pass. */
 int vq_begin(vq_state *q);
 
