@@ -44,7 +44,8 @@ int main(void)
 
     varcl_request rq = req(1);
     size_t device = 0, ws = 0, scratch0 = mp->stats.live[VM_SCRATCH]; /* CLBlast devices: the set check's temp */
-    CHECK(varcl_request_bytes(v, &rq, &device, &ws) == 0, "request bytes: %s", varcl_last_error());
+    int st = varcl_request_bytes(v, &rq, &device, &ws);
+    CHECK(st == 0, "request bytes: %s", varcl_last_error());
     printf("fresh object: the request needs %zu device bytes, %zu of them workspace (scratch live %zu)\n", device, ws,
            mp->stats.live[VM_SCRATCH]);
     CHECK(ws > 0 && ws < device, "the figure has a workspace part (%zu of %zu)", ws, device);
@@ -54,7 +55,7 @@ int main(void)
     mp->global_mem = live + device - ws / 2;
     vm_reset_peak(mp);
     varcl_images out;
-    int st = varcl_generate(v, &rq, &out);
+    st = varcl_generate(v, &rq, &out);
     const char *msg = varcl_last_error();
     CHECK(st == VARCL_E_RUNTIME && strstr(msg, "device bytes") && strstr(msg, "scratch") && !strchr(msg, '\n'),
           "a device without room for the workspace refuses the request in one line: %s", msg);
@@ -76,11 +77,12 @@ int main(void)
 
     /* the same shape again: the workspace is held; a larger batch needs at most its growth */
     size_t device2 = 0, ws2 = 1;
-    CHECK(varcl_request_bytes(v, &rq, &device2, &ws2) == 0 && ws2 == 0, "a second request needs no workspace (%zu)",
-          ws2);
+    st = varcl_request_bytes(v, &rq, &device2, &ws2);
+    CHECK(st == 0 && ws2 == 0, "a second request needs no workspace (%zu)", ws2);
     varcl_request big = req(3);
     size_t device3 = 0, ws3 = 0, scratch = mp->stats.live[VM_SCRATCH];
-    CHECK(varcl_request_bytes(v, &big, &device3, &ws3) == 0, "request bytes (batch 3): %s", varcl_last_error());
+    st = varcl_request_bytes(v, &big, &device3, &ws3);
+    CHECK(st == 0, "request bytes (batch 3): %s", varcl_last_error());
     st = varcl_generate(v, &big, &out);
     CHECK(st == 0, "batch 3: %s", varcl_last_error());
     if (!st) varcl_images_free(&out);
