@@ -75,6 +75,7 @@ static int chunk_size(const vc_conv *c, size_t row_bytes, int rows)
     return (int)chunk;
 }
 
+/* Grows the scratch to `bytes` (the old one freed first; the zero row stays). */
 static int reserve_scratch(vc_conv *c, size_t bytes)
 {
     if (bytes <= c->scratch_bytes) return 0;
