@@ -249,9 +249,6 @@ static vf_ln attn_ln(const vf_state *s, int l)
     return (vf_ln){s->ada, 6 * C, mod0 + 2 * C, mod0 + 4 * C};
 }
 
-/* Global size n rounded up to a multiple of the local size l (0: the driver's) */
-static size_t round_up(size_t n, size_t l) { return l ? (n + l - 1) / l * l : n; }
-
 /* Attention as scores = Q K^T, softmax, out = P V (policy.h attn_split) over chunks of s->attn_rows CFG rows (the
  * scores buffer's size). */
 static int attention_split(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool, int T, int kv_len, int tab0)
@@ -260,8 +257,8 @@ static int attention_split(vf_state *s, vk_cache *kv, cl_mem kpool, cl_mem vpool
     size_t local = s->rt->policy.simt_local, l3[3] = {local, 1, 1};
     for (int r0 = 0; r0 < s->R; r0 += s->attn_rows) {
         int rows = s->R - r0 < s->attn_rows ? s->R - r0 : s->attn_rows, srows = rows * H * T;
-        size_t gs[3] = {round_up(((size_t)kv_len + 7) / 8, local), ((size_t)T + 7) / 8, (size_t)rows * H};
-        size_t gv[3] = {round_up(VAR_HEAD_DIM / 8, local), ((size_t)T + 7) / 8, (size_t)rows * H};
+        size_t gs[3] = {((size_t)kv_len + 7) / 8, ((size_t)T + 7) / 8, (size_t)rows * H};
+        size_t gv[3] = {VAR_HEAD_DIM / 8, ((size_t)T + 7) / 8, (size_t)rows * H};
         size_t g1 = (size_t)srows;
         if ((st = vr_launch(s->rt, s->k_scores[kv->f16], "attn_scores", 3, gs, local ? l3 : NULL, 11, VR_ARG(s->q),
                             VR_ARG(kpool), VR_ARG(kv->table), VR_ARG(s->scores), VR_ARG(T), VR_ARG(C),
