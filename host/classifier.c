@@ -20,7 +20,7 @@ static cl_mem upload(vcls_model *m, const vt_set *s, const char *name, int ndim,
     /* f32 on every device: the classifier is small, and every product path reads f32 */
     wl_form f = {layout, m->gemm.packed, VT_F32};
     varcl_clear_error();
-    cl_mem b = wl_upload(&m->rt->mem, VM_WEIGHTS, s, t, &f, 1, name);
+    cl_mem b = wl_upload(&m->rt->mem, VM_WEIGHTS, s, t, &f, 1, NULL, name);
     if (b && dtype) *dtype = VT_F32;
     return b;
 }

@@ -60,7 +60,8 @@ varcl *varcl_open_sets(const vt_set *var, const vt_set *vae, const varcl_open_pa
         return NULL;
     }
     if ((st = vg_init(&v->gemm, &v->rt)) || (st = vc_init(&v->conv, &v->rt, &v->gemm)) ||
-        (st = var_load(&v->rt, var, p->weights, &v->var)) || (st = vae_load(&v->rt, vae, p->weights, &v->vae))) {
+        (st = var_load(&v->rt, var, p->weights, p->weight_cache, &v->var)) ||
+        (st = vae_load(&v->rt, vae, p->weights, p->weight_cache, &v->vae))) {
         varcl_close(v);
         return NULL;
     }
@@ -161,6 +162,11 @@ void varcl_get_info(const varcl *v, varcl_info *info)
         snprintf(info->weights_note, sizeof info->weights_note,
                  "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 "
                  "only");
+    if (strcmp(v->var.load.cache_why, v->vae.load.cache_why))
+        snprintf(info->weight_cache, sizeof info->weight_cache, "%.90s; VQ-VAE %.90s", v->var.load.cache_why,
+                 v->vae.load.cache_why);
+    else
+        snprintf(info->weight_cache, sizeof info->weight_cache, "%s", v->var.load.cache_why);
     memcpy(info->policy, v->rt.policy.name, sizeof info->policy);
     memcpy(info->driver_note, v->rt.policy.caution, sizeof info->driver_note);
 }

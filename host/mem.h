@@ -22,6 +22,8 @@ typedef struct {
     vm_stats stats;
     vm_entry *entries; /* live allocations (linked list) */
     int no_touch;      /* vm_alloc leaves buffers unfilled (policy.h touch_buffers = 0: Oclgrind) */
+    int host_threads;  /* > 0: buffers are host memory (policy.h host_weights); new ones are zeroed through a mapping
+                          on this many host threads (vm_host_prepare) instead of a fill */
     int hold_released; /* vm_free keeps the OpenCL buffer until vm_free_all (policy.h hold_released: Oclgrind) */
     vm_entry *held;    /* buffers vm_free took out of the accounting but has not released (hold_released) */
     const char *frozen; /* non-NULL: where allocating is a bug (a scale loop: its buffers are sized up front);
@@ -29,6 +31,11 @@ typedef struct {
 } vm_pool;
 
 const char *vm_tag_name(vm_tag tag);
+
+/* Backs `bytes` of mapped host memory at p for writing, on up to `threads` host threads (in huge pages where the
+ * kernel allows): one call per thread instead of a page fault per page; zero: also clears it. wload (weights
+ * written in place) and vm_alloc on host-memory devices. */
+void vm_host_prepare(void *p, size_t bytes, int threads, int zero);
 
 /* Allocates `bytes` (> 0) on the device under `tag`. Refuses, with a message naming `what`, a buffer larger than
  * CL_DEVICE_MAX_MEM_ALLOC_SIZE or one that would take varcl's total past CL_DEVICE_GLOBAL_MEM_SIZE.
@@ -41,6 +48,11 @@ cl_mem vm_alloc_copy(vm_pool *p, vm_tag tag, size_t bytes, const void *host, con
  * (CL_MAP_WRITE_INVALIDATE_REGION: the device's own memory on CPUs, a staging area elsewhere). Pass it to
  * vm_unmap when written. NULL on failure (nothing left allocated). */
 cl_mem vm_alloc_mapped(vm_pool *p, vm_tag tag, size_t bytes, const char *what, void **host);
+/* Same, over `bytes` of host memory the kernels read in place (CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR; host
+ * page-aligned): for devices whose buffers are host memory (policy host_weights), where the implementation uses
+ * the pointer as the buffer instead of copying it (pocl and rusticl do). The memory must stay mapped until the
+ * buffer is released and the queue has finished with it. Counted under `tag` like any buffer. */
+cl_mem vm_alloc_in_place(vm_pool *p, vm_tag tag, size_t bytes, const void *host, const char *what);
 /* Queues the upload of what was written through vm_alloc_mapped's pointer and returns without waiting, so that the
  * transfer overlaps the caller's next work (the queue is in order: later commands see the data). */
 int vm_unmap(vm_pool *p, cl_mem buf, void *host);

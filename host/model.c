@@ -7,6 +7,7 @@
 #include "gemm.h"
 #include "team.h"
 #include "varcl.h"
+#include "wcache.h"
 #include "wload.h"
 
 #include <stdio.h>
@@ -184,11 +185,35 @@ typedef struct {
     int weights;   /* VARCL_WEIGHTS_* */
     int threads;   /* host threads converting */
     vw_load_stats *stats;
+    wc_cache *cache; /* the weight cache, or NULL */
 } loader;
 
-static int loader_init(loader *ld, vr_runtime *rt, const vt_set *s, vm_tag tag, int weights, vw_load_stats *stats)
+/* Opens the weight cache where the device's buffers are host memory (policy host_weights) and it is not off; the
+ * signature names everything besides the file that decides the stored bytes (each tensor's form is checked too). */
+static void loader_cache(loader *ld, int weight_cache)
 {
-    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), vg_weights16(rt), weights, ht_threads(), stats};
+    const vr_device *d = &ld->rt->dev;
+    if (weight_cache == VARCL_WCACHE_OFF || !ld->rt->policy.host_weights) {
+        ld->stats->cache = WC_OFF;
+        snprintf(ld->stats->cache_why, sizeof ld->stats->cache_why, "%s",
+                 weight_cache == VARCL_WCACHE_OFF ? "off (--weight-cache off)"
+                                                  : "off (the device's buffers are not host memory)");
+        return;
+    }
+    char sig[1024], why[160];
+    snprintf(sig, sizeof sig, "device %.300s | driver %.200s | platform %.200s | weights %d packed %d w16 %d | wload %d", d->name,
+             d->driver, d->platform_version, ld->weights, ld->packed, ld->weights16, WL_FORMAT_VERSION);
+    ld->cache = wc_open(ld->s, sig, ld->threads, why, sizeof why);
+    if (!ld->cache) {
+        ld->stats->cache = WC_OFF;
+        snprintf(ld->stats->cache_why, sizeof ld->stats->cache_why, "not used: %s", why);
+    }
+}
+
+static int loader_init(loader *ld, vr_runtime *rt, const vt_set *s, vm_tag tag, int weights, int weight_cache,
+                       vw_load_stats *stats)
+{
+    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), vg_weights16(rt), weights, ht_threads(), stats, NULL};
     if (ld->packed < 0 || ld->threads < 0) return VARCL_E_INPUT;
     if (!ld->weights16 && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16))
         return varcl_fail(VARCL_E_INPUT,
@@ -197,10 +222,23 @@ static int loader_init(loader *ld, vr_runtime *rt, const vt_set *s, vm_tag tag, 
                           weights == VARCL_WEIGHTS_F16 ? "f16" : "bf16", rt->dev.name);
     memset(stats, 0, sizeof *stats);
     stats->ms = vr_now_ms();
+    loader_cache(ld, weight_cache);
     return 0;
 }
 
-static void loader_done(loader *ld) { ld->stats->ms = vr_now_ms() - ld->stats->ms; }
+/* Ends the load: the cache's new file is kept only when everything loaded. Returns the handle the model keeps
+ * (its buffers may be over the cache's mappings) until it is unloaded. */
+static wc_cache *loader_done(loader *ld)
+{
+    if (ld->cache) {
+        int c = wc_finish(ld->cache, !ld->st);
+        ld->stats->cache = c;
+        snprintf(ld->stats->cache_why, sizeof ld->stats->cache_why, "%s",
+                 c == WC_HIT ? "read in place" : c == WC_WRITTEN ? "written" : "not kept (this load differed)");
+    }
+    ld->stats->ms = vr_now_ms() - ld->stats->ms;
+    return ld->cache;
+}
 
 /* The dtype a weight matrix from t is stored in (wload's layout `layout`). */
 static vt_dtype matrix_dtype(loader *ld, const vt_tensor *t, wl_layout layout)
@@ -232,7 +270,7 @@ static cl_mem up_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t d
     }
     wl_form f = {layout, ld->packed, layout == WL_PLAIN ? VT_F32 : matrix_dtype(ld, t, layout)};
     varcl_clear_error();
-    cl_mem m = wl_upload(&ld->rt->mem, ld->tag, ld->s, t, &f, ld->threads, name);
+    cl_mem m = wl_upload(&ld->rt->mem, ld->tag, ld->s, t, &f, ld->threads, ld->cache, name);
     if (!m) { /* non-finite values (input) or the device (run-time) */
         ld->st = varcl_last_status() ? varcl_last_status() : VARCL_E_RUNTIME;
         return NULL;
@@ -276,7 +314,7 @@ static float *host_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t
     return f;
 }
 
-int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m)
+int var_load(vr_runtime *rt, const vt_set *s, int weights, int weight_cache, var_model *m)
 {
     memset(m, 0, sizeof *m);
     int st = var_read_hparams(s, &m->hp);
@@ -284,7 +322,7 @@ int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m)
     const var_hparams *hp = &m->hp;
     int C = hp->C, F = hp->ffn, H = hp->heads;
     loader ld;
-    if ((st = loader_init(&ld, rt, s, VM_WEIGHTS, weights, &m->load))) return st;
+    if ((st = loader_init(&ld, rt, s, VM_WEIGHTS, weights, weight_cache, &m->load))) return st;
     if (!(m->blocks = calloc((size_t)hp->depth, sizeof *m->blocks))) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
     m->class_emb = host_t(&ld, "class_emb.weight", 2, hp->classes + 1, C, 0);
     float *pos_start = host_t(&ld, "pos_start", 3, 1, 1, C);
@@ -340,12 +378,20 @@ int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m)
 #undef BN
     m->params = ld.params;
     if (!ld.st) ld.st = vr_finish(rt); /* the queued uploads */
-    loader_done(&ld);
+    m->wcache = loader_done(&ld);
     if (ld.st) {
         var_unload(rt, m);
         return ld.st;
     }
     return 0;
+}
+
+/* The weight cache's mappings go after the buffers over them, once the queue is done with them. */
+static void release_cache(vr_runtime *rt, wc_cache *c)
+{
+    if (!c) return;
+    if (rt->queue) clFinish(rt->queue);
+    wc_close(c);
 }
 
 void var_unload(vr_runtime *rt, var_model *m)
@@ -362,6 +408,7 @@ void var_unload(vr_runtime *rt, var_model *m)
     free(m->blocks);
     free(m->class_emb);
     free(m->start);
+    release_cache(rt, m->wcache);
     memset(m, 0, sizeof *m);
 }
 
@@ -424,14 +471,14 @@ static void attn_w(loader *ld, vw_attn *a, const char *prefix, int C)
     conv_w(ld, &a->proj, n, C, C, 1);
 }
 
-int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m)
+int vae_load(vr_runtime *rt, const vt_set *s, int weights, int weight_cache, vae_model *m)
 {
     memset(m, 0, sizeof *m);
     int st = vae_read_hparams(s, &m->hp);
     if (st) return st;
     const vae_hparams *hp = &m->hp;
     loader ld;
-    if ((st = loader_init(&ld, rt, s, VM_VAE, weights, &m->load))) return st;
+    if ((st = loader_init(&ld, rt, s, VM_VAE, weights, weight_cache, &m->load))) return st;
     int z = hp->zch, top = hp->ch * hp->ch_mult[hp->levels - 1];
     m->codebook = up_v(&ld, "quantize.embedding.weight", 2, hp->vocab, z, 0, 0);
     char n[256];
@@ -466,7 +513,7 @@ int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m)
     norm_w(&ld, &m->norm_out, "decoder.norm_out", hp->ch);
     conv_w(&ld, &m->conv_out, "decoder.conv_out", hp->ch, 3, 3);
     if (!ld.st) ld.st = vr_finish(rt); /* the queued uploads */
-    loader_done(&ld);
+    m->wcache = loader_done(&ld);
     if (ld.st) {
         vae_unload(rt, m);
         return ld.st;
@@ -517,5 +564,6 @@ void vae_unload(vr_runtime *rt, vae_model *m)
         free_conv(rt, &m->up_conv[i]);
     }
     free_norm(rt, &m->norm_out);
+    release_cache(rt, m->wcache);
     memset(m, 0, sizeof *m);
 }

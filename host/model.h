@@ -77,6 +77,8 @@ typedef struct {
     size_t matrix_bytes[3]; /* device bytes of weight matrices stored as f32, f16, bf16 */
     int widened;            /* 16-bit checkpoint matrices stored as f32 (the device's products read f32 only) */
     double ms;              /* wall time */
+    int cache;              /* WC_*: what the weight cache did (wcache.h) */
+    char cache_why[200];    /* the same in words: "read in place", "written", "off (...)", "not used: ..." */
 } vw_load_stats;
 
 typedef struct {
@@ -96,6 +98,7 @@ typedef struct {
     float *start;               /* host [2][C]: pos_start, then lvl_embed[0] + pos_1LC[0] (step-0 input) */
     size_t params;              /* parameter count (weights read) */
     vw_load_stats load;
+    struct wc_cache *wcache;    /* the weight cache its buffers may lie in (closed at var_unload), or NULL */
 } var_model;
 
 typedef struct {
@@ -110,6 +113,7 @@ typedef struct {
     vw_conv up_conv[VAE_MAX_LEVELS];
     vw_norm norm_out;
     vw_load_stats load;
+    struct wc_cache *wcache;    /* as var_model's */
 } vae_model;
 
 /* Shapes only (no device): used by loading, --info and tests. Errors name the file and tensor. */
@@ -122,10 +126,12 @@ int vae_read_hparams(const vt_set *s, vae_hparams *hp);
  *   f32, f16, bf16: every matrix in that dtype (rounded to nearest even where it narrows).
  * 16-bit matrices need products that read them (vg_weights16: linear_packed, linear_simt; CLBlast reads f32): where
  * products run through CLBlast keep stores f32 (load.widened says so) and f16 / bf16 are an input error. Biases, norms
- * and embeddings are f32. On failure everything uploaded so far is released. */
-int var_load(vr_runtime *rt, const vt_set *s, int weights, var_model *m);
+ * and embeddings are f32. On failure everything uploaded so far is released.
+ * weight_cache: VARCL_WCACHE_AUTO keeps the stored tensors in the weight cache where the device's buffers are host
+ * memory, and reads them there in place on the next load of the same file (wcache.h); VARCL_WCACHE_OFF never. */
+int var_load(vr_runtime *rt, const vt_set *s, int weights, int weight_cache, var_model *m);
 void var_unload(vr_runtime *rt, var_model *m);
-int vae_load(vr_runtime *rt, const vt_set *s, int weights, vae_model *m);
+int vae_load(vr_runtime *rt, const vt_set *s, int weights, int weight_cache, vae_model *m);
 void vae_unload(vr_runtime *rt, vae_model *m);
 
 #endif

@@ -123,6 +123,12 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     int oclgrind = strstr(plat, "Oclgrind") != NULL;
     p->touch_buffers = !oclgrind;
     p->hold_released = oclgrind;
+    /* CPU drivers with host memory as device memory use a CL_MEM_USE_HOST_PTR pointer as the buffer (measured: pocl
+     * 3.1 and rusticl 22.3 read a mapped file's pages in place, no copy); on GPUs that pointer would be copied, and
+     * Oclgrind is left to check varcl's own buffers */
+    cl_bool unified = CL_FALSE;
+    clGetDeviceInfo(device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
+    p->host_weights = unified && (type & CL_DEVICE_TYPE_CPU) && !oclgrind;
     /* CLBlast on GPUs; linear_simt on other SIMD-lane drivers, and on Oclgrind (a simulated GPU), which should check
      * varcl's kernels and takes minutes to simulate CLBlast's */
     if (p->family == VP_GPU && (!(type & CL_DEVICE_TYPE_GPU) || oclgrind)) p->product = VP_PRODUCT_SIMT;

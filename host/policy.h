@@ -64,6 +64,8 @@ typedef struct {
     int split_fma;             /* kernels' VFMA as multiply + add: the device has no hardware FMA (CL_FP_FMA) */
     int clblast_sets;          /* VP_SETS_*: parameter sets without a tuning file */
     int clblast_direct_small;  /* small CLBlast products take the direct kernel (XGEMM_MIN_INDIRECT_SIZE 64) */
+    int host_weights;          /* buffers are host memory the device reads in place: weights may stay in the weight
+                                  cache's file (wcache.h) */
     int touch_buffers;         /* vm_alloc fills new buffers (so lazy allocation fails at once); 0 on Oclgrind */
     int hold_released;         /* vm_free keeps buffers until shutdown (Oclgrind: see policy.c) */
     size_t bench_gemm_n;       /* vbench's SGEMM peak: an n x n x n product */

@@ -1,5 +1,6 @@
 /* runtime: OpenCL devices, context, program build + binary cache, kernel table, launches (see runtime.h). */
 #include "runtime.h"
+#include "team.h"
 
 #include "cachefile.h"
 #include "policy_tune.h"
@@ -402,6 +403,8 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     rt->mem.max_alloc = rt->dev.max_alloc;
     rt->mem.no_touch = !rt->policy.touch_buffers;
     rt->mem.hold_released = rt->policy.hold_released;
+    rt->mem.host_threads = rt->policy.host_weights ? ht_threads() : 0;
+    if (rt->mem.host_threads < 0) rt->mem.host_threads = 1; /* a bad VARCL_HOST_THREADS is reported by the loader */
     if ((st = build_program(rt))) {
         vr_close(rt);
         return st;

@@ -143,6 +143,11 @@ vt_set *st_load(const char *path)
         munmap(map, len);
         return NULL;
     }
+    char id[160];
+    snprintf(id, sizeof id, "dev %llu ino %llu size %zu mtime %lld.%09ld ctime %lld.%09ld", (unsigned long long)sb.st_dev,
+             (unsigned long long)sb.st_ino, len, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
+             (long long)sb.st_ctim.tv_sec, (long)sb.st_ctim.tv_nsec);
+    vt_set_identity(s, id);
     return parse(s, path, map, len);
 }
 

@@ -44,6 +44,7 @@ struct vt_set {
     void *map; /* safetensors mmap, or NULL */
     size_t map_len;
     int owns_data; /* 1: each tensor's data was malloc'd by us */
+    char identity[160]; /* the file's identity (vt_set_identity), or "" */
 };
 
 static vt_set *set_alloc(const char *origin)
@@ -56,6 +57,10 @@ static vt_set *set_alloc(const char *origin)
     }
     return s;
 }
+
+void vt_set_identity(vt_set *s, const char *id) { snprintf(s->identity, sizeof s->identity, "%s", id); }
+const char *vt_identity(const vt_set *s) { return s->identity; }
+size_t vt_file_bytes(const vt_set *s) { return s->map_len; }
 
 vt_set *vt_new(const char *origin)
 {

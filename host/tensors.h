@@ -92,6 +92,13 @@ void vt_map_pages(const vt_set *s, const vt_tensor *t);
 
 /* Internal: used by safetensors.c to build a set over a mapped file. */
 vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len);
+/* The identity of the file a set was read from: a string that changes whenever the file's contents may have
+ * (st_load: device, inode, size, modification and change times), or "" for sets made in memory. Keys the weight
+ * cache (wcache.h). */
+void vt_set_identity(vt_set *s, const char *id);
+const char *vt_identity(const vt_set *s);
+/* Bytes of the mapped file (0 for sets made in memory). */
+size_t vt_file_bytes(const vt_set *s);
 int vt_add_raw(vt_set *s, const char *name, vt_dtype dtype, int ndim, const int64_t *shape, const void *data);
 
 #endif

@@ -26,6 +26,10 @@ typedef struct varcl varcl;
 /* How weight matrices are stored on the device. KEEP: as the checkpoint stores them (16-bit stays 16-bit: half the
  * memory, the same values); the others convert. Products always compute in f32. */
 enum { VARCL_WEIGHTS_KEEP, VARCL_WEIGHTS_F32, VARCL_WEIGHTS_F16, VARCL_WEIGHTS_BF16 };
+/* The weight cache (host/wcache.h): AUTO, where the device's buffers are host memory (CPU devices), the tensors of a
+ * checkpoint file as the device stores them are kept in varcl's cache directory and read there in place on the
+ * next load of that file (no conversion, no fresh memory); OFF: never. */
+enum { VARCL_WCACHE_AUTO, VARCL_WCACHE_OFF };
 
 typedef struct {
     const char *model_path; /* VAR safetensors; NULL = the built-in demo model (builtin.h) */
@@ -33,8 +37,9 @@ typedef struct {
     const char *device;     /* index or substring of platform/device/vendor; NULL = $VARCL_DEVICE or default */
     int profiling;          /* 1: queue with profiling enabled (vbench) */
     int weights;            /* VARCL_WEIGHTS_*: storage of weight matrices (default KEEP) */
+    int weight_cache;       /* VARCL_WCACHE_*: the weight cache (default AUTO) */
 } varcl_open_params;
-#define VARCL_OPEN_DEFAULT {NULL, NULL, NULL, 0, VARCL_WEIGHTS_KEEP}
+#define VARCL_OPEN_DEFAULT {NULL, NULL, NULL, 0, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO}
 
 typedef struct {
     const int *labels; /* n class ids, one image each */
@@ -91,6 +96,8 @@ typedef struct {
     size_t file_bytes;         /* checkpoint bytes read (both files) */
     double load_ms;            /* wall time of reading, converting and uploading them */
     char weights_note[320];    /* "" or one line: 16-bit checkpoint matrices stored as f32 on this device, and why */
+    char weight_cache[200];    /* what the weight cache did: "read in place", "written", "off (...)", "not used: ..."
+                                  (the VAR model's load; the VQ-VAE's where it differs, after "; VQ-VAE ") */
     char driver_note[320];     /* "" or one line: a setting of the driver's environment that makes it far slower */
     char policy[16]; /* the device policy's family: "cpu" or "gpu" (host/policy.h) */
 } varcl_info;

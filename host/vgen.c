@@ -733,6 +733,7 @@ int main(int argc, char **argv)
         printf("weights: %s, %zu bytes on the device (VQ-VAE %zu)\n", info.weights, info.weights_bytes, info.vae_bytes);
         printf("load: %.2f s for %zu bytes of checkpoint (%.2f GB/s)\n", info.load_ms / 1e3, info.file_bytes,
                info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0);
+        printf("weight cache: %s\n", info.weight_cache);
         varcl_close(v);
         vcfg_free(s);
         return stdout_ok(0);

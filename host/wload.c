@@ -4,6 +4,7 @@
 #include "conv.h"
 #include "error.h"
 #include "team.h"
+#include "wcache.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -268,39 +269,42 @@ size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
     return bad;
 }
 
-/* Prepares the mapped buffer's memory for one pass of writes. In a VM the first touch of each page costs the
- * hypervisor's fault as well as the kernel's (measured 10 us per 4 KiB page: 0.4 GB/s for fresh memory); with
- * transparent huge pages in "madvise" mode, asking for them made that 6-8x cheaper. Then the pages are backed in
- * one call instead of a fault each. Advice only: a no-op where the mapping is not ordinary memory (a GPU driver's
- * staging area) or the kernel lacks the advice. */
-static void prepare_write(void *p, size_t bytes)
+static cl_mem refuse_nonfinite(const vt_set *s, const vt_tensor *t, size_t bad)
 {
-    uintptr_t lo = (uintptr_t)p, hi = lo + bytes, huge = (uintptr_t)2 << 20;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (lo + huge - 1) / huge * huge, b = hi / huge * huge;
-    if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
-    a = (lo + page - 1) / page * page;
-    b = hi / page * page;
-    if (b > a) madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+    /* upstream stops at sampling on such weights (NaN logits); we stop at load, naming the tensor */
+    varcl_fail(VARCL_E_INPUT,
+               "%s: tensor '%s' has %zu non-finite values (NaN or infinite) of %lld: the checkpoint is damaged or "
+               "diverged in training",
+               vt_origin(s), t->name, bad, (long long)t->numel);
+    return NULL;
 }
 
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
-                 const char *what)
+                 wc_cache *cache, const char *what)
 {
     size_t bytes = wl_bytes(t, f);
-    void *host;
-    cl_mem buf = vm_alloc_mapped(p, tag, bytes, what, &host);
+    cl_mem buf = NULL;
+    if (cache && wc_take(cache, p, tag, t, f, bytes, what, &buf)) return NULL;
+    if (buf) return buf;
+    void *host = cache ? wc_reserve(cache, bytes) : NULL;
+    if (host) { /* converted into the new cache file, whose pages become the buffer */
+        vm_host_prepare(host, bytes, threads, 0);
+        vt_map_pages(s, t);
+        size_t bad = wl_write(t, f, host, threads);
+        if (bad) return refuse_nonfinite(s, t, bad); /* the file is dropped when the load fails */
+        if (!(buf = vm_alloc_in_place(p, tag, bytes, host, what))) return NULL;
+        wc_keep(cache, t, f, host, bytes);
+        vt_release_pages(s, t);
+        return buf;
+    }
+    buf = vm_alloc_mapped(p, tag, bytes, what, &host);
     if (!buf) return NULL;
-    prepare_write(host, bytes);
+    vm_host_prepare(host, bytes, threads, 0);
     vt_map_pages(s, t);
     size_t bad = wl_write(t, f, host, threads);
     if (vm_unmap(p, buf, host) || bad) {
         vm_free(p, buf);
-        if (bad) /* upstream stops at sampling on such weights (NaN logits); we stop at load, naming the tensor */
-            varcl_fail(VARCL_E_INPUT,
-                       "%s: tensor '%s' has %zu non-finite values (NaN or infinite) of %lld: the checkpoint is damaged "
-                       "or diverged in training",
-                       vt_origin(s), t->name, bad, (long long)t->numel);
-        return NULL;
+        return bad ? refuse_nonfinite(s, t, bad) : NULL;
     }
     vt_release_pages(s, t);
     return buf;

@@ -14,6 +14,10 @@
 
 #include <stddef.h>
 
+/* The version of the layouts below and of the panels' shape: part of the weight cache's key (wcache.h), so that a
+ * varcl that lays weights out differently never reads an older one's files. Bump it with any such change. */
+#define WL_FORMAT_VERSION 1
+
 typedef enum {
     WL_PLAIN,  /* as stored, f32: biases, norms, embeddings, codebook */
     WL_LINEAR, /* torch Linear [out][in] -> one matrix, K = in, N = out */
@@ -36,10 +40,14 @@ size_t wl_bytes(const vt_tensor *t, const wl_form *f);
  * Returns the number of non-finite (NaN or infinite) values of t, counted as they pass. */
 size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads);
 
+typedef struct wc_cache wc_cache; /* wcache.h */
+
 /* Allocates t's device buffer under `tag` (named `what` in messages), writes it through a mapping (wl_write) and
- * queues its upload; then drops t's file pages from the process (vt_release_pages). NULL on failure: a tensor with
+ * queues its upload; then drops t's file pages from the process (vt_release_pages). With a weight cache (else
+ * NULL): a tensor the cache holds becomes a buffer over the cache file, nothing converted; while the cache writes
+ * a new file, t is converted into that file, which then is the buffer (wcache.h). NULL on failure: a tensor with
  * non-finite values is an input error naming it and the file. */
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
-                 const char *what);
+                 wc_cache *cache, const char *what);
 
 #endif

@@ -199,7 +199,7 @@ static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, 
 {
     int packed = vg_packed_layout(&rt), w16 = vg_weights16(&rt);
     var_model m;
-    int st = var_load(&rt, var, weights, &m);
+    int st = var_load(&rt, var, weights, VARCL_WCACHE_AUTO, &m);
     int refused = !w16 && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16);
     if (refused) {
         CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), "CLBlast"),
@@ -230,7 +230,7 @@ static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, 
     var_unload(&rt, &m);
 
     vae_model a;
-    st = vae_load(&rt, vae, weights, &a);
+    st = vae_load(&rt, vae, weights, VARCL_WCACHE_AUTO, &a);
     CHECK(st == 0, "%s: vae_load: %s", what, varcl_last_error());
     if (st) return;
     /* conv_in: 3x3 z -> top; on its path: Winograd (U from the file's values, f32 under keep) or im2col */
