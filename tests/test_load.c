@@ -2,20 +2,26 @@
  * exactly as the plain path (convert to f32, transpose, pack, round) does; on the device, each checkpoint dtype x
  * --weights choice holds the file's values (spot checks read back from the buffers), 16-bit storage gives the same
  * tokens and images as the same values widened to f32 (upstream fixtures, and a bf16 copy of them); a file cut
- * mid-tensor is refused; and a load's peak host memory stays near the device bytes, not twice the file. */
+ * mid-tensor is refused; a load's peak host memory stays near the device bytes, not twice the file; and the weight
+ * cache (host/wcache.c) writes a file on the first load, reads it in place on the next with the same bytes on the
+ * device and the same tokens, and rewrites a damaged, cut or outdated file. */
 #include "check.h"
 #include "conv.h"
 #include "demo.h"
 #include "generate.h"
 #include "model.h"
 #include "safetensors.h"
+#include "wcache.h"
 #include "wload.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -296,6 +302,270 @@ static void same_output(const vt_set *var16, const vt_set *vae16, const vt_set *
     varcl_images_free(&b);
 }
 
+
+/* ---- the weight cache ---- */
+
+/* Files in dir whose names start with `prefix` and contain `part`. */
+static int count_files(const char *dir, const char *prefix, const char *part)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        n += !strncmp(de->d_name, prefix, strlen(prefix)) && strstr(de->d_name, part) != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* The path of the one weights-*.bin file in dir ("" if not exactly one). */
+static void the_cache_file(const char *dir, char *buf, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int found = 0;
+    buf[0] = 0;
+    while (d && (de = readdir(d)))
+        if (!strncmp(de->d_name, "weights-", 8) && strlen(de->d_name) > 12 &&
+            !strcmp(de->d_name + strlen(de->d_name) - 4, ".bin") && found++ == 0)
+            snprintf(buf, n, "%s/%s", dir, de->d_name);
+    if (d) closedir(d);
+    if (found != 1) buf[0] = 0;
+}
+
+/* Removes dir and the files in it. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[1600];
+    while (d && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            remove(p);
+        }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+/* 1 when two device buffers hold the same bytes. */
+static int same_buffer(cl_mem a, cl_mem b)
+{
+    size_t na = 0, nb = 0;
+    clGetMemObjectInfo(a, CL_MEM_SIZE, sizeof na, &na, NULL);
+    clGetMemObjectInfo(b, CL_MEM_SIZE, sizeof nb, &nb, NULL);
+    uint8_t *x = malloc(na + 1), *y = malloc(nb + 1);
+    int same = x && y && na == nb && !vr_read(&rt, a, 0, na, x) && !vr_read(&rt, b, 0, nb, y) && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Loads the VAR model of `path` with the cache `mode`; *cache: what the cache did (WC_*). */
+static int load_var(const char *path, int weights, int mode, var_model *m, int *cache)
+{
+    vt_set *s = st_load(path);
+    int st = s ? var_load(&rt, s, weights, mode, m) : VARCL_E_INPUT;
+    *cache = st ? -1 : m->load.cache;
+    vt_free(s); /* the model keeps nothing of the set: buffers are on the device or in the cache's mappings */
+    return st;
+}
+
+/* Every matrix and a bias of two loads hold the same bytes. */
+static int same_model(const var_model *a, const var_model *b)
+{
+    int same = same_buffer(a->head_wt.buf, b->head_wt.buf) && same_buffer(a->word_wt.buf, b->word_wt.buf);
+    for (int l = 0; same && l < a->hp.depth; l++) {
+        const var_block *x = &a->blocks[l], *y = &b->blocks[l];
+        same = same_buffer(x->qkv_wt.buf, y->qkv_wt.buf) && same_buffer(x->proj_wt.buf, y->proj_wt.buf) &&
+               same_buffer(x->fc1_wt.buf, y->fc1_wt.buf) && same_buffer(x->fc2_wt.buf, y->fc2_wt.buf) &&
+               same_buffer(x->fc1_b, y->fc1_b) && (!x->ada_wt.buf || same_buffer(x->ada_wt.buf, y->ada_wt.buf));
+    }
+    return same;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    int ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out && fclose(out)) ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* Tokens and image bytes of two labels at top-k 1 from the files, with the cache `mode`. */
+static int generate_files(const char *var, const char *vae, int mode, varcl_images *out)
+{
+    varcl_open_params p = VARCL_OPEN_DEFAULT;
+    p.model_path = var;
+    p.vae_path = vae;
+    p.weight_cache = mode;
+    varcl *v = varcl_open(&p);
+    if (!v) return varcl_last_status();
+    int labels[2] = {1, 5};
+    varcl_request rq = VARCL_REQUEST_DEFAULT;
+    rq.labels = labels;
+    rq.n = 2;
+    rq.top_k = 1;
+    rq.top_p = 0;
+    int st = varcl_generate(v, &rq, out);
+    varcl_close(v);
+    return st;
+}
+
+static void test_weight_cache(const char *dir)
+{
+    if (!rt.policy.host_weights) {
+        printf("weight cache: %s's buffers are not host memory, skipped\n", rt.dev.name);
+        return;
+    }
+    char cache[1200], var[1200], vae[1200], bad[1200], file[1400], saved[1200] = "";
+    const char *env = getenv("VARCL_CACHE_DIR");
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    snprintf(cache, sizeof cache, "%s/wcache", dir);
+    snprintf(var, sizeof var, "%s/wc_var.safetensors", dir);
+    snprintf(vae, sizeof vae, "%s/wc_vae.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/wc_nan.safetensors", dir);
+    setenv("VARCL_CACHE_DIR", cache, 1);
+    int st = copy_file(check_data("upstream-tiny/var.safetensors"), var);
+    st = st || copy_file(check_data("upstream-tiny/vae.safetensors"), vae);
+    CHECK(st == 0, "weight cache: copies of the fixtures");
+
+    /* the first load writes the file, the next reads it in place: the same bytes as a load without it */
+    var_model off, written, hit;
+    int c0 = 0, c1 = 0, c2 = 0;
+    st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_OFF, &off, &c0);
+    st = st || load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &written, &c1);
+    st = st || load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &hit, &c2);
+    CHECK(!st && c0 == WC_OFF && c1 == WC_WRITTEN && c2 == WC_HIT,
+          "weight cache: off, then written, then read in place (got %d %d %d: %s)", c0, c1, c2, varcl_last_error());
+    CHECK(count_files(cache, "weights-", ".bin") == 1 && count_files(cache, "weights-", ".tmp") == 0,
+          "weight cache: one file, no temporary (%d, %d)", count_files(cache, "weights-", ".bin"),
+          count_files(cache, "weights-", ".tmp"));
+    if (!st) {
+        CHECK(same_model(&off, &written) && same_model(&off, &hit),
+              "weight cache: the written and the cached loads hold the bytes of a load without the cache");
+        var_unload(&rt, &off);
+        var_unload(&rt, &written);
+        var_unload(&rt, &hit);
+    }
+
+    /* tokens and images through the cache (VAR and VQ-VAE read in place) equal those without it */
+    varcl_images a, b;
+    int sa = generate_files(var, vae, VARCL_WCACHE_AUTO, &a); /* the VQ-VAE's file is written here */
+    varcl_images_free(&a);
+    sa = sa || generate_files(var, vae, VARCL_WCACHE_AUTO, &a);
+    int sb = generate_files(var, vae, VARCL_WCACHE_OFF, &b);
+    CHECK(sa == 0 && sb == 0, "weight cache: generate: %s", varcl_last_error());
+    if (!sa && !sb) {
+        size_t nt = (size_t)a.n * a.tokens_per_image, diff = 0, px = (size_t)a.n * a.size * a.size * 3, pdiff = 0;
+        for (size_t i = 0; i < nt; i++) diff += a.tokens[i] != b.tokens[i];
+        for (size_t i = 0; i < px; i++) pdiff += a.rgb[i] != b.rgb[i];
+        CHECK(diff == 0 && pdiff == 0, "weight cache: %zu of %zu tokens, %zu of %zu image bytes differ", diff, nt,
+              pdiff, px);
+        varcl_images_free(&a);
+        varcl_images_free(&b);
+    }
+    CHECK(count_files(cache, "weights-", ".bin") == 2, "weight cache: a file for the VQ-VAE too (%d files)",
+          count_files(cache, "weights-", ".bin"));
+
+    /* a damaged file (one byte of tensor data), then a cut one: found, removed and written again */
+    for (int damage = 0; damage < 2; damage++) {
+        /* isolate the VAR model's cache file: a fresh cache dir holding only it */
+        char solo[1300];
+        snprintf(solo, sizeof solo, "%s/solo%d", dir, damage);
+        setenv("VARCL_CACHE_DIR", solo, 1);
+        var_model m;
+        int c = 0;
+        st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c);
+        if (!st) var_unload(&rt, &m);
+        the_cache_file(solo, file, sizeof file);
+        struct stat sb_;
+        CHECK(!st && c == WC_WRITTEN && file[0] && stat(file, &sb_) == 0, "weight cache: a file in %s", solo);
+        if (st || !file[0]) continue;
+        int fd = open(file, O_RDWR);
+        if (damage == 0) { /* flip a byte in the first tensor's data */
+            uint8_t byte = 0;
+            CHECK(fd >= 0 && pread(fd, &byte, 1, 100) == 1, "read the cache file");
+            byte ^= 0x40;
+            CHECK(fd >= 0 && pwrite(fd, &byte, 1, 100) == 1, "damage the cache file");
+        } else { /* cut in the middle */
+            CHECK(fd >= 0 && ftruncate(fd, sb_.st_size / 2) == 0, "cut the cache file");
+        }
+        if (fd >= 0) close(fd);
+        var_model again;
+        st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &again, &c);
+        CHECK(!st && c == WC_WRITTEN, "weight cache: a %s file is not read but written again (cache %d: %s)",
+              damage ? "cut" : "damaged", c, varcl_last_error());
+        if (!st) {
+            var_model ref;
+            int cr = 0;
+            if (!load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_OFF, &ref, &cr)) {
+                CHECK(same_model(&ref, &again), "weight cache: after a %s file, the bytes of a load without it",
+                      damage ? "cut" : "damaged");
+                var_unload(&rt, &ref);
+            }
+            var_unload(&rt, &again);
+        }
+        st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &again, &c);
+        CHECK(!st && c == WC_HIT, "weight cache: the rewritten file is read in place (cache %d)", c);
+        if (!st) var_unload(&rt, &again);
+    }
+    setenv("VARCL_CACHE_DIR", cache, 1);
+
+    /* another --weights is another file; the first is still read in place */
+    var_model m;
+    int c = 0;
+    st = load_var(var, VARCL_WEIGHTS_F32, VARCL_WCACHE_AUTO, &m, &c);
+    if (!st) var_unload(&rt, &m);
+    int c2b = 0;
+    st = st || load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c2b);
+    if (!st) var_unload(&rt, &m);
+    CHECK(!st && c == WC_WRITTEN && c2b == WC_HIT, "weight cache: --weights f32 writes its own file (%d), keep still "
+          "reads its (%d)", c, c2b);
+
+    /* a changed checkpoint (new times) is another key; at most WC_KEEP files stay */
+    struct timespec t[2] = {{12345, 0}, {12345, 0}};
+    CHECK(utimensat(AT_FDCWD, var, t, 0) == 0, "set the checkpoint's times");
+    st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c);
+    if (!st) var_unload(&rt, &m);
+    CHECK(!st && c == WC_WRITTEN, "weight cache: a changed checkpoint is not read from the old file (%d)", c);
+    CHECK(count_files(cache, "weights-", ".bin") <= WC_KEEP, "weight cache: at most %d files (%d)", WC_KEEP,
+          count_files(cache, "weights-", ".bin"));
+
+    /* a load that fails (a NaN in the last tensor) leaves no file and no temporary behind */
+    vt_set *src = st_load(var), *nan = vt_new("nan copy");
+    st = !src || !nan;
+    for (int i = 0; !st && i < vt_count(src); i++) {
+        const vt_tensor *x = vt_at(src, i);
+        float *f = vt_dup_f32(x);
+        if (f && !strcmp(x->name, "head.weight")) f[x->numel - 1] = NAN;
+        st = !f || vt_add_f32(nan, x->name, x->ndim, x->shape, f);
+    }
+    st = st || st_save(bad, nan, VT_F32);
+    vt_free(src);
+    vt_free(nan);
+    int before = count_files(cache, "weights-", ".bin");
+    st = st || load_var(bad, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c) != VARCL_E_INPUT;
+    CHECK(!st && count_files(cache, "weights-", ".bin") <= before && count_files(cache, "weights-", ".tmp") == 0,
+          "weight cache: a refused load leaves no file (%d before, %d after, %d temporaries)", before,
+          count_files(cache, "weights-", ".bin"), count_files(cache, "weights-", ".tmp"));
+    printf("weight cache: written, read in place, damaged/cut/outdated files rewritten, refused loads leave none\n");
+
+    if (saved[0]) setenv("VARCL_CACHE_DIR", saved, 1);
+    else unsetenv("VARCL_CACHE_DIR");
+    remove(var);
+    remove(vae);
+    remove(bad);
+    remove_dir(cache);
+    for (int i = 0; i < 2; i++) {
+        snprintf(file, sizeof file, "%s/solo%d", dir, i);
+        remove_dir(file);
+    }
+}
+
 /* ---- a file cut in the middle of a tensor ---- */
 
 static void test_truncated(const char *dir)
@@ -442,6 +712,7 @@ int main(void)
                 snprintf(what, sizeof what, "%s, --weights %s", files[f].name, wname[w]);
                 spot_checks(files[f].var, files[f].vae, what, w);
             }
+        test_weight_cache(dir);
         vr_close(&rt);
         same_output(var16, vae16, var16w, vae16w, "f16 (upstream fixtures) vs widened");
         same_output(varb, vaeb, varbw, vaebw, "bf16 copy vs widened");
