@@ -30,7 +30,9 @@
 
 #include <stddef.h>
 
-#define WC_KEEP 3
+/* files kept: a model is two (VAR and VQ-VAE), and each device (pocl, rusticl) or --weights choice its own pair;
+ * with 3, two devices used in turn evicted each other's files at every load */
+#define WC_KEEP 6
 
 /* What a load did with the cache (vw_load_stats.cache). */
 enum { WC_NONE, WC_HIT, WC_WRITTEN, WC_OFF };
