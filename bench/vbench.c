@@ -45,8 +45,9 @@
 
 static const char usage[] =
     "usage: vbench --depth 2,8,16 [--batch 1,8] [--full-scales N] [--model F --vae F] [--decode on|off]\n"
-    "              [--warmup N] [--reps N] [--device SPEC|all] [--weights keep|f32|f16|bf16] [--weight-cache auto|off]\n"
-    "              [--json F] [--md F] [--html F] [--quality N [--classifier F --fd-ref F] [--seed S (0)]]\n"
+    "              [--warmup N] [--reps N] [--device SPEC|all] [--weights keep|f32|f16|bf16]\n"
+    "              [--weight-cache auto|off] [--json F] [--md F] [--html F]\n"
+    "              [--quality N [--classifier F --fd-ref F] [--seed S (0)]]\n"
     "       vbench --compare A.json B.json ... [--md F] [--html F]\n"
     "       vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N (3)] [--tune-shapes N (6)]\n"
     "              [--tune-sets default,cpu-linear,...|none]   GEMM parameters for this device, stored in the varcl\n"

@@ -115,7 +115,8 @@ assert dev["load"]["weight_cache"] == "off (--weight-cache off)", dev["load"]
 assert "--weight-cache off" not in host["load"]["weight_cache"], host["load"]
 print("device split ok")
 PY
-check 'grep -q "device split ok" "$tmp/dev.out"' "device sampler's split and waits, and --weight-cache off in the JSON: $(cat "$tmp/dev.out")"
+check 'grep -q "device split ok" "$tmp/dev.out"' \
+    "device sampler's split and waits, and --weight-cache off in the JSON: $(cat "$tmp/dev.out")"
 "$vbench" --compare "$tmp/a.json" "$tmp/dev.json" --md "$tmp/dc.md" > /dev/null 2> "$tmp/dc.stderr"
 check '[ $? -eq 0 ] && [ -s "$tmp/dc.md" ]' "--compare reads a merged split: $(cat "$tmp/dc.stderr")"
 

@@ -210,7 +210,8 @@ t "--out-dir missing" 2 "@D@/missing" -- "${TINY[@]}" --out-dir @D@/missing
 # ---- settings file ----
 t "--config with an unknown key" 2 "unknown-key.ini|top_kk" -- "${TINY[@]}" --config "$files/unknown-key.ini"
 t "--config with a bad value" 2 "bad-value.ini|cfg|1.5x" -- "${TINY[@]}" --config "$files/bad-value.ini"
-t "--config with a bad weight_cache" 2 "bad-wcache.ini|weight_cache|maybe" -- "${TINY[@]}" --config "$files/bad-wcache.ini"
+t "--config with a bad weight_cache" 2 "bad-wcache.ini|weight_cache|maybe" -- \
+    "${TINY[@]}" --config "$files/bad-wcache.ini"
 t "--config missing" 2 "$files/none.ini" -- "${TINY[@]}" --config "$files/none.ini"
 
 # ---- positive control: greedy run of the tiny model reproduces the upstream tokens ----
