@@ -68,8 +68,14 @@ static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
         fprintf(o, "- Load: %s s, %s GB/s of %s MiB of checkpoint; weights ", vrep_sig3(vj_num(vj_get(ld, "s"), NAN)).s,
                 vrep_sig3(vj_num(vj_get(ld, "gbs"), NAN)).s, vrep_mib(vj_num(vj_get(ld, "file_bytes"), NAN)).s);
         md_text(o, vj_str(vj_get(ld, "weights"), "?"));
-        fprintf(o, ", %s MiB on the device (VQ-VAE %s MiB)\n", vrep_mib(vj_num(vj_get(ld, "weights_bytes"), NAN)).s,
+        fprintf(o, ", %s MiB on the device (VQ-VAE %s MiB)", vrep_mib(vj_num(vj_get(ld, "weights_bytes"), NAN)).s,
                 vrep_mib(vj_num(vj_get(ld, "vae_bytes"), NAN)).s);
+        const char *wc = vj_str(vj_get(ld, "weight_cache"), NULL); /* absent in files of older vbench */
+        if (wc) {
+            fputs("; weight cache: ", o);
+            md_text(o, wc);
+        }
+        fputc('\n', o);
     }
     fputc('\n', o);
 }

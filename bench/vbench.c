@@ -1,7 +1,7 @@
 /* vbench: depth sweeps, device peak probes, vendor comparison reports, and per-device GEMM tuning.
  *
  *   vbench --depth 2,8,16 [--batch 1,8] [--full-scales N] [--model F --vae F] [--decode on|off] [--warmup N]
- *          [--reps N] [--device SPEC|all] [--json F] [--md F] [--html F]
+ *          [--reps N] [--device SPEC|all] [--weights W] [--weight-cache auto|off] [--json F] [--md F] [--html F]
  *          [--quality N [--classifier F --fd-ref F] [--seed S]]
  *   vbench --compare A.json B.json ... [--md F] [--html F]
  *   vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N] [--tune-shapes N] [--tune-sets a,b,...]
@@ -45,8 +45,9 @@
 
 static const char usage[] =
     "usage: vbench --depth 2,8,16 [--batch 1,8] [--full-scales N] [--model F --vae F] [--decode on|off]\n"
-    "              [--warmup N] [--reps N] [--device SPEC|all] [--weights keep|f32|f16|bf16] [--json F] [--md F]\n"
-    "              [--html F] [--quality N [--classifier F --fd-ref F] [--seed S (0)]]\n"
+    "              [--warmup N] [--reps N] [--device SPEC|all] [--weights keep|f32|f16|bf16]\n"
+    "              [--weight-cache auto|off] [--json F] [--md F] [--html F]\n"
+    "              [--quality N [--classifier F --fd-ref F] [--seed S (0)]]\n"
     "       vbench --compare A.json B.json ... [--md F] [--html F]\n"
     "       vbench --tune [--model F --vae F] [--device SPEC] [--tune-reps N (3)] [--tune-shapes N (6)]\n"
     "              [--tune-sets default,cpu-linear,...|none]   GEMM parameters for this device, stored in the varcl\n"
@@ -56,6 +57,7 @@ typedef struct {
     int depths[MAX_LIST], n_depths, batches[MAX_LIST], n_batches;
     int full_scales, decode, warmup, reps;
     int weights; /* VARCL_WEIGHTS_* */
+    int weight_cache; /* VARCL_WCACHE_* */
     int tune, tune_reps, tune_shapes, tune_flags; /* tune_flags: a --tune-* option was given */
     const char *model, *vae, *device, *json, *md, *html, *tune_sets;
     const char *compare[MAX_LIST];
@@ -153,6 +155,9 @@ static int parse_args(int argc, char **argv, options *o)
             for (int w = 0; w < 4; w++)
                 if (!strcmp(v, names[w])) o->weights = w;
             if (o->weights < 0) st = bad("--weights: expected keep, f32, f16 or bf16, got '%s'", v);
+        } else if (!strcmp(a, "--weight-cache")) {
+            if (strcmp(v, "auto") && strcmp(v, "off")) st = bad("--weight-cache: expected auto or off, got '%s'", v);
+            o->weight_cache = !strcmp(v, "off") ? VARCL_WCACHE_OFF : VARCL_WCACHE_AUTO;
         } else if (!strcmp(a, "--json")) o->json = v;
         else if (!strcmp(a, "--md")) o->md = v;
         else if (!strcmp(a, "--html")) o->html = v;
@@ -465,6 +470,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     op.vae_path = o->vae;
     op.device = spec;
     op.weights = o->weights;
+    op.weight_cache = o->weight_cache;
     /* VBENCH_FAIL_DEVICE=<index> makes that device fail here: how the tests check that one failing device is
      * recorded with its error while the others still run, on machines whose devices never fail */
     const char *fault = getenv("VBENCH_FAIL_DEVICE");
@@ -536,12 +542,15 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         vj_write_string(f, o->model ? o->model : "built-in demo model");
         fprintf(f, ",\"depth\":%d,\"width\":%d,\"heads\":%d,\"params\":%zu,\"decode\":%s}", info.depth, info.width,
                 info.heads, info.params, o->decode ? "true" : "false");
-        /* reading, converting and uploading both checkpoints; GB/s of checkpoint bytes */
+        /* reading, converting and uploading both checkpoints; GB/s of checkpoint bytes; what the weight cache did
+         * (a load that read it in place converted nothing, so its time is not the conversion's) */
         fprintf(f,
                 ",\"load\":{\"s\":%.4f,\"file_bytes\":%zu,\"gbs\":%.4f,\"weights\":\"%s\",\"weights_bytes\":%zu,"
-                "\"vae_bytes\":%zu}",
+                "\"vae_bytes\":%zu,\"weight_cache\":",
                 info.load_ms / 1e3, info.file_bytes, info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0,
                 info.weights, info.weights_bytes, info.vae_bytes);
+        vj_write_string(f, info.weight_cache);
+        fputc('}', f);
         if (info.weights_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.weights_note);
         if (info.driver_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.driver_note);
     }

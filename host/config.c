@@ -164,6 +164,10 @@ const vcfg_setting VCFG_SETTINGS[] = {
      NO_HAS},
     {"--weights", "runtime", "weights", VCFG_CHOICE, 0, 0, "keep|f32|f16|bf16", "W", "keep",
      "weight matrices on the device: keep = as the checkpoint stores them", AT(weights), NO_HAS},
+    {"--weight-cache", "runtime", "weight_cache", VCFG_CHOICE, 0, 0, "auto|off", "C", "auto",
+     "where device buffers are host memory (CPU devices), keep the converted weights in varcl's cache dir and read "
+     "them in place next time; off: never",
+     AT(weight_cache), NO_HAS},
     {"--page-tokens", "runtime", "page_tokens", VCFG_INT, 1, 1 << 20, NULL, "P", "16", "KV page size in tokens",
      AT(page_tokens), AT(has_page_tokens)},
     {"--kv-pool-mb", "runtime", "kv_pool_mb", VCFG_INT, 0, 1 << 24, NULL, "N", "0 = sized per request",
@@ -472,5 +476,6 @@ void vcfg_free(vcfg_settings *s)
     free(s->device);
     free(s->kv_dtype);
     free(s->weights);
+    free(s->weight_cache);
     memset(s, 0, sizeof *s);
 }

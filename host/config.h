@@ -6,7 +6,7 @@
  *   [model]   var = path   vae = path          relative paths are taken from the ini file's directory
  *   [sample]  seed  cfg  top_k  top_p  classes = 1,2,3
  *   [variant] depth  full_scales  layers = 0,4,8
- *   [runtime] device  kv_dtype  weights  page_tokens  kv_pool_mb  batch
+ *   [runtime] device  kv_dtype  weights  weight_cache  page_tokens  kv_pool_mb  batch
  *   [output]  grid_columns
  *
  * The file: UTF-8 (a byte order mark is skipped), LF or CRLF line ends, lines of any length. Sections and keys are
@@ -36,6 +36,7 @@ typedef struct {
     char *device;                        /* NULL when unset */
     char *kv_dtype;                      /* NULL when unset; "f32" or "f16" */
     char *weights;                       /* NULL when unset; "keep", "f32", "f16" or "bf16" */
+    char *weight_cache;                  /* NULL when unset; "auto" or "off" */
     int has_page_tokens; int page_tokens;/* >= 1 */
     int has_kv_pool_mb;  int kv_pool_mb; /* >= 0 */
     int has_batch;       int batch;      /* >= 1 */

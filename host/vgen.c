@@ -288,6 +288,7 @@ static int open_model(const vcfg_settings *s, varcl **v)
                  : !strcmp(s->weights, "f32")               ? VARCL_WEIGHTS_F32
                  : !strcmp(s->weights, "f16")               ? VARCL_WEIGHTS_F16
                                                             : VARCL_WEIGHTS_BF16;
+    op.weight_cache = s->weight_cache && !strcmp(s->weight_cache, "off") ? VARCL_WCACHE_OFF : VARCL_WCACHE_AUTO;
     if (s->model && !s->vae) {
         fprintf(stderr, "vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
         return 2;

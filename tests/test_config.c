@@ -67,6 +67,7 @@ static void test_full_file(void)
                                  "device = NVIDIA H100\n"
                                  "kv_dtype = F16\n"
                                  "weights = BF16\n"
+                                 "weight_cache = Off\n"
                                  "page_tokens = 32\n"
                                  "kv_pool_mb = 0\n"
                                  "Batch = 8\n");
@@ -89,6 +90,8 @@ static void test_full_file(void)
     CHECK(s.device && !strcmp(s.device, "NVIDIA H100"), "device %s", s.device ? s.device : "(null)");
     CHECK(s.kv_dtype && !strcmp(s.kv_dtype, "f16"), "kv_dtype %s", s.kv_dtype ? s.kv_dtype : "(null)");
     CHECK(s.weights && !strcmp(s.weights, "bf16"), "weights %s", s.weights ? s.weights : "(null)");
+    CHECK(s.weight_cache && !strcmp(s.weight_cache, "off"), "weight_cache %s",
+          s.weight_cache ? s.weight_cache : "(null)");
     CHECK(s.has_page_tokens && s.page_tokens == 32, "page_tokens %d", s.page_tokens);
     CHECK(s.has_kv_pool_mb && s.kv_pool_mb == 0, "kv_pool_mb %d", s.kv_pool_mb);
     CHECK(s.has_batch && s.batch == 8, "batch %d", s.batch);
@@ -169,6 +172,9 @@ static void test_bad_values(void)
         {"[runtime]\nkv_dtype =\n", "kv_dtype"},
         {"[runtime]\nweights = f8\n", "weights"},
         {"[runtime]\nweights =\n", "weights"},
+        {"[runtime]\nweight_cache = on\n", "weight_cache"},
+        {"[runtime]\nweight_cache =\n", "weight_cache"},
+        {"[runtime]\nweight_cache = auto\nweight_cache = off\n", "weight_cache"}, /* given twice */
         {"[runtime]\npage_tokens = 0\n", "page_tokens"},
         {"[runtime]\nkv_pool_mb = -5\n", "kv_pool_mb"},
         {"[runtime]\nbatch = 0\n", "batch"},
@@ -423,7 +429,8 @@ static void test_table(void)
     } probes[] = {{"--batch", "1024", "1025"},       {"--batch", "1", "0"},         {"--page-tokens", "1048576", "1048577"},
                   {"--kv-pool-mb", "16777216", "16777217"}, {"--top-p", "1", "1.01"}, {"--cfg", "0", "-1"},
                   {"--top-k", "0", "-1"},            {"--full-scales", "64", "65"}, {"--depth", "128", "129"},
-                  {"--class", "0,7", "0,-7"},        {"--kv-dtype", "F16", "f64"},  {"--seed", "0", "-1"}};
+                  {"--class", "0,7", "0,-7"},        {"--kv-dtype", "F16", "f64"},  {"--seed", "0", "-1"},
+                  {"--weight-cache", "AUTO", "on"},  {"--weight-cache", "off", "of"}};
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         const vcfg_setting *st = vcfg_find_flag(probes[i].flag);
         CHECK(st != NULL, "%s is in the table", probes[i].flag);

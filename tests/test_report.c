@@ -528,6 +528,44 @@ static void test_numbers(void)
     vj_free(v);
 }
 
+/* the load line names what the weight cache did, escaped for each format; a file of an older vbench has no
+ * "weight_cache" and its line ends as before */
+static void test_weight_cache(void)
+{
+    static const char *const entry[2] = {"", ", \"weight_cache\": \"read in place; VQ-VAE not used: cannot create a "
+                                             "file in /c|<d>\""};
+    for (int with = 0; with < 2; with++) {
+        char doc[1024];
+        snprintf(doc, sizeof doc,
+                 "{\"varcl_version\": \"0.1.0\", \"host\": {\"name\": \"h\", \"os\": \"o\", \"cpu\": \"c\"},"
+                 " \"results\": [{\"device\": {\"index\": 0, \"name\": \"dev\"}, \"model\": {\"name\": \"m\","
+                 " \"depth\": 2}, \"load\": {\"s\": 0.5, \"file_bytes\": 1048576, \"gbs\": 2, \"weights\": \"f32\","
+                 " \"weights_bytes\": 1048576, \"vae_bytes\": 1048576%s},"
+                 " \"runs\": [{\"depth\": 2, \"batch\": 1, \"ms_per_image\": {\"median\": 10}}]}]}",
+                 entry[with]);
+        vj_value *v = parse_str(doc);
+        CHECK(v != NULL, "weight cache document %d parses: %s", with, varcl_last_error());
+        if (!v) continue;
+        vj_value *docs[1] = {v};
+        int st;
+        char *md = render(0, docs, 1, &st), *h = render(1, docs, 1, &st);
+        const char *md_want = with ? "(VQ-VAE 1.0 MiB); weight cache: read in place; VQ-VAE not used: cannot create "
+                                     "a file in /c\\|\\<d\\>\n"
+                                   : "(VQ-VAE 1.0 MiB)\n";
+        const char *h_want = with ? "(VQ-VAE 1.0 MiB); weight cache: read in place; VQ-VAE not used: cannot create a "
+                                    "file in /c|&lt;d&gt;</dd>"
+                                  : "(VQ-VAE 1.0 MiB)</dd>";
+        CHECK(md && strstr(md, md_want), "markdown load line %s the weight cache:\n%s", with ? "with" : "without",
+              md ? md : "(none)");
+        CHECK(h && strstr(h, h_want), "html load line %s the weight cache", with ? "with" : "without");
+        CHECK(with || (md && h && !strstr(md, "weight cache") && !strstr(h, "weight cache")),
+              "no weight cache named where the file has none");
+        free(md);
+        free(h);
+        vj_free(v);
+    }
+}
+
 /* vbench --quality: the setup line, the quality table (one row per depth, the smallest batch's), and in HTML the
  * four trade-off charts with a point per depth; documents without quality have none of them */
 static void test_quality(void)
@@ -644,6 +682,7 @@ int main(void)
     test_json_io();
     test_report(sample && *sample, sample);
     test_numbers();
+    test_weight_cache();
     test_quality();
     test_schema_errors();
     return check_done();

@@ -43,7 +43,9 @@ need(r["device"], ["platform", "name", "vendor", "driver", "compute_units", "glo
 need(r["peak"], ["sgemm_gflops", "bandwidth_gbs"], "peak")
 need(r["model"], ["depth", "width", "heads", "params"], "model")
 need(r, ["load"], "result")
-need(r["load"], ["s", "file_bytes", "gbs", "weights", "weights_bytes", "vae_bytes"], "load")
+need(r["load"], ["s", "file_bytes", "gbs", "weights", "weights_bytes", "vae_bytes", "weight_cache"], "load")
+# what the weight cache did, in words (vgen --info's line): a CPU device reads or writes it, a GPU says it is off
+assert isinstance(r["load"].get("weight_cache"), str) and r["load"]["weight_cache"], r["load"]
 # the fixtures are F16: kept 16-bit where products read them (packed layout), widened for CLBlast
 assert r["load"]["weights"] in ("f16", "f32") and r["load"]["file_bytes"] > 0 and r["load"]["s"] > 0, r["load"]
 assert r["load"]["weights_bytes"] > 0 and r["load"]["vae_bytes"] > 0, r["load"]
@@ -81,7 +83,9 @@ print("schema ok")
 PY
 check 'grep -q "schema ok" "$tmp/schema.out"' "JSON schema: $(cat "$tmp/schema.out")"
 check 'grep -q "| 2 " "$tmp/a.md" && grep -qi "depth" "$tmp/a.md"' "Markdown table has the depth rows"
-check 'grep -q "^- Load: .* GB/s of .* MiB of checkpoint; weights f" "$tmp/a.md"' "Markdown has the load line"
+check 'grep -q "^- Load: .* GB/s of .* MiB of checkpoint; weights f.*; weight cache: ." "$tmp/a.md"' \
+    "Markdown has the load line with the weight cache"
+check 'grep -q "; weight cache: .*</dd>" "$tmp/a.html"' "HTML has the load line with the weight cache"
 check '[ "$(grep -o "<svg" "$tmp/a.html" | wc -l)" -ge 3 ]' "HTML has at least 3 inline SVG charts"
 check '! grep -qi "<script" "$tmp/a.html"' "HTML needs no scripts"
 check '[ "$(grep -o "https\?://[^\"]*" "$tmp/a.html" | grep -v "^http://www.w3.org/2000/svg$" | wc -l)" -eq 0 ]' \
@@ -89,8 +93,9 @@ check '[ "$(grep -o "https\?://[^\"]*" "$tmp/a.html" | grep -v "^http://www.w3.o
 
 # sampling on the device: the host does not wait between transformer, sampling and VQ step, so the split gives them
 # as one figure (sample and vq null), and the run waits for the device fewer times than with the host sampler
+# (this run also switches the weight cache off: the JSON must say so, and the default run must not)
 VARCL_SAMPLER=device "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 --json "$tmp/dev.json" \
-    > /dev/null 2> "$tmp/dev.stderr"
+    --weight-cache off > /dev/null 2> "$tmp/dev.stderr"
 check '[ $? -eq 0 ]' "vbench with the device sampler exits 0: $(tail -3 "$tmp/dev.stderr")"
 VARCL_SAMPLER=host "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 --json "$tmp/hst.json" \
     > /dev/null 2> "$tmp/hst.stderr"
@@ -106,9 +111,12 @@ for x in dev["runs"]:
 hs = {x["depth"]: x["syncs_per_image"] for x in host["runs"]}
 for x in dev["runs"]:
     assert x["syncs_per_image"] < hs[x["depth"]], (x["depth"], x["syncs_per_image"], hs[x["depth"]])
+assert dev["load"]["weight_cache"] == "off (--weight-cache off)", dev["load"]
+assert "--weight-cache off" not in host["load"]["weight_cache"], host["load"]
 print("device split ok")
 PY
-check 'grep -q "device split ok" "$tmp/dev.out"' "device sampler's split and waits: $(cat "$tmp/dev.out")"
+check 'grep -q "device split ok" "$tmp/dev.out"' \
+    "device sampler's split and waits, and --weight-cache off in the JSON: $(cat "$tmp/dev.out")"
 "$vbench" --compare "$tmp/a.json" "$tmp/dev.json" --md "$tmp/dc.md" > /dev/null 2> "$tmp/dc.stderr"
 check '[ $? -eq 0 ] && [ -s "$tmp/dc.md" ]' "--compare reads a merged split: $(cat "$tmp/dc.stderr")"
 
@@ -242,6 +250,7 @@ expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"
 expect2 "unknown option" "$vbench" --depth 2 --frobnicate 1
 expect2 "--decode maybe" "$vbench" --depth 2 --decode maybe
+expect2 "--weight-cache on" "$vbench" --depth 2 --weight-cache on
 expect2 "--tune with --depth" "$vbench" --tune --depth 2
 expect2 "--tune-sets without --tune" "$vbench" --depth 2 --tune-sets cpu-conv
 expect2 "--tune-reps without --tune" "$vbench" --depth 2 --tune-reps 2

@@ -84,6 +84,10 @@ with open(os.path.join(out, 'unknown-key.ini'), 'w') as f:
     f.write('[sample]\nseed = 1\ntop_kk = 5\n')
 with open(os.path.join(out, 'bad-value.ini'), 'w') as f:
     f.write('[sample]\ncfg = 1.5x\n')
+with open(os.path.join(out, 'bad-wcache.ini'), 'w') as f:
+    f.write('[runtime]\nweight_cache = maybe\n')
+with open(os.path.join(out, 'wcache-off.ini'), 'w') as f:
+    f.write('[runtime]\nweight_cache = off\n')
 EOF
 
 # t NAME STATUS NEEDLES -- ARGS...
@@ -190,6 +194,8 @@ ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE" 2 "nosuchdevice" -- "${T
 ENVV=VARCL_LINEAR=fast t "unknown VARCL_LINEAR" 2 "VARCL_LINEAR=fast" -- "${TINY[@]}"
 ENVV=VARCL_HOST_THREADS=0 t "VARCL_HOST_THREADS 0" 2 "VARCL_HOST_THREADS=0" -- "${TINY[@]}"
 t "--weights f8" 2 "--weights|f8" -- "${TINY[@]}" --weights f8
+t "--weight-cache on" 2 "--weight-cache|on|auto|off" -- "${TINY[@]}" --weight-cache on
+t "--weight-cache without a value" 2 "--weight-cache" -- "${TINY[@]}" --weight-cache
 ENVV=VARCL_LINEAR=clblast t "--weights bf16 through CLBlast" 2 "--weights bf16|CLBlast" -- "${TINY[@]}" --weights bf16
 t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
@@ -204,6 +210,8 @@ t "--out-dir missing" 2 "@D@/missing" -- "${TINY[@]}" --out-dir @D@/missing
 # ---- settings file ----
 t "--config with an unknown key" 2 "unknown-key.ini|top_kk" -- "${TINY[@]}" --config "$files/unknown-key.ini"
 t "--config with a bad value" 2 "bad-value.ini|cfg|1.5x" -- "${TINY[@]}" --config "$files/bad-value.ini"
+t "--config with a bad weight_cache" 2 "bad-wcache.ini|weight_cache|maybe" -- \
+    "${TINY[@]}" --config "$files/bad-wcache.ini"
 t "--config missing" 2 "$files/none.ini" -- "${TINY[@]}" --config "$files/none.ini"
 
 # ---- positive control: greedy run of the tiny model reproduces the upstream tokens ----
@@ -255,6 +263,29 @@ else
     failed=$((failed + 1))
 fi
 rm -f "$work/stdout" "$work/stderr"
+
+# ---- --weight-cache off (flag or settings file) reaches the library: --info says the cache was off for that reason;
+# otherwise the line names no such choice (written, read in place, or why it was not used) ----
+# wc_case NAME WANT_OFF ARGS...: vgen --info ARGS on the tiny model; its "weight cache:" line must be the off line
+# (WANT_OFF 1) or another one (0)
+wc_case() {
+    local name=$1 want_off=$2 line
+    shift 2
+    line=$(cd "$ok_dir" && "$VGEN" "${TINY[@]}" --info "$@" 2>"$work/stderr" | grep "^weight cache: ")
+    if { [ "$want_off" = 1 ] && [ "$line" = "weight cache: off (--weight-cache off)" ]; } ||
+        { [ "$want_off" = 0 ] && [ -n "$line" ] && [ "${line#*--weight-cache off}" = "$line" ]; }; then
+        passed=$((passed + 1))
+    else
+        fail "vgen --info $name" "got '$line' (stderr: $(head -c 300 "$work/stderr"))"
+        failed=$((failed + 1))
+    fi
+}
+wc_case "--weight-cache off" 1 --weight-cache off
+wc_case "--weight-cache=OFF" 1 --weight-cache=OFF
+wc_case "[runtime] weight_cache = off" 1 --config "$files/wcache-off.ini"
+wc_case "the settings file's off, then --weight-cache auto" 0 --config "$files/wcache-off.ini" --weight-cache auto
+wc_case "(default)" 0
+rm -f "$work/stderr"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
