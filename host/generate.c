@@ -163,7 +163,7 @@ void varcl_get_info(const varcl *v, varcl_info *info)
                  "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 "
                  "only");
     if (strcmp(v->var.load.cache_why, v->vae.load.cache_why))
-        snprintf(info->weight_cache, sizeof info->weight_cache, "%.90s; VQ-VAE %.90s", v->var.load.cache_why,
+        snprintf(info->weight_cache, sizeof info->weight_cache, "%.190s; VQ-VAE %.190s", v->var.load.cache_why,
                  v->vae.load.cache_why);
     else
         snprintf(info->weight_cache, sizeof info->weight_cache, "%s", v->var.load.cache_why);
