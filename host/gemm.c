@@ -104,7 +104,10 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n)
 /* linear_packed: rows in blocks of RB = 2, 4 or 8 (one pass over the weights per block); up to 32 rows the
  * smallest block that holds them or 8 (few rows are bandwidth-bound: fewer passes), beyond that 4 (measured on pocl:
  * 8 x 1024 -> 4096 0.35 ms with RB 8, 0.73 with RB 4; from 72 rows RB 4 as fast as 8 or faster, and the last
- * block wastes less). Rows are split into chunks where panels x batch leave cores idle, and into chunks of at most
+ * block wastes less). 16-bit weights keep RB 8 beyond 32 rows: each row of a panel is widened to f32 once per block,
+ * and 8 rows share that work (the d16 shape's BF16 file kept 16-bit, `vbench --depth 16 --decode off`, batch 1:
+ * 2139-2173 ms per image against 2338-2367 with RB 4, and f32 weights 2389-2565, four rounds interleaved; f32 with RB
+ * 8 was slower than with 4 in three rounds of three, 2582-2824 against 2450-2679). Rows are split into chunks where panels x batch leave cores idle, and into chunks of at most
  * 256 rows. */
 static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, vg_weight wt,
                          size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
@@ -112,7 +115,7 @@ static int linear_packed(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
 {
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX)
         return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
-    int rb = M <= 2 ? 2 : M <= 4 ? 4 : M <= 32 ? 8 : 4, which = rb == 2 ? 0 : rb == 4 ? 1 : 2;
+    int rb = M <= 2 ? 2 : M <= 4 ? 4 : M <= 32 || wt.dtype != VT_F32 ? 8 : 4, which = rb == 2 ? 0 : rb == 4 ? 1 : 2;
     size_t panels = (N + PANEL - 1) / PANEL, want = 8 * (size_t)g->units, blocks = (M + rb - 1) / rb;
     size_t chunks = panels * batch >= want ? 1 : (want + panels * batch - 1) / (panels * batch);
     /* chunks of at most 256 rows: 4096 x 1024 <-> 4096 (d16 at batch 8) ran at 206-213 GFLOP/s unchunked, 221-223 in
