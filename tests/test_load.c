@@ -266,11 +266,9 @@ static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, 
 
 /* ---- tokens: 16-bit storage against the same values widened to f32 ---- */
 
-static int generate(const vt_set *var, const vt_set *vae, int weights, varcl_images *out)
+/* Two images (labels 1 and 5, top-k 1) from an opened model, which it closes; v NULL: the open's status. */
+static int generate_two(varcl *v, varcl_images *out)
 {
-    varcl_open_params p = VARCL_OPEN_DEFAULT;
-    p.weights = weights;
-    varcl *v = varcl_open_sets(var, vae, &p);
     if (!v) return varcl_last_status();
     int labels[2] = {1, 5};
     varcl_request rq = VARCL_REQUEST_DEFAULT;
@@ -283,6 +281,24 @@ static int generate(const vt_set *var, const vt_set *vae, int weights, varcl_ima
     return st;
 }
 
+static int generate(const vt_set *var, const vt_set *vae, int weights, varcl_images *out)
+{
+    varcl_open_params p = VARCL_OPEN_DEFAULT;
+    p.weights = weights;
+    return generate_two(varcl_open_sets(var, vae, &p), out);
+}
+
+/* Tokens and image bytes of a that differ from b's. */
+static void count_diffs(const varcl_images *a, const varcl_images *b, size_t *tokens, size_t *nt, size_t *bytes,
+                        size_t *px)
+{
+    *nt = (size_t)a->n * a->tokens_per_image;
+    *px = (size_t)a->n * a->size * a->size * 3;
+    *tokens = *bytes = 0;
+    for (size_t i = 0; i < *nt; i++) *tokens += a->tokens[i] != b->tokens[i];
+    for (size_t i = 0; i < *px; i++) *bytes += a->rgb[i] != b->rgb[i];
+}
+
 static void same_output(const vt_set *var16, const vt_set *vae16, const vt_set *var32, const vt_set *vae32,
                         const char *what)
 {
@@ -291,9 +307,8 @@ static void same_output(const vt_set *var16, const vt_set *vae16, const vt_set *
     int sb = generate(var32, vae32, VARCL_WEIGHTS_KEEP, &b);
     CHECK(sa == 0 && sb == 0, "%s: generate: %s", what, varcl_last_error());
     if (sa || sb) return;
-    size_t nt = (size_t)a.n * a.tokens_per_image, diff = 0, px = (size_t)a.n * a.size * a.size * 3, pdiff = 0;
-    for (size_t i = 0; i < nt; i++) diff += a.tokens[i] != b.tokens[i];
-    for (size_t i = 0; i < px; i++) pdiff += a.rgb[i] != b.rgb[i];
+    size_t nt, diff, px, pdiff;
+    count_diffs(&a, &b, &diff, &nt, &pdiff, &px);
     CHECK(diff == 0, "%s: %zu of %zu tokens differ between 16-bit storage and the widened f32 file", what, diff, nt);
     /* the same values through the same sums in the same order: the images agree bit for bit */
     CHECK(pdiff == 0, "%s: %zu of %zu image bytes differ", what, pdiff, px);
@@ -402,17 +417,7 @@ static int generate_files(const char *var, const char *vae, int mode, varcl_imag
     p.model_path = var;
     p.vae_path = vae;
     p.weight_cache = mode;
-    varcl *v = varcl_open(&p);
-    if (!v) return varcl_last_status();
-    int labels[2] = {1, 5};
-    varcl_request rq = VARCL_REQUEST_DEFAULT;
-    rq.labels = labels;
-    rq.n = 2;
-    rq.top_k = 1;
-    rq.top_p = 0;
-    int st = varcl_generate(v, &rq, out);
-    varcl_close(v);
-    return st;
+    return generate_two(varcl_open(&p), out);
 }
 
 static void test_weight_cache(const char *dir)
@@ -460,9 +465,8 @@ static void test_weight_cache(const char *dir)
     int sb = generate_files(var, vae, VARCL_WCACHE_OFF, &b);
     CHECK(sa == 0 && sb == 0, "weight cache: generate: %s", varcl_last_error());
     if (!sa && !sb) {
-        size_t nt = (size_t)a.n * a.tokens_per_image, diff = 0, px = (size_t)a.n * a.size * a.size * 3, pdiff = 0;
-        for (size_t i = 0; i < nt; i++) diff += a.tokens[i] != b.tokens[i];
-        for (size_t i = 0; i < px; i++) pdiff += a.rgb[i] != b.rgb[i];
+        size_t nt, diff, px, pdiff;
+        count_diffs(&a, &b, &diff, &nt, &pdiff, &px);
         CHECK(diff == 0 && pdiff == 0, "weight cache: %zu of %zu tokens, %zu of %zu image bytes differ", diff, nt,
               pdiff, px);
         varcl_images_free(&a);
