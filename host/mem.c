@@ -103,13 +103,16 @@ static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host,
     }
     if (in_place) {
         /* nothing to write or touch: the caller's memory holds the contents */
-    } else if (mapped || host) {
+    } else if (mapped || host || (!p->no_touch && p->host_threads)) {
         /* initial contents through a mapping, not CL_MEM_COPY_HOST_PTR: on pocl 3.1 that took 2.4x as long (1 MiB
-         * buffers: 21 against 8.7 ms each on a busy 2-core VM) */
+         * buffers: 21 against 8.7 ms each on a busy 2-core VM). Host memory to touch is zeroed there on the host
+         * threads in huge pages (vm_host_prepare): pocl's fill ran on one thread in 4 KiB faults, 7.7% of a d16
+         * image's samples. */
         void *w = clEnqueueMapBuffer(p->queue, buf, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes, 0, NULL, NULL,
                                      &err);
-        if (err == CL_SUCCESS && w && host) {
-            memcpy(w, host, bytes);
+        if (err == CL_SUCCESS && w && !mapped) {
+            if (host) memcpy(w, host, bytes);
+            else vm_host_prepare(w, bytes, p->host_threads, 1);
             err = clEnqueueUnmapMemObject(p->queue, buf, w, 0, NULL, NULL);
         }
         if (err != CL_SUCCESS || !w) {
@@ -119,21 +122,6 @@ static cl_mem alloc_impl(vm_pool *p, vm_tag tag, size_t bytes, const void *host,
             return NULL;
         }
         if (mapped) *mapped = w;
-    } else if (!p->no_touch && p->host_threads) {
-        /* host memory: zeroed through a mapping on the host threads, in huge pages (vm_host_prepare); pocl's fill
-         * ran on one thread in 4 KiB faults: 7.7% of a d16 image's samples */
-        void *w = clEnqueueMapBuffer(p->queue, buf, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes, 0, NULL, NULL,
-                                     &err);
-        if (err == CL_SUCCESS && w) {
-            vm_host_prepare(w, bytes, p->host_threads, 1);
-            err = clEnqueueUnmapMemObject(p->queue, buf, w, 0, NULL, NULL);
-        }
-        if (err != CL_SUCCESS || !w) {
-            clReleaseMemObject(buf);
-            free(e);
-            varcl_fail(VARCL_E_RUNTIME, "allocating %zu bytes for %s failed: %s", bytes, what, vr_error_name(err));
-            return NULL;
-        }
     } else if (!p->no_touch) {
         const float zero = 0;
         err = clEnqueueFillBuffer(p->queue, buf, &zero, sizeof zero, 0, bytes & ~(size_t)3, 0, NULL, NULL);
