@@ -158,10 +158,10 @@ static void drop_entries(wc_cache *c)
  * 0: absent; -1: present but not valid (the caller removes it). */
 static int read_file(wc_cache *c)
 {
-    int fd = open(c->path, O_RDONLY);
+    int fd = open(c->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO under the name would block a plain open */
     if (fd < 0) return 0;
     struct stat sb;
-    int ok = fstat(fd, &sb) == 0 && sb.st_size > WC_TRAILER;
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > WC_TRAILER;
     size_t size = ok ? (size_t)sb.st_size : 0;
     uint8_t *map = ok ? mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : MAP_FAILED;
     close(fd);
@@ -173,7 +173,8 @@ static int read_file(wc_cache *c)
     unsigned icrc = 0;
     int used = 0;
     ok = sscanf(trailer, WC_MAGIC "-end %20llu %12llu %8x%n", &ioff, &ilen, &icrc, &used) == 3 &&
-         ilen <= WC_MAX_INDEX && ioff + ilen + WC_TRAILER == size && ioff % c->page == 0;
+         ilen <= WC_MAX_INDEX && ioff <= size - WC_TRAILER && ilen == size - WC_TRAILER - ioff && /* no wrap */
+         ioff % c->page == 0;
     ok = ok && (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), map + ioff, (size_t)ilen) == icrc;
     ok = ok && (index = malloc((size_t)ilen + 1)) != NULL;
     if (ok) {
@@ -301,7 +302,12 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
     snprintf(c->path, sizeof c->path, "%s/weights-%016" PRIx64 ".bin", dir, h);
     int r = read_file(c);
     if (r == 1) return c;
-    if (r < 0) unlink(c->path); /* damaged or for another key with the same hash: written again */
+    /* damaged or for another key with the same hash: written again; what cannot be removed cannot be replaced */
+    if (r < 0 && unlink(c->path) != 0 && errno != ENOENT) {
+        snprintf(why, why_len, "cannot replace an invalid file (%s): %s", strerror(errno), c->path);
+        free(c);
+        return NULL;
+    }
 
     vr_mkdirs(dir);
     struct statvfs fs;

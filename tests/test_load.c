@@ -4,7 +4,7 @@
  * tokens and images as the same values widened to f32 (upstream fixtures, and a bf16 copy of them); a file cut
  * mid-tensor is refused; a load's peak host memory stays near the device bytes, not twice the file; and the weight
  * cache (host/wcache.c) writes a file on the first load, reads it in place on the next with the same bytes on the
- * device and the same tokens, and rewrites a damaged, cut or outdated file. */
+ * device and the same tokens, and rewrites a damaged, cut, wrapping (trailer) or outdated file, or a FIFO in its place. */
 #include "check.h"
 #include "conv.h"
 #include "demo.h"
@@ -475,8 +475,10 @@ static void test_weight_cache(const char *dir)
     CHECK(count_files(cache, "weights-", ".bin") == 2, "weight cache: a file for the VQ-VAE too (%d files)",
           count_files(cache, "weights-", ".bin"));
 
-    /* a damaged file (one byte of tensor data), then a cut one: found, removed and written again */
-    for (int damage = 0; damage < 2; damage++) {
+    /* a damaged file (one byte of tensor data), a cut one, one whose trailer's index offset wraps past 2^64 (a read
+     * out of the mapping), a FIFO under the name (an open that waits for a writer): found, removed, written again */
+    static const char *damages[] = {"damaged", "cut", "wrapping", "FIFO"};
+    for (int damage = 0; damage < 4; damage++) {
         /* isolate the VAR model's cache file: a fresh cache dir holding only it */
         char solo[1300];
         snprintf(solo, sizeof solo, "%s/solo%d", dir, damage);
@@ -495,20 +497,37 @@ static void test_weight_cache(const char *dir)
             CHECK(fd >= 0 && pread(fd, &byte, 1, 100) == 1, "read the cache file");
             byte ^= 0x40;
             CHECK(fd >= 0 && pwrite(fd, &byte, 1, 100) == 1, "damage the cache file");
-        } else { /* cut in the middle */
+        } else if (damage == 1) { /* cut in the middle */
             CHECK(fd >= 0 && ftruncate(fd, sb_.st_size / 2) == 0, "cut the cache file");
+        } else if (damage == 2) { /* index offset 2^64 - page, length such that offset + length + trailer wraps to the size */
+            char tail[257] = "", tr[257];
+            long long page = sysconf(_SC_PAGESIZE), at = sb_.st_size - 256;
+            CHECK(fd >= 0 && pread(fd, tail, 256, at) == 256, "read the cache file's end");
+            char *t = strstr(tail, "varcl-weights-end "); /* the trailer: its line to the end of the file */
+            CHECK(t != NULL, "the cache file's trailer");
+            if (t) {
+                long long len = 256 - (t - tail), trailer_at = at + (t - tail);
+                int w = snprintf(tr, sizeof tr, "varcl-weights-end -%lld %lld 0", page, trailer_at + page);
+                memset(tr + w, ' ', (size_t)(len - w));
+                tr[len - 1] = '\n';
+                CHECK(pwrite(fd, tr, (size_t)len, trailer_at) == len, "rewrite the trailer");
+            }
+        } else {
+            CHECK(unlink(file) == 0 && mkfifo(file, 0600) == 0, "a FIFO named as the cache file");
         }
         if (fd >= 0) close(fd);
         var_model again;
+        alarm(120); /* a load that blocks (on the FIFO) fails the test rather than hangs it */
         st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &again, &c);
+        alarm(0);
         CHECK(!st && c == WC_WRITTEN, "weight cache: a %s file is not read but written again (cache %d: %s)",
-              damage ? "cut" : "damaged", c, varcl_last_error());
+              damages[damage], c, varcl_last_error());
         if (!st) {
             var_model ref;
             int cr = 0;
             if (!load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_OFF, &ref, &cr)) {
                 CHECK(same_model(&ref, &again), "weight cache: after a %s file, the bytes of a load without it",
-                      damage ? "cut" : "damaged");
+                      damages[damage]);
                 var_unload(&rt, &ref);
             }
             var_unload(&rt, &again);
@@ -556,7 +575,8 @@ static void test_weight_cache(const char *dir)
     CHECK(!st && count_files(cache, "weights-", ".bin") <= before && count_files(cache, "weights-", ".tmp") == 0,
           "weight cache: a refused load leaves no file (%d before, %d after, %d temporaries)", before,
           count_files(cache, "weights-", ".bin"), count_files(cache, "weights-", ".tmp"));
-    printf("weight cache: written, read in place, damaged/cut/outdated files rewritten, refused loads leave none\n");
+    printf("weight cache: written, read in place, damaged/cut/wrapping/FIFO/outdated files rewritten, refused loads "
+           "leave none\n");
 
     if (saved[0]) setenv("VARCL_CACHE_DIR", saved, 1);
     else unsetenv("VARCL_CACHE_DIR");
