@@ -233,8 +233,10 @@ static wc_cache *loader_done(loader *ld)
     if (ld->cache) {
         int c = wc_finish(ld->cache, !ld->st);
         ld->stats->cache = c;
-        snprintf(ld->stats->cache_why, sizeof ld->stats->cache_why, "%s",
-                 c == WC_HIT ? "read in place" : c == WC_WRITTEN ? "written" : "not kept (this load differed)");
+        if (c == WC_NONE)
+            snprintf(ld->stats->cache_why, sizeof ld->stats->cache_why, "not kept: %s", wc_why(ld->cache));
+        else
+            snprintf(ld->stats->cache_why, sizeof ld->stats->cache_why, "%s", c == WC_HIT ? "read in place" : "written");
     }
     ld->stats->ms = vr_now_ms() - ld->stats->ms;
     return ld->cache;

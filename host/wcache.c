@@ -50,6 +50,7 @@ struct wc_cache {
     int next;        /* reading: where the next lookup starts (tensors come in the order they were written) */
     int stale;       /* reading: a tensor was not held: the file is removed at wc_finish */
     int stopped;     /* writing: the file cannot grow or hold a tensor: dropped at wc_finish */
+    char why[200];   /* why the file is not kept (stale, stopped, or wc_finish's failure), for wc_why */
     size_t end;      /* writing: bytes of tensor data so far (a multiple of page) */
     size_t pending;  /* writing: offset of the last wc_reserve */
     mapping *maps;   /* writing: one per tensor; reading: maps[0] is the whole file */
@@ -345,6 +346,8 @@ int wc_take(wc_cache *c, vm_pool *p, vm_tag tag, const vt_tensor *t, const wl_fo
         return *out ? 0 : -1;
     }
     c->stale = 1; /* this load needs what the file lacks: converted as without a cache, the file written again next */
+    snprintf(c->why, sizeof c->why, "the file lacked '%.100s' in this load's form: removed, written at the next load",
+             t->name);
     return 0;
 }
 
@@ -354,11 +357,16 @@ void *wc_reserve(wc_cache *c, size_t bytes)
     size_t len = (bytes + c->page - 1) / c->page * c->page;
     if (!len) len = c->page;
     void *p = MAP_FAILED;
-    if (posix_fallocate(c->fd, (off_t)c->end, (off_t)len) == 0)
+    int err = posix_fallocate(c->fd, (off_t)c->end, (off_t)len); /* an error number, not errno */
+    if (!err) {
         p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, (off_t)c->end);
+        err = p == MAP_FAILED ? errno : 0;
+    }
     if (p == MAP_FAILED || add_mapping(c, p, len)) {
         if (p != MAP_FAILED) munmap(p, len);
         c->stopped = 1;
+        snprintf(c->why, sizeof c->why, "writing stopped at %.1f MB: %s", (double)c->end / 1e6,
+                 err ? strerror(err) : "out of host memory");
         return NULL;
     }
     c->pending = c->end;
@@ -373,8 +381,10 @@ void wc_keep(wc_cache *c, const vt_tensor *t, const wl_form *f, const void *host
     uint32_t crc = 0;
     int plain = strlen(t->name) < 512 && !strpbrk(t->name, " \t\r\n");
     entry e = {t->name, (int)f->layout, f->packed, (int)f->store, (long long)t->numel, c->pending, bytes, 0};
-    if (!plain || crc_regions(&p, &bytes, 1, c->threads, &crc) || (e.crc = crc, add_entry(c, &e)))
+    if (!plain || crc_regions(&p, &bytes, 1, c->threads, &crc) || (e.crc = crc, add_entry(c, &e))) {
         c->stopped = 1; /* a name the index cannot hold, or no memory: this load's file is not kept */
+        snprintf(c->why, sizeof c->why, "%s", plain ? "out of host memory" : "a tensor name with spaces");
+    }
 }
 
 int wc_finish(wc_cache *c, int ok)
@@ -385,6 +395,8 @@ int wc_finish(wc_cache *c, int ok)
         return c->stale ? WC_NONE : WC_HIT;
     }
     int kept = ok && !c->stopped && c->n > 0;
+    if (!ok) snprintf(c->why, sizeof c->why, "the load failed");
+    else if (!c->stopped && !c->n) snprintf(c->why, sizeof c->why, "no tensor to keep");
     char *index = NULL;
     size_t cap = 0, len = 0;
     FILE *m = kept ? open_memstream(&index, &cap) : NULL;
@@ -400,6 +412,7 @@ int wc_finish(wc_cache *c, int ok)
     } else {
         kept = 0;
     }
+    if (!kept && !c->why[0]) snprintf(c->why, sizeof c->why, "out of host memory");
     char trailer[WC_TRAILER + 1];
     if (kept) {
         int w = snprintf(trailer, sizeof trailer, WC_MAGIC "-end %020zu %012zu %08" PRIx32, c->end, len,
@@ -409,12 +422,15 @@ int wc_finish(wc_cache *c, int ok)
         kept = len <= WC_MAX_INDEX && pwrite(c->fd, index, len, (off_t)c->end) == (ssize_t)len &&
                pwrite(c->fd, trailer, WC_TRAILER, (off_t)(c->end + len)) == WC_TRAILER &&
                ftruncate(c->fd, (off_t)(c->end + len + WC_TRAILER)) == 0 && rename(c->tmp, c->path) == 0;
+        if (!kept) snprintf(c->why, sizeof c->why, "cannot finish the file: %s", strerror(errno));
     }
     free(index);
     if (!kept) unlink(c->tmp);
     c->tmp[0] = 0;
     return kept ? WC_WRITTEN : WC_NONE;
 }
+
+const char *wc_why(const wc_cache *c) { return c && c->why[0] ? c->why : "this load differed"; }
 
 void wc_close(wc_cache *c)
 {

@@ -61,6 +61,9 @@ void wc_keep(wc_cache *c, const vt_tensor *t, const wl_form *f, const void *host
  * missed a tensor is removed. Returns WC_HIT, WC_WRITTEN or WC_NONE (written in part, or dropped). */
 int wc_finish(wc_cache *c, int ok);
 
+/* Why wc_finish returned WC_NONE, in words (no space while writing, a tensor the file lacked, ...). */
+const char *wc_why(const wc_cache *c);
+
 /* Unmaps and frees: only after every buffer from the cache is released and the queue has finished. NULL is
  * ignored. */
 void wc_close(wc_cache *c);

@@ -15,8 +15,10 @@
 #include "wload.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,8 +577,28 @@ static void test_weight_cache(const char *dir)
     CHECK(!st && count_files(cache, "weights-", ".bin") <= before && count_files(cache, "weights-", ".tmp") == 0,
           "weight cache: a refused load leaves no file (%d before, %d after, %d temporaries)", before,
           count_files(cache, "weights-", ".bin"), count_files(cache, "weights-", ".tmp"));
+
+    /* the file cannot grow while it is written (a full disk; here the process's file size limit, EFBIG): the load
+     * goes on without it, leaves no file, and says why */
+    char full[1300];
+    snprintf(full, sizeof full, "%s/full", dir);
+    setenv("VARCL_CACHE_DIR", full, 1);
+    struct rlimit fsz;
+    CHECK(getrlimit(RLIMIT_FSIZE, &fsz) == 0, "getrlimit");
+    struct rlimit small = {1 << 16, fsz.rlim_max};
+    signal(SIGXFSZ, SIG_IGN); /* else the limit kills the process */
+    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0, "setrlimit");
+    st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c);
+    setrlimit(RLIMIT_FSIZE, &fsz);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(!st && c == WC_NONE && strstr(m.load.cache_why, strerror(EFBIG)) && count_files(full, "weights-", "") == 0,
+          "weight cache: a file that cannot grow is dropped, the load goes on and says why (%d, cache %d: '%s', %d "
+          "files)", st, c, st ? varcl_last_error() : m.load.cache_why, count_files(full, "weights-", ""));
+    if (!st) var_unload(&rt, &m);
+    remove_dir(full);
+    setenv("VARCL_CACHE_DIR", cache, 1);
     printf("weight cache: written, read in place, damaged/cut/wrapping/FIFO/outdated files rewritten, refused loads "
-           "leave none\n");
+           "and files that cannot grow leave none\n");
 
     if (saved[0]) setenv("VARCL_CACHE_DIR", saved, 1);
     else unsetenv("VARCL_CACHE_DIR");
