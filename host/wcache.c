@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -24,6 +25,7 @@
 #define WC_TRAILER 64 /* "varcl-weights-end <offset 20> <length 12> <crc 8>", padded with spaces, '\n' */
 #define WC_MAX_INDEX (64u << 20)
 #define WC_TMP_STALE_S 3600 /* temporaries older than this are left by a killed process: removed */
+#define WC_TMP_GRACE_S 5     /* an unlocked temporary this old has lost its writer (a writer locks it at once) */
 
 typedef struct {
     char *name;
@@ -257,7 +259,12 @@ static void evict(const char *dir, const char *keep)
         struct stat sb;
         if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
         if (strstr(de->d_name, ".bin.tmp")) {
-            if (now - sb.st_mtime > WC_TMP_STALE_S) unlink(p);
+            /* its writer holds it locked while it lives: a temporary that can be locked was left by a killed
+             * process (Ctrl-C during a first load), and would hold up to a checkpoint's bytes for the hour */
+            int fd = now - sb.st_mtime > WC_TMP_GRACE_S ? open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+            int orphan = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+            if (fd >= 0) close(fd);
+            if (orphan || now - sb.st_mtime > WC_TMP_STALE_S) unlink(p);
             continue;
         }
         if (l < 12 || strcmp(de->d_name + l - 4, ".bin") || !strcmp(p, keep)) continue;
@@ -321,6 +328,7 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
     evict(dir, c->path);
     snprintf(c->tmp, sizeof c->tmp, "%s.tmpXXXXXX", c->path);
     c->fd = mkstemp(c->tmp);
+    if (c->fd >= 0) flock(c->fd, LOCK_EX | LOCK_NB); /* held until wc_close: evict's sign that the writer lives */
     if (c->fd < 0) {
         snprintf(why, why_len, "cannot create a file in %s: %s", dir, strerror(errno));
         free(c);

@@ -20,7 +20,8 @@
  * the new file (mapped) and that mapping becomes the device buffer. The file has a temporary name until the whole
  * load succeeded. A file is started only where the file system keeps 1 GiB more than twice the checkpoint free
  * (space is reserved per tensor with posix_fallocate, so a full disk stops the writing, never the load); at most
- * WC_KEEP files stay in the directory (the least recently used go first). */
+ * WC_KEEP files stay in the directory (the least recently used go first). A writer holds its temporary locked (flock):
+ * one left unlocked by a killed process is removed by the next writer. */
 #ifndef VARCL_WCACHE_H
 #define VARCL_WCACHE_H
 

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -551,12 +553,28 @@ static void test_weight_cache(const char *dir)
     CHECK(!st && c == WC_WRITTEN && c2b == WC_HIT, "weight cache: --weights f32 writes its own file (%d), keep still "
           "reads its (%d)", c, c2b);
 
+    /* temporaries of writers a minute old: one unlocked (its writer was killed) is removed when a file is written,
+     * one a writer still holds locked stays */
+    char orphan[1400], live[1400];
+    snprintf(orphan, sizeof orphan, "%s/weights-0123456789abcdef.bin.tmpAAAAAA", cache);
+    snprintf(live, sizeof live, "%s/weights-0123456789abcdef.bin.tmpBBBBBB", cache);
+    int fo = open(orphan, O_CREAT | O_WRONLY, 0600), fl = open(live, O_CREAT | O_WRONLY, 0600);
+    struct timespec old[2] = {{time(NULL) - 60, 0}, {time(NULL) - 60, 0}};
+    CHECK(fo >= 0 && fl >= 0 && flock(fl, LOCK_EX) == 0 && futimens(fo, old) == 0 && futimens(fl, old) == 0,
+          "two temporaries");
+    if (fo >= 0) close(fo);
+
     /* a changed checkpoint (new times) is another key; at most WC_KEEP files stay */
     struct timespec t[2] = {{12345, 0}, {12345, 0}};
     CHECK(utimensat(AT_FDCWD, var, t, 0) == 0, "set the checkpoint's times");
     st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c);
     if (!st) var_unload(&rt, &m);
     CHECK(!st && c == WC_WRITTEN, "weight cache: a changed checkpoint is not read from the old file (%d)", c);
+    CHECK(access(orphan, F_OK) != 0 && access(live, F_OK) == 0,
+          "weight cache: an orphaned temporary is removed (%s), a live writer's stays (%s)",
+          access(orphan, F_OK) ? "yes" : "no", access(live, F_OK) ? "no" : "yes");
+    if (fl >= 0) close(fl);
+    remove(live);
     CHECK(count_files(cache, "weights-", ".bin") <= WC_KEEP, "weight cache: at most %d files (%d)", WC_KEEP,
           count_files(cache, "weights-", ".bin"));
 
