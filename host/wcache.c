@@ -162,7 +162,7 @@ static void drop_entries(wc_cache *c)
 static int read_file(wc_cache *c)
 {
     int fd = open(c->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO under the name would block a plain open */
-    if (fd < 0) return 0;
+    if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -1; /* unreadable: replaced, where it can be */
     struct stat sb;
     int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > WC_TRAILER;
     size_t size = ok ? (size_t)sb.st_size : 0;
@@ -312,7 +312,7 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
     if (r == 1) return c;
     /* damaged or for another key with the same hash: written again; what cannot be removed cannot be replaced */
     if (r < 0 && unlink(c->path) != 0 && errno != ENOENT) {
-        snprintf(why, why_len, "cannot replace an invalid file (%s): %s", strerror(errno), c->path);
+        snprintf(why, why_len, "cannot replace an unreadable or invalid file (%s): %s", strerror(errno), c->path);
         free(c);
         return NULL;
     }

@@ -540,6 +540,21 @@ static void test_weight_cache(const char *dir)
         CHECK(!st && c == WC_HIT, "weight cache: the rewritten file is read in place (cache %d)", c);
         if (!st) var_unload(&rt, &again);
     }
+    /* a directory under the file's name cannot be replaced: the cache is not used (no file written for nothing) */
+    if (file[0]) {
+        char solo[1300];
+        snprintf(solo, sizeof solo, "%s/solo3", dir); /* the FIFO round's directory, still VARCL_CACHE_DIR */
+        var_model m;
+        int c = 0;
+        CHECK(unlink(file) == 0 && mkdir(file, 0755) == 0, "a directory named as the cache file");
+        st = load_var(var, VARCL_WEIGHTS_KEEP, VARCL_WCACHE_AUTO, &m, &c);
+        CHECK(!st && c == WC_OFF && strstr(m.load.cache_why, strerror(EISDIR)) &&
+                  count_files(solo, "weights-", ".tmp") == 0,
+              "weight cache: a directory under the file's name: not used, and said (%d, cache %d: '%s')", st, c,
+              st ? varcl_last_error() : m.load.cache_why);
+        if (!st) var_unload(&rt, &m);
+        rmdir(file);
+    }
     setenv("VARCL_CACHE_DIR", cache, 1);
 
     /* another --weights is another file; the first is still read in place */
