@@ -243,6 +243,18 @@ static int by_mtime(const void *a, const void *b)
 /* Removes the least recently used weight files beyond WC_KEEP - 1 (room for the one about to be written), and
  * temporaries a killed process left. Races with other processes are harmless (a file already gone is skipped;
  * one in use stays mapped there until it is unmapped). */
+/* 1: a file name wc_open makes, "weights-<16 hex digits>.bin"; 2: its temporary (".tmp" and mkstemp's 6
+ * characters after it); 0: another file, never removed (the directory may hold the user's own weights-*.bin). */
+static int our_name(const char *name)
+{
+    if (strncmp(name, "weights-", 8)) return 0;
+    for (int i = 8; i < 24; i++)
+        if (!strchr("0123456789abcdef", name[i]) || !name[i]) return 0;
+    if (strncmp(name + 24, ".bin", 4)) return 0;
+    if (!name[28]) return 1;
+    return !strncmp(name + 28, ".tmp", 4) && strlen(name + 32) == 6 ? 2 : 0;
+}
+
 static void evict(const char *dir, const char *keep)
 {
     DIR *d = opendir(dir);
@@ -252,13 +264,13 @@ static void evict(const char *dir, const char *keep)
     struct dirent *de;
     time_t now = time(NULL);
     while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (strncmp(de->d_name, "weights-", 8)) continue;
+        int ours = our_name(de->d_name);
+        if (!ours) continue;
         char p[1300];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         struct stat sb;
         if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        if (strstr(de->d_name, ".bin.tmp")) {
+        if (ours == 2) {
             /* its writer holds it locked while it lives: a temporary that can be locked was left by a killed
              * process (Ctrl-C during a first load), and would hold up to a checkpoint's bytes for the hour */
             int fd = now - sb.st_mtime > WC_TMP_GRACE_S ? open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
@@ -267,7 +279,7 @@ static void evict(const char *dir, const char *keep)
             if (orphan || now - sb.st_mtime > WC_TMP_STALE_S) unlink(p);
             continue;
         }
-        if (l < 12 || strcmp(de->d_name + l - 4, ".bin") || !strcmp(p, keep)) continue;
+        if (!strcmp(p, keep)) continue;
         if (n == cap) {
             old_file *nf = realloc(f, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *nf);
             if (!nf) break;

@@ -578,6 +578,14 @@ static void test_weight_cache(const char *dir)
     CHECK(fo >= 0 && fl >= 0 && flock(fl, LOCK_EX) == 0 && futimens(fo, old) == 0 && futimens(fl, old) == 0,
           "two temporaries");
     if (fo >= 0) close(fo);
+    /* and the user's own files named like ours, older than every cache file: never evicted */
+    char mine[WC_KEEP + 1][1400];
+    for (int i = 0; i <= WC_KEEP; i++) {
+        snprintf(mine[i], sizeof mine[i], "%s/weights-epoch%d.bin", cache, i);
+        int fd = open(mine[i], O_CREAT | O_WRONLY, 0600);
+        CHECK(fd >= 0 && futimens(fd, old) == 0, "a user's file in the cache directory");
+        if (fd >= 0) close(fd);
+    }
 
     /* a changed checkpoint (new times) is another key; at most WC_KEEP files stay */
     struct timespec t[2] = {{12345, 0}, {12345, 0}};
@@ -590,6 +598,10 @@ static void test_weight_cache(const char *dir)
           access(orphan, F_OK) ? "yes" : "no", access(live, F_OK) ? "no" : "yes");
     if (fl >= 0) close(fl);
     remove(live);
+    int kept_mine = 0;
+    for (int i = 0; i <= WC_KEEP; i++) kept_mine += remove(mine[i]) == 0;
+    CHECK(kept_mine == WC_KEEP + 1, "weight cache: the user's weights-epoch*.bin are not evicted (%d of %d kept)",
+          kept_mine, WC_KEEP + 1);
     CHECK(count_files(cache, "weights-", ".bin") <= WC_KEEP, "weight cache: at most %d files (%d)", WC_KEEP,
           count_files(cache, "weights-", ".bin"));
 
