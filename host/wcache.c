@@ -329,6 +329,15 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
         return NULL;
     }
 
+    /* The key holds the file's times: on a file system with whole-second times (ext4 with 128-byte inodes, ext3,
+     * FAT, some NFS) a file rewritten within the second of this load would keep the key of what is written now.
+     * Such a file is not cached until its change is 2 s old (git's "racy" rule). */
+    struct stat cs;
+    if (stat(vt_origin(s), &cs) == 0 && cs.st_ctim.tv_nsec == 0 && time(NULL) - cs.st_ctim.tv_sec < 2) {
+        snprintf(why, why_len, "the checkpoint changed less than 2 s ago on a file system with whole-second times");
+        free(c);
+        return NULL;
+    }
     vr_mkdirs(dir);
     struct statvfs fs;
     unsigned long long want = 2ull * vt_file_bytes(s) + (1ull << 30);
