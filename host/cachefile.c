@@ -125,11 +125,15 @@ int vcf_write(const char *path, const char *kind, const void *data, size_t len)
     return 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s)
+uint64_t vcf_fnv1a(uint64_t h, const void *p, size_t n)
 {
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-    return (h ^ '\n') * 0x100000001b3ULL; /* a separator: ("ab", "c") differs from ("a", "bc") */
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
 }
+
+/* s and a separator: ("ab", "c") differs from ("a", "bc") */
+static uint64_t fnv1a(uint64_t h, const char *s) { return vcf_fnv1a(vcf_fnv1a(h, s, strlen(s)), "\n", 1); }
 
 void vcf_device_path(const vr_device *dev, const char *prefix, char *buf, size_t n)
 {
@@ -137,7 +141,7 @@ void vcf_device_path(const vr_device *dev, const char *prefix, char *buf, size_t
     vr_cache_dir(dir, sizeof dir);
     buf[0] = 0;
     if (!dir[0]) return;
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = VCF_FNV_SEED;
     h = fnv1a(fnv1a(fnv1a(h, dev->name), dev->driver), dev->platform_version);
     snprintf(buf, n, "%s/%s-%016llx.ini", dir, prefix, (unsigned long long)h);
 }

@@ -10,6 +10,7 @@
 #define VARCL_CACHEFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "runtime.h"
@@ -38,6 +39,11 @@ int vcf_parse_text(const char *path, const char *kind, const char *what,
  * *line_no counts every line. 1: a line; 0: the end; -1: a line longer than the buffer ("line N: longer than ..."
  * in why). */
 int vcf_next_line(FILE *f, char *buf, size_t size, int *line_no, char **s, char *why, size_t n);
+
+/* FNV-1a over n bytes, continuing from h (start: VCF_FNV_SEED): the names of varcl's cache files (program
+ * binaries, per-device files, weight files). Not a checksum: each file's contents are checked otherwise. */
+#define VCF_FNV_SEED 0xcbf29ce484222325ULL
+uint64_t vcf_fnv1a(uint64_t h, const void *p, size_t n);
 
 /* The path of a per-device file in varcl's cache: "<cache dir>/<prefix>-<16 hex digits>.ini", the digits a hash of
  * the device's name, driver version and platform version (a new driver gets a new file). "" when the cache is off. */

@@ -250,11 +250,6 @@ static int load_sources(strbuf *src)
     return st;
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 void vr_cache_dir(char *buf, size_t n)
 {
@@ -311,12 +306,12 @@ static int build_program(vr_runtime *rt)
     }
     char opts[128];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2%s", rt->policy.split_fma ? " -DVARCL_SPLIT_FMA" : "");
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv1a(h, src.text, src.len);
-    h = fnv1a(h, opts, strlen(opts));
-    h = fnv1a(h, rt->dev.name, strlen(rt->dev.name));
-    h = fnv1a(h, rt->dev.driver, strlen(rt->dev.driver));
-    h = fnv1a(h, rt->dev.platform_version, strlen(rt->dev.platform_version));
+    uint64_t h = VCF_FNV_SEED;
+    h = vcf_fnv1a(h, src.text, src.len);
+    h = vcf_fnv1a(h, opts, strlen(opts));
+    h = vcf_fnv1a(h, rt->dev.name, strlen(rt->dev.name));
+    h = vcf_fnv1a(h, rt->dev.driver, strlen(rt->dev.driver));
+    h = vcf_fnv1a(h, rt->dev.platform_version, strlen(rt->dev.platform_version));
     char dir[3000], path[4096];
     vr_cache_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%016llx.bin", dir, (unsigned long long)h);

@@ -1,6 +1,7 @@
 /* wcache: the weight cache (see wcache.h). */
 #include "wcache.h"
 
+#include "cachefile.h"
 #include "error.h"
 #include "runtime.h"
 #include "team.h"
@@ -117,11 +118,6 @@ static int crc_regions(const uint8_t *const *p, const size_t *len, int n, int th
 
 /* ---- the file ---- */
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-    return h;
-}
 
 static int add_entry(wc_cache *c, const entry *e)
 {
@@ -323,7 +319,7 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
     snprintf(c->key, sizeof c->key, "%s | %s", vt_identity(s), signature);
     for (char *k = c->key; *k; k++)
         if (*k == '\n') *k = ' ';
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, c->key);
+    uint64_t h = vcf_fnv1a(VCF_FNV_SEED, c->key, strlen(c->key));
     snprintf(c->path, sizeof c->path, "%s/weights-%016" PRIx64 ".bin", dir, h);
     int r = read_file(c);
     if (r == 1) return c;

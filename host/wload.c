@@ -279,32 +279,34 @@ static cl_mem refuse_nonfinite(const vt_set *s, const vt_tensor *t, size_t bad)
     return NULL;
 }
 
+/* t in form f into bytes of mapped host memory, its file pages mapped in for it; the non-finite values seen. */
+static size_t convert_into(const vt_set *s, const vt_tensor *t, const wl_form *f, void *host, size_t bytes, int threads)
+{
+    vm_host_prepare(host, bytes, threads, 0);
+    vt_map_pages(s, t);
+    return wl_write(t, f, host, threads);
+}
+
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
                  wc_cache *cache, const char *what)
 {
-    size_t bytes = wl_bytes(t, f);
+    size_t bytes = wl_bytes(t, f), bad;
     cl_mem buf = NULL;
     if (cache && wc_take(cache, p, tag, t, f, bytes, what, &buf)) return NULL;
     if (buf) return buf;
     void *host = cache ? wc_reserve(cache, bytes) : NULL;
     if (host) { /* converted into the new cache file, whose pages become the buffer */
-        vm_host_prepare(host, bytes, threads, 0);
-        vt_map_pages(s, t);
-        size_t bad = wl_write(t, f, host, threads);
-        if (bad) return refuse_nonfinite(s, t, bad); /* the file is dropped when the load fails */
+        if ((bad = convert_into(s, t, f, host, bytes, threads)))
+            return refuse_nonfinite(s, t, bad); /* the file is dropped when the load fails */
         if (!(buf = vm_alloc_in_place(p, tag, bytes, host, what))) return NULL;
         wc_keep(cache, t, f, host, bytes);
-        vt_release_pages(s, t);
-        return buf;
-    }
-    buf = vm_alloc_mapped(p, tag, bytes, what, &host);
-    if (!buf) return NULL;
-    vm_host_prepare(host, bytes, threads, 0);
-    vt_map_pages(s, t);
-    size_t bad = wl_write(t, f, host, threads);
-    if (vm_unmap(p, buf, host) || bad) {
-        vm_free(p, buf);
-        return bad ? refuse_nonfinite(s, t, bad) : NULL;
+    } else {
+        if (!(buf = vm_alloc_mapped(p, tag, bytes, what, &host))) return NULL;
+        bad = convert_into(s, t, f, host, bytes, threads);
+        if (vm_unmap(p, buf, host) || bad) {
+            vm_free(p, buf);
+            return bad ? refuse_nonfinite(s, t, bad) : NULL;
+        }
     }
     vt_release_pages(s, t);
     return buf;
