@@ -30,6 +30,8 @@ from var import VAR  # noqa: E402
 
 torch.set_num_threads(1)
 DEMO = os.path.join(ROOT, "models", "demo")
+ANY_POSE_CRC32 = [3438090691, 1571417458, 20881657, 2023270758, 3070269555, 1506338991, 2353315548, 3566639475,
+                  479024109, 55332444]
 
 
 class Data(unittest.TestCase):
@@ -50,6 +52,34 @@ class Data(unittest.TestCase):
     def test_bad_class(self):
         with self.assertRaises(ValueError):
             data.image(10, 0)
+        with self.assertRaises(ValueError):
+            data.image(0, 0, "sideways")
+
+    def test_any_pose_unchanged(self):
+        """The VQ-VAE and classifier checkpoints were trained on the "any" pose: its images must stay the ones they
+        learned from (crc32 of image 17 of every class, as the set drew them when those stages ran)."""
+        import zlib
+        crcs = [zlib.crc32(data.image(c, 17).tobytes()) for c in range(len(data.CLASSES))]
+        self.assertEqual(crcs, ANY_POSE_CRC32)
+
+    def test_demo_pose(self):
+        """Demo pose: large figures near the centre, upright, colours and textures as in "any"; deterministic."""
+        for c in range(len(data.CLASSES)):
+            a = data.image(c, 5, "demo")
+            self.assertTrue(np.array_equal(a, data.image(c, 5, "demo")))
+            self.assertFalse(np.array_equal(a, data.image(c, 6, "demo")))
+            m = data.mask(c, data._rng(c, 5), "demo")
+            if data.CLASSES[c] in ("stripes", "checkerboard", "dots"):
+                self.assertTrue(np.array_equal(m, data.mask(c, data._rng(c, 5))), "textures have one pose")
+                continue
+            ys, xs = np.nonzero(m)
+            self.assertTrue(ys.max() - ys.min() > 120 and xs.max() - xs.min() > 120, data.CLASSES[c])
+            self.assertLess(abs((ys.max() + ys.min()) / 2 - 128), 40, data.CLASSES[c])
+        # upright: the triangle's apex is at the top, its base at the bottom
+        m = data.mask(data.CLASSES.index("triangle"), data._rng(2, 0), "demo")
+        rows = m.sum(1)
+        top, bottom = np.nonzero(rows)[0][[0, -1]]
+        self.assertLess(rows[top + 5], rows[bottom - 5] / 4)
 
 
 class Quantiser(unittest.TestCase):
@@ -210,11 +240,12 @@ class FrechetReference(unittest.TestCase):
         self.assertEqual(back["sigma"].shape, (64, 64))
         self.assertTrue(np.array_equal(back["sigma"], back["sigma"].T))
         self.assertEqual(meta["format"], fd_ref.FORMAT)
-        self.assertEqual((meta["images"], meta["per_class"], meta["split"]), ("20", "2", "train"))
+        self.assertEqual((meta["images"], meta["per_class"], meta["split"], meta["pose"]), ("20", "2", "train", "demo"))
         self.assertTrue(0 <= float(meta["accuracy_ref"]) <= 1 and float(meta["fd_held_out"]) >= 0)
-        # the statistics are those of the documented set: images 0, 1 of every class of the training split
+        # the statistics are those of the documented set: images 0, 1 of every class of the training split, in the
+        # VAR's pose
         _, feats = clf.numpy_forward(w, clf.downsample(data.batch([c for c in range(10) for _ in range(2)],
-                                                                  [0, 1] * 10)))
+                                                                  [0, 1] * 10, "demo")))
         self.assertTrue(np.allclose(back["mu"], feats.mean(0), atol=1e-6))
         self.assertTrue(np.allclose(back["sigma"], np.cov(feats.T.astype(np.float64)), atol=1e-6))
         self.assertTrue(np.array_equal(got["mu"], back["mu"]))
@@ -279,6 +310,12 @@ class Stages(unittest.TestCase):
                                 run, "--threads", "1", "--steps", "3", "--batch", "2"], check=True, capture_output=True)
                 ck = torch.load(os.path.join(run, stage + ".pt"))
                 self.assertEqual(ck["step"], 3, stage)
+            # data-parallel on this machine (--procs: two gloo processes, as torchrun would start): var continues
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "var", "--run",
+                                run, "--threads", "1", "--steps", "4", "--batch", "1", "--procs", "2"],
+                               check=True, capture_output=True, text=True)
+            self.assertIn("2 data-parallel processes (gloo)", r.stdout)
+            self.assertEqual(torch.load(os.path.join(run, "var.pt"))["step"], 4)
             sv = st_io.read(os.path.join(out, "var.safetensors"))
             self.assertEqual(len(sv), 220)  # upstream's depth-16 state dict
             ref = st_io.read(os.path.join(out, "fd_ref.safetensors"))  # vbench --quality's reference

@@ -74,9 +74,20 @@ def _star_mask(u, v, r_out, r_in):
     return rad <= edge
 
 
-def mask(cls, r):
-    """The figure's mask (bool [256, 256]) for class `cls`, with its geometry drawn from r."""
+# The figures' poses. "any": half size 55-100 px, anywhere the figure fits, any rotation (the set the VQ-VAE and the
+# classifier learn from: everything a generated image might show). "demo": the VAR's set: large (half size 85-100),
+# upright, within 16 px of the centre, so that the class already shows on the coarse scales (4x4-6x6 tokens),
+# where a VAR of this size draws reliably; textures are the same in both. Both draw from the same generator, so
+# "any" images are the same as before "demo" existed.
+POSES = ("any", "demo")
+UPRIGHT = {"triangle": np.pi}  # angle that stands the figure on its base; every other figure is upright at 0
+
+
+def mask(cls, r, pose="any"):
+    """The figure's mask (bool [256, 256]) for class `cls` in `pose` (POSES), with its geometry drawn from r."""
     name = CLASSES[cls]
+    if pose not in POSES:
+        raise ValueError("pose %r is not one of %s" % (pose, ", ".join(POSES)))
     if name in ("stripes", "checkerboard", "dots"):
         a = r.uniform(0, np.pi) if name == "stripes" else r.uniform(-0.3, 0.3)
         u, v = _rot(_X, _Y, r.uniform(0, SIZE), r.uniform(0, SIZE), a)
@@ -89,10 +100,15 @@ def mask(cls, r):
         gap = r.uniform(48, 72)
         du, dv = (u % gap) - gap / 2, (v % gap) - gap / 2
         return np.hypot(du, dv) < gap * r.uniform(0.25, 0.33)
-    s = r.uniform(55, 100)  # half size of the figure
-    m = SIZE / 2 - s * 0.8
-    cx, cy = r.uniform(SIZE / 2 - m, SIZE / 2 + m), r.uniform(SIZE / 2 - m, SIZE / 2 + m)
-    a = r.uniform(0, 2 * np.pi)
+    if pose == "demo":
+        s = r.uniform(85, 100)
+        cx, cy = SIZE / 2 + r.uniform(-16, 16), SIZE / 2 + r.uniform(-16, 16)
+        a = UPRIGHT.get(name, 0.0)
+    else:
+        s = r.uniform(55, 100)  # half size of the figure
+        m = SIZE / 2 - s * 0.8
+        cx, cy = r.uniform(SIZE / 2 - m, SIZE / 2 + m), r.uniform(SIZE / 2 - m, SIZE / 2 + m)
+        a = r.uniform(0, 2 * np.pi)
     u, v = _rot(_X, _Y, cx, cy, a)
     if name == "disk":
         return np.hypot(u, v) <= s
@@ -117,24 +133,24 @@ def mask(cls, r):
     raise ValueError("class %d" % cls)
 
 
-def image(cls, index):
-    """uint8 [256, 256, 3]: image `index` of class `cls` (see the module docstring)."""
+def image(cls, index, pose="any"):
+    """uint8 [256, 256, 3]: image `index` of class `cls` in `pose` (see the module docstring and POSES)."""
     if not 0 <= cls < len(CLASSES):
         raise ValueError("class %d is not in 0..%d" % (cls, len(CLASSES) - 1))
     r = _rng(cls, index)
     fg, bg = _colours(r)
-    m = mask(cls, r)
+    m = mask(cls, r, pose)
     img = np.where(m[..., None], fg, bg)  # flat colours: no gradient, no pixel noise
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def batch(classes, indices):
+def batch(classes, indices, pose="any"):
     """uint8 [n, 256, 256, 3] for parallel lists of classes and indices."""
-    return np.stack([image(c, i) for c, i in zip(classes, indices)])
+    return np.stack([image(c, i, pose) for c, i in zip(classes, indices)])
 
 
-def grid(n_per_class=4, first_index=0):
+def grid(n_per_class=4, first_index=0, pose="any"):
     """uint8 [10 * 256, n * 256, 3]: one row per class (for looking at the set)."""
-    rows = [np.concatenate([image(c, first_index + j) for j in range(n_per_class)], axis=1)
+    rows = [np.concatenate([image(c, first_index + j, pose) for j in range(n_per_class)], axis=1)
             for c in range(len(CLASSES))]
     return np.concatenate(rows, axis=0)
