@@ -1,5 +1,5 @@
 /* builtin: the built-in demo model, the default when no --model is given.
- * Trained: a small VAR (depth 16, width 64, 10 classes, vocabulary 512) and its VQ-VAE (ch 32), trained by the
+ * Trained: a small VAR (depth 16, width 64, 10 classes, vocabulary 512) and its VQ-VAE (ch 64), trained by the
  * recipe in models/recipe/ on the procedural shapes10 set (disk, square, triangle, ring, cross, star, stripes,
  * checkerboard, dots, house). Its bf16 safetensors files in models/demo/ are embedded into the library at build
  * time (cmake/embed_demo.cmake), so it needs no file at run time and loads through the same reader as any

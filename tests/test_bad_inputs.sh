@@ -200,7 +200,7 @@ works "10 BOM" "$d" -- "$VGEN" --config bom.ini --info && { grep -q "depth 4" "$
 printf '\xef\xbb\xbf[model]\r\nvar = var.safetensors\r\nvae = vae.safetensors\r\n' > "$M/bom-crlf.ini"
 works "10 BOM + CRLF" "$M" -- "$VGEN" --config bom-crlf.ini --info
 d=$work/case13_ini_long_classes
-refused "11 1001 classes, the last out of range" 2 "5000|out of range" "$d" -- "$VGEN" --config long_one_line.ini \
+refused "11 1001 classes, the last out of range" 2 "out of range|the model has classes 0.." "$d" -- "$VGEN" --config long_one_line.ini \
     -o x.png
 { printf '[sample]\nclasses = '; seq -s, 0 999 | tr -d '\n'; printf ',-1\n'; } > "$M/neg.ini"
 refused "11 1001 classes, the last negative" 2 "neg.ini:2|classes|,-1" "$M" -- "$VGEN" --config neg.ini -o x.png

@@ -171,7 +171,7 @@ t "--vae without --model" 2 "--model" -- --vae "$TINY_VAE" -q
 
 # ---- request values the model decides ----
 t "class past the tiny model's 16" 2 "class 16|0..15" -- "${TINY[@]}" --class 1,16
-t "class 1000 on the demo model (no -q)" 2 "class 1000|0..999" -- --class 1000
+t "class 1000 on the demo model (no -q)" 2 "class 1000|out of range|classes 0.." -- --class 1000
 t "--depth 0" 2 "--depth|'0'" -- "${TINY[@]}" --depth 0
 t "--depth 99 on a 4-layer model" 2 "depth 99|4" -- "${TINY[@]}" --depth 99
 t "--layers 3,1 (unsorted)" 2 "layer|3" -- "${TINY[@]}" --layers 3,1
