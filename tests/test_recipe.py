@@ -75,6 +75,18 @@ class Data(unittest.TestCase):
             ys, xs = np.nonzero(m)
             self.assertTrue(ys.max() - ys.min() > 120 and xs.max() - xs.min() > 120, data.CLASSES[c])
             self.assertLess(abs((ys.max() + ys.min()) / 2 - 128), 40, data.CLASSES[c])
+        # colours: the demo palette's 4 figure colours on its 2 backgrounds, every combination drawn
+        allowed = {tuple((np.array(data.FIGURE[f]) * 255 + 0.5).astype(np.uint8)) for f in data.DEMO_FIGURE}
+        backs = {tuple((np.array(data.BACKGROUND[b]) * 255 + 0.5).astype(np.uint8)) for b in data.DEMO_BACKGROUND}
+        pairs = set()
+        for i in range(40):
+            a = data.image(i % 10, i, "demo")
+            cols = {tuple(c) for c in np.unique(a.reshape(-1, 3), axis=0)}
+            self.assertEqual(len(cols), 2)
+            self.assertEqual(len(cols & backs), 1, "one background colour")
+            self.assertEqual(len(cols & allowed), 1, "one figure colour")
+            pairs.add(tuple(sorted(cols)))
+        self.assertGreaterEqual(len(pairs), 6)
         # upright: the triangle's apex is at the top, its base at the bottom
         m = data.mask(data.CLASSES.index("triangle"), data._rng(2, 0), "demo")
         rows = m.sum(1)
@@ -240,12 +252,11 @@ class FrechetReference(unittest.TestCase):
         self.assertEqual(back["sigma"].shape, (64, 64))
         self.assertTrue(np.array_equal(back["sigma"], back["sigma"].T))
         self.assertEqual(meta["format"], fd_ref.FORMAT)
-        self.assertEqual((meta["images"], meta["per_class"], meta["split"], meta["pose"]), ("20", "2", "train", "demo"))
+        self.assertEqual((meta["images"], meta["per_class"], meta["split"], meta["pose"]), ("20", "2", "train", "any"))
         self.assertTrue(0 <= float(meta["accuracy_ref"]) <= 1 and float(meta["fd_held_out"]) >= 0)
-        # the statistics are those of the documented set: images 0, 1 of every class of the training split, in the
-        # VAR's pose
+        # the statistics are those of the documented set: images 0, 1 of every class of the training split
         _, feats = clf.numpy_forward(w, clf.downsample(data.batch([c for c in range(10) for _ in range(2)],
-                                                                  [0, 1] * 10, "demo")))
+                                                                  [0, 1] * 10)))
         self.assertTrue(np.allclose(back["mu"], feats.mean(0), atol=1e-6))
         self.assertTrue(np.allclose(back["sigma"], np.cov(feats.T.astype(np.float64)), atol=1e-6))
         self.assertTrue(np.array_equal(got["mu"], back["mu"]))
@@ -304,6 +315,7 @@ class Stages(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(run, stage + "_loss.png")), stage)
             z = np.load(os.path.join(run, "tokens.npz"))
             self.assertEqual(z["tokens"].shape, (10, 680))
+            self.assertEqual(str(z["pose"]), "any")  # --var-pose's default, recorded for export's reference
             self.assertTrue((z["tokens"] >= 0).all() and (z["tokens"] < 512).all())
             for stage in ("supernet-progressive", "supernet-fixed"):
                 subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), stage, "--run",

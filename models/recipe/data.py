@@ -4,9 +4,12 @@ Ten classes that a person tells apart at a glance. Each image is 256x256 RGB (ui
 within a class is position, size, rotation, the colours of figure and background (from two palettes) and
 stripe/cell/dot spacing, so the model has to learn the shape, not a picture.
 
-    image(cls, seed_index) -> uint8 [256, 256, 3]: deterministic in (cls, seed_index); independent of numpy's
-                              global state (each image has its own Generator, keyed by (SET_SEED, cls, index)).
-    batch(classes, indices) -> uint8 [n, 256, 256, 3]
+    image(cls, index, pose="any") -> uint8 [256, 256, 3]: deterministic in (cls, index, pose); independent of
+                              numpy's global state (each image has its own Generator, keyed by (SET_SEED, cls, index)).
+    batch(classes, indices, pose="any") -> uint8 [n, 256, 256, 3]
+
+Poses (POSES): "any" is the whole set (the VQ-VAE's and the classifier's training images); "demo" is the part the
+VAR learns: large upright figures near the centre, in 4 figure colours on 2 backgrounds (see mask and _colours).
 
 Splits: indices [0, 1e6) are the training set, [1e6, ...) are held out (the classifier's test images).
 """
@@ -31,8 +34,15 @@ BACKGROUND = ((0.08, 0.08, 0.10), (0.22, 0.26, 0.32), (0.96, 0.96, 0.94), (0.95,
 LIGHT_FIGURES = (2, 4)  # yellow and cyan: only on the two dark backgrounds
 
 
-def _colours(r):
+# The demo pose's colours: 4 figure colours (red, green, blue, magenta) on 2 backgrounds (near-black, cream).
+DEMO_FIGURE, DEMO_BACKGROUND = (0, 3, 5, 7), (0, 3)
+
+
+def _colours(r, pose="any"):
     """(figure, background): RGB float arrays [3] from the palettes, never a low-contrast pair."""
+    if pose == "demo":
+        f, b = DEMO_FIGURE[int(r.integers(len(DEMO_FIGURE)))], DEMO_BACKGROUND[int(r.integers(2))]
+        return np.array(FIGURE[f]), np.array(BACKGROUND[b])
     f = int(r.integers(len(FIGURE)))
     b = int(r.integers(2)) if f in LIGHT_FIGURES else int(r.integers(len(BACKGROUND)))
     return np.array(FIGURE[f]), np.array(BACKGROUND[b])
@@ -75,10 +85,10 @@ def _star_mask(u, v, r_out, r_in):
 
 
 # The figures' poses. "any": half size 55-100 px, anywhere the figure fits, any rotation (the set the VQ-VAE and the
-# classifier learn from: everything a generated image might show). "demo": the VAR's set: large (half size 85-100),
-# upright, within 16 px of the centre, so that the class already shows on the coarse scales (4x4-6x6 tokens),
-# where a VAR of this size draws reliably; textures are the same in both. Both draw from the same generator, so
-# "any" images are the same as before "demo" existed.
+# classifier learn from: everything a generated image might show). "demo": an easier set for the VAR (train.py
+# --var-pose demo): large (half size 85-100), upright, within 16 px of the centre, so that the class already shows
+# on the coarse scales (4x4-6x6 tokens), in fewer colours (DEMO_FIGURE x DEMO_BACKGROUND); textures as in "any".
+# Both draw from the same generator, so "any" images are the same as before "demo" existed.
 POSES = ("any", "demo")
 UPRIGHT = {"triangle": np.pi}  # angle that stands the figure on its base; every other figure is upright at 0
 
@@ -138,7 +148,7 @@ def image(cls, index, pose="any"):
     if not 0 <= cls < len(CLASSES):
         raise ValueError("class %d is not in 0..%d" % (cls, len(CLASSES) - 1))
     r = _rng(cls, index)
-    fg, bg = _colours(r)
+    fg, bg = _colours(r, pose)
     m = mask(cls, r, pose)
     img = np.where(m[..., None], fg, bg)  # flat colours: no gradient, no pixel noise
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -3,7 +3,8 @@ penultimate features (classifier.py: the global average pool, [64]) over a fixed
 as mean mu [64] and covariance sigma [64, 64] (unbiased: divided by n - 1, as numpy.cov), stored in F32.
 
 The set: images 0 .. per_class - 1 of every class of the training split (data.image(cls, i, pose), i <
-data.HELD_OUT), 100 per class by default, in the pose the VAR learns (train.VAR_POSE: "demo"). The features come from the classifier's weights as exported (16-bit), so that the
+data.HELD_OUT), 100 per class by default, in the pose the VAR learned (train.py --var-pose, kept in tokens.npz).
+The features come from the classifier's weights as exported (16-bit), so that the
 engine, which runs the exported file, and this reference measure with the same network.
 
     stats(weights, per_class, pose)       -> dict of arrays and metadata
@@ -28,7 +29,7 @@ PER_CLASS = 100
 CHUNK = 50  # images per numpy_forward call: bounds host memory (the first conv's patches are ~6 MB per image)
 
 
-def features(weights, classes, indices, pose="demo"):
+def features(weights, classes, indices, pose="any"):
     """Classifier (logits [n, 10], features [n, 64]) of the shapes10 images (classes[i], indices[i], pose)."""
     logits, feats = [], []
     for s in range(0, len(classes), CHUNK):
@@ -63,7 +64,7 @@ def frechet(mu1, s1, mu2, s2):
     return max(fd, 0.0)
 
 
-def stats(weights, per_class=PER_CLASS, pose="demo"):
+def stats(weights, per_class=PER_CLASS, pose="any"):
     """The reference statistics and their metadata from classifier weights (name -> float32 array)."""
     if per_class < 1:
         raise ValueError("per_class must be >= 1")
@@ -82,7 +83,7 @@ def stats(weights, per_class=PER_CLASS, pose="demo"):
     return {"mu": mu.astype(np.float32), "sigma": sigma.astype(np.float32), "meta": meta}
 
 
-def write(path, weights, per_class=PER_CLASS, pose="demo"):
+def write(path, weights, per_class=PER_CLASS, pose="any"):
     """Computes stats() and writes them as F32 safetensors to path (through a temporary file). -> the stats."""
     s = stats(weights, per_class, pose)
     st_io.write(path, {"mu": s["mu"], "sigma": s["sigma"]}, s["meta"])

@@ -60,9 +60,9 @@ SUPERNET = ("supernet-progressive", "supernet-fixed")  # VARiant fine-tuning of 
 VAE_CFG = dict(ch=64, ch_mult=(1, 1, 1, 1, 1), num_res_blocks=1, zch=32, vocab=512)
 VAR_CFG = dict(depth=16, width=64, vocab=512, cvae=32, classes=len(data.CLASSES))
 CROP_PATCH_NUMS = (1, 2, 3, 4, 5, 6, 8)
-# The VQ-VAE and the classifier learn every pose of the set; the VAR (and the Frechet reference) the demo pose
-# (data.POSES: large, upright, near the centre), which a VAR of 1.3M parameters learns to draw within the budget.
-VAR_POSE = "demo"
+# The VQ-VAE and the classifier learn every pose of the set ("any"); the VAR (and the Frechet reference) the pose
+# --var-pose names (data.POSES), recorded in tokens.npz. The committed run is "any"; "demo" (large, upright,
+# centred, 4 x 2 colours) is an experiment that did not lift the VAR at 1000 steps (README).
 DEFAULTS = {
     "vqvae": dict(steps=1500, batch=4, lr=1e-3),
     "vqvae-ms": dict(steps=300, batch=4, lr=5e-4),
@@ -337,7 +337,7 @@ def stage_tokens(ctx, a):
     from tqdm import tqdm
     for j in tqdm(range(len(done_lab), len(mine), 16), desc="tokens", disable=not ctx.main, mininterval=5):
         chunk = mine[j:j + 16]
-        x = vq.to_tensor(data.batch([c for c, _ in chunk], [i for _, i in chunk], VAR_POSE))
+        x = vq.to_tensor(data.batch([c for c, _ in chunk], [i for _, i in chunk], a.var_pose))
         idx = model.img_to_idx(x)
         tok = torch.cat([t.reshape(len(chunk), -1) for t in idx], 1).numpy().astype(np.int16)
         done_lab += [c for c, _ in chunk]
@@ -353,10 +353,21 @@ def stage_tokens(ctx, a):
             z = np.load(ctx.path("tokens.rank%d.npz" % r))
             labs.append(z["labels"])
             toks.append(z["tokens"])
-        np.savez(ctx.path("tokens.npz"), labels=np.concatenate(labs), tokens=np.concatenate(toks))
+        np.savez(ctx.path("tokens.npz"), labels=np.concatenate(labs), tokens=np.concatenate(toks),
+                 pose=np.array(a.var_pose))
         usage = len(np.unique(np.concatenate(toks)))
         ctx.log("tokens: %d images, %d of %d codes used" % (sum(map(len, labs)), usage, VAE_CFG["vocab"]))
     return time.time() - t0
+
+
+def tokens_pose(ctx):
+    """The pose (data.POSES) of the images behind DIR/tokens.npz: "any" for files written before poses existed."""
+    path = ctx.path("tokens.npz")
+    if os.path.exists(path):
+        z = np.load(path)
+        if "pose" in z.files:
+            return str(z["pose"])
+    return "any"
 
 
 def split_tokens(tok):
@@ -492,16 +503,17 @@ def stage_export(ctx, a):
             torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
             subprocess.run([sys.executable, convert, pth, os.path.join(out, name + ".safetensors"),
                             "--dtype", "bf16", "-q"], check=True)
+    pose = tokens_pose(ctx)
     # the Frechet distance's reference statistics, from the classifier as exported (fd_ref.py)
     ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"),
-                       st_io.read(os.path.join(out, "classifier.safetensors")), a.fd_per_class, VAR_POSE)
+                       st_io.read(os.path.join(out, "classifier.safetensors")), a.fd_per_class, pose)
     # the exported classifier on held-out images of the VAR's pose (its training accuracy figure is over every pose)
     n = 50
     cls = [c for c in range(len(data.CLASSES)) for _ in range(n)]
     logits, _ = fd_ref.features(st_io.read(os.path.join(out, "classifier.safetensors")), cls,
-                                [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)], VAR_POSE)
+                                [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)], pose)
     meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": VAR_CFG, "set_seed": data.SET_SEED,
-            "var_pose": VAR_POSE,
+            "var_pose": pose,
             "classifier_held_out_accuracy": ck_clf.get("extra", {}).get("held_out_accuracy"),
             "classifier_held_out_accuracy_var_pose": round(float((logits.argmax(1) == np.array(cls)).mean()), 4),
             "var_from": a.var_from, "fd_ref": ref["meta"]}
@@ -556,6 +568,8 @@ def main(argv=None):
     p.add_argument("--weighting", choices=("side", "tokens"),
                    help="var and supernet stages: the loss's share per scale (see scale_weights; default side)")
     p.add_argument("--per-class", type=int, help="tokens: images per class")
+    p.add_argument("--var-pose", choices=data.POSES, default="any",
+                   help="tokens: the pose of the VAR's images (data.POSES; default %(default)s)")
     p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
     p.add_argument("--fd-per-class", type=int, default=fd_ref.PER_CLASS,
                    help="export: real images per class of the Frechet distance's reference (default %(default)s)")

@@ -53,7 +53,7 @@ def main():
     st_io.write(path, w, {"what": "random-weight test classifier (tests/data/quality/mk_fixture.py, seed 17)"},
                 dtype="BF16")
     w = st_io.read(path)  # the BF16-rounded values, as the engine reads them
-    fd_ref.write(os.path.join(HERE, "fd_ref.safetensors"), w, per_class=2, pose="any")  # as when it was made
+    fd_ref.write(os.path.join(HERE, "fd_ref.safetensors"), w, per_class=2, pose="any")
     imgs = np.stack([data.image(c, data.HELD_OUT + 7) for c in (0, 5, 9)])
     for i, im in enumerate(imgs):
         png(os.path.join(HERE, "img%d.png" % i), im)
