@@ -302,6 +302,21 @@ class Schedule(unittest.TestCase):
 
 
 class Stages(unittest.TestCase):
+    def test_missing_inputs_refused(self):
+        """A stage whose inputs are not in the run folder: one line naming them, exit 2, nothing written (tokens
+        would otherwise come from an untrained VQ-VAE); the same before --procs starts any process."""
+        train_py = os.path.join(ROOT, "models", "recipe", "train.py")
+        with tempfile.TemporaryDirectory() as tmp:
+            for stage, extra, want in (("tokens", [], "vqvae-ms.pt or vqvae.pt"), ("var", ["--procs", "2"], "tokens.npz"),
+                                       ("vqvae-ms", [], "vqvae.pt"), ("export", ["--var-from", "supernet-fixed"],
+                                                                         "supernet-fixed.pt, classifier.pt")):
+                r = subprocess.run([sys.executable, train_py, stage, "--run", tmp, "--out", os.path.join(tmp, "o")] +
+                                   extra, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, (stage, r.stderr))
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+                self.assertIn(want, r.stderr)
+                self.assertEqual(os.listdir(tmp), [], stage)
+
     def test_every_stage_on_a_few_steps(self):
         """train.py all: each stage runs, writes its checkpoint and plot, and export writes loadable files."""
         with tempfile.TemporaryDirectory() as tmp:

@@ -530,6 +530,26 @@ RUNNERS = {"vqvae": stage_vqvae, "vqvae-ms": stage_vqvae_ms, "tokens": stage_tok
            "supernet-fixed": lambda ctx, a: stage_supernet(ctx, a, "supernet-fixed", schedule.fixed_ratio)}
 
 
+def missing_inputs(run, stage, var_from="var"):
+    """The files `stage` reads from the run folder that are not there (alternatives joined by "or"); [] if none.
+    Without this check a stage would start on what is missing: tokens from an untrained VQ-VAE, a traceback."""
+    vae = [("vqvae-ms.pt", "vqvae.pt")]
+    need = {"vqvae-ms": [("vqvae.pt",)], "tokens": vae, "var": vae + [("tokens.npz",)],
+            "supernet-progressive": vae + [("tokens.npz",), ("var.pt",)],
+            "supernet-fixed": vae + [("tokens.npz",), ("var.pt",)],
+            "export": vae + [(var_from + ".pt",), ("classifier.pt",)]}.get(stage, [])
+    return [" or ".join(alts) for alts in need if not any(os.path.exists(os.path.join(run, f)) for f in alts)]
+
+
+def refuse_missing(run, stage, var_from):
+    """One line on stderr and exit status 2 when `stage` lacks an input (missing_inputs)."""
+    gone = missing_inputs(run, stage, var_from)
+    if gone:
+        print("train.py %s: %s has no %s: run the stages before it first (train.py all runs them in order)" %
+              (stage, run, ", ".join(gone)), file=sys.stderr)
+        sys.exit(2)
+
+
 def _free_port():
     import socket
     with socket.socket() as sk:
@@ -578,6 +598,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.procs < 0:
         p.error("--procs must be >= 0")
+    if args.stage != "all":
+        refuse_missing(args.run, args.stage, args.var_from)
     if args.procs > 1 and "WORLD_SIZE" not in os.environ:
         return spawn(args.procs, argv)
     torch.manual_seed(args.seed)
@@ -589,6 +611,7 @@ def main(argv=None):
         if stage != "export" and stage_done(ctx, stage) and args.stage == "all":
             ctx.log("%s: done already" % stage)
             continue
+        refuse_missing(args.run, stage, args.var_from)  # in `all`, the stages before it have written its inputs
         a = argparse.Namespace(**{**DEFAULTS.get(stage, {}), **{k: v for k, v in vars(args).items() if v is not None}})
         if stage not in ("export",) and os.path.exists(ctx.path(stage + ".done")):
             os.remove(ctx.path(stage + ".done"))
