@@ -8,8 +8,9 @@ stripe/cell/dot spacing, so the model has to learn the shape, not a picture.
                               numpy's global state (each image has its own Generator, keyed by (SET_SEED, cls, index)).
     batch(classes, indices, pose="any") -> uint8 [n, 256, 256, 3]
 
-Poses (POSES): "any" is the whole set (the VQ-VAE's and the classifier's training images); "demo" is the part the
-VAR learns: large upright figures near the centre, in 4 figure colours on 2 backgrounds (see mask and _colours).
+Poses (POSES): "any" is the whole set (the VQ-VAE's and the classifier's training images, and the committed VAR's);
+"demo" is an easier part of it for the VAR (train.py --var-pose demo): large upright figures near the centre, in 4
+figure colours on 2 backgrounds (see mask and _colours).
 
 Splits: indices [0, 1e6) are the training set, [1e6, ...) are held out (the classifier's test images).
 """
@@ -41,7 +42,7 @@ DEMO_FIGURE, DEMO_BACKGROUND = (0, 3, 5, 7), (0, 3)
 def _colours(r, pose="any"):
     """(figure, background): RGB float arrays [3] from the palettes, never a low-contrast pair."""
     if pose == "demo":
-        f, b = DEMO_FIGURE[int(r.integers(len(DEMO_FIGURE)))], DEMO_BACKGROUND[int(r.integers(2))]
+        f, b = DEMO_FIGURE[int(r.integers(len(DEMO_FIGURE)))], DEMO_BACKGROUND[int(r.integers(len(DEMO_BACKGROUND)))]
         return np.array(FIGURE[f]), np.array(BACKGROUND[b])
     f = int(r.integers(len(FIGURE)))
     b = int(r.integers(2)) if f in LIGHT_FIGURES else int(r.integers(len(BACKGROUND)))

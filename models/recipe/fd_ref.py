@@ -14,8 +14,8 @@ engine, which runs the exported file, and this reference measure with the same n
                                        computes the same through LAPACK
 
 Metadata (strings, safetensors' __metadata__): format "varcl-fd-ref/1", features "64", images (total), per_class,
-split "train", first_index "0", pose, set_seed, classes (comma-separated), and two figures measured here with the same
-classifier: accuracy_ref (its accuracy on the reference images) and fd_held_out (FD between the reference and as
+split "train", first_index "0", pose, set_seed, classes (comma-separated), and two figures measured here with the
+same classifier: accuracy_ref (its accuracy on the reference images) and fd_held_out (FD between the reference and as
 many held-out real images: the floor an ideal generator reaches with this many images).
 """
 import numpy as np
@@ -77,7 +77,8 @@ def stats(weights, per_class=PER_CLASS, pose="any"):
     _, feats_h = features(weights, cls, held, pose)
     mu_h, sigma_h = moments(feats_h)
     meta = {"format": FORMAT, "features": str(feats.shape[1]), "images": str(len(cls)), "per_class": str(per_class),
-            "split": "train", "first_index": "0", "pose": pose, "set_seed": str(data.SET_SEED), "classes": ",".join(data.CLASSES),
+            "split": "train", "first_index": "0", "pose": pose, "set_seed": str(data.SET_SEED),
+            "classes": ",".join(data.CLASSES),
             "accuracy_ref": "%.4f" % float((logits.argmax(1) == np.array(cls)).mean()),
             "fd_held_out": "%.6f" % frechet(mu_h, sigma_h, mu, sigma)}
     return {"mu": mu.astype(np.float32), "sigma": sigma.astype(np.float32), "meta": meta}

@@ -504,14 +504,14 @@ def stage_export(ctx, a):
             subprocess.run([sys.executable, convert, pth, os.path.join(out, name + ".safetensors"),
                             "--dtype", "bf16", "-q"], check=True)
     pose = tokens_pose(ctx)
+    w_clf = st_io.read(os.path.join(out, "classifier.safetensors"))
     # the Frechet distance's reference statistics, from the classifier as exported (fd_ref.py)
-    ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"),
-                       st_io.read(os.path.join(out, "classifier.safetensors")), a.fd_per_class, pose)
+    ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"), w_clf, a.fd_per_class, pose)
     # the exported classifier on held-out images of the VAR's pose (its training accuracy figure is over every pose)
     n = 50
     cls = [c for c in range(len(data.CLASSES)) for _ in range(n)]
-    logits, _ = fd_ref.features(st_io.read(os.path.join(out, "classifier.safetensors")), cls,
-                                [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)], pose)
+    logits, _ = fd_ref.features(w_clf, cls, [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)],
+                                pose)
     meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": VAR_CFG, "set_seed": data.SET_SEED,
             "var_pose": pose,
             "classifier_held_out_accuracy": ck_clf.get("extra", {}).get("held_out_accuracy"),
@@ -534,9 +534,9 @@ def missing_inputs(run, stage, var_from="var"):
     """The files `stage` reads from the run folder that are not there (alternatives joined by "or"); [] if none.
     Without this check a stage would start on what is missing: tokens from an untrained VQ-VAE, a traceback."""
     vae = [("vqvae-ms.pt", "vqvae.pt")]
+    supernet = vae + [("tokens.npz",), ("var.pt",)]
     need = {"vqvae-ms": [("vqvae.pt",)], "tokens": vae, "var": vae + [("tokens.npz",)],
-            "supernet-progressive": vae + [("tokens.npz",), ("var.pt",)],
-            "supernet-fixed": vae + [("tokens.npz",), ("var.pt",)],
+            "supernet-progressive": supernet, "supernet-fixed": supernet,
             "export": vae + [(var_from + ".pt",), ("classifier.pt",)]}.get(stage, [])
     return [" or ".join(alts) for alts in need if not any(os.path.exists(os.path.join(run, f)) for f in alts)]
 
