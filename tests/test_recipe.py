@@ -26,7 +26,7 @@ import sample  # noqa: E402
 import schedule  # noqa: E402
 import st_io  # noqa: E402
 import vqvae as vq  # noqa: E402
-from var import VAR  # noqa: E402
+from var import VAR, config_from_state  # noqa: E402
 
 torch.set_num_threads(1)
 DEMO = os.path.join(ROOT, "models", "demo")
@@ -317,6 +317,38 @@ class Stages(unittest.TestCase):
                 self.assertIn(want, r.stderr)
                 self.assertEqual(os.listdir(tmp), [], stage)
 
+    def test_var_width(self):
+        """--var-width: the var stage builds that width, a resumed run keeps its checkpoint's width whatever the
+        default, and a width that differs from the checkpoint's or is not a multiple of 64 is one line, exit 2."""
+        import train
+        train_py = os.path.join(ROOT, "models", "recipe", "train.py")
+        m = VAR(depth=3, width=128, vocab=32, cvae=8, classes=5)
+        self.assertEqual(config_from_state(m.state_dict()), dict(depth=3, width=128, vocab=32, cvae=8, classes=5))
+        with tempfile.TemporaryDirectory() as run:
+            torch.save({"model": vq.VQVAE(**train.VAE_CFG).state_dict()}, os.path.join(run, "vqvae.pt"))
+            g = np.random.default_rng(0)
+            np.savez(os.path.join(run, "tokens.npz"), labels=np.array([0, 1]), pose=np.array("any"),
+                     tokens=g.integers(0, 512, (2, 680)).astype(np.int16))
+
+            def var(*extra):
+                return subprocess.run([sys.executable, train_py, "var", "--run", run, "--threads", "1", "--batch",
+                                       "1"] + list(extra), capture_output=True, text=True)
+            for bad in ("96", "0"):
+                r = var("--steps", "1", "--var-width", bad)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("multiple of 64", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(run, "var.pt")))
+            self.assertEqual(var("--steps", "1", "--var-width", "128").returncode, 0)
+            ck = torch.load(os.path.join(run, "var.pt"))
+            self.assertEqual(config_from_state(ck["model"])["width"], 128)
+            r = var("--steps", "2", "--var-width", "64")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("holds a VAR of width 128", r.stderr.strip().splitlines()[-1])
+            self.assertEqual(torch.load(os.path.join(run, "var.pt"))["step"], 1)  # untouched
+            self.assertEqual(var("--steps", "2").returncode, 0)  # resumed at its own width
+            ck = torch.load(os.path.join(run, "var.pt"))
+            self.assertEqual((ck["step"], config_from_state(ck["model"])["width"]), (2, 128))
+
     def test_every_stage_on_a_few_steps(self):
         """train.py all: each stage runs, writes its checkpoint and plot, and export writes loadable files."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -359,9 +391,7 @@ class Stages(unittest.TestCase):
 def load_demo(demo):
     """Exported files into the recipe's PyTorch modules (strict: every upstream key, no other)."""
     sv, sa = st_io.read(os.path.join(demo, "var.safetensors")), st_io.read(os.path.join(demo, "vae.safetensors"))
-    ce = sv["class_emb.weight"]
-    var = VAR(depth=sum(1 for k in sv if k.endswith("attn.mat_qkv.weight")), width=ce.shape[1],
-              vocab=sv["head.weight"].shape[0], cvae=sv["word_embed.weight"].shape[1], classes=ce.shape[0] - 1)
+    var = VAR(**config_from_state(sv))
     var.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in sv.items()}, strict=True)
     ch = sa["decoder.conv_out.weight"].shape[1]
     levels = 1 + max(int(k.split(".")[2]) for k in sa if k.startswith("decoder.up."))

@@ -23,7 +23,7 @@ import classifier as clf  # noqa: E402
 import sample  # noqa: E402
 import st_io  # noqa: E402
 import train  # noqa: E402
-from var import VAR  # noqa: E402
+from var import VAR, config_from_state  # noqa: E402
 
 
 def accuracy(var, vae, w, labels, real, k, cfg):
@@ -44,8 +44,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    var = VAR(**train.VAR_CFG)
-    var.load_state_dict(torch.load(os.path.join(a.run, a.var + ".pt"))["model"])
+    sd = torch.load(os.path.join(a.run, a.var + ".pt"))["model"]
+    var = VAR(**config_from_state(sd))
+    var.load_state_dict(sd)
     var.eval()
     vae, _ = train.load_vae(argparse.Namespace(path=lambda name: os.path.join(a.run, name)))
     vae.eval()

@@ -13,9 +13,10 @@ last checkpoint was; a finished stage is skipped):
   vqvae-ms  encoder frozen; codebook, phi, post_quant_conv and decoder on whole images with the standard ten
             scales (VAR_SPEC 4), the decoder on 8x8-latent crops of f_hat
   tokens    the training images as ten token maps each (int16 [n, 680]), the VAR's teacher-forcing targets
-  var       VAR (depth 16, width 64) by teacher forcing over all ten scales with the block-causal mask,
-            class dropout 0.1 for guidance; the loss weighs scale s by pn_s / sum(pn) (--weighting side,
-            scale_weights) rather than upstream's mean over tokens, which starves the coarse scales
+  var       VAR (depth 16, width 64 or --var-width) by teacher forcing over all ten scales with the
+            block-causal mask, class dropout 0.1 for guidance; the loss weighs scale s by pn_s / sum(pn)
+            (--weighting side, scale_weights) rather than upstream's mean over tokens, which starves the coarse
+            scales
   classifier  the small CNN of classifier.py on real images; accuracy on held-out images
   export    16-bit safetensors with upstream key names (through models/convert.py) into models/demo/, and the
             classifier's feature statistics over real images (fd_ref.py: fd_ref.safetensors, F32)
@@ -48,7 +49,7 @@ import data  # noqa: E402
 import fd_ref  # noqa: E402
 import st_io  # noqa: E402
 import vqvae as vq  # noqa: E402
-from var import VAR  # noqa: E402
+from var import HEAD_DIM, VAR, config_from_state  # noqa: E402
 
 STAGES = ("vqvae", "vqvae-ms", "tokens", "var", "classifier", "export")
 SUPERNET = ("supernet-progressive", "supernet-fixed")  # VARiant fine-tuning of `var` (issue 17); not in `all`
@@ -75,6 +76,23 @@ DEFAULTS = {
 
 
 # ------------------------------------------------------------------------------------------------- plumbing
+def blas_threads(n):
+    """Gives OpenBLAS's own thread pool n threads. torch.set_num_threads does not reach it (Debian's torch calls
+    the system BLAS, and libopenblas0-pthread starts one thread per core): with --procs 2 on two cores each process
+    kept a second BLAS thread busy waiting (sched_yield), four threads on two cores. Measured here (--procs 2
+    --batch 6): the var stage's step from 1.7-1.8 to 1.1-1.2 s at width 64, from 3.9 to 2.9-3.1 s at width 128.
+    A no-op where the BLAS is not OpenBLAS."""
+    import ctypes
+    for name in ("libblas.so.3", "libopenblas.so.0"):
+        try:
+            fn = getattr(ctypes.CDLL(name), "openblas_set_num_threads", None)
+        except OSError:
+            continue
+        if fn is not None:
+            fn(int(n))
+            return
+
+
 class Ctx:
     """Rank, world size and the run folder; rank 0 alone writes files."""
 
@@ -87,6 +105,7 @@ class Ctx:
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         threads = args.threads or max(1, (os.cpu_count() or 1) // self.world)
         torch.set_num_threads(threads)
+        blas_threads(threads)
         os.makedirs(self.run, exist_ok=True)
 
     @property
@@ -251,6 +270,22 @@ def crops(u8, gen, side):
     return np.stack(out)
 
 
+def var_config(ctx, stage, width=None):
+    """The VAR's shape for `stage`: its checkpoint's (DIR/STAGE.pt) where one exists, so a run keeps the width it
+    started with, else VAR_CFG with `width` (--var-width) in place of its width. A --var-width that differs from
+    the checkpoint's is refused (ValueError): resuming cannot change the shape."""
+    path = ctx.path(stage + ".pt")
+    if os.path.exists(path):
+        cfg = config_from_state(torch.load(path)["model"])
+        if width is not None and width != cfg["width"]:
+            raise ValueError("--var-width %d: %s holds a VAR of width %d (resuming keeps a run's width; start "
+                             "another --run for another width)" % (width, path, cfg["width"]))
+        return cfg
+    if width is not None and (width <= 0 or width % HEAD_DIM):
+        raise ValueError("--var-width %d: the width must be a positive multiple of %d (head_dim)" % (width, HEAD_DIM))
+    return dict(VAR_CFG, width=width) if width is not None else dict(VAR_CFG)
+
+
 def load_vae(ctx):
     m = vq.VQVAE(**VAE_CFG)
     for stage in ("vqvae-ms", "vqvae"):
@@ -407,7 +442,7 @@ def stage_var(ctx, a):
     vae.eval()
     z = np.load(ctx.path("tokens.npz"))
     labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
-    model = VAR(**VAR_CFG)
+    model = VAR(**var_config(ctx, "var", getattr(a, "var_width", None)))
     net = ctx.wrap(model)
     loop = Loop(ctx, "var", model, model.parameters(), a.lr, a.steps)
     weights = scale_weights(a.weighting)
@@ -432,7 +467,7 @@ def stage_supernet(ctx, a, stage, ratio_fn):
     vae.eval()
     z = np.load(ctx.path("tokens.npz"))
     labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
-    model = VAR(**VAR_CFG)
+    model = VAR(**var_config(ctx, stage if os.path.exists(ctx.path(stage + ".pt")) else "var"))
     if not os.path.exists(ctx.path(stage + ".pt")):
         model.load_state_dict(torch.load(ctx.path("var.pt"))["model"])
     net = ctx.wrap(model)
@@ -512,8 +547,8 @@ def stage_export(ctx, a):
     cls = [c for c in range(len(data.CLASSES)) for _ in range(n)]
     logits, _ = fd_ref.features(w_clf, cls, [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)],
                                 pose)
-    meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": VAR_CFG, "set_seed": data.SET_SEED,
-            "var_pose": pose,
+    meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": config_from_state(sd_var),
+            "set_seed": data.SET_SEED, "var_pose": pose,
             "classifier_held_out_accuracy": ck_clf.get("extra", {}).get("held_out_accuracy"),
             "classifier_held_out_accuracy_var_pose": round(float((logits.argmax(1) == np.array(cls)).mean()), 4),
             "var_from": a.var_from, "fd_ref": ref["meta"]}
@@ -593,11 +628,19 @@ def main(argv=None):
     p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
     p.add_argument("--fd-per-class", type=int, default=fd_ref.PER_CLASS,
                    help="export: real images per class of the Frechet distance's reference (default %(default)s)")
+    p.add_argument("--var-width", type=int,
+                   help="var stage: the VAR's width, a multiple of 64 (heads = width / 64; default %d; a run that "
+                        "has a var checkpoint keeps its width)" % VAR_CFG["width"])
     p.add_argument("--procs", type=int, default=0,
                    help="start N data-parallel processes here (as torchrun --nproc_per_node N; --batch is per process)")
     args = p.parse_args(argv)
     if args.procs < 0:
         p.error("--procs must be >= 0")
+    if args.var_width is not None:
+        try:  # before any process starts: a width that cannot be built, or differs from the run's checkpoint
+            var_config(argparse.Namespace(path=lambda name: os.path.join(args.run, name)), "var", args.var_width)
+        except ValueError as e:
+            p.error(str(e))
     if args.stage != "all":
         refuse_missing(args.run, args.stage, args.var_from)
     if args.procs > 1 and "WORLD_SIZE" not in os.environ:

@@ -161,5 +161,13 @@ class VAR(nn.Module):
         return [i * (depth - 1) // (d - 1) for i in range(d)]
 
 
+def config_from_state(sd):
+    """VAR(**config) for a state dict of this module (or upstream's): depth, width, vocab, cvae and classes read
+    from its tensors' shapes (class_emb has one row more than classes: the null class)."""
+    return dict(depth=sum(1 for k in sd if k.startswith("blocks.") and k.endswith(".attn.mat_qkv.weight")),
+                width=int(sd["pos_start"].shape[-1]), vocab=int(sd["head.weight"].shape[0]),
+                cvae=int(sd["word_embed.weight"].shape[1]), classes=int(sd["class_emb.weight"].shape[0]) - 1)
+
+
 def params(m):
     return sum(p.numel() for p in m.parameters())
