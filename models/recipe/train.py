@@ -467,9 +467,10 @@ def stage_supernet(ctx, a, stage, ratio_fn):
     vae.eval()
     z = np.load(ctx.path("tokens.npz"))
     labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
-    model = VAR(**var_config(ctx, stage if os.path.exists(ctx.path(stage + ".pt")) else "var"))
-    if not os.path.exists(ctx.path(stage + ".pt")):
-        model.load_state_dict(torch.load(ctx.path("var.pt"))["model"])
+    # a new run starts from `var`; a resumed one is rebuilt in its own shape (Loop then loads its state)
+    sd = torch.load(ctx.path((stage if os.path.exists(ctx.path(stage + ".pt")) else "var") + ".pt"))["model"]
+    model = VAR(**config_from_state(sd))
+    model.load_state_dict(sd)
     net = ctx.wrap(model)
     loop = Loop(ctx, stage, model, model.parameters(), a.lr, a.steps)
     weights = scale_weights(a.weighting)
