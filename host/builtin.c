@@ -7,8 +7,10 @@
 
 #include <stddef.h>
 
-static const char *const class_names[] = {"disk",  "square",  "triangle",     "ring", "cross",
-                                          "star",  "stripes", "checkerboard", "dots", "house"};
+/* The class set the demo was trained on (models/recipe/data.py, arrangements10; demo.json's "classes", which
+ * test_demo_model compares with this list). */
+static const char *const class_names[] = {"one",     "pair-h",    "pair-v",  "pair-d", "row3",
+                                          "column3", "triangle3", "square4", "band-h", "band-v"};
 
 #if VARCL_TRAINED_DEMO
 /* Placed by the generated demo_embedded.c (cmake/embed_demo.cmake); each blob is one safetensors file. */

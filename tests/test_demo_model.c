@@ -8,6 +8,7 @@
 #include "safetensors.h"
 #include "varcl.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,21 @@ int main(void)
     varcl *from_file = varcl_open(&op);
     CHECK(from_file != NULL, "models/demo files load: %s", varcl_last_error());
     varcl_close(from_file);
+
+    /* the names the library gives the classes are the ones the recipe trained (demo.json, written by export) */
+    char path_json[1024];
+    snprintf(path_json, sizeof path_json, "%s/demo.json", dir);
+    json_error_t jerr;
+    json_t *meta = json_load_file(path_json, 0, &jerr);
+    json_t *names = meta ? json_object_get(meta, "classes") : NULL;
+    CHECK(json_is_array(names) && json_array_size(names) == CLASSES, "%s: a \"classes\" array of %d names (%s)",
+          path_json, CLASSES, meta ? "" : jerr.text);
+    for (int c = 0; json_is_array(names) && c < CLASSES && c < (int)json_array_size(names); c++) {
+        const char *want = json_string_value(json_array_get(names, (size_t)c)), *got = builtin_demo_class_name(c);
+        CHECK(want && got && strcmp(want, got) == 0, "class %d: built-in name %s, demo.json %s", c, got ? got : "-",
+              want ? want : "-");
+    }
+    json_decref(meta);
 
     vt_set *clf = st_load(path_clf);
     CHECK(clf != NULL, "classifier loads: %s", varcl_last_error());

@@ -24,14 +24,37 @@ import data  # noqa: E402
 import fd_ref  # noqa: E402
 import sample  # noqa: E402
 import schedule  # noqa: E402
+import shapes10  # noqa: E402
 import st_io  # noqa: E402
 import vqvae as vq  # noqa: E402
 from var import VAR, config_from_state  # noqa: E402
 
 torch.set_num_threads(1)
 DEMO = os.path.join(ROOT, "models", "demo")
-ANY_POSE_CRC32 = [3438090691, 1571417458, 20881657, 2023270758, 3070269555, 1506338991, 2353315548, 3566639475,
+# crc32 of image 17 of every shapes10 kind, as the set drew them when the committed VQ-VAE learned from it
+SHAPES10_CRC32 = [3438090691, 1571417458, 20881657, 2023270758, 3070269555, 1506338991, 2353315548, 3566639475,
                   479024109, 55332444]
+
+
+def blobs(mask):
+    """Connected regions of a bool mask (4-neighbourhood): a list of (pixel count, centre y, centre x)."""
+    seen = np.zeros(mask.shape, bool)
+    out = []
+    for y0, x0 in zip(*np.nonzero(mask)):
+        if seen[y0, x0]:
+            continue
+        stack, pts = [(y0, x0)], []
+        seen[y0, x0] = True
+        while stack:
+            y, x = stack.pop()
+            pts.append((y, x))
+            for yy, xx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                if 0 <= yy < mask.shape[0] and 0 <= xx < mask.shape[1] and mask[yy, xx] and not seen[yy, xx]:
+                    seen[yy, xx] = True
+                    stack.append((yy, xx))
+        p = np.array(pts)
+        out.append((len(p), p[:, 0].mean(), p[:, 1].mean()))
+    return out
 
 
 class Data(unittest.TestCase):
@@ -42,56 +65,44 @@ class Data(unittest.TestCase):
         self.assertTrue(np.array_equal(a, b))
         self.assertFalse(np.array_equal(a, data.image(3, 18)))  # position, size, colours vary
         self.assertFalse(np.array_equal(a, data.image(4, 17)))
+        self.assertEqual(len(np.unique(a.reshape(-1, 3), axis=0)), 2)  # flat figure colour on a flat background
 
-    def test_every_class_draws_a_figure(self):
-        for c in range(len(data.CLASSES)):
-            m = data.mask(c, data._rng(c, 0))
-            frac = m.mean()
-            self.assertTrue(0.02 < frac < 0.9, "%s covers %.3f of the image" % (data.CLASSES[c], frac))
+    def test_arrangements(self):
+        """Each class draws its arrangement: the number of disks, their layout (row, column, diagonal, triangle,
+        square), one disk larger than any pair's; bands cross the image (first 8 images of each class)."""
+        count = {"one": 1, "pair-h": 2, "pair-v": 2, "pair-d": 2, "row3": 3, "column3": 3, "triangle3": 3,
+                 "square4": 4, "band-h": 1, "band-v": 1}
+        for c, name in enumerate(data.CLASSES):
+            for i in range(8):
+                m = data.mask(c, np.random.Generator(np.random.PCG64([data.SET_SEED, c, i])))
+                b = blobs(m[::2, ::2])
+                self.assertEqual(len(b), count[name], "%s image %d: %d regions" % (name, i, len(b)))
+                ys, xs = np.array([p[1] for p in b]) * 2, np.array([p[2] for p in b]) * 2
+                spread_y, spread_x = np.ptp(ys), np.ptp(xs)
+                if name in ("pair-h", "row3"):
+                    self.assertTrue(spread_x > 80 and spread_y < 0.35 * spread_x, (name, i))
+                if name in ("pair-v", "column3"):
+                    self.assertTrue(spread_y > 80 and spread_x < 0.35 * spread_y, (name, i))
+                if name in ("pair-d", "square4", "triangle3"):
+                    self.assertTrue(spread_x > 60 and spread_y > 60, (name, i))
+                if name == "band-h":
+                    self.assertTrue(m[:, 0].any() and m[:, -1].any() and not m[0].all(), (name, i))
+                if name == "band-v":
+                    self.assertTrue(m[0].any() and m[-1].any() and not m[:, 0].all(), (name, i))
+                if name == "one":
+                    self.assertGreater(b[0][0] * 4, np.pi * 70 ** 2 * 0.95)
 
     def test_bad_class(self):
         with self.assertRaises(ValueError):
             data.image(10, 0)
         with self.assertRaises(ValueError):
-            data.image(0, 0, "sideways")
+            shapes10.image(-1, 0)
 
-    def test_any_pose_unchanged(self):
-        """The VQ-VAE and classifier checkpoints were trained on the "any" pose: its images must stay the ones they
-        learned from (crc32 of image 17 of every class, as the set drew them when those stages ran)."""
+    def test_shapes10_unchanged(self):
+        """The committed VQ-VAE learned shapes10: its images must stay the ones it learned from."""
         import zlib
-        crcs = [zlib.crc32(data.image(c, 17).tobytes()) for c in range(len(data.CLASSES))]
-        self.assertEqual(crcs, ANY_POSE_CRC32)
-
-    def test_demo_pose(self):
-        """Demo pose: large figures near the centre, upright, colours and textures as in "any"; deterministic."""
-        for c in range(len(data.CLASSES)):
-            a = data.image(c, 5, "demo")
-            self.assertTrue(np.array_equal(a, data.image(c, 5, "demo")))
-            self.assertFalse(np.array_equal(a, data.image(c, 6, "demo")))
-            m = data.mask(c, data._rng(c, 5), "demo")
-            if data.CLASSES[c] in ("stripes", "checkerboard", "dots"):
-                self.assertTrue(np.array_equal(m, data.mask(c, data._rng(c, 5))), "textures have one pose")
-                continue
-            ys, xs = np.nonzero(m)
-            self.assertTrue(ys.max() - ys.min() > 120 and xs.max() - xs.min() > 120, data.CLASSES[c])
-            self.assertLess(abs((ys.max() + ys.min()) / 2 - 128), 40, data.CLASSES[c])
-        # colours: the demo palette's 4 figure colours on its 2 backgrounds, every combination drawn
-        allowed = {tuple((np.array(data.FIGURE[f]) * 255 + 0.5).astype(np.uint8)) for f in data.DEMO_FIGURE}
-        backs = {tuple((np.array(data.BACKGROUND[b]) * 255 + 0.5).astype(np.uint8)) for b in data.DEMO_BACKGROUND}
-        pairs = set()
-        for i in range(40):
-            a = data.image(i % 10, i, "demo")
-            cols = {tuple(c) for c in np.unique(a.reshape(-1, 3), axis=0)}
-            self.assertEqual(len(cols), 2)
-            self.assertEqual(len(cols & backs), 1, "one background colour")
-            self.assertEqual(len(cols & allowed), 1, "one figure colour")
-            pairs.add(tuple(sorted(cols)))
-        self.assertGreaterEqual(len(pairs), 6)
-        # upright: the triangle's apex is at the top, its base at the bottom
-        m = data.mask(data.CLASSES.index("triangle"), data._rng(2, 0), "demo")
-        rows = m.sum(1)
-        top, bottom = np.nonzero(rows)[0][[0, -1]]
-        self.assertLess(rows[top + 5], rows[bottom - 5] / 4)
+        crcs = [zlib.crc32(shapes10.image(k, 17).tobytes()) for k in range(len(shapes10.KINDS))]
+        self.assertEqual(crcs, SHAPES10_CRC32)
 
 
 class Quantiser(unittest.TestCase):
@@ -252,7 +263,7 @@ class FrechetReference(unittest.TestCase):
         self.assertEqual(back["sigma"].shape, (64, 64))
         self.assertTrue(np.array_equal(back["sigma"], back["sigma"].T))
         self.assertEqual(meta["format"], fd_ref.FORMAT)
-        self.assertEqual((meta["images"], meta["per_class"], meta["split"], meta["pose"]), ("20", "2", "train", "any"))
+        self.assertEqual((meta["images"], meta["per_class"], meta["split"], meta["set"]), ("20", "2", "train", "arrangements10"))
         self.assertTrue(0 <= float(meta["accuracy_ref"]) <= 1 and float(meta["fd_held_out"]) >= 0)
         # the statistics are those of the documented set: images 0, 1 of every class of the training split
         _, feats = clf.numpy_forward(w, clf.downsample(data.batch([c for c in range(10) for _ in range(2)],
@@ -327,7 +338,7 @@ class Stages(unittest.TestCase):
         with tempfile.TemporaryDirectory() as run:
             torch.save({"model": vq.VQVAE(**train.VAE_CFG).state_dict()}, os.path.join(run, "vqvae.pt"))
             g = np.random.default_rng(0)
-            np.savez(os.path.join(run, "tokens.npz"), labels=np.array([0, 1]), pose=np.array("any"),
+            np.savez(os.path.join(run, "tokens.npz"), labels=np.array([0, 1]),
                      tokens=g.integers(0, 512, (2, 680)).astype(np.int16))
 
             def var(*extra):
@@ -362,7 +373,7 @@ class Stages(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(run, stage + "_loss.png")), stage)
             z = np.load(os.path.join(run, "tokens.npz"))
             self.assertEqual(z["tokens"].shape, (10, 680))
-            self.assertEqual(str(z["pose"]), "any")  # --var-pose's default, recorded for export's reference
+            self.assertEqual(tuple(str(c) for c in z["classes"]), data.CLASSES)  # export checks it
             self.assertTrue((z["tokens"] >= 0).all() and (z["tokens"] < 512).all())
             for stage in ("supernet-progressive", "supernet-fixed"):
                 subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), stage, "--run",
@@ -371,10 +382,15 @@ class Stages(unittest.TestCase):
                 self.assertEqual(ck["step"], 3, stage)
             # data-parallel on this machine (--procs: two gloo processes, as torchrun would start): var continues
             r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "var", "--run",
-                                run, "--threads", "1", "--steps", "4", "--batch", "1", "--procs", "2"],
+                                run, "--threads", "1", "--steps", "4", "--batch", "2", "--procs", "2"],
                                check=True, capture_output=True, text=True)
             self.assertIn("2 data-parallel processes (gloo)", r.stdout)
             self.assertEqual(torch.load(os.path.join(run, "var.pt"))["step"], 4)
+            # --batch is the whole step's: one the processes cannot share is refused before any starts
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "var", "--run",
+                                run, "--steps", "5", "--batch", "3", "--procs", "2"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("multiple of the 2 processes", r.stderr)
             sv = st_io.read(os.path.join(out, "var.safetensors"))
             self.assertEqual(len(sv), 220)  # upstream's depth-16 state dict
             ref = st_io.read(os.path.join(out, "fd_ref.safetensors"))  # vbench --quality's reference
@@ -386,6 +402,12 @@ class Stages(unittest.TestCase):
                                     os.path.join(out, "vae.safetensors"), "--info"], capture_output=True, text=True)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("depth 16, width 64", r.stdout)
+            # tokens of another class set (no class names recorded: written before arrangements10) are not exported
+            np.savez(os.path.join(run, "tokens.npz"), labels=z["labels"], tokens=z["tokens"])
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export", "--run",
+                                run, "--out", out], capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("run the tokens and var stages again", r.stderr)
 
 
 def load_demo(demo):

@@ -1,20 +1,20 @@
 """The reference statistics of the Frechet distance that `vbench --quality` reports: the demo classifier's
-penultimate features (classifier.py: the global average pool, [64]) over a fixed set of real shapes10 images,
+penultimate features (classifier.py: the global average pool, [64]) over a fixed set of real images of the class set (data.py),
 as mean mu [64] and covariance sigma [64, 64] (unbiased: divided by n - 1, as numpy.cov), stored in F32.
 
-The set: images 0 .. per_class - 1 of every class of the training split (data.image(cls, i, pose), i <
-data.HELD_OUT), 100 per class by default, in the pose the VAR learned (train.py --var-pose, kept in tokens.npz).
+The set: images 0 .. per_class - 1 of every class of the training split (data.image(cls, i), i < data.HELD_OUT),
+100 per class by default.
 The features come from the classifier's weights as exported (16-bit), so that the
 engine, which runs the exported file, and this reference measure with the same network.
 
-    stats(weights, per_class, pose)       -> dict of arrays and metadata
-    write(path, weights, per_class, pose) -> writes fd_ref.safetensors (F32 tensors "mu", "sigma"; metadata below)
+    stats(weights, per_class)       -> dict of arrays and metadata
+    write(path, weights, per_class) -> writes fd_ref.safetensors (F32 tensors "mu", "sigma"; metadata below)
     frechet(mu1, s1, mu2, s2)       -> FD = |mu1 - mu2|^2 + tr(s1) + tr(s2) - 2 tr((s1^1/2 s2 s1^1/2)^1/2),
                                        numpy.linalg.eigh only (scipy may be absent); the engine's host/frechet.c
                                        computes the same through LAPACK
 
 Metadata (strings, safetensors' __metadata__): format "varcl-fd-ref/1", features "64", images (total), per_class,
-split "train", first_index "0", pose, set_seed, classes (comma-separated), and two figures measured here with the
+split "train", first_index "0", set (data.SET_NAME), set_seed, classes (comma-separated), and two figures measured here with the
 same classifier: accuracy_ref (its accuracy on the reference images) and fd_held_out (FD between the reference and as
 many held-out real images: the floor an ideal generator reaches with this many images).
 """
@@ -29,11 +29,11 @@ PER_CLASS = 100
 CHUNK = 50  # images per numpy_forward call: bounds host memory (the first conv's patches are ~6 MB per image)
 
 
-def features(weights, classes, indices, pose="any"):
-    """Classifier (logits [n, 10], features [n, 64]) of the shapes10 images (classes[i], indices[i], pose)."""
+def features(weights, classes, indices):
+    """Classifier (logits [n, 10], features [n, 64]) of the class set's images (classes[i], indices[i])."""
     logits, feats = [], []
     for s in range(0, len(classes), CHUNK):
-        x = clf.downsample(data.batch(classes[s:s + CHUNK], indices[s:s + CHUNK], pose))
+        x = clf.downsample(data.batch(classes[s:s + CHUNK], indices[s:s + CHUNK]))
         lo, fe = clf.numpy_forward(weights, x)
         logits.append(lo)
         feats.append(fe)
@@ -64,28 +64,28 @@ def frechet(mu1, s1, mu2, s2):
     return max(fd, 0.0)
 
 
-def stats(weights, per_class=PER_CLASS, pose="any"):
+def stats(weights, per_class=PER_CLASS):
     """The reference statistics and their metadata from classifier weights (name -> float32 array)."""
     if per_class < 1:
         raise ValueError("per_class must be >= 1")
     n_cls = len(data.CLASSES)
     cls = [c for c in range(n_cls) for _ in range(per_class)]
     idx = [i for _ in range(n_cls) for i in range(per_class)]
-    logits, feats = features(weights, cls, idx, pose)
+    logits, feats = features(weights, cls, idx)
     mu, sigma = moments(feats)
     held = [data.HELD_OUT + i for i in idx]
-    _, feats_h = features(weights, cls, held, pose)
+    _, feats_h = features(weights, cls, held)
     mu_h, sigma_h = moments(feats_h)
     meta = {"format": FORMAT, "features": str(feats.shape[1]), "images": str(len(cls)), "per_class": str(per_class),
-            "split": "train", "first_index": "0", "pose": pose, "set_seed": str(data.SET_SEED),
+            "split": "train", "first_index": "0", "set": data.SET_NAME, "set_seed": str(data.SET_SEED),
             "classes": ",".join(data.CLASSES),
             "accuracy_ref": "%.4f" % float((logits.argmax(1) == np.array(cls)).mean()),
             "fd_held_out": "%.6f" % frechet(mu_h, sigma_h, mu, sigma)}
     return {"mu": mu.astype(np.float32), "sigma": sigma.astype(np.float32), "meta": meta}
 
 
-def write(path, weights, per_class=PER_CLASS, pose="any"):
+def write(path, weights, per_class=PER_CLASS):
     """Computes stats() and writes them as F32 safetensors to path (through a temporary file). -> the stats."""
-    s = stats(weights, per_class, pose)
+    s = stats(weights, per_class)
     st_io.write(path, {"mu": s["mu"], "sigma": s["sigma"]}, s["meta"])
     return s

@@ -3,8 +3,9 @@
 
     /usr/bin/python3 models/recipe/show.py reconstructions [--run DIR]   # DIR/vqvae_reconstructions.png
     /usr/bin/python3 models/recipe/show.py data [--out F.png]            # four training images per class
+    /usr/bin/python3 models/recipe/show.py shapes10 [--out F.png]        # four of each kind of the VQ-VAE's set
 
-reconstructions: one held-out image per class (top row) above its reconstruction through the VQ-VAE's ten scales
+reconstructions: one held-out image per class of the class set (data.py; top row) above its reconstruction through the VQ-VAE's ten scales
 (bottom row): tokens -> f-hat -> decoder, the path vgen's images take. Each cell is 128 px (the image halved).
 """
 import argparse
@@ -17,6 +18,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
+import shapes10  # noqa: E402
 import train  # noqa: E402
 import vqvae as vq  # noqa: E402
 
@@ -44,14 +46,17 @@ def reconstructions(run):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("reconstructions", "data"))
+    p.add_argument("what", choices=("reconstructions", "data", "shapes10"))
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--out")
     a = p.parse_args()
     if a.what == "reconstructions":
         save(a.out or os.path.join(a.run, "vqvae_reconstructions.png"), reconstructions(a.run))
+    elif a.what == "data":
+        save(a.out or "arrangements10.png", data.grid(4)[::2, ::2])
     else:
-        save(a.out or "shapes10.png", data.grid(4)[::2, ::2])
+        rows = [np.concatenate([shapes10.image(k, j) for j in range(4)], axis=1) for k in range(len(shapes10.KINDS))]
+        save(a.out or "shapes10.png", np.concatenate(rows, axis=0)[::2, ::2])
 
 
 if __name__ == "__main__":

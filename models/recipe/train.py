@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The demo model's training recipe: VQ-VAE, VAR and classifier on the procedural shapes10 set (data.py).
+"""The demo model's training recipe: the VQ-VAE on shapes10 (shapes10.py), the VAR and the classifier on the
+class set arrangements10 (data.py); both procedural.
 
     /usr/bin/python3 models/recipe/train.py all [--run DIR]          # every stage in order, resuming each
     /usr/bin/python3 models/recipe/train.py vqvae|vqvae-ms|tokens|var|classifier|export [--run DIR]
@@ -46,6 +47,7 @@ sys.path.insert(0, HERE)
 import classifier as clf  # noqa: E402
 import schedule  # noqa: E402
 import data  # noqa: E402
+import shapes10  # noqa: E402
 import fd_ref  # noqa: E402
 import st_io  # noqa: E402
 import vqvae as vq  # noqa: E402
@@ -61,15 +63,14 @@ SUPERNET = ("supernet-progressive", "supernet-fixed")  # VARiant fine-tuning of 
 VAE_CFG = dict(ch=64, ch_mult=(1, 1, 1, 1, 1), num_res_blocks=1, zch=32, vocab=512)
 VAR_CFG = dict(depth=16, width=64, vocab=512, cvae=32, classes=len(data.CLASSES))
 CROP_PATCH_NUMS = (1, 2, 3, 4, 5, 6, 8)
-# The VQ-VAE and the classifier learn every pose of the set ("any"); the VAR (and the Frechet reference) the pose
-# --var-pose names (data.POSES), recorded in tokens.npz. The committed run is "any"; "demo" (large, upright,
-# centred, 4 x 2 colours) is an experiment that did not lift the VAR at 1000 steps (README).
+# The VQ-VAE learns shapes10 (figures and textures anywhere, any rotation: a broader set than the classes, as
+# upstream's VQ-VAE learned OpenImages); the VAR, the classifier and the Frechet reference the class set (data.py).
 DEFAULTS = {
     "vqvae": dict(steps=1500, batch=4, lr=1e-3),
     "vqvae-ms": dict(steps=300, batch=4, lr=5e-4),
     "tokens": dict(per_class=160),
     "var": dict(steps=3600, batch=12, lr=1.5e-3, weighting="side"),
-    "classifier": dict(steps=4000, batch=32, lr=2e-3),
+    "classifier": dict(steps=1000, batch=32, lr=2e-3),
     "supernet-progressive": dict(steps=300, batch=12, lr=3e-4, weighting="side"),
     "supernet-fixed": dict(steps=300, batch=12, lr=3e-4, weighting="side"),
 }
@@ -80,7 +81,7 @@ def blas_threads(n):
     """Gives OpenBLAS's own thread pool n threads. torch.set_num_threads does not reach it (Debian's torch calls
     the system BLAS, and libopenblas0-pthread starts one thread per core): with --procs 2 on two cores each process
     kept a second BLAS thread busy waiting (sched_yield), four threads on two cores. Measured here (--procs 2
-    --batch 6): the var stage's step from 1.7-1.8 to 1.1-1.2 s at width 64, from 3.9 to 2.9-3.1 s at width 128.
+    --batch 12): the var stage's step from 1.7-1.8 to 1.1-1.2 s at width 64, from 3.9 to 2.9-3.1 s at width 128.
     A no-op where the BLAS is not OpenBLAS."""
     import ctypes
     for name in ("libblas.so.3", "libopenblas.so.0"):
@@ -254,7 +255,8 @@ class Loop:
 
 
 def train_indices(gen, n):
-    """n (class, index) pairs of the training split drawn from gen."""
+    """n (class, index) pairs of the training split drawn from gen (the VQ-VAE's: (shapes10 kind, index))."""
+    assert len(shapes10.KINDS) == len(data.CLASSES)
     cls = torch.randint(0, len(data.CLASSES), (n,), generator=gen).tolist()
     idx = torch.randint(0, data.HELD_OUT, (n,), generator=gen).tolist()
     return cls, idx
@@ -303,7 +305,7 @@ def stage_vqvae(ctx, a):
     loop = Loop(ctx, "vqvae", model, model.parameters(), a.lr, a.steps)
     for step in loop:
         cls, idx = train_indices(loop.gen, a.batch)
-        x = vq.to_tensor(crops(data.batch(cls, idx), loop.gen, 128))
+        x = vq.to_tensor(crops(shapes10.batch(cls, idx), loop.gen, 128))
         rec, vq_loss, _ = net(x)
         l1 = (rec - x).abs().mean()
         l2 = F.mse_loss(rec, x)
@@ -327,8 +329,7 @@ def stage_vqvae_ms(ctx, a):
     loop = Loop(ctx, "vqvae-ms", model, trained, a.lr, a.steps)
     for step in loop:
         cls, idx = train_indices(loop.gen, a.batch)
-        u8 = data.batch(cls, idx)
-        x = vq.to_tensor(u8)
+        x = vq.to_tensor(shapes10.batch(cls, idx))
         with torch.no_grad():
             f = model.encode(x)  # [B, 32, 16, 16]
         f_hat, vq_loss, _ = model.quantize(f)
@@ -372,7 +373,7 @@ def stage_tokens(ctx, a):
     from tqdm import tqdm
     for j in tqdm(range(len(done_lab), len(mine), 16), desc="tokens", disable=not ctx.main, mininterval=5):
         chunk = mine[j:j + 16]
-        x = vq.to_tensor(data.batch([c for c, _ in chunk], [i for _, i in chunk], a.var_pose))
+        x = vq.to_tensor(data.batch([c for c, _ in chunk], [i for _, i in chunk]))
         idx = model.img_to_idx(x)
         tok = torch.cat([t.reshape(len(chunk), -1) for t in idx], 1).numpy().astype(np.int16)
         done_lab += [c for c, _ in chunk]
@@ -389,20 +390,16 @@ def stage_tokens(ctx, a):
             labs.append(z["labels"])
             toks.append(z["tokens"])
         np.savez(ctx.path("tokens.npz"), labels=np.concatenate(labs), tokens=np.concatenate(toks),
-                 pose=np.array(a.var_pose))
+                 classes=np.array(data.CLASSES))
         usage = len(np.unique(np.concatenate(toks)))
         ctx.log("tokens: %d images, %d of %d codes used" % (sum(map(len, labs)), usage, VAE_CFG["vocab"]))
     return time.time() - t0
 
 
-def tokens_pose(ctx):
-    """The pose (data.POSES) of the images behind DIR/tokens.npz: "any" for files written before poses existed."""
-    path = ctx.path("tokens.npz")
-    if os.path.exists(path):
-        z = np.load(path)
-        if "pose" in z.files:
-            return str(z["pose"])
-    return "any"
+def tokens_classes(ctx):
+    """The class names recorded in DIR/tokens.npz (None for files from before the class set was recorded)."""
+    z = np.load(ctx.path("tokens.npz"))
+    return tuple(str(c) for c in z["classes"]) if "classes" in z.files else None
 
 
 def split_tokens(tok):
@@ -528,6 +525,9 @@ def stage_export(ctx, a):
     import subprocess
     import tempfile
     out = a.out
+    if tokens_classes(ctx) != data.CLASSES:
+        raise SystemExit("export: %s holds tokens of classes %s, not %s's %s: run the tokens and var stages again" % (
+            ctx.path("tokens.npz"), tokens_classes(ctx), data.SET_NAME, ",".join(data.CLASSES)))
     os.makedirs(out, exist_ok=True)
     vae, _ = load_vae(ctx)
     sd_var = torch.load(ctx.path(a.var_from + ".pt"))["model"]
@@ -539,19 +539,15 @@ def stage_export(ctx, a):
             torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
             subprocess.run([sys.executable, convert, pth, os.path.join(out, name + ".safetensors"),
                             "--dtype", "bf16", "-q"], check=True)
-    pose = tokens_pose(ctx)
     w_clf = st_io.read(os.path.join(out, "classifier.safetensors"))
     # the Frechet distance's reference statistics, from the classifier as exported (fd_ref.py)
-    ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"), w_clf, a.fd_per_class, pose)
-    # the exported classifier on held-out images of the VAR's pose (its training accuracy figure is over every pose)
-    n = 50
+    ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"), w_clf, a.fd_per_class)
+    n = 50  # the exported (16-bit) classifier on held-out real images
     cls = [c for c in range(len(data.CLASSES)) for _ in range(n)]
-    logits, _ = fd_ref.features(w_clf, cls, [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)],
-                                pose)
-    meta = {"classes": list(data.CLASSES), "vae": VAE_CFG, "var": config_from_state(sd_var),
-            "set_seed": data.SET_SEED, "var_pose": pose,
-            "classifier_held_out_accuracy": ck_clf.get("extra", {}).get("held_out_accuracy"),
-            "classifier_held_out_accuracy_var_pose": round(float((logits.argmax(1) == np.array(cls)).mean()), 4),
+    logits, _ = fd_ref.features(w_clf, cls, [data.HELD_OUT + j for _ in range(len(data.CLASSES)) for j in range(n)])
+    meta = {"set": data.SET_NAME, "classes": list(data.CLASSES), "set_seed": data.SET_SEED, "vqvae_set": "shapes10",
+            "vae": VAE_CFG, "var": config_from_state(sd_var),
+            "classifier_held_out_accuracy": round(float((logits.argmax(1) == np.array(cls)).mean()), 4),
             "var_from": a.var_from, "fd_ref": ref["meta"]}
     with open(os.path.join(out, "demo.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -619,13 +615,12 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: cores / processes)")
     p.add_argument("--ckpt-minutes", type=float, default=5.0)
     p.add_argument("--steps", type=int, help="override the stage's step count")
-    p.add_argument("--batch", type=int, help="override the stage's batch (per process)")
+    p.add_argument("--batch", type=int, help="override the stage's batch (all processes together; each process "
+                   "trains on batch / processes)")
     p.add_argument("--lr", type=float)
     p.add_argument("--weighting", choices=("side", "tokens"),
                    help="var and supernet stages: the loss's share per scale (see scale_weights; default side)")
     p.add_argument("--per-class", type=int, help="tokens: images per class")
-    p.add_argument("--var-pose", choices=data.POSES, default="any",
-                   help="tokens: the pose of the VAR's images (data.POSES; default %(default)s)")
     p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
     p.add_argument("--fd-per-class", type=int, default=fd_ref.PER_CLASS,
                    help="export: real images per class of the Frechet distance's reference (default %(default)s)")
@@ -644,6 +639,11 @@ def main(argv=None):
             p.error(str(e))
     if args.stage != "all":
         refuse_missing(args.run, args.stage, args.var_from)
+    world = args.procs if args.procs > 1 else int(os.environ.get("WORLD_SIZE", "1"))
+    for stage in (STAGES if args.stage == "all" else (args.stage,)):
+        batch = args.batch or DEFAULTS.get(stage, {}).get("batch")
+        if batch is not None and (batch < 1 or batch % world):
+            p.error("%s: the batch (%d) must be a positive multiple of the %d processes" % (stage, batch, world))
     if args.procs > 1 and "WORLD_SIZE" not in os.environ:
         return spawn(args.procs, argv)
     torch.manual_seed(args.seed)
@@ -657,6 +657,8 @@ def main(argv=None):
             continue
         refuse_missing(args.run, stage, args.var_from)  # in `all`, the stages before it have written its inputs
         a = argparse.Namespace(**{**DEFAULTS.get(stage, {}), **{k: v for k, v in vars(args).items() if v is not None}})
+        if getattr(a, "batch", None):
+            a.batch //= ctx.world  # per process: the gradients are averaged, so the step sees the whole batch
         if stage not in ("export",) and os.path.exists(ctx.path(stage + ".done")):
             os.remove(ctx.path(stage + ".done"))
         mark_done(ctx, stage, RUNNERS[stage](ctx, a))
