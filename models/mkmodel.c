@@ -19,7 +19,8 @@
 static const char usage[] =
     "usage: mkmodel --preset NAME [options] [--var OUT.safetensors] [--vae OUT.safetensors]\n"
     "  --preset d16|d20|d24|d30|d36|demo|tiny   shapes (d*: VAR_SPEC.md section 1 with the real ch-160 VQ-VAE;\n"
-    "                          demo: the built-in demo model; tiny: the shape of tests/data/upstream-tiny)\n"
+    "                          demo: VAR-d30's structure at width 128, the random-weight model built in when\n"
+    "                          models/demo/ has no trained files; tiny: the shape of tests/data/upstream-tiny)\n"
     "  --seed S (0)            weights are a function of the seed and the shape\n"
     "  --dtype f32|f16|bf16    stored dtype (default f32, as the released checkpoints)\n"
     "  --var F / --vae F       files to write (at least one)\n"
