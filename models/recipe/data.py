@@ -36,7 +36,7 @@ UNITS = {"pair-h": ((-1, 0), (1, 0)), "pair-v": ((0, -1), (0, 1)), "pair-d": ((-
 
 
 def _disks(centres, radius):
-    x, y = shapes10._X, shapes10._Y
+    x, y = shapes10.X, shapes10.Y
     m = np.zeros(x.shape, bool)
     for cx, cy in centres:
         m |= np.hypot(x - cx, y - cy) <= radius
@@ -53,7 +53,7 @@ def mask(cls, r):
     k = r.uniform(0.85, 1.15)
     if name in ("band-h", "band-v"):
         half = r.uniform(28, 44)  # half width, narrower than a pair's disks: a band is not two disks touching
-        u, v = shapes10._rot(shapes10._X, shapes10._Y, cx, cy, a)
+        u, v = shapes10.frame(shapes10.X, shapes10.Y, cx, cy, a)
         return np.abs(v if name == "band-h" else u) <= half
     if name == "one":
         return _disks([(cx, cy)], r.uniform(70, 95))
@@ -69,8 +69,7 @@ def image(cls, index):
         raise ValueError("class %d is not in 0..%d" % (cls, len(CLASSES) - 1))
     r = np.random.Generator(np.random.PCG64([SET_SEED, int(cls), int(index)]))
     fg, bg = shapes10.colours(r)
-    img = np.where(mask(cls, r)[..., None], fg, bg)  # flat colours: no gradient, no pixel noise
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return shapes10.paint(mask(cls, r), fg, bg)
 
 
 def batch(classes, indices):

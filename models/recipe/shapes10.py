@@ -43,10 +43,10 @@ def _grid():
     return np.meshgrid(c, c, indexing="xy")  # x, y: [256, 256] pixel centres
 
 
-_X, _Y = _grid()
+X, Y = _grid()  # pixel centres, shared with data.py
 
 
-def _rot(x, y, cx, cy, a):
+def frame(x, y, cx, cy, a):
     """Coordinates relative to (cx, cy), rotated by -a: shapes are drawn in their own frame."""
     dx, dy = x - cx, y - cy
     ca, sa = np.cos(a), np.sin(a)
@@ -79,7 +79,7 @@ def mask(kind, r):
     name = KINDS[kind]
     if name in ("stripes", "checkerboard", "dots"):
         a = r.uniform(0, np.pi) if name == "stripes" else r.uniform(-0.3, 0.3)
-        u, v = _rot(_X, _Y, r.uniform(0, SIZE), r.uniform(0, SIZE), a)
+        u, v = frame(X, Y, r.uniform(0, SIZE), r.uniform(0, SIZE), a)
         if name == "stripes":
             period = r.uniform(40, 72)
             return (v % period) < period * r.uniform(0.4, 0.6)
@@ -93,7 +93,7 @@ def mask(kind, r):
     m = SIZE / 2 - s * 0.8
     cx, cy = r.uniform(SIZE / 2 - m, SIZE / 2 + m), r.uniform(SIZE / 2 - m, SIZE / 2 + m)
     a = r.uniform(0, 2 * np.pi)
-    u, v = _rot(_X, _Y, cx, cy, a)
+    u, v = frame(X, Y, cx, cy, a)
     if name == "disk":
         return np.hypot(u, v) <= s
     if name == "ring":
@@ -110,11 +110,17 @@ def mask(kind, r):
     if name == "star":
         return _star_mask(u, v, s * 1.1, s * 0.45)
     if name == "house":  # upright: a body and a roof, only a slight tilt
-        u, v = _rot(_X, _Y, cx, cy, r.uniform(-0.15, 0.15))
+        u, v = frame(X, Y, cx, cy, r.uniform(-0.15, 0.15))
         body = (np.abs(u) <= s * 0.7) & (v >= -s * 0.1) & (v <= s * 0.9)
         roof = _polygon(u, v, [(-s * 0.95, -s * 0.1), (s * 0.95, -s * 0.1), (0.0, -s * 0.95)][::-1])
         return body | roof
     raise ValueError("kind %d" % kind)
+
+
+def paint(m, fg, bg):
+    """uint8 [256, 256, 3]: flat colour fg (RGB in [0, 1]) where the mask m is set, bg elsewhere; no gradient, no
+    pixel noise (both sets' images)."""
+    return (np.clip(np.where(m[..., None], fg, bg), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def image(kind, index):
@@ -124,8 +130,7 @@ def image(kind, index):
     r = _rng(kind, index)
     fg, bg = colours(r)
     m = mask(kind, r)
-    img = np.where(m[..., None], fg, bg)  # flat colours: no gradient, no pixel noise
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return paint(m, fg, bg)
 
 
 def batch(kinds, indices):

@@ -525,9 +525,10 @@ def stage_export(ctx, a):
     import subprocess
     import tempfile
     out = a.out
-    if tokens_classes(ctx) != data.CLASSES:
+    trained_on = tokens_classes(ctx)
+    if trained_on != data.CLASSES:
         raise SystemExit("export: %s holds tokens of classes %s, not %s's %s: run the tokens and var stages again" % (
-            ctx.path("tokens.npz"), tokens_classes(ctx), data.SET_NAME, ",".join(data.CLASSES)))
+            ctx.path("tokens.npz"), trained_on, data.SET_NAME, ",".join(data.CLASSES)))
     os.makedirs(out, exist_ok=True)
     vae, _ = load_vae(ctx)
     sd_var = torch.load(ctx.path(a.var_from + ".pt"))["model"]
