@@ -259,6 +259,15 @@ int vrep_ndev_runs(const vrep_set *s)
 }
 
 
+vrep_txt vrep_launch_text(const vj_value *peak)
+{
+    vrep_txt t;
+    double us = vj_num(vj_get(peak, "launch_us"), NAN);
+    t.s[0] = 0;
+    if (isfinite(us) && us > 0) snprintf(t.s, sizeof t.s, ", kernel launch %.40s \xC2\xB5s", vrep_sig3(us).s);
+    return t;
+}
+
 /* 3 significant digits (trailing zeros kept: 1.00, 12.3, 0.0456); integers from 1000 on. "-" if not finite. */
 vrep_txt vrep_sig3(double v)
 {

@@ -146,8 +146,8 @@ static void h_details(FILE *o, const vrep_set *s, const vrep_dev *d)
             vrep_mib(vj_num(vj_get(dv, "global_mem_bytes"), NAN)).s);
     if (p) {
         h_dt(o, "Measured peak");
-        fprintf(o, "SGEMM %s GFLOP/s, bandwidth %s GB/s</dd>\n", vrep_sig3(vj_num(vj_get(p, "sgemm_gflops"), NAN)).s,
-                vrep_sig3(vj_num(vj_get(p, "bandwidth_gbs"), NAN)).s);
+        fprintf(o, "SGEMM %s GFLOP/s, bandwidth %s GB/s%s</dd>\n", vrep_sig3(vj_num(vj_get(p, "sgemm_gflops"), NAN)).s,
+                vrep_sig3(vj_num(vj_get(p, "bandwidth_gbs"), NAN)).s, vrep_launch_text(p).s);
     }
     const vj_value *gm = vj_get(d->result, "gemm");
     if (vj_type_of(gm) == VJ_OBJECT) {

@@ -33,8 +33,8 @@ static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)
     fprintf(o, "\n- Compute units: %s, global memory: %s MiB\n", vrep_int(vj_get(dv, "compute_units")).s,
             vrep_mib(vj_num(vj_get(dv, "global_mem_bytes"), NAN)).s);
     if (p)
-        fprintf(o, "- Peak: SGEMM %s GFLOP/s, bandwidth %s GB/s\n", vrep_sig3(vj_num(vj_get(p, "sgemm_gflops"), NAN)).s,
-                vrep_sig3(vj_num(vj_get(p, "bandwidth_gbs"), NAN)).s);
+        fprintf(o, "- Peak: SGEMM %s GFLOP/s, bandwidth %s GB/s%s\n", vrep_sig3(vj_num(vj_get(p, "sgemm_gflops"), NAN)).s,
+                vrep_sig3(vj_num(vj_get(p, "bandwidth_gbs"), NAN)).s, vrep_launch_text(p).s);
     const vj_value *gm = vj_get(d->result, "gemm");
     if (vj_type_of(gm) == VJ_OBJECT) {
         char txt[1400];

@@ -185,6 +185,7 @@ static int parse_args(int argc, char **argv, options *o)
 
 typedef struct {
     double sgemm_gflops, bandwidth_gbs;
+    double launch_us; /* one small kernel's launch, enqueue to completion, in a stream of them */
 } peaks;
 
 /* The SGEMM peak is that of the path varcl's products with weights take on this device (vg_linear: linear_packed
@@ -226,6 +227,21 @@ static int probe(varcl *v, peaks *pk, vg_gemm *gemm)
         if (r > 0 && vr_now_ms() - t0 < best) best = vr_now_ms() - t0;
     }
     pk->bandwidth_gbs = st ? 0 : 2.0 * cbytes / (best * 1e6);
+    /* launch cost: LAUNCHES back-to-back copies of 1 KiB, then one wait; best of 4 streams after a first. The model
+     * launches a few kernels per layer and scale (the time split's "launches"), so on a driver where each costs
+     * hundreds of microseconds (rusticl 22.3 on llvmpipe, README "Speed") they set a floor under ms/image. */
+    enum { LAUNCHES = 100 };
+    int small = 64;
+    size_t ssz = (size_t)small;
+    best = 1e30;
+    for (int r = 0; r < 5 && !st; r++) {
+        double t0 = vr_now_ms();
+        for (int i = 0; i < LAUNCHES && !st; i++)
+            st = vr_launch(rt, k, "copy_f4", 1, &ssz, NULL, 3, VR_ARG(s), VR_ARG(d), VR_ARG(small));
+        if (!st) st = vr_finish(rt);
+        if (r > 0 && vr_now_ms() - t0 < best) best = vr_now_ms() - t0;
+    }
+    pk->launch_us = st ? 0 : best * 1e3 / LAUNCHES;
     vm_free(&rt->mem, a), vm_free(&rt->mem, b), vm_free(&rt->mem, c), vm_free(&rt->mem, s), vm_free(&rt->mem, d);
     vg_release(&g);
     return st;
@@ -480,7 +496,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     else
         v = varcl_open(&op);
     int st = v ? 0 : varcl_last_status();
-    peaks pk = {0, 0};
+    peaks pk = {0, 0, 0};
     vg_gemm gemm;
     int have_gemm = 0;
     varcl_info info;
@@ -502,7 +518,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     }
     fprintf(stderr, "vbench: device %d: %s (%s)\n", dev->index, dev->name, dev->platform_name);
     if (!st) {
-        fprintf(stderr, "vbench: probing SGEMM and bandwidth\n");
+        fprintf(stderr, "vbench: probing SGEMM, bandwidth and launch cost\n");
         st = probe(v, &pk, &gemm);
         have_gemm = !st;
     }
@@ -534,7 +550,8 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         vj_write_string(f, varcl_last_error());
         fprintf(stderr, "vbench: device %d failed: %s\n", dev->index, varcl_last_error());
     }
-    fprintf(f, ",\"peak\":{\"sgemm_gflops\":%.4f,\"bandwidth_gbs\":%.4f}", pk.sgemm_gflops, pk.bandwidth_gbs);
+    fprintf(f, ",\"peak\":{\"sgemm_gflops\":%.4f,\"bandwidth_gbs\":%.4f,\"launch_us\":%.3f}", pk.sgemm_gflops,
+            pk.bandwidth_gbs, pk.launch_us);
     if (have_gemm) gemm_json(f, &gemm);
     if (v) policy_json(f, &varcl_runtime(v)->policy);
     if (v) {

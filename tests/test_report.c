@@ -65,7 +65,8 @@ static void write_result(FILE *f, const dev_spec *d, int index)
         fputs(",\n \"runs\": []}", f);
         return;
     }
-    fprintf(f, " \"peak\": {\"sgemm_gflops\": %g, \"bandwidth_gbs\": %g},\n", d->sgemm, d->bw);
+    fprintf(f, " \"peak\": {\"sgemm_gflops\": %g, \"bandwidth_gbs\": %g, \"launch_us\": %g},\n", d->sgemm, d->bw,
+            d->sgemm / 100);
     fprintf(f, " \"model\": {\"name\": \"built-in demo model\", \"depth\": %d, \"width\": %d, \"heads\": 2, "
                "\"params\": 9683388},\n \"runs\": [",
             D, WIDTH);
@@ -380,7 +381,7 @@ static void test_report(int keep_sample, const char *sample)
         CHECK(strstr(md, "| depth | layers | batch | ms/image median (min\xE2\x80\x93max) | images/s | GFLOP/image | "
                          "GFLOP/s | % of SGEMM peak | KV MiB | KV saving vs full | speed-up vs full | peak MiB total |"),
               "markdown: runs table header");
-        CHECK(strstr(md, "- Peak: SGEMM 180 GFLOP/s, bandwidth 21.0 GB/s") &&
+        CHECK(strstr(md, "- Peak: SGEMM 180 GFLOP/s, bandwidth 21.0 GB/s, kernel launch 1.80 \xC2\xB5s\n") &&
                   strstr(md, "built-in demo model, 30 layers, width 128, 2 heads, 9.68 M parameters") &&
                   strstr(md, "- Compute units: 16, global memory: 64307.2 MiB"),
               "markdown: device details");
@@ -514,7 +515,7 @@ static void test_numbers(void)
         CHECK(strstr(md, "| 16 | all | 2 | 30.9 | - | - | - | - | - | - | - | - |"), "missing numbers are dashes");
         CHECK(strstr(md, "| 8 | 2 | 6 | 9.00 | 1.00 | 0.500 | 1.85 | 10.5 |"), "split table");
         CHECK(strstr(md, "## dev\\|pipe"), "markdown escapes a pipe");
-        CHECK(strstr(md, "global memory: 2048.0 MiB") && strstr(md, "SGEMM 15.2 GFLOP/s, bandwidth 21.0 GB/s") &&
+        CHECK(strstr(md, "global memory: 2048.0 MiB") && strstr(md, "SGEMM 15.2 GFLOP/s, bandwidth 21.0 GB/s\n") &&
                   strstr(md, "1.23 M parameters"),
               "details formats");
         CHECK(strstr(md, "- Load: 0.812 s, 1.85 GB/s of 1430.9 MiB of checkpoint; weights bf16, 589.9 MiB on the "

@@ -40,7 +40,7 @@ need(r, ["device", "peak", "model", "runs", "policy"], "result")
 need(r["policy"], ["family", "reason", "description"], "policy")
 assert r["policy"]["family"] in ("cpu", "gpu"), r["policy"]
 need(r["device"], ["platform", "name", "vendor", "driver", "compute_units", "global_mem_bytes"], "device")
-need(r["peak"], ["sgemm_gflops", "bandwidth_gbs"], "peak")
+need(r["peak"], ["sgemm_gflops", "bandwidth_gbs", "launch_us"], "peak")
 need(r["model"], ["depth", "width", "heads", "params"], "model")
 need(r, ["load"], "result")
 need(r["load"], ["s", "file_bytes", "gbs", "weights", "weights_bytes", "vae_bytes", "weight_cache"], "load")
@@ -49,7 +49,7 @@ assert isinstance(r["load"].get("weight_cache"), str) and r["load"]["weight_cach
 # the fixtures are F16: kept 16-bit where products read them (packed layout), widened for CLBlast
 assert r["load"]["weights"] in ("f16", "f32") and r["load"]["file_bytes"] > 0 and r["load"]["s"] > 0, r["load"]
 assert r["load"]["weights_bytes"] > 0 and r["load"]["vae_bytes"] > 0, r["load"]
-assert r["peak"]["sgemm_gflops"] > 0 and r["peak"]["bandwidth_gbs"] > 0, "peaks measured"
+assert r["peak"]["sgemm_gflops"] > 0 and r["peak"]["bandwidth_gbs"] > 0 and r["peak"]["launch_us"] > 0, "peaks measured"
 assert r["model"]["depth"] == 4 and r["model"]["width"] == 128, "model read from the file"
 runs = r["runs"]
 assert [x["depth"] for x in runs] == [4, 2], f"baseline first, then depth 2: {[x['depth'] for x in runs]}"

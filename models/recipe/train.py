@@ -103,7 +103,10 @@ class Ctx:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            # --procs passes a file to meet at (RDZV_ENV); torchrun sets MASTER_ADDR/MASTER_PORT (env://)
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo",
+                                    init_method=os.environ.get(RDZV_ENV, "env://"), rank=self.rank,
+                                    world_size=self.world)
         threads = args.threads or max(1, (os.cpu_count() or 1) // self.world)
         torch.set_num_threads(threads)
         blas_threads(threads)
@@ -583,26 +586,26 @@ def refuse_missing(run, stage, var_from):
         sys.exit(2)
 
 
-def _free_port():
-    import socket
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        return sk.getsockname()[1]
+RDZV_ENV = "VAR_RECIPE_RDZV"  # --procs: the init_method of the process group (a file:// URL)
 
 
-def _rank_main(rank, world, port, argv):
-    """One process of --procs: the environment torchrun would give it, then the ordinary main."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+def _rank_main(rank, world, rdzv, argv):
+    """One process of --procs: the rank environment torchrun would give it, then the ordinary main."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
+    os.environ[RDZV_ENV] = rdzv
     main(argv)
 
 
 def spawn(procs, argv):
     """--procs N: N data-parallel processes on this machine through torch.multiprocessing (what torchrun
     --standalone --nproc_per_node N does; Debian 12's torchrun (torch 1.13) stops in its argument handling under
-    Python 3.11: Std.from_str("0") returns None). A process that fails stops the others and raises here."""
+    Python 3.11: Std.from_str("0") returns None). A process that fails stops the others and raises here.
+    The processes meet through a file in a fresh temporary folder, not a TCP port: a port picked free here could be
+    taken by another run before the processes bind it."""
+    import tempfile
     import torch.multiprocessing as mp
-    mp.spawn(_rank_main, args=(procs, _free_port(), argv), nprocs=procs, join=True)
+    with tempfile.TemporaryDirectory(prefix="var-recipe-") as tmp:
+        mp.spawn(_rank_main, args=(procs, "file://" + os.path.join(tmp, "rdzv"), argv), nprocs=procs, join=True)
 
 
 def main(argv=None):
@@ -629,7 +632,7 @@ def main(argv=None):
                    help="var stage: the VAR's width, a multiple of 64 (heads = width / 64; default %d; a run that "
                         "has a var checkpoint keeps its width)" % VAR_CFG["width"])
     p.add_argument("--procs", type=int, default=0,
-                   help="start N data-parallel processes here (as torchrun --nproc_per_node N; --batch is per process)")
+                   help="start N data-parallel processes here (as torchrun --nproc_per_node N; they share --batch)")
     args = p.parse_args(argv)
     if args.procs < 0:
         p.error("--procs must be >= 0")
