@@ -402,6 +402,18 @@ class Stages(unittest.TestCase):
                                     os.path.join(out, "vae.safetensors"), "--info"], capture_output=True, text=True)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("depth 16, width 64", r.stdout)
+                # show.py depths: the engine's class grid per depth, one 64 px row each
+                png = os.path.join(tmp, "depths.png")
+                subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "show.py"), "depths", "--vgen",
+                                vgen, "--depths", "16,2", "--out", png, "--", "--model",
+                                os.path.join(out, "var.safetensors"), "--vae", os.path.join(out, "vae.safetensors")],
+                               check=True, capture_output=True)
+                import matplotlib.image as mpimg
+                self.assertEqual(mpimg.imread(png).shape[:2], (2 * 64, len(data.CLASSES) * 64))
+                r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "show.py"), "depths",
+                                    "--vgen", vgen, "--depths", "16,x"], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--depths", r.stderr)
             # tokens of another class set (no class names recorded: written before arrangements10) are not exported
             np.savez(os.path.join(run, "tokens.npz"), labels=z["labels"], tokens=z["tokens"])
             r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export", "--run",

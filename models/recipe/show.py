@@ -4,6 +4,11 @@
     /usr/bin/python3 models/recipe/show.py reconstructions [--run DIR]   # DIR/vqvae_reconstructions.png
     /usr/bin/python3 models/recipe/show.py data [--out F.png]            # four training images per class
     /usr/bin/python3 models/recipe/show.py shapes10 [--out F.png]        # four of each kind of the VQ-VAE's set
+    /usr/bin/python3 models/recipe/show.py depths --vgen build/vgen [--depths 16,8,4,2] [--seed 0] [--out F.png]
+        [-- vgen options]                                                # one row per depth, one column per class
+
+depths: the engine's images (`vgen --depth D --class 0,...,9 --grid-columns 10 --seed S` for each D, the built-in
+demo model unless vgen options say otherwise) stacked, each 256 px image shrunk to 64 px by 4x4 box averages.
 
 reconstructions: one held-out image per class of the class set (data.py; top row) above its reconstruction through the VQ-VAE's ten scales
 (bottom row): tokens -> f-hat -> decoder, the path vgen's images take. Each cell is 128 px (the image halved).
@@ -44,13 +49,47 @@ def reconstructions(run):
     return np.concatenate(rows, axis=0)
 
 
+def depths(vgen, depth_list, seed, extra):
+    """-> uint8 [len(depth_list) * 64, classes * 64, 3]: vgen's class grid at each depth, 4x smaller."""
+    import subprocess
+    import tempfile
+    import matplotlib.image as mpimg
+    n = len(data.CLASSES)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in depth_list:
+            out = os.path.join(tmp, "d%d.png" % d)
+            subprocess.run([vgen, "-q", "--depth", str(d), "--class", ",".join(map(str, range(n))), "--grid-columns",
+                            str(n), "--seed", str(seed), "-o", out] + extra, check=True)
+            g = mpimg.imread(out)[..., :3].astype(np.float64)  # [256, n * 256, 3] in 0..1
+            h, w = g.shape[0] // 4, g.shape[1] // 4
+            rows.append(g[:h * 4, :w * 4].reshape(h, 4, w, 4, 3).mean(axis=(1, 3)))
+    return np.round(np.concatenate(rows, axis=0) * 255).astype(np.uint8)
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("reconstructions", "data", "shapes10"))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="depths: vgen options after --")
+    p.add_argument("what", choices=("reconstructions", "data", "shapes10", "depths"))
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--out")
-    a = p.parse_args()
-    if a.what == "reconstructions":
+    p.add_argument("--vgen", help="depths: the vgen to run")
+    p.add_argument("--depths", default="16,8,4,2", help="depths: the rows (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="depths: vgen's seed (default %(default)s)")
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # what follows "--" is vgen's (depths)
+    a = p.parse_args(argv[:cut])
+    a.rest = argv[cut + 1:]
+    if a.what != "depths" and a.rest:
+        p.error("vgen options are for depths only")
+    if a.what == "depths":
+        if not a.vgen:
+            p.error("depths needs --vgen (the engine draws the images)")
+        try:
+            ds = [int(x) for x in a.depths.split(",")]
+        except ValueError:
+            p.error("--depths: a comma-separated list of integers, not %r" % a.depths)
+        save(a.out or "depths.png", depths(a.vgen, ds, a.seed, a.rest))
+    elif a.what == "reconstructions":
         save(a.out or os.path.join(a.run, "vqvae_reconstructions.png"), reconstructions(a.run))
     elif a.what == "data":
         save(a.out or "arrangements10.png", data.grid(4)[::2, ::2])
