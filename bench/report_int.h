@@ -75,7 +75,7 @@ vrep_txt vrep_mib(double bytes);    /* bytes as MiB, one decimal */
 vrep_txt vrep_pct(double fraction); /* "12.3%" */
 vrep_txt vrep_int(const vj_value *v);
 vrep_txt vrep_speedup(double x); /* "1.23x" (multiplication sign) */
-/* ", kernel launch 12.3 Âµs" from a peak object's launch_us; "" where the record has none (files before it) */
+/* ", kernel launch 12.3 µs" from a peak object's launch_us; "" where the record has none (files before it) */
 vrep_txt vrep_launch_text(const vj_value *peak);
 
 /* The runs table and the time-split table, shared by Markdown and HTML. */

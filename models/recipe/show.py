@@ -59,8 +59,10 @@ def depths(vgen, depth_list, seed, extra):
     with tempfile.TemporaryDirectory() as tmp:
         for d in depth_list:
             out = os.path.join(tmp, "d%d.png" % d)
-            subprocess.run([vgen, "-q", "--depth", str(d), "--class", ",".join(map(str, range(n))), "--grid-columns",
-                            str(n), "--seed", str(seed), "-o", out] + extra, check=True)
+            r = subprocess.run([vgen, "-q", "--depth", str(d), "--class", ",".join(map(str, range(n))),
+                                "--grid-columns", str(n), "--seed", str(seed), "-o", out] + extra)
+            if r.returncode:  # vgen has said why (a depth the model does not have, a missing file): stop there
+                raise SystemExit("show.py depths: vgen failed at depth %d (exit %d)" % (d, r.returncode))
             g = mpimg.imread(out)[..., :3].astype(np.float64)  # [256, n * 256, 3] in 0..1
             h, w = g.shape[0] // 4, g.shape[1] // 4
             rows.append(g[:h * 4, :w * 4].reshape(h, 4, w, 4, 3).mean(axis=(1, 3)))
