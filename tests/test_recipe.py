@@ -360,6 +360,64 @@ class Stages(unittest.TestCase):
             ck = torch.load(os.path.join(run, "var.pt"))
             self.assertEqual((ck["step"], config_from_state(ck["model"])["width"]), (2, 128))
 
+    def test_ema(self):
+        """--ema: the stage keeps the running average of ema_decay (checked step by step against the formula), hands
+        it on (trained_weights), resumes it, and refuses another setting on a started run (one line, exit 2)."""
+        import argparse
+        import train
+        self.assertEqual([train.ema_decay(s, 0.999) for s in (0, 8, 3600, 10 ** 6)],
+                         [0.1, 0.5, 3601 / 3610, 0.999])
+        with tempfile.TemporaryDirectory() as run:
+            ctx = argparse.Namespace(args=argparse.Namespace(seed=0, ckpt_minutes=60.0), rank=0, main=True,
+                                     path=lambda name: os.path.join(run, name), log=lambda *a: None)
+
+            def train_steps(steps, ema):
+                torch.manual_seed(1)
+                m = torch.nn.Linear(3, 2)
+                loop = train.Loop(ctx, "var", m, m.parameters(), 0.1, steps, ema=ema)
+                seen = []
+                for _ in loop:
+                    loss = m(torch.randn(4, 3, generator=loop.gen)).square().mean()
+                    loop.opt.zero_grad()
+                    loss.backward()
+                    loop.opt.step()
+                    seen.append({k: v.detach().clone() for k, v in m.state_dict().items()})
+                return m, seen
+
+            torch.manual_seed(1)
+            want = dict(torch.nn.Linear(3, 2).state_dict())
+            m, seen = train_steps(3, 0.5)
+            for step, w in enumerate(seen):
+                d = train.ema_decay(step, 0.5)
+                want = {k: d * want[k] + (1 - d) * w[k] for k in w}
+            ck = torch.load(os.path.join(run, "var.pt"))
+            self.assertEqual(ck["ema_cap"], 0.5)
+            for k in want:
+                self.assertTrue(torch.allclose(ck["ema"][k], want[k], atol=1e-6), k)
+                self.assertTrue(torch.equal(ck["model"][k], seen[-1][k]))  # the last weights are kept too
+                self.assertFalse(torch.equal(ck["ema"][k], ck["model"][k]))
+            self.assertIs(train.trained_weights(ck), ck["ema"])
+            self.assertIs(train.trained_weights({"model": ck["model"]}), ck["model"])
+            _, more = train_steps(4, None)  # resumed without --ema: the run's own setting goes on
+            ck = torch.load(os.path.join(run, "var.pt"))
+            d = train.ema_decay(3, 0.5)
+            for k in want:
+                self.assertTrue(torch.allclose(ck["ema"][k], d * want[k] + (1 - d) * more[-1][k], atol=1e-6), k)
+            with self.assertRaises(ValueError):
+                train_steps(5, 0.9)
+            self.assertEqual(train.ema_conflict(run, "var", 0.5), None)
+            self.assertEqual(train.ema_conflict(run, "var", None), None)
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "var", "--run", run,
+                                "--ema", "0"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("was trained with --ema 0.5", r.stderr.strip().splitlines()[-1])
+            for bad in ("1", "-0.5"):
+                r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "var", "--run",
+                                    run, "--ema", bad], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--ema must be in [0, 1)", r.stderr)
+            self.assertEqual(torch.load(os.path.join(run, "var.pt"))["step"], 4)  # untouched
+
     def test_every_stage_on_a_few_steps(self):
         """train.py all: each stage runs, writes its checkpoint and plot, and export writes loadable files."""
         with tempfile.TemporaryDirectory() as tmp:

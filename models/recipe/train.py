@@ -201,13 +201,44 @@ def cosine_lr(step, steps, lr, warmup):
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))))
 
 
-class Loop:
-    """A resumable training loop: model + AdamW + step + RNG state + loss history in DIR/STAGE.pt."""
+def ema_decay(step, cap):
+    """The weight of the running average at `step` (0-based): (1 + step) / (10 + step), at most `cap`. Early on the
+    average follows the weights closely (it starts from a network far from trained); later it spans about
+    1 / (1 - decay) steps (400 at step 3600, 1000 once the cap of 0.999 is reached)."""
+    return min(cap, (1.0 + step) / (10.0 + step))
 
-    def __init__(self, ctx, stage, model, params, lr, steps, extra=None):
+
+def ema_refusal(path, asked, kept):
+    return ("--ema %g: %s was trained with --ema %g (resuming keeps a run's setting; start another --run to change "
+            "it)" % (asked, path, kept))
+
+
+def ema_conflict(run, stage, ema):
+    """The refusal (a line) when --ema `ema` differs from what the checkpoint of `stage` in `run` was started with,
+    else None; ema None (not given) never conflicts."""
+    path = os.path.join(run, stage + ".pt")
+    if ema is None or not os.path.exists(path):
+        return None
+    kept = torch.load(path).get("ema_cap", 0.0)
+    return None if float(ema) == kept else ema_refusal(path, ema, kept)
+
+
+def trained_weights(ck):
+    """The weights a finished stage hands on (to later stages, export and the evaluation tools): the exponential
+    moving average of its weights where the stage kept one (--ema), else its last weights."""
+    return ck["ema"] if ck.get("ema") is not None else ck["model"]
+
+
+class Loop:
+    """A resumable training loop: model + AdamW + step + RNG state + loss history in DIR/STAGE.pt; with ema > 0,
+    also an exponential moving average of the weights ("ema", ema_decay) updated after every step."""
+
+    def __init__(self, ctx, stage, model, params, lr, steps, extra=None, ema=None):
         self.ctx, self.stage, self.model, self.lr, self.steps = ctx, stage, model, lr, steps
         self.opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
         self.step, self.history, self.seconds = 0, [], 0.0
+        self.ema_cap = float(ema or 0.0)  # ema None: not asked for (a resumed run keeps its own setting)
+        self.ema = None
         self.extra = extra or {}
         self.file = ctx.path(stage + ".pt")
         self.gen = torch.Generator().manual_seed(ctx.args.seed * 1000 + (STAGES + SUPERNET).index(stage) * 10 +
@@ -221,7 +252,12 @@ class Loop:
             self.gen.set_state(ck["gen"])
             torch.set_rng_state(ck["torch_rng"])
             self.extra.update(ck.get("extra", {}))
+            if ema is not None and float(ema) != ck.get("ema_cap", 0.0):
+                raise ValueError(ema_refusal(self.file, ema, ck.get("ema_cap", 0.0)))
+            self.ema_cap, self.ema = ck.get("ema_cap", 0.0), ck.get("ema")
             ctx.log("%s: resumed at step %d of %d" % (stage, self.step, steps))
+        if self.ema_cap > 0 and self.ema is None:
+            self.ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.t0 = time.time()
         self.last_ckpt = time.time()
 
@@ -230,7 +266,8 @@ class Loop:
             return
         atomic_save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
                      "history": self.history, "seconds": self.seconds + time.time() - self.t0,
-                     "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(), "extra": self.extra},
+                     "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(), "extra": self.extra,
+                     "ema": self.ema, "ema_cap": self.ema_cap},
                     self.file)
         plot(self.ctx, self.stage + "_loss", self.history, self.stage)
 
@@ -242,6 +279,7 @@ class Loop:
             for g in self.opt.param_groups:
                 g["lr"] = cosine_lr(self.step, self.steps, self.lr, max(1, self.steps // 20))
             yield self.step
+            self.update_ema()
             self.step += 1
             bar.update(1)
             if time.time() - self.last_ckpt > self.ctx.args.ckpt_minutes * 60:
@@ -249,6 +287,19 @@ class Loop:
                 self.last_ckpt = time.time()
         bar.close()
         self.save()
+
+    @torch.no_grad()
+    def update_ema(self):
+        """ema <- d * ema + (1 - d) * weights, d = ema_decay(step); integer buffers are copied. Every process holds
+        the same weights after the step (DDP), so every process keeps the same average."""
+        if self.ema is None:
+            return
+        d = ema_decay(self.step, self.ema_cap)
+        for k, v in self.model.state_dict().items():
+            if v.is_floating_point():
+                self.ema[k].mul_(d).add_(v.detach(), alpha=1.0 - d)
+            else:
+                self.ema[k].copy_(v)
 
     def record(self, **losses):
         self.history.append((self.step, {k: float(v) for k, v in losses.items()}))
@@ -444,7 +495,7 @@ def stage_var(ctx, a):
     labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
     model = VAR(**var_config(ctx, "var", getattr(a, "var_width", None)))
     net = ctx.wrap(model)
-    loop = Loop(ctx, "var", model, model.parameters(), a.lr, a.steps)
+    loop = Loop(ctx, "var", model, model.parameters(), a.lr, a.steps, ema=getattr(a, "ema", None))
     weights = scale_weights(a.weighting)
     n = len(labels_all)
     for step in loop:
@@ -468,11 +519,11 @@ def stage_supernet(ctx, a, stage, ratio_fn):
     z = np.load(ctx.path("tokens.npz"))
     labels_all, tok_all = torch.from_numpy(z["labels"]), torch.from_numpy(z["tokens"].astype(np.int64))
     # a new run starts from `var`; a resumed one is rebuilt in its own shape (Loop then loads its state)
-    sd = torch.load(ctx.path((stage if os.path.exists(ctx.path(stage + ".pt")) else "var") + ".pt"))["model"]
+    sd = trained_weights(torch.load(ctx.path((stage if os.path.exists(ctx.path(stage + ".pt")) else "var") + ".pt")))
     model = VAR(**config_from_state(sd))
     model.load_state_dict(sd)
     net = ctx.wrap(model)
-    loop = Loop(ctx, stage, model, model.parameters(), a.lr, a.steps)
+    loop = Loop(ctx, stage, model, model.parameters(), a.lr, a.steps, ema=getattr(a, "ema", None))
     weights = scale_weights(a.weighting)
     depths = schedule.subnet_depths(len(model.blocks))
     pick_gen = torch.Generator().manual_seed(ctx.args.seed * 7919 + 1)  # same on every rank: same network per step
@@ -534,7 +585,7 @@ def stage_export(ctx, a):
             ctx.path("tokens.npz"), trained_on, data.SET_NAME, ",".join(data.CLASSES)))
     os.makedirs(out, exist_ok=True)
     vae, _ = load_vae(ctx)
-    sd_var = torch.load(ctx.path(a.var_from + ".pt"))["model"]
+    sd_var = trained_weights(torch.load(ctx.path(a.var_from + ".pt")))
     ck_clf = torch.load(ctx.path("classifier.pt"))
     convert = os.path.join(HERE, "..", "convert.py")
     with tempfile.TemporaryDirectory() as tmp:
@@ -631,6 +682,9 @@ def main(argv=None):
     p.add_argument("--var-width", type=int,
                    help="var stage: the VAR's width, a multiple of 64 (heads = width / 64; default %d; a run that "
                         "has a var checkpoint keeps its width)" % VAR_CFG["width"])
+    p.add_argument("--ema", type=float,
+                   help="var and supernet stages: keep an exponential moving average of the weights, decay at most "
+                        "EMA (e.g. 0.999; ema_decay), and hand it on instead of the last weights (default 0: off)")
     p.add_argument("--procs", type=int, default=0,
                    help="start N data-parallel processes here (as torchrun --nproc_per_node N; they share --batch)")
     args = p.parse_args(argv)
@@ -641,6 +695,11 @@ def main(argv=None):
             var_config(argparse.Namespace(path=lambda name: os.path.join(args.run, name)), "var", args.var_width)
         except ValueError as e:
             p.error(str(e))
+    if args.ema is not None and not 0.0 <= args.ema < 1.0:
+        p.error("--ema must be in [0, 1)")
+    for stage in (STAGES if args.stage == "all" else (args.stage,)):
+        if stage in ("var",) + SUPERNET and ema_conflict(args.run, stage, args.ema):
+            p.error(ema_conflict(args.run, stage, args.ema))
     if args.stage != "all":
         refuse_missing(args.run, args.stage, args.var_from)
     world = args.procs if args.procs > 1 else int(os.environ.get("WORLD_SIZE", "1"))
