@@ -44,7 +44,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    sd = torch.load(os.path.join(a.run, a.var + ".pt"))["model"]
+    sd = train.trained_weights(torch.load(os.path.join(a.run, a.var + ".pt")))  # the EMA where the run kept one
     var = VAR(**config_from_state(sd))
     var.load_state_dict(sd)
     var.eval()

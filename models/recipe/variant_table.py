@@ -30,7 +30,9 @@ ROWS = (("var", "full-depth VAR, no supernet training"),
 
 def export_var(run, stage, out):
     import torch
-    sd = torch.load(os.path.join(run, stage + ".pt"))["model"]
+    sys.path.insert(0, HERE)
+    import train
+    sd = train.trained_weights(torch.load(os.path.join(run, stage + ".pt")))  # the EMA where the run kept one
     with tempfile.TemporaryDirectory() as tmp:
         pth = os.path.join(tmp, "var.pth")
         torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
