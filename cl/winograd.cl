@@ -139,3 +139,126 @@ WINO_INPUT(2)
 WINO_OUTPUT(2)
 WINO_INPUT(4)
 WINO_OUTPUT(4)
+
+/* ---- Lane variants (policy wino_cpw = 0): one work-item per (channel, tile), global (C, n) ----
+ * For drivers that run work-items as SIMD lanes on a CPU (llvmpipe): there the kernels above keep 36 float4s (and 36
+ * source offsets) per work-item in per-lane memory and took 76-85 ms per call on the demo decoder's 256 px maps
+ * (VARCL_PROFILE, rusticl). Here every array index is a constant (the loops are written out by the macros below),
+ * so the tile stays in registers, and neighbouring lanes read and write neighbouring channels. Same arithmetic as
+ * wino<m>_bt / wino<m>_at, one channel at a time. */
+#define WL_I2(M, p) M(0, p) M(1, p)
+#define WL_I4(M, p) WL_I2(M, p) M(2, p) M(3, p)
+#define WL_I6(M, p) WL_I4(M, p) M(4, p) M(5, p)
+#define WL_J2(M, p) M(p, 0) M(p, 1)
+#define WL_J4(M, p) WL_J2(M, p) M(p, 2) M(p, 3)
+#define WL_J6(M, p) WL_J4(M, p) M(p, 4) M(p, 5)
+
+/* B^T along d[o], d[o + s], ... in place; A^T from x[o + k s] to y[yo + i ys] (o, s, yo, ys constants) */
+#define WL2_BT(d, o, s)                                                                                                \
+    {                                                                                                                  \
+        float x0 = d[o], x1 = d[(o) + (s)], x2 = d[(o) + 2 * (s)], x3 = d[(o) + 3 * (s)];                              \
+        d[o] = x0 - x2;                                                                                                \
+        d[(o) + (s)] = x1 + x2;                                                                                        \
+        d[(o) + 2 * (s)] = x2 - x1;                                                                                    \
+        d[(o) + 3 * (s)] = x1 - x3;                                                                                    \
+    }
+#define WL2_AT(x, o, s, y, yo, ys)                                                                                     \
+    {                                                                                                                  \
+        float m0 = x[o], m1 = x[(o) + (s)], m2 = x[(o) + 2 * (s)], m3 = x[(o) + 3 * (s)];                              \
+        y[yo] = m0 + m1 + m2;                                                                                          \
+        y[(yo) + (ys)] = m1 - m2 - m3;                                                                                 \
+    }
+#define WL4_BT(d, o, s)                                                                                                \
+    {                                                                                                                  \
+        float x0 = d[o], x1 = d[(o) + (s)], x2 = d[(o) + 2 * (s)], x3 = d[(o) + 3 * (s)], x4 = d[(o) + 4 * (s)],       \
+              x5 = d[(o) + 5 * (s)];                                                                                   \
+        d[o] = 4.0f * x0 - 5.0f * x2 + x4;                                                                             \
+        d[(o) + (s)] = x3 + x4 - 4.0f * (x1 + x2);                                                                     \
+        d[(o) + 2 * (s)] = x4 - x3 + 4.0f * (x1 - x2);                                                                 \
+        d[(o) + 3 * (s)] = x4 - x2 + 2.0f * (x3 - x1);                                                                 \
+        d[(o) + 4 * (s)] = x4 - x2 + 2.0f * (x1 - x3);                                                                 \
+        d[(o) + 5 * (s)] = 4.0f * x1 - 5.0f * x3 + x5;                                                                 \
+    }
+#define WL4_AT(x, o, s, y, yo, ys)                                                                                     \
+    {                                                                                                                  \
+        float m0 = x[o], m1 = x[(o) + (s)], m2 = x[(o) + 2 * (s)], m3 = x[(o) + 3 * (s)], m4 = x[(o) + 4 * (s)],       \
+              m5 = x[(o) + 5 * (s)];                                                                                   \
+        float p12 = m1 + m2, d12 = m1 - m2, p34 = m3 + m4, d34 = m3 - m4;                                              \
+        y[yo] = m0 + p12 + p34;                                                                                        \
+        y[(yo) + (ys)] = d12 + 2.0f * d34;                                                                             \
+        y[(yo) + 2 * (ys)] = p12 + 4.0f * p34;                                                                         \
+        y[(yo) + 3 * (ys)] = d12 + 8.0f * d34 + m5;                                                                    \
+    }
+
+/* source row / column of tile position i / j in the input map (-1: zero padding) */
+#define WL_RO(i, _) int ro##i = (y0 + i >= 0 && y0 + i < H) ? (y0 + i) / up : -1;
+#define WL_CO(j, _) int co##j = (x0 + j >= 0 && x0 + j < W) ? (x0 + j) / up : -1;
+#define WL_LD(i, j) d[i * A + j] = (ro##i >= 0 && co##j >= 0) ? xb[((size_t)ro##i * Win + co##j) * Cin] : 0.0f;
+#define WL_ST(i, j) Vc[(size_t)(i * A + j) * kstride] = d[i * A + j];
+#define WL_LDM(i, j) mk[i * A + j] = src[(size_t)(i * A + j) * kstride];
+#define WL_STO(i, j)                                                                                                   \
+    if (i < rows && j < cols) dst[((size_t)i * W + j) * Cout] = o[i * M + j] + bv;
+#define WL_LD_ROW4(i, _) WL_J4(WL_LD, i)
+#define WL_LD_ROW6(i, _) WL_J6(WL_LD, i)
+#define WL_ST_ROW4(i, _) WL_J4(WL_ST, i)
+#define WL_ST_ROW6(i, _) WL_J6(WL_ST, i)
+#define WL_LDM_ROW4(i, _) WL_J4(WL_LDM, i)
+#define WL_LDM_ROW6(i, _) WL_J6(WL_LDM, i)
+#define WL_STO_ROW2(i, _) WL_J2(WL_STO, i)
+#define WL_STO_ROW4(i, _) WL_J4(WL_STO, i)
+#define WL2_BT_COL(j, _) WL2_BT(d, j, 4)
+#define WL2_BT_ROW(i, _) WL2_BT(d, (i) * 4, 1)
+#define WL4_BT_COL(j, _) WL4_BT(d, j, 6)
+#define WL4_BT_ROW(i, _) WL4_BT(d, (i) * 6, 1)
+#define WL2_AT_COL(j, _) WL2_AT(mk, j, 4, s, j, 4)
+#define WL2_AT_ROW(i, _) WL2_AT(s, (i) * 4, 1, o, (i) * 2, 1)
+#define WL4_AT_COL(j, _) WL4_AT(mk, j, 6, s, j, 6)
+#define WL4_AT_ROW(i, _) WL4_AT(s, (i) * 6, 1, o, (i) * 4, 1)
+
+/* wino<m>_input_lane: wino<m>_input's result, work-item (c, r) */
+#define WINO_INPUT_LANE(m, a)                                                                                          \
+    __kernel void wino##m##_input_lane(__global const float *x, __global float *V, int Hin, int Win, int Cin, int up, \
+                                       int TH, int TW, int t0, int n)                                                  \
+    {                                                                                                                  \
+        enum { A = a };                                                                                                \
+        int c = get_global_id(0), r = get_global_id(1);                                                                \
+        if (c >= Cin || r >= n) return;                                                                                \
+        int t = t0 + r, b = t / (TH * TW), H = Hin * up, W = Win * up;                                                 \
+        int y0 = m * ((t / TW) % TH) - 1, x0 = m * (t % TW) - 1;                                                       \
+        __global const float *xb = x + (size_t)b * Hin * Win * Cin + c;                                                \
+        WL_I##a(WL_RO, 0) WL_I##a(WL_CO, 0);                                                                           \
+        float d[a * a];                                                                                                \
+        WL_I##a(WL_LD_ROW##a, 0);                                                                                      \
+        WL_I##a(WL##m##_BT_COL, 0); /* B^T d: down each column */                                                      \
+        WL_I##a(WL##m##_BT_ROW, 0); /* (B^T d) B: along each row */                                                    \
+        size_t kstride = (size_t)n * Cin;                                                                              \
+        __global float *Vc = V + (size_t)r * Cin + c;                                                                  \
+        WL_I##a(WL_ST_ROW##a, 0);                                                                                      \
+    }
+
+/* wino<m>_output_lane: wino<m>_output's result, work-item (c, r) */
+#define WINO_OUTPUT_LANE(m, a)                                                                                         \
+    __kernel void wino##m##_output_lane(__global const float *Mb, int m_off, __global float *y,                        \
+                                        __global const float *bias, int has_bias, int H, int W, int Cout, int TH,      \
+                                        int TW, int t0, int n)                                                         \
+    {                                                                                                                  \
+        enum { A = a, M = m };                                                                                         \
+        int c = get_global_id(0), r = get_global_id(1);                                                                \
+        if (c >= Cout || r >= n) return;                                                                               \
+        int t = t0 + r, b = t / (TH * TW), oy = m * ((t / TW) % TH), ox = m * (t % TW);                              \
+        int rows = min(m, H - oy), cols = min(m, W - ox);                                                              \
+        size_t kstride = (size_t)n * Cout;                                                                             \
+        __global const float *src = Mb + m_off + (size_t)r * Cout + c;                                                 \
+        __global float *dst = y + (((size_t)b * H + oy) * W + ox) * Cout + c;                                          \
+        float mk[a * a], s[m * a], o[m * m];                                                                           \
+        WL_I##a(WL_LDM_ROW##a, 0);                                                                                     \
+        WL_I##a(WL##m##_AT_COL, 0); /* A^T M: down each column */                                                      \
+        WL_I##m(WL##m##_AT_ROW, 0); /* (A^T M) A: along each row */                                                    \
+        float bv = has_bias ? bias[c] : 0.0f;                                                                          \
+        WL_I##m(WL_STO_ROW##m, 0);                                                                                     \
+    }
+
+WINO_INPUT_LANE(2, 4)
+WINO_OUTPUT_LANE(2, 4)
+WINO_INPUT_LANE(4, 6)
+WINO_OUTPUT_LANE(4, 6)

@@ -27,6 +27,10 @@ int vc_init(vc_conv *c, vr_runtime *rt, vg_gemm *gemm)
     if (!(c->k_im2col = vr_kernel(rt, "im2col3x3")) || !(c->k_im2col_simt = vr_kernel(rt, "im2col3x3_simt")) ||
         !(c->k_wino2_in = vr_kernel(rt, "wino2_input")) || !(c->k_wino2_out = vr_kernel(rt, "wino2_output")) ||
         !(c->k_wino4_in = vr_kernel(rt, "wino4_input")) || !(c->k_wino4_out = vr_kernel(rt, "wino4_output")) ||
+        !(c->k_wino_lane_in[0] = vr_kernel(rt, "wino2_input_lane")) ||
+        !(c->k_wino_lane_out[0] = vr_kernel(rt, "wino2_output_lane")) ||
+        !(c->k_wino_lane_in[1] = vr_kernel(rt, "wino4_input_lane")) ||
+        !(c->k_wino_lane_out[1] = vr_kernel(rt, "wino4_output_lane")) ||
         !(c->k_direct[0] = vr_kernel(rt, "conv3x3_simt8")) || !(c->k_direct[1] = vr_kernel(rt, "conv3x3_simt8_f16")) ||
         !(c->k_direct[2] = vr_kernel(rt, "conv3x3_simt8_bf16")))
         return VARCL_E_RUNTIME;
@@ -162,26 +166,37 @@ static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin
     size_t Cin = (size_t)w->cin, Cout = (size_t)w->cout;
     int chunk = chunk_rows(c, wino_row_bytes(w), wino_most(c, tiles));
     if (!chunk) return VARCL_E_RUNTIME;
-    cl_kernel k_in = m == 4 ? c->k_wino4_in : c->k_wino2_in, k_out = m == 4 ? c->k_wino4_out : c->k_wino2_out;
-    const char *n_in = m == 4 ? "wino4_input" : "wino2_input", *n_out = m == 4 ? "wino4_output" : "wino2_output";
-    int cpw = c->wino_cpw, has_bias = bias;
+    int cpw = c->wino_cpw, has_bias = bias, lane = cpw == 0;
+    cl_kernel k_in = lane ? c->k_wino_lane_in[m == 4] : m == 4 ? c->k_wino4_in : c->k_wino2_in;
+    cl_kernel k_out = lane ? c->k_wino_lane_out[m == 4] : m == 4 ? c->k_wino4_out : c->k_wino2_out;
+    const char *n_in = lane ? (m == 4 ? "wino4_input_lane" : "wino2_input_lane") : m == 4 ? "wino4_input" : "wino2_input";
+    const char *n_out = lane ? (m == 4 ? "wino4_output_lane" : "wino2_output_lane")
+                             : m == 4 ? "wino4_output" : "wino2_output";
+    /* lane kernels: a work-item per (channel, tile), in groups of the policy's SIMD width along the channels */
+    size_t ll = c->rt->policy.simt_local, lsz[2] = {ll, 1}, *l = lane && ll ? lsz : NULL;
     for (int t0 = 0; t0 < tiles; t0 += chunk) {
         int n = tiles - t0 < chunk ? tiles - t0 : chunk;
         int m_off = (int)(a2 * (size_t)n * Cin); /* M follows V in the scratch (elements; < 2^31: the cap is) */
-        size_t g_in[2] = {((Cin + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
-        size_t g_out[2] = {((Cout + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
-        if ((st = vr_launch(c->rt, k_in, n_in, 2, g_in, NULL, 11, VR_ARG(in), VR_ARG(c->scratch), VR_ARG(Hin),
-                            VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n),
-                            VR_ARG(cpw))))
-            return st;
+        size_t g_in[2] = {lane ? Cin : ((Cin + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
+        size_t g_out[2] = {lane ? Cout : ((Cout + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
+        if (l) g_in[0] = (g_in[0] + ll - 1) / ll * ll, g_out[0] = (g_out[0] + ll - 1) / ll * ll;
+        st = lane ? vr_launch(c->rt, k_in, n_in, 2, g_in, l, 10, VR_ARG(in), VR_ARG(c->scratch), VR_ARG(Hin),
+                              VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n))
+                  : vr_launch(c->rt, k_in, n_in, 2, g_in, NULL, 11, VR_ARG(in), VR_ARG(c->scratch), VR_ARG(Hin),
+                              VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n),
+                              VR_ARG(cpw));
+        if (st) return st;
         if ((st = vg_linear_batched(c->gemm, (size_t)a2, c->scratch, 0, n * Cin, w->wt, 0,
                                     vg_weight_elems(c->gemm->packed, Cin, Cout), c->scratch, (size_t)m_off, n * Cout,
                                     (size_t)n, Cout, Cin)))
             return st;
-        if ((st = vr_launch(c->rt, k_out, n_out, 2, g_out, NULL, 13, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
-                            VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
-                            VR_ARG(TW), VR_ARG(t0), VR_ARG(n), VR_ARG(cpw))))
-            return st;
+        st = lane ? vr_launch(c->rt, k_out, n_out, 2, g_out, l, 12, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
+                              VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
+                              VR_ARG(TW), VR_ARG(t0), VR_ARG(n))
+                  : vr_launch(c->rt, k_out, n_out, 2, g_out, NULL, 13, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
+                              VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
+                              VR_ARG(TW), VR_ARG(t0), VR_ARG(n), VR_ARG(cpw));
+        if (st) return st;
     }
     return 0;
 }

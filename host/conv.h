@@ -25,9 +25,11 @@ typedef struct {
     size_t scratch_cap;   /* largest chunk allowed, bytes */
     cl_mem zero;          /* [zero_floats] zeros: conv3x3_simt8's columns outside the map (tag scratch) */
     size_t zero_floats;
-    int wino_cpw;         /* float4s of channels per work-item in the Winograd transforms (device-dependent) */
+    int wino_cpw;         /* float4s of channels per work-item in the Winograd transforms (device-dependent);
+                           * 0: the lane kernels, one channel per work-item (cl/winograd.cl *_lane) */
     int wino_chunk_tiles; /* most Winograd tiles per chunk, 0: as many as scratch_cap allows */
     cl_kernel k_im2col, k_im2col_simt, k_wino2_in, k_wino2_out, k_wino4_in, k_wino4_out;
+    cl_kernel k_wino_lane_in[2], k_wino_lane_out[2]; /* [0]: F(2x2), [1]: F(4x4) */
     cl_kernel k_direct[3]; /* conv3x3_simt8 for f32, f16, bf16 weights */
 } vc_conv;
 

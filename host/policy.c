@@ -155,6 +155,10 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
      * loads (cl/attention.cl attention2) */
     p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
+    /* and the Winograd transforms a channel per work-item, every index constant (cl/winograd.cl *_lane): a
+     * work-item's 36 float4s of wino4_input lived in per-lane memory, 76-85 ms per call on the demo decoder's 256 px
+     * maps */
+    if (p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU)) p->wino_cpw = 0;
     /* and better still: the scores and the weighted values as two products with linear_simt8's 8 x 8 tiles, the
      * softmax between them over a scores buffer (cl/attention.cl attn_scores; README "Speed") */
     p->attn_split = p->attn_pairs;
@@ -265,12 +269,14 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)
         snprintf(sl, sizeof sl, "driver's; linear_simt up to %d rows", p->simt_rows);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
+    char wl[32] = "a channel/item";
+    if (p->wino_cpw) snprintf(wl, sizeof wl, "%d float4/item", p->wino_cpw);
     char asl[64], atl[64]; /* attn_split: its products' groups, and qk_norm_store's; attn_tile: the tile's */
     snprintf(atl, sizeof atl, "up to %zu, qk_norm_store %s", p->attn_tile, al);
     snprintf(asl, sizeof asl, "%s, qk_norm_store %s", p->simt_local ? sl : "driver's", al);
     snprintf(buf, n,
              "%s (%s): products %s (local %s%s), im2col by %s, attention %s (local %s), LayerNorm %s, GroupNorm %s, "
-             "Winograd %d float4/item, element-wise local %s, CLBlast sets %s, sampling on the %s",
+             "Winograd %s, element-wise local %s, CLBlast sets %s, sampling on the %s",
              p->name, p->reason, products[p->product],
              p->packed ? ll : (p->simt_local || (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)) ? sl : "driver's",
              simt_names[p->product == VP_PRODUCT_SIMT && p->simt_cols == 8],
@@ -281,7 +287,7 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
              : p->attn_pairs ? "two queries per work-item"
                              : "per query",
              p->attn_tile ? atl : p->attn_split ? asl : al, lnl,
-             p->gn_rows ? "by rows" : "by float4 channels", p->wino_cpw, el,
+             p->gn_rows ? "by rows" : "by float4 channels", wl, el,
              p->clblast_sets == VP_SETS_CPU ? "built-in CPU" : "CLBlast database",
              p->sample_device ? "device" : "host");
 }

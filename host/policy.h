@@ -56,7 +56,7 @@ typedef struct {
     size_t gn_final_local;     /* gn_finalize work-group: 1 or 64 (cl/norm.cl GN_FL) */
     int gn_chunk_count;        /* rows shape: fixed pixel chunks of the statistics pass */
     int gn_chunk_pixels;       /* float4 shape: pixels per chunk */
-    int wino_cpw;              /* float4s of channels per Winograd transform work-item */
+    int wino_cpw;              /* float4s of channels per Winograd transform work-item; 0: one channel (lane kernels) */
     int wino_chunk_tiles;      /* Winograd tiles per chunk (0: as many as the scratch cap allows) */
     int sample_device;         /* sampling in cl/sampler.cl (ids only cross to the host), else host/sample.c */
     size_t sample_local;       /* sampler work-items per row (rounded down to a power of two, <= 256) */

@@ -484,7 +484,8 @@ static void test_groupnorm_softmax(void)
 }
 
 /* One 3x3 convolution through conv.c against ref_conv3x3_hwc: B images of Hin x Win, nearest x2 first when up = 2,
- * by Winograd F(m x m, 3x3) (wino = m = 2 or 4, transforms with `cpw` float4s per work-item) or im2col (wino = 0);
+ * by Winograd F(m x m, 3x3) (wino = m = 2 or 4, transforms with `cpw` float4s per work-item, 0: one channel per
+ * work-item, the lane kernels) or im2col (wino = 0);
  * scratch_cap small forces chunks; bias = 0 runs vc_forward_nobias. wdt: the weights' stored dtype (16 bits: im2col
  * only, the reference with the same rounded values). */
 static int last_conv_direct; /* whether the last conv3x3_case_dt took the direct path */
@@ -596,6 +597,7 @@ static void test_conv(void)
     for (int m = 2; tiny && m <= 4; m += 2) {
         conv3x3_case(&cv, 2, 5, 3, 9, 5, 1, m, dflt, big, 1);
         conv3x3_case(&cv, 1, 3, 2, 6, 3, 2, m, 1, big, 0);
+        conv3x3_case(&cv, 1, 3, 5, 9, 6, 2, m, 0, small, 1); /* the lane kernels */
     }
     for (int m = 2; tiny && m <= 4; m += 2) conv3x3_case(&cv, 2, 1, 1, 5, 7, 1, m, 2, small, 1);
     /* Winograd: H and W that leave partial edge tiles (every remainder mod 2 and mod 4), channel counts that are
@@ -607,6 +609,8 @@ static void test_conv(void)
             conv3x3_case(&cv, 3, 5, 6, 37, 19, up2, m, dflt, small, 1);
             conv3x3_case(&cv, 1, 9, 4, 37, 19, up2, m, 1, big, 1);
             conv3x3_case(&cv, 2, 11, 3, 45, 3, up2, m, 2, small, 1);
+            conv3x3_case(&cv, 3, 5, 6, 37, 19, up2, m, 0, small, 1); /* cpw 0: the lane kernels (SIMD-lane CPUs) */
+            conv3x3_case(&cv, 1, 9, 4, 8, 3, up2, m, 0, big, 0);
         }
         conv3x3_case(&cv, 1, 16, 16, 64, 3, 1, m, dflt, big, 1);
         conv3x3_case(&cv, 2, 1, 1, 5, 7, 1, m, dflt, big, 1);   /* a map smaller than one tile */
