@@ -416,6 +416,10 @@ class Stages(unittest.TestCase):
                                     run, "--ema", bad], capture_output=True, text=True)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn("--ema must be in [0, 1)", r.stderr)
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "classifier",
+                                "--run", run, "--ema", "0.9"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("applies to the var and supernet stages", r.stderr)
             self.assertEqual(torch.load(os.path.join(run, "var.pt"))["step"], 4)  # untouched
 
     def test_every_stage_on_a_few_steps(self):

@@ -697,6 +697,8 @@ def main(argv=None):
             p.error(str(e))
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         p.error("--ema must be in [0, 1)")
+    if args.ema is not None and args.stage not in ("var", "all") + SUPERNET:
+        p.error("--ema applies to the var and supernet stages, not %s" % args.stage)
     for stage in (STAGES if args.stage == "all" else (args.stage,)):
         if stage in ("var",) + SUPERNET and ema_conflict(args.run, stage, args.ema):
             p.error(ema_conflict(args.run, stage, args.ema))
