@@ -235,6 +235,14 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         p->attn_split = k == 2;
         p->attn_pairs = k == 2 || k == 3; /* the split falls back to attention2 below attn_split_min */
     }
+    /* VARCL_WINOGRAD forces the transforms' work shape (the lane kernels are unmeasured on GPUs: bench/gpu_check.sh
+     * compares them there) */
+    const char *wg = getenv("VARCL_WINOGRAD");
+    if (wg && *wg && strcmp(wg, "auto")) {
+        if (!strcmp(wg, "lane")) p->wino_cpw = 0;
+        else if (!strcmp(wg, "float4")) p->wino_cpw = p->family == VP_CPU ? 16 : 1;
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_WINOGRAD=%s: expected auto, float4 or lane", wg);
+    }
     return 0;
 }
 

@@ -127,6 +127,19 @@ for v in bogus Tiled " tiled"; do
     check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_ATTENTION=$v:" "$tmp/e.err" &&
            [ ! -e "$tmp/x.png" ]' "VARCL_ATTENTION='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 done
+# VARCL_WINOGRAD forces the transforms' work shape, named in the policy line; anything else is refused
+for v in lane:"Winograd a channel/item" float4:"Winograd 16 float4/item"; do
+    out=$(VARCL_POLICY=cpu VARCL_WINOGRAD=${v%%:*} policy)
+    check 'case "$out" in *"${v#*:}"*) true;; *) false;; esac' "VARCL_WINOGRAD=${v%%:*}: $out"
+done
+out=$(VARCL_POLICY=gpu VARCL_WINOGRAD=float4 policy)
+check 'case "$out" in *"Winograd 1 float4/item"*) true;; *) false;; esac' "VARCL_POLICY=gpu VARCL_WINOGRAD=float4: $out"
+for v in bogus Lane " lane"; do
+    VARCL_WINOGRAD="$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+    rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_WINOGRAD=$v:" "$tmp/e.err" &&
+           [ ! -e "$tmp/x.png" ]' "VARCL_WINOGRAD='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+done
 
 echo "test_policy_tune: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
