@@ -9,10 +9,10 @@
 #    through CLBlast and through linear_simt (16-bit weights kept);
 # 4. vbench: d16 at batch 1, 8 and 64 with every product through CLBlast; vbench --tune's few-row threshold
 #    (linear_simt against CLBlast); d16 again at batch 1 and 8 with it, and with the per-query attention instead of
-#    attention_tiled (VARCL_ATTENTION=query; JSON on the machine), and with the lane Winograd transforms
-#    (VARCL_WINOGRAD=lane; JSON on the machine), d30 at batch 1 and 8 with the depth sweep,
+#    attention_tiled (VARCL_ATTENTION=query; JSON on the machine), d30 at batch 1 and 8 with the depth sweep,
 #    d30 at batch 64 full and at depth 2, d16 in bf16 through linear_simt at batch 1 (its JSON stays on the machine,
-#    its table is in vbench.log); then vbench --compare of them all.
+#    its table is in vbench.log), d16 with the lane Winograd transforms (VARCL_WINOGRAD=lane; JSON on the machine);
+#    then vbench --compare of them all.
 # Results go to $OUT (default ./gpu-out): summary.md, tests.log, vbench.log, env.txt and the runs' JSON: 8 files,
 # what the device tool brings back at most. Exit status: 0 when every test passed and every vbench run finished.
 # Environment: GPU_CHECK_DEVICE (default nvidia: a device as vgen --device takes it), GPU_CHECK_BUILD (default
@@ -196,14 +196,14 @@ else
     # the per-query attention (the GPU default before attention_tiled) on the same runs, for the comparison
     JSON_DIR=work bench d16-attn-query 60 VARCL_ATTENTION=query "$vb" --model "$work/d16.st" --vae "$work/vae.st" \
         --depth 8,2 --batch 1,8 --warmup 1 --reps 3
-    # the Winograd transforms a channel per work-item (the lane kernels, chosen on llvmpipe) against the GPU
-    # default of a float4 per work-item, for the comparison; JSON on the machine
-    JSON_DIR=work bench d16-wino-lane 45 VARCL_WINOGRAD=lane "$vb" --model "$work/d16.st" --vae "$work/vae.st" \
-        --depth 2 --batch 1,8 --warmup 1 --reps 3
     bench d30 120 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 16,8,2 --batch 1,8 --warmup 1 --reps 3
     bench d30-b64 60 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 2 --batch 64 --warmup 0 --reps 1
     JSON_DIR=work bench d16-bf16-simt 60 VARCL_LINEAR=simt "$vb" --model "$work/d16b.st" --vae "$work/vae.st" \
         --depth 2 --batch 1 --warmup 1 --reps 2
+    # last (the first cut when time runs short): the Winograd transforms a channel per work-item (the lane
+    # kernels, chosen on llvmpipe) against the GPU default of a float4 per work-item; JSON on the machine
+    JSON_DIR=work bench d16-wino-lane 45 VARCL_WINOGRAD=lane "$vb" --model "$work/d16.st" --vae "$work/vae.st" \
+        --depth 2 --batch 1,8 --warmup 1 --reps 3
 fi
 jsons=()
 for r in $done_runs; do jsons+=("$r"); done
