@@ -108,12 +108,15 @@ for v in -3 abc 2000000; do
     check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$file: line" "$tmp/e.err" &&
            grep -q "simt_rows" "$tmp/e.err"' "simt_rows = $v: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 done
-for v in -1 +5 " 5" 12x 1048577; do
-    VARCL_SIMT_ROWS="$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+# refused NAME VALUE: vgen with NAME=VALUE in its environment exits 2 with one line naming it, and writes no image
+refused() {
+    local name=$1 v=$2 rc
+    env "$name=$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
     rc=$?
-    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_SIMT_ROWS=$v:" "$tmp/e.err" &&
-           [ ! -e "$tmp/x.png" ]' "VARCL_SIMT_ROWS='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
-done
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$name=$v:" "$tmp/e.err" &&
+           [ ! -e "$tmp/x.png" ]' "$name='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+}
+for v in -1 +5 " 5" 12x 1048577; do refused VARCL_SIMT_ROWS "$v"; done
 # VARCL_ATTENTION forces one attention kernel, named in the policy line; anything else is refused
 rm -f "$file" # the malformed file of the loop above
 for v in tiled:"by tiles of queries" split:"as products around a softmax" pairs:"two queries per work-item" \
@@ -121,12 +124,7 @@ for v in tiled:"by tiles of queries" split:"as products around a softmax" pairs:
     out=$(VARCL_ATTENTION=${v%%:*} policy)
     check 'case "$out" in *"${v#*:}"*) true;; *) false;; esac' "VARCL_ATTENTION=${v%%:*}: $out"
 done
-for v in bogus Tiled " tiled"; do
-    VARCL_ATTENTION="$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
-    rc=$?
-    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_ATTENTION=$v:" "$tmp/e.err" &&
-           [ ! -e "$tmp/x.png" ]' "VARCL_ATTENTION='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
-done
+for v in bogus Tiled " tiled"; do refused VARCL_ATTENTION "$v"; done
 # VARCL_WINOGRAD forces the transforms' work shape, named in the policy line; anything else is refused
 for v in lane:"Winograd a channel/item" float4:"Winograd 16 float4/item"; do
     out=$(VARCL_POLICY=cpu VARCL_WINOGRAD=${v%%:*} policy)
@@ -134,12 +132,7 @@ for v in lane:"Winograd a channel/item" float4:"Winograd 16 float4/item"; do
 done
 out=$(VARCL_POLICY=gpu VARCL_WINOGRAD=float4 policy)
 check 'case "$out" in *"Winograd 1 float4/item"*) true;; *) false;; esac' "VARCL_POLICY=gpu VARCL_WINOGRAD=float4: $out"
-for v in bogus Lane " lane"; do
-    VARCL_WINOGRAD="$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
-    rc=$?
-    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "VARCL_WINOGRAD=$v:" "$tmp/e.err" &&
-           [ ! -e "$tmp/x.png" ]' "VARCL_WINOGRAD='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
-done
+for v in bogus Lane " lane"; do refused VARCL_WINOGRAD "$v"; done
 
 echo "test_policy_tune: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
