@@ -215,10 +215,11 @@ WINO_OUTPUT(4)
 #define WL4_AT_COL(j, _) WL4_AT(mk, j, 6, s, j, 6)
 #define WL4_AT_ROW(i, _) WL4_AT(s, (i) * 6, 1, o, (i) * 4, 1)
 
-/* wino<m>_input_lane: wino<m>_input's result, work-item (c, r) */
+/* wino<m>_input_lane: wino<m>_input's result and arguments (cpw unused: the host launches either kernel alike),
+ * work-item (c, r) */
 #define WINO_INPUT_LANE(m, a)                                                                                          \
     __kernel void wino##m##_input_lane(__global const float *x, __global float *V, int Hin, int Win, int Cin, int up, \
-                                       int TH, int TW, int t0, int n)                                                  \
+                                       int TH, int TW, int t0, int n, int cpw)                                         \
     {                                                                                                                  \
         enum { A = a };                                                                                                \
         int c = get_global_id(0), r = get_global_id(1);                                                                \
@@ -236,11 +237,11 @@ WINO_OUTPUT(4)
         WL_I##a(WL_ST_ROW##a, 0);                                                                                      \
     }
 
-/* wino<m>_output_lane: wino<m>_output's result, work-item (c, r) */
+/* wino<m>_output_lane: wino<m>_output's result and arguments (cpw unused), work-item (c, r) */
 #define WINO_OUTPUT_LANE(m, a)                                                                                         \
     __kernel void wino##m##_output_lane(__global const float *Mb, int m_off, __global float *y,                        \
                                         __global const float *bias, int has_bias, int H, int W, int Cout, int TH,      \
-                                        int TW, int t0, int n)                                                         \
+                                        int TW, int t0, int n, int cpw)                                                \
     {                                                                                                                  \
         enum { A = a, M = m };                                                                                         \
         int c = get_global_id(0), r = get_global_id(1);                                                                \

@@ -166,12 +166,13 @@ static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin
     size_t Cin = (size_t)w->cin, Cout = (size_t)w->cout;
     int chunk = chunk_rows(c, wino_row_bytes(w), wino_most(c, tiles));
     if (!chunk) return VARCL_E_RUNTIME;
-    int cpw = c->wino_cpw, has_bias = bias, lane = cpw == 0;
-    cl_kernel k_in = lane ? c->k_wino_lane_in[m == 4] : m == 4 ? c->k_wino4_in : c->k_wino2_in;
-    cl_kernel k_out = lane ? c->k_wino_lane_out[m == 4] : m == 4 ? c->k_wino4_out : c->k_wino2_out;
-    const char *n_in = lane ? (m == 4 ? "wino4_input_lane" : "wino2_input_lane") : m == 4 ? "wino4_input" : "wino2_input";
-    const char *n_out = lane ? (m == 4 ? "wino4_output_lane" : "wino2_output_lane")
-                             : m == 4 ? "wino4_output" : "wino2_output";
+    int cpw = c->wino_cpw, has_bias = bias, lane = cpw == 0, f4 = m == 4;
+    /* [lane][F(4x4)]: the lane kernels take the same arguments (cpw unused) */
+    static const char *const names_in[2][2] = {{"wino2_input", "wino4_input"}, {"wino2_input_lane", "wino4_input_lane"}};
+    static const char *const names_out[2][2] = {{"wino2_output", "wino4_output"},
+                                                {"wino2_output_lane", "wino4_output_lane"}};
+    cl_kernel k_in = lane ? c->k_wino_lane_in[f4] : f4 ? c->k_wino4_in : c->k_wino2_in;
+    cl_kernel k_out = lane ? c->k_wino_lane_out[f4] : f4 ? c->k_wino4_out : c->k_wino2_out;
     /* lane kernels: a work-item per (channel, tile), in groups of the policy's SIMD width along the channels */
     size_t ll = c->rt->policy.simt_local, lsz[2] = {ll, 1}, *l = lane && ll ? lsz : NULL;
     for (int t0 = 0; t0 < tiles; t0 += chunk) {
@@ -180,23 +181,18 @@ static int winograd_conv(vc_conv *c, const vw_conv *w, cl_mem in, int B, int Hin
         size_t g_in[2] = {lane ? Cin : ((Cin + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
         size_t g_out[2] = {lane ? Cout : ((Cout + 3) / 4 + (size_t)cpw - 1) / (size_t)cpw, (size_t)n};
         if (l) g_in[0] = (g_in[0] + ll - 1) / ll * ll, g_out[0] = (g_out[0] + ll - 1) / ll * ll;
-        st = lane ? vr_launch(c->rt, k_in, n_in, 2, g_in, l, 10, VR_ARG(in), VR_ARG(c->scratch), VR_ARG(Hin),
-                              VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n))
-                  : vr_launch(c->rt, k_in, n_in, 2, g_in, NULL, 11, VR_ARG(in), VR_ARG(c->scratch), VR_ARG(Hin),
-                              VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n),
-                              VR_ARG(cpw));
-        if (st) return st;
+        if ((st = vr_launch(c->rt, k_in, names_in[lane][f4], 2, g_in, l, 11, VR_ARG(in), VR_ARG(c->scratch),
+                            VR_ARG(Hin), VR_ARG(Win), VR_ARG(w->cin), VR_ARG(up), VR_ARG(TH), VR_ARG(TW), VR_ARG(t0),
+                            VR_ARG(n), VR_ARG(cpw))))
+            return st;
         if ((st = vg_linear_batched(c->gemm, (size_t)a2, c->scratch, 0, n * Cin, w->wt, 0,
                                     vg_weight_elems(c->gemm->packed, Cin, Cout), c->scratch, (size_t)m_off, n * Cout,
                                     (size_t)n, Cout, Cin)))
             return st;
-        st = lane ? vr_launch(c->rt, k_out, n_out, 2, g_out, l, 12, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
-                              VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
-                              VR_ARG(TW), VR_ARG(t0), VR_ARG(n))
-                  : vr_launch(c->rt, k_out, n_out, 2, g_out, NULL, 13, VR_ARG(c->scratch), VR_ARG(m_off), VR_ARG(out),
-                              VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout), VR_ARG(TH),
-                              VR_ARG(TW), VR_ARG(t0), VR_ARG(n), VR_ARG(cpw));
-        if (st) return st;
+        if ((st = vr_launch(c->rt, k_out, names_out[lane][f4], 2, g_out, l, 13, VR_ARG(c->scratch), VR_ARG(m_off),
+                            VR_ARG(out), VR_ARG(w->b), VR_ARG(has_bias), VR_ARG(H), VR_ARG(W), VR_ARG(w->cout),
+                            VR_ARG(TH), VR_ARG(TW), VR_ARG(t0), VR_ARG(n), VR_ARG(cpw))))
+            return st;
     }
     return 0;
 }

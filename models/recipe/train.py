@@ -208,19 +208,20 @@ def ema_decay(step, cap):
     return min(cap, (1.0 + step) / (10.0 + step))
 
 
-def ema_refusal(path, asked, kept):
+def ema_refusal(path, asked, ck):
+    """The refusal (a line) when --ema `asked` differs from what checkpoint `ck` (read from `path`) was started
+    with, else None; asked None (not given) never conflicts."""
+    kept = ck.get("ema_cap", 0.0)
+    if asked is None or float(asked) == kept:
+        return None
     return ("--ema %g: %s was trained with --ema %g (resuming keeps a run's setting; start another --run to change "
             "it)" % (asked, path, kept))
 
 
 def ema_conflict(run, stage, ema):
-    """The refusal (a line) when --ema `ema` differs from what the checkpoint of `stage` in `run` was started with,
-    else None; ema None (not given) never conflicts."""
+    """ema_refusal for the checkpoint of `stage` in `run`; None where there is none yet."""
     path = os.path.join(run, stage + ".pt")
-    if ema is None or not os.path.exists(path):
-        return None
-    kept = torch.load(path).get("ema_cap", 0.0)
-    return None if float(ema) == kept else ema_refusal(path, ema, kept)
+    return ema_refusal(path, ema, torch.load(path)) if ema is not None and os.path.exists(path) else None
 
 
 def trained_weights(ck):
@@ -252,8 +253,9 @@ class Loop:
             self.gen.set_state(ck["gen"])
             torch.set_rng_state(ck["torch_rng"])
             self.extra.update(ck.get("extra", {}))
-            if ema is not None and float(ema) != ck.get("ema_cap", 0.0):
-                raise ValueError(ema_refusal(self.file, ema, ck.get("ema_cap", 0.0)))
+            refusal = ema_refusal(self.file, ema, ck)
+            if refusal:
+                raise ValueError(refusal)
             self.ema_cap, self.ema = ck.get("ema_cap", 0.0), ck.get("ema")
             ctx.log("%s: resumed at step %d of %d" % (stage, self.step, steps))
         if self.ema_cap > 0 and self.ema is None:
@@ -700,8 +702,9 @@ def main(argv=None):
     if args.ema is not None and args.stage not in ("var", "all") + SUPERNET:
         p.error("--ema applies to the var and supernet stages, not %s" % args.stage)
     for stage in (STAGES if args.stage == "all" else (args.stage,)):
-        if stage in ("var",) + SUPERNET and ema_conflict(args.run, stage, args.ema):
-            p.error(ema_conflict(args.run, stage, args.ema))
+        refusal = ema_conflict(args.run, stage, args.ema) if stage in ("var",) + SUPERNET else None
+        if refusal:
+            p.error(refusal)
     if args.stage != "all":
         refuse_missing(args.run, args.stage, args.var_from)
     world = args.procs if args.procs > 1 else int(os.environ.get("WORLD_SIZE", "1"))
