@@ -727,7 +727,9 @@ def main(argv=None):
         a = argparse.Namespace(**{**DEFAULTS.get(stage, {}), **{k: v for k, v in vars(args).items() if v is not None}})
         if getattr(a, "batch", None):
             a.batch //= ctx.world  # per process: the gradients are averaged, so the step sees the whole batch
-        if stage not in ("export",) and os.path.exists(ctx.path(stage + ".done")):
+        # rank 0 alone writes the run folder (mark_done), and alone removes from it: two processes racing to
+        # remove the same marker failed the second one
+        if ctx.main and stage not in ("export",) and os.path.exists(ctx.path(stage + ".done")):
             os.remove(ctx.path(stage + ".done"))
         mark_done(ctx, stage, RUNNERS[stage](ctx, a))
     if ctx.world > 1:
