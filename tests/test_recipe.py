@@ -499,6 +499,33 @@ def load_demo(demo):
     return var, vae
 
 
+class Evaluate(unittest.TestCase):
+    def test_seed_range(self):
+        """evaluate.py runs vgen once per seed of --first-seed .. + --seeds - 1, with the vgen options after --,
+        and counts a class right when the classifier says so (a stand-in vgen that records its arguments and
+        draws a real image of each class, which the shipped classifier gets right)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            log, fake = os.path.join(tmp, "args.txt"), os.path.join(tmp, "vgen")
+            with open(fake, "w") as f:
+                f.write("#!%s\nimport sys, os\nsys.path.insert(0, %r)\nimport data\nimport matplotlib\n"
+                        "matplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+                        "a = sys.argv[1:]\nopen(%r, 'a').write(' '.join(a) + '\\n')\n"
+                        "out = a[a.index('--out-dir') + 1]\n"
+                        "for c in map(int, a[a.index('--class') + 1].split(',')):\n"
+                        "    plt.imsave(os.path.join(out, '%%02d.png' %% c), data.batch([c], [5])[0])\n"
+                        % (sys.executable, os.path.join(ROOT, "models", "recipe"), log))
+            os.chmod(fake, 0o755)
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "evaluate.py"), "--vgen", fake,
+                                "--seeds", "2", "--first-seed", "1000", "--", "--cfg", "3"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(log) as f:
+                calls = [line.split() for line in f]
+        self.assertEqual([c[c.index("--seed") + 1] for c in calls], ["1000", "1001"])
+        self.assertTrue(all(c[-2:] == ["--cfg", "3"] for c in calls))
+        self.assertIn("images: 20 (seeds 1000..1001), accuracy: 1.0000", r.stdout)
+
+
 class Export(unittest.TestCase):
     def test_engine_matches_the_recipe(self):
         """Greedy tokens of the exported model: the engine (vgen --top-k 1) equals the recipe's PyTorch sampler.
