@@ -8,9 +8,12 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const json_t *J(const vj_value *v) { return (const json_t *)v; }
 
@@ -78,9 +81,19 @@ vj_value *vj_parse(const char *text, size_t len)
 
 vj_value *vj_read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* O_NONBLOCK: a FIFO would block a plain open */
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int err = errno;
+        varcl_fail(VARCL_E_INPUT, "%s: cannot open: %s", path,
+                   fd < 0 ? strerror(err) : S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
-        varcl_fail(VARCL_E_INPUT, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        varcl_fail(VARCL_E_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     char *text = NULL;

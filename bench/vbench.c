@@ -20,6 +20,7 @@
 #include "generate.h"
 #include "builtin.h"
 #include "json.h"
+#include "outfile.h"
 #include "quality.h"
 #include "report.h"
 #include "safetensors.h"
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +84,37 @@ static int bad(const char *fmt, const char *a)
     fprintf(stderr, fmt, a);
     fputc('\n', stderr);
     return 2;
+}
+
+/* An output the run will write (--json, --md, --html): refused before minutes of benchmark when it cannot be
+ * created (a folder, a missing or unwritable folder) or would overwrite one of the run's inputs or other outputs. */
+static int check_output(const char *flag, const char *path, const char *const *others, int n_others)
+{
+    char msg[4400];
+    struct stat sb;
+    if (!*path) return bad("%s: empty path", flag);
+    for (int i = 0; i < n_others; i++)
+        if (others[i] && others[i] != path && vo_same_file(path, others[i])) {
+            snprintf(msg, sizeof msg, "%s %s: the same file as %s, which the run also reads or writes", flag, path,
+                     others[i]);
+            return bad("%s", msg);
+        }
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            snprintf(msg, sizeof msg, "%s %s: cannot write: is a directory", flag, path);
+            return bad("%s", msg);
+        }
+        if (!S_ISREG(sb.st_mode)) return 0; /* /dev/null, a FIFO: written in place */
+    }
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(dir, W_OK) != 0) {
+        snprintf(msg, sizeof msg, "%s %s: cannot write: folder %s %s", flag, path, dir,
+                 stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ? "does not exist" : "is not writable");
+        return bad("%s", msg);
+    }
+    return 0;
 }
 
 static int parse_list(const char *flag, const char *val, int min, int *out, int *n)
@@ -178,6 +211,15 @@ static int parse_args(int argc, char **argv, options *o)
     if (o->tune_flags) return bad("--tune-reps, --tune-shapes and --tune-sets go with --tune%s", "");
     if (!o->n_compare && !o->n_depths) return bad("--depth is required, e.g. --depth 2,8,16%s", "");
     if (o->n_compare && o->n_depths) return bad("--compare renders existing files; it takes no --depth%s", "");
+    const char *files[MAX_LIST + 7] = {o->json, o->md, o->html, o->model, o->vae, o->classifier, o->fd_ref};
+    int n_files = 7;
+    for (int i = 0; i < o->n_compare; i++) files[n_files++] = o->compare[i];
+    const char *flags[3] = {"--json", "--md", "--html"};
+    for (int i = 0; i < 3; i++)
+        if (files[i]) {
+            int st = check_output(flags[i], files[i], files, n_files);
+            if (st) return st;
+        }
     return 0;
 }
 
@@ -589,28 +631,22 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     return st;
 }
 
-/* Writes `text` to path via a temporary name. Exit status 2 when the path cannot be created there (a missing or
- * unwritable folder: the user's to fix), 1 when the write fails (disk full: run-time). */
+/* Writes `text` to path whole or not at all (outfile.h). Exit status 2 when the path cannot be created there (a
+ * missing or unwritable folder: the user's to fix; checked before the benchmark, check_outputs), 1 when the write
+ * fails (disk full: run-time). */
 static int write_file(const char *path, const char *text, size_t len)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        fprintf(stderr, "vbench: cannot write %s: %s\n", path, strerror(e));
-        return e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS ? 2 : 1;
+    vo_file out;
+    int st = vo_open(&out, path);
+    if (!st) {
+        if (fwrite(text, 1, len, out.fp) != len) {
+            vo_abort(&out);
+            st = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
+        } else
+            st = vo_commit(&out);
     }
-    int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) ok = 0, e = errno;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) e = errno;
-        unlink(tmp);
-        fprintf(stderr, "vbench: cannot write %s: %s\n", path, strerror(e ? e : EIO));
-        return 1;
-    }
-    return 0;
+    if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+    return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
 }
 
 static int render(vj_value *const *docs, int n, const options *o)

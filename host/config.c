@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* ---- strict parsers ---- */
 
@@ -380,12 +382,18 @@ int vcfg_load(const char *path, vcfg_settings *out)
 {
     memset(out, 0, sizeof *out);
     if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "settings file: empty path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* O_NONBLOCK: a FIFO would block a plain open */
+    if (fd < 0) return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || S_ISDIR(sb.st_mode)) {
-        fclose(fp);
-        return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: is a directory", path);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot open settings file: %s", path,
+                          S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: cannot open settings file: %s", path, strerror(errno));
     }
     char *text = malloc(VCFG_MAX_FILE + 1);
     if (!text) {

@@ -3,6 +3,7 @@
 #include "image.h"
 
 #include "error.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,48 +18,6 @@
 
 #define GRID_MAX_COLS 8 /* the default number of columns */
 
-/* Distinguishes temporary names of concurrent writes from one process (the pid covers other processes). */
-static atomic_uint temp_counter;
-
-/* Creates and opens "<dir>/.<base>.<pid>.<n>.tmp" next to `path`, exclusively: the same directory keeps the
- * final rename atomic (one file system), and O_EXCL with mode 0666 means we never clobber someone else's file
- * and the result gets the umask's usual permissions (mkstemp's 0600 would leak into the final PNG). */
-static int open_temp(const char *path, char **tmp_out, FILE **fp_out)
-{
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path) + 1 : 0; /* keeps the '/' */
-    const char *base = path + dir_len;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        char *tmp = NULL;
-        /* The base is cut at 64 bytes so that a long output name cannot push the temporary past NAME_MAX. */
-        if (asprintf(&tmp, "%.*s.%.64s.%ld.%u.tmp", dir_len, path, base, (long)getpid(),
-                     atomic_fetch_add(&temp_counter, 1u)) < 0)
-            return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0) {
-            int err = errno;
-            free(tmp);
-            if (err == EEXIST) continue;
-            /* a folder that is not there or not ours is the caller's to fix; a full disk is a run-time failure */
-            return varcl_fail(err == ENOENT || err == ENOTDIR || err == EACCES || err == EROFS ? VARCL_E_INPUT
-                                                                                                : VARCL_E_RUNTIME,
-                              "%s: cannot write: %s", path, strerror(err));
-        }
-        FILE *fp = fdopen(fd, "wb");
-        if (!fp) {
-            int err = errno;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(err));
-        }
-        *tmp_out = tmp;
-        *fp_out = fp;
-        return VARCL_OK;
-    }
-    return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", path);
-}
-
 int vimg_png_fits(long long width, long long height)
 {
     const long long user_max = 1000000; /* PNG_USER_WIDTH_MAX, PNG_USER_HEIGHT_MAX */
@@ -69,17 +28,12 @@ int vimg_png_fits(long long width, long long height)
 int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
 {
     if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "PNG output: empty path");
-    struct stat sb;
-    if (path[strlen(path) - 1] == '/' || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
-        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
     /* The row stride is a png_int_32 in the simplified API. */
     if (!rgb || !vimg_png_fits(width, height))
         return varcl_fail(VARCL_E_INPUT, "%s: cannot write a %dx%d image as PNG (over libpng's limits)", path, width,
                           height);
-
-    char *tmp = NULL;
-    FILE *fp = NULL;
-    int status = open_temp(path, &tmp, &fp);
+    vo_file out;
+    int status = vo_open(&out, path);
     if (status) return status;
 
     png_image img;
@@ -88,26 +42,16 @@ int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
     img.width = (png_uint_32)width;
     img.height = (png_uint_32)height;
     img.format = PNG_FORMAT_RGB;
-    int ok = png_image_write_to_stdio(&img, fp, 0, rgb, 0, NULL);
+    int ok = png_image_write_to_stdio(&img, out.fp, 0, rgb, 0, NULL);
     char png_msg[sizeof img.message];
     memcpy(png_msg, img.message, sizeof png_msg);
     png_image_free(&img);
-
-    /* A full disk may only show at flush or close, so both count as failures of the write. */
-    int err = 0;
-    if (ok && (fflush(fp) != 0 || ferror(fp))) err = errno ? errno : EIO;
-    if (fclose(fp) != 0 && ok && !err) err = errno ? errno : EIO;
-    /* the size is checked above: what fails here is the write itself (run-time) */
-    if (!ok)
-        status = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write PNG: %s", path, png_msg);
-    else if (err)
-        status = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(err));
-    else if (rename(tmp, path) != 0)
-        status = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    /* No fsync: the rename guards against an interrupted process, which is the case the design names. */
-    if (status) unlink(tmp);
-    free(tmp);
-    return status;
+    if (!ok) { /* the size is checked above: what fails here is the write itself (run-time) */
+        int err = ferror(out.fp) ? errno : 0; /* the system's reason (a full disk) says more than libpng's */
+        vo_abort(&out);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write PNG: %s", path, err ? strerror(err) : png_msg);
+    }
+    return vo_commit(&out); /* a full disk may only show at flush or close: vo_commit reports it */
 }
 
 int vimg_read_png(const char *path, uint8_t **rgb, int *width, int *height)

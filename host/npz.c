@@ -5,6 +5,7 @@
 #include "npz.h"
 
 #include "error.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +28,7 @@ typedef struct {
 } vz_entry;
 
 struct vz_writer {
-    FILE *f;
-    char *path, *tmp;
+    vo_file out; /* written under a temporary name, renamed at vz_close (outfile.h) */
     vz_entry e[VZ_MAX_ENTRIES];
     int n;           /* entries started */
     int open;        /* an entry is being written */
@@ -76,12 +76,12 @@ uint64_t vz_archive_bound(int arrays, uint64_t data_bytes)
 
 static int werr(vz_writer *w, int err)
 {
-    return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", w->path, strerror(err ? err : EIO));
+    return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", w->out.path, strerror(err ? err : EIO));
 }
 
 static int put(vz_writer *w, const void *p, size_t n)
 {
-    if (n && fwrite(p, 1, n, w->f) != n) return werr(w, errno);
+    if (n && fwrite(p, 1, n, w->out.fp) != n) return werr(w, errno);
     w->at += n;
     return VARCL_OK;
 }
@@ -90,24 +90,10 @@ int vz_open(vz_writer **out, const char *path)
 {
     *out = NULL;
     vz_writer *w = calloc(1, sizeof *w);
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path) + 1 : 0;
-    if (!w || !(w->path = strdup(path)) ||
-        asprintf(&w->tmp, "%.*s.%.64s.%ld.tmp", dir_len, path, path + dir_len, (long)getpid()) < 0) {
-        if (w) w->tmp = NULL;
-        vz_abort(w);
-        return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
-    }
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0 || !(w->f = fdopen(fd, "wb"))) {
-        int err = errno;
-        if (fd >= 0) close(fd);
-        free(w->tmp);
-        w->tmp = NULL; /* nothing of ours to remove */
-        int st = varcl_fail(err == ENOENT || err == ENOTDIR || err == EACCES || err == EROFS ? VARCL_E_INPUT
-                                                                                             : VARCL_E_RUNTIME,
-                            "%s: cannot write: %s", path, strerror(err));
-        vz_abort(w);
+    if (!w) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+    int st = vo_open(&w->out, path);
+    if (st) {
+        free(w);
         return st;
     }
     *out = w;
@@ -117,13 +103,13 @@ int vz_open(vz_writer **out, const char *path)
 int vz_begin(vz_writer *w, const char *name, const char *descr, int ndim, const int64_t *shape)
 {
     if (w->open || w->n >= VZ_MAX_ENTRIES || strlen(name) > VZ_NAME_MAX || ndim < 1 || ndim > 8)
-        return varcl_fail(VARCL_E_RUNTIME, "%s: array %s cannot be added", w->path, name);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: array %s cannot be added", w->out.path, name);
     char hdr[1024];
     size_t hl = npy_header(hdr, sizeof hdr, descr, ndim, shape);
     int item = descr[2] ? atoi(descr + 2) : 0;
     uint64_t data = item > 0 ? (uint64_t)item : 0;
     for (int i = 0; i < ndim; i++) data *= (uint64_t)shape[i];
-    if (!hl || item <= 0) return varcl_fail(VARCL_E_RUNTIME, "%s: array %s: bad shape or dtype", w->path, name);
+    if (!hl || item <= 0) return varcl_fail(VARCL_E_RUNTIME, "%s: array %s: bad shape or dtype", w->out.path, name);
     vz_entry *e = &w->e[w->n++];
     snprintf(e->name, sizeof e->name, "%s.npy", name);
     e->offset = w->at;
@@ -154,7 +140,7 @@ int vz_begin(vz_writer *w, const char *name, const char *descr, int ndim, const 
 int vz_write(vz_writer *w, const void *data, size_t bytes)
 {
     if (!w->open || bytes > w->data_left)
-        return varcl_fail(VARCL_E_RUNTIME, "%s: more data than the array's shape holds", w->path);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: more data than the array's shape holds", w->out.path);
     vz_entry *e = &w->e[w->n - 1];
     const uint8_t *p = data;
     for (size_t left = bytes; left;) { /* zlib's crc32 takes a uInt length */
@@ -170,22 +156,22 @@ int vz_write(vz_writer *w, const void *data, size_t bytes)
 int vz_end(vz_writer *w)
 {
     if (!w->open || w->data_left)
-        return varcl_fail(VARCL_E_RUNTIME, "%s: array ended %llu bytes short of its shape", w->path,
+        return varcl_fail(VARCL_E_RUNTIME, "%s: array ended %llu bytes short of its shape", w->out.path,
                           (unsigned long long)w->data_left);
     w->open = 0;
     vz_entry *e = &w->e[w->n - 1];
     uint8_t crc[4];
     put32(crc, e->crc);
     /* the CRC at offset 14 of the local header, then back to the end */
-    if (fseeko(w->f, (off_t)(e->offset + 14), SEEK_SET) || fwrite(crc, 1, 4, w->f) != 4 ||
-        fseeko(w->f, (off_t)w->at, SEEK_SET))
+    if (fseeko(w->out.fp, (off_t)(e->offset + 14), SEEK_SET) || fwrite(crc, 1, 4, w->out.fp) != 4 ||
+        fseeko(w->out.fp, (off_t)w->at, SEEK_SET))
         return werr(w, errno);
     return VARCL_OK;
 }
 
 int vz_close(vz_writer *w)
 {
-    int st = w->open ? varcl_fail(VARCL_E_RUNTIME, "%s: an array was not ended", w->path) : VARCL_OK;
+    int st = w->open ? varcl_fail(VARCL_E_RUNTIME, "%s: an array was not ended", w->out.path) : VARCL_OK;
     uint64_t cd = w->at;
     for (int i = 0; i < w->n && !st; i++) {
         const vz_entry *e = &w->e[i];
@@ -231,16 +217,7 @@ int vz_close(vz_writer *w)
     put32(end + 88, cd_size > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)cd_size);
     put32(end + 92, cd > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)cd);
     if (!st) st = put(w, end, sizeof end);
-    int err = 0;
-    if (!st && (fflush(w->f) != 0 || ferror(w->f))) err = errno ? errno : EIO;
-    if (fclose(w->f) != 0 && !st && !err) err = errno ? errno : EIO;
-    w->f = NULL;
-    if (!st && err) st = werr(w, err);
-    if (!st && rename(w->tmp, w->path) != 0) st = werr(w, errno);
-    if (!st) {
-        free(w->tmp);
-        w->tmp = NULL;
-    }
+    if (!st) st = vo_commit(&w->out); /* a full disk may only show at flush or close */
     vz_abort(w);
     return st;
 }
@@ -248,9 +225,6 @@ int vz_close(vz_writer *w)
 void vz_abort(vz_writer *w)
 {
     if (!w) return;
-    if (w->f) fclose(w->f);
-    if (w->tmp) unlink(w->tmp);
-    free(w->tmp);
-    free(w->path);
+    vo_abort(&w->out);
     free(w);
 }

@@ -367,6 +367,13 @@ static int build_program(vr_runtime *rt)
 int vr_open(vr_runtime *rt, const char *spec, int profiling)
 {
     memset(rt, 0, sizeof *rt);
+    /* a value that is neither on nor off is refused: "off" or "no" must not turn on profiling's serialised queue */
+    const char *pe = getenv("VARCL_PROFILE");
+    if (pe && *pe && strcmp(pe, "0") && strcmp(pe, "1"))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_PROFILE=%s: expected 1 (profile) or 0", pe);
+    const char *gt = getenv("VARCL_GEMM_TUNING");
+    if (gt && *gt && strcmp(gt, "off") && strcmp(gt, "auto"))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_GEMM_TUNING=%s: expected off (CLBlast's defaults) or auto", gt);
     int st = vr_choose_device(spec, &rt->dev);
     if (st) return st;
     /* the policy from queries, then the work-group sizes `vbench --tune` measured on this device (policy_tune.h) */
@@ -374,8 +381,7 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
         memset(rt, 0, sizeof *rt);
         return st;
     }
-    const char *pe = getenv("VARCL_PROFILE");
-    rt->prof_on = pe && *pe && strcmp(pe, "0") != 0;
+    rt->prof_on = pe && !strcmp(pe, "1");
     rt->profiling = profiling || rt->prof_on;
     /* A device timer resolution of 0 marks profiling timestamps that are placeholders: Mesa 22.3's rusticl reports
      * 0, 1, 2, 3 ns for queued, submit, start and end of every command. VARCL_PROFILE then times on the host. */

@@ -4,6 +4,7 @@
 #include "safetensors.h"
 
 #include "error.h"
+#include "outfile.h"
 
 #include <jansson.h>
 
@@ -115,7 +116,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
 
 vt_set *st_load(const char *path)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* O_NONBLOCK: a FIFO would block a plain open */
     if (fd < 0) {
         varcl_fail(VARCL_E_INPUT, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
@@ -335,36 +336,32 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_othe
     }
     k += (size_t)snprintf(hdr + k, cap - k, "}");
     while (k % 8) hdr[k++] = ' ';
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { /* a folder that is not there or not ours is the caller's path; anything else is the system's */
-        int e = errno;
+    vo_file out;
+    int st = vo_open(&out, path); /* a temporary renamed over path at the end (outfile.h) */
+    if (st) {
         free(hdr);
-        return varcl_fail(e == ENOENT || e == ENOTDIR || e == EACCES || e == EISDIR ? VARCL_E_INPUT : VARCL_E_RUNTIME,
-                          "%s: cannot write: %s", path, strerror(e));
+        return st;
     }
+    FILE *f = out.fp;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)k >> (8 * i));
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, k, f) == k;
     free(hdr);
     for (int i = 0; ok && i < vt_count(s); i++) {
         const vt_tensor *t = vt_at(s, i);
-        vt_dtype out = out_dtype(t, dtype, keep_other);
-        size_t bytes = (size_t)(t->numel * vt_dtype_bits(out) / 8);
-        if (t->dtype == out)
+        vt_dtype out_t = out_dtype(t, dtype, keep_other);
+        size_t bytes = (size_t)(t->numel * vt_dtype_bits(out_t) / 8);
+        if (t->dtype == out_t)
             ok = fwrite(t->data, 1, bytes, f) == bytes;
         else
-            ok = write_converted(f, t, out) == 0;
+            ok = write_converted(f, t, out_t) == 0;
     }
-    int err = errno;
-    if (fclose(f) != 0 && ok) ok = 0, err = errno;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) err = errno;
-        unlink(tmp);
-        return varcl_fail(VARCL_E_RUNTIME, "%s: write failed: %s", path, strerror(err)); /* disk full, I/O error */
+    if (!ok) { /* disk full, I/O error */
+        int err = errno;
+        vo_abort(&out);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: write failed: %s", path, strerror(err ? err : EIO));
     }
-    return 0;
+    return vo_commit(&out);
 }
 
 int st_save(const char *path, const vt_set *s, vt_dtype dtype) { return save(path, s, dtype, 1); }

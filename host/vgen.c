@@ -6,6 +6,7 @@
 #include "image.h"
 #include "job.h"
 #include "npz.h"
+#include "outfile.h"
 #include "pngq.h"
 #include "runtime.h"
 #include "team.h"
@@ -185,6 +186,9 @@ static int list_devices(void)
 /* The directory of `path` must exist and be writable: checked before generating, so a long run is not lost. */
 static int check_writable_dir(const char *path, int is_dir)
 {
+    struct stat here;
+    if (!is_dir && stat(path, &here) == 0 && !S_ISREG(here.st_mode) && !S_ISDIR(here.st_mode))
+        return 0; /* /dev/null, a FIFO: written in place, its folder untouched (outfile.h) */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     if (!is_dir) {
@@ -209,17 +213,40 @@ static int check_writable_dir(const char *path, int is_dir)
     return 0;
 }
 
+/* No output may be one of the run's inputs (--model, --vae, --config) or another of its outputs: refused before any
+ * work (exit 2), not a checkpoint replaced by a PNG. Devices (/dev/null) may take several outputs (outfile.h). */
+static int check_distinct(const options *o)
+{
+    const char *outs[3] = {o->out_dir ? NULL : o->out, o->tokens_out, o->npz};
+    const char *out_flags[3] = {"-o", "--tokens-out", "--npz"};
+    const char *ins[3] = {o->s.model, o->s.vae, o->config}, *in_flags[3] = {"--model", "--vae", "--config"};
+    for (int i = 0; i < 3; i++) {
+        if (!outs[i]) continue;
+        for (int j = 0; j < 3; j++)
+            if (ins[j] && vo_same_file(outs[i], ins[j])) {
+                fprintf(stderr, "vgen: %s %s is the %s file: writing it would destroy an input\n", out_flags[i],
+                        outs[i], in_flags[j]);
+                return 2;
+            }
+        for (int j = 0; j < i; j++)
+            if (outs[j] && vo_same_file(outs[i], outs[j])) {
+                fprintf(stderr, "vgen: %s and %s name the same file, %s\n", out_flags[j], out_flags[i], outs[i]);
+                return 2;
+            }
+    }
+    return 0;
+}
+
 /* Exit status 1 (run-time) for a failed write: the path was checked before generating (check_writable_dir), so
  * what fails now is the disk or the system. */
 static int write_tokens(const char *path, const varcl_images *im, const int *labels)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(errno));
+    vo_file out;
+    if (vo_open(&out, path)) {
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return 1;
     }
+    FILE *f = out.fp;
     fprintf(f, "{\"labels\":[");
     for (int i = 0; i < im->n; i++) fprintf(f, i ? ",%d" : "%d", labels[i]);
     fprintf(f, "],\"tokens\":[");
@@ -236,13 +263,8 @@ static int write_tokens(const char *path, const varcl_images *im, const int *lab
         fprintf(f, "]");
     }
     fprintf(f, "]}\n");
-    int ok = !ferror(f) && fflush(f) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) ok = 0, err = errno;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) err = errno;
-        unlink(tmp);
-        fprintf(stderr, "vgen: cannot write %s: %s\n", path, strerror(err ? err : EIO));
+    if (vo_commit(&out)) { /* a write error stays in the stream until the flush vo_commit checks */
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return 1;
     }
     return 0;
@@ -434,7 +456,7 @@ static int pack_main(const options *o)
         return 2;
     }
     int st = check_writable_dir(o->npz, 0);
-    if (st) return st;
+    if (st || (st = check_distinct(o))) return st;
     job_layout j;
     int size;
     if ((st = job_manifest_read(o->pack, &j, &size))) return fail_lib(st);
@@ -530,7 +552,9 @@ static int job_main(const options *o)
         fprintf(stderr, "vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
         return 2;
     }
-    if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0)))) return st;
+    if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0))) ||
+        (st = check_distinct(o)))
+        return st;
     if (strlen(o->out_dir) > 4000) {
         fprintf(stderr, "vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
         return 2;
@@ -704,7 +728,7 @@ int main(int argc, char **argv)
     }
     if (!o.out) o.out = "out.png";
     if (!o.info && ((st = o.out_dir ? check_writable_dir(o.out_dir, 1) : check_writable_dir(o.out, 0)) ||
-                    (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))))) {
+                    (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))) || (st = check_distinct(&o)))) {
         vcfg_free(s);
         return st;
     }

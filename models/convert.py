@@ -26,7 +26,8 @@ integer and bool ones (lvl_1L stays I64; vgen ignores tensors it does not use). 
 become inf in f16 or bf16 stops the conversion (exit 2), naming the tensor.
 
 Exit status: 0 done; 2 bad usage or input (not a checkpoint, refused global, damaged file, no tensor dict), with
-one line on stderr; 1 a write failure. The output is written to a temporary name and renamed.
+one line on stderr; 1 a write failure. The output is written to a temporary name and renamed (an existing device or
+FIFO, e.g. /dev/null, is written in place); an output that is the input is refused.
 """
 import json
 import os
@@ -590,6 +591,12 @@ def out_dtype(st_dtype, want):
     return {"f32": "F32", "f16": "F16", "bf16": "BF16"}[want]
 
 
+def in_place(path):
+    """An existing output that is neither a regular file nor a folder (/dev/null, a FIFO) is written where it is:
+    renaming a temporary over it would replace the device with a file."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
 def write_safetensors(out, ck, sd, want):
     header, off = {"__metadata__": {"format": "pt"}}, 0
     for name, t in sd.items():
@@ -599,7 +606,7 @@ def write_safetensors(out, ck, sd, want):
         off += n
     text = json.dumps(header, separators=(",", ":")).encode("ascii")
     text += b" " * (-len(text) % 8)
-    tmp = "%s.tmp%d" % (out, os.getpid())
+    tmp = out if in_place(out) else "%s.tmp%d" % (out, os.getpid())
     try:
         f = open(tmp, "wb")
     except OSError as e:
@@ -624,10 +631,12 @@ def write_safetensors(out, ck, sd, want):
                                                        "bf16 or f32" if dt == "F16" else "f32"))
                 arr = np.ascontiguousarray(arr, dtype=np.dtype(ST_NUMPY[dt]).newbyteorder("<"))
                 f.write(arr.data if arr.size else b"")
-        os.rename(tmp, out)
+        if tmp != out:
+            os.rename(tmp, out)
     except BaseException:
         try:
-            os.unlink(tmp)
+            if tmp != out:
+                os.unlink(tmp)
         except OSError:
             pass
         raise
@@ -675,9 +684,15 @@ def run(argv):
     src, out, opts = parse_args(argv)
     if np is None:
         raise BadInput("numpy is missing for %s (Debian: apt-get install python3-numpy)" % sys.executable)
+    if os.path.isdir(out):
+        raise BadInput("%s: cannot write: is a directory" % out)
+    if os.path.exists(src) and os.path.exists(out) and os.path.samefile(src, out):
+        raise BadInput("%s: the same file as the input %s: writing it would destroy the input" % (out, src))
     out_dir = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+    if not in_place(out) and (not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK)):
         raise BadInput("%s: cannot write there (no such folder or no permission)" % out)
+    if os.path.exists(src) and not os.path.isfile(src):  # before open(): opening a FIFO would wait for a writer
+        raise BadInput("%s: not a regular file" % src)
     try:
         fh = open(src, "rb")
     except OSError as e:

@@ -7,6 +7,7 @@
  * Exit status: 0 success, 2 bad usage or an unwritable output, 1 out of memory or a failed write. */
 #include "demo.h"
 #include "error.h"
+#include "outfile.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -77,18 +78,16 @@ static size_t count_params(const vt_set *s)
     return n;
 }
 
-/* Checks that `path` can be created before minutes of generation are spent. */
+/* Checks that `path` can be created before minutes of generation are spent (a temporary made and removed next to
+ * it, or a device opened: outfile.h). */
 static int check_writable(const char *path)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "mkmodel: %s: cannot write: %s\n", path, strerror(errno));
+    vo_file out;
+    if (vo_open(&out, path)) {
+        fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
         return 2;
     }
-    fclose(f);
-    remove(tmp);
+    vo_abort(&out);
     return 0;
 }
 
@@ -219,6 +218,8 @@ int main(int argc, char **argv)
             return bad("VQ-VAE channels %s: every level needs a multiple of 32 (GroupNorm with 32 groups)%s", num,
                        "");
         }
+    if (var_out && vae_out && vo_same_file(var_out, vae_out))
+        return bad("--var and --vae name the same file, %s: the second would replace the first%s", var_out, "");
     if ((var_out && check_writable(var_out)) || (vae_out && check_writable(vae_out))) return 2;
 
     char what[256];

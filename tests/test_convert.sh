@@ -332,5 +332,36 @@ mk_refused "mkmodel unknown preset" --preset d17 --var refused.safetensors
 mk_refused "mkmodel width not 64 per head" --preset tiny --width 100 --var refused.safetensors
 mk_refused "mkmodel unknown dtype" --preset tiny --dtype f8 --var refused.safetensors
 mk_refused "mkmodel unwritable output" --preset tiny --var "$work/no/such/dir/x.safetensors"
+mk_refused "mkmodel --var and --vae one file" --preset tiny --var refused.safetensors --vae ./refused.safetensors
+
+# --- 4. outputs that are inputs, and outputs that are not regular files (host/outfile.h) ---------------------------
+cp "$PTH/var_small.pth" same.pth
+"$PY" "$CONVERT" -q same.pth ./same.pth >out.txt 2>err.txt
+rc=$?
+[ $rc = 2 ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "the same file as the input" err.txt && cmp -s same.pth "$PTH/var_small.pth"
+result "convert.py output is its input: refused, the input kept" $? "exit $rc: $(head -c 300 err.txt)"
+# a FIFO gets the file and stays a FIFO (a temporary renamed over it would leave the reader waiting: timeout)
+mkfifo pipe.safetensors
+timeout 60 cat pipe.safetensors >from-pipe.safetensors &
+reader=$!
+"$PY" "$CONVERT" -q "$PTH/var_small.pth" pipe.safetensors 2>err.txt
+rc=$?
+wait $reader
+"$PY" "$CONVERT" -q "$PTH/var_small.pth" direct.safetensors 2>>err.txt
+[ $rc = 0 ] && [ -p pipe.safetensors ] && cmp -s from-pipe.safetensors direct.safetensors
+result "convert.py into a FIFO: written in place" $? "exit $rc, FIFO kept: $([ -p pipe.safetensors ] && echo yes || echo no): $(head -c 300 err.txt)"
+if mknod full c 1 7 2>/dev/null; then # /dev/full's numbers: exit 1 with the system's reason, the node kept
+    "$PY" "$CONVERT" -q "$PTH/var_small.pth" full 2>err.txt
+    rc=$?
+    [ $rc = 1 ] && [ -c full ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "No space left on device" err.txt
+    result "convert.py onto a full device" $? "exit $rc, still a device: $([ -c full ] && echo yes || echo no): $(head -c 300 err.txt)"
+    "$MKMODEL" -q --preset tiny --var full >out.txt 2>err.txt
+    rc=$?
+    [ $rc = 1 ] && [ -c full ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "No space left on device" err.txt
+    result "mkmodel onto a full device" $? "exit $rc, still a device: $([ -c full ] && echo yes || echo no): $(head -c 300 err.txt)"
+    rm -f full
+else
+    echo "skipped: the full-device cases (mknod not permitted here)"
+fi
 
 finish

@@ -133,6 +133,9 @@ done
 out=$(VARCL_POLICY=gpu VARCL_WINOGRAD=float4 policy)
 check 'case "$out" in *"Winograd 1 float4/item"*) true;; *) false;; esac' "VARCL_POLICY=gpu VARCL_WINOGRAD=float4: $out"
 for v in bogus Lane " lane"; do refused VARCL_WINOGRAD "$v"; done
+# VARCL_PROFILE is 1 or 0 ("off" must not turn profiling on); VARCL_GEMM_TUNING is off or auto
+for v in off no yes 2; do refused VARCL_PROFILE "$v"; done
+for v in maybe 0 OFF; do refused VARCL_GEMM_TUNING "$v"; done
 
 echo "test_policy_tune: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -265,9 +265,22 @@ check '[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "^vbench:
 (trap '' XFSZ; ulimit -f 1; exec "$vbench" --compare "$tmp/a.json" "$tmp/b.json" --html "$tmp/big.html") > /dev/null \
     2> "$tmp/e.err"
 rc=$?
-check '[ $rc -eq 1 ] && grep -q "cannot write .*big.html" "$tmp/e.err" && [ ! -e "$tmp/big.html" ]' \
+check '[ $rc -eq 1 ] && grep -q "big.html: cannot write" "$tmp/e.err" && [ ! -e "$tmp/big.html" ]' \
     "--html write fails: exit $rc: $(cat "$tmp/e.err")"
 expect2 "--md into a missing folder" "$vbench" --compare "$tmp/a.json" --md "$tmp/no-such-dir/r.md"
+sum0=$(cksum < "$data/upstream-tiny/var.safetensors")
+# outputs checked before the benchmark runs (no progress line: nothing was measured): a missing folder, a folder,
+# one file for two outputs, an output that is an input
+for case in "--json $tmp/no-such-dir/r.json|does not exist" "--html $tmp|is a directory" \
+    "--json $tmp/r.out --md $tmp/./r.out|the same file" "--json $data/upstream-tiny/var.safetensors|the same file"; do
+    read -r -a args <<<"${case%|*}"
+    "$vbench" "${tiny[@]}" --depth 2 --warmup 0 --reps 1 "${args[@]}" > "$tmp/e.out" 2> "$tmp/e.err"
+    rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "${case#*|}" "$tmp/e.err"' \
+        "${case%|*} refused before the run: exit $rc: $(cat "$tmp/e.err")"
+done
+check '[ ! -e "$tmp/r.out" ] && [ "$(cksum < "$data/upstream-tiny/var.safetensors")" = "$sum0" ]' \
+    "refused outputs leave nothing and the input named as an output unchanged"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -287,5 +287,70 @@ wc_case "the settings file's off, then --weight-cache auto" 0 --config "$files/w
 wc_case "(default)" 0
 rm -f "$work/stderr"
 
+# An output that is an input of the run, or another output: refused before any work, the input untouched.
+cp "$TINY_VAR" "$files/var-copy.safetensors"
+t "-o names the --model file" 2 "-o|is the --model file" -- --model "$files/var-copy.safetensors" --vae "$TINY_VAE" \
+    -o "$files/var-copy.safetensors"
+t "--tokens-out names the --config file" 2 "--tokens-out|is the --config file" -- --config "$files/wcache-off.ini" \
+    --model "$TINY_VAR" --vae "$TINY_VAE" --tokens-out "$files/wcache-off.ini"
+t "-o and --tokens-out name one file" 2 "-o and --tokens-out name the same file" -- --model "$TINY_VAR" \
+    --vae "$TINY_VAE" -o "@D@/a.out" --tokens-out "@D@/./a.out"
+if cmp -s "$TINY_VAR" "$files/var-copy.safetensors" && grep -q weight_cache "$files/wcache-off.ini"; then
+    passed=$((passed + 1))
+else
+    fail "inputs named as outputs" "an input file was changed"
+    failed=$((failed + 1))
+fi
+
+# A FIFO given as an input is refused, not waited on (timeout: a plain open would block until a writer came)
+mkfifo "$work/in.fifo"
+for args in "--model $work/in.fifo --vae $TINY_VAE" "--config $work/in.fifo"; do
+    read -r -a a <<<"$args"
+    timeout 60 "$VGEN" -q "${a[@]}" -o "$work/x.png" 2>"$work/stderr"
+    st=$?
+    if [ "$st" = 2 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && grep -q "in.fifo.*not a regular file" "$work/stderr" &&
+        [ ! -e "$work/x.png" ]; then
+        passed=$((passed + 1))
+    else
+        fail "${a[0]} FIFO" "exit $st ($(head -c 200 "$work/stderr"))"
+        failed=$((failed + 1))
+    fi
+done
+rm -f "$work/in.fifo"
+
+# An existing output that is not a regular file is written in place, never replaced by a file (outfile.h): a FIFO
+# gets the PNG; a full device (/dev/full's numbers, where mknod is allowed) exit status 1 and the system's reason.
+mkfifo "$work/fifo"
+timeout 60 cat "$work/fifo" >"$work/from-fifo.png" & # a FIFO replaced by a file would leave cat waiting
+reader=$!
+"$VGEN" -q --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 -o "$work/fifo" 2>"$work/stderr"
+st=$?
+wait "$reader"
+if [ "$st" = 0 ] && [ -p "$work/fifo" ] && [ "$(head -c 4 "$work/from-fifo.png" | tail -c 3)" = PNG ]; then
+    passed=$((passed + 1))
+else
+    fail "-o FIFO" "exit $st, FIFO kept: $([ -p "$work/fifo" ] && echo yes || echo no) ($(head -c 200 "$work/stderr"))"
+    failed=$((failed + 1))
+fi
+rm -f "$work/fifo" "$work/from-fifo.png"
+if mknod "$work/full" c 1 7 2>/dev/null; then
+    for flag in -o --tokens-out; do
+        "$VGEN" -q --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 -o "$work/x.png" $flag "$work/full" \
+            2>"$work/stderr"
+        st=$?
+        if [ "$st" = 1 ] && [ -c "$work/full" ] && [ "$(wc -l <"$work/stderr")" = 1 ] &&
+            grep -q "full: cannot write.*No space left on device" "$work/stderr"; then
+            passed=$((passed + 1))
+        else
+            fail "$flag on a full device" "exit $st, still a device: $([ -c "$work/full" ] && echo yes || echo no) ($(head -c 200 "$work/stderr"))"
+            failed=$((failed + 1))
+        fi
+    done
+    rm -f "$work/full" "$work/x.png"
+else
+    echo "skipped: the full-device cases (mknod not permitted here)"
+fi
+rm -f "$work/stderr"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,129 @@
+/* outfile: a user's output file written whole or not at all (see outfile.h). */
+#include "outfile.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Distinguishes temporary names of concurrent writes from one process (the pid covers other processes). */
+static atomic_uint temp_counter;
+
+/* A folder that is not there or not ours is the caller's to fix; a full disk or no memory is a run-time failure. */
+static int open_status(int err)
+{
+    return err == ENOENT || err == ENOTDIR || err == EACCES || err == EROFS || err == EISDIR ? VARCL_E_INPUT
+                                                                                               : VARCL_E_RUNTIME;
+}
+
+int vo_open(vo_file *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "output: empty path");
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (path[strlen(path) - 1] == '/' || (exists && S_ISDIR(sb.st_mode)))
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
+    if (!(o->path = strdup(path))) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+    if (exists && !S_ISREG(sb.st_mode)) { /* a device, FIFO or terminal: in place (see outfile.h) */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || !(o->fp = fdopen(fd, "wb"))) {
+            int err = errno;
+            if (fd >= 0) close(fd);
+            vo_abort(o);
+            return varcl_fail(open_status(err), "%s: cannot write: %s", path, strerror(err));
+        }
+        return VARCL_OK;
+    }
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0; /* keeps the '/' */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        /* The base is cut at 64 bytes so that a long output name cannot push the temporary past NAME_MAX. */
+        if (asprintf(&o->tmp, "%.*s.%.64s.%ld.%u.tmp", dir_len, path, path + dir_len, (long)getpid(),
+                     atomic_fetch_add(&temp_counter, 1u)) < 0) {
+            o->tmp = NULL;
+            vo_abort(o);
+            return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+        }
+        /* O_EXCL: never another's file; mode 0666: the umask's usual permissions, not mkstemp's 0600 */
+        int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            int err = errno;
+            free(o->tmp);
+            o->tmp = NULL;
+            if (err == EEXIST) continue;
+            vo_abort(o);
+            return varcl_fail(open_status(err), "%s: cannot write: %s", path, strerror(err));
+        }
+        if (!(o->fp = fdopen(fd, "wb"))) {
+            int err = errno;
+            close(fd);
+            vo_abort(o);
+            return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(err));
+        }
+        return VARCL_OK;
+    }
+    vo_abort(o);
+    return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", path);
+}
+
+int vo_commit(vo_file *o)
+{
+    int err = 0;
+    if (fflush(o->fp) != 0 || ferror(o->fp)) err = errno ? errno : EIO;
+    if (fclose(o->fp) != 0 && !err) err = errno ? errno : EIO;
+    o->fp = NULL;
+    if (!err && o->tmp && rename(o->tmp, o->path) != 0) err = errno;
+    /* No fsync: the rename guards against an interrupted process, which is the case the design names. */
+    int st = err ? varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", o->path, strerror(err)) : VARCL_OK;
+    if (!err) {
+        free(o->tmp);
+        o->tmp = NULL;
+    }
+    vo_abort(o);
+    return st;
+}
+
+void vo_abort(vo_file *o)
+{
+    if (!o) return;
+    if (o->fp) fclose(o->fp);
+    if (o->tmp) unlink(o->tmp);
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+}
+
+/* The folder of p resolved (realpath) followed by its last component, or NULL. */
+static char *resolved(const char *p)
+{
+    const char *slash = strrchr(p, '/');
+    char *dir = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    char *out = NULL;
+    if (real && asprintf(&out, "%s/%s", real, slash ? slash + 1 : p) < 0) out = NULL;
+    free(dir);
+    free(real);
+    return out;
+}
+
+int vo_same_file(const char *a, const char *b)
+{
+    if (!a || !b || !*a || !*b) return 0;
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    /* a device or FIFO may take several outputs (-o /dev/null --tokens-out /dev/null) */
+    if (ea && eb) return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea != eb) return 0;
+    char *ra = resolved(a), *rb = resolved(b);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}

@@ -1,0 +1,38 @@
+/* outfile: a user's output file (PNG, npz, safetensors, tokens JSON, reports), written whole or not at all.
+ *
+ * A regular file, or a path not there yet, is written under a temporary name in the same folder,
+ * "<dir>/.<base>.<pid>.<n>.tmp" (base cut at 64 bytes), and renamed over the path only once everything reached the
+ * disk: an interrupted or failed run leaves the old file or none, never half of a new one (DESIGN.md, error policy).
+ * An existing path that is neither a regular file nor a folder (/dev/null, /dev/stdout, a FIFO, a terminal) is
+ * written in place: renaming over it would replace the device node with a file, and `-o /dev/null` is how users
+ * throw an output away. Errors of such a write (/dev/full: no space left) are reported like any other. */
+#ifndef VARCL_OUTFILE_H
+#define VARCL_OUTFILE_H
+
+#include <stdio.h>
+
+typedef struct {
+    char *path; /* the output's name */
+    char *tmp;  /* the temporary written, NULL when writing in place */
+    FILE *fp;   /* open for writing between vo_open and vo_commit / vo_abort */
+} vo_file;
+
+/* Opens path for writing. Errors (recorded, see error.h): an empty path, a folder, a missing folder, one not
+ * writable or on a read-only file system: VARCL_E_INPUT (the user's to fix); no memory, no free temporary name, other
+ * system errors: VARCL_E_RUNTIME. On error o is left zeroed and nothing is created. */
+int vo_open(vo_file *o, const char *path);
+
+/* Flushes and closes, then renames the temporary over the path. A failed write, flush or close (a full disk shows at
+ * flush or close) or rename: VARCL_E_RUNTIME "<path>: cannot write: <reason>", the temporary removed. o is zeroed
+ * either way. */
+int vo_commit(vo_file *o);
+
+/* Closes and removes the temporary (the caller gave up after an error of its own). Harmless on a zeroed o. */
+void vo_abort(vo_file *o);
+
+/* 1 when a and b name the same file: the same device and inode where both exist, else the same folder (resolved)
+ * and the same last component; 0 otherwise. For refusing an output that would overwrite an input or another
+ * output of the same run. NULL or empty, or an existing file that is not regular (/dev/null twice): 0. */
+int vo_same_file(const char *a, const char *b);
+
+#endif
