@@ -54,6 +54,21 @@ int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
     return vo_commit(&out); /* a full disk may only show at flush or close: vo_commit reports it */
 }
 
+int vimg_png_complete(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat sb;
+    unsigned char head[8], tail[12];
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 8 + 25 + 12 &&
+             pread(fd, head, 8, 0) == 8 && pread(fd, tail, 12, sb.st_size - 12) == 12 && !memcmp(head, sig, 8) &&
+             !memcmp(tail, iend, 12);
+    close(fd);
+    return ok;
+}
+
 int vimg_read_png(const char *path, uint8_t **rgb, int *width, int *height)
 {
     *rgb = NULL;

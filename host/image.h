@@ -21,6 +21,11 @@ int vimg_png_fits(long long width, long long height);
    Alpha is composited onto black; grey, palette and 16-bit images are converted. On error *rgb is NULL. */
 int vimg_read_png(const char *path, uint8_t **rgb, int *width, int *height);
 
+/* 1 when path is a regular file that starts with PNG's signature and ends with its IEND chunk: a cheap test that a
+ * PNG was written to its end (a resumed --per-class job redoes images cut short or emptied by something else, e.g.
+ * a copy interrupted; varcl's own writes are whole or absent). 0 otherwise, including when it cannot be read. */
+int vimg_png_complete(const char *path);
+
 /* Lays n images of equal size into a grid of min(n, columns) columns (columns <= 0: 8), row-major in the given
    order; empty cells black. Returns a malloc'd RGB buffer and its size, or NULL on allocation failure (varcl_fail
    recorded). n < 1, a non-positive size or a grid too large for int sizes also give NULL (VARCL_E_INPUT). */

@@ -633,16 +633,22 @@ static int job_main(const options *o)
     }
     int stale = job_remove_stale(o->out_dir, &j, first, end);
     if (stale && !o->quiet) fprintf(stderr, "vgen: removed %d unfinished files of an interrupted run\n", stale);
-    int64_t todo = 0;
+    int64_t todo = 0, damaged = 0;
     for (int64_t g = first; g < end; g++) {
         char name[64], path[4200];
         struct stat sb;
         job_image_name(&j, g, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) continue;
+        if (stat(path, &sb) == 0) {
+            if (vimg_png_complete(path)) continue;
+            damaged++; /* cut short or emptied since it was written: made again (the new one renamed over it) */
+        }
         ids[todo] = (uint32_t)g;
         labels[todo++] = job_image_class(&j, g);
     }
+    if (damaged && !o->quiet)
+        fprintf(stderr, "vgen: %lld images in %s are not whole PNGs (cut short or emptied): made again\n",
+                (long long)damaged, o->out_dir);
     job_run r = {o->out_dir, &j, ids, NULL, todo, (end - first) - todo, end - first, 0, isatty(STDERR_FILENO),
                  o->quiet, ""};
     if (shard.count > 1) snprintf(r.shard, sizeof r.shard, " of shard %d/%d", shard.index, shard.count);

@@ -64,6 +64,16 @@ echo "$out" | grep -q "$had already in killed, $((10 - had)) to make" ||
 diff -r one killed >/dev/null || fail "after kill -9 and a rerun, the files differ from an uninterrupted run"
 "$VGEN" -q --pack killed --npz killed.npz && cmp -s one.npz killed.npz || fail "the resumed job's .npz differs"
 
+# 3b. images damaged after the run (cut short, emptied) are made again on a rerun, byte-identical; whole ones kept
+cp -r one damaged
+head -c 100 one/class0005_00001.png >damaged/class0005_00001.png
+: >damaged/class0007_00000.png
+out=$("$VGEN" --per-class 5 --class 5,7 --depth 2 --batch 2 --out-dir damaged 2>&1 >/dev/null) ||
+    fail "the rerun over damaged images failed: $out"
+echo "$out" | grep -q "2 images in damaged are not whole PNGs" && echo "$out" | grep -q "8 already in damaged, 2 to make" ||
+    fail "the rerun did not redo exactly the 2 damaged images: $out"
+diff -r one damaged >/dev/null || fail "the damaged images, made again, differ from the first run's"
+
 # 4. another job into the same folder: refused before anything is written
 before=$(cd one && ls -l --time-style=+%s.%N)
 refuse() { # refuse WHAT ARGS...: exit 2, one line naming WHAT, no change in the folder
