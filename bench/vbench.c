@@ -140,7 +140,9 @@ static int parse_args(int argc, char **argv, options *o)
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
-            exit(0);
+            if (fflush(stdout) == 0 && !ferror(stdout)) exit(0);
+            fprintf(stderr, "vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+            exit(1);
         }
         if (!strcmp(a, "--compare")) {
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {

@@ -123,7 +123,9 @@ static int parse_args(int argc, char **argv, options *o)
                 if (pass) continue;
                 fputs(usage_head, stdout);
                 vcfg_print_help(stdout);
-                exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+                if (fflush(stdout) == 0 && !ferror(stdout)) exit(0);
+                fprintf(stderr, "vgen: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+                exit(1);
             }
             if (!strcmp(a, "-q") || !strcmp(a, "--stats") || !strcmp(a, "--list-devices") || !strcmp(a, "--info")) {
                 if (pass) {
@@ -723,12 +725,22 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.pack || o.per_class) {
+        struct stat sb;
+        int had_dir = o.out_dir && stat(o.out_dir, &sb) == 0;
         st = o.pack ? pack_main(&o) : job_main(&o);
+        /* a refused or failed job leaves no empty folder of its own making (rmdir keeps one that holds anything) */
+        if (st && !o.pack && o.out_dir && !had_dir) rmdir(o.out_dir);
         vcfg_free(s);
         return stdout_ok(st);
     }
     if (o.shard || o.npz) {
         fprintf(stderr, "vgen: %s goes with --per-class N (or --npz with --pack DIR)\n", o.shard ? "--shard" : "--npz");
+        vcfg_free(s);
+        return 2;
+    }
+    if (o.out && o.out_dir) {
+        fprintf(stderr, "vgen: -o %s and --out-dir %s: one image file or a folder of images, not both\n", o.out,
+                o.out_dir);
         vcfg_free(s);
         return 2;
     }

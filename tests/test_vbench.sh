@@ -268,6 +268,10 @@ rc=$?
 check '[ $rc -eq 1 ] && grep -q "big.html: cannot write" "$tmp/e.err" && [ ! -e "$tmp/big.html" ]' \
     "--html write fails: exit $rc: $(cat "$tmp/e.err")"
 expect2 "--md into a missing folder" "$vbench" --compare "$tmp/a.json" --md "$tmp/no-such-dir/r.md"
+"$vbench" --help > /dev/full 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "cannot write to standard output" "$tmp/e.err"' \
+    "--help to a full device: exit $rc: $(cat "$tmp/e.err")"
 sum0=$(cksum < "$data/upstream-tiny/var.safetensors")
 # outputs checked before the benchmark runs (no progress line: nothing was measured): a missing folder, a folder,
 # one file for two outputs, an output that is an input

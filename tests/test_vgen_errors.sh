@@ -302,6 +302,16 @@ else
     failed=$((failed + 1))
 fi
 
+t "-o with --out-dir" 2 "-o @D@/x.png and --out-dir @D@/d|not both" -- --class 1,2 --out-dir "@D@/d" -o "@D@/x.png"
+"$VGEN" --help >/dev/full 2>"$work/stderr"
+st=$?
+if [ "$st" = 1 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && grep -q "cannot write to standard output" "$work/stderr"; then
+    passed=$((passed + 1))
+else
+    fail "--help to a full device" "exit $st ($(head -c 200 "$work/stderr"))"
+    failed=$((failed + 1))
+fi
+
 # A FIFO given as an input is refused, not waited on (timeout: a plain open would block until a writer came)
 mkfifo "$work/in.fifo"
 for args in "--model $work/in.fifo --vae $TINY_VAE" "--config $work/in.fifo"; do

@@ -153,7 +153,7 @@ bad "needs --npz" --pack one
 mkdir partial && cp one/vgen-job.json one/class0005_0000[0-3].png partial/
 bad "6 of its 10 images are missing (the first: class0005_00004.png)" --pack partial --npz partial.npz
 [ ! -e partial.npz ] || fail "a refused pack left partial.npz"
-rmdir b1 2>/dev/null # made by the requests refused after the folder check (the class list is the model's to check)
+[ ! -e b1 ] || fail "a refused job left its folder b1 behind" # made, then removed when the request was refused
 [ ! -e b1 ] && [ ! -e x.png ] && [ ! -e b.npz ] || fail "a refused request left a file behind"
 
 if [ "$failed" -ne 0 ]; then
