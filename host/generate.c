@@ -303,8 +303,9 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     request_bytes need;
     if ((st = size_request(v, rq, &plan, B, &need))) return st;
     if (rq->kv_pool_bytes && need.kv > rq->kv_pool_bytes)
-        return varcl_fail(VARCL_E_RUNTIME, "request needs %zu KV bytes, more than the %zu-byte KV pool", need.kv,
-                          rq->kv_pool_bytes);
+        return varcl_fail(VARCL_E_INPUT, /* the pool's size is the caller's setting (--kv-pool-mb) */
+                          "request needs %zu KV bytes, more than the %zu-byte KV pool (a larger --kv-pool-mb, or 0 "
+                          "for none)", need.kv, rq->kv_pool_bytes);
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
     if (total && live + need.device > total)
         return varcl_fail(VARCL_E_RUNTIME,

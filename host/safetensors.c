@@ -77,7 +77,10 @@ static int parse_entry(const char *path, vt_set *s, const char *name, const json
         numel *= shape[i];
     }
     int64_t bits = numel * vt_dtype_bits((vt_dtype)dt);
-    if (off[0] > off[1] || off[1] > data_len)
+    if (off[0] > off[1])
+        return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' data_offsets [%lld, %lld]: the begin is past the end", path,
+                          name, (long long)off[0], (long long)off[1]);
+    if (off[1] > data_len)
         return varcl_fail(VARCL_E_INPUT,
                           "%s: tensor '%s' data_offsets [%lld, %lld] out of range (data block is %lld bytes; file "
                           "truncated?)",

@@ -55,7 +55,8 @@ typedef struct {
     int n_layers;
     int page_tokens;   /* KV page size in tokens (default 16) */
     int kv_f16;        /* 1: K/V stored as f16 (half the KV memory; math stays f32) */
-    size_t kv_pool_bytes; /* 0 = pool sized per request; else a fixed pool shared by requests */
+    size_t kv_pool_bytes; /* 0 = pool sized per request; else a fixed pool shared by requests (a request needing
+                             more KV is refused before device work: VARCL_E_INPUT) */
     int keep_fhat;     /* 1: return f-hat after every scale (tests) */
     int skip_decode;   /* 1: stop after the last scale (rgb and image are left zero; benchmarks) */
     const uint32_t *image_ids; /* n ids that key the images' random numbers; NULL: each image's index 0..n-1 */

@@ -188,6 +188,10 @@ static int list_devices(void)
 /* The directory of `path` must exist and be writable: checked before generating, so a long run is not lost. */
 static int check_writable_dir(const char *path, int is_dir)
 {
+    if (!*path) {
+        fprintf(stderr, "vgen: an output path is empty\n");
+        return 2;
+    }
     struct stat here;
     if (!is_dir && stat(path, &here) == 0 && !S_ISREG(here.st_mode) && !S_ISDIR(here.st_mode))
         return 0; /* /dev/null, a FIFO: written in place, its folder untouched (outfile.h) */

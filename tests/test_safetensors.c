@@ -103,6 +103,12 @@ static void test_bad_files(void)
     expect_bad("header length cuts the JSON", write_st("hlen4.safetensors", "{" T_F32_2x2 "}", 20, NULL, 16), "JSON",
                NULL);
 
+    /* data_offsets with the begin past the end: said so, not "out of range" */
+    expect_bad("reversed data_offsets",
+               write_st("rev.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,0]}}", 0,
+                        NULL, 16),
+               "the begin is past the end", NULL);
+
     /* invalid JSON */
     expect_bad("unterminated string", write_st("j1.safetensors", "{\"w", 0, NULL, 0), "JSON", NULL);
     expect_bad("unterminated string in entry",

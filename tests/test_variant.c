@@ -111,7 +111,7 @@ int main(void)
     small.kv_pool_bytes = kvb[1] / 2;
     varcl_images out;
     int st = varcl_generate(a, &small, &out);
-    CHECK(st == VARCL_E_RUNTIME && strstr(varcl_last_error(), "pool"), "too-small pool refused: %s", varcl_last_error());
+    CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), "pool"), "too-small pool refused: %s", varcl_last_error());
     varcl_request fits = req(2, 20);
     fits.kv_pool_bytes = kvb[1] / 2;
     int *t = gen(a, &fits, NULL);
