@@ -125,6 +125,13 @@ static int parse_list(const char *flag, const char *val, int min, int *out, int 
         fprintf(stderr, "vbench: %s: expected a list of integers >= %d like 2,8,16, got '%s'\n", flag, min, val);
         return 2;
     }
+    for (int a = 0; a < k; a++)
+        for (int b = 0; b < a; b++)
+            if (v[a] == v[b]) { /* a sweep measures each value once */
+                fprintf(stderr, "vbench: %s: %d is listed twice in '%s'\n", flag, v[a], val);
+                free(v);
+                return 2;
+            }
     memcpy(out, v, (size_t)k * sizeof *v);
     *n = k;
     free(v);

@@ -142,7 +142,15 @@ int main(int argc, char **argv)
             val = eq + 1;
         } else {
             snprintf(flag, sizeof flag, "%s", a);
-            if (i + 1 >= argc) return bad("%s needs a value%s", a, "");
+            if (i + 1 >= argc) {
+                /* the last argument: a flag of ours without its value, or one we do not know */
+                static const char *const known[] = {"--preset", "--var",    "--vae",     "--seed",       "--dtype",
+                                                    "--depth",  "--width",  "--heads",   "--vocab",      "--classes",
+                                                    "--vae-ch", "--tokens", "--vae-ch-mult"};
+                for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+                    if (!strcmp(a, known[k])) return bad("%s needs a value%s", a, "");
+                return bad("unknown option '%s'%s (see mkmodel --help)", a, "");
+            }
             val = argv[++i];
         }
         int *target = NULL;

@@ -332,6 +332,10 @@ mk_refused "mkmodel unknown preset" --preset d17 --var refused.safetensors
 mk_refused "mkmodel width not 64 per head" --preset tiny --width 100 --var refused.safetensors
 mk_refused "mkmodel unknown dtype" --preset tiny --dtype f8 --var refused.safetensors
 mk_refused "mkmodel unwritable output" --preset tiny --var "$work/no/such/dir/x.safetensors"
+mk_refused "mkmodel unknown option last" --preset tiny --var refused.safetensors --bogus
+grep -q "unknown option '--bogus'" err.txt || result "mkmodel unknown option last: named as unknown" 1 "$(cat err.txt)"
+mk_refused "mkmodel flag without its value" --preset tiny --var
+grep -q "^mkmodel: --var needs a value" err.txt || result "mkmodel --var without a value: said so" 1 "$(cat err.txt)"
 mk_refused "mkmodel --var and --vae one file" --preset tiny --var refused.safetensors --vae ./refused.safetensors
 
 # --- 4. outputs that are inputs, and outputs that are not regular files (host/outfile.h) ---------------------------

@@ -245,6 +245,8 @@ expect2() {
 expect2 "--depth 0" "$vbench" "${tiny[@]}" --depth 0
 expect2 "--depth beyond the model" "$vbench" "${tiny[@]}" --depth 9 --reps 1 --warmup 0
 expect2 "no --depth" "$vbench" "${tiny[@]}"
+expect2 "--depth listing a value twice" "$vbench" "${tiny[@]}" --depth 2,2
+expect2 "--batch listing a value twice" "$vbench" "${tiny[@]}" --depth 2 --batch 1,4,1
 echo '{"results": [' > "$tmp/broken.json"
 expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"
