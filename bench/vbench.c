@@ -725,6 +725,7 @@ static int load_quality(options *o, vt_set **cls, vt_set **ref)
 int main(int argc, char **argv)
 {
     options o;
+    vo_remove_temps_on_signal(); /* an interrupted run leaves no hidden temporaries (outfile.h) */
     int st = parse_args(argc, argv, &o);
     if (st) return st;
     if (o.tune) {

@@ -2,6 +2,7 @@
 #include "cachefile.h"
 
 #include "error.h"
+#include "outfile.h"
 #include "runtime.h"
 
 #include <zlib.h>
@@ -103,25 +104,26 @@ out:
 
 int vcf_write(const char *path, const char *kind, const void *data, size_t len)
 {
-    char dir[4096], tmp[4200];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
         vr_mkdirs(dir);
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, strerror(errno));
-    int ok = fprintf(f, VCF_TAG " %d %s %zu %08" PRIx32 "\n", VCF_VERSION, kind, len, crc_of(data, len)) > 0;
-    ok = ok && fwrite(data, 1, len, f) == len;
-    int err = errno;
-    if (fclose(f) != 0 && ok) ok = 0, err = errno;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) err = errno;
-        unlink(tmp);
+    /* whole or not at all, like a user's output: concurrent writers each rename a whole file over the path */
+    vo_file out;
+    if (vo_open(&out, path))
+        return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, varcl_last_error());
+    int ok = fprintf(out.fp, VCF_TAG " %d %s %zu %08" PRIx32 "\n", VCF_VERSION, kind, len, crc_of(data, len)) > 0;
+    ok = ok && fwrite(data, 1, len, out.fp) == len;
+    if (!ok) {
+        int err = errno ? errno : EIO;
+        vo_abort(&out);
         return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, strerror(err));
     }
+    if (vo_commit(&out))
+        return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, varcl_last_error());
     return 0;
 }
 

@@ -3,16 +3,20 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_msg[1024];
 static _Thread_local int last_status;
 
 int varcl_fail(int status, const char *fmt, ...)
 {
+    /* formatted aside first: callers may pass varcl_last_error() itself as an argument, to add context */
+    char msg[sizeof last_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_msg, msg, sizeof msg);
     last_status = status;
     return status;
 }

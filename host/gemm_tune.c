@@ -5,6 +5,7 @@
 #include "cachefile.h"
 
 #include "error.h"
+#include "outfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,14 +36,13 @@ static void parent_dir(const char *path, char *dir, size_t n)
 
 int vg_tuning_check_writable(const char *path)
 {
-    char dir[1024], tmp[1100];
+    char dir[1024];
     parent_dir(path, dir, sizeof dir);
     vr_mkdirs(dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return varcl_fail(VARCL_E_RUNTIME, "cannot write to the varcl cache (%s): %s", dir, strerror(errno));
-    fclose(f);
-    unlink(tmp);
+    vo_file probe; /* the writer's own temporary, made and removed: the check cannot differ from the write */
+    if (vo_open(&probe, path))
+        return varcl_fail(VARCL_E_RUNTIME, "cannot write to the varcl cache (%s): %s", dir, varcl_last_error());
+    vo_abort(&probe);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,60 @@
 
 /* Distinguishes temporary names of concurrent writes from one process (the pid covers other processes). */
 static atomic_uint temp_counter;
+
+/* ---- tracked temporaries (outfile.h) ---- */
+
+#define VO_SLOTS 64
+enum { SLOT_FREE, SLOT_FILLING, SLOT_SET };
+/* A fixed table, not a list: the signal handler must read it without locks or allocation. A name is copied into
+ * its slot between FREE and SET, so the handler only ever sees a slot in state SET with a whole name. */
+static struct {
+    atomic_int state;
+    char path[PATH_MAX];
+} slots[VO_SLOTS];
+
+int vo_track(const char *path)
+{
+    if (!path || strlen(path) >= PATH_MAX) return 0;
+    for (int i = 0; i < VO_SLOTS; i++) {
+        int expect = SLOT_FREE;
+        if (!atomic_compare_exchange_strong(&slots[i].state, &expect, SLOT_FILLING)) continue;
+        strcpy(slots[i].path, path);
+        atomic_store(&slots[i].state, SLOT_SET);
+        return i + 1;
+    }
+    return 0;
+}
+
+void vo_untrack(int track)
+{
+    if (track >= 1 && track <= VO_SLOTS) atomic_store(&slots[track - 1].state, SLOT_FREE);
+}
+
+static void remove_temps(int sig)
+{
+    int saved = errno;
+    for (int i = 0; i < VO_SLOTS; i++)
+        if (atomic_load(&slots[i].state) == SLOT_SET) unlink(slots[i].path);
+    errno = saved;
+    /* SA_RESETHAND restored the default action on entry; the signal, blocked while this runs, is delivered again
+     * when the handler returns and ends the process the usual way */
+    raise(sig);
+}
+
+void vo_remove_temps_on_signal(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_temps;
+        sigfillset(&sa.sa_mask); /* no second signal inside the handler */
+        sa.sa_flags = SA_RESETHAND;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
 
 /* A folder that is not there or not ours is the caller's to fix; a full disk or no memory is a run-time failure. */
 static int open_status(int err)
@@ -61,6 +116,7 @@ int vo_open(vo_file *o, const char *path)
             vo_abort(o);
             return varcl_fail(open_status(err), "%s: cannot write: %s", path, strerror(err));
         }
+        o->track = vo_track(o->tmp);
         if (!(o->fp = fdopen(fd, "wb"))) {
             int err = errno;
             close(fd);
@@ -86,7 +142,7 @@ int vo_commit(vo_file *o)
         free(o->tmp);
         o->tmp = NULL;
     }
-    vo_abort(o);
+    vo_abort(o); /* removes the temporary after a failure, and untracks it either way */
     return st;
 }
 
@@ -95,6 +151,7 @@ void vo_abort(vo_file *o)
     if (!o) return;
     if (o->fp) fclose(o->fp);
     if (o->tmp) unlink(o->tmp);
+    vo_untrack(o->track);
     free(o->tmp);
     free(o->path);
     memset(o, 0, sizeof *o);

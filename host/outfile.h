@@ -15,6 +15,7 @@ typedef struct {
     char *path; /* the output's name */
     char *tmp;  /* the temporary written, NULL when writing in place */
     FILE *fp;   /* open for writing between vo_open and vo_commit / vo_abort */
+    int track;  /* vo_track's slot + 1 for tmp; 0: not tracked */
 } vo_file;
 
 /* Opens path for writing. Errors (recorded, see error.h): an empty path, a folder, a missing folder, one not
@@ -34,5 +35,22 @@ void vo_abort(vo_file *o);
  * and the same last component; 0 otherwise. For refusing an output that would overwrite an input or another
  * output of the same run. NULL or empty, or an existing file that is not regular (/dev/null twice): 0. */
 int vo_same_file(const char *a, const char *b);
+
+/* ---- temporaries removed when a signal stops the process ----
+ * A temporary is removed by vo_commit / vo_abort, but a process stopped by Ctrl-C, `kill` or a batch system's
+ * SIGTERM never gets there and would leave a hidden ".NAME.PID.N.tmp" beside the output. Every temporary of vo_open
+ * is tracked; other writers of temporaries (the weight cache) track theirs with vo_track. */
+
+/* Tracks path (copied; at most PATH_MAX - 1 bytes) until vo_untrack. Returns the slot + 1, or 0 when the path is
+ * too long or all 64 slots are taken (the temporary is then simply not removed on a signal). Thread-safe. */
+int vo_track(const char *path);
+/* Stops tracking (track: vo_track's return; 0 is ignored). Call it after the temporary was renamed or removed. */
+void vo_untrack(int track);
+
+/* For the tools' main(), never the library (a library does not take over a process's signals): on SIGINT, SIGTERM
+ * or SIGHUP every tracked temporary is removed (unlink only: async-signal-safe) and the signal then ends the process
+ * as it would have (exit status 128 + signal in a shell). A signal the process was started ignoring (nohup) stays
+ * ignored. SIGKILL cannot be caught: a --per-class job removes what such a run left when it is resumed. */
+void vo_remove_temps_on_signal(void);
 
 #endif

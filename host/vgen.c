@@ -713,6 +713,7 @@ int main(int argc, char **argv)
 {
     options o;
     memset(&o, 0, sizeof o);
+    vo_remove_temps_on_signal(); /* Ctrl-C or a batch system's SIGTERM leaves no hidden temporaries (outfile.h) */
     int st = parse_args(argc, argv, &o);
     if (st) {
         vcfg_free(&o.s);

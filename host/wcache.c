@@ -3,6 +3,7 @@
 
 #include "cachefile.h"
 #include "error.h"
+#include "outfile.h"
 #include "runtime.h"
 #include "team.h"
 
@@ -44,6 +45,7 @@ typedef struct {
 struct wc_cache {
     int writing;     /* 1: a new file under tmp; 0: path is mapped for reading */
     char path[1024], tmp[1100];
+    int track; /* vo_track's slot for tmp: removed if a signal stops the tool (outfile.h) */
     char key[512];
     int fd;
     size_t page;
@@ -357,6 +359,7 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
         return NULL;
     }
     c->writing = 1;
+    c->track = vo_track(c->tmp);
     return c;
 }
 
@@ -456,6 +459,8 @@ int wc_finish(wc_cache *c, int ok)
     }
     free(index);
     if (!kept) unlink(c->tmp);
+    vo_untrack(c->track);
+    c->track = 0;
     c->tmp[0] = 0;
     return kept ? WC_WRITTEN : WC_NONE;
 }
@@ -466,6 +471,7 @@ void wc_close(wc_cache *c)
 {
     if (!c) return;
     if (c->writing && c->tmp[0]) unlink(c->tmp); /* never finished */
+    vo_untrack(c->track);
     for (int i = 0; i < c->n_maps; i++) munmap(c->maps[i].p, c->maps[i].len);
     if (c->fd >= 0) close(c->fd);
     drop_entries(c);

@@ -120,6 +120,7 @@ int main(int argc, char **argv)
     /* overrides: -1 = from the preset */
     int depth = -1, width = -1, heads = -1, vocab = -1, classes = -1, tokens = -1, shared = -1, vae_ch = -1;
     int mult[8], n_mult = 0;
+    vo_remove_temps_on_signal(); /* a model of gigabytes takes a while: Ctrl-C leaves no temporaries */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char flag[64];

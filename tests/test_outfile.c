@@ -1,0 +1,158 @@
+/* test_outfile: the writer every output goes through (host/outfile.h): whole or nothing, devices written in place,
+ * the same-file test, and the temporaries a signal leaves behind. Each signal case runs in a child process that
+ * stops itself with the signal while its output is half written; the parent then looks at the folder. */
+#include "check.h"
+#include "error.h"
+#include "outfile.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[512];
+
+static const char *in_tmp(const char *name)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+/* Entries in tmpdir whose names start with '.' other than "." and "..": the writer's temporaries. */
+static int hidden_entries(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb, (void)type, (void)ftw;
+    return remove(path);
+}
+
+static void test_whole_or_nothing(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s", in_tmp("a.txt"));
+    vo_file o;
+    CHECK(vo_open(&o, path) == VARCL_OK, "vo_open: %s", varcl_last_error());
+    CHECK(o.track != 0, "the temporary is not tracked");
+    fputs("hello\n", o.fp);
+    CHECK(access(path, F_OK) != 0, "the output exists before vo_commit");
+    CHECK(hidden_entries() == 1, "%d temporaries while writing, want 1", hidden_entries());
+    CHECK(vo_commit(&o) == VARCL_OK, "vo_commit: %s", varcl_last_error());
+    CHECK(access(path, F_OK) == 0 && hidden_entries() == 0, "after vo_commit: output missing or temporary left");
+
+    CHECK(vo_open(&o, path) == VARCL_OK, "vo_open over an existing file");
+    fputs("half", o.fp);
+    vo_abort(&o);
+    FILE *f = fopen(path, "r");
+    char line[16] = "";
+    CHECK(f && fgets(line, sizeof line, f) && !strcmp(line, "hello\n"), "vo_abort changed the old file: '%s'", line);
+    if (f) fclose(f);
+    CHECK(hidden_entries() == 0, "vo_abort left a temporary");
+    unlink(path);
+
+    /* the same-file test on outputs that are and are not there yet */
+    char x[1024], x2[1024], y[1024];
+    snprintf(x, sizeof x, "%s", in_tmp("x"));
+    snprintf(x2, sizeof x2, "%s", in_tmp("./x"));
+    snprintf(y, sizeof y, "%s", in_tmp("y"));
+    CHECK(vo_same_file(x, x2) == 1, "x and ./x differ");
+    CHECK(vo_same_file(x, y) == 0, "x and y are the same");
+    CHECK(vo_same_file("/dev/null", "/dev/null") == 0, "a device is refused as the same file twice");
+}
+
+/* vo_track's table: full after 64 slots (the rest simply untracked), reusable after vo_untrack. */
+static void test_track_table(void)
+{
+    int t[70], taken = 0;
+    for (int i = 0; i < 70; i++) taken += (t[i] = vo_track("/nonexistent/x")) != 0;
+    CHECK(taken == 64, "%d slots taken, want 64", taken);
+    for (int i = 0; i < 70; i++) vo_untrack(t[i]);
+    int again = vo_track("/nonexistent/y");
+    CHECK(again != 0, "no slot free after vo_untrack");
+    vo_untrack(again);
+    char long_path[5000];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = 0;
+    CHECK(vo_track(long_path) == 0, "a path over PATH_MAX was tracked");
+}
+
+/* A child that installs the handler (or not), opens two outputs, commits one, and stops itself with sig while the
+ * other is half written. Returns the child's wait status. */
+static int child_stopped_by(int sig, int install, int ignore_first)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (ignore_first) signal(sig, SIG_IGN); /* as nohup does for SIGHUP */
+        if (install) vo_remove_temps_on_signal();
+        vo_file done, half;
+        char a[1024], b[1024];
+        snprintf(a, sizeof a, "%s", in_tmp("done.txt"));
+        snprintf(b, sizeof b, "%s", in_tmp("half.txt"));
+        if (vo_open(&done, a) || vo_open(&half, b)) _exit(3);
+        fputs("whole\n", done.fp);
+        if (vo_commit(&done)) _exit(3);
+        fputs("half", half.fp);
+        fflush(half.fp);
+        raise(sig);
+        _exit(ignore_first ? 0 : 4); /* reached only when the signal is ignored */
+    }
+    int ws = 0;
+    if (pid < 0 || waitpid(pid, &ws, 0) != pid) return -1;
+    return ws;
+}
+
+static void test_signals(void)
+{
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    const char *names[] = {"SIGINT", "SIGTERM", "SIGHUP"};
+    for (int i = 0; i < 3; i++) {
+        int ws = child_stopped_by(sigs[i], 1, 0);
+        CHECK(ws != -1 && WIFSIGNALED(ws) && WTERMSIG(ws) == sigs[i], "%s: the child did not end by the signal (%#x)",
+              names[i], ws);
+        CHECK(hidden_entries() == 0, "%s: %d temporaries left", names[i], hidden_entries());
+        CHECK(access(in_tmp("done.txt"), F_OK) == 0, "%s: the committed output was removed", names[i]);
+        CHECK(access(in_tmp("half.txt"), F_OK) != 0, "%s: the half-written output appeared", names[i]);
+        unlink(in_tmp("done.txt"));
+    }
+    /* without the handler the temporary stays: the case above is the handler's doing, not the writer's */
+    int ws = child_stopped_by(SIGTERM, 0, 0);
+    CHECK(ws != -1 && WIFSIGNALED(ws), "no handler: the child did not end by SIGTERM");
+    CHECK(hidden_entries() == 1, "no handler: %d temporaries, want the 1 a killed writer leaves", hidden_entries());
+    /* a signal ignored at start stays ignored (nohup): the child goes on and exits 0 */
+    ws = child_stopped_by(SIGHUP, 1, 1);
+    CHECK(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "an ignored SIGHUP ended the child (%#x)", ws);
+    DIR *d = opendir(tmpdir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(d), e->d_name, 0);
+    if (d) closedir(d);
+}
+
+int main(void)
+{
+    if (!check_mkdtemp(tmpdir, sizeof tmpdir, "test-outfile")) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_whole_or_nothing();
+    test_track_table();
+    test_signals();
+    nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    CHECK(access(tmpdir, F_OK) != 0, "temporary directory %s not removed", tmpdir);
+    return check_done();
+}
