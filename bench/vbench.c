@@ -143,6 +143,7 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){.full_scales = 6, .decode = 1, .warmup = 1, .reps = 3, .tune_reps = 3, .tune_shapes = 6};
     o->batches[0] = 1;
     o->n_batches = 1;
+    int seen[64], n_seen = 0; /* argv positions of the flags with a value */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -164,6 +165,15 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         }
         if (i + 1 >= argc) return bad("%s needs a value (see --help)", a);
+        /* a flag given twice is refused, not the last value taken silently (--compare alone collects files); the
+         * flags seen are distinct until a repeat is found, so there are fewer than 64 */
+        for (int k = 0; k < n_seen; k++)
+            if (!strcmp(argv[seen[k]], a)) {
+                fprintf(stderr, "vbench: %s is given twice ('%s', then '%s'): give it once\n", a, argv[seen[k] + 1],
+                        argv[i + 1]);
+                return 2;
+            }
+        if (n_seen < 64) seen[n_seen++] = i;
         const char *v = argv[++i];
         int st = 0;
         o->tune_flags |= !strncmp(a, "--tune-", 7);

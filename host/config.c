@@ -119,9 +119,12 @@ int vcfg_parse_int_list(const char *s, int min, int max, int **out, int *n)
         const char *end = strchr(item, ',');
         if (!end) end = item + strlen(item);
         const char *next = *end ? end + 1 : end;
-        /* White space around items is allowed ("1, 2"), inside a number it is not. */
-        while (item < end && (*item == ' ' || *item == '\t')) item++;
-        while (end > item && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        /* White space next to a comma is allowed ("1, 2"); inside a number, or before or after the whole value, it
+         * is not, as for a single number (" 3" is refused by both, whether the setting takes one or a list). */
+        if (i > 0)
+            while (item < end && (*item == ' ' || *item == '\t')) item++;
+        if (i + 1 < count)
+            while (end > item && (end[-1] == ' ' || end[-1] == '\t')) end--;
         long long x;
         if (parse_int_range(item, end, min, max, &x)) {
             free(v);

@@ -1,6 +1,7 @@
 /* job: the layout, shards and manifest of a vgen --per-class job (see job.h). */
 #include "job.h"
 
+#include "config.h"
 #include "error.h"
 #include "tensors.h"
 
@@ -115,10 +116,8 @@ static int env_int(const char *name, long long *v)
 {
     const char *s = getenv(name);
     if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (*end || errno || x < 0 || x > INT_MAX) {
+    int x;
+    if (vcfg_parse_int(s, 0, INT_MAX, &x)) { /* digits only, as every number varcl reads (config.h) */
         varcl_fail(VARCL_E_INPUT, "--shard env: %s=%s is not a non-negative number", name, s);
         return -1;
     }
@@ -133,17 +132,16 @@ int job_shard_parse(const char *spec, job_shard *s)
     int from_env = !strncmp(spec, "env", 3) && (spec[3] == 0 || spec[3] == '/');
     long long count = -1;
     if (slash) {
-        char *end;
-        errno = 0;
-        count = strtoll(slash + 1, &end, 10);
-        if (*end || errno || slash[1] < '0' || slash[1] > '9' || count < 1 || count > INT_MAX)
+        int n;
+        if (vcfg_parse_int(slash + 1, 1, INT_MAX, &n))
             return varcl_fail(VARCL_E_INPUT, "--shard %s: N must be a whole number >= 1 (I/N, env/N or env)", spec);
+        count = n;
     }
     if (!from_env) {
-        char *end;
-        errno = 0;
-        long long i = strtoll(spec, &end, 10);
-        if (!slash || end != slash || spec[0] < '0' || spec[0] > '9' || errno)
+        char head[32];
+        int i = -1;
+        if (slash && slash - spec < (long)sizeof head) snprintf(head, sizeof head, "%.*s", (int)(slash - spec), spec);
+        if (!slash || slash - spec >= (long)sizeof head || vcfg_parse_int(head, 0, INT_MAX, &i))
             return varcl_fail(VARCL_E_INPUT,
                               "--shard %s: expected I/N (shard I of N, from 0), env/N or env (I, and N, from the job "
                               "runner's environment)",

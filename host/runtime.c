@@ -4,6 +4,7 @@
 
 #include "cachefile.h"
 #include "policy_tune.h"
+#include "config.h"
 #include "error.h"
 
 #include <ctype.h>
@@ -154,10 +155,10 @@ int vr_choose_device(const char *spec, vr_device *out)
     if (!spec || !*spec) spec = getenv("VARCL_DEVICE");
     int pick = -1;
     if (spec && *spec) {
-        char *end;
-        long idx = strtol(spec, &end, 10);
-        if (*end == 0 && end != spec) {
-            if (idx >= 0 && idx < n) pick = (int)idx;
+        int idx;
+        /* a number is an index ("1"; digits only, as every number varcl reads), anything else part of a name */
+        if (strspn(spec, "-0123456789") == strlen(spec) && strcspn(spec, "0123456789") < strlen(spec)) {
+            if (!vcfg_parse_int(spec, 0, n - 1, &idx)) pick = idx;
         } else {
             for (int i = 0; i < n && pick < 0; i++)
                 if (contains_ci(devs[i].name, spec) || contains_ci(devs[i].platform_name, spec) ||

@@ -1,6 +1,7 @@
 /* team: a job split over host threads (see team.h). */
 #include "team.h"
 
+#include "config.h"
 #include "error.h"
 
 #include <pthread.h>
@@ -11,13 +12,12 @@ int ht_threads(void)
 {
     const char *env = getenv("VARCL_HOST_THREADS");
     if (env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end || v < 1 || v > HT_MAX_THREADS) {
+        int v;
+        if (vcfg_parse_int(env, 1, HT_MAX_THREADS, &v)) {
             varcl_fail(VARCL_E_INPUT, "VARCL_HOST_THREADS=%s: expected 1..%d", env, HT_MAX_THREADS);
             return -1;
         }
-        return (int)v;
+        return v;
     }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus < 1 ? 1 : cpus > HT_MAX_THREADS ? HT_MAX_THREADS : (int)cpus;

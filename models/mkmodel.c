@@ -5,6 +5,7 @@
  *   mkmodel --preset d16 --seed 0 --dtype f32 --var var_d16.safetensors --vae vae_ch160v4096z32.safetensors
  *
  * Exit status: 0 success, 2 bad usage or an unwritable output, 1 out of memory or a failed write. */
+#include "config.h"
 #include "demo.h"
 #include "error.h"
 #include "outfile.h"
@@ -37,15 +38,7 @@ static int bad(const char *fmt, const char *a, const char *b)
     return 2;
 }
 
-static int parse_int(const char *s, long min, long max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) return -1;
-    *out = (int)v;
-    return 0;
-}
+static int parse_int(const char *s, long min, long max, int *out) { return vcfg_parse_int(s, (int)min, (int)max, out); }
 
 static int preset(const char *name, demo_var_shape *v, demo_vae_shape *e)
 {
@@ -121,6 +114,11 @@ int main(int argc, char **argv)
     int depth = -1, width = -1, heads = -1, vocab = -1, classes = -1, tokens = -1, shared = -1, vae_ch = -1;
     int mult[8], n_mult = 0;
     vo_remove_temps_on_signal(); /* a model of gigabytes takes a while: Ctrl-C leaves no temporaries */
+    struct {
+        char flag[64];
+        const char *val;
+    } seen[32];
+    int n_seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char flag[64];
@@ -154,17 +152,27 @@ int main(int argc, char **argv)
             }
             val = argv[++i];
         }
+        /* a flag given twice is refused, not the last value taken silently; the flags seen are distinct until a
+         * repeat is found, so there are fewer than 32 */
+        for (int k = 0; k < n_seen; k++)
+            if (!strcmp(seen[k].flag, flag)) {
+                fprintf(stderr, "mkmodel: %s is given twice ('%s', then '%s'): give it once\n", flag, seen[k].val, val);
+                return 2;
+            }
+        if (n_seen < 32) {
+            snprintf(seen[n_seen].flag, sizeof seen[n_seen].flag, "%s", flag);
+            seen[n_seen++].val = val;
+        }
         int *target = NULL;
         long lo = 1, hi = 1 << 20;
         if (!strcmp(flag, "--preset")) preset_name = val;
         else if (!strcmp(flag, "--var")) var_out = val;
         else if (!strcmp(flag, "--vae")) vae_out = val;
         else if (!strcmp(flag, "--seed")) {
-            char *end;
-            errno = 0;
-            seed = strtoull(val, &end, 10);
-            if (errno || end == val || *end || val[0] == '-')
+            uint64_t s64;
+            if (vcfg_parse_u64(val, &s64)) /* digits only: " -5" is not 2^64 - 5 */
                 return bad("--seed: expected an unsigned integer, got '%s'%s", val, "");
+            seed = s64;
         } else if (!strcmp(flag, "--dtype")) {
             if (!strcmp(val, "f32")) dtype = VT_F32;
             else if (!strcmp(val, "f16")) dtype = VT_F16;
@@ -181,17 +189,14 @@ int main(int argc, char **argv)
             if (parse_int(val, 1, INT_MAX, &tokens) || (tokens != 680 && tokens != 2240))
                 return bad("--tokens: expected 680 (256 px) or 2240 (512 px), got '%s'%s", val, "");
         } else if (!strcmp(flag, "--vae-ch-mult")) {
-            const char *p = val;
-            n_mult = 0;
-            for (;;) {
-                char *end;
-                long m = strtol(p, &end, 10);
-                if (end == p || m < 1 || m > 64 || n_mult == 8 || (*end && *end != ','))
-                    return bad("--vae-ch-mult: expected 1 to 8 multipliers like 1,1,2,2,4, got '%s'%s", val, "");
-                mult[n_mult++] = (int)m;
-                if (!*end) break;
-                p = end + 1;
+            int *list = NULL, n_list = 0;
+            if (vcfg_parse_int_list(val, 1, 64, &list, &n_list) || n_list > 8) {
+                free(list);
+                return bad("--vae-ch-mult: expected 1 to 8 multipliers like 1,1,2,2,4, got '%s'%s", val, "");
             }
+            memcpy(mult, list, (size_t)n_list * sizeof *list);
+            n_mult = n_list;
+            free(list);
         } else {
             return bad("unknown option '%s'%s (see mkmodel --help)", flag, "");
         }

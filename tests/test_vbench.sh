@@ -247,6 +247,8 @@ expect2 "--depth beyond the model" "$vbench" "${tiny[@]}" --depth 9 --reps 1 --w
 expect2 "no --depth" "$vbench" "${tiny[@]}"
 expect2 "--depth listing a value twice" "$vbench" "${tiny[@]}" --depth 2,2
 expect2 "--batch listing a value twice" "$vbench" "${tiny[@]}" --depth 2 --batch 1,4,1
+expect2 "--depth given twice" "$vbench" "${tiny[@]}" --depth 2 --reps 1 --depth 4
+grep -q "given twice ('2', then '4')" "$tmp/e.err" || bad "--depth given twice: both values not named: $(cat "$tmp/e.err")"
 echo '{"results": [' > "$tmp/broken.json"
 expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"

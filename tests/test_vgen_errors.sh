@@ -91,7 +91,7 @@ with open(os.path.join(out, 'wcache-off.ini'), 'w') as f:
 EOF
 
 # t NAME STATUS NEEDLES -- ARGS...
-# Runs vgen in a fresh case directory (its cwd) with -o CASE/out.png first (a later -o in ARGS wins); "@D@" in ARGS
+# Runs vgen in a fresh case directory (its cwd) with -o CASE/out.png first unless ARGS give -o or --out-dir; "@D@" in ARGS
 # and NEEDLES stands for the case directory. NEEDLES: '|'-separated strings that must all appear on stderr.
 # ENVV (optional, "NAME=value") is put into vgen's environment.
 t() {
@@ -103,7 +103,11 @@ t() {
     for a in "$@"; do args+=("${a//@D@/$dir}"); done
     needles=${needles//@D@/$dir}
     local st
-    (cd "$dir" && exec env ${ENVV:-} "$VGEN" -o "$dir/out.png" "${args[@]}") >"$work/stdout" 2>"$work/stderr"
+    local out=(-o "$dir/out.png")
+    for a in "${args[@]}"; do
+        case $a in -o | -o=* | --out-dir | --out-dir=*) out=() ;; esac
+    done
+    (cd "$dir" && exec env ${ENVV:-} "$VGEN" "${out[@]}" "${args[@]}") >"$work/stdout" 2>"$work/stderr"
     st=$?
     local ok=1 lines first
     lines=$(wc -l <"$work/stderr")
@@ -198,6 +202,16 @@ t "--weight-cache on" 2 "--weight-cache|on|auto|off" -- "${TINY[@]}" --weight-ca
 t "--weight-cache without a value" 2 "--weight-cache" -- "${TINY[@]}" --weight-cache
 ENVV=VARCL_LINEAR=clblast t "--weights bf16 through CLBlast" 2 "--weights bf16|CLBlast" -- "${TINY[@]}" --weights bf16
 t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
+# a flag given twice is refused, not the last value taken (both values named)
+t "--class given twice" 2 "--class|given twice|'3'|'4'" -- "${TINY[@]}" --class 3 --class 4
+t "-o given twice, once as --x=y" 2 "-o|given twice" -- "${TINY[@]}" -o a.png -o b.png
+t "--seed given twice, the second as --seed=N" 2 "--seed|given twice" -- "${TINY[@]}" --seed 1 --seed=1
+# every number is digits only: white space around a value is refused alike for one number and for a list
+t "--seed ' 5'" 2 "--seed|' 5'" -- "${TINY[@]}" --seed " 5"
+t "--class ' 3'" 2 "--class|' 3'" -- "${TINY[@]}" --class " 3"
+t "--class '3,4 '" 2 "--class|'3,4 '" -- "${TINY[@]}" --class "3,4 "
+t "--device ' 0' (not an index: a name)" 2 "unknown device ' 0'" -- "${TINY[@]}" --device " 0"
+ENVV="VARCL_HOST_THREADS=+2" t "VARCL_HOST_THREADS +2" 2 "VARCL_HOST_THREADS=+2" -- "${TINY[@]}"
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
 t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
 
@@ -347,8 +361,9 @@ fi
 rm -f "$work/fifo" "$work/from-fifo.png"
 if mknod "$work/full" c 1 7 2>/dev/null; then
     for flag in -o --tokens-out; do
-        "$VGEN" -q --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 -o "$work/x.png" $flag "$work/full" \
-            2>"$work/stderr"
+        other=(-o "$work/x.png")
+        [ "$flag" = -o ] && other=()
+        "$VGEN" -q --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 "${other[@]}" $flag "$work/full" 2>"$work/stderr"
         st=$?
         if [ "$st" = 1 ] && [ -c "$work/full" ] && [ "$(wc -l <"$work/stderr")" = 1 ] &&
             grep -q "full: cannot write.*No space left on device" "$work/stderr"; then

@@ -181,6 +181,9 @@ bad() { # bad WHAT ARGS...
 }
 bad "I must be in 0..1" --per-class 2 --out-dir b1 --shard 2/2
 bad "expected I/N" --per-class 2 --out-dir b1 --shard 1
+bad "expected I/N" --per-class 2 --out-dir b1 --shard " 0/2" # digits only, as every number
+bad "N must be a whole number" --per-class 2 --out-dir b1 --shard 0/+2
+PARALLEL_SEQ=+1 bad "PARALLEL_SEQ=+1 is not a non-negative number" --per-class 2 --out-dir b1 --shard env/2
 bad "none of SLURM_ARRAY_TASK_ID" --per-class 2 --out-dir b1 --shard env/2
 SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4 bad "not 2" --per-class 2 --out-dir b1 --shard env/2
 JOB_COMPLETION_INDEX=0 PARALLEL_SEQ=1 bad "more than one job runner" --per-class 2 --out-dir b1 --shard env/2
