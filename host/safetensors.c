@@ -44,6 +44,19 @@ static int read_uints(const json_t *a, int64_t *dst, int cap)
     return (int)json_array_size(a);
 }
 
+/* __metadata__: an object of strings, as the format defines it (its values are not used here). */
+static int check_metadata(const char *path, const json_t *m)
+{
+    if (!json_is_object(m))
+        return varcl_fail(VARCL_E_INPUT, "%s: __metadata__ must be an object of strings, got a %s", path,
+                          json_is_array(m) ? "list" : json_is_string(m) ? "string" : json_is_null(m) ? "null" : "number or boolean");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)m, k, v)
+        if (!json_is_string(v)) return varcl_fail(VARCL_E_INPUT, "%s: __metadata__ '%s' is not a string", path, k);
+    return VARCL_OK;
+}
+
 /* One header entry {dtype, shape, data_offsets} (other members are ignored) into the set. */
 static int parse_entry(const char *path, vt_set *s, const char *name, const json_t *e, const uint8_t *data,
                        int64_t data_len)
@@ -170,6 +183,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
 {
     const uint8_t *b = bytes;
     span *sp = NULL;
+    json_t *meta = NULL; /* __metadata__'s value */
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
     if (hlen > len - 8) {
@@ -216,6 +230,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
             if (!st && !(e = next_value(path, h, n_h, &p))) st = VARCL_E_INPUT;
             const char *name = json_string_value(key);
             if (!st && strcmp(name, "__metadata__")) st = parse_entry(path, s, name, e, data, data_len);
+            else if (!st && !meta) meta = json_incref(e); /* checked once the whole header is known to be JSON */
             json_decref(key);
             json_decref(e);
             if (st) goto fail;
@@ -237,6 +252,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
         varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: trailing bytes", path, p + 8);
         goto fail;
     }
+    if (meta && check_metadata(path, meta)) goto fail;
     if (vt_index(s)) goto fail;
     /* Overlap check: sort spans by begin; each non-empty span must start at or after the furthest end of the
      * non-empty spans before it (comparing with the previous span only would let an empty one hide an overlap). */
@@ -261,10 +277,36 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
         }
         if (last < 0 || sp[i].end > sp[last].end) last = i;
     }
+    /* The tensors must fill the data block exactly, as the format's own library requires: a gap or bytes after the
+     * last tensor mean a file cut or joined wrongly, not padding (empty tensors take no bytes, anywhere). */
+    int64_t covered = 0;
+    const char *prev = NULL;
+    for (int i = 0; i < n; i++) {
+        if (sp[i].end <= sp[i].begin) continue;
+        if (sp[i].begin != covered) {
+            varcl_fail(VARCL_E_INPUT,
+                       "%s: bytes %lld..%lld of the data block belong to no tensor (%s '%s'): not a whole "
+                       "safetensors file",
+                       path, (long long)covered, (long long)sp[i].begin - 1, prev ? "after" : "before",
+                       prev ? prev : vt_at(s, sp[i].index)->name);
+            goto fail;
+        }
+        covered = sp[i].end;
+        prev = vt_at(s, sp[i].index)->name;
+    }
+    if (covered != data_len) {
+        varcl_fail(VARCL_E_INPUT,
+                   "%s: %lld bytes after the last tensor's data (the header's data_offsets end at %lld of %lld): not a "
+                   "whole safetensors file",
+                   path, (long long)(data_len - covered), (long long)covered, (long long)data_len);
+        goto fail;
+    }
     free(sp);
+    json_decref(meta);
     return s;
 fail:
     free(sp);
+    json_decref(meta);
     vt_free(s);
     return NULL;
 }

@@ -259,6 +259,29 @@ static void test_bad_files(void)
                         "\"twin\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
                         0, NULL, 16),
                "'twin'", NULL);
+
+    /* the tensors must fill the data block exactly, as the format's own library requires (empty ones anywhere) */
+    expect_bad("bytes after the last tensor",
+               write_st("t1.safetensors", "{" T_F32_2x2 "}", 0, NULL, 20), "4 bytes after the last tensor", NULL);
+    expect_bad("a gap between two tensors",
+               write_st("t2.safetensors",
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                        "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}",
+                        0, NULL, 20),
+               "bytes 8..11", "after 'a'");
+    expect_bad("a gap before the first tensor",
+               write_st("t3.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 0,
+                        NULL, 12),
+               "bytes 0..3", "before 'w'");
+    expect_bad("data but no tensor", write_st("t4.safetensors", "{}", 0, NULL, 3), "3 bytes after", NULL);
+    /* __metadata__ is an object of strings */
+    expect_bad("__metadata__ a list",
+               write_st("m1.safetensors", "{\"__metadata__\":[\"pt\"]," T_F32_2x2 "}", 0, NULL, 16),
+               "__metadata__", "list");
+    expect_bad("__metadata__ with a number",
+               write_st("m2.safetensors", "{\"__metadata__\":{\"format\":\"pt\",\"epoch\":3}," T_F32_2x2 "}", 0,
+                        NULL, 16),
+               "__metadata__", "'epoch'");
 }
 
 static void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
