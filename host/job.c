@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -342,6 +343,19 @@ static const char *shorten(char *s)
     return s;
 }
 
+/* The manifest file, which must be a regular file: a folder of that name is said to be one (jansson would say "'['
+ * or '{' expected"), and a FIFO would block the read forever. NULL with e->text on failure. */
+static json_t *load_manifest(const char *path, json_error_t *e)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        snprintf(e->text, sizeof e->text, "%s", S_ISDIR(sb.st_mode) ? "it is a folder, not a file" : "not a regular file");
+        e->line = 0;
+        return NULL;
+    }
+    return json_load_file(path, 0, e);
+}
+
 int job_manifest_claim(const char *dir, const json_t *m)
 {
     char *path = NULL, *tmp = NULL;
@@ -361,11 +375,15 @@ int job_manifest_claim(const char *dir, const json_t *m)
     }
     if (!st) {
         json_error_t e;
-        json_t *have = json_load_file(path, 0, &e);
+        json_t *have = load_manifest(path, &e);
         char where[256] = "", *va = NULL, *vb = NULL;
         if (!have)
-            st = varcl_fail(VARCL_E_INPUT, "%s: not a job manifest (%s, line %d): move it away or use another folder",
-                            path, e.text, e.line);
+            st = e.line > 0 ? varcl_fail(VARCL_E_INPUT,
+                                         "%s: not a job manifest (%s, line %d): move it away or use another folder",
+                                         path, e.text, e.line)
+                            : varcl_fail(VARCL_E_INPUT,
+                                         "%s: not a job manifest (%s): move it away or use another folder", path,
+                                         e.text);
         else if (first_difference(have, m, where, sizeof where, &va, &vb))
             st = varcl_fail(VARCL_E_INPUT,
                             "%s holds another job: %s is %s there but %s here; rerun with the job's settings or use "
@@ -386,7 +404,7 @@ int job_manifest_read(const char *dir, job_layout *j, int *image_size)
     char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, JOB_MANIFEST) < 0) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
     json_error_t e;
-    json_t *m = json_load_file(path, 0, &e), *classes = NULL;
+    json_t *m = load_manifest(path, &e), *classes = NULL;
     const char *format = NULL;
     int per_class = 0, size = 0, st;
     if (!m) {

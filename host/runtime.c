@@ -8,7 +8,6 @@
 #include "error.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -204,7 +203,6 @@ static int sb_add(strbuf *b, const char *s, size_t n)
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* All kernel sources as one program text: from $VARCL_KERNEL_DIR when set, else the embedded copies. */
 static int load_sources(strbuf *src)
@@ -224,29 +222,34 @@ static int load_sources(strbuf *src)
         }
         return 0;
     }
-    DIR *d = opendir(dir);
-    if (!d) return varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR %s: %s", dir, strerror(errno));
-    char *names[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 256) {
-        size_t l = strlen(e->d_name);
-        if (l > 3 && strcmp(e->d_name + l - 3, ".cl") == 0) names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, name_cmp);
+    /* A folder of kernel sources for development: the same files as the embedded ones (cl/ of the source tree),
+     * each of which must be there, a regular file, so that a wrong folder is named as such rather than as a kernel
+     * missing from the program later. They are read in the embedded order (one program text either way). */
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR %s: %s", dir,
+                          errno && stat(dir, &sb) != 0 ? strerror(errno) : "not a folder");
     int st = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; !st && varcl_kernel_sources[i].name; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = st ? NULL : fopen(path, "rb");
-        if (!st && !f) st = varcl_fail(VARCL_E_INPUT, "%s: %s", path, strerror(errno));
+        snprintf(path, sizeof path, "%s/%s", dir, varcl_kernel_sources[i].name);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            st = varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR %s: %s %s (the folder must hold every file of cl/)",
+                            dir, varcl_kernel_sources[i].name,
+                            stat(path, &sb) != 0 ? "is missing" : "is not a regular file");
+            break;
+        }
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            st = varcl_fail(VARCL_E_INPUT, "%s: %s", path, strerror(errno));
+            break;
+        }
         char buf[65536];
         size_t k;
-        while (f && !st && (k = fread(buf, 1, sizeof buf, f)) > 0) st = sb_add(src, buf, k);
-        if (f) fclose(f);
+        while (!st && (k = fread(buf, 1, sizeof buf, f)) > 0) st = sb_add(src, buf, k);
+        if (!st && ferror(f)) st = varcl_fail(VARCL_E_INPUT, "%s: cannot read: %s", path, strerror(errno));
+        fclose(f);
         if (!st) st = sb_add(src, "\n", 1);
-        free(names[i]);
     }
     return st;
 }

@@ -77,21 +77,32 @@ int main(void)
     vr_close(&rt);
     CHECK(access(dir, F_OK) != 0, "cache off writes nothing");
 
-    /* kernels from a directory: a broken source gives the build log in the error */
+    /* kernels from a directory: it must hold every file of cl/ (an empty folder is named, with the first file
+     * missing); then a broken source gives the build log in the error. The files are made empty but for one. */
+    static const char *const cl_files[] = {"attention.cl", "classifier.cl", "conv.cl",      "elementwise.cl",
+                                           "linear.cl",    "norm.cl",       "sample_math.cl", "sampler.cl",
+                                           "vq.cl",        "winograd.cl"};
+    enum { N_CL = sizeof cl_files / sizeof *cl_files };
     char kdir[512], path[4200];
     CHECK(check_mkdtemp(kdir, sizeof kdir, "kernels-test") != NULL, "mkdtemp");
-    snprintf(path, sizeof path, "%s/broken.cl", kdir);
-    f = fopen(path, "w");
-    if (f) {
-        fputs("__kernel void broken(__global float *x) { x[0] = undefined_symbol; }\n", f);
-        fclose(f);
-    }
     setenv("VARCL_KERNEL_DIR", kdir, 1);
+    CHECK(vr_open(&rt, NULL, 0) == VARCL_E_INPUT, "an empty VARCL_KERNEL_DIR fails the open as the user's to fix");
+    CHECK(strstr(varcl_last_error(), kdir) && strstr(varcl_last_error(), "attention.cl is missing"),
+          "the folder and the missing file named: %.200s", varcl_last_error());
+    for (int i = 0; i < N_CL; i++) {
+        snprintf(path, sizeof path, "%s/%s", kdir, cl_files[i]);
+        f = fopen(path, "w");
+        if (f && i == 0) fputs("__kernel void broken(__global float *x) { x[0] = undefined_symbol; }\n", f);
+        if (f) fclose(f);
+    }
     CHECK(vr_open(&rt, NULL, 0) == VARCL_E_RUNTIME, "a kernel that does not compile fails the open");
     CHECK(strstr(varcl_last_error(), "clBuildProgram") && strstr(varcl_last_error(), "undefined_symbol"),
           "build log in the message: %.200s", varcl_last_error());
     unsetenv("VARCL_KERNEL_DIR");
-    unlink(path);
+    for (int i = 0; i < N_CL; i++) {
+        snprintf(path, sizeof path, "%s/%s", kdir, cl_files[i]);
+        unlink(path);
+    }
     rmdir(kdir);
 
     /* error names and memory accounting */

@@ -73,8 +73,8 @@ def out_of_range(h):
     a, b = h['head.bias']['data_offsets']
     h['head.bias']['data_offsets'] = [a + 1000000, b + 1000000]
 write('range.safetensors', edited(out_of_range))
-# head.weight left out
-write('nohead.safetensors', edited(lambda h: h.pop('head.weight')))
+# head.weight left out (its bytes kept under another name: a data block with bytes of no tensor is refused first)
+write('nohead.safetensors', edited(lambda h: h.__setitem__('extra.kept_bytes', h.pop('head.weight'))))
 # head.weight [512, 128] stored as [256, 256] (same bytes): found while reading the hyperparameters
 write('shape.safetensors', edited(lambda h: h['head.weight'].update(shape=[256, 256])))
 # blocks.2.ffn.fc1.weight [512, 128] as [256, 256]: found only while loading the weights onto the device
@@ -211,6 +211,7 @@ t "--seed ' 5'" 2 "--seed|' 5'" -- "${TINY[@]}" --seed " 5"
 t "--class ' 3'" 2 "--class|' 3'" -- "${TINY[@]}" --class " 3"
 t "--class '3,4 '" 2 "--class|'3,4 '" -- "${TINY[@]}" --class "3,4 "
 t "--device ' 0' (not an index: a name)" 2 "unknown device ' 0'" -- "${TINY[@]}" --device " 0"
+ENVV="VARCL_KERNEL_DIR=$files/adir" t "VARCL_KERNEL_DIR an empty folder" 2 "VARCL_KERNEL_DIR $files/adir|attention.cl is missing" -- "${TINY[@]}"
 ENVV="VARCL_HOST_THREADS=+2" t "VARCL_HOST_THREADS +2" 2 "VARCL_HOST_THREADS=+2" -- "${TINY[@]}"
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
 t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed

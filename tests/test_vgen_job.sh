@@ -174,7 +174,7 @@ EOF
 bad() { # bad WHAT ARGS...
     local what=$1 st
     shift
-    "$VGEN" "$@" 2>err.txt >/dev/null
+    timeout 120 "$VGEN" "$@" 2>err.txt >/dev/null # a hang fails (124), not blocks the suite
     st=$?
     [ "$st" = 2 ] || fail "$*: exit $st, expected 2"
     [ "$(wc -l <err.txt)" = 1 ] && grep -q "^vgen: .*$what" err.txt || fail "$*: expected one line naming $what, got: $(cat err.txt)"
@@ -195,6 +195,12 @@ bad "listed twice" --per-class 2 --class 5,5 --out-dir b1
 bad "out of range" --per-class 2 --class 100000 --out-dir b1
 bad "cannot write nodir/x.npz" --per-class 2 --out-dir b1 --npz nodir/x.npz
 bad "needs --npz" --pack one
+mkdir -p mdir/vgen-job.json
+bad "vgen-job.json: not a job manifest (it is a folder, not a file)" --per-class 2 --out-dir mdir
+bad "vgen-job.json: cannot read the job manifest: it is a folder, not a file" --pack mdir --npz m.npz
+rm -rf mdir && mkdir mdir && mkfifo mdir/vgen-job.json # a FIFO would block the read: refused, under timeout
+bad "vgen-job.json: not a job manifest (not a regular file)" --per-class 2 --out-dir mdir
+rm -rf mdir
 mkdir partial && cp one/vgen-job.json one/class0005_0000[0-3].png partial/
 bad "6 of its 10 images are missing (the first: class0005_00004.png)" --pack partial --npz partial.npz
 [ ! -e partial.npz ] || fail "a refused pack left partial.npz"
