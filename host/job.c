@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "image.h"
 #include "tensors.h"
 
 #include <dirent.h>
@@ -108,6 +109,81 @@ int job_remove_stale(const char *dir, const job_layout *j, int64_t first, int64_
     }
     closedir(d);
     return removed;
+}
+
+typedef struct {
+    int cls, pos;
+} class_pos;
+
+static int class_pos_cmp(const void *a, const void *b)
+{
+    const class_pos *x = a, *y = b;
+    return (x->cls > y->cls) - (x->cls < y->cls);
+}
+
+static int g_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int job_scan_done(const char *dir, const job_layout *j, int64_t first, int64_t end, int64_t **done, int64_t *n_done,
+                  int64_t *damaged)
+{
+    *done = NULL;
+    *n_done = *damaged = 0;
+    /* class -> position in the job, by binary search: classes may run to millions, positions are few */
+    class_pos *cp = malloc((size_t)j->n_classes * sizeof *cp);
+    if (!cp) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    for (int i = 0; i < j->n_classes; i++) cp[i] = (class_pos){j->classes[i], i};
+    qsort(cp, (size_t)j->n_classes, sizeof *cp, class_pos_cmp);
+    DIR *d = opendir(dir);
+    if (!d) {
+        int err = errno;
+        free(cp);
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot list the folder: %s", dir, strerror(err));
+    }
+    int64_t *list = NULL, n = 0, cap = 0;
+    int st = VARCL_OK;
+    struct dirent *e;
+    while (!st && (e = readdir(d))) {
+        int c, tail = 0;
+        long long k;
+        if (sscanf(e->d_name, "class%d_%lld.png%n", &c, &k, &tail) != 2 || e->d_name[tail] || k < 0 ||
+            k >= j->per_class)
+            continue;
+        class_pos key = {c, 0}, *hit = bsearch(&key, cp, (size_t)j->n_classes, sizeof *cp, class_pos_cmp);
+        if (!hit) continue;
+        int64_t g = (int64_t)hit->pos * j->per_class + k;
+        char name[64], path[4200];
+        job_image_name(j, g, name, sizeof name);
+        if (g < first || g >= end || strcmp(name, e->d_name)) continue; /* another slice's, or not our spelling */
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!vimg_png_complete(path)) {
+            (*damaged)++;
+            continue;
+        }
+        if (n == cap) {
+            int64_t *grown = realloc(list, (size_t)(cap = cap ? 2 * cap : 1024) * sizeof *list);
+            if (!grown) {
+                st = varcl_fail(VARCL_E_RUNTIME, "out of host memory for the list of images in %s", dir);
+                break;
+            }
+            list = grown;
+        }
+        list[n++] = g;
+    }
+    closedir(d);
+    free(cp);
+    if (st) {
+        free(list);
+        *damaged = 0;
+        return st;
+    }
+    qsort(list, (size_t)n, sizeof *list, g_cmp);
+    *done = list;
+    *n_done = n;
+    return VARCL_OK;
 }
 
 /* ---- shards ---- */

@@ -508,9 +508,10 @@ static int pack_main(const options *o)
 typedef struct {
     const char *dir;
     const job_layout *j;
-    const uint32_t *ids;   /* the request's images: their g */
+    const uint32_t *ids;   /* the current request's images: their g */
     pngq *q;
     int64_t todo, done_before, slice;
+    int64_t made_before; /* images of the earlier requests (chunks) of this run */
     double t0;
     int tty, quiet;
     char shard[64];
@@ -560,8 +561,26 @@ static int job_pass(void *user, int first, const varcl_images *pass)
     }
     st = pngq_put(r->q, pass->rgb, n, cpaths);
     for (int i = 0; i < n; i++) free(paths[i]);
-    if (!st && !r->quiet) job_progress(r, first + n);
+    if (!st && !r->quiet) job_progress(r, r->made_before + first + n);
     return st;
+}
+
+/* Adds the timings and counts of one request (a chunk of a job) to the run's totals; the layout fields are the
+ * same for every chunk, the KV bytes the largest. */
+static void add_times(varcl_images *t, const varcl_images *p)
+{
+    int n = t->n;
+    double ms[4] = {t->ms_transformer + p->ms_transformer, t->ms_sample + p->ms_sample, t->ms_vq + p->ms_vq,
+                    t->ms_decode + p->ms_decode};
+    double scale[16];
+    for (int i = 0; i < 16; i++) scale[i] = t->ms_scale[i] + p->ms_scale[i];
+    unsigned long long launches = t->launches + p->launches, syncs = t->syncs + p->syncs;
+    size_t kv = t->kv_bytes > p->kv_bytes ? t->kv_bytes : p->kv_bytes;
+    *t = *p;
+    t->n = n + p->n;
+    t->ms_transformer = ms[0], t->ms_sample = ms[1], t->ms_vq = ms[2], t->ms_decode = ms[3];
+    memcpy(t->ms_scale, scale, sizeof scale);
+    t->launches = launches, t->syncs = syncs, t->kv_bytes = kv;
 }
 
 static int job_main(const options *o)
@@ -635,6 +654,7 @@ static int job_main(const options *o)
     int layers[256], n_layers = varcl_plan_layers(v, &rq, layers);
     uint32_t *ids = NULL;
     int *labels = NULL;
+    int64_t *done_ids = NULL; /* the slice's images already on disk, sorted */
     pngq *q = NULL;
     json_t *m = NULL;
     if (n_layers < 0 || (s->has_depth && s->depth > info.depth)) {
@@ -660,36 +680,32 @@ static int job_main(const options *o)
         st = fail_lib(st ? st : VARCL_E_RUNTIME);
         goto done;
     }
-    /* this process's slice, less the images already on disk (a resumed job or a finished shard) */
+    /* this process's slice, less the images already on disk (a resumed job or a finished shard), found in one pass
+     * over the folder; then generated in requests of at most JOB_CHUNK images, so that host memory and the time
+     * before the first image do not grow with the job (a job may have up to 2^32 images). The images do not depend
+     * on the split (host/job.h). */
+    const int JOB_CHUNK = rq.batch * 8; /* passes per request: its set-up (host buffers) is small beside 8 passes */
     int64_t first, end;
     job_shard_slice(&j, &shard, &first, &end);
-    ids = malloc((size_t)(end - first + 1) * sizeof *ids);
-    labels = malloc((size_t)(end - first + 1) * sizeof *labels);
+    ids = malloc((size_t)JOB_CHUNK * sizeof *ids);
+    labels = malloc((size_t)JOB_CHUNK * sizeof *labels);
     if (!ids || !labels) {
-        fprintf(stderr, "vgen: out of host memory for a slice of %lld images\n", (long long)(end - first));
+        fprintf(stderr, "vgen: out of host memory\n");
         st = 1;
         goto done;
     }
     int stale = job_remove_stale(o->out_dir, &j, first, end);
     if (stale && !o->quiet) fprintf(stderr, "vgen: removed %d unfinished files of an interrupted run\n", stale);
-    int64_t todo = 0, damaged = 0;
-    for (int64_t g = first; g < end; g++) {
-        char name[64], path[4200];
-        struct stat sb;
-        job_image_name(&j, g, name, sizeof name);
-        snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
-        if (stat(path, &sb) == 0) {
-            if (vimg_png_complete(path)) continue;
-            damaged++; /* cut short or emptied since it was written: made again (the new one renamed over it) */
-        }
-        ids[todo] = (uint32_t)g;
-        labels[todo++] = job_image_class(&j, g);
+    int64_t n_done = 0, damaged = 0;
+    if ((st = job_scan_done(o->out_dir, &j, first, end, &done_ids, &n_done, &damaged))) {
+        st = fail_lib(st);
+        goto done;
     }
+    int64_t todo = (end - first) - n_done;
     if (damaged && !o->quiet)
         fprintf(stderr, "vgen: %lld images in %s are not whole PNGs (cut short or emptied): made again\n",
                 (long long)damaged, o->out_dir);
-    job_run r = {o->out_dir, &j, ids, NULL, todo, (end - first) - todo, end - first, 0, isatty(STDERR_FILENO),
-                 o->quiet, ""};
+    job_run r = {o->out_dir, &j, ids, NULL, todo, n_done, end - first, 0, 0, isatty(STDERR_FILENO), o->quiet, ""};
     if (shard.count > 1) snprintf(r.shard, sizeof r.shard, " of shard %d/%d", shard.index, shard.count);
     if (!o->quiet)
         fprintf(stderr,
@@ -706,13 +722,28 @@ static int job_main(const options *o)
             st = fail_lib(varcl_last_status());
             goto done;
         }
-        rq.labels = labels;
-        rq.image_ids = ids;
-        rq.n = (int)todo;
         r.q = q;
         r.t0 = now_s();
-        varcl_images totals;
-        int gst = varcl_generate_passes(v, &rq, job_pass, &r, &totals);
+        varcl_images totals, part;
+        memset(&totals, 0, sizeof totals);
+        int gst = 0;
+        int64_t g = first, di = 0;
+        while (!gst && g < end) {
+            int n = 0; /* the next chunk: up to JOB_CHUNK images not on disk, in job order */
+            for (; g < end && n < JOB_CHUNK; g++) {
+                while (di < n_done && done_ids[di] < g) di++;
+                if (di < n_done && done_ids[di] == g) continue;
+                ids[n] = (uint32_t)g;
+                labels[n++] = job_image_class(&j, g);
+            }
+            if (!n) break;
+            rq.labels = labels;
+            rq.image_ids = ids;
+            rq.n = n;
+            gst = varcl_generate_passes(v, &rq, job_pass, &r, &part);
+            if (!gst) add_times(&totals, &part);
+            r.made_before += n;
+        }
         char msg[1024] = "";
         if (gst) snprintf(msg, sizeof msg, "%s", varcl_last_error());
         int wst = pngq_finish(q); /* the passes already handed over are written even when a later one failed */
@@ -735,6 +766,7 @@ static int job_main(const options *o)
 done:
     pngq_free(q);
     json_decref(m);
+    free(done_ids);
     free(ids);
     free(labels);
     job_layout_free(&j);

@@ -116,6 +116,24 @@ echo "$out" | grep -q "2 images in damaged are not whole PNGs" && echo "$out" | 
     fail "the rerun did not redo exactly the 2 damaged images: $out"
 diff -r one damaged >/dev/null || fail "the damaged images, made again, differ from the first run's"
 
+# 3c. a job longer than one request (vgen asks for 8 passes at a time): 20 images in passes of 1 are 3 requests;
+#     7 images deleted here and there (across request boundaries) are made again, byte-identical, the rest kept
+CHUNKED=(--per-class 10 --class 5,7 --depth 2 --batch 1 -q)
+"$VGEN" "${CHUNKED[@]}" --out-dir chunked || fail "the 20-image job in passes of 1 failed"
+[ "$(pngs chunked | wc -l)" = 20 ] || fail "the 20-image job wrote $(pngs chunked | wc -l) files"
+cp -r chunked holes
+(cd holes && rm class0005_00000.png class0005_00007.png class0005_00008.png class0007_00000.png class0007_00005.png \
+    class0007_00006.png class0007_00009.png)
+out=$("$VGEN" --per-class 10 --class 5,7 --depth 2 --batch 1 --out-dir holes 2>&1 >/dev/null) ||
+    fail "the rerun over a job with holes failed: $out"
+echo "$out" | grep -q "13 already in holes, 7 to make" || fail "the rerun did not find the 13 images kept: $out"
+diff -r chunked holes >/dev/null || fail "the 7 images made again differ from the first run's"
+# the first 10 of them equal the 10-image job's in passes of 1 (one request): the split changes nothing
+"$VGEN" --per-class 5 --class 5,7 --depth 2 --batch 1 -q --out-dir small || fail "the 10-image job in passes of 1 failed"
+for k in 0 1 2 3 4; do
+    cmp -s small/class0005_0000$k.png chunked/class0005_0000$k.png || fail "class 5 image $k differs between jobs"
+done
+
 # 4. another job into the same folder: refused before anything is written
 before=$(cd one && ls -l --time-style=+%s.%N)
 refuse() { # refuse WHAT ARGS...: exit 2, one line naming WHAT, no change in the folder
