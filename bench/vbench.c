@@ -91,7 +91,6 @@ static int bad(const char *fmt, const char *a)
 static int check_output(const char *flag, const char *path, const char *const *others, int n_others)
 {
     char msg[4400];
-    struct stat sb;
     if (!*path) return bad("%s: empty path", flag);
     for (int i = 0; i < n_others; i++)
         if (others[i] && others[i] != path && vo_same_file(path, others[i])) {
@@ -99,19 +98,8 @@ static int check_output(const char *flag, const char *path, const char *const *o
                      others[i]);
             return bad("%s", msg);
         }
-    if (stat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode)) {
-            snprintf(msg, sizeof msg, "%s %s: cannot write: is a directory", flag, path);
-            return bad("%s", msg);
-        }
-        if (!S_ISREG(sb.st_mode)) return 0; /* /dev/null, a FIFO: written in place */
-    }
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(dir, W_OK) != 0) {
-        snprintf(msg, sizeof msg, "%s %s: cannot write: folder %s %s", flag, path, dir,
-                 stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ? "does not exist" : "is not writable");
+    if (vo_check(path)) {
+        snprintf(msg, sizeof msg, "%s %s", flag, varcl_last_error());
         return bad("%s", msg);
     }
     return 0;

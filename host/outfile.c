@@ -77,6 +77,35 @@ static int open_status(int err)
                                                                                                : VARCL_E_RUNTIME;
 }
 
+int vo_check(const char *path)
+{
+    if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "output: cannot write: empty path");
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
+        if (!S_ISREG(sb.st_mode)) return VARCL_OK; /* a device or FIFO: written in place */
+    } else if (path[strlen(path) - 1] == '/') {
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+    int st = VARCL_OK;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        st = varcl_fail(VARCL_E_INPUT, "%s: cannot write: folder %s does not exist", path, dir);
+    else if (access(dir, W_OK) != 0) /* EROFS too: a read-only file system */
+        st = varcl_fail(VARCL_E_INPUT, "%s: cannot write: folder %s is not writable", path, dir);
+    free(dir);
+    if (st) return st;
+    /* access() says yes to root everywhere but on read-only mounts, and /proc takes no new files: the temporary
+     * vo_open would make is made and removed, so that the answer is the write's own */
+    vo_file probe;
+    if ((st = vo_open(&probe, path)))
+        return st == VARCL_E_RUNTIME ? varcl_fail(VARCL_E_INPUT, "%s", varcl_last_error()) : st;
+    vo_abort(&probe);
+    return VARCL_OK;
+}
+
 int vo_open(vo_file *o, const char *path)
 {
     memset(o, 0, sizeof *o);

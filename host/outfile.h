@@ -23,6 +23,13 @@ typedef struct {
  * system errors: VARCL_E_RUNTIME. On error o is left zeroed and nothing is created. */
 int vo_open(vo_file *o, const char *path);
 
+/* Whether vo_open(path) can be expected to succeed, checked before a long run so that its result is not lost (the
+ * temporary vo_open would make is made and removed; nothing else is touched): VARCL_OK for an existing device or FIFO (written in place) or a path whose folder exists
+ * and is writable; else VARCL_E_INPUT, recorded as "<path>: cannot write: " and one of "empty path", "is a
+ * directory", "folder <dir> does not exist", "folder <dir> is not writable" (a read-only file system included), or the system's reason the temporary could not
+ * be made. */
+int vo_check(const char *path);
+
 /* Flushes and closes, then renames the temporary over the path. A failed write, flush or close (a full disk shows at
  * flush or close) or rename: VARCL_E_RUNTIME "<path>: cannot write: <reason>", the temporary removed. o is zeroed
  * either way. */

@@ -218,35 +218,25 @@ static int list_devices(void)
     return 0;
 }
 
-/* The directory of `path` must exist and be writable: checked before generating, so a long run is not lost. */
+/* The output `path` (or, is_dir, the folder itself) must be writable: checked before generating, so a long run is
+ * not lost (outfile.h vo_check). 0, or 2 after one line. */
 static int check_writable_dir(const char *path, int is_dir)
 {
-    if (!*path) {
-        fprintf(stderr, "vgen: an output path is empty\n");
-        return 2;
+    if (is_dir) {
+        struct stat sb;
+        if (!*path || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "vgen: cannot write into %s: %s\n", *path ? path : "''",
+                    !*path ? "empty path" : stat(path, &sb) != 0 ? "the folder does not exist" : "not a folder");
+            return 2;
+        }
+        if (access(path, W_OK) != 0) {
+            fprintf(stderr, "vgen: cannot write into %s: the folder is not writable\n", path);
+            return 2;
+        }
+        return 0;
     }
-    struct stat here;
-    if (!is_dir && stat(path, &here) == 0 && !S_ISREG(here.st_mode) && !S_ISDIR(here.st_mode))
-        return 0; /* /dev/null, a FIFO: written in place, its folder untouched (outfile.h) */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    if (!is_dir) {
-        char *slash = strrchr(dir, '/');
-        if (slash == dir) dir[1] = 0;
-        else if (slash) *slash = 0;
-        else snprintf(dir, sizeof dir, ".");
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "vgen: cannot write %s: directory %s does not exist\n", path, dir);
-        return 2;
-    }
-    if (access(dir, W_OK) != 0) {
-        fprintf(stderr, "vgen: cannot write %s: directory %s is not writable\n", path, dir);
-        return 2;
-    }
-    if (!is_dir && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "vgen: cannot write %s: it is a directory\n", path);
+    if (vo_check(path)) {
+        fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return 2;
     }
     return 0;

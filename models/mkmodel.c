@@ -75,12 +75,10 @@ static size_t count_params(const vt_set *s)
  * it, or a device opened: outfile.h). */
 static int check_writable(const char *path)
 {
-    vo_file out;
-    if (vo_open(&out, path)) {
+    if (vo_check(path)) {
         fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
         return 2;
     }
-    vo_abort(&out);
     return 0;
 }
 

@@ -75,6 +75,29 @@ static void test_whole_or_nothing(void)
     CHECK(vo_same_file("/dev/null", "/dev/null") == 0, "a device is refused as the same file twice");
 }
 
+/* vo_check: the answers vo_open would give, before any work, with nothing left behind */
+static void test_check(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s", in_tmp("fine.png"));
+    CHECK(vo_check(path) == VARCL_OK, "a new file in a writable folder: %s", varcl_last_error());
+    CHECK(access(path, F_OK) != 0 && hidden_entries() == 0, "vo_check left a file");
+    CHECK(vo_check("/dev/null") == VARCL_OK, "/dev/null refused: %s", varcl_last_error());
+    snprintf(path, sizeof path, "%s", in_tmp("no-such-folder/x.png"));
+    CHECK(vo_check(path) == VARCL_E_INPUT && strstr(varcl_last_error(), "does not exist"), "missing folder: %s",
+          varcl_last_error());
+    CHECK(vo_check(tmpdir) == VARCL_E_INPUT && strstr(varcl_last_error(), "is a directory"), "a folder: %s",
+          varcl_last_error());
+    snprintf(path, sizeof path, "%s", in_tmp("not-yet/"));
+    CHECK(vo_check(path) == VARCL_E_INPUT && strstr(varcl_last_error(), "is a directory"), "a trailing '/': %s",
+          varcl_last_error());
+    CHECK(vo_check("") == VARCL_E_INPUT && strstr(varcl_last_error(), "empty path"), "empty: %s", varcl_last_error());
+    /* /proc takes no new files even from root, whom access() lets through: the probe finds it */
+    if (access("/proc/self", F_OK) == 0)
+        CHECK(vo_check("/proc/varcl-test.png") == VARCL_E_INPUT, "/proc accepted as a folder to write in");
+    CHECK(hidden_entries() == 0, "vo_check left a temporary");
+}
+
 /* vo_track's table: full after 64 slots (the rest simply untracked), reusable after vo_untrack. */
 static void test_track_table(void)
 {
@@ -150,6 +173,7 @@ int main(void)
         return 1;
     }
     test_whole_or_nothing();
+    test_check();
     test_track_table();
     test_signals();
     nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
