@@ -650,6 +650,12 @@ def usage():
 def parse_args(argv):
     opts = {"dtype": "keep", "key": None, "quiet": False}
     pos = []
+    given = {}  # a flag given twice is refused, as by vgen, not the last value taken silently
+
+    def once(k, v):
+        if k in given:
+            raise BadInput("--%s is given twice ('%s', then '%s'): give it once" % (k, given[k], v))
+        given[k] = opts[k] = v
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -660,12 +666,11 @@ def parse_args(argv):
         if a in ("--dtype", "--key"):
             if i + 1 >= len(argv):
                 raise BadInput("%s needs a value" % a)
-            opts[a[2:]] = argv[i + 1]
+            once(a[2:], argv[i + 1])
             i += 2
             continue
         if a.startswith("--dtype=") or a.startswith("--key="):
-            k, v = a[2:].split("=", 1)
-            opts[k] = v
+            once(*a[2:].split("=", 1))
         elif a == "-q":
             opts["quiet"] = True
         elif a.startswith("-") and a != "-":

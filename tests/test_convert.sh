@@ -266,6 +266,7 @@ done
 refused "missing input file" "$work/bad/nope.pth" out.safetensors
 refused "input is a directory" "$work/bad" out.safetensors
 refused "output folder missing" "$PTH/mixed.pth" "$work/no/such/dir/out.safetensors"
+refused "--dtype given twice" "$PTH/mixed.pth" out.safetensors --dtype f16 --dtype=f32
 refused "no arguments"
 refused "unknown --dtype" "$PTH/mixed.pth" out.safetensors --dtype f8
 refused "unknown option" "$PTH/mixed.pth" out.safetensors --fast
