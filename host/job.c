@@ -4,6 +4,7 @@
 #include "config.h"
 #include "error.h"
 #include "image.h"
+#include "outfile.h"
 #include "tensors.h"
 
 #include <dirent.h>
@@ -442,12 +443,15 @@ int job_manifest_claim(const char *dir, const json_t *m)
     }
     int st = VARCL_OK;
     if (access(path, F_OK) != 0) {
-        /* write a temporary file, then link it to the name: link fails if another process got there first */
+        /* write a temporary file, then link it to the name: link fails if another process got there first (link,
+         * not vo_commit's rename, which would replace the winner's); tracked like vo_open's (outfile.h) */
+        int track = vo_track(tmp);
         if (json_dump_file(m, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
             st = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write the job manifest", path);
         else if (link(tmp, path) != 0 && errno != EEXIST)
             st = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
         unlink(tmp);
+        vo_untrack(track);
     }
     if (!st) {
         json_error_t e;
