@@ -113,7 +113,7 @@ int vcf_write(const char *path, const char *kind, const void *data, size_t len)
     }
     /* whole or not at all, like a user's output: concurrent writers each rename a whole file over the path */
     vo_file out;
-    if (vo_open(&out, path))
+    if (vo_open_own(&out, path)) /* a FIFO or device at a cache path is replaced, never written to */
         return varcl_fail(VARCL_E_RUNTIME, "cannot write the cache file %s: %s", path, varcl_last_error());
     int ok = fprintf(out.fp, VCF_TAG " %d %s %zu %08" PRIx32 "\n", VCF_VERSION, kind, len, crc_of(data, len)) > 0;
     ok = ok && fwrite(data, 1, len, out.fp) == len;

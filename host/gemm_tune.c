@@ -40,7 +40,7 @@ int vg_tuning_check_writable(const char *path)
     parent_dir(path, dir, sizeof dir);
     vr_mkdirs(dir);
     vo_file probe; /* the writer's own temporary, made and removed: the check cannot differ from the write */
-    if (vo_open(&probe, path))
+    if (vo_open_own(&probe, path))
         return varcl_fail(VARCL_E_RUNTIME, "cannot write to the varcl cache (%s): %s", dir, varcl_last_error());
     vo_abort(&probe);
     return 0;

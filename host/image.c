@@ -23,15 +23,15 @@ int vimg_png_fits(long long width, long long height)
     return height <= 0xFFFFFFFFLL / (width * 3);
 }
 
-int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
+int vimg_png_stage(vo_file *out, const char *path, const uint8_t *rgb, int width, int height, int own)
 {
+    memset(out, 0, sizeof *out);
     if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "PNG output: empty path");
     /* The row stride is a png_int_32 in the simplified API. */
     if (!rgb || !vimg_png_fits(width, height))
         return varcl_fail(VARCL_E_INPUT, "%s: cannot write a %dx%d image as PNG (over libpng's limits)", path, width,
                           height);
-    vo_file out;
-    int status = vo_open(&out, path);
+    int status = own ? vo_open_own(out, path) : vo_open(out, path);
     if (status) return status;
 
     png_image img;
@@ -40,16 +40,23 @@ int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
     img.width = (png_uint_32)width;
     img.height = (png_uint_32)height;
     img.format = PNG_FORMAT_RGB;
-    int ok = png_image_write_to_stdio(&img, out.fp, 0, rgb, 0, NULL);
+    int ok = png_image_write_to_stdio(&img, out->fp, 0, rgb, 0, NULL);
     char png_msg[sizeof img.message];
     memcpy(png_msg, img.message, sizeof png_msg);
     png_image_free(&img);
     if (!ok) { /* the size is checked above: what fails here is the write itself (run-time) */
-        int err = ferror(out.fp) ? errno : 0; /* the system's reason (a full disk) says more than libpng's */
-        vo_abort(&out);
+        int err = ferror(out->fp) ? errno : 0; /* the system's reason (a full disk) says more than libpng's */
+        vo_abort(out);
         return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write PNG: %s", path, err ? strerror(err) : png_msg);
     }
-    return vo_commit(&out); /* a full disk may only show at flush or close: vo_commit reports it */
+    return vo_close(out); /* a full disk may only show at flush or close: vo_close reports it */
+}
+
+int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height)
+{
+    vo_file out;
+    int st = vimg_png_stage(&out, path, rgb, width, height, 0);
+    return st ? st : vo_commit(&out);
 }
 
 int vimg_png_complete(const char *path)

@@ -11,6 +11,12 @@
    vimg_png_fits), VARCL_E_RUNTIME for a failed write (disk full, I/O error). */
 int vimg_write_png(const char *path, const uint8_t *rgb, int width, int height);
 
+/* The same, stopping before the rename: *out holds the written, closed temporary for vo_commit (or vo_abort), so that
+ * several outputs can be made whole together (outfile.h vo_close). own: a file varcl names itself (a job's image),
+ * opened with vo_open_own. On error *out is zeroed and nothing is left. */
+typedef struct vo_file vo_file;
+int vimg_png_stage(vo_file *out, const char *path, const uint8_t *rgb, int width, int height, int own);
+
 /* 1 when libpng's simplified writer takes an 8-bit RGB image of this size: at most 1,000,000 rows and columns (its
    default user limits) and 0xFFFFFFFF bytes of pixel rows (the row stride times the height must fit in 32 bits).
    Known before anything is generated, so a request whose PNG cannot be written is refused at once. */

@@ -95,6 +95,14 @@ int vo_check(const char *path)
         st = varcl_fail(VARCL_E_INPUT, "%s: cannot write: folder %s does not exist", path, dir);
     else if (access(dir, W_OK) != 0) /* EROFS too: a read-only file system */
         st = varcl_fail(VARCL_E_INPUT, "%s: cannot write: folder %s is not writable", path, dir);
+    else {
+        /* the temporary's name is cut short (vo_open), so the probe below would pass a name the rename refuses */
+        long name_max = pathconf(dir, _PC_NAME_MAX);
+        size_t base = strlen(slash ? slash + 1 : path);
+        if (base > (size_t)(name_max > 0 ? name_max : NAME_MAX))
+            st = varcl_fail(VARCL_E_INPUT, "%.80s...: cannot write: the file name is %zu bytes, over the %ld of %s",
+                            path, base, name_max > 0 ? name_max : (long)NAME_MAX, dir);
+    }
     free(dir);
     if (st) return st;
     /* access() says yes to root everywhere but on read-only mounts, and /proc takes no new files: the temporary
@@ -106,7 +114,7 @@ int vo_check(const char *path)
     return VARCL_OK;
 }
 
-int vo_open(vo_file *o, const char *path)
+static int open_as(vo_file *o, const char *path, int own)
 {
     memset(o, 0, sizeof *o);
     if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "output: empty path");
@@ -115,7 +123,7 @@ int vo_open(vo_file *o, const char *path)
     if (path[strlen(path) - 1] == '/' || (exists && S_ISDIR(sb.st_mode)))
         return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
     if (!(o->path = strdup(path))) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
-    if (exists && !S_ISREG(sb.st_mode)) { /* a device, FIFO or terminal: in place (see outfile.h) */
+    if (exists && !S_ISREG(sb.st_mode) && !own) { /* a device, FIFO or terminal: in place (see outfile.h) */
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0 || !(o->fp = fdopen(fd, "wb"))) {
             int err = errno;
@@ -158,12 +166,32 @@ int vo_open(vo_file *o, const char *path)
     return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", path);
 }
 
-int vo_commit(vo_file *o)
+int vo_open(vo_file *o, const char *path) { return open_as(o, path, 0); }
+int vo_open_own(vo_file *o, const char *path) { return open_as(o, path, 1); }
+
+/* Flush and close; 0 or the errno of the first failure (a full disk shows at flush or close). */
+static int flush_close(vo_file *o)
 {
+    if (!o->fp) return 0;
     int err = 0;
     if (fflush(o->fp) != 0 || ferror(o->fp)) err = errno ? errno : EIO;
     if (fclose(o->fp) != 0 && !err) err = errno ? errno : EIO;
     o->fp = NULL;
+    return err;
+}
+
+int vo_close(vo_file *o)
+{
+    int err = flush_close(o);
+    if (!err) return VARCL_OK;
+    int st = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", o->path, strerror(err));
+    vo_abort(o);
+    return st;
+}
+
+int vo_commit(vo_file *o)
+{
+    int err = flush_close(o);
     if (!err && o->tmp && rename(o->tmp, o->path) != 0) err = errno;
     /* No fsync: the rename guards against an interrupted process, which is the case the design names. */
     int st = err ? varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", o->path, strerror(err)) : VARCL_OK;

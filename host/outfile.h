@@ -11,7 +11,7 @@
 
 #include <stdio.h>
 
-typedef struct {
+typedef struct vo_file {
     char *path; /* the output's name */
     char *tmp;  /* the temporary written, NULL when writing in place */
     FILE *fp;   /* open for writing between vo_open and vo_commit / vo_abort */
@@ -23,14 +23,24 @@ typedef struct {
  * system errors: VARCL_E_RUNTIME. On error o is left zeroed and nothing is created. */
 int vo_open(vo_file *o, const char *path);
 
+/* vo_open for a file varcl names itself (a cache file, a --per-class job's image): whatever is at the path, a FIFO or
+ * a device included, is replaced by the rename, never opened (a FIFO nobody reads would block the run forever). */
+int vo_open_own(vo_file *o, const char *path);
+
+/* Flushes and closes without renaming yet: for several outputs made whole or not at all together (vgen's image and
+ * tokens), each closed, then all committed. Errors as vo_commit's; on error the temporary is removed and o zeroed.
+ * vo_commit after it only renames. */
+int vo_close(vo_file *o);
+
 /* Whether vo_open(path) can be expected to succeed, checked before a long run so that its result is not lost (the
  * temporary vo_open would make is made and removed; nothing else is touched): VARCL_OK for an existing device or FIFO (written in place) or a path whose folder exists
  * and is writable; else VARCL_E_INPUT, recorded as "<path>: cannot write: " and one of "empty path", "is a
- * directory", "folder <dir> does not exist", "folder <dir> is not writable" (a read-only file system included), or the system's reason the temporary could not
+ * directory", "folder <dir> does not exist", "folder <dir> is not writable" (a read-only file system included), a file name over the folder's limit (255 bytes
+ * on most file systems), or the system's reason the temporary could not
  * be made. */
 int vo_check(const char *path);
 
-/* Flushes and closes, then renames the temporary over the path. A failed write, flush or close (a full disk shows at
+/* Flushes and closes (unless vo_close did), then renames the temporary over the path. A failed write, flush or close (a full disk shows at
  * flush or close) or rename: VARCL_E_RUNTIME "<path>: cannot write: <reason>", the temporary removed. o is zeroed
  * either way. */
 int vo_commit(vo_file *o);

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "image.h"
+#include "outfile.h"
 #include "team.h"
 
 #include <pthread.h>
@@ -51,7 +52,11 @@ static void *pngq_thread(void *arg)
         int i = s->next++;
         int failed = q->status != 0;
         pthread_mutex_unlock(&q->mu);
-        int st = failed ? VARCL_OK : vimg_write_png(s->paths[i], s->rgb + (size_t)i * img, q->width, q->height);
+        /* a job's own file names: whatever is at one (a FIFO put there) is replaced, never opened (outfile.h) */
+        vo_file out;
+        int st = failed ? VARCL_OK
+                        : vimg_png_stage(&out, s->paths[i], s->rgb + (size_t)i * img, q->width, q->height, 1);
+        if (!failed && !st) st = vo_commit(&out);
         pthread_mutex_lock(&q->mu);
         if (st && !q->status) {
             q->status = st;

@@ -266,16 +266,15 @@ static int check_distinct(const options *o)
     return 0;
 }
 
-/* Exit status 1 (run-time) for a failed write: the path was checked before generating (check_writable_dir), so
- * what fails now is the disk or the system. */
-static int write_tokens(const char *path, const varcl_images *im, const int *labels)
+/* The tokens JSON into *out, closed but not yet renamed (vo_commit). Exit status 1 (run-time) for a failed write: the
+ * path was checked before generating (check_writable_dir), so what fails now is the disk or the system. */
+static int stage_tokens(vo_file *out, const char *path, const varcl_images *im, const int *labels)
 {
-    vo_file out;
-    if (vo_open(&out, path)) {
+    if (vo_open(out, path)) {
         fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return 1;
     }
-    FILE *f = out.fp;
+    FILE *f = out->fp;
     fprintf(f, "{\"labels\":[");
     for (int i = 0; i < im->n; i++) fprintf(f, i ? ",%d" : "%d", labels[i]);
     fprintf(f, "],\"tokens\":[");
@@ -292,7 +291,7 @@ static int write_tokens(const char *path, const varcl_images *im, const int *lab
         fprintf(f, "]");
     }
     fprintf(f, "]}\n");
-    if (vo_commit(&out)) { /* a write error stays in the stream until the flush vo_commit checks */
+    if (vo_close(out)) { /* a write error stays in the stream until the flush vo_close checks */
         fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return 1;
     }
@@ -875,15 +874,25 @@ int main(int argc, char **argv)
         vcfg_free(s);
         return st == VARCL_E_INPUT ? 2 : 1;
     }
+    /* Every output is written and closed under its temporary name first, and renamed only once all of them are
+     * whole: a failed write (a full disk, /dev/full as --tokens-out) leaves none of the request's outputs behind. */
     size_t img_bytes = (size_t)im.size * im.size * 3;
-    if (o.out_dir) {
+    int n_files = (o.out_dir ? im.n : 1) + (o.tokens_out ? 1 : 0), staged = 0;
+    vo_file *files = calloc((size_t)n_files, sizeof *files);
+    if (!files) {
+        fprintf(stderr, "vgen: out of host memory\n");
+        st = 1;
+    }
+    if (!st && o.out_dir) {
         for (int i = 0; i < im.n && !st; i++) {
             char path[4200];
             snprintf(path, sizeof path, "%s/%05d_class%d.png", o.out_dir, i, rq.labels[i]);
-            if ((st = vimg_write_png(path, im.rgb + i * img_bytes, im.size, im.size)))
+            if ((st = vimg_png_stage(&files[staged], path, im.rgb + i * img_bytes, im.size, im.size, 0)))
                 fprintf(stderr, "vgen: %s\n", varcl_last_error());
+            else
+                staged++;
         }
-    } else {
+    } else if (!st) {
         const uint8_t **cells = malloc((size_t)im.n * sizeof *cells);
         int gw = 0, gh = 0;
         uint8_t *grid = NULL;
@@ -891,14 +900,21 @@ int main(int argc, char **argv)
             for (int i = 0; i < im.n; i++) cells[i] = im.rgb + i * img_bytes;
             grid = vimg_grid(cells, im.n, im.size, im.size, s->has_grid_columns ? s->grid_columns : 0, &gw, &gh);
         }
-        if (!grid || (st = vimg_write_png(o.out, grid, gw, gh))) {
+        if (!grid || (st = vimg_png_stage(&files[staged], o.out, grid, gw, gh, 0))) {
             fprintf(stderr, "vgen: %s\n", varcl_last_error());
             if (!st) st = 1;
+        } else {
+            staged++;
         }
         free(grid);
         free(cells);
     }
-    if (!st && o.tokens_out) st = write_tokens(o.tokens_out, &im, rq.labels);
+    if (!st && o.tokens_out && !(st = stage_tokens(&files[staged], o.tokens_out, &im, rq.labels))) staged++;
+    for (int i = 0; i < staged; i++) {
+        if (!st && (st = vo_commit(&files[i]))) fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        vo_abort(&files[i]); /* after a failure: the temporaries not yet renamed are removed */
+    }
+    free(files);
     if (!st && !o.quiet)
         fprintf(stderr, "vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o.out_dir ? o.out_dir : o.out, im.n,
                 im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0, part_times(&im).s);

@@ -219,6 +219,9 @@ t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
 # ---- outputs ----
 t "-o in a missing directory" 2 "/nonexistent-dir/x.png" -- "${TINY[@]}" -o /nonexistent-dir/x.png
 t "-o is an existing directory" 2 "$files/adir" -- "${TINY[@]}" -o "$files/adir"
+long=$(printf 'a%.0s' {1..300})
+t "-o with a 304-byte file name, refused before the run" 2 "the file name is 304 bytes" -- "${TINY[@]}" -o "$long.png"
+t "--tokens-out with a long name: -o not left behind" 2 "the file name is" -- "${TINY[@]}" -o y.png --tokens-out "$long.json"
 t "--tokens-out in a missing directory" 2 "@D@/missing/t.json" -- "${TINY[@]}" --tokens-out @D@/missing/t.json
 t "--out-dir missing" 2 "@D@/missing" -- "${TINY[@]}" --out-dir @D@/missing
 
@@ -366,7 +369,8 @@ if mknod "$work/full" c 1 7 2>/dev/null; then
         [ "$flag" = -o ] && other=()
         "$VGEN" -q --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 "${other[@]}" $flag "$work/full" 2>"$work/stderr"
         st=$?
-        if [ "$st" = 1 ] && [ -c "$work/full" ] && [ "$(wc -l <"$work/stderr")" = 1 ] &&
+        # the other output is not left behind either: outputs are renamed only once all of them are whole
+        if [ "$st" = 1 ] && [ -c "$work/full" ] && [ "$(wc -l <"$work/stderr")" = 1 ] && [ ! -e "$work/x.png" ] &&
             grep -q "full: cannot write.*No space left on device" "$work/stderr"; then
             passed=$((passed + 1))
         else

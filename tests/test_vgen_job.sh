@@ -116,6 +116,23 @@ echo "$out" | grep -q "2 images in damaged are not whole PNGs" && echo "$out" | 
     fail "the rerun did not redo exactly the 2 damaged images: $out"
 diff -r one damaged >/dev/null || fail "the damaged images, made again, differ from the first run's"
 
+# 3b2. a FIFO put in place of a job image (or of a cache file varcl writes) is replaced, never opened: opening a FIFO
+#      nobody reads would block the run forever (outfile.h vo_open_own)
+cp -r one fifo
+rm fifo/class0007_00002.png && mkfifo fifo/class0007_00002.png
+timeout 120 "$VGEN" "${JOB[@]}" --out-dir fifo || fail "the rerun over a FIFO in place of an image failed or hung"
+diff -r one fifo >/dev/null || fail "the image made in place of the FIFO differs"
+mkdir fifocache
+VARCL_CACHE_DIR=$PWD/fifocache "$VGEN" -q --depth 2 -o c1.png || fail "the run filling a fresh cache failed"
+bin=$(ls fifocache/*.bin 2>/dev/null | head -1)
+if [ -n "$bin" ]; then
+    rm "$bin" && mkfifo "$bin"
+    VARCL_CACHE_DIR=$PWD/fifocache timeout 120 "$VGEN" -q --depth 2 -o c2.png || fail "a FIFO in the cache hung or failed vgen"
+    [ -f "$bin" ] || fail "the FIFO in the cache was not replaced by the program binary"
+else
+    fail "no program binary in a fresh VARCL_CACHE_DIR"
+fi
+
 # 3c. a job longer than one request (vgen asks for 8 passes at a time): 20 images in passes of 1 are 3 requests;
 #     7 images deleted here and there (across request boundaries) are made again, byte-identical, the rest kept
 CHUNKED=(--per-class 10 --class 5,7 --depth 2 --batch 1 -q)
@@ -211,7 +228,7 @@ bad "goes with --per-class" --shard 0/2 -o x.png
 bad "writes into --out-dir" --per-class 2 -o x.png
 bad "listed twice" --per-class 2 --class 5,5 --out-dir b1
 bad "out of range" --per-class 2 --class 100000 --out-dir b1
-bad "cannot write nodir/x.npz" --per-class 2 --out-dir b1 --npz nodir/x.npz
+bad "nodir/x.npz: cannot write: folder nodir does not exist" --per-class 2 --out-dir b1 --npz nodir/x.npz
 bad "needs --npz" --pack one
 mkdir -p mdir/vgen-job.json
 bad "vgen-job.json: not a job manifest (it is a folder, not a file)" --per-class 2 --out-dir mdir
