@@ -486,14 +486,20 @@ int job_manifest_read(const char *dir, job_layout *j, int *image_size)
     json_error_t e;
     json_t *m = load_manifest(path, &e), *classes = NULL;
     const char *format = NULL;
-    int per_class = 0, size = 0, st;
+    json_int_t per_class = 0, size = 0; /* "I", not "i": jansson's "i" casts to int without a range check */
+    int st;
     if (!m) {
         st = varcl_fail(VARCL_E_INPUT, "%s: cannot read the job manifest: %s", path, e.text);
-    } else if (json_unpack(m, "{s:s, s:o, s:i, s:i}", "format", &format, "classes", &classes, "per_class", &per_class,
+    } else if (json_unpack(m, "{s:s, s:o, s:I, s:I}", "format", &format, "classes", &classes, "per_class", &per_class,
                            "image_size", &size) ||
                strcmp(format, JOB_FORMAT) || !json_is_array(classes) || json_array_size(classes) < 1 ||
-               json_array_size(classes) > INT_MAX || size < 1 || size > 65536) {
+               json_array_size(classes) > INT_MAX) {
         st = varcl_fail(VARCL_E_INPUT, "%s: not a vgen job manifest (format, classes, per_class, image_size)", path);
+    } else if (size < 1 || size > 65536) {
+        st = varcl_fail(VARCL_E_INPUT, "%s: image_size %lld is out of range (1..65536)", path, (long long)size);
+    } else if (per_class < 1 || per_class > INT_MAX) {
+        st = varcl_fail(VARCL_E_INPUT, "%s: per_class %lld is out of range (1..2147483647)", path,
+                        (long long)per_class);
     } else {
         int n = (int)json_array_size(classes), *c = malloc((size_t)n * sizeof *c), max = 0;
         st = c ? VARCL_OK : varcl_fail(VARCL_E_RUNTIME, "out of host memory");
@@ -508,10 +514,13 @@ int job_manifest_read(const char *dir, job_layout *j, int *image_size)
          * recovered from the "names" pattern */
         const char *names = json_string_value(json_object_get(m, "names"));
         int cd = 0, id = 0;
-        if (!st && (!names || sscanf(names, "class{class:0%d}_{index:0%d}.png", &cd, &id) != 2 || cd < 1 || id < 1 ||
-                    cd > 10 || id > 10))
+        char again[64] = "";
+        if (!st && names && sscanf(names, "class{class:0%d}_{index:0%d}.png", &cd, &id) == 2)
+            snprintf(again, sizeof again, "class{class:0%d}_{index:0%d}.png", cd, id);
+        /* written back and compared whole: sscanf alone would take any text after the last number ("...jpg") */
+        if (!st && (!names || strcmp(again, names) || cd < 1 || id < 1 || cd > 10 || id > 10))
             st = varcl_fail(VARCL_E_INPUT, "%s: \"names\" is not a vgen name pattern", path);
-        if (!st && !(st = job_layout_init(j, c, n, max + 1, per_class))) {
+        if (!st && !(st = job_layout_init(j, c, n, max + 1, (int)per_class))) {
             j->class_digits = cd;
             j->index_digits = id;
             *image_size = size;

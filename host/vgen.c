@@ -76,6 +76,7 @@ typedef struct {
     int quiet, stats, list, info;
     int per_class;                  /* 0: a plain request */
     const char *shard, *npz, *pack; /* job flags */
+    const char *setting_flag;       /* the first setting given as a flag (--cfg, --model, ...), NULL when none */
 } options;
 
 /* The flags with a value that are not settings. */
@@ -94,6 +95,7 @@ static int apply_flag(options *o, const char *flag, const char *val)
 {
     const vcfg_setting *st = vcfg_find_flag(flag);
     if (st) {
+        if (!o->setting_flag) o->setting_flag = st->flag;
         int r = vcfg_set(&o->s, st, val);
         if (r) fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
@@ -473,18 +475,42 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
     return 0;
 }
 
+/* --npz must not be one of the job folder's own files, its manifest or an image (a name the job uses): it would
+ * destroy the job it packs. Refused before any work (exit 2). A .npz elsewhere in the folder is fine. */
+static int check_npz_outside_job(const char *npz, const char *dir)
+{
+    const char *slash = strrchr(npz, '/'), *base = slash ? slash + 1 : npz;
+    char manifest[4200], same_name[4200];
+    snprintf(manifest, sizeof manifest, "%s/%s", dir, JOB_MANIFEST);
+    snprintf(same_name, sizeof same_name, "%s/%s", dir, base);
+    int c, tail = 0;
+    long long k;
+    int image_name = sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail];
+    if (vo_same_file(npz, manifest) || (image_name && vo_same_file(npz, same_name))) {
+        fprintf(stderr, "vgen: --npz %s is one of the job's own files in %s: writing it would destroy the job\n", npz,
+                dir);
+        return 2;
+    }
+    return 0;
+}
+
 static int pack_main(const options *o)
 {
     if (!o->npz) {
         fprintf(stderr, "vgen: --pack %s needs --npz F.npz (the file to write)\n", o->pack);
         return 2;
     }
-    if (o->per_class || o->shard || o->out || o->out_dir || o->tokens_out) {
-        fprintf(stderr, "vgen: --pack DIR --npz F.npz packs a finished job: it takes no generation flags\n");
+    /* every setting was the job's, recorded in its manifest: one given here would be ignored, so it is refused */
+    const char *other = o->per_class ? "--per-class" : o->shard ? "--shard" : o->out ? "-o" : o->out_dir ? "--out-dir"
+                        : o->tokens_out ? "--tokens-out" : o->config ? "--config" : o->info ? "--info"
+                        : o->stats ? "--stats" : o->setting_flag;
+    if (other) {
+        fprintf(stderr, "vgen: --pack DIR --npz F.npz packs a finished job: it takes no generation flags (%s)\n",
+                other);
         return 2;
     }
     int st = check_writable_dir(o->npz, 0);
-    if (st || (st = check_distinct(o))) return st;
+    if (st || (st = check_distinct(o)) || (st = check_npz_outside_job(o->npz, o->pack))) return st;
     job_layout j;
     int size;
     if ((st = job_manifest_read(o->pack, &j, &size))) return fail_lib(st);
@@ -600,7 +626,7 @@ static int job_main(const options *o)
         return 2;
     }
     if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0))) ||
-        (st = check_distinct(o)))
+        (st = check_distinct(o)) || (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))))
         return st;
     if (strlen(o->out_dir) > 4000) {
         fprintf(stderr, "vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
@@ -772,6 +798,16 @@ int main(int argc, char **argv)
     if (st) {
         vcfg_free(&o.s);
         return st;
+    }
+    /* --list-devices and --info print and stop: a flag that asks for images with them would be ignored */
+    const char *wants_images = o.out ? "-o" : o.out_dir ? "--out-dir" : o.tokens_out ? "--tokens-out"
+                               : o.per_class ? "--per-class" : o.pack ? "--pack" : o.npz ? "--npz"
+                               : o.shard ? "--shard" : NULL;
+    if ((o.list || o.info) && (wants_images || (o.list && (o.setting_flag || o.config || o.info)))) {
+        fprintf(stderr, "vgen: %s prints and stops: it takes no %s\n", o.list ? "--list-devices" : "--info",
+                wants_images ? wants_images : o.setting_flag ? o.setting_flag : o.config ? "--config" : "--info");
+        vcfg_free(&o.s);
+        return 2;
     }
     if (o.list) {
         vcfg_free(&o.s);

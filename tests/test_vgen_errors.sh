@@ -202,6 +202,9 @@ t "--weight-cache on" 2 "--weight-cache|on|auto|off" -- "${TINY[@]}" --weight-ca
 t "--weight-cache without a value" 2 "--weight-cache" -- "${TINY[@]}" --weight-cache
 ENVV=VARCL_LINEAR=clblast t "--weights bf16 through CLBlast" 2 "--weights bf16|CLBlast" -- "${TINY[@]}" --weights bf16
 t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
+# --list-devices and --info print and stop: a flag asking for images with them is refused, not ignored
+t "--list-devices with -o" 2 "--list-devices|-o" -- --list-devices -o x.png
+t "--info with --per-class" 2 "--info|--out-dir" -- "${TINY[@]}" --info --per-class 1 --out-dir @D@/d
 # a flag given twice is refused, not the last value taken (both values named)
 t "--class given twice" 2 "--class|given twice|'3'|'4'" -- "${TINY[@]}" --class 3 --class 4
 t "-o given twice, once as --x=y" 2 "-o|given twice" -- "${TINY[@]}" -o a.png -o b.png

@@ -230,6 +230,32 @@ bad "listed twice" --per-class 2 --class 5,5 --out-dir b1
 bad "out of range" --per-class 2 --class 100000 --out-dir b1
 bad "nodir/x.npz: cannot write: folder nodir does not exist" --per-class 2 --out-dir b1 --npz nodir/x.npz
 bad "needs --npz" --pack one
+# --npz naming one of the job's own files would destroy the job: refused, the file unchanged
+sum_m=$(cksum <one/vgen-job.json) sum_i=$(cksum <one/class0005_00001.png)
+bad "--npz one/vgen-job.json is one of the job's own files" --pack one --npz one/vgen-job.json
+bad "is one of the job's own files" --pack one --npz one/./class0005_00001.png
+bad "is one of the job's own files" --per-class 5 --class 5,7 --depth 2 --batch 2 --out-dir one --npz one/vgen-job.json
+[ "$(cksum <one/vgen-job.json)" = "$sum_m" ] && [ "$(cksum <one/class0005_00001.png)" = "$sum_i" ] ||
+    fail "a refused --npz changed the job's files"
+# --pack takes no generation setting (the manifest holds the job's): one would be silently ignored
+bad "takes no generation flags (--cfg)" --pack one --npz x.npz --cfg 3
+bad "takes no generation flags (--model)" --pack one --npz x.npz --model a --vae b
+# an edited manifest: numbers past int, a names pattern with other text, read exactly or refused naming the field
+for edit in 'per_class=4294967297|per_class 4294967297 is out of range' 'image_size=4294967552|image_size 4294967552' \
+    'per_class=-1|per_class -1 is out of range' 'names="class{class:04}_{index:05}.jpg"|"names" is not a vgen name'; do
+    rm -rf edited && cp -r one edited
+    python3 - edited/vgen-job.json "${edit%%|*}" <<'EOF2'
+import json, sys
+path, kv = sys.argv[1], sys.argv[2]
+k, v = kv.split('=', 1)
+m = json.load(open(path))
+m[k] = json.loads(v)
+json.dump(m, open(path, 'w'))
+EOF2
+    bad "${edit#*|}" --pack edited --npz edited.npz
+    [ ! -e edited.npz ] || fail "a refused pack of an edited manifest wrote edited.npz"
+done
+rm -rf edited
 mkdir -p mdir/vgen-job.json
 bad "vgen-job.json: not a job manifest (it is a folder, not a file)" --per-class 2 --out-dir mdir
 bad "vgen-job.json: cannot read the job manifest: it is a folder, not a file" --pack mdir --npz m.npz
