@@ -206,6 +206,11 @@ static int validate(const varcl *v, const varcl_request *rq)
     if (!(rq->top_p >= 0 && rq->top_p <= 1)) return varcl_fail(VARCL_E_INPUT, "top-p must be in [0, 1] (0 = off)");
     if (rq->batch < 0) return varcl_fail(VARCL_E_INPUT, "batch must be >= 1");
     if (rq->page_tokens < 1) return varcl_fail(VARCL_E_INPUT, "page tokens must be >= 1");
+    /* a page holds one image's keys and values of one layer: beyond the image's tokens it is only memory (a page of
+     * 2^20 tokens took 17 GB for a 680-token model) */
+    if (rq->page_tokens > h->tokens)
+        return varcl_fail(VARCL_E_INPUT, "page tokens %d: more than the model's %d tokens per image", rq->page_tokens,
+                          h->tokens);
     if (rq->depth < 0 || rq->depth > h->depth)
         return varcl_fail(VARCL_E_INPUT, "depth %d out of range: the model has %d layers", rq->depth, h->depth);
     return 0;

@@ -294,7 +294,7 @@ static int build(vr_runtime *rt, cl_program prog, const char *opts)
         clGetProgramBuildInfo(prog, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
         log[n] = 0;
     }
-    varcl_fail(VARCL_E_RUNTIME, "clBuildProgram failed: %s (%d); build log:\n%.900s", vr_error_name(err), err,
+    varcl_fail(VARCL_E_RUNTIME, "clBuildProgram failed: %s (%d); build log: %.900s", vr_error_name(err), err,
                log ? log : "(none)");
     free(log);
     return VARCL_E_RUNTIME;

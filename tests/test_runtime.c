@@ -105,6 +105,14 @@ int main(void)
     }
     rmdir(kdir);
 
+    /* a message is one line whatever it quotes (control characters as C escapes), and a message may quote the last
+     * one (varcl_last_error() as an argument) */
+    varcl_fail(VARCL_E_INPUT, "a\nb\r\tc\x1b%s", "d");
+    CHECK(!strcmp(varcl_last_error(), "a\\nb\\r\tc\\x1bd"), "escaped: '%s'", varcl_last_error());
+    varcl_fail(VARCL_E_INPUT, "outer: %s", varcl_last_error());
+    CHECK(!strcmp(varcl_last_error(), "outer: a\\nb\\r\tc\\x1bd"), "quoting the last message: '%s'",
+          varcl_last_error());
+
     /* error names and memory accounting */
     CHECK(strcmp(vr_error_name(-5), "CL_OUT_OF_RESOURCES") == 0, "CL error names");
     CHECK(strcmp(vr_error_name(-2045), "CLBlastNoHalfPrecision") == 0, "CLBlast error names");

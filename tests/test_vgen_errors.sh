@@ -183,6 +183,7 @@ t "--layers 0,0" 2 "layer 0" -- "${TINY[@]}" --layers 0,0
 t "--layers 9" 2 "layer 9" -- "${TINY[@]}" --layers 9
 t "--depth with --layers" 2 "--depth|--layers" -- "${TINY[@]}" --depth 2 --layers 0,3
 t "--full-scales 11" 2 "full scales 11" -- "${TINY[@]}" --full-scales 11
+t "--page-tokens past the model's tokens" 2 "page tokens 1048576|tokens per image" -- "${TINY[@]}" --page-tokens 1048576
 
 # ---- flag values ----
 t "negative --cfg" 2 "--cfg|-1" -- "${TINY[@]}" --cfg -1
@@ -220,6 +221,7 @@ t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
 t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
 
 # ---- outputs ----
+t "-o with a newline in the path: one line" 2 'no\nsuch' -- "${TINY[@]}" -o "$(printf 'no\nsuch/x.png')"
 t "-o in a missing directory" 2 "/nonexistent-dir/x.png" -- "${TINY[@]}" -o /nonexistent-dir/x.png
 t "-o is an existing directory" 2 "$files/adir" -- "${TINY[@]}" -o "$files/adir"
 long=$(printf 'a%.0s' {1..300})
