@@ -599,6 +599,8 @@ def in_place(path):
 
 def write_safetensors(out, ck, sd, want):
     header, off = {"__metadata__": {"format": "pt"}}, 0
+    if "__metadata__" in sd:  # the format reserves the name: the tensor would be lost and the file invalid
+        raise BadInput("a tensor is named __metadata__, which the safetensors format reserves for its metadata")
     for name, t in sd.items():
         dt = out_dtype(t.storage.st_dtype, want)
         n = t.numel * np.dtype(ST_NUMPY[dt]).itemsize
@@ -606,7 +608,10 @@ def write_safetensors(out, ck, sd, want):
         off += n
     text = json.dumps(header, separators=(",", ":")).encode("ascii")
     text += b" " * (-len(text) % 8)
-    tmp = out if in_place(out) else "%s.tmp%d" % (out, os.getpid())
+    # the temporary beside the output, hidden and with the name cut at 64 bytes (as host/outfile.c): a name of the
+    # folder's full length stays writable
+    head, base = os.path.split(out)
+    tmp = out if in_place(out) else os.path.join(head, ".%s.%d.tmp" % (base[:64], os.getpid()))
     try:
         f = open(tmp, "wb")
     except OSError as e:
@@ -687,6 +692,8 @@ def parse_args(argv):
 
 def run(argv):
     src, out, opts = parse_args(argv)
+    if not out:
+        raise BadInput("the output path is empty")
     if np is None:
         raise BadInput("numpy is missing for %s (Debian: apt-get install python3-numpy)" % sys.executable)
     if os.path.isdir(out):
@@ -696,6 +703,12 @@ def run(argv):
     out_dir = os.path.dirname(os.path.abspath(out))
     if not in_place(out) and (not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK)):
         raise BadInput("%s: cannot write there (no such folder or no permission)" % out)
+    try:
+        name_max = os.pathconf(out_dir, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    if not in_place(out) and len(os.fsencode(os.path.basename(out))) > name_max:
+        raise BadInput("%s...: cannot write: the file name is over the %d bytes of %s" % (out[:80], name_max, out_dir))
     if os.path.exists(src) and not os.path.isfile(src):  # before open(): opening a FIFO would wait for a writer
         raise BadInput("%s: not a regular file" % src)
     try:

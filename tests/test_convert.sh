@@ -267,6 +267,23 @@ refused "missing input file" "$work/bad/nope.pth" out.safetensors
 refused "input is a directory" "$work/bad" out.safetensors
 refused "output folder missing" "$PTH/mixed.pth" "$work/no/such/dir/out.safetensors"
 refused "--dtype given twice" "$PTH/mixed.pth" out.safetensors --dtype f16 --dtype=f32
+refused "empty output path" "$PTH/mixed.pth" ""
+refused "output name over 255 bytes" "$PTH/mixed.pth" "$(printf 'a%.0s' {1..300}).safetensors"
+# a name of 250 bytes is legal: the temporary's name is cut short, as the C tools' (host/outfile.c)
+long250=$work/$(printf 'b%.0s' {1..238}).safetensors
+if "$PY" "$CONVERT" -q "$PTH/mixed.pth" "$long250" 2>"$work/err.txt" && [ -f "$long250" ]; then
+    result "output name of 250 bytes" 0 ""
+else
+    result "output name of 250 bytes" 1 "$(head -c 300 "$work/err.txt")"
+fi
+rm -f "$long250"
+# a tensor named __metadata__, which the format reserves (made with torch where it is installed)
+if "$PY" -c 'import torch, sys; torch.save({"__metadata__": torch.zeros(1), "w": torch.ones(2)}, sys.argv[1])' \
+    "$work/bad/meta.pth" 2>/dev/null; then
+    refused "a tensor named __metadata__" "$work/bad/meta.pth" out.safetensors
+else
+    echo "skipped: a tensor named __metadata__ (no torch for $PY)"
+fi
 refused "no arguments"
 refused "unknown --dtype" "$PTH/mixed.pth" out.safetensors --dtype f8
 refused "unknown option" "$PTH/mixed.pth" out.safetensors --fast
