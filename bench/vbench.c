@@ -540,7 +540,10 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
      * recorded with its error while the others still run, on machines whose devices never fail */
     const char *fault = getenv("VBENCH_FAIL_DEVICE");
     varcl *v = NULL;
-    if (fault && atoi(fault) == dev->index && *fault)
+    int fault_index = -1;
+    if (fault && *fault && vcfg_parse_int(fault, 0, INT_MAX, &fault_index)) /* digits only, as every number */
+        fprintf(stderr, "vbench: VBENCH_FAIL_DEVICE=%s is not a device index: ignored\n", fault);
+    if (fault_index == dev->index)
         varcl_fail(VARCL_E_RUNTIME, "device %d failed on purpose (VBENCH_FAIL_DEVICE)", dev->index);
     else
         v = varcl_open(&op);

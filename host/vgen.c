@@ -621,6 +621,10 @@ static int job_main(const options *o)
     int st;
     if (o->shard && (st = job_shard_parse(o->shard, &shard))) return fail_lib(st);
     /* the folder: made if missing (shards started together all try; one wins), then it must be writable */
+    if (!*o->out_dir) {
+        fprintf(stderr, "vgen: --out-dir: empty path\n");
+        return 2;
+    }
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
         return 2;

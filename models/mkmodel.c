@@ -8,6 +8,7 @@
 #include "config.h"
 #include "demo.h"
 #include "error.h"
+#include "model.h"
 #include "outfile.h"
 #include "safetensors.h"
 
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
             else if (!strcmp(val, "f16")) dtype = VT_F16;
             else if (!strcmp(val, "bf16")) dtype = VT_BF16;
             else return bad("--dtype: expected f32, f16 or bf16, got '%s'%s", val, "");
-        } else if (!strcmp(flag, "--depth")) target = &depth, hi = 1024;
+        } else if (!strcmp(flag, "--depth")) target = &depth, hi = VAR_MAX_DEPTH; /* what the loader takes */
         else if (!strcmp(flag, "--width")) target = &width, hi = 65536;
         else if (!strcmp(flag, "--heads")) target = &heads, hi = 1024;
         else if (!strcmp(flag, "--vocab")) target = &vocab, lo = 2;
@@ -198,8 +199,10 @@ int main(int argc, char **argv)
         } else {
             return bad("unknown option '%s'%s (see mkmodel --help)", flag, "");
         }
-        if (target && parse_int(val, lo, hi, target))
-            return bad("%s: expected an integer in range, got '%s'", flag, val);
+        if (target && parse_int(val, lo, hi, target)) {
+            fprintf(stderr, "mkmodel: %s: expected a whole number from %ld to %ld, got '%s'\n", flag, lo, hi, val);
+            return 2;
+        }
     }
     if (!preset_name) return bad("--preset is required (d16, d20, d24, d30, d36, demo or tiny)%s%s", "", "");
     if (!var_out && !vae_out) return bad("nothing to write: give --var and/or --vae%s%s", "", "");

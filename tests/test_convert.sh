@@ -355,6 +355,8 @@ grep -q "unknown option '--bogus'" err.txt || result "mkmodel unknown option las
 mk_refused "mkmodel flag without its value" --preset tiny --var
 grep -q "^mkmodel: --var needs a value" err.txt || result "mkmodel --var without a value: said so" 1 "$(cat err.txt)"
 mk_refused "mkmodel --var and --vae one file" --preset tiny --var refused.safetensors --vae ./refused.safetensors
+mk_refused "mkmodel --depth past the loader's 128" --preset tiny --depth 129 --var refused.safetensors
+grep -q "from 1 to 128, got '129'" err.txt || result "mkmodel --depth 129: range named" 1 "$(cat err.txt)"
 mk_refused "mkmodel --seed given twice" --preset tiny --seed 1 --var refused.safetensors --seed=2
 grep -q "^mkmodel: --seed is given twice ('1', then '2')" err.txt || result "mkmodel --seed twice: said so" 1 "$(cat err.txt)"
 mk_refused "mkmodel --seed ' -5' (digits only, not 2^64 - 5)" --preset tiny --seed " -5" --var refused.safetensors

@@ -230,6 +230,7 @@ bad "listed twice" --per-class 2 --class 5,5 --out-dir b1
 bad "out of range" --per-class 2 --class 100000 --out-dir b1
 bad "nodir/x.npz: cannot write: folder nodir does not exist" --per-class 2 --out-dir b1 --npz nodir/x.npz
 bad "needs --npz" --pack one
+bad "--out-dir: empty path" --per-class 2 --out-dir ""
 # --npz naming one of the job's own files would destroy the job: refused, the file unchanged
 sum_m=$(cksum <one/vgen-job.json) sum_i=$(cksum <one/class0005_00001.png)
 bad "--npz one/vgen-job.json is one of the job's own files" --pack one --npz one/vgen-job.json
