@@ -131,7 +131,11 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){.full_scales = 6, .decode = 1, .warmup = 1, .reps = 3, .tune_reps = 3, .tune_shapes = 6};
     o->batches[0] = 1;
     o->n_batches = 1;
-    int seen[64], n_seen = 0; /* argv positions of the flags with a value */
+    struct {
+        char flag[64];
+        const char *val;
+    } seen[64]; /* the flags with a value given so far */
+    int n_seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -152,17 +156,28 @@ static int parse_args(int argc, char **argv, options *o)
             o->tune = 1;
             continue;
         }
-        if (i + 1 >= argc) return bad("%s needs a value (see --help)", a);
+        /* "--flag value" or "--flag=value", as vgen takes them */
+        char flag[64];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL, *v;
+        if (eq) {
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a < 63 ? eq - a : 63), a);
+            a = flag;
+            v = eq + 1;
+        } else {
+            if (i + 1 >= argc) return bad("%s needs a value (see --help)", a);
+            v = argv[++i];
+        }
         /* a flag given twice is refused, not the last value taken silently (--compare alone collects files); the
          * flags seen are distinct until a repeat is found, so there are fewer than 64 */
         for (int k = 0; k < n_seen; k++)
-            if (!strcmp(argv[seen[k]], a)) {
-                fprintf(stderr, "vbench: %s is given twice ('%s', then '%s'): give it once\n", a, argv[seen[k] + 1],
-                        argv[i + 1]);
+            if (!strcmp(seen[k].flag, a)) {
+                fprintf(stderr, "vbench: %s is given twice ('%s', then '%s'): give it once\n", a, seen[k].val, v);
                 return 2;
             }
-        if (n_seen < 64) seen[n_seen++] = i;
-        const char *v = argv[++i];
+        if (n_seen < 64) {
+            snprintf(seen[n_seen].flag, sizeof seen[n_seen].flag, "%s", a);
+            seen[n_seen++].val = v;
+        }
         int st = 0;
         o->tune_flags |= !strncmp(a, "--tune-", 7);
         if (!strcmp(a, "--depth")) st = parse_list(a, v, 1, o->depths, &o->n_depths);
@@ -188,7 +203,10 @@ static int parse_args(int argc, char **argv, options *o)
             o->decode = !strcmp(v, "on");
         } else if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--vae")) o->vae = v;
-        else if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--device")) {
+            if (!*v) st = bad("--device: empty (an index, a name, or all)%s", "");
+            o->device = v;
+        }
         else if (!strcmp(a, "--weights")) {
             static const char *const names[] = {"keep", "f32", "f16", "bf16"}; /* VARCL_WEIGHTS_* order */
             o->weights = -1;

@@ -161,6 +161,11 @@ int job_scan_done(const char *dir, const job_layout *j, int64_t first, int64_t e
         if (g < first || g >= end || strcmp(name, e->d_name)) continue; /* another slice's, or not our spelling */
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (!vimg_png_complete(path)) {
+            struct stat sb; /* a folder cannot be replaced by the image: refused now, not after the work */
+            if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                st = varcl_fail(VARCL_E_INPUT, "%s: a folder where the job's image belongs: move it away", path);
+                break;
+            }
             (*damaged)++;
             continue;
         }

@@ -40,7 +40,7 @@ int job_image_class(const job_layout *j, int64_t g);
  * Returns how many were removed. */
 int job_remove_stale(const char *dir, const job_layout *j, int64_t first, int64_t end);
 
-/* The images of [first, end) already made in dir: *done gets their g, sorted (malloc'd, NULL when none), *n_done
+/* The images of [first, end) already made in dir (a folder at an image's name: VARCL_E_INPUT naming it): *done gets their g, sorted (malloc'd, NULL when none), *n_done
  * how many; *damaged counts those whose file is there but not a whole PNG (cut short or emptied: to be made again,
  * so not in *done). One pass over the folder's entries: the cost follows the files there, not the job's size, so
  * a job of millions of images starts at once. VARCL_E_INPUT naming the folder when it cannot be read;

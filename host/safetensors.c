@@ -204,7 +204,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
      * values we do not read (__metadata__, unknown members) cost no buffer of ours. */
     const char *h = (const char *)b + 8;
     size_t p = 0, n_h = (size_t)hlen;
-    skip_ws(h, n_h, &p);
+    /* the header starts with '{' itself, as the format's own library requires (padding goes at the end) */
     if (p >= n_h || h[p] != '{') {
         varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: expected '{'", path, p + 8);
         goto fail;

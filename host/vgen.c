@@ -100,6 +100,8 @@ static int apply_flag(options *o, const char *flag, const char *val)
         if (r) fprintf(stderr, "vgen: %s\n", varcl_last_error());
         return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
     }
+    if (!*val && strcmp(flag, "--per-class") && strcmp(flag, "--shard"))
+        return fail_usage("%s: empty path%s", flag, ""); /* every other flag of this list names a file or folder */
     if (!strcmp(flag, "-o")) o->out = val;
     else if (!strcmp(flag, "--out-dir")) o->out_dir = val;
     else if (!strcmp(flag, "--tokens-out")) o->tokens_out = val;
@@ -417,15 +419,14 @@ static int check_npz_room(const char *npz, const job_layout *j, int size)
 static int pack_job(const char *dir, const job_layout *j, int size, const char *npz, int quiet)
 {
     char path[4400], name[64];
-    int64_t missing = 0, first_missing = -1;
-    struct stat sb;
-    for (int64_t g = 0; g < j->total; g++) {
-        job_image_name(j, g, name, sizeof name);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            if (!missing++) first_missing = g;
-        }
-    }
+    /* the images there, from one pass over the folder (a job of millions of images is not probed name by name);
+     * one that is not a whole PNG counts as missing */
+    int64_t *done = NULL, n_done = 0, damaged = 0, first_missing = 0;
+    int st = job_scan_done(dir, j, 0, j->total, &done, &n_done, &damaged);
+    if (st) return fail_lib(st);
+    while (first_missing < n_done && done[first_missing] == first_missing) first_missing++;
+    free(done);
+    int64_t missing = j->total - n_done;
     if (missing) {
         job_image_name(j, first_missing, name, sizeof name);
         fprintf(stderr,
@@ -434,8 +435,7 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
                 dir, (long long)missing, (long long)j->total, name);
         return 2;
     }
-    int st = check_npz_room(npz, j, size);
-    if (st) return st;
+    if ((st = check_npz_room(npz, j, size))) return st;
     double t0 = now_s();
     vz_writer *w = NULL;
     int64_t shape[4] = {j->total, size, size, 3};

@@ -274,6 +274,8 @@ static void test_bad_files(void)
                         NULL, 12),
                "bytes 0..3", "before 'w'");
     expect_bad("data but no tensor", write_st("t4.safetensors", "{}", 0, NULL, 3), "3 bytes after", NULL);
+    expect_bad("header starting with a space", write_st("t5.safetensors", " {" T_F32_2x2 "}", 0, NULL, 16), "'{'",
+               NULL);
     /* __metadata__ is an object of strings */
     expect_bad("__metadata__ a list",
                write_st("m1.safetensors", "{\"__metadata__\":[\"pt\"]," T_F32_2x2 "}", 0, NULL, 16),

@@ -249,6 +249,8 @@ expect2 "--depth listing a value twice" "$vbench" "${tiny[@]}" --depth 2,2
 expect2 "--batch listing a value twice" "$vbench" "${tiny[@]}" --depth 2 --batch 1,4,1
 expect2 "--depth given twice" "$vbench" "${tiny[@]}" --depth 2 --reps 1 --depth 4
 grep -q "given twice ('2', then '4')" "$tmp/e.err" || bad "--depth given twice: both values not named: $(cat "$tmp/e.err")"
+expect2 "--decode given twice, once as --flag=value" "$vbench" "${tiny[@]}" --depth 2 --decode on --decode=off
+expect2 "--device empty" "$vbench" "${tiny[@]}" --depth 2 --device ""
 echo '{"results": [' > "$tmp/broken.json"
 expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"

@@ -325,7 +325,7 @@ else
     failed=$((failed + 1))
 fi
 
-t "--tokens-out ''" 2 "cannot write: empty path" -- --model "$TINY_VAR" --vae "$TINY_VAE" --tokens-out ""
+t "--tokens-out ''" 2 "--tokens-out: empty path" -- --model "$TINY_VAR" --vae "$TINY_VAE" --tokens-out ""
 t "--kv-pool-mb too small" 2 "KV pool|--kv-pool-mb" -- --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 --kv-pool-mb 1
 t "-o with --out-dir" 2 "-o @D@/x.png and --out-dir @D@/d|not both" -- --class 1,2 --out-dir "@D@/d" -o "@D@/x.png"
 "$VGEN" --help >/dev/full 2>"$work/stderr"

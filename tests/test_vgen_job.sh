@@ -257,6 +257,24 @@ EOF2
     [ ! -e edited.npz ] || fail "a refused pack of an edited manifest wrote edited.npz"
 done
 rm -rf edited
+# a pack of a job of 400 million images per class, none made under its names: refused at once (one pass over the folder; bad's timeout fails
+# a name-by-name probe, which took days), naming the first missing image
+rm -rf huge && cp -r one huge
+python3 - huge/vgen-job.json <<'EOF2'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["per_class"] = 400000000
+m["names"] = "class{class:04}_{index:09}.png"
+json.dump(m, open(sys.argv[1], 'w'))
+EOF2
+bad "800000000 of its 800000000 images are missing (the first: class0005_000000000.png)" --pack huge --npz huge.npz
+rm -rf huge
+# a folder where a job image belongs is refused before any work, naming it
+rm -rf dirimg && cp -r one dirimg && rm dirimg/class0007_00003.png dirimg/class0005_00001.png && mkdir dirimg/class0007_00003.png
+bad "dirimg/class0007_00003.png: a folder where the job's image belongs" "${JOB[@]}" --out-dir dirimg
+[ ! -e dirimg/class0005_00001.png ] || fail "a refused job with a folder at an image's name made images first"
+rm -rf dirimg
+bad "--pack: empty path" --pack "" --npz x.npz
 mkdir -p mdir/vgen-job.json
 bad "vgen-job.json: not a job manifest (it is a folder, not a file)" --per-class 2 --out-dir mdir
 bad "vgen-job.json: cannot read the job manifest: it is a folder, not a file" --pack mdir --npz m.npz
