@@ -131,11 +131,7 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){.full_scales = 6, .decode = 1, .warmup = 1, .reps = 3, .tune_reps = 3, .tune_shapes = 6};
     o->batches[0] = 1;
     o->n_batches = 1;
-    struct {
-        char flag[64];
-        const char *val;
-    } seen[64]; /* the flags with a value given so far */
-    int n_seen = 0;
+    vcfg_once_set seen = {0}; /* the flags with a value given so far */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -167,16 +163,9 @@ static int parse_args(int argc, char **argv, options *o)
             if (i + 1 >= argc) return bad("%s needs a value (see --help)", a);
             v = argv[++i];
         }
-        /* a flag given twice is refused, not the last value taken silently (--compare alone collects files); the
-         * flags seen are distinct until a repeat is found, so there are fewer than 64 */
-        for (int k = 0; k < n_seen; k++)
-            if (!strcmp(seen[k].flag, a)) {
-                fprintf(stderr, "vbench: %s is given twice ('%s', then '%s'): give it once\n", a, seen[k].val, v);
-                return 2;
-            }
-        if (n_seen < 64) {
-            snprintf(seen[n_seen].flag, sizeof seen[n_seen].flag, "%s", a);
-            seen[n_seen++].val = v;
+        if (vcfg_once(&seen, a, v)) { /* --compare alone collects files */
+            fprintf(stderr, "vbench: %s\n", varcl_last_error());
+            return 2;
         }
         int st = 0;
         o->tune_flags |= !strncmp(a, "--tune-", 7);

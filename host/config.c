@@ -138,6 +138,19 @@ int vcfg_parse_int_list(const char *s, int min, int max, int **out, int *n)
     return 0;
 }
 
+int vcfg_once(vcfg_once_set *s, const char *flag, const char *val)
+{
+    for (int k = 0; k < s->n; k++)
+        if (!strcmp(s->given[k].flag, flag))
+            return varcl_fail(VARCL_E_INPUT, "%s is given twice ('%s', then '%s'): give it once", flag,
+                              s->given[k].val, val);
+    if (s->n < (int)(sizeof s->given / sizeof *s->given)) {
+        snprintf(s->given[s->n].flag, sizeof s->given[s->n].flag, "%s", flag);
+        s->given[s->n++].val = val;
+    }
+    return VARCL_OK;
+}
+
 /* ---- the settings table ---- */
 
 #define AT(field) offsetof(vcfg_settings, field)

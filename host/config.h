@@ -82,4 +82,17 @@ int vcfg_parse_u64(const char *s, uint64_t *out);           /* digits only: "-1"
 int vcfg_parse_double(const char *s, double *out);          /* finite only; [-]digits[.digits][e[+-]digits] */
 int vcfg_parse_int_list(const char *s, int min, int max, int **out, int *n);  /* "1,2, 3": malloc'd; empty list is an error */
 
+/* The flags with a value a command line gave so far, so that one given twice is refused (vgen, vbench, mkmodel):
+ * "--class 3 ... --class 4" is more likely a mistake than an override. Zero-initialise; no cleanup. */
+typedef struct {
+    int n;
+    struct {
+        char flag[64];
+        const char *val;
+    } given[64]; /* the flags recorded are distinct, and no tool has 64 */
+} vcfg_once_set;
+/* Records flag=val: VARCL_OK, or VARCL_E_INPUT "FLAG is given twice ('A', then 'B'): give it once" when it was
+ * recorded before. */
+int vcfg_once(vcfg_once_set *s, const char *flag, const char *val);
+
 #endif

@@ -116,26 +116,7 @@ static int apply_flag(options *o, const char *flag, const char *val)
     return 0; /* --config is handled before the other flags */
 }
 
-/* A flag with a value given twice is refused, not the last one taken silently: "--class 3 ... --class 4" is more
- * likely a mistake than an override (the settings file is what flags override). */
-typedef struct {
-    char flag[64];
-    const char *val;
-} given_flag;
-
-static int given_twice(given_flag *seen, int *n_seen, const char *flag, const char *val)
-{
-    for (int k = 0; k < *n_seen; k++)
-        if (!strcmp(seen[k].flag, flag)) {
-            fprintf(stderr, "vgen: %s is given twice ('%s', then '%s'): give it once\n", flag, seen[k].val, val);
-            return 2;
-        }
-    snprintf(seen[*n_seen].flag, sizeof seen[*n_seen].flag, "%s", flag);
-    seen[(*n_seen)++].val = val;
-    return 0;
-}
-
-static int parse_args_seen(int argc, char **argv, options *o, given_flag *seen, int *n_seen)
+static int parse_args_seen(int argc, char **argv, options *o, vcfg_once_set *seen)
 {
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 1; i < argc; i++) {
@@ -172,7 +153,7 @@ static int parse_args_seen(int argc, char **argv, options *o, given_flag *seen, 
                 if (!strcmp(flag, "--config")) o->config = val;
                 continue;
             }
-            int st = given_twice(seen, n_seen, flag, val);
+            int st = vcfg_once(seen, flag, val) ? fail_usage("%s%s", varcl_last_error(), "") : 0;
             if (!st) st = apply_flag(o, flag, val);
             if (st) return st;
         }
@@ -187,18 +168,11 @@ static int parse_args_seen(int argc, char **argv, options *o, given_flag *seen, 
     return 0;
 }
 
-/* Two passes over argv: find --config first (flags override the file), then apply every flag. */
+/* Two passes over argv: find --config first (flags override the file), then apply every flag (each at most once). */
 static int parse_args(int argc, char **argv, options *o)
 {
-    given_flag *seen = malloc((size_t)argc * sizeof *seen);
-    int n_seen = 0, st = 0;
-    if (!seen) {
-        fprintf(stderr, "vgen: out of host memory\n");
-        return 1;
-    }
-    st = parse_args_seen(argc, argv, o, seen, &n_seen);
-    free(seen);
-    return st;
+    vcfg_once_set seen = {0};
+    return parse_args_seen(argc, argv, o, &seen);
 }
 
 static int list_devices(void)

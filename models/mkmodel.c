@@ -113,11 +113,7 @@ int main(int argc, char **argv)
     int depth = -1, width = -1, heads = -1, vocab = -1, classes = -1, tokens = -1, shared = -1, vae_ch = -1;
     int mult[8], n_mult = 0;
     vo_remove_temps_on_signal(); /* a model of gigabytes takes a while: Ctrl-C leaves no temporaries */
-    struct {
-        char flag[64];
-        const char *val;
-    } seen[32];
-    int n_seen = 0;
+    vcfg_once_set seen = {0}; /* a flag given twice is refused, not the last value taken silently */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char flag[64];
@@ -151,16 +147,9 @@ int main(int argc, char **argv)
             }
             val = argv[++i];
         }
-        /* a flag given twice is refused, not the last value taken silently; the flags seen are distinct until a
-         * repeat is found, so there are fewer than 32 */
-        for (int k = 0; k < n_seen; k++)
-            if (!strcmp(seen[k].flag, flag)) {
-                fprintf(stderr, "mkmodel: %s is given twice ('%s', then '%s'): give it once\n", flag, seen[k].val, val);
-                return 2;
-            }
-        if (n_seen < 32) {
-            snprintf(seen[n_seen].flag, sizeof seen[n_seen].flag, "%s", flag);
-            seen[n_seen++].val = val;
+        if (vcfg_once(&seen, flag, val)) {
+            fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+            return 2;
         }
         int *target = NULL;
         long lo = 1, hi = 1 << 20;
