@@ -85,33 +85,6 @@ void job_image_name(const job_layout *j, int64_t g, char *out, int cap)
              (long long)(g % j->per_class));
 }
 
-int job_remove_stale(const char *dir, const job_layout *j, int64_t first, int64_t end)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        /* vimg_write_png's temporaries: ".<image name>.<pid>.<n>.tmp" */
-        int c, tail = 0;
-        long long k, pid;
-        unsigned n;
-        if (sscanf(e->d_name, ".class%d_%lld.png.%lld.%u.tmp%n", &c, &k, &pid, &n, &tail) != 4 ||
-            e->d_name[tail] || k < 0 || k >= j->per_class)
-            continue;
-        for (int pos = 0; pos < j->n_classes; pos++) {
-            int64_t g = (int64_t)pos * j->per_class + k;
-            char name[64], want[300];
-            if (j->classes[pos] != c || g < first || g >= end) continue;
-            job_image_name(j, g, name, sizeof name);
-            snprintf(want, sizeof want, ".%s.%lld.%u.tmp", name, pid, n);
-            if (!strcmp(want, e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
-        }
-    }
-    closedir(d);
-    return removed;
-}
-
 typedef struct {
     int cls, pos;
 } class_pos;
@@ -122,10 +95,65 @@ static int class_pos_cmp(const void *a, const void *b)
     return (x->cls > y->cls) - (x->cls < y->cls);
 }
 
+/* The job's classes sorted with their positions, for image_of_name (malloc'd; NULL when memory runs out). */
+static class_pos *class_table(const job_layout *j)
+{
+    class_pos *cp = malloc((size_t)j->n_classes * sizeof *cp);
+    if (!cp) return NULL;
+    for (int i = 0; i < j->n_classes; i++) cp[i] = (class_pos){j->classes[i], i};
+    qsort(cp, (size_t)j->n_classes, sizeof *cp, class_pos_cmp);
+    return cp;
+}
+
+/* The image g that file name `name` holds (exactly as job_image_name spells it), or -1 when it is not one of the
+ * job's images. cp: class_table(j). */
+static int64_t image_of_name(const job_layout *j, const class_pos *cp, const char *name)
+{
+    int c, tail = 0;
+    long long k;
+    if (sscanf(name, "class%d_%lld.png%n", &c, &k, &tail) != 2 || name[tail] || k < 0 || k >= j->per_class) return -1;
+    class_pos key = {c, 0}, *hit = bsearch(&key, cp, (size_t)j->n_classes, sizeof *cp, class_pos_cmp);
+    if (!hit) return -1;
+    int64_t g = (int64_t)hit->pos * j->per_class + k;
+    char spelled[64];
+    job_image_name(j, g, spelled, sizeof spelled);
+    return strcmp(spelled, name) ? -1 : g; /* "class5_0.png" or "class+0005_..." are not the job's */
+}
+
 static int g_cmp(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+int job_remove_stale(const char *dir, const job_layout *j, int64_t first, int64_t end)
+{
+    class_pos *cp = class_table(j);
+    DIR *d = cp ? opendir(dir) : NULL;
+    if (!d) {
+        free(cp);
+        return 0;
+    }
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* vimg_write_png's temporaries: ".<image name>.<pid>.<n>.tmp" */
+        int name_end = 0, tail = 0;
+        long long pid;
+        unsigned n;
+        if (sscanf(e->d_name, ".%*[^.].png%n.%lld.%u.tmp%n", &name_end, &pid, &n, &tail) != 2 || e->d_name[tail] ||
+            name_end > 64)
+            continue;
+        char name[64], want[300];
+        snprintf(name, sizeof name, "%.*s", name_end - 1, e->d_name + 1);
+        int64_t g = image_of_name(j, cp, name);
+        if (g < first || g >= end) continue; /* -1: not the job's; else another slice's, which may be writing it */
+        snprintf(want, sizeof want, ".%s.%lld.%u.tmp", name, pid, n);
+        if (!strcmp(want, e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+    }
+    closedir(d);
+    free(cp);
+    return removed;
 }
 
 int job_scan_done(const char *dir, const job_layout *j, int64_t first, int64_t end, int64_t **done, int64_t *n_done,
@@ -133,11 +161,8 @@ int job_scan_done(const char *dir, const job_layout *j, int64_t first, int64_t e
 {
     *done = NULL;
     *n_done = *damaged = 0;
-    /* class -> position in the job, by binary search: classes may run to millions, positions are few */
-    class_pos *cp = malloc((size_t)j->n_classes * sizeof *cp);
+    class_pos *cp = class_table(j);
     if (!cp) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
-    for (int i = 0; i < j->n_classes; i++) cp[i] = (class_pos){j->classes[i], i};
-    qsort(cp, (size_t)j->n_classes, sizeof *cp, class_pos_cmp);
     DIR *d = opendir(dir);
     if (!d) {
         int err = errno;
@@ -148,18 +173,10 @@ int job_scan_done(const char *dir, const job_layout *j, int64_t first, int64_t e
     int st = VARCL_OK;
     struct dirent *e;
     while (!st && (e = readdir(d))) {
-        int c, tail = 0;
-        long long k;
-        if (sscanf(e->d_name, "class%d_%lld.png%n", &c, &k, &tail) != 2 || e->d_name[tail] || k < 0 ||
-            k >= j->per_class)
-            continue;
-        class_pos key = {c, 0}, *hit = bsearch(&key, cp, (size_t)j->n_classes, sizeof *cp, class_pos_cmp);
-        if (!hit) continue;
-        int64_t g = (int64_t)hit->pos * j->per_class + k;
-        char name[64], path[4200];
-        job_image_name(j, g, name, sizeof name);
-        if (g < first || g >= end || strcmp(name, e->d_name)) continue; /* another slice's, or not our spelling */
-        snprintf(path, sizeof path, "%s/%s", dir, name);
+        int64_t g = image_of_name(j, cp, e->d_name);
+        if (g < first || g >= end) continue; /* -1: not the job's image; else another slice's */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (!vimg_png_complete(path)) {
             struct stat sb; /* a folder cannot be replaced by the image: refused now, not after the work */
             if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {

@@ -116,8 +116,10 @@ static int apply_flag(options *o, const char *flag, const char *val)
     return 0; /* --config is handled before the other flags */
 }
 
-static int parse_args_seen(int argc, char **argv, options *o, vcfg_once_set *seen)
+/* Two passes over argv: find --config first (flags override the file), then apply every flag (each at most once). */
+static int parse_args(int argc, char **argv, options *o)
 {
+    vcfg_once_set seen = {0};
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 1; i < argc; i++) {
             char flag[64];
@@ -153,7 +155,7 @@ static int parse_args_seen(int argc, char **argv, options *o, vcfg_once_set *see
                 if (!strcmp(flag, "--config")) o->config = val;
                 continue;
             }
-            int st = vcfg_once(seen, flag, val) ? fail_usage("%s%s", varcl_last_error(), "") : 0;
+            int st = vcfg_once(&seen, flag, val) ? fail_usage("%s%s", varcl_last_error(), "") : 0;
             if (!st) st = apply_flag(o, flag, val);
             if (st) return st;
         }
@@ -168,12 +170,6 @@ static int parse_args_seen(int argc, char **argv, options *o, vcfg_once_set *see
     return 0;
 }
 
-/* Two passes over argv: find --config first (flags override the file), then apply every flag (each at most once). */
-static int parse_args(int argc, char **argv, options *o)
-{
-    vcfg_once_set seen = {0};
-    return parse_args_seen(argc, argv, o, &seen);
-}
 
 static int list_devices(void)
 {
