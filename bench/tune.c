@@ -146,7 +146,7 @@ static void collect(shape_list *l, const var_hparams *v, const vae_hparams *a)
 static void progress(void *user, const char *line)
 {
     (void)user;
-    fprintf(stderr, "vbench: tune: %s\n", line);
+    varcl_eprintf("vbench: tune: %s\n", line);
 }
 
 /* The Markdown report of a finished tuning. */
@@ -202,7 +202,7 @@ static int tune_work_groups(vr_runtime *rt, const var_hparams *vh, int reps)
     int si = vh->scales >= 2 ? vh->scales - 2 : 0;
     vp_wg_shape shape = {.C = vh->C, .T = vh->patch[si] * vh->patch[si], .R = 2, .kv_len = vh->begin[si + 1]};
     vp_wg_result r;
-    fprintf(stderr, "vbench: tune: work-group sizes (%s family)\n", rt->policy.name);
+    varcl_eprintf("vbench: tune: work-group sizes (%s family)\n", rt->policy.name);
     int st = vp_wg_measure(rt, &shape, reps < 5 ? 5 : reps, &r);
     if (st) return st;
     printf("## Work-group sizes: %s (%s, driver %s), policy family %s\n\n", rt->dev.name, rt->dev.platform_name,
@@ -248,14 +248,14 @@ int vtune_run(const vtune_options *o)
     int n_names = names_buf ? split_names(names_buf, names, VG_TUNE_MAX_ROWS) : 0;
     for (int i = 0; i < n_names; i++)
         if (strcmp(names[i], "default") && !vg_find_candidate(names[i])) {
-            fprintf(stderr, "vbench: --tune-sets: unknown candidate '%s' (known: default", names[i]);
+            varcl_eprintf("vbench: --tune-sets: unknown candidate '%s' (known: default", names[i]);
             for (int k = 0; k < vg_n_candidates; k++) fprintf(stderr, ", %s", vg_candidates[k].set.name);
             fprintf(stderr, ")\n");
             free(names_buf);
             return 2;
         }
     if (o->sets && !gemm_off && !n_names) {
-        fprintf(stderr, "vbench: --tune-sets: expected names like default,cpu-linear\n");
+        varcl_eprintf("vbench: --tune-sets: expected names like default,cpu-linear\n");
         free(names_buf);
         return 2;
     }
@@ -278,20 +278,20 @@ int vtune_run(const vtune_options *o)
     if (!st && setenv("VARCL_POLICY_TUNING", "off", 1)) st = varcl_fail(VARCL_E_RUNTIME, "setenv failed");
     if (!st) st = vr_open(&rt, o->device, 0);
     if (st) {
-        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        varcl_eprintf("vbench: %s\n", varcl_last_error());
         free(names_buf);
         return st == VARCL_E_INPUT ? 2 : 1;
     }
     char path[1024];
     vg_tuning_path(&rt.dev, path, sizeof path);
     const char *model = o->model ? o->model : "built-in demo model";
-    fprintf(stderr, "vbench: tune: device %d: %s (%s)\n", rt.dev.index, rt.dev.name, rt.dev.platform_name);
+    varcl_eprintf("vbench: tune: device %d: %s (%s)\n", rt.dev.index, rt.dev.name, rt.dev.platform_name);
     if (!path[0])
-        fprintf(stderr, "vbench: tune: the varcl cache is off (VARCL_CACHE_DIR=off): the results are printed, not "
+        varcl_eprintf("vbench: tune: the varcl cache is off (VARCL_CACHE_DIR=off): the results are printed, not "
                         "stored\n");
 
     if (path[0] && !gemm_off && (st = vg_tuning_check_writable(path))) {
-        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        varcl_eprintf("vbench: %s\n", varcl_last_error());
         free(names_buf);
         vr_close(&rt);
         return 1;
@@ -302,7 +302,7 @@ int vtune_run(const vtune_options *o)
      * parameter overrides are process-wide: the GEMM tuner must come first) */
     if (gemm_off) {
         if (!st) st = tune_work_groups(&rt, &vh, o->reps);
-        if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        if (st) varcl_eprintf("vbench: %s\n", varcl_last_error());
         else printf("## GEMM tuning: skipped (--tune-sets none); the device's GEMM file, if any, is unchanged.\n");
         vr_close(&rt);
         return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
@@ -340,7 +340,7 @@ int vtune_run(const vtune_options *o)
     } else if (!st) {
         double gflop = 0;
         for (int i = 0; i < l.n; i++) gflop += 2e-9 * (double)l.s[i].M * l.s[i].N * l.s[i].K * l.s[i].per_image;
-        fprintf(stderr, "vbench: tune: %d distinct GEMM shapes, %.3g GFLOP per image\n", l.n, gflop);
+        varcl_eprintf("vbench: tune: %d distinct GEMM shapes, %.3g GFLOP per image\n", l.n, gflop);
         st = vg_tune(&rt, l.s, l.n, &to, r);
     }
     if (!st && !packed) {
@@ -354,7 +354,7 @@ int vtune_run(const vtune_options *o)
         printf("\n");
         st = tune_work_groups(&rt, &vh, o->reps);
     }
-    if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+    if (st) varcl_eprintf("vbench: %s\n", varcl_last_error());
     free(r);
     free(names_buf);
     free(l.s);

@@ -80,9 +80,9 @@ static int dbl_cmp(const void *a, const void *b)
 
 static int bad(const char *fmt, const char *a)
 {
-    fprintf(stderr, "vbench: ");
-    fprintf(stderr, fmt, a);
-    fputc('\n', stderr);
+    char msg[8192];
+    snprintf(msg, sizeof msg, fmt, a);
+    varcl_eprintf("vbench: %s\n", msg);
     return 2;
 }
 
@@ -110,13 +110,13 @@ static int parse_list(const char *flag, const char *val, int min, int *out, int 
     int *v = NULL, k = 0;
     if (vcfg_parse_int_list(val, min, INT_MAX, &v, &k) || k > MAX_LIST) {
         free(v);
-        fprintf(stderr, "vbench: %s: expected a list of integers >= %d like 2,8,16, got '%s'\n", flag, min, val);
+        varcl_eprintf("vbench: %s: expected a list of integers >= %d like 2,8,16, got '%s'\n", flag, min, val);
         return 2;
     }
     for (int a = 0; a < k; a++)
         for (int b = 0; b < a; b++)
             if (v[a] == v[b]) { /* a sweep measures each value once */
-                fprintf(stderr, "vbench: %s: %d is listed twice in '%s'\n", flag, v[a], val);
+                varcl_eprintf("vbench: %s: %d is listed twice in '%s'\n", flag, v[a], val);
                 free(v);
                 return 2;
             }
@@ -137,7 +137,7 @@ static int parse_args(int argc, char **argv, options *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
             if (fflush(stdout) == 0 && !ferror(stdout)) exit(0);
-            fprintf(stderr, "vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+            varcl_eprintf("vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
             exit(1);
         }
         if (!strcmp(a, "--compare")) {
@@ -164,7 +164,7 @@ static int parse_args(int argc, char **argv, options *o)
             v = argv[++i];
         }
         if (vcfg_once(&seen, a, v)) { /* --compare alone collects files */
-            fprintf(stderr, "vbench: %s\n", varcl_last_error());
+            varcl_eprintf("vbench: %s\n", varcl_last_error());
             return 2;
         }
         int st = 0;
@@ -502,11 +502,11 @@ static int measure_quality(varcl *v, const options *o, const varcl_info *info, c
         rq.depth = depths[i];
         rq.full_scales = o->full_scales > info->scales ? info->scales : o->full_scales;
         rq.seed = o->seed;
-        fprintf(stderr, "vbench: quality at depth %d: %d images per class, %d classes, seed %llu\n", depths[i],
+        varcl_eprintf("vbench: quality at depth %d: %d images per class, %d classes, seed %llu\n", depths[i],
                 o->quality, q.classes, (unsigned long long)o->seed);
         st = vbq_measure(&q, v, &rq, o->quality, QUALITY_GROUP, &qual[i]);
         if (!st) {
-            fprintf(stderr, "vbench: depth %d: accuracy %.4f, FD %.4f\n", depths[i], qual[i].accuracy, qual[i].fd);
+            varcl_eprintf("vbench: depth %d: accuracy %.4f, FD %.4f\n", depths[i], qual[i].accuracy, qual[i].fd);
             *nq = i + 1;
         }
     }
@@ -549,7 +549,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     varcl *v = NULL;
     int fault_index = -1;
     if (fault && *fault && vcfg_parse_int(fault, 0, INT_MAX, &fault_index)) /* digits only, as every number */
-        fprintf(stderr, "vbench: VBENCH_FAIL_DEVICE=%s is not a device index: ignored\n", fault);
+        varcl_eprintf("vbench: VBENCH_FAIL_DEVICE=%s is not a device index: ignored\n", fault);
     if (fault_index == dev->index)
         varcl_fail(VARCL_E_RUNTIME, "device %d failed on purpose (VBENCH_FAIL_DEVICE)", dev->index);
     else
@@ -575,9 +575,9 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         varcl_close(v);
         return st;
     }
-    fprintf(stderr, "vbench: device %d: %s (%s)\n", dev->index, dev->name, dev->platform_name);
+    varcl_eprintf("vbench: device %d: %s (%s)\n", dev->index, dev->name, dev->platform_name);
     if (!st) {
-        fprintf(stderr, "vbench: probing SGEMM, bandwidth and launch cost\n");
+        varcl_eprintf("vbench: probing SGEMM, bandwidth and launch cost\n");
         st = probe(v, &pk, &gemm);
         have_gemm = !st;
     }
@@ -595,7 +595,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
         runs = calloc((size_t)nd * o->n_batches, sizeof *runs);
         for (int b = 0; b < o->n_batches && !st && runs; b++)
             for (int i = 0; i < nd && !st; i++) {
-                fprintf(stderr, "vbench: depth %d, batch %d (%d warm-up, %d reps)\n", depths[i], o->batches[b], o->warmup,
+                varcl_eprintf("vbench: depth %d, batch %d (%d warm-up, %d reps)\n", depths[i], o->batches[b], o->warmup,
                         o->reps);
                 st = run_one(v, o, depths[i], o->batches[b], &runs[nr]);
                 if (!st) nr++;
@@ -607,7 +607,7 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     if (st) {
         fprintf(f, ",\"error\":");
         vj_write_string(f, varcl_last_error());
-        fprintf(stderr, "vbench: device %d failed: %s\n", dev->index, varcl_last_error());
+        varcl_eprintf("vbench: device %d failed: %s\n", dev->index, varcl_last_error());
     }
     fprintf(f, ",\"peak\":{\"sgemm_gflops\":%.4f,\"bandwidth_gbs\":%.4f,\"launch_us\":%.3f}", pk.sgemm_gflops,
             pk.bandwidth_gbs, pk.launch_us);
@@ -627,8 +627,8 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
                 info.weights, info.weights_bytes, info.vae_bytes);
         vj_write_string(f, info.weight_cache);
         fputc('}', f);
-        if (info.weights_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.weights_note);
-        if (info.driver_note[0]) fprintf(stderr, "vbench: device %d: %s\n", dev->index, info.driver_note);
+        if (info.weights_note[0]) varcl_eprintf("vbench: device %d: %s\n", dev->index, info.weights_note);
+        if (info.driver_note[0]) varcl_eprintf("vbench: device %d: %s\n", dev->index, info.driver_note);
     }
     if (o->quality && v) quality_setup_json(f, o);
     fprintf(f, ",\"runs\":[");
@@ -662,7 +662,7 @@ static int write_file(const char *path, const char *text, size_t len)
         } else
             st = vo_commit(&out);
     }
-    if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+    if (st) varcl_eprintf("vbench: %s\n", varcl_last_error());
     return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
 }
 
@@ -674,12 +674,12 @@ static int render(vj_value *const *docs, int n, const options *o)
     int st = m ? vrep_markdown(m, docs, n) : VARCL_E_RUNTIME;
     if (m) fclose(m);
     if (st) {
-        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        varcl_eprintf("vbench: %s\n", varcl_last_error());
         free(buf);
         return st == VARCL_E_INPUT ? 2 : 1;
     }
     if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-        fprintf(stderr, "vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+        varcl_eprintf("vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
         free(buf);
         return 1;
     }
@@ -691,7 +691,7 @@ static int render(vj_value *const *docs, int n, const options *o)
         m = open_memstream(&buf, &len);
         st = m ? vrep_html(m, docs, n, n > 1 ? "varcl vendor comparison" : "varcl benchmark") : VARCL_E_RUNTIME;
         if (m) fclose(m);
-        if (st) fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        if (st) varcl_eprintf("vbench: %s\n", varcl_last_error());
         else st = write_file(o->html, buf, len);
         free(buf);
     }
@@ -707,11 +707,11 @@ static int load_quality(options *o, vt_set **cls, vt_set **ref)
         *cls = st_load(o->classifier);
         *ref = *cls ? st_load(o->fd_ref) : NULL;
     } else if (o->model) {
-        fprintf(stderr, "vbench: --quality with --model needs the model's classifier: --classifier F --fd-ref F\n");
+        varcl_eprintf("vbench: --quality with --model needs the model's classifier: --classifier F --fd-ref F\n");
         return 2;
     } else {
         if (builtin_demo_quality(cls, ref) == 0 && !*cls) {
-            fprintf(stderr, "vbench: --quality: the %s has no classifier (models/demo/classifier.safetensors and "
+            varcl_eprintf("vbench: --quality: the %s has no classifier (models/demo/classifier.safetensors and "
                             "fd_ref.safetensors were not built in); give --classifier F --fd-ref F\n",
                     builtin_demo_name());
             return 2;
@@ -719,7 +719,7 @@ static int load_quality(options *o, vt_set **cls, vt_set **ref)
     }
     int st = *cls && *ref ? vbq_check(*cls, *ref, &o->q_classes) : varcl_last_status();
     if (st) {
-        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        varcl_eprintf("vbench: %s\n", varcl_last_error());
         vt_free(*cls);
         vt_free(*ref);
         *cls = *ref = NULL;
@@ -745,7 +745,7 @@ int main(int argc, char **argv)
         vj_value *docs[MAX_LIST];
         for (int i = 0; i < o.n_compare; i++) {
             if (!(docs[i] = vj_read_file(o.compare[i]))) {
-                fprintf(stderr, "vbench: %s\n", varcl_last_error());
+                varcl_eprintf("vbench: %s\n", varcl_last_error());
                 while (i--) vj_free(docs[i]);
                 return 2;
             }
@@ -758,14 +758,14 @@ int main(int argc, char **argv)
     int n = 0;
     if (o.device && !strcmp(o.device, "all")) {
         if (vr_list_devices(&devs, &n) || n == 0) {
-            fprintf(stderr, "vbench: %s\n", n == 0 ? "no OpenCL device found" : varcl_last_error());
+            varcl_eprintf("vbench: %s\n", n == 0 ? "no OpenCL device found" : varcl_last_error());
             return 1;
         }
         list = devs;
     } else {
         devs = malloc(sizeof *devs);
         if (!devs || vr_choose_device(o.device, devs)) {
-            fprintf(stderr, "vbench: %s\n", varcl_last_error());
+            varcl_eprintf("vbench: %s\n", varcl_last_error());
             free(devs);
             return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
         }
@@ -802,7 +802,7 @@ int main(int argc, char **argv)
     vt_free(q_cls);
     vt_free(q_ref);
     if (input_error) { /* a bad model or depth is the user's input, not a device failure */
-        fprintf(stderr, "vbench: %s\n", varcl_last_error());
+        varcl_eprintf("vbench: %s\n", varcl_last_error());
         free(json);
         return 2;
     }
@@ -813,7 +813,7 @@ int main(int argc, char **argv)
     vj_value *doc = vj_parse(json, len);
     free(json);
     if (!doc) {
-        fprintf(stderr, "vbench: internal: %s\n", varcl_last_error());
+        varcl_eprintf("vbench: internal: %s\n", varcl_last_error());
         return 1;
     }
     vj_value *docs[1] = {doc};

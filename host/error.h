@@ -21,5 +21,12 @@ const char *varcl_last_error(void);
 /* The status passed with the last message (VARCL_OK if none). */
 int varcl_last_status(void);
 void varcl_clear_error(void);
+/* For the tools (the library itself never prints): a printf-style message to stderr, kept to one line as
+ * varcl_fail's are, whatever paths or values it quotes. A newline that ends the format is written as it is. */
+void varcl_eprintf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 #endif

@@ -166,7 +166,8 @@ int vr_choose_device(const char *spec, vr_device *out)
         }
         if (pick < 0) {
             free(devs);
-            return varcl_fail(VARCL_E_INPUT, "unknown device '%s': %d device(s) found, see --list-devices", spec, n);
+            return varcl_fail(VARCL_E_INPUT, "unknown device '%s': %d device(s) found (vgen --list-devices lists them)",
+                              spec, n);
         }
     } else { /* the policy's rank (GPUs, then pocl, then other CPU implementations), then compute units */
         pick = 0;
@@ -262,7 +263,9 @@ void vr_cache_dir(char *buf, size_t n)
     if (env && strcmp(env, "off") == 0) return;
     if (env && *env) {
         snprintf(buf, n, "%s", env);
-    } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+    } else if (getenv("XDG_CACHE_HOME") && getenv("XDG_CACHE_HOME")[0] == '/') {
+        /* a relative XDG_CACHE_HOME is invalid by the XDG base directory rules and ignored: the cache would
+         * otherwise land in whatever folder the tool was started from */
         snprintf(buf, n, "%s/varcl", getenv("XDG_CACHE_HOME"));
     } else if (getenv("HOME") && *getenv("HOME")) {
         snprintf(buf, n, "%s/.cache/varcl", getenv("HOME"));

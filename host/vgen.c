@@ -64,9 +64,9 @@ static const char usage_head[] =
 
 static int fail_usage(const char *fmt, const char *a, const char *b)
 {
-    fprintf(stderr, "vgen: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\n");
+    char msg[8192];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    varcl_eprintf("vgen: %s\n", msg);
     return 2;
 }
 
@@ -97,7 +97,7 @@ static int apply_flag(options *o, const char *flag, const char *val)
     if (st) {
         if (!o->setting_flag) o->setting_flag = st->flag;
         int r = vcfg_set(&o->s, st, val);
-        if (r) fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        if (r) varcl_eprintf("vgen: %s\n", varcl_last_error());
         return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
     }
     if (!*val && strcmp(flag, "--per-class") && strcmp(flag, "--shard"))
@@ -129,7 +129,7 @@ static int parse_args(int argc, char **argv, options *o)
                 fputs(usage_head, stdout);
                 vcfg_print_help(stdout);
                 if (fflush(stdout) == 0 && !ferror(stdout)) exit(0);
-                fprintf(stderr, "vgen: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+                varcl_eprintf("vgen: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
                 exit(1);
             }
             if (!strcmp(a, "-q") || !strcmp(a, "--stats") || !strcmp(a, "--list-devices") || !strcmp(a, "--info")) {
@@ -162,7 +162,7 @@ static int parse_args(int argc, char **argv, options *o)
         if (pass == 0 && o->config) {
             int st = vcfg_load(o->config, &o->s);
             if (st) {
-                fprintf(stderr, "vgen: %s\n", varcl_last_error());
+                varcl_eprintf("vgen: %s\n", varcl_last_error());
                 return st == VARCL_E_INPUT ? 2 : 1;
             }
         }
@@ -176,7 +176,7 @@ static int list_devices(void)
     vr_device *d;
     int n;
     if (vr_list_devices(&d, &n)) {
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
         return 1;
     }
     printf("%-5s %-4s %-28s %-40s %-24s %-22s %4s %12s\n", "index", "type", "platform", "device", "vendor", "driver",
@@ -199,18 +199,18 @@ static int check_writable_dir(const char *path, int is_dir)
     if (is_dir) {
         struct stat sb;
         if (!*path || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "vgen: cannot write into %s: %s\n", *path ? path : "''",
+            varcl_eprintf("vgen: cannot write into %s: %s\n", *path ? path : "''",
                     !*path ? "empty path" : stat(path, &sb) != 0 ? "the folder does not exist" : "not a folder");
             return 2;
         }
         if (access(path, W_OK) != 0) {
-            fprintf(stderr, "vgen: cannot write into %s: the folder is not writable\n", path);
+            varcl_eprintf("vgen: cannot write into %s: the folder is not writable\n", path);
             return 2;
         }
         return 0;
     }
     if (vo_check(path)) {
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
         return 2;
     }
     return 0;
@@ -227,13 +227,13 @@ static int check_distinct(const options *o)
         if (!outs[i]) continue;
         for (int j = 0; j < 3; j++)
             if (ins[j] && vo_same_file(outs[i], ins[j])) {
-                fprintf(stderr, "vgen: %s %s is the %s file: writing it would destroy an input\n", out_flags[i],
+                varcl_eprintf("vgen: %s %s is the %s file: writing it would destroy an input\n", out_flags[i],
                         outs[i], in_flags[j]);
                 return 2;
             }
         for (int j = 0; j < i; j++)
             if (outs[j] && vo_same_file(outs[i], outs[j])) {
-                fprintf(stderr, "vgen: %s and %s name the same file, %s\n", out_flags[j], out_flags[i], outs[i]);
+                varcl_eprintf("vgen: %s and %s name the same file, %s\n", out_flags[j], out_flags[i], outs[i]);
                 return 2;
             }
     }
@@ -245,7 +245,7 @@ static int check_distinct(const options *o)
 static int stage_tokens(vo_file *out, const char *path, const varcl_images *im, const int *labels)
 {
     if (vo_open(out, path)) {
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
         return 1;
     }
     FILE *f = out->fp;
@@ -266,7 +266,7 @@ static int stage_tokens(vo_file *out, const char *path, const varcl_images *im, 
     }
     fprintf(f, "]}\n");
     if (vo_close(out)) { /* a write error stays in the stream until the flush vo_close checks */
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
         return 1;
     }
     return 0;
@@ -277,7 +277,7 @@ static int stdout_ok(int st)
 {
     if (fflush(stdout) == 0 && !ferror(stdout)) return st;
     int err = errno ? errno : EIO;
-    fprintf(stderr, "vgen: cannot write to standard output: %s\n", strerror(err));
+    varcl_eprintf("vgen: cannot write to standard output: %s\n", strerror(err));
     return st ? st : 1;
 }
 
@@ -290,7 +290,7 @@ static void progress(void *user, int image0, int images, int scale, int scales)
         fprintf(stderr, "\rvgen: images %d-%d, scale %d/%d ", image0 + 1, image0 + images, scale + 1, scales);
         if (scale + 1 == scales) fputc('\n', stderr);
     } else if (scale == 0) { /* a log file gets one line per pass */
-        fprintf(stderr, "vgen: images %d-%d of the request\n", image0 + 1, image0 + images);
+        varcl_eprintf("vgen: images %d-%d of the request\n", image0 + 1, image0 + images);
     }
 }
 
@@ -314,16 +314,16 @@ static int open_model(const vcfg_settings *s, varcl **v)
                                                             : VARCL_WEIGHTS_BF16;
     op.weight_cache = s->weight_cache && !strcmp(s->weight_cache, "off") ? VARCL_WCACHE_OFF : VARCL_WCACHE_AUTO;
     if (s->model && !s->vae) {
-        fprintf(stderr, "vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
+        varcl_eprintf("vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
         return 2;
     }
     if (!s->model && s->vae) {
-        fprintf(stderr, "vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)\n");
+        varcl_eprintf("vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)\n");
         return 2;
     }
     *v = varcl_open(&op);
     if (!*v) {
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
         return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
     }
     return 0;
@@ -351,7 +351,7 @@ static int status_exit(int st) { return st == VARCL_E_INPUT ? 2 : st ? 1 : 0; }
 
 static int fail_lib(int st)
 {
-    fprintf(stderr, "vgen: %s\n", varcl_last_error());
+    varcl_eprintf("vgen: %s\n", varcl_last_error());
     return status_exit(st);
 }
 
@@ -377,7 +377,7 @@ static int check_npz_room(const char *npz, const job_layout *j, int size)
     uint64_t need = vz_archive_bound(2, (uint64_t)j->total * size * size * 3 + (uint64_t)j->total * 8);
     long long have = free_bytes(npz, 0);
     if (have >= 0 && (uint64_t)have < need) {
-        fprintf(stderr, "vgen: cannot write %s: it needs %llu bytes (%lld images of %d px) but %lld are free there\n",
+        varcl_eprintf("vgen: cannot write %s: it needs %llu bytes (%lld images of %d px) but %lld are free there\n",
                 npz, (unsigned long long)need, (long long)j->total, size, have);
         return 2;
     }
@@ -399,7 +399,7 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
     int64_t missing = j->total - n_done;
     if (missing) {
         job_image_name(j, first_missing, name, sizeof name);
-        fprintf(stderr,
+        varcl_eprintf(
                 "vgen: cannot pack %s: %lld of its %lld images are missing (the first: %s); run the job's missing "
                 "shards first (a rerun makes only what is missing)\n",
                 dir, (long long)missing, (long long)j->total, name);
@@ -440,7 +440,7 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
     }
     if ((st = vz_close(w))) return fail_lib(st);
     if (!quiet)
-        fprintf(stderr, "vgen: packed %lld images of %s into %s (arr_0 uint8 [%lld, %d, %d, 3], arr_1 labels) in %.1f s\n",
+        varcl_eprintf("vgen: packed %lld images of %s into %s (arr_0 uint8 [%lld, %d, %d, 3], arr_1 labels) in %.1f s\n",
                 (long long)j->total, dir, npz, (long long)j->total, size, size, now_s() - t0);
     return 0;
 }
@@ -457,7 +457,7 @@ static int check_npz_outside_job(const char *npz, const char *dir)
     long long k;
     int image_name = sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail];
     if (vo_same_file(npz, manifest) || (image_name && vo_same_file(npz, same_name))) {
-        fprintf(stderr, "vgen: --npz %s is one of the job's own files in %s: writing it would destroy the job\n", npz,
+        varcl_eprintf("vgen: --npz %s is one of the job's own files in %s: writing it would destroy the job\n", npz,
                 dir);
         return 2;
     }
@@ -467,7 +467,7 @@ static int check_npz_outside_job(const char *npz, const char *dir)
 static int pack_main(const options *o)
 {
     if (!o->npz) {
-        fprintf(stderr, "vgen: --pack %s needs --npz F.npz (the file to write)\n", o->pack);
+        varcl_eprintf("vgen: --pack %s needs --npz F.npz (the file to write)\n", o->pack);
         return 2;
     }
     /* every setting was the job's, recorded in its manifest: one given here would be ignored, so it is refused */
@@ -475,7 +475,7 @@ static int pack_main(const options *o)
                         : o->tokens_out ? "--tokens-out" : o->config ? "--config" : o->info ? "--info"
                         : o->stats ? "--stats" : o->setting_flag;
     if (other) {
-        fprintf(stderr, "vgen: --pack DIR --npz F.npz packs a finished job: it takes no generation flags (%s)\n",
+        varcl_eprintf("vgen: --pack DIR --npz F.npz packs a finished job: it takes no generation flags (%s)\n",
                 other);
         return 2;
     }
@@ -524,7 +524,7 @@ static void job_progress(const job_run *r, int64_t made)
         fprintf(stderr, "\rvgen: [%s] %lld/%lld images%s, %.2f images/s, ETA %s   ", bar, (long long)have,
                 (long long)r->slice, r->shard, rate, eta);
     } else {
-        fprintf(stderr, "vgen: %lld/%lld images%s, %.2f images/s, ETA %s\n", (long long)have, (long long)r->slice,
+        varcl_eprintf("vgen: %lld/%lld images%s, %.2f images/s, ETA %s\n", (long long)have, (long long)r->slice,
                 r->shard, rate, eta);
     }
 }
@@ -572,12 +572,12 @@ static int job_main(const options *o)
 {
     const vcfg_settings *s = &o->s;
     if (!o->out_dir || o->out || o->tokens_out) {
-        fprintf(stderr, "vgen: --per-class writes into --out-dir DIR%s\n",
+        varcl_eprintf("vgen: --per-class writes into --out-dir DIR%s\n",
                 o->out_dir ? " (-o and --tokens-out go with plain requests)" : "");
         return 2;
     }
     if (o->npz && o->shard) {
-        fprintf(stderr, "vgen: --npz with --shard: pack once every shard is done, with vgen --pack %s --npz %s\n",
+        varcl_eprintf("vgen: --npz with --shard: pack once every shard is done, with vgen --pack %s --npz %s\n",
                 o->out_dir, o->npz);
         return 2;
     }
@@ -592,18 +592,18 @@ static int job_main(const options *o)
     if (o->shard && (st = job_shard_parse(o->shard, &shard))) return fail_lib(st);
     /* the folder: made if missing (shards started together all try; one wins), then it must be writable */
     if (!*o->out_dir) {
-        fprintf(stderr, "vgen: --out-dir: empty path\n");
+        varcl_eprintf("vgen: --out-dir: empty path\n");
         return 2;
     }
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
+        varcl_eprintf("vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
         return 2;
     }
     if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0))) ||
         (st = check_distinct(o)) || (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))))
         return st;
     if (strlen(o->out_dir) > 4000) {
-        fprintf(stderr, "vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
+        varcl_eprintf("vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
         return 2;
     }
     /* the model's identity for the manifest: its files' CRC-32, or the built-in tensors' */
@@ -629,8 +629,8 @@ static int job_main(const options *o)
     if ((st = open_model(s, &v))) return st;
     varcl_info info;
     varcl_get_info(v, &info);
-    if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
-    if (info.driver_note[0]) fprintf(stderr, "vgen: %s\n", info.driver_note);
+    if (info.weights_note[0]) varcl_eprintf("vgen: %s\n", info.weights_note);
+    if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
     job_layout j;
     if ((st = job_layout_init(&j, s->classes, s->n_classes, info.classes, o->per_class))) {
         varcl_close(v);
@@ -648,7 +648,7 @@ static int job_main(const options *o)
     json_t *m = NULL;
     if (n_layers < 0 || (s->has_depth && s->depth > info.depth)) {
         st = n_layers < 0 ? fail_lib(varcl_last_status())
-                          : (fprintf(stderr, "vgen: depth %d out of range: the model has %d layers\n", s->depth,
+                          : (varcl_eprintf("vgen: depth %d out of range: the model has %d layers\n", s->depth,
                                      info.depth), 2);
         goto done;
     }
@@ -679,12 +679,12 @@ static int job_main(const options *o)
     ids = malloc((size_t)JOB_CHUNK * sizeof *ids);
     labels = malloc((size_t)JOB_CHUNK * sizeof *labels);
     if (!ids || !labels) {
-        fprintf(stderr, "vgen: out of host memory\n");
+        varcl_eprintf("vgen: out of host memory\n");
         st = 1;
         goto done;
     }
     int stale = job_remove_stale(o->out_dir, &j, first, end);
-    if (stale && !o->quiet) fprintf(stderr, "vgen: removed %d unfinished files of an interrupted run\n", stale);
+    if (stale && !o->quiet) varcl_eprintf("vgen: removed %d unfinished files of an interrupted run\n", stale);
     int64_t n_done = 0, damaged = 0;
     if ((st = job_scan_done(o->out_dir, &j, first, end, &done_ids, &n_done, &damaged))) {
         st = fail_lib(st);
@@ -692,12 +692,12 @@ static int job_main(const options *o)
     }
     int64_t todo = (end - first) - n_done;
     if (damaged && !o->quiet)
-        fprintf(stderr, "vgen: %lld images in %s are not whole PNGs (cut short or emptied): made again\n",
+        varcl_eprintf("vgen: %lld images in %s are not whole PNGs (cut short or emptied): made again\n",
                 (long long)damaged, o->out_dir);
     job_run r = {o->out_dir, &j, ids, NULL, todo, n_done, end - first, 0, 0, isatty(STDERR_FILENO), o->quiet, ""};
     if (shard.count > 1) snprintf(r.shard, sizeof r.shard, " of shard %d/%d", shard.index, shard.count);
     if (!o->quiet)
-        fprintf(stderr,
+        varcl_eprintf(
                 "vgen: %s on %s (%s, policy %s), %d px: %lld classes x %d = %lld images; this process: images %lld..%lld "
                 "(%s%s), %lld already in %s, %lld to make in passes of %d\n",
                 js.model, info.device, info.platform, info.policy, info.image_size, (long long)j.n_classes,
@@ -738,7 +738,7 @@ static int job_main(const options *o)
         int wst = pngq_finish(q); /* the passes already handed over are written even when a later one failed */
         if (r.tty && !o->quiet) fputc('\n', stderr);
         if (gst) {
-            fprintf(stderr, "vgen: %s\n", msg);
+            varcl_eprintf("vgen: %s\n", msg);
             st = status_exit(gst);
             goto done;
         }
@@ -748,7 +748,7 @@ static int job_main(const options *o)
         }
         double el = now_s() - r.t0;
         if (!o->quiet)
-            fprintf(stderr, "vgen: wrote %lld images to %s in %.1f s (%.2f images/s; model load %.1f s; %s)\n",
+            varcl_eprintf("vgen: wrote %lld images to %s in %.1f s (%.2f images/s; model load %.1f s; %s)\n",
                     (long long)todo, o->out_dir, el, el > 0 ? todo / el : 0.0, r.t0 - t_open, part_times(&totals).s);
     }
     if (o->npz) st = pack_job(o->out_dir, &j, info.image_size, o->npz, o->quiet);
@@ -778,7 +778,7 @@ int main(int argc, char **argv)
                                : o.per_class ? "--per-class" : o.pack ? "--pack" : o.npz ? "--npz"
                                : o.shard ? "--shard" : NULL;
     if ((o.list || o.info) && (wants_images || (o.list && (o.setting_flag || o.config || o.info)))) {
-        fprintf(stderr, "vgen: %s prints and stops: it takes no %s\n", o.list ? "--list-devices" : "--info",
+        varcl_eprintf("vgen: %s prints and stops: it takes no %s\n", o.list ? "--list-devices" : "--info",
                 wants_images ? wants_images : o.setting_flag ? o.setting_flag : o.config ? "--config" : "--info");
         vcfg_free(&o.s);
         return 2;
@@ -789,7 +789,7 @@ int main(int argc, char **argv)
     }
     vcfg_settings *s = &o.s;
     if (s->has_depth && s->n_layers) {
-        fprintf(stderr, "vgen: give either --depth or --layers, not both\n");
+        varcl_eprintf("vgen: give either --depth or --layers, not both\n");
         vcfg_free(s);
         return 2;
     }
@@ -803,12 +803,12 @@ int main(int argc, char **argv)
         return stdout_ok(st);
     }
     if (o.shard || o.npz) {
-        fprintf(stderr, "vgen: %s goes with --per-class N (or --npz with --pack DIR)\n", o.shard ? "--shard" : "--npz");
+        varcl_eprintf("vgen: %s goes with --per-class N (or --npz with --pack DIR)\n", o.shard ? "--shard" : "--npz");
         vcfg_free(s);
         return 2;
     }
     if (o.out && o.out_dir) {
-        fprintf(stderr, "vgen: -o %s and --out-dir %s: one image file or a folder of images, not both\n", o.out,
+        varcl_eprintf("vgen: -o %s and --out-dir %s: one image file or a folder of images, not both\n", o.out,
                 o.out_dir);
         vcfg_free(s);
         return 2;
@@ -827,8 +827,8 @@ int main(int argc, char **argv)
     }
     varcl_info info;
     varcl_get_info(v, &info);
-    if (info.weights_note[0]) fprintf(stderr, "vgen: %s\n", info.weights_note);
-    if (info.driver_note[0]) fprintf(stderr, "vgen: %s\n", info.driver_note);
+    if (info.weights_note[0]) varcl_eprintf("vgen: %s\n", info.weights_note);
+    if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
     char banner[5000];
     snprintf(banner, sizeof banner,
              "vgen: %.4096s on %s (%s, policy %s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu "
@@ -857,7 +857,7 @@ int main(int argc, char **argv)
         long long cols = n < want ? n : want, rows = (n + cols - 1) / cols;
         long long gw = cols * info.image_size, gh = rows * info.image_size;
         if (!vimg_png_fits(gw, gh)) {
-            fprintf(stderr,
+            varcl_eprintf(
                     "vgen: cannot write %s: a grid of %lld images of %d px is %lldx%lld pixels, over what a PNG file "
                     "can hold (libpng: 1,000,000 rows, 4 GiB of pixels); use --out-dir DIR for one PNG per image\n",
                     o.out, n, info.image_size, gw, gh);
@@ -879,7 +879,7 @@ int main(int argc, char **argv)
     varcl_images im;
     st = varcl_generate(v, &rq, &im);
     if (st) {
-        fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
         varcl_close(v);
         vcfg_free(s);
         return st == VARCL_E_INPUT ? 2 : 1;
@@ -890,7 +890,7 @@ int main(int argc, char **argv)
     int n_files = (o.out_dir ? im.n : 1) + (o.tokens_out ? 1 : 0), staged = 0;
     vo_file *files = calloc((size_t)n_files, sizeof *files);
     if (!files) {
-        fprintf(stderr, "vgen: out of host memory\n");
+        varcl_eprintf("vgen: out of host memory\n");
         st = 1;
     }
     if (!st && o.out_dir) {
@@ -898,7 +898,7 @@ int main(int argc, char **argv)
             char path[4200];
             snprintf(path, sizeof path, "%s/%05d_class%d.png", o.out_dir, i, rq.labels[i]);
             if ((st = vimg_png_stage(&files[staged], path, im.rgb + i * img_bytes, im.size, im.size, 0)))
-                fprintf(stderr, "vgen: %s\n", varcl_last_error());
+                varcl_eprintf("vgen: %s\n", varcl_last_error());
             else
                 staged++;
         }
@@ -911,7 +911,7 @@ int main(int argc, char **argv)
             grid = vimg_grid(cells, im.n, im.size, im.size, s->has_grid_columns ? s->grid_columns : 0, &gw, &gh);
         }
         if (!grid || (st = vimg_png_stage(&files[staged], o.out, grid, gw, gh, 0))) {
-            fprintf(stderr, "vgen: %s\n", varcl_last_error());
+            varcl_eprintf("vgen: %s\n", varcl_last_error());
             if (!st) st = 1;
         } else {
             staged++;
@@ -921,12 +921,12 @@ int main(int argc, char **argv)
     }
     if (!st && o.tokens_out && !(st = stage_tokens(&files[staged], o.tokens_out, &im, rq.labels))) staged++;
     for (int i = 0; i < staged; i++) {
-        if (!st && (st = vo_commit(&files[i]))) fprintf(stderr, "vgen: %s\n", varcl_last_error());
+        if (!st && (st = vo_commit(&files[i]))) varcl_eprintf("vgen: %s\n", varcl_last_error());
         vo_abort(&files[i]); /* after a failure: the temporaries not yet renamed are removed */
     }
     free(files);
     if (!st && !o.quiet)
-        fprintf(stderr, "vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o.out_dir ? o.out_dir : o.out, im.n,
+        varcl_eprintf("vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o.out_dir ? o.out_dir : o.out, im.n,
                 im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0, part_times(&im).s);
     if (!st && o.stats) {
         varcl_mem_stats ms;

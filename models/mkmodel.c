@@ -33,9 +33,9 @@ static const char usage[] =
 
 static int bad(const char *fmt, const char *a, const char *b)
 {
-    fprintf(stderr, "mkmodel: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\n");
+    char msg[8192];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    varcl_eprintf("mkmodel: %s\n", msg);
     return 2;
 }
 
@@ -77,7 +77,7 @@ static size_t count_params(const vt_set *s)
 static int check_writable(const char *path)
 {
     if (vo_check(path)) {
-        fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+        varcl_eprintf("mkmodel: %s\n", varcl_last_error());
         return 2;
     }
     return 0;
@@ -87,14 +87,14 @@ static int check_writable(const char *path)
 static int write_set(vt_set *set, const char *path, vt_dtype dtype, int quiet, const char *what)
 {
     if (!set) {
-        fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+        varcl_eprintf("mkmodel: %s\n", varcl_last_error());
         return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
     }
     size_t params = count_params(set);
     int st = st_save(path, set, dtype);
     vt_free(set);
     if (st) {
-        fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+        varcl_eprintf("mkmodel: %s\n", varcl_last_error());
         return st == VARCL_E_INPUT ? 2 : 1;
     }
     if (!quiet)
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
             val = argv[++i];
         }
         if (vcfg_once(&seen, flag, val)) {
-            fprintf(stderr, "mkmodel: %s\n", varcl_last_error());
+            varcl_eprintf("mkmodel: %s\n", varcl_last_error());
             return 2;
         }
         int *target = NULL;
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
             return bad("unknown option '%s'%s (see mkmodel --help)", flag, "");
         }
         if (target && parse_int(val, lo, hi, target)) {
-            fprintf(stderr, "mkmodel: %s: expected a whole number from %ld to %ld, got '%s'\n", flag, lo, hi, val);
+            varcl_eprintf("mkmodel: %s: expected a whole number from %ld to %ld, got '%s'\n", flag, lo, hi, val);
             return 2;
         }
     }

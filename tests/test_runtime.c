@@ -77,6 +77,24 @@ int main(void)
     vr_close(&rt);
     CHECK(access(dir, F_OK) != 0, "cache off writes nothing");
 
+    /* where the cache lives: VARCL_CACHE_DIR, else an absolute XDG_CACHE_HOME, else HOME (a relative XDG_CACHE_HOME
+     * is invalid by the XDG rules: it would put the cache in whatever folder the tool started from) */
+    char cache[4200];
+    unsetenv("VARCL_CACHE_DIR");
+    setenv("HOME", "/h", 1);
+    setenv("XDG_CACHE_HOME", "/x", 1);
+    vr_cache_dir(cache, sizeof cache);
+    CHECK(!strcmp(cache, "/x/varcl"), "absolute XDG_CACHE_HOME used: '%s'", cache);
+    setenv("XDG_CACHE_HOME", "rel/cache", 1);
+    vr_cache_dir(cache, sizeof cache);
+    CHECK(!strcmp(cache, "/h/.cache/varcl"), "relative XDG_CACHE_HOME ignored: '%s'", cache);
+    setenv("VARCL_CACHE_DIR", dir, 1);
+    vr_cache_dir(cache, sizeof cache);
+    CHECK(!strcmp(cache, dir), "VARCL_CACHE_DIR first: '%s'", cache);
+    setenv("VARCL_CACHE_DIR", "off", 1);
+    vr_cache_dir(cache, sizeof cache);
+    CHECK(cache[0] == 0, "VARCL_CACHE_DIR=off: no cache: '%s'", cache);
+
     /* kernels from a directory: it must hold every file of cl/ (an empty folder is named, with the first file
      * missing); then a broken source gives the build log in the error. The files are made empty but for one. */
     static const char *const cl_files[] = {"attention.cl", "classifier.cl", "conv.cl",      "elementwise.cl",

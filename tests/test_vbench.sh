@@ -289,6 +289,17 @@ for case in "--json $tmp/no-such-dir/r.json|does not exist" "--html $tmp|is a di
     check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "${case#*|}" "$tmp/e.err"' \
         "${case%|*} refused before the run: exit $rc: $(cat "$tmp/e.err")"
 done
+# vbench's own messages keep what they quote to one line (a newline in a path or a value is written as \n)
+"$vbench" "${tiny[@]}" --depth 2 --warmup 0 --reps 1 --json "$tmp/r
+.out" --md "$tmp/./r
+.out" > "$tmp/e.out" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "r\n.out: the same file" "$tmp/e.err"' \
+    "a newline in an output path: one line: exit $rc: $(cat "$tmp/e.err")"
+"$vbench" "${tiny[@]}" --depth "$(printf '2\n8')" > "$tmp/e.out" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "2\n8" "$tmp/e.err"' \
+    "a newline in a list value: one line: exit $rc: $(cat "$tmp/e.err")"
 check '[ ! -e "$tmp/r.out" ] && [ "$(cksum < "$data/upstream-tiny/var.safetensors")" = "$sum0" ]' \
     "refused outputs leave nothing and the input named as an output unchanged"
 

@@ -222,6 +222,11 @@ t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
 
 # ---- outputs ----
 t "-o with a newline in the path: one line" 2 'no\nsuch' -- "${TINY[@]}" -o "$(printf 'no\nsuch/x.png')"
+# the tools' own messages (not only the library's) keep a quoted path to one line
+t "-o and --out-dir, a newline in both paths: one line" 2 'a\nb.png|d\ne' -- "${TINY[@]}" -o "$(printf 'a\nb.png')" \
+    --out-dir "$(printf 'd\ne')"
+t "--pack with a newline and no --npz: one line" 2 '--pack p\nq needs --npz' -- --pack "$(printf 'p\nq')"
+t "an unknown option with an escape character: one line" 2 "'--x\\x1b[31m'" -- "${TINY[@]}" "$(printf -- '--x\033[31m')"
 t "-o in a missing directory" 2 "/nonexistent-dir/x.png" -- "${TINY[@]}" -o /nonexistent-dir/x.png
 t "-o is an existing directory" 2 "$files/adir" -- "${TINY[@]}" -o "$files/adir"
 long=$(printf 'a%.0s' {1..300})
