@@ -328,6 +328,35 @@ class Stages(unittest.TestCase):
                 self.assertIn(want, r.stderr)
                 self.assertEqual(os.listdir(tmp), [], stage)
 
+    def test_flag_given_twice_refused(self):
+        """Every recipe script refuses a flag given twice (argparse alone keeps the last value silently), naming
+        both values, exit 2 before any work; the same value through --flag=value counts too; options after
+        evaluate.py's -- are vgen's and not looked at."""
+        recipe = os.path.join(ROOT, "models", "recipe")
+        with tempfile.TemporaryDirectory() as tmp:
+            for script, argv, want in (
+                    ("train.py", ["var", "--run", tmp, "--steps", "100", "--steps", "10"], "'100', then '10'"),
+                    ("train.py", ["var", "--run", tmp, "--seed=1", "--seed", "2"], "--seed is given twice"),
+                    ("evaluate.py", ["--vgen", "x", "--seeds", "1", "--seeds=2"], "'1', then '2'"),
+                    ("show.py", ["data", "--run", tmp, "--run", tmp + "2"], "--run is given twice"),
+                    ("variant_table.py", ["--run", tmp, "--quality", "2", "--quality", "3"], "'2', then '3'"),
+                    ("prefix_eval.py", ["--run", tmp, "--run", tmp], "--run is given twice")):
+                r = subprocess.run([sys.executable, os.path.join(recipe, script)] + argv, capture_output=True,
+                                   text=True)
+                self.assertEqual(r.returncode, 2, (script, argv, r.stderr))
+                self.assertIn(want, r.stderr.strip().splitlines()[-1], (script, r.stderr))
+                self.assertEqual(os.listdir(tmp), [], script)
+            calls = os.path.join(tmp, "calls")
+            fake = os.path.join(tmp, "vgen")
+            with open(fake, "w") as f:  # evaluate.py's vgen options are passed on whole: no refusal, a failing vgen
+                f.write("#!/bin/sh\necho \"$@\" >> %s\nexit 3\n" % calls)
+            os.chmod(fake, 0o755)
+            r = subprocess.run([sys.executable, os.path.join(recipe, "evaluate.py"), "--vgen", fake, "--seeds", "1",
+                                "--", "--cfg", "2", "--cfg", "3"], capture_output=True, text=True)
+            self.assertNotIn("given twice", r.stderr)
+            with open(calls) as f:
+                self.assertIn("--cfg 2 --cfg 3", f.read())
+
     def test_var_width(self):
         """--var-width: the var stage builds that width, a resumed run keeps its checkpoint's width whatever the
         default, and a width that differs from the checkpoint's or is not a multiple of 64 is one line, exit 2."""

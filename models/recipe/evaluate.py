@@ -9,7 +9,6 @@ network. F = --first-seed: 0 gives the issue's seeds 0..49; another range (e.g. 
 for choosing settings without looking at the seeds that grade them. Prints accuracy per class and overall, and
 the classifier's confusion counts. numpy + matplotlib only.
 """
-import argparse
 import glob
 import os
 import subprocess
@@ -21,6 +20,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import classifier as clf  # noqa: E402
+import cli  # noqa: E402
 import data  # noqa: E402
 import st_io  # noqa: E402
 
@@ -34,7 +34,7 @@ def read_png(path):
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = cli.parser()
     p.add_argument("--vgen", required=True)
     p.add_argument("--seeds", type=int, default=50)
     p.add_argument("--first-seed", type=int, default=0)

@@ -20,6 +20,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import classifier as clf  # noqa: E402
+import cli  # noqa: E402
 import sample  # noqa: E402
 import st_io  # noqa: E402
 import train  # noqa: E402
@@ -34,7 +35,7 @@ def accuracy(var, vae, w, labels, real, k, cfg):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--classifier", required=True)
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--var", default="var", help="checkpoint name in the run folder (var, supernet-...)")

@@ -22,6 +22,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import cli  # noqa: E402
 import data  # noqa: E402
 import shapes10  # noqa: E402
 import train  # noqa: E402
@@ -70,7 +71,7 @@ def depths(vgen, depth_list, seed, extra):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="depths: vgen options after --")
+    p = cli.parser(description=__doc__.split("\n\n")[0], epilog="depths: vgen options after --")
     p.add_argument("what", choices=("reconstructions", "data", "shapes10", "depths"))
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--out")

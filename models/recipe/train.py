@@ -44,6 +44,7 @@ import torch.nn.functional as F  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import cli  # noqa: E402
 import classifier as clf  # noqa: E402
 import schedule  # noqa: E402
 import data  # noqa: E402
@@ -664,7 +665,7 @@ def spawn(procs, argv):
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.parser(description=__doc__.split("\n\n")[0])
     p.add_argument("stage", choices=STAGES + SUPERNET + ("all",))
     p.add_argument("--run", default=os.path.join(HERE, "run"), help="checkpoints, plots, tokens (default %(default)s)")
     p.add_argument("--out", default=os.path.join(HERE, "..", "demo"), help="export folder")

@@ -15,7 +15,6 @@ equidistant layers, the first --full-scales scales through every layer). Writes 
 and DIR/table.md: accuracy and FD per depth, then ms/image and KV MiB per depth, each row from its own vbench run.
 Needs torch (to read the .pt checkpoints); the measurements themselves are the engine's.
 """
-import argparse
 import json
 import os
 import subprocess
@@ -23,6 +22,9 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import cli  # noqa: E402
+
 ROWS = (("var", "full-depth VAR, no supernet training"),
         ("supernet-fixed", "supernet, fixed ratio (1:1)"),
         ("supernet-progressive", "supernet, progressive (VARiant)"))
@@ -92,7 +94,7 @@ def table(records, depths):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--vbench", required=True)
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--demo", default=os.path.join(HERE, "..", "demo"), help="vae, classifier and fd_ref files")
