@@ -77,6 +77,7 @@ typedef struct {
     int per_class;                  /* 0: a plain request */
     const char *shard, *npz, *pack; /* job flags */
     const char *setting_flag;       /* the first setting given as a flag (--cfg, --model, ...), NULL when none */
+    const char *image_setting;      /* the first flag that shapes images only (sampling, subnet, grid), for --info */
 } options;
 
 /* The flags with a value that are not settings. */
@@ -96,6 +97,8 @@ static int apply_flag(options *o, const char *flag, const char *val)
     const vcfg_setting *st = vcfg_find_flag(flag);
     if (st) {
         if (!o->setting_flag) o->setting_flag = st->flag;
+        if (!o->image_setting && strcmp(st->section, "model") && strcmp(st->section, "runtime"))
+            o->image_setting = st->flag;
         int r = vcfg_set(&o->s, st, val);
         if (r) varcl_eprintf("vgen: %s\n", varcl_last_error());
         return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
@@ -776,7 +779,7 @@ int main(int argc, char **argv)
     /* --list-devices and --info print and stop: a flag that asks for images with them would be ignored */
     const char *wants_images = o.out ? "-o" : o.out_dir ? "--out-dir" : o.tokens_out ? "--tokens-out"
                                : o.per_class ? "--per-class" : o.pack ? "--pack" : o.npz ? "--npz"
-                               : o.shard ? "--shard" : NULL;
+                               : o.shard ? "--shard" : o.image_setting; /* --info reads the model and device flags */
     if ((o.list || o.info) && (wants_images || (o.list && (o.setting_flag || o.config || o.info)))) {
         varcl_eprintf("vgen: %s prints and stops: it takes no %s\n", o.list ? "--list-devices" : "--info",
                 wants_images ? wants_images : o.setting_flag ? o.setting_flag : o.config ? "--config" : "--info");

@@ -206,6 +206,27 @@ t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
 # --list-devices and --info print and stop: a flag asking for images with them is refused, not ignored
 t "--list-devices with -o" 2 "--list-devices|-o" -- --list-devices -o x.png
 t "--info with --per-class" 2 "--info|--out-dir" -- "${TINY[@]}" --info --per-class 1 --out-dir @D@/d
+# --info reads the model and runtime flags; one that only shapes images (sampling, subnet, grid) is refused (run
+# here without t's -o, which is refused first)
+for flag in "--cfg 3" "--depth 2" "--grid-columns 2"; do
+    # shellcheck disable=SC2086
+    "$VGEN" "${TINY[@]}" --info $flag >"$work/stdout" 2>"$work/stderr"
+    st=$?
+    if [ "$st" = 2 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && [ ! -s "$work/stdout" ] &&
+        grep -qF -- "--info prints and stops: it takes no ${flag% *}" "$work/stderr"; then
+        passed=$((passed + 1))
+    else
+        fail "--info $flag" "exit $st: $(cat "$work/stderr")"
+        failed=$((failed + 1))
+    fi
+done
+if "$VGEN" "${TINY[@]}" --info --weights f32 >"$work/stdout" 2>"$work/stderr" && grep -q "weights: f32" "$work/stdout"; then
+    passed=$((passed + 1))
+else
+    fail "--info --weights f32" "a runtime flag is taken: $(cat "$work/stderr")"
+    failed=$((failed + 1))
+fi
+rm -f "$work/stdout" "$work/stderr"
 # a flag given twice is refused, not the last value taken (both values named)
 t "--class given twice" 2 "--class|given twice|'3'|'4'" -- "${TINY[@]}" --class 3 --class 4
 t "-o given twice, once as --x=y" 2 "-o|given twice" -- "${TINY[@]}" -o a.png -o b.png
