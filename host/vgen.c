@@ -505,9 +505,19 @@ typedef struct {
     char shard[64];
 } job_run;
 
+/* s seconds as 5s, 3m07s, 2h05m, or 123d for 100 days and more (a job of hundreds of millions of images on one
+ * device runs for years: the estimate must not wrap or read 0s); "unknown" before anything was measured. */
 static void fmt_duration(double s, char *out, size_t cap)
 {
-    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (!(s >= 0)) {
+        snprintf(out, cap, "unknown");
+        return;
+    }
+    if (s >= 100 * 86400.0) {
+        snprintf(out, cap, "%.0fd", s / 86400);
+        return;
+    }
+    long t = (long)(s + 0.5);
     if (t >= 3600) snprintf(out, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
     else if (t >= 60) snprintf(out, cap, "%ldm%02lds", t / 60, t % 60);
     else snprintf(out, cap, "%lds", t);
@@ -517,7 +527,7 @@ static void job_progress(const job_run *r, int64_t made)
 {
     double el = now_s() - r->t0, rate = el > 0 ? made / el : 0;
     char eta[32];
-    fmt_duration(rate > 0 ? (r->todo - made) / rate : 0, eta, sizeof eta);
+    fmt_duration(rate > 0 ? (double)(r->todo - made) / rate : -1, eta, sizeof eta);
     int64_t have = r->done_before + made;
     if (r->tty) { /* one line rewritten in place: a bar of 30 cells */
         char bar[31];

@@ -269,6 +269,17 @@ json.dump(m, open(sys.argv[1], 'w'))
 EOF2
 bad "800000000 of its 800000000 images are missing (the first: class0005_000000000.png)" --pack huge --npz huge.npz
 rm -rf huge
+# the estimate of a job that runs for years reads in days, not 0s (it wrapped): 400 million images of the tiny model,
+# stopped (SIGTERM) once the first progress line is out; the stop leaves no hidden temporary
+"$VGEN" --model "$TV" --vae "$TA" --per-class 400000000 --class 0 --batch 1 --out-dir longjob 2> longjob.err &
+pid=$!
+for _ in $(seq 600); do grep -q "ETA" longjob.err && break; sleep 0.1; done
+kill -TERM "$pid" 2> /dev/null
+wait "$pid"
+grep -Eq "^vgen: [0-9]+/400000000 images, [0-9.]+ images/s, ETA [0-9]+d$" longjob.err ||
+    fail "the progress line of a job of years: $(grep ETA longjob.err || cat longjob.err)"
+[ -z "$(find longjob -name '.*')" ] || fail "a stopped job left hidden files: $(find longjob -name '.*')"
+rm -rf longjob longjob.err
 # a folder where a job image belongs is refused before any work, naming it
 rm -rf dirimg && cp -r one dirimg && rm dirimg/class0007_00003.png dirimg/class0005_00001.png && mkdir dirimg/class0007_00003.png
 bad "dirimg/class0007_00003.png: a folder where the job's image belongs" "${JOB[@]}" --out-dir dirimg
