@@ -69,7 +69,10 @@ CROP_PATCH_NUMS = (1, 2, 3, 4, 5, 6, 8)
 DEFAULTS = {
     "vqvae": dict(steps=1500, batch=4, lr=1e-3),
     "vqvae-ms": dict(steps=300, batch=4, lr=5e-4),
-    "tokens": dict(per_class=160),
+    # 320 images per class, not 160: with 160 the VAR's held-out loss on the 2x2..6x6 scales, where the layout
+    # and so the class is drawn, was 0.26-0.33 nats over its training loss (memorised at ~27 epochs); the
+    # fine scales had no gap. 90.6% of the 500 images classified as asked, against 89.6% with 160.
+    "tokens": dict(per_class=320),
     "var": dict(steps=3600, batch=12, lr=1.5e-3, weighting="side"),
     "classifier": dict(steps=1000, batch=32, lr=2e-3),
     "supernet-progressive": dict(steps=300, batch=12, lr=3e-4, weighting="side"),
