@@ -555,6 +555,25 @@ class Evaluate(unittest.TestCase):
         self.assertIn("images: 20 (seeds 1000..1001), accuracy: 1.0000", r.stdout)
 
 
+class ScaleGap(unittest.TestCase):
+    def test_rows_and_refusal(self):
+        """scale_gap.py on the committed run: a training row and a held-out row of ten finite per-scale losses;
+        held-out images that are training images (--first-held below the run's per_class) refused, exit 2."""
+        script = os.path.join(ROOT, "models", "recipe", "scale_gap.py")
+        r = subprocess.run([sys.executable, script, "--held-per-class", "1", "--train", "4"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {line.split(":")[0]: line.split(":")[1].split("(")[0].split() for line in r.stdout.splitlines()}
+        for name in ("training images", "held-out images"):
+            vals = [float(v) for v in rows[name]]
+            self.assertEqual(len(vals), 10, r.stdout)
+            self.assertTrue(all(0 < v < 10 for v in vals), r.stdout)
+        self.assertIn("(weighted", r.stdout)
+        r = subprocess.run([sys.executable, script, "--first-held", "0"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("are in the run's tokens", r.stderr)
+
+
 class Export(unittest.TestCase):
     def test_engine_matches_the_recipe(self):
         """Greedy tokens of the exported model: the engine (vgen --top-k 1) equals the recipe's PyTorch sampler.
