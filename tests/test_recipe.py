@@ -36,6 +36,16 @@ SHAPES10_CRC32 = [3438090691, 1571417458, 20881657, 2023270758, 3070269555, 1506
                   479024109, 55332444]
 
 
+def cpu_has(flag):
+    """Whether /proc/cpuinfo lists `flag` (False where it cannot be read): torch's convolutions take other
+    instruction paths, with other roundings, on other CPUs."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return False
+
+
 def blobs(mask):
     """Connected regions of a bool mask (4-neighbourhood): a list of (pixel count, centre y, centre x)."""
     seen = np.zeros(mask.shape, bool)
@@ -126,6 +136,32 @@ class Quantiser(unittest.TestCase):
         err = (f_hat - f).pow(2).mean().item()
         self.assertLess(err, f.pow(2).mean().item())
 
+    def test_committed_tokens_are_the_committed_vqvaes(self):
+        """models/recipe/run/tokens.npz is what the tokens stage makes from the committed VQ-VAE, so a run from
+        scratch trains its VAR on the same targets: its labels are the stage's order (320 images per class, two
+        processes, rank 0's part first), and a few images encoded again as the stage encodes them give the committed
+        ids exactly."""
+        import train
+        run = os.path.join(ROOT, "models", "recipe", "run")
+        z = np.load(os.path.join(run, "tokens.npz"))
+        n_cls = len(data.CLASSES)
+        todo = [(c, i) for i in range(320) for c in range(n_cls)]
+        order = todo[0::2] + todo[1::2]
+        self.assertEqual(z["labels"].tolist(), [c for c, _ in order])
+        model, stage = train.load_vae(train.RunFolder(run))
+        self.assertEqual(stage, "vqvae-ms")
+        model.quantize.patch_nums = vq.PATCH_NUMS
+        model.eval()
+        rows = [0, 1, 1599, 1600, 3199]
+        if cpu_has("avx512f"):  # the committed run's CPU: near ties, other ids when encoded one image per call
+            rows += [712, 1639]
+        x = vq.to_tensor(data.batch([order[r][0] for r in rows], [order[r][1] for r in rows]))
+        got = train.encode_tokens(model, x)
+        self.assertEqual(got.dtype, np.int16)
+        self.assertEqual(got.shape, (len(rows), 680))
+        differ = [r for r, a, b in zip(rows, got, z["tokens"][rows]) if (a != b).any()]
+        self.assertEqual(differ, [], "the tokens of these rows differ from the committed ones")
+
     def test_phi_table(self):
         """VAR_SPEC 4: the scale -> phi index table for K = 4, ten scales."""
         q = vq.MultiScaleQuantizer(8, 32)
@@ -149,6 +185,21 @@ class Training(unittest.TestCase):
             opt.step()
             losses.append(loss.item())
         self.assertLess(losses[-1], losses[0] - 0.05, losses)
+
+    def test_huge_pages_for_malloc(self):
+        """train.py starts itself again with glibc.malloc.hugetlb=1 added to GLIBC_TUNABLES, once, keeping the
+        tunables given; a hugetlb setting of the user's is kept as it is."""
+        code = ("import os, sys; sys.path.insert(0, %r); import train; train.exec_with_huge_pages(); "
+                "print(os.environ.get('GLIBC_TUNABLES'))" % os.path.join(ROOT, "models", "recipe"))
+        for given, want in ((None, "glibc.malloc.hugetlb=1"),
+                            ("glibc.malloc.arena_max=2", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"),
+                            ("glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb=0")):
+            env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+            if given is not None:
+                env["GLIBC_TUNABLES"] = given
+            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), want)
 
     def test_scale_weights(self):
         import train

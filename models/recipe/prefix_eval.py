@@ -10,7 +10,6 @@ top-k/top-p, torch's generator seeded 0); the f-hat is decoded by DIR's VQ-VAE a
 (classifier.py's numpy network). k = 10 is the VQ-VAE's own reconstruction: the ceiling any VAR on this VQ-VAE
 can reach; k = 0 is plain generation. Prints accuracy per k.
 """
-import argparse
 import os
 import sys
 
@@ -49,7 +48,7 @@ def main():
     var = VAR(**config_from_state(sd))
     var.load_state_dict(sd)
     var.eval()
-    vae, _ = train.load_vae(argparse.Namespace(path=lambda name: os.path.join(a.run, name)))
+    vae, _ = train.load_vae(train.RunFolder(a.run))
     vae.eval()
     z = np.load(os.path.join(a.run, "tokens.npz"))
     lab_all, tok_all = z["labels"], z["tokens"].astype(np.int64)

@@ -53,7 +53,7 @@ def main():
             a.first_held, per_class))
     if a.held_per_class < 1 or a.train < 1:
         p.error("--held-per-class and --train must be at least 1")
-    vae, _ = train.load_vae(argparse_ns(a.run))
+    vae, _ = train.load_vae(train.RunFolder(a.run))
     vae.eval()
     vae.quantize.patch_nums = vq.PATCH_NUMS
     ck = torch.load(os.path.join(a.run, a.var + ".pt"))
@@ -74,11 +74,6 @@ def main():
                            ("held-out images", torch.tensor(held_lab), torch.cat(held_tok))):
         w, s = per_scale(net, vae, lab, tok)
         print("%-17s %s   (weighted %.4f, %d images)" % (name + ":", " ".join("%5.2f" % v for v in s), w, len(lab)))
-
-
-def argparse_ns(run):
-    import argparse
-    return argparse.Namespace(path=lambda name: os.path.join(run, name))
 
 
 if __name__ == "__main__":

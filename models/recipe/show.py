@@ -13,7 +13,6 @@ demo model unless vgen options say otherwise) stacked, each 256 px image shrunk 
 reconstructions: one held-out image per class of the class set (data.py; top row) above its reconstruction through the VQ-VAE's ten scales
 (bottom row): tokens -> f-hat -> decoder, the path vgen's images take. Each cell is 128 px (the image halved).
 """
-import argparse
 import os
 import sys
 
@@ -38,7 +37,7 @@ def save(path, u8):
 
 def reconstructions(run):
     """-> uint8 [2 * 128, 10 * 128, 3]: held-out images over their ten-scale reconstructions."""
-    model, _ = train.load_vae(argparse.Namespace(path=lambda name: os.path.join(run, name)))  # the latest stage
+    model, _ = train.load_vae(train.RunFolder(run))  # the latest stage
     model.quantize.patch_nums = vq.PATCH_NUMS
     model.eval()
     real = data.batch(range(len(data.CLASSES)), [data.HELD_OUT] * len(data.CLASSES))
