@@ -189,17 +189,26 @@ class Training(unittest.TestCase):
     def test_huge_pages_for_malloc(self):
         """train.py starts itself again with glibc.malloc.hugetlb=1 added to GLIBC_TUNABLES, once, keeping the
         tunables given; a hugetlb setting of the user's is kept as it is."""
-        code = ("import os, sys; sys.path.insert(0, %r); import train; train.exec_with_huge_pages(); "
-                "print(os.environ.get('GLIBC_TUNABLES'))" % os.path.join(ROOT, "models", "recipe"))
-        for given, want in ((None, "glibc.malloc.hugetlb=1"),
-                            ("glibc.malloc.arena_max=2", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"),
-                            ("glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb=0")):
-            env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
-            if given is not None:
-                env["GLIBC_TUNABLES"] = given
-            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(r.stdout.strip(), want)
+        code = ("import os, sys\nsys.path.insert(0, %r)\nimport train\ntrain.exec_with_huge_pages()\n"
+                "print(os.environ.get('GLIBC_TUNABLES'), sys.argv[1:])\n" % os.path.join(ROOT, "models", "recipe"))
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "prog.py")
+            with open(script, "w") as f:
+                f.write(code)
+            for given, want in ((None, "glibc.malloc.hugetlb=1"),
+                                ("glibc.malloc.arena_max=2", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"),
+                                ("glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb=0")):
+                env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+                if given is not None:
+                    env["GLIBC_TUNABLES"] = given
+                r = subprocess.run([sys.executable, script, "a b", "--x"], env=env, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.strip(), want + " ['a b', '--x']")
+            # a program read from standard input is not started again (it could not be read twice)
+            r = subprocess.run([sys.executable, "-"], input=code, env={k: v for k, v in os.environ.items()
+                                                                      if k != "GLIBC_TUNABLES"},
+                               capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, "None []"), r.stderr)
 
     def test_scale_weights(self):
         import train

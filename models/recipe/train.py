@@ -52,8 +52,13 @@ def exec_with_huge_pages():
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if not sys.platform.startswith("linux") or not sys.executable or "glibc.malloc.hugetlb" in tunables:
         return
+    if not os.path.isfile(sys.argv[0]):  # a program read from standard input cannot be started again
+        return
     env = dict(os.environ, GLIBC_TUNABLES=(tunables + ":" if tunables else "") + "glibc.malloc.hugetlb=1")
-    os.execve(sys.executable, getattr(sys, "orig_argv", [sys.executable] + sys.argv), env)
+    try:
+        os.execve(sys.executable, getattr(sys, "orig_argv", [sys.executable] + sys.argv), env)
+    except OSError:
+        pass  # go on as started
 
 
 if __name__ == "__main__":
