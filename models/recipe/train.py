@@ -38,8 +38,8 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve everything on shared CPUs
 
 
-def exec_with_huge_pages():
-    """Starts this script again with glibc's malloc asking for transparent huge pages (GLIBC_TUNABLES
+def exec_with_huge_pages(script):
+    """Starts `script` (this file, when it is the program run) again with glibc's malloc asking for transparent huge pages (GLIBC_TUNABLES
     glibc.malloc.hugetlb=1, glibc 2.35+; tunables are read only at start-up), unless GLIBC_TUNABLES already
     sets it. torch frees and allocates its large tensors at every layer; glibc maps each block over 32 MiB
     afresh, and with 4 KiB pages the faults dominate: a 32-channel 256 x 256 map of 16 images is 134 MB. Measured
@@ -52,17 +52,17 @@ def exec_with_huge_pages():
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if not sys.platform.startswith("linux") or not sys.executable or "glibc.malloc.hugetlb" in tunables:
         return
-    if not os.path.isfile(sys.argv[0]):  # a program read from standard input cannot be started again
-        return
+    if not os.path.isfile(sys.argv[0]) or os.path.realpath(sys.argv[0]) != os.path.realpath(script):
+        return  # run from standard input (it could not be read twice) or by another program (runpy, IPython)
     env = dict(os.environ, GLIBC_TUNABLES=(tunables + ":" if tunables else "") + "glibc.malloc.hugetlb=1")
     try:
         os.execve(sys.executable, getattr(sys, "orig_argv", [sys.executable] + sys.argv), env)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a variable name execve refuses
         pass  # go on as started
 
 
 if __name__ == "__main__":
-    exec_with_huge_pages()
+    exec_with_huge_pages(__file__)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
