@@ -39,16 +39,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads s
 
 
 def exec_with_huge_pages(script):
-    """Starts `script` (this file, when it is the program run) again with glibc's malloc asking for transparent huge pages (GLIBC_TUNABLES
-    glibc.malloc.hugetlb=1, glibc 2.35+; tunables are read only at start-up), unless GLIBC_TUNABLES already
-    sets it. torch frees and allocates its large tensors at every layer; glibc maps each block over 32 MiB
-    afresh, and with 4 KiB pages the faults dominate: a 32-channel 256 x 256 map of 16 images is 134 MB. Measured
-    here: the tokens stage (--procs 2, 3200 images) 3.8 min, the committed file byte for byte (its run took 34
-    min, in two sessions of 18 and 17 min); short runs of
-    the other stages (--procs 2; without -> with) vqvae 20 steps 27.1 -> 20.7 s, vqvae-ms 20 steps 42.9 ->
-    26.2 s, classifier 100 steps 17.5 -> 11.8 s, var 40 steps 68.2 -> 47.0 s, each with the same weights bit
-    for bit. The --procs processes inherit the environment. A no-op elsewhere: other C libraries ignore the
-    variable, and a kernel with THP off gives 4 KiB pages as before."""
+    """Starts `script` (this file, when it is the program run) again with glibc's malloc asking for transparent
+    huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1, glibc 2.35+; tunables are read only at start-up), unless
+    GLIBC_TUNABLES already sets it. torch frees and allocates its large tensors at every layer; glibc maps each
+    block over 32 MiB afresh, and with 4 KiB pages the faults dominate: a 32-channel 256 x 256 map of 16 images is
+    134 MB. Measured here: the tokens stage (--procs 2, 3200 images) 3.8 min, the committed file byte for byte
+    (its run took 34 min, in two sessions of 18 and 17 min); short runs of the other stages (--procs 2; without
+    -> with) vqvae 20 steps 27.1 -> 20.7 s, vqvae-ms 20 steps 42.9 -> 26.2 s, classifier 100 steps 17.5 -> 11.8 s,
+    var 40 steps 68.2 -> 47.0 s, each with the same weights bit for bit (a whole var stage showed no clear gain
+    on this shared machine). The --procs processes inherit the environment. A no-op elsewhere: other C
+    libraries ignore the variable, and a kernel with THP off gives 4 KiB pages as before."""
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if not sys.platform.startswith("linux") or not sys.executable or "glibc.malloc.hugetlb" in tunables:
         return
