@@ -89,9 +89,13 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
 
     const char *env = getenv("VARCL_POLICY");
+    /* gpu-device: the gpu family with every choice a GPU device gets (CLBlast products, float4 Winograd, the tiled
+     * attention, device sampling), so that the whole GPU configuration runs end to end on a CPU driver in the tests;
+     * plain gpu on a CPU device takes the SIMD-lane CPU drivers' choices (llvmpipe) */
+    const int as_gpu = env && !strcmp(env, "gpu-device");
     if (env && *env && strcmp(env, "auto")) {
-        if (strcmp(env, "cpu") && strcmp(env, "gpu"))
-            return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY=%s: expected auto, cpu or gpu", env);
+        if (strcmp(env, "cpu") && strcmp(env, "gpu") && !as_gpu)
+            return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY=%s: expected auto, cpu, gpu or gpu-device", env);
         fill(p, strcmp(env, "cpu") ? VP_GPU : VP_CPU);
         snprintf(p->reason, sizeof p->reason, "VARCL_POLICY=%s", env);
     } else if (pocl) {
@@ -106,8 +110,11 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
                                            (max_wg && max_wg < CPU_SETS_WORK_ITEMS)))
         p->clblast_sets = VP_SETS_DATABASE;
 
-    cl_device_type type = 0;
-    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    cl_device_type real_type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof real_type, &real_type, NULL);
+    /* the type the choices below follow: a GPU's under VARCL_POLICY=gpu-device (correctness guards and vbench's
+     * probe sizes follow the real one) */
+    const cl_device_type type = as_gpu ? CL_DEVICE_TYPE_GPU : real_type;
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     p->split_fma = !(fp & CL_FP_FMA);
@@ -151,7 +158,7 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     /* llvmpipe (Mesa 22.3): the sampler's bit-by-bit searches (a loop around a work-group reduction) gave wrong ids
      * in work-groups of 1, 2 and 4 items, narrower than its 8 vector lanes; 8 and more were right
      * (test_sample_device); pocl and Oclgrind were right at every size */
-    if (!(type & CL_DEVICE_TYPE_GPU) && !pocl && !oclgrind) p->sample_local_min = 8;
+    if (!(real_type & CL_DEVICE_TYPE_GPU) && !pocl && !oclgrind) p->sample_local_min = 8;
     /* llvmpipe loads every component lane by lane (README "Speed"): two queries per work-item share each key's
      * loads (cl/attention.cl attention2) */
     p->attn_pairs = p->family == VP_GPU && !(type & CL_DEVICE_TYPE_GPU);
@@ -193,8 +200,8 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     p->attn_tile = gpu_shapes ? 64 : 0;
     if (max_wg && p->attn_tile > max_wg) p->attn_tile = max_wg;
     /* vbench's probes sized for the hardware, whatever the family: 4096^3 takes a CPU a minute */
-    p->bench_gemm_n = (type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
-    p->bench_copy_mb = (type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
+    p->bench_gemm_n = (real_type & CL_DEVICE_TYPE_GPU) ? 4096 : 1024;
+    p->bench_copy_mb = (real_type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
 
     const char *lin = getenv("VARCL_LINEAR");
     if (lin && *lin && strcmp(lin, "auto")) {

@@ -14,7 +14,8 @@
  * everything else "gpu". Products with weights in the "gpu" family: CLBlast on GPU devices; on other devices
  * (llvmpipe: CPU type, SIMD lanes) varcl's linear_simt, since CLBlast's database has no entry for them, and the
  * attention with two queries per work-item (attention2). VARCL_POLICY=cpu|gpu forces a family on any device (tests
- * run every variant on one device). The CLBlast parameter family follows the same choice but only where its sets fit the device's local
+ * run every variant on one device); VARCL_POLICY=gpu-device the gpu family with a GPU device's choices, on any device
+ * (the tests run the whole GPU configuration on pocl). The CLBlast parameter family follows the same choice but only where its sets fit the device's local
  * memory and work-group limits (the pocl-tuned sets need 160 KiB; llvmpipe has 32 KiB). */
 #ifndef VARCL_POLICY_H
 #define VARCL_POLICY_H
@@ -72,7 +73,7 @@ typedef struct {
     size_t bench_copy_mb;      /* vbench's bandwidth probe size */
 } vp_policy;
 
-/* Fills p for the device (queries only; no kernel runs). VARCL_POLICY=cpu|gpu|auto; VARCL_LINEAR=packed|clblast|simt
+/* Fills p for the device (queries only; no kernel runs). VARCL_POLICY=cpu|gpu|gpu-device|auto; VARCL_LINEAR=packed|clblast|simt
  * still overrides the product kernel alone, VARCL_SAMPLER=host|device|auto where sampling runs, VARCL_SIMT_ROWS=N
  * simt_rows (set by `vbench --tune`'s measurement otherwise). Another value: input error, status != 0. */
 int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device);

@@ -133,6 +133,14 @@ done
 out=$(VARCL_POLICY=gpu VARCL_WINOGRAD=float4 policy)
 check 'case "$out" in *"Winograd 1 float4/item"*) true;; *) false;; esac' "VARCL_POLICY=gpu VARCL_WINOGRAD=float4: $out"
 for v in bogus Lane " lane"; do refused VARCL_WINOGRAD "$v"; done
+# VARCL_POLICY=gpu-device: every choice a GPU device gets (the gpu family's SIMD-lane CPU choices are not taken)
+out=$(VARCL_POLICY=gpu-device policy)
+check 'case "$out" in "VARCL_POLICY=gpu-device | gpu "*"products CLBlast on weights [K][N]"*"im2col by channel"*"attention by tiles of queries"*"LayerNorm a row per work-group of"*"Winograd 1 float4/item"*"CLBlast sets CLBlast database, sampling on the device") true;; *) false;; esac' \
+    "VARCL_POLICY=gpu-device gives a GPU's choices: $out"
+out=$(VARCL_POLICY=gpu policy)
+check 'case "$out" in *"CLBlast on weights"*) false;; *"products linear_simt on weights [K][N]"*) true;; *) false;; esac' \
+    "VARCL_POLICY=gpu on a CPU device keeps the SIMD-lane CPU drivers' products: $out"
+for v in gpu_device GPU "gpu-device "; do refused VARCL_POLICY "$v"; done
 # VARCL_PROFILE is 1 or 0 ("off" must not turn profiling on); VARCL_GEMM_TUNING is off or auto
 for v in off no yes 2; do refused VARCL_PROFILE "$v"; done
 for v in maybe 0 OFF; do refused VARCL_GEMM_TUNING "$v"; done
