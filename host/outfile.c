@@ -70,6 +70,47 @@ void vo_remove_temps_on_signal(void)
     }
 }
 
+/* The descriptor a standard stream's name stands for (/dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N,
+ * /proc/self/fd/N), or -1 for any other path. */
+static int stream_fd(const char *path)
+{
+    if (!strcmp(path, "/dev/stdout")) return 1;
+    if (!strcmp(path, "/dev/stderr")) return 2;
+    if (!strcmp(path, "/dev/stdin")) return 0;
+    const char *num = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+    if (!num || !*num || strspn(num, "0123456789") != strlen(num) || strlen(num) > 6) return -1;
+    return atoi(num);
+}
+
+/* The path a chain of symbolic links at path leads to, made if it is missing (a link to a file not yet there is
+ * written as open() would: the file it names), or a copy of path where it is no link. NULL with errno set: ELOOP
+ * past 40 links, ENOMEM. */
+static char *follow_links(const char *path)
+{
+    char *cur = strdup(path);
+    for (int hops = 0; cur && hops <= 40; hops++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return cur;
+        char target[PATH_MAX];
+        ssize_t n = readlink(cur, target, sizeof target - 1);
+        if (n < 0) return cur; /* gone meanwhile: the path as it is */
+        target[n] = 0;
+        const char *slash = strrchr(cur, '/');
+        char *next = NULL;
+        if (target[0] == '/' || !slash) next = strdup(target);
+        else if (asprintf(&next, "%.*s%s", (int)(slash - cur + 1), cur, target) < 0) next = NULL;
+        free(cur);
+        cur = next;
+    }
+    if (cur) {
+        free(cur);
+        errno = ELOOP;
+    } else {
+        errno = ENOMEM;
+    }
+    return NULL;
+}
+
 /* A folder that is not there or not ours is the caller's to fix; a full disk or no memory is a run-time failure. */
 static int open_status(int err)
 {
@@ -77,15 +118,35 @@ static int open_status(int err)
                                                                                                : VARCL_E_RUNTIME;
 }
 
-int vo_check(const char *path)
+static int check_at(const char *path);
+
+int vo_check(const char *given)
 {
-    if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "output: cannot write: empty path");
+    if (!given || !*given) return varcl_fail(VARCL_E_INPUT, "output: cannot write: empty path");
+    const int sfd = stream_fd(given);
+    if (sfd >= 0) {
+        const int fl = fcntl(sfd, F_GETFL);
+        if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+            return varcl_fail(VARCL_E_INPUT, "%s: cannot write: descriptor %d is %s", given, sfd,
+                              fl < 0 ? "not open" : "open for reading only");
+        return VARCL_OK;
+    }
+    char *path = follow_links(given);
+    if (!path) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", given, strerror(errno));
+    const int st = check_at(path);
+    free(path);
+    return st;
+}
+
+/* vo_check for the path the user's links lead to (messages name it) */
+static int check_at(const char *path)
+{
     struct stat sb;
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
         if (!S_ISREG(sb.st_mode)) return VARCL_OK; /* a device or FIFO: written in place */
     } else if (path[strlen(path) - 1] == '/') {
-        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: the name ends with '/', a folder's", path);
     }
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
@@ -114,22 +175,44 @@ int vo_check(const char *path)
     return VARCL_OK;
 }
 
-static int open_as(vo_file *o, const char *path, int own)
+static int open_as(vo_file *o, const char *given, int own)
 {
     memset(o, 0, sizeof *o);
-    if (!path || !*path) return varcl_fail(VARCL_E_INPUT, "output: empty path");
+    if (!given || !*given) return varcl_fail(VARCL_E_INPUT, "output: empty path");
+    const int sfd = own ? -1 : stream_fd(given);
+    if (sfd >= 0) { /* a standard stream by name: its descriptor, where it stands (see outfile.h) */
+        int fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0 || !(o->path = strdup(given)) || !(o->fp = fdopen(fd, "wb"))) {
+            int err = fd < 0 ? EBADF : errno;
+            if (fd >= 0 && !o->fp) close(fd);
+            vo_abort(o);
+            return varcl_fail(err == ENOMEM ? VARCL_E_RUNTIME : VARCL_E_INPUT, "%s: cannot write: %s", given,
+                              strerror(err));
+        }
+        return VARCL_OK;
+    }
+    /* a user's symbolic link is followed (the rename replaces the file it leads to); varcl's own names are not */
+    char *path = own ? strdup(given) : follow_links(given);
+    if (!path) return varcl_fail(errno == ENOMEM ? VARCL_E_RUNTIME : VARCL_E_INPUT, "%s: cannot write: %s", given,
+                                 strerror(errno));
+    o->dest = path;
     struct stat sb;
     int exists = stat(path, &sb) == 0;
-    if (path[strlen(path) - 1] == '/' || (exists && S_ISDIR(sb.st_mode)))
-        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
-    if (!(o->path = strdup(path))) return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+    if (path[strlen(path) - 1] == '/' || (exists && S_ISDIR(sb.st_mode))) {
+        vo_abort(o);
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", given);
+    }
+    if (!(o->path = strdup(given))) {
+        vo_abort(o);
+        return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", given);
+    }
     if (exists && !S_ISREG(sb.st_mode) && !own) { /* a device, FIFO or terminal: in place (see outfile.h) */
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0 || !(o->fp = fdopen(fd, "wb"))) {
             int err = errno;
             if (fd >= 0) close(fd);
             vo_abort(o);
-            return varcl_fail(open_status(err), "%s: cannot write: %s", path, strerror(err));
+            return varcl_fail(open_status(err), "%s: cannot write: %s", given, strerror(err));
         }
         return VARCL_OK;
     }
@@ -192,7 +275,7 @@ int vo_close(vo_file *o)
 int vo_commit(vo_file *o)
 {
     int err = flush_close(o);
-    if (!err && o->tmp && rename(o->tmp, o->path) != 0) err = errno;
+    if (!err && o->tmp && rename(o->tmp, o->dest) != 0) err = errno;
     /* No fsync: the rename guards against an interrupted process, which is the case the design names. */
     int st = err ? varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", o->path, strerror(err)) : VARCL_OK;
     if (!err) {
@@ -211,6 +294,7 @@ void vo_abort(vo_file *o)
     vo_untrack(o->track);
     free(o->tmp);
     free(o->path);
+    free(o->dest);
     memset(o, 0, sizeof *o);
 }
 

@@ -5,7 +5,11 @@
  * disk: an interrupted or failed run leaves the old file or none, never half of a new one (DESIGN.md, error policy).
  * An existing path that is neither a regular file nor a folder (/dev/null, /dev/stdout, a FIFO, a terminal) is
  * written in place: renaming over it would replace the device node with a file, and `-o /dev/null` is how users
- * throw an output away. Errors of such a write (/dev/full: no space left) are reported like any other. */
+ * throw an output away. The standard streams by name (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N) are the
+ * process's own descriptors, written where they stand whatever they lead to (`--tokens-out /dev/stdout > f.json`
+ * fills f.json; renaming over the name would replace the /dev/stdout link itself). A symbolic link is followed: the
+ * temporary is made beside the file it leads to (made if missing) and renamed over that file, so the link stays.
+ * Errors of such a write (/dev/full: no space left) are reported like any other. */
 #ifndef VARCL_OUTFILE_H
 #define VARCL_OUTFILE_H
 
@@ -13,6 +17,7 @@
 
 typedef struct vo_file {
     char *path; /* the output's name */
+    char *dest; /* what the rename replaces: path, or the file its symbolic links lead to */
     char *tmp;  /* the temporary written, NULL when writing in place */
     FILE *fp;   /* open for writing between vo_open and vo_commit / vo_abort */
     int track;  /* vo_track's slot + 1 for tmp; 0: not tracked */

@@ -6,6 +6,7 @@
 #include "outfile.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,7 +90,7 @@ static void test_check(void)
     CHECK(vo_check(tmpdir) == VARCL_E_INPUT && strstr(varcl_last_error(), "is a directory"), "a folder: %s",
           varcl_last_error());
     snprintf(path, sizeof path, "%s", in_tmp("not-yet/"));
-    CHECK(vo_check(path) == VARCL_E_INPUT && strstr(varcl_last_error(), "is a directory"), "a trailing '/': %s",
+    CHECK(vo_check(path) == VARCL_E_INPUT && strstr(varcl_last_error(), "ends with '/', a folder's"), "a trailing '/': %s",
           varcl_last_error());
     CHECK(vo_check("") == VARCL_E_INPUT && strstr(varcl_last_error(), "empty path"), "empty: %s", varcl_last_error());
     /* /proc takes no new files even from root, whom access() lets through: the probe finds it */
@@ -99,6 +100,74 @@ static void test_check(void)
 }
 
 /* vo_track's table: full after 64 slots (the rest simply untracked), reusable after vo_untrack. */
+/* Writes "text\n" to path through vo_open / vo_commit; VARCL_OK or the error. */
+static int write_text(const char *path, const char *text)
+{
+    vo_file o;
+    int st = vo_open(&o, path);
+    if (st) return st;
+    fprintf(o.fp, "%s\n", text);
+    return vo_commit(&o);
+}
+
+static int file_is(const char *path, const char *text)
+{
+    char line[64] = "", want[64];
+    snprintf(want, sizeof want, "%s\n", text);
+    FILE *f = fopen(path, "r");
+    int ok = f && fgets(line, sizeof line, f) && !strcmp(line, want);
+    if (f) fclose(f);
+    return ok;
+}
+
+/* A user's symbolic link is followed, not replaced: the file it leads to is written (made if missing), the link
+ * stays; a loop is refused. The standard streams by name are the process's descriptors, written where they stand
+ * (renaming over /dev/stdout replaced the system's link as root). */
+static void test_links_and_streams(void)
+{
+    char link[1024], target[1024];
+    snprintf(target, sizeof target, "%s", in_tmp("target.txt"));
+    snprintf(link, sizeof link, "%s", in_tmp("link.txt"));
+    CHECK(write_text(target, "old") == VARCL_OK && symlink("target.txt", link) == 0, "set-up: %s", varcl_last_error());
+    CHECK(write_text(link, "new") == VARCL_OK, "through a link: %s", varcl_last_error());
+    struct stat sb;
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode), "the link was replaced by a file");
+    CHECK(file_is(target, "new"), "the link's file was not written");
+    CHECK(hidden_entries() == 0, "a temporary was left");
+    unlink(link), unlink(target);
+    /* a link to a file not there yet: the file is made */
+    CHECK(symlink("made.txt", link) == 0 && write_text(link, "made") == VARCL_OK, "a dangling link: %s",
+          varcl_last_error());
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode) && file_is(in_tmp("made.txt"), "made"),
+          "a dangling link: the link replaced or its file not made");
+    unlink(link), unlink(in_tmp("made.txt"));
+    CHECK(symlink("loop.b", in_tmp("loop.a")) == 0 && symlink("loop.a", in_tmp("loop.b")) == 0, "set-up: loop");
+    CHECK(vo_check(in_tmp("loop.a")) == VARCL_E_INPUT && write_text(in_tmp("loop.a"), "x") == VARCL_E_INPUT &&
+              strstr(varcl_last_error(), "symbolic links"),
+          "a loop of links: %s", varcl_last_error());
+    unlink(in_tmp("loop.a")), unlink(in_tmp("loop.b"));
+    /* /dev/fd/N on a file descriptor: the text lands in that open file, at its offset; nothing is renamed */
+    int fd = open(in_tmp("stream.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char name[64];
+    snprintf(name, sizeof name, "/dev/fd/%d", fd);
+    CHECK(fd >= 0 && write(fd, "a\n", 2) == 2, "set-up: stream file");
+    CHECK(vo_check(name) == VARCL_OK && write_text(name, "b") == VARCL_OK, "%s: %s", name, varcl_last_error());
+    close(fd);
+    FILE *f = fopen(in_tmp("stream.txt"), "r");
+    char all[16] = "";
+    size_t got = f ? fread(all, 1, sizeof all - 1, f) : 0;
+    if (f) fclose(f);
+    CHECK(got == 4 && !memcmp(all, "a\nb\n", 4), "%s: the file holds '%.*s', want 'a\\nb\\n'", name, (int)got, all);
+    CHECK(hidden_entries() == 0, "a stream left a temporary");
+    unlink(in_tmp("stream.txt"));
+    /* a closed descriptor: refused, nothing made */
+    CHECK(vo_check(name) == VARCL_E_INPUT && strstr(varcl_last_error(), "not open"), "closed %s: %s", name,
+          varcl_last_error());
+    CHECK(write_text(name, "x") == VARCL_E_INPUT, "closed %s written", name);
+    snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+    CHECK(vo_check(name) == VARCL_E_INPUT, "closed %s accepted", name);
+}
+
 static void test_track_table(void)
 {
     int t[70], taken = 0;
@@ -174,6 +243,7 @@ int main(void)
     }
     test_whole_or_nothing();
     test_check();
+    test_links_and_streams();
     test_track_table();
     test_signals();
     nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
