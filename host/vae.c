@@ -292,10 +292,18 @@ int vd_decode(vd_state *d, cl_mem fhat, size_t fhat_off, float *rgb)
         (st = vc_forward(d->conv, &m->conv_out, d->buf[t1], 1, side, side, 1, d->buf[t2])) ||
         (st = vr_read(d->rt, d->buf[t2], 0, (size_t)HW * 3 * sizeof(float), rgb)))
         return st;
+    size_t bad = 0;
     for (int i = 0; i < HW * 3; i++) {
         float v = rgb[i];
-        v = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v; /* NaN stays NaN; the 8-bit step maps it to 0 */
+        bad += !isfinite(v);
+        v = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
         rgb[i] = (v + 1.0f) * 0.5f;
     }
+    /* finite weights whose activations overflow (1e30 in a convolution): NaN pixels would be written as black ones */
+    if (bad)
+        return varcl_fail(VARCL_E_RUNTIME,
+                          "the VQ-VAE decoder's output holds %zu non-finite values (NaN or infinity) of %d: the VQ-VAE's "
+                          "weights or activations overflow",
+                          bad, HW * 3);
     return 0;
 }

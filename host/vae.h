@@ -29,7 +29,8 @@ void vd_release(vd_state *d);
 int vd_need(vc_conv *c, const vae_model *m, int latent, vc_need *n);
 
 /* Decodes one latent, f-hat [latent*latent][Cvae] at element offset fhat_off of `fhat`, into rgb [S][S][3] on
- * the host: clamp(x, -1, 1) then (x + 1) / 2, in [0, 1]. */
+ * the host: clamp(x, -1, 1) then (x + 1) / 2, in [0, 1]. An output value that is NaN or infinite: VARCL_E_RUNTIME
+ * (the weights overflow; no image is made of it). */
 int vd_decode(vd_state *d, cl_mem fhat, size_t fhat_off, float *rgb);
 
 #endif

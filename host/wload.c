@@ -125,18 +125,27 @@ static size_t count_nonfinite16(const uint16_t *v, size_t n, vt_dtype d)
     return bad;
 }
 
-/* dst (elements of dtype `store`) [at .. at + n) = v[0 .. n) */
-static void store_run(void *dst, vt_dtype store, size_t at, const float *v, size_t n)
+/* dst (elements of dtype `store`) [at .. at + n) = v[0 .. n); the finite values that became infinite (f16 holds
+ * magnitudes up to 65504, bf16 up to about 3.39e38) */
+static size_t store_run(void *dst, vt_dtype store, size_t at, const float *v, size_t n)
 {
     if (store == VT_F32) {
         memcpy((float *)dst + at, v, n * 4);
-        return;
+        return 0;
     }
     uint16_t *o = (uint16_t *)dst + at;
+    size_t over = 0;
     if (store == VT_BF16)
-        for (size_t i = 0; i < n; i++) o[i] = vt_f32_to_bf16(v[i]);
+        for (size_t i = 0; i < n; i++) {
+            o[i] = vt_f32_to_bf16(v[i]);
+            over += ((o[i] & 0x7f80) == 0x7f80) & (isfinite(v[i]) != 0);
+        }
     else
-        for (size_t i = 0; i < n; i++) o[i] = vt_f32_to_f16(v[i]);
+        for (size_t i = 0; i < n; i++) {
+            o[i] = vt_f32_to_f16(v[i]);
+            over += ((o[i] & 0x7c00) == 0x7c00) & (isfinite(v[i]) != 0);
+        }
+    return over;
 }
 
 typedef struct {
@@ -147,25 +156,24 @@ typedef struct {
     size_t units, panels, cb; /* units = panels x input blocks of cb input features (plain: chunks of cb elements) */
     size_t cw;                /* columns per panel of units: PANEL (packed, Winograd) or WIDE ([K][N]) */
     size_t bad[HT_MAX_THREADS]; /* per thread: non-finite source values seen */
+    size_t over[HT_MAX_THREADS]; /* per thread: finite values the stored dtype cannot hold */
 } job;
 
-/* Writes row k of matrix j, columns of panel p (jb->cw wide), from tile row v[cw] (zero past column N). */
-static void put_row(const job *jb, size_t j, size_t k, size_t p, const float *v)
+/* Writes row k of matrix j, columns of panel p (jb->cw wide), from tile row v[cw] (zero past column N); the values
+ * the stored dtype cannot hold. */
+static size_t put_row(const job *jb, size_t j, size_t k, size_t p, const float *v)
 {
     const shape *s = &jb->s;
     size_t base = j * matrix_elems(s, jb->f->packed), cw = jb->cw;
-    if (jb->f->packed) {
-        store_run(jb->dst, jb->f->store, base + (p * s->K + k) * PANEL, v, PANEL);
-    } else {
-        size_t cols = s->N - p * cw < cw ? s->N - p * cw : cw;
-        store_run(jb->dst, jb->f->store, base + k * s->N + p * cw, v, cols);
-    }
+    if (jb->f->packed) return store_run(jb->dst, jb->f->store, base + (p * s->K + k) * PANEL, v, PANEL);
+    size_t cols = s->N - p * cw < cw ? s->N - p * cw : cw;
+    return store_run(jb->dst, jb->f->store, base + k * s->N + p * cw, v, cols);
 }
 
 /* One unit: the jb->cw columns of panel p and input features c0 .. c0 + cb of every tap (or Winograd position).
  * Source rows n are read as runs of cb * kk contiguous elements (t[n][c0 .. c0 + cb][kk]); tile[r][c] holds output
  * row r of the unit for column p * cw + c. */
-static size_t do_unit(const job *jb, size_t u, float *run, float *tile)
+static size_t do_unit(const job *jb, size_t u, float *run, float *tile, size_t *over)
 {
     size_t bad = 0;
     const shape *s = &jb->s;
@@ -191,7 +199,7 @@ static size_t do_unit(const job *jb, size_t u, float *run, float *tile)
         for (size_t i = 0; i < cb; i++) {
             /* Winograd: matrix r, row c0 + i; convolution: row (tap r) * I + c0 + i of the one matrix */
             size_t j = s->wino ? r : 0, k = s->wino ? c0 + i : r * s->I + c0 + i;
-            put_row(jb, j, k, p, tile + (r * cb + i) * cw);
+            *over += put_row(jb, j, k, p, tile + (r * cb + i) * cw);
         }
     return bad;
 }
@@ -225,7 +233,7 @@ static size_t do_unit_raw16(const job *jb, size_t u, uint16_t *run, uint16_t *ti
 static void work(void *arg, int id, int n)
 {
     job *jb = arg;
-    size_t *bad = &jb->bad[id];
+    size_t *bad = &jb->bad[id], *over = &jb->over[id];
     size_t u0 = jb->units * (size_t)id / (size_t)n, u1 = jb->units * (size_t)(id + 1) / (size_t)n;
     /* run: cb * kk source elements (<= 576); tile: TILE_ROWS x PANEL or WIDE_ROWS x WIDE (36 or 64 KiB in f32) */
     float run[TILE_ROWS * 2], tile[TILE_ROWS * PANEL > WIDE_ROWS * WIDE ? TILE_ROWS * PANEL : WIDE_ROWS * WIDE];
@@ -239,16 +247,16 @@ static void work(void *arg, int id, int n)
             size_t first = u * jb->cb, left = (size_t)jb->t->numel - first, cnt = left < jb->cb ? left : jb->cb;
             load_run(jb->t, first, cnt, run);
             *bad += count_nonfinite(run, cnt);
-            store_run(jb->dst, jb->f->store, first, run, cnt);
+            *over += store_run(jb->dst, jb->f->store, first, run, cnt);
         }
         return;
     }
-    for (size_t u = u0; u < u1; u++) *bad += do_unit(jb, u, run, tile);
+    for (size_t u = u0; u < u1; u++) *bad += do_unit(jb, u, run, tile, over);
 }
 
-size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
+size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads, size_t *beyond)
 {
-    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0, PANEL, {0}};
+    job jb = {t, f, shape_of(t, f->layout), dst, 0, 1, 0, PANEL, {0}, {0}};
     if (f->layout == WL_PLAIN) {
         jb.cb = TILE_K * 9;
         jb.units = ((size_t)t->numel + jb.cb - 1) / jb.cb;
@@ -264,48 +272,60 @@ size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads)
     if (n > by_size) n = by_size;
     if (n > jb.units) n = jb.units ? jb.units : 1;
     ht_run((int)n, work, &jb);
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) bad += jb.bad[i];
+    size_t bad = 0, over = 0;
+    for (size_t i = 0; i < n; i++) bad += jb.bad[i], over += jb.over[i];
+    if (beyond) *beyond = over;
     return bad;
 }
 
-static cl_mem refuse_nonfinite(const vt_set *s, const vt_tensor *t, size_t bad)
+/* bad: non-finite values of t; beyond: finite ones its stored dtype cannot hold */
+static cl_mem refuse_values(const vt_set *s, const vt_tensor *t, const wl_form *f, size_t bad, size_t beyond)
 {
     /* upstream stops at sampling on such weights (NaN logits); we stop at load, naming the tensor */
-    varcl_fail(VARCL_E_INPUT,
-               "%s: tensor '%s' has %zu non-finite values (NaN or infinite) of %lld: the checkpoint is damaged or "
-               "diverged in training",
-               vt_origin(s), t->name, bad, (long long)t->numel);
+    if (bad)
+        varcl_fail(VARCL_E_INPUT,
+                   "%s: tensor '%s' has %zu non-finite values (NaN or infinite) of %lld: the checkpoint is damaged or "
+                   "diverged in training",
+                   vt_origin(s), t->name, bad, (long long)t->numel);
+    else /* a 16-bit store chosen by the caller (vgen --weights f16): an image of NaNs or a black one otherwise */
+        varcl_fail(VARCL_E_INPUT,
+                   "%s: tensor '%s' has %zu values of %lld beyond %s's range (largest magnitude %s): keep the "
+                   "checkpoint's dtype or store the weights as %s (vgen --weights keep or %s)",
+                   vt_origin(s), t->name, beyond, (long long)t->numel, f->store == VT_F16 ? "f16" : "bf16",
+                   f->store == VT_F16 ? "65504" : "3.39e38", f->store == VT_F16 ? "bf16" : "f32",
+                   f->store == VT_F16 ? "bf16" : "f32");
     return NULL;
 }
 
-/* t in form f into bytes of mapped host memory, its file pages mapped in for it; the non-finite values seen. */
-static size_t convert_into(const vt_set *s, const vt_tensor *t, const wl_form *f, void *host, size_t bytes, int threads)
+/* t in form f into bytes of mapped host memory, its file pages mapped in for it; the values refused (non-finite, or
+ * beyond the stored dtype's range: refuse_values) */
+static size_t convert_into(const vt_set *s, const vt_tensor *t, const wl_form *f, void *host, size_t bytes, int threads,
+                           size_t *beyond)
 {
     vm_host_prepare(host, bytes, threads, 0);
     vt_map_pages(s, t);
-    return wl_write(t, f, host, threads);
+    return wl_write(t, f, host, threads, beyond);
 }
 
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
                  wc_cache *cache, const char *what)
 {
-    size_t bytes = wl_bytes(t, f), bad;
+    size_t bytes = wl_bytes(t, f), bad, beyond = 0;
     cl_mem buf = NULL;
     if (cache && wc_take(cache, p, tag, t, f, bytes, what, &buf)) return NULL;
     if (buf) return buf;
     void *host = cache ? wc_reserve(cache, bytes) : NULL;
     if (host) { /* converted into the new cache file, whose pages become the buffer */
-        if ((bad = convert_into(s, t, f, host, bytes, threads)))
-            return refuse_nonfinite(s, t, bad); /* the file is dropped when the load fails */
+        if ((bad = convert_into(s, t, f, host, bytes, threads, &beyond)) || beyond)
+            return refuse_values(s, t, f, bad, beyond); /* the file is dropped when the load fails */
         if (!(buf = vm_alloc_in_place(p, tag, bytes, host, what))) return NULL;
         wc_keep(cache, t, f, host, bytes);
     } else {
         if (!(buf = vm_alloc_mapped(p, tag, bytes, what, &host))) return NULL;
-        bad = convert_into(s, t, f, host, bytes, threads);
-        if (vm_unmap(p, buf, host) || bad) {
+        bad = convert_into(s, t, f, host, bytes, threads, &beyond);
+        if (vm_unmap(p, buf, host) || bad || beyond) {
             vm_free(p, buf);
-            return bad ? refuse_nonfinite(s, t, bad) : NULL;
+            return bad || beyond ? refuse_values(s, t, f, bad, beyond) : NULL;
         }
     }
     vt_release_pages(s, t);

@@ -37,8 +37,9 @@ typedef struct {
 size_t wl_bytes(const vt_tensor *t, const wl_form *f);
 /* Writes t in form f to dst (wl_bytes bytes of host memory) on up to `threads` host threads (<= 0: one).
  * 16-bit values stored in their own dtype are copied exactly. t's shape must fit the layout (the caller checked).
- * Returns the number of non-finite (NaN or infinite) values of t, counted as they pass. */
-size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads);
+ * Returns the number of non-finite (NaN or infinite) values of t, counted as they pass; *beyond (unless NULL) the
+ * number of finite values (of t, or of its Winograd transforms) that the 16-bit store made infinite. */
+size_t wl_write(const vt_tensor *t, const wl_form *f, void *dst, int threads, size_t *beyond);
 
 typedef struct wc_cache wc_cache; /* wcache.h */
 
@@ -46,7 +47,7 @@ typedef struct wc_cache wc_cache; /* wcache.h */
  * queues its upload; then drops t's file pages from the process (vt_release_pages). With a weight cache (else
  * NULL): a tensor the cache holds becomes a buffer over the cache file, nothing converted; while the cache writes
  * a new file, t is converted into that file, which then is the buffer (wcache.h). NULL on failure: a tensor with
- * non-finite values is an input error naming it and the file. */
+ * non-finite values, or with values beyond the range of its 16-bit store, is an input error naming it and the file. */
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
                  wc_cache *cache, const char *what);
 

@@ -20,6 +20,9 @@ Edited copies of upstream-tiny (found as the kit's generators find it), python3 
   var_inf_fc1.safetensors   blocks.1.ffn.fc1.weight[3, 5] = +inf (F32)
   var_f16_inf.safetensors   class_emb.weight (F16) with one 0x7c00 (inf) element
   var_logits_inf.safetensors  head.weight = 3e38 everywhere (finite weights, logits overflow at run time)
+  var_fc2_70000.safetensors   blocks.1.ffn.fc2.weight[0, 5] = 70000 (F32: over f16's 65504, within bf16's range)
+  vae_overflow.safetensors    decoder.conv_in.weight = 1e30, decoder.conv_out.weight = 3e38 (F32, finite: the
+                              decoder's output overflows to NaN at run time)
   nested_prefix.pth         module._orig_mod.module.{w, b}
   overflow.pth              big.weight F32 = [1, 70000] (over f16's 65504), small = [1, 2]
 """
@@ -136,6 +139,17 @@ def main():
         if r[0] == "head.weight":
             r[1], r[3] = "F32", np.full(r[2], 3e38, np.float32)
     edited("var_logits_inf.safetensors", huge_head)
+
+    def fc2_70000(r):
+        if r[0] == "blocks.1.ffn.fc2.weight":
+            r[1], r[3] = "F32", stlib.f16_to_f32(r[3], r[1]).copy()
+            r[3][0, 5] = 70000.0
+    edited("var_fc2_70000.safetensors", fc2_70000)
+    rows = [[r[0], r[1], r[2], r[3]] for r in vae]
+    for r in rows:
+        if r[0] in ("decoder.conv_in.weight", "decoder.conv_out.weight"):
+            r[1], r[3] = "F32", np.full(r[2], 1e30 if "conv_in" in r[0] else 3e38, np.float32)
+    w("vae_overflow.safetensors", rows)
 
     pthlib.write_pth(os.path.join(out, "nested_prefix.pth"),
                      [("module._orig_mod.module.w", "F32", np.arange(6, dtype=np.float32).reshape(2, 3)),

@@ -182,6 +182,16 @@ refused "08 F16 inf" 2 "'class_emb.weight'|non-finite" "$M" -- "$VGEN" --model v
     --vae vae.safetensors -q -o x.png
 refused "08 logits overflow at run time" 1 "scale 0|not finite" "$M" -- "$VGEN" --model var_logits_inf.safetensors \
     --vae vae.safetensors "${G[@]}" -o x.png --tokens-out t.json
+# a 16-bit store asked for (--weights f16) that cannot hold a value: refused at load naming the tensor (it made
+# infinite logits, or a black image from the VQ-VAE); bf16 holds it
+refused "08 --weights f16 overflow" 2 "var_fc2_70000.safetensors|'blocks.1.ffn.fc2.weight'|f16|65504" "$M" -- "$VGEN" \
+    --model var_fc2_70000.safetensors --vae vae.safetensors --weights f16 -q -o x.png
+works "08 --weights bf16 holds it" "$M" -- "$VGEN" --model var_fc2_70000.safetensors --vae vae.safetensors \
+    --weights bf16 -q -o bf16.png
+rm -f "$M/bf16.png"
+# finite VQ-VAE weights whose decoder output overflows: exit 1, no image (it was written black)
+refused "08 decoder output overflow" 1 "VQ-VAE decoder|non-finite" "$M" -- "$VGEN" --model var.safetensors \
+    --vae vae_overflow.safetensors -q -o x.png
 refused "08 convert --dtype f16 overflow" 2 "big.weight|f16|65504" "$M" -- $PY "$CONVERT" overflow.pth o.safetensors \
     --dtype f16
 works "08 convert --dtype bf16 holds it" "$M" -- $PY "$CONVERT" overflow.pth o.safetensors --dtype bf16 -q
@@ -239,7 +249,11 @@ fi
 # ---- 14: exit status: input/usage 2, run-time and I/O 1 ----
 refused "14 --info to a full disk" 1 "standard output" "$M" -- sh -c "exec \"$VGEN\" --info > /dev/full"
 refused "14 --list-devices to a full disk" 1 "standard output" "$M" -- sh -c "exec \"$VGEN\" --list-devices > /dev/full"
-# a file size limit makes write() fail with EFBIG, as a full disk makes it fail with ENOSPC
+# a file size limit makes write() fail with EFBIG, as a full disk makes it fail with ENOSPC; the same run first
+# without it, so that the driver's own kernel cache (pocl writes one file per kernel and work-group size) is filled
+# and the limit falls on vgen's PNG alone
+works "14 the same run without a limit" "$M" -- "$VGEN" -q -o out.png
+rm -f "$M/out.png"
 refused "14 PNG write fails" 1 "out.png" "$M" -- bash -c "trap '' XFSZ; ulimit -f 8; exec \"$VGEN\" -q -o out.png"
 refused "14 convert.py write fails" 1 "v2.safetensors|write failed" "$work/case08_convert_nested_prefix" -- bash -c \
     "trap '' XFSZ; ulimit -f 8; exec $PY \"$CONVERT\" var_compiled_ddp.pth v2.safetensors -q"

@@ -118,8 +118,8 @@ static void write_case(vt_dtype src, wl_layout layout, int64_t O, int64_t I, int
             uint8_t *a = malloc(bytes), *b = malloc(bytes);
             memset(a, 0xa5, bytes); /* unwritten bytes (panel padding must be zeros) show up */
             memset(b, 0x5a, bytes);
-            wl_write(&t, &form, a, 1);
-            wl_write(&t, &form, b, 3);
+            wl_write(&t, &form, a, 1, NULL);
+            wl_write(&t, &form, b, 3, NULL);
             size_t bad = 0, exact16 = 0;
             int same = memcmp(a, b, bytes) == 0;
             if (layout == WL_PLAIN) {
