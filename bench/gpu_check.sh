@@ -137,6 +137,7 @@ else
     run_test sampler "$build/tests/test_sample_device"
     run_test upstream "$build/tests/test_upstream"
     run_test upstream-simt VARCL_LINEAR=simt "$build/tests/test_upstream"
+    run_test upstream-splitk VARCL_SIMT_ROWS=64 "$build/tests/test_upstream"
     run_test e2e "$build/tests/test_e2e"
     run_test load "$build/tests/test_load"
 fi
@@ -156,7 +157,7 @@ bench() { # name, seconds, env assignments..., vbench arguments (vbench.log; the
     outcome "vbench $name" $st $(($(date +%s) - s))
     [ $st = 0 ] && [ -s "$dir/$name.json" ] && done_runs="$done_runs $dir/$name.json"
 }
-# few_rows MODEL VAE [env...]: vbench --tune's few-row threshold (linear_simt against CLBlast at 2..512 rows, stored
+# few_rows MODEL VAE [env...]: vbench --tune's few-row threshold (linear_splitk against CLBlast at 2..512 rows, stored
 # in the policy file of the varcl cache, which every later run reads), without the GEMM tuning (--tune-sets none:
 # seconds, not minutes)
 few_rows() {
@@ -184,15 +185,21 @@ else
         timeout "$(limit 240)" "$vb" --tune --model "$work/d16.st" --vae "$work/vae.st" >>"$out/vbench.log" 2>&1 ||
             say "vbench --tune FAILED or timed out (vbench.log)"
     fi
-    # the H200 took 0.36 s per d16 image and 0.96 s per d30 image at batch 1 in round 1; linear_simt is not yet
+    # the H200 took 0.36 s per d16 image and 0.96 s per d30 image at batch 1 in round 1; linear_simt is not
     # shaped for GPUs (its bf16 run is the smallest: batch 1 at depth 2, beside the full network). d16 first with
     # every product through CLBlast (no policy file), then the few-row threshold measured, and the runs after it
-    # with products of few rows through linear_simt where it won (their JSON's policy says up to how many rows)
+    # with products of few rows through linear_splitk where it won (their JSON's policy says up to how many rows)
     bench d16 150 VARCL_POLICY_TUNING=off "$vb" --model "$work/d16.st" --vae "$work/vae.st" --depth 8,2 \
         --batch 1,8,64 --warmup 1 --reps 3
     few_rows "$work/d16.st" "$work/vae.st"
     bench d16-few-rows 60 "$vb" --model "$work/d16.st" --vae "$work/vae.st" --depth 8,2 --batch 1,8 --warmup 1 \
         --reps 3
+    # the few-row kernels side by side at one threshold: linear_simt (a work-item per 4 columns over all of K) and
+    # linear_splitk (K split over a work-group), products of up to 64 rows
+    JSON_DIR=work bench d16-rows64-simt 45 VARCL_SIMT_ROWS=64 VARCL_FEW_ROWS=simt "$vb" --model "$work/d16.st" \
+        --vae "$work/vae.st" --depth 8 --batch 1 --warmup 1 --reps 3
+    JSON_DIR=work bench d16-rows64-splitk 45 VARCL_SIMT_ROWS=64 VARCL_FEW_ROWS=splitk "$vb" --model "$work/d16.st" \
+        --vae "$work/vae.st" --depth 8 --batch 1 --warmup 1 --reps 3
     # the per-query attention (the GPU default before attention_tiled) on the same runs, for the comparison
     JSON_DIR=work bench d16-attn-query 60 VARCL_ATTENTION=query "$vb" --model "$work/d16.st" --vae "$work/vae.st" \
         --depth 8,2 --batch 1,8 --warmup 1 --reps 3

@@ -222,7 +222,8 @@ static int tune_work_groups(vr_runtime *rt, const var_hparams *vh, int reps)
             if (isnan(row->ms[i])) printf(" failed");
             else printf(" %.3f", row->ms[i]);
         }
-        if (k == VP_WG_ROWS && row->value) printf(" | linear_simt up to %zu rows |\n", row->value);
+        if (k == VP_WG_ROWS && row->value)
+            printf(" | %s up to %zu rows |\n", rt->policy.few_splitk ? "linear_splitk" : "linear_simt", row->value);
         else if (k == VP_WG_ROWS) printf(" | CLBlast for all |\n");
         else if (row->value) printf(" | %zu |\n", row->value);
         else printf(" | driver's |\n");

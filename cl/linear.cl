@@ -303,3 +303,81 @@ __kernel void linear_simt8w(__global const float *x, ulong x_off, ulong x_bs, in
 CONV3X3_SIMT8(, float, W8_F32)
 CONV3X3_SIMT8(_f16, half, W8_F16)
 CONV3X3_SIMT8(_bf16, ushort, W8_BF16)
+
+/* linear_splitk: y = alpha x W (+ bias, GELU as act: 0, 1, 2 as linear_packed), for products of few rows on GPUs,
+ * where a product streams its weights once and is bound by memory bandwidth. linear_simt gives a work-item 4
+ * columns and the whole of K: N / 4 work-items (480 for VAR-d30's 1920 columns), far too few to keep a GPU's
+ * memory busy. Here a work-group of SPLITK_LANES x S items covers SPLITK_LANES float4s of columns (32 columns, 128
+ * contiguous bytes of a row of W per group of lanes) and splits K into S contiguous slices (S a power of two, at most
+ * SPLITK_SLICES): N / 32 work-groups of up to 128 items, each item summing 8 rows (registers) over its slice of K,
+ * then the slices summed in local memory by halves (the same order on every device). Every item reaches every
+ * barrier, none inside a condition (pocl compiles barriers in conditions and unrolled loops very slowly): rows past
+ * M repeat M - 1 and columns past N repeat N - 1, and neither is written.
+ * x: rows at x_off + b * x_bs, ldx apart (f32); w: [K][N] of WTYPE at w_off + b * w_bs, ldw apart; y: rows at
+ * y_off + b * y_bs, ldy apart. Global (ceil(N / 32) * SPLITK_LANES, S, batch * ceil(M / 8)), local (SPLITK_LANES, S,
+ * 1); rows m0 = 8 * (gid2 % row_blocks) .. + 8 of batch gid2 / row_blocks. red: local memory of 8 x S x SPLITK_LANES
+ * float4s (16 KiB at S = 16), an argument rather than an array of the kernel: Oclgrind counts every kernel's arrays
+ * against one work-group's limit. */
+#define SPLITK_LANES 8
+#define SPLITK_SLICES 16
+#define SPLITK_ROW(r) __global const float *x##r = xb + min(r, rows - 1) * ldx + k0;
+#define SPLITK_FMA(r) a##r = VFMA((float4)(x##r[k]), wv, a##r);
+#define SPLITK_PUT(r) red[(r * S + s) * SPLITK_LANES + c] = a##r;
+#define LINEAR_SPLITK(SUFFIX, WTYPE, W1, W4)                                                                           \
+    __kernel void linear_splitk##SUFFIX(__global const float *x, ulong x_off, ulong x_bs, int ldx,                     \
+                                        __global const WTYPE *w, ulong w_off, ulong w_bs, int ldw, __global float *y,  \
+                                        ulong y_off, ulong y_bs, int ldy, int M, int N, int K, float alpha,            \
+                                        __global const float *bias, int act, int row_blocks, __local float4 *red)      \
+    {                                                                                                                  \
+        const int c = get_local_id(0), s = get_local_id(1), S = get_local_size(1);                                     \
+        const int n = get_global_id(0) * 4, b = get_global_id(2) / row_blocks;                                         \
+        const int m0 = get_global_id(2) % row_blocks * 8, rows = min(8, M - m0), cols = clamp(N - n, 0, 4);            \
+        const int per = (K + S - 1) / S, k0 = min(K, s * per), kn = min(K, k0 + per) - k0;                             \
+        const int n1 = min(n + 1, N - 1), n2 = min(n + 2, N - 1), n3 = min(n + 3, N - 1);                              \
+        __global const float *xb = x + x_off + b * x_bs + (size_t)m0 * ldx;                                            \
+        __global const WTYPE *wb = w + w_off + b * w_bs + (size_t)k0 * ldw;                                            \
+        SPLITK_ROW(0) SPLITK_ROW(1) SPLITK_ROW(2) SPLITK_ROW(3) SPLITK_ROW(4) SPLITK_ROW(5) SPLITK_ROW(6)              \
+        SPLITK_ROW(7)                                                                                                  \
+        float4 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;                 \
+        if (cols == 4) {                                                                                               \
+            for (int k = 0; k < kn; k++) {                                                                             \
+                float4 wv = W4(wb + (size_t)k * ldw + n);                                                              \
+                SPLITK_FMA(0) SPLITK_FMA(1) SPLITK_FMA(2) SPLITK_FMA(3) SPLITK_FMA(4) SPLITK_FMA(5) SPLITK_FMA(6)      \
+                SPLITK_FMA(7)                                                                                          \
+            }                                                                                                          \
+        } else if (cols > 0) { /* the last columns one by one */                                                       \
+            for (int k = 0; k < kn; k++) {                                                                             \
+                __global const WTYPE *wr = wb + (size_t)k * ldw;                                                       \
+                float4 wv = (float4)(W1(wr + n), W1(wr + n1), W1(wr + n2), W1(wr + n3));                               \
+                SPLITK_FMA(0) SPLITK_FMA(1) SPLITK_FMA(2) SPLITK_FMA(3) SPLITK_FMA(4) SPLITK_FMA(5) SPLITK_FMA(6)      \
+                SPLITK_FMA(7)                                                                                          \
+            }                                                                                                          \
+        }                                                                                                              \
+        SPLITK_PUT(0) SPLITK_PUT(1) SPLITK_PUT(2) SPLITK_PUT(3) SPLITK_PUT(4) SPLITK_PUT(5) SPLITK_PUT(6)              \
+        SPLITK_PUT(7)                                                                                                  \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                                  \
+        for (int h = S / 2; h > 0; h /= 2) {                                                                           \
+            if (s < h)                                                                                                 \
+                for (int r = 0; r < 8; r++)                                                                            \
+                    red[(r * S + s) * SPLITK_LANES + c] += red[(r * S + s + h) * SPLITK_LANES + c];                    \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                              \
+        }                                                                                                              \
+        if (s == 0 && cols > 0) {                                                                                      \
+            const float4 bv = act ? (float4)(bias[n], bias[n1], bias[n2], bias[n3]) : (float4)(0.0f);                  \
+            __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;                                          \
+            for (int r = 0; r < rows; r++) {                                                                           \
+                float4 v = alpha * red[r * S * SPLITK_LANES + c] + bv;                                                 \
+                if (act == 2) v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));        \
+                __global float *yr = yb + (size_t)r * ldy;                                                             \
+                if (cols == 4) vstore4(v, 0, yr);                                                                      \
+                else {                                                                                                 \
+                    yr[0] = v.x;                                                                                       \
+                    if (cols > 1) yr[1] = v.y;                                                                         \
+                    if (cols > 2) yr[2] = v.z;                                                                         \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+LINEAR_SPLITK(, float, W1_F32, W4_F32)
+LINEAR_SPLITK(_f16, half, W1_F16, W4_F16)
+LINEAR_SPLITK(_bf16, ushort, W1_BF16, W4_BF16)

@@ -18,6 +18,8 @@ int vg_weights16(const vr_runtime *rt)
 }
 
 #define PANEL 32 /* PW in cl/linear.cl */
+#define SPLITK_LANES 8   /* cl/linear.cl */
+#define SPLITK_SLICES 16 /* cl/linear.cl: the most K slices per work-group */
 
 /* linear_packed's and linear_simt's kernels by weight dtype: [0] f32, [1] f16, [2] bf16 */
 static const char *const dtype_suffix[3] = {"", "_f16", "_bf16"};
@@ -55,6 +57,7 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
     g->simt = rt->policy.product == VP_PRODUCT_SIMT;
     g->simt_cols = rt->policy.simt_cols;
     g->simt_rows = rt->policy.simt_rows;
+    g->few_splitk = rt->policy.few_splitk;
     cl_uint units = 1;
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     g->units = units ? (int)units : 1;
@@ -68,7 +71,18 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
         if (!(g->k_simt[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
         snprintf(name, sizeof name, "linear_simt8%s", dtype_suffix[d]);
         if (!(g->k_simt8[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
+        snprintf(name, sizeof name, "linear_splitk%s", dtype_suffix[d]);
+        if (!(g->k_splitk[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
     }
+    /* linear_splitk's work-group: SPLITK_LANES (8) x the most slices, a power of two, that the kernel allows */
+    size_t kmax = 0;
+    clGetKernelWorkGroupInfo(g->k_splitk[0], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
+    cl_ulong lmem = 0; /* and its local memory: 8 rows x slices x SPLITK_LANES float4s */
+    clGetDeviceInfo(rt->dev.device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
+    g->splitk_slices = SPLITK_SLICES;
+    while (g->splitk_slices > 1 && ((kmax && (size_t)g->splitk_slices * SPLITK_LANES > kmax) ||
+                                    (lmem && 8u * g->splitk_slices * SPLITK_LANES * 16u > lmem)))
+        g->splitk_slices /= 2;
     if (!(g->k_simt8w = vr_kernel(rt, "linear_simt8w"))) return VARCL_E_RUNTIME;
     if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
         !(g->k_pack = vr_kernel(rt, "pack_panels")))
@@ -96,7 +110,8 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n)
                                                         : g->simt ? ", weights [K][N], linear_simt"
                                                                   : ", weights [K][N]");
     if (!g->packed && !g->simt && g->simt_rows && used < n)
-        snprintf(buf + used, n - used, ", linear_simt up to %d rows", g->simt_rows);
+        snprintf(buf + used, n - used, ", %s up to %d rows", g->few_splitk ? "linear_splitk" : "linear_simt",
+                 g->simt_rows);
 }
 
 /* ---- products ---- */
@@ -185,12 +200,39 @@ static int linear_simt(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t 
     return st || a == act ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
 }
 
-/* Weights [K][N] with CLBlast for the products: a product of few rows goes to linear_simt, which streams W once,
- * where `vbench --tune` measured it faster than CLBlast (GPUs: a CLBlast call of 2-72 rows cost about 1.3 ms on the
- * H200, README). f32 weights only: CLBlast's layout holds nothing else. */
+/* linear_splitk (cl/linear.cl): y = alpha x W (+ act) for few rows, weights [K][N] (ldw = N) of wt.dtype; work-groups
+ * of SPLITK_LANES x S over 32 columns each, S slices of K (fewer where K is short: at least 4 k per slice). */
+static int linear_splitk(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x_bs, size_t ldx, vg_weight wt,
+                         size_t wt_off, size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K,
+                         cl_mem bias, int act)
+{
+    const size_t row_blocks = (M + 7) / 8;
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || ldx > INT32_MAX || batch * row_blocks > INT32_MAX)
+        return varcl_fail(VARCL_E_RUNTIME, "internal: product %zux%zux%zu too large", M, N, K);
+    size_t S = (size_t)g->splitk_slices;
+    while (S > 1 && 4 * S > K) S /= 2;
+    cl_ulong xo = x_off, xs = x_bs, wo = wt_off, ws = wt_bs, yo = y_off, ys = y_bs;
+    int m = (int)M, n = (int)N, k = (int)K, lx = (int)ldx, lw = (int)N, ly = (int)N, rb = (int)row_blocks;
+    float alpha = 1.0f;
+    cl_mem b = act ? bias : wt.buf; /* any valid buffer where there is no bias: the kernel does not read it */
+    int d = dtype_index(wt.dtype);
+    static const char *const names[3] = {"linear_splitk", "linear_splitk_f16", "linear_splitk_bf16"};
+    size_t gsz[3] = {(N + 4 * SPLITK_LANES - 1) / (4 * SPLITK_LANES) * SPLITK_LANES, S, batch * row_blocks};
+    size_t lsz[3] = {SPLITK_LANES, S, 1};
+    const size_t red_bytes = 8 * S * SPLITK_LANES * 4 * sizeof(float); /* the kernel's __local red */
+    return vr_launch(g->rt, g->k_splitk[d], names[d], 3, gsz, lsz, 20, VR_ARG(x), VR_ARG(xo), VR_ARG(xs), VR_ARG(lx),
+                     VR_ARG(wt.buf), VR_ARG(wo), VR_ARG(ws), VR_ARG(lw), VR_ARG(y), VR_ARG(yo), VR_ARG(ys), VR_ARG(ly),
+                     VR_ARG(m), VR_ARG(n), VR_ARG(k), VR_ARG(alpha), VR_ARG(b), VR_ARG(act), VR_ARG(rb), red_bytes,
+                     (const void *)NULL);
+}
+
+/* Weights [K][N] with CLBlast for the products: a product of few rows goes to linear_splitk (or linear_simt, policy.h
+ * few_splitk), each of which streams W once, where `vbench --tune` measured it faster than CLBlast (GPUs: a CLBlast
+ * call of 2-72 rows cost about 1.3 ms on the H200, README). f32 weights, or 16-bit ones for linear_splitk (it reads
+ * them natively; the loader keeps f32 on CLBlast devices, so only the tests give it them). */
 static int few_rows(const vg_gemm *g, size_t M, vt_dtype dtype)
 {
-    return !g->packed && !g->simt && M <= (size_t)g->simt_rows && dtype == VT_F32;
+    return !g->packed && !g->simt && M <= (size_t)g->simt_rows && (dtype == VT_F32 || g->few_splitk);
 }
 
 /* The operand panels of sgemm_packed, grown to `bytes`. */
@@ -239,6 +281,8 @@ int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x
                       size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || batch == 0) return 0;
+    if (few_rows(g, M, wt.dtype) && g->few_splitk)
+        return linear_splitk(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
     if (!vg_weight_dtype_ok(g, wt.dtype))
         return varcl_fail(VARCL_E_RUNTIME, "internal: 16-bit weights given to a CLBlast product");
     if (g->packed)
@@ -265,6 +309,8 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
 {
     if (M == 0 || N == 0) return 0;
     if (g->packed && vg_weight_dtype_ok(g, wt.dtype)) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
+    if (few_rows(g, M, wt.dtype) && g->few_splitk)
+        return linear_splitk(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
     if ((g->simt && vg_weight_dtype_ok(g, wt.dtype)) || few_rows(g, M, wt.dtype))
         return linear_simt(g, 1, x, x_off, 0, K, wt, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);

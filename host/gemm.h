@@ -18,8 +18,12 @@ typedef struct {
     int packed;   /* weights in the packed layout, products with them through linear_packed (vg_packed_layout) */
     int simt;     /* weights [K][N], products through linear_simt instead of CLBlast (policy.h VP_PRODUCT_SIMT) */
     int simt_cols; /* columns per linear_simt work-item: 4 (linear_simt) or 8 (linear_simt8), policy.h simt_cols */
-    int simt_rows; /* CLBlast devices: products of at most this many rows through linear_simt (policy.h simt_rows) */
+    int simt_rows; /* CLBlast devices: products of at most this many rows through linear_simt or linear_splitk
+                      (policy.h simt_rows, few_splitk) */
+    int few_splitk; /* ... through linear_splitk (products with weights; vg_sgemm's keep linear_simt) */
     cl_kernel k_simt[3], k_simt8[3]; /* [weights f32, f16, bf16] */
+    cl_kernel k_splitk[3];           /* linear_splitk [weights f32, f16, bf16] */
+    int splitk_slices;               /* its K slices per work-group: a power of two, SPLITK_SLICES at most */
     cl_kernel k_simt8w;              /* linear_simt8 over 64-bit pairs (f32, even offsets and strides) */
     int units;    /* the device's compute units (packed: enough work-items for all of them) */
     cl_kernel k_packed[3][3]; /* [weights f32, f16, bf16][linear_packed2, 4, 8] */

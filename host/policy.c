@@ -44,6 +44,10 @@ static void fill(vp_policy *p, int family)
      * runs is set by device type in vp_choose */
     p->sample_local = cpu ? 64 : 256;
     p->sample_local_min = 1;
+    /* products of few rows on CLBlast devices (simt_rows): linear_splitk, whose N / 32 work-groups of 256 split K,
+     * rather than linear_simt's N / 4 lone work-items (480 for VAR-d30's 1920 columns: too few to keep a GPU's
+     * memory busy; on the H200 a few-row product took ~1.3 ms through CLBlast, README) */
+    p->few_splitk = 1;
 }
 
 /* The pocl-tuned CLBlast sets (host/clblast.c's cpu-linear-sb and cpu-conv) need up to (KWG * MWG + KWG * NWG) * 4 =
@@ -222,6 +226,12 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
             return varcl_fail(VARCL_E_INPUT, "VARCL_SIMT_ROWS=%s: expected a whole number from 0 to 1048576", rows);
         p->simt_rows = (int)v;
     }
+    const char *few = getenv("VARCL_FEW_ROWS");
+    if (few && *few && strcmp(few, "auto")) {
+        if (!strcmp(few, "splitk")) p->few_splitk = 1;
+        else if (!strcmp(few, "simt")) p->few_splitk = 0;
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_FEW_ROWS=%s: expected auto, splitk or simt", few);
+    }
     const char *smp = getenv("VARCL_SAMPLER");
     if (smp && *smp && strcmp(smp, "auto")) {
         if (!strcmp(smp, "host")) p->sample_device = 0;
@@ -282,7 +292,8 @@ void vp_describe(const vp_policy *p, char *buf, size_t n)
     if (p->ln_local) snprintf(lnl, sizeof lnl, "a row per work-group of %zu", p->ln_local);
     snprintf(sl, sizeof sl, "%zu", p->simt_local);
     if (p->product == VP_PRODUCT_CLBLAST && p->simt_rows)
-        snprintf(sl, sizeof sl, "driver's; linear_simt up to %d rows", p->simt_rows);
+        snprintf(sl, sizeof sl, "driver's; %s up to %d rows", p->few_splitk ? "linear_splitk" : "linear_simt",
+                 p->simt_rows);
     if (p->elem_local) snprintf(el, sizeof el, "%zu", p->elem_local);
     char wl[32] = "a channel/item";
     if (p->wino_cpw) snprintf(wl, sizeof wl, "%d float4/item", p->wino_cpw);

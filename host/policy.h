@@ -39,7 +39,9 @@ typedef struct {
     size_t linear_local;       /* linear_packed work-group along panels (0: the driver's choice) */
     size_t simt_local;         /* linear_simt and im2col3x3_simt work-group along their first dimension (0: driver) */
     int simt_cols;             /* 8: plain products through linear_simt8 (llvmpipe), 4: linear_simt for all */
-    int simt_rows;             /* product CLBlast: products of at most this many rows through linear_simt (0: none) */
+    int simt_rows;             /* product CLBlast: products of at most this many rows (with weights) through few_splitk's
+                                  kernel (0: none) */
+    int few_splitk;            /* ... that kernel: linear_splitk (K split over a work-group, 1) or linear_simt (0) */
     int wino_min_cin;          /* 3x3 convolutions with fewer input channels skip Winograd (conv.c vc_winograd_wanted) */
     int conv_direct;           /* 3x3 convolutions as conv3x3_simt8 (columns read in place) where products run linear_simt8 */
     int im2col_simt;           /* im2col3x3_simt (channel per work-item) instead of im2col3x3 (pixel tap per item) */
@@ -75,7 +77,8 @@ typedef struct {
 
 /* Fills p for the device (queries only; no kernel runs). VARCL_POLICY=cpu|gpu|gpu-device|auto; VARCL_LINEAR=packed|clblast|simt
  * still overrides the product kernel alone, VARCL_SAMPLER=host|device|auto where sampling runs, VARCL_SIMT_ROWS=N
- * simt_rows (set by `vbench --tune`'s measurement otherwise). Another value: input error, status != 0. */
+ * simt_rows (set by `vbench --tune`'s measurement otherwise), VARCL_FEW_ROWS=splitk|simt|auto their kernel. Another
+ * value: input error, status != 0. */
 int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device);
 
 /* Rank for the default device choice (higher first; runtime.c breaks ties by compute units): GPUs 3, pocl 2,

@@ -116,7 +116,8 @@ static int run_qk(vr_runtime *rt, void *p, size_t local)
                      VR_ARG(tab0));
 }
 
-/* A product [M][C] x [C][4C] (fc1's shape) through linear_simt or CLBlast, for the few-row threshold. */
+/* A product [M][C] x [C][4C] (fc1's shape) through the few-row kernel (linear_splitk or linear_simt, policy.h
+ * few_splitk) or CLBlast, for the few-row threshold. */
 typedef struct {
     vg_gemm *g;
     cl_mem x, w, y;
@@ -138,15 +139,16 @@ static int run_rows(vr_runtime *rt, void *p, size_t local)
 #define ROWS_MAX 512
 static const size_t row_counts[] = {2, 8, 32, 128, ROWS_MAX};
 
-/* Times linear_simt against CLBlast at each row count; the threshold is the largest count up to which linear_simt
- * was faster by more than 5% at every count (0: CLBlast from the fewest rows on). */
+/* Times the few-row kernel against CLBlast at each row count; the threshold is the largest count up to which it was
+ * faster by more than 5% at every count (0: CLBlast from the fewest rows on). */
 static int measure_rows(vr_runtime *rt, const vp_wg_shape *shape, cl_mem x, cl_mem w, cl_mem y, int reps, vp_wg_row *row)
 {
     vg_gemm g;
     int st = vg_init(&g, rt); /* the device's CLBlast parameters, as products use them */
     if (st) return st;
     rows_ctx c = {.g = &g, .x = x, .w = w, .y = y, .K = shape->C, .N = 4 * shape->C};
-    snprintf(row->shape, sizeof row->shape, "rows x %d -> %d: linear_simt / CLBlast", shape->C, 4 * shape->C);
+    snprintf(row->shape, sizeof row->shape, "rows x %d -> %d: %s / CLBlast", shape->C, 4 * shape->C,
+             g.few_splitk ? "linear_splitk" : "linear_simt");
     row->measured = 1;
     row->n = 0;
     row->best = -1;

@@ -243,6 +243,27 @@ static int check_distinct(const options *o)
     return 0;
 }
 
+/* The same for a plain request's --out-dir images (DIR/NNNNN_classC.png, one per class asked for): none may be an
+ * input or the --tokens-out file. */
+static int check_image_names(const options *o)
+{
+    const vcfg_settings *s = &o->s;
+    const int n = s->n_classes ? s->n_classes : 1;
+    const char *ins[4] = {s->model, s->vae, o->config, o->tokens_out};
+    const char *in_flags[4] = {"--model", "--vae", "--config", "--tokens-out"};
+    for (int i = 0; i < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%05d_class%d.png", o->out_dir, i, s->n_classes ? s->classes[i] : 0);
+        for (int j = 0; j < 4; j++)
+            if (ins[j] && vo_same_file(path, ins[j])) {
+                varcl_eprintf("vgen: --out-dir would write image %d as %s, which is the %s file\n", i, path,
+                              in_flags[j]);
+                return 2;
+            }
+    }
+    return 0;
+}
+
 /* The tokens JSON into *out, closed but not yet renamed (vo_commit). Exit status 1 (run-time) for a failed write: the
  * path was checked before generating (check_writable_dir), so what fails now is the disk or the system. */
 static int stage_tokens(vo_file *out, const char *path, const varcl_images *im, const int *labels)
@@ -828,7 +849,8 @@ int main(int argc, char **argv)
     }
     if (!o.out) o.out = "out.png";
     if (!o.info && ((st = o.out_dir ? check_writable_dir(o.out_dir, 1) : check_writable_dir(o.out, 0)) ||
-                    (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))) || (st = check_distinct(&o)))) {
+                    (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))) || (st = check_distinct(&o)) ||
+                    (o.out_dir && (st = check_image_names(&o))))) {
         vcfg_free(s);
         return st;
     }

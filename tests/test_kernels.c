@@ -639,21 +639,27 @@ static void test_conv(void)
 }
 
 /* The product kernels of gemm.c (host/policy.h VP_PRODUCT_*): path 0 CLBlast, 1 linear_packed, 2 linear_simt (4
- * columns per work-item), 3 linear_simt8 (8 columns, policy.h simt_cols) */
-enum { PATH_CLBLAST, PATH_PACKED, PATH_SIMT, PATH_SIMT8, PATHS };
-static const char *const path_names[PATHS] = {"CLBlast", "packed", "simt", "simt8"};
+ * columns per work-item), 3 linear_simt8 (8 columns, policy.h simt_cols), 4 CLBlast devices' products of few rows
+ * through linear_splitk (policy.h few_splitk; every product with weights counts as few here, vg_sgemm's go to
+ * linear_simt) */
+enum { PATH_CLBLAST, PATH_PACKED, PATH_SIMT, PATH_SIMT8, PATH_SPLITK, PATHS };
+static const char *const path_names[PATHS] = {"CLBlast", "packed", "simt", "simt8", "splitk"};
 
 /* Points gemm at one path's kernel; *saved keeps what it was (restore with set_path(gemm, -1, saved)). */
-static void set_path(vg_gemm *gemm, int path, int saved[3])
+static void set_path(vg_gemm *gemm, int path, int saved[5])
 {
     if (path < 0) {
         gemm->packed = saved[0], gemm->simt = saved[1], gemm->simt_cols = saved[2];
+        gemm->simt_rows = saved[3], gemm->few_splitk = saved[4];
         return;
     }
     saved[0] = gemm->packed, saved[1] = gemm->simt, saved[2] = gemm->simt_cols;
+    saved[3] = gemm->simt_rows, saved[4] = gemm->few_splitk;
     gemm->packed = path == PATH_PACKED;
     gemm->simt = path == PATH_SIMT || path == PATH_SIMT8;
     gemm->simt_cols = path == PATH_SIMT8 ? 8 : 4;
+    gemm->simt_rows = path == PATH_SPLITK ? 1 << 20 : path == PATH_CLBLAST ? 0 : saved[3];
+    gemm->few_splitk = path == PATH_SPLITK;
 }
 
 /* gemm.c's vg_linear / vg_linear_batched through each product kernel (packed: linear_packed; [K][N]: CLBlast or
@@ -667,7 +673,7 @@ static void linear_case_dt(vg_gemm *gemm, int path, int batch, int M, int N, int
 {
     int packed = path == PATH_PACKED;
     /* odd offsets and batch strides with an odd wo, even ones with an even wo (linear_simt8w's 64-bit pairs) */
-    int xo = wo % 2 ? 5 : 4, yo = 3, saved[3];
+    int xo = wo % 2 ? 5 : 4, yo = 3, saved[5];
     size_t xs = (size_t)M * K + (wo % 2 ? 11 : 12), ys = (size_t)M * N + 7;
     size_t we = vg_weight_elems(packed, (size_t)K, (size_t)N), ws = we + (wo % 2 ? 13 : 14);
     float *Wl = randv((size_t)batch * N * K, 0.2f), *xl = randv(xo + batch * xs, 1), *wt = malloc((size_t)K * N * 4);
@@ -746,7 +752,7 @@ static void sgemm_case(vg_gemm *gemm, int path, int trans_b, int M, int N, int K
             want[2 + (size_t)i * N + j] = (float)(alpha * s + beta * c0[2 + (size_t)i * N + j]);
         }
     cl_mem da = up(a, na * 4), db = up(b, nb * 4), dc = up(c0, nc * 4);
-    int saved[3];
+    int saved[5];
     set_path(gemm, path, saved);
     double t0 = now_ms();
     CHECK(vg_sgemm(gemm, 0, trans_b, (size_t)M, (size_t)N, (size_t)K, alpha, da, 3, (size_t)lda, db, 5, (size_t)ldb,
@@ -781,6 +787,11 @@ static void test_linear(void)
             sgemm_case(&gemm, path, 0, 6, 7, 5, 5, 21, 1.0f, 0.0f);
             sgemm_case(&gemm, path, 0, 9, 16, 7, 8, 16, 1.0f, 0.0f); /* simt8w: even strides, odd K */
         }
+        /* linear_splitk's reduction over 8 and 16 slices of K (the last one short or empty), two row blocks, two
+         * work-groups of columns with a partial float4 */
+        linear_case(&gemm, PATH_SPLITK, 1, 9, 37, 40, 1, VG_ACT_BIAS_GELU);
+        linear_case(&gemm, PATH_SPLITK, 2, 11, 70, 77, 2, VG_ACT_NONE);
+        linear_case_dt(&gemm, PATH_SPLITK, 1, 3, 33, 33, 1, VG_ACT_BIAS, VT_BF16);
         for (int path = PATH_PACKED; path < PATHS; path++) /* 16-bit weights: odd offset, partial panel, bias */
             for (vt_dtype d = VT_F16; d <= VT_BF16; d++)
                 linear_case_dt(&gemm, path, 1, 9, 40, 7, 1, VG_ACT_BIAS, d);

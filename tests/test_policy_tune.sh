@@ -96,10 +96,10 @@ cp "$file" "$tmp/rows.ini"
 sed -e 's/^simt_rows = .*/simt_rows = 48/' "$tmp/rows.ini" > "$file"
 reframe "$file"
 out=$(VARCL_LINEAR=clblast policy)
-check 'case "$out" in *"CLBlast on weights [K][N] (local driver'"'"'s; linear_simt up to 48 rows)"*) true;; *) false;; esac' \
+check 'case "$out" in *"CLBlast on weights [K][N] (local driver'"'"'s; linear_splitk up to 48 rows)"*) true;; *) false;; esac' \
     "the file's simt_rows is applied: $out"
 out=$(VARCL_LINEAR=clblast VARCL_SIMT_ROWS=6 policy)
-check 'case "$out" in *"linear_simt up to 6 rows"*) true;; *) false;; esac' "VARCL_SIMT_ROWS wins over the file: $out"
+check 'case "$out" in *"linear_splitk up to 6 rows"*) true;; *) false;; esac' "VARCL_SIMT_ROWS wins over the file: $out"
 for v in -3 abc 2000000; do
     sed -e "s/^simt_rows = .*/simt_rows = $v/" "$tmp/rows.ini" > "$file"
     reframe "$file"
@@ -141,6 +141,12 @@ out=$(VARCL_POLICY=gpu policy)
 check 'case "$out" in *"CLBlast on weights"*) false;; *"products linear_simt on weights [K][N]"*) true;; *) false;; esac' \
     "VARCL_POLICY=gpu on a CPU device keeps the SIMD-lane CPU drivers' products: $out"
 for v in gpu_device GPU "gpu-device "; do refused VARCL_POLICY "$v"; done
+# VARCL_FEW_ROWS picks the few-row kernel of CLBlast devices, named in the policy line with VARCL_SIMT_ROWS
+for v in splitk simt; do
+    out=$(VARCL_POLICY=gpu-device VARCL_SIMT_ROWS=16 VARCL_FEW_ROWS=$v policy)
+    check 'case "$out" in *"linear_$v up to 16 rows"*) true;; *) false;; esac' "VARCL_FEW_ROWS=$v: $out"
+done
+for v in bogus Simt " simt"; do refused VARCL_FEW_ROWS "$v"; done
 # VARCL_PROFILE is 1 or 0 ("off" must not turn profiling on); VARCL_GEMM_TUNING is off or auto
 for v in off no yes 2; do refused VARCL_PROFILE "$v"; done
 for v in maybe 0 OFF; do refused VARCL_GEMM_TUNING "$v"; done

@@ -344,7 +344,16 @@ t "--tokens-out names the --config file" 2 "--tokens-out|is the --config file" -
     --model "$TINY_VAR" --vae "$TINY_VAE" --tokens-out "$files/wcache-off.ini"
 t "-o and --tokens-out name one file" 2 "-o and --tokens-out name the same file" -- --model "$TINY_VAR" \
     --vae "$TINY_VAE" -o "@D@/a.out" --tokens-out "@D@/./a.out"
-if cmp -s "$TINY_VAR" "$files/var-copy.safetensors" && grep -q weight_cache "$files/wcache-off.ini"; then
+# --out-dir's image names too: an input there (a --vae copied into the folder under image 0's name) or the
+# --tokens-out file
+mkdir -p "$files/outdir"
+cp "$TINY_VAE" "$files/outdir/00000_class1.png"
+t "--out-dir's image 0 is the --vae file" 2 "image 0|00000_class1.png|is the --vae file" -- --model "$TINY_VAR" \
+    --vae "$files/outdir/00000_class1.png" --class 1 --out-dir "$files/outdir"
+t "--out-dir's image 1 is the --tokens-out file" 2 "image 1|00001_class2.png|is the --tokens-out file" -- \
+    --model "$TINY_VAR" --vae "$TINY_VAE" --class 1,2 --out-dir "@D@" --tokens-out "@D@/00001_class2.png"
+if cmp -s "$TINY_VAR" "$files/var-copy.safetensors" && grep -q weight_cache "$files/wcache-off.ini" &&
+    cmp -s "$TINY_VAE" "$files/outdir/00000_class1.png"; then
     passed=$((passed + 1))
 else
     fail "inputs named as outputs" "an input file was changed"
