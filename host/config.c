@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -300,6 +301,9 @@ static int store(const vcfg_setting *st, const char *ini_path, const char *value
     case VCFG_DOUBLE: {
         double v;
         if (vcfg_parse_double(value, &v) || v < st->min || v > st->max) return -1;
+        /* the engine holds these as floats (varcl.h): a value that is not 0 but would round to 0 there becomes the
+         * smallest normal float, not 0 (--top-p 1e-50 keeps the top token; 0 turns top-p off) */
+        if (v != 0 && fabs(v) < FLT_MIN) v = copysign(FLT_MIN, v);
         *(double *)dst = v;
         break;
     }

@@ -116,6 +116,11 @@ static void test_sparse_files(void)
               s.top_k == 0 && !s.has_depth && !s.model && s.kv_dtype && !strcmp(s.kv_dtype, "f32"),
           "edge values parsed wrong");
     vcfg_free(&s);
+    /* a value that is not 0 but below a float's range stays above 0 (top_p 0 means off) */
+    path = write_ini("tiny.ini", "[sample]\ntop_p = 1e-50\ncfg = 1e-300\n");
+    CHECK(vcfg_load(path, &s) == VARCL_OK && s.top_p > 0 && (float)s.top_p > 0 && (float)s.cfg > 0,
+          "top_p 1e-50 read as %g (float %g), cfg 1e-300 as %g", s.top_p, (double)(float)s.top_p, s.cfg);
+    vcfg_free(&s);
 
     /* An ini path without a directory: relative model paths stay relative (to the same working directory). */
     char cwd[4096];
