@@ -139,7 +139,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) { return vcf_fnv1a(vcf_fnv1a(h,
 
 void vcf_device_path(const vr_device *dev, const char *prefix, char *buf, size_t n)
 {
-    char dir[900];
+    char dir[VR_CACHE_DIR_MAX + 1];
     vr_cache_dir(dir, sizeof dir);
     buf[0] = 0;
     if (!dir[0]) return;

@@ -256,20 +256,26 @@ static int load_sources(strbuf *src)
 }
 
 
-void vr_cache_dir(char *buf, size_t n)
+int vr_cache_dir(char *buf, size_t n)
 {
     const char *env = getenv("VARCL_CACHE_DIR");
+    int len = 0;
     buf[0] = 0;
-    if (env && strcmp(env, "off") == 0) return;
+    if (env && strcmp(env, "off") == 0) return 0;
     if (env && *env) {
-        snprintf(buf, n, "%s", env);
+        len = snprintf(buf, n, "%s", env);
     } else if (getenv("XDG_CACHE_HOME") && getenv("XDG_CACHE_HOME")[0] == '/') {
         /* a relative XDG_CACHE_HOME is invalid by the XDG base directory rules and ignored: the cache would
          * otherwise land in whatever folder the tool was started from */
-        snprintf(buf, n, "%s/varcl", getenv("XDG_CACHE_HOME"));
+        len = snprintf(buf, n, "%s/varcl", getenv("XDG_CACHE_HOME"));
     } else if (getenv("HOME") && *getenv("HOME")) {
-        snprintf(buf, n, "%s/.cache/varcl", getenv("HOME"));
+        len = snprintf(buf, n, "%s/.cache/varcl", getenv("HOME"));
     }
+    if (len > VR_CACHE_DIR_MAX || (size_t)len >= n) {
+        buf[0] = 0;
+        return -1;
+    }
+    return 0;
 }
 
 void vr_mkdirs(const char *path)

@@ -91,8 +91,11 @@ void vr_prof_add(vr_runtime *rt, const char *name, double ms);
 double vr_now_ms(void);
 
 /* varcl's cache directory (program binaries, GEMM tuning files): $VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl,
- * else $HOME/.cache/varcl; "" when disabled (VARCL_CACHE_DIR=off) or unknown. */
-void vr_cache_dir(char *buf, size_t n);
+ * else $HOME/.cache/varcl; "" when disabled (VARCL_CACHE_DIR=off) or unknown, and "" with -1 returned when the path
+ * is over VR_CACHE_DIR_MAX bytes (or over n - 1): every cache file's name is built in a buffer of fixed size, and a
+ * path cut short there would put the files in another folder. 0 otherwise. */
+#define VR_CACHE_DIR_MAX 800
+int vr_cache_dir(char *buf, size_t n);
 /* mkdir -p, errors ignored (the caller's open or rename reports them). */
 void vr_mkdirs(const char *path);
 

@@ -299,13 +299,16 @@ static void evict(const char *dir, const char *keep)
 
 wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why, size_t why_len)
 {
-    char dir[900];
+    char dir[VR_CACHE_DIR_MAX + 1];
     why[0] = 0;
     if (!vt_identity(s)[0]) {
         snprintf(why, why_len, "not read from a file");
         return NULL;
     }
-    vr_cache_dir(dir, sizeof dir);
+    if (vr_cache_dir(dir, sizeof dir)) {
+        snprintf(why, why_len, "the cache directory's path is over %d bytes", VR_CACHE_DIR_MAX);
+        return NULL;
+    }
     if (!dir[0]) {
         snprintf(why, why_len, "the cache directory is off");
         return NULL;

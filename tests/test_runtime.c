@@ -94,6 +94,18 @@ int main(void)
     setenv("VARCL_CACHE_DIR", "off", 1);
     vr_cache_dir(cache, sizeof cache);
     CHECK(cache[0] == 0, "VARCL_CACHE_DIR=off: no cache: '%s'", cache);
+    /* a path longer than every cache file's name buffer allows: no cache, not one cut short (it put the weight
+     * cache in a sibling folder named by the cut path) */
+    char longdir[VR_CACHE_DIR_MAX + 8];
+    memset(longdir, 'd', sizeof longdir - 1);
+    longdir[0] = '/', longdir[sizeof longdir - 1] = 0;
+    setenv("VARCL_CACHE_DIR", longdir, 1);
+    CHECK(vr_cache_dir(cache, sizeof cache) == -1 && cache[0] == 0, "a %zu-byte cache path: '%.20s...'",
+          strlen(longdir), cache);
+    longdir[VR_CACHE_DIR_MAX] = 0;
+    setenv("VARCL_CACHE_DIR", longdir, 1);
+    CHECK(vr_cache_dir(cache, sizeof cache) == 0 && !strcmp(cache, longdir), "a %d-byte cache path refused",
+          VR_CACHE_DIR_MAX);
 
     /* kernels from a directory: it must hold every file of cl/ (an empty folder is named, with the first file
      * missing); then a broken source gives the build log in the error. The files are made empty but for one. */
