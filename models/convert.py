@@ -623,17 +623,23 @@ def write_safetensors(out, ck, sd, want):
             for name, t in sd.items():
                 src = materialise(ck, t)
                 arr, dt = convert(src, t.storage.st_dtype, want)
-                if dt in ("F16", "BF16") and dt != t.storage.st_dtype:
-                    # a finite weight that becomes inf would make every logit NaN: refuse, naming the way out
-                    lost = int(np.count_nonzero(np.isinf(arr if dt == "F16" else to_f32(arr, "BF16"))
-                                                & np.isfinite(to_f32(src, t.storage.st_dtype))))
+                if dt in ("F32", "F16", "BF16") and dt != t.storage.st_dtype:
+                    # a finite weight that becomes inf would make every logit NaN: refuse, naming the way out.
+                    # Finite in the source's own dtype (an F64 1e300 is finite, and inf once in f32)
+                    wide = src if t.storage.st_dtype in ("F64", "F32", "F16") else to_f32(src, t.storage.st_dtype)
+                    finite = np.isfinite(wide)
+                    lost = int(np.count_nonzero(np.isinf(to_f32(arr, "BF16") if dt == "BF16" else arr) & finite))
                     if lost:
-                        big = float(np.max(np.abs(to_f32(src, t.storage.st_dtype)[np.isfinite(
-                            to_f32(src, t.storage.st_dtype))])))
+                        big = float(np.max(np.abs(wide[finite].astype(np.float64))))
+                        # the dtypes that hold it (the largest finite bf16 is 3.3895e38, f32 3.4028e38)
+                        fits = [d for d, top in (("bf16", 3.3895e38), ("f32", 3.4028e38))
+                                if big <= top and d != dt.lower()]
+                        fits += ["keep"] if t.storage.st_dtype == "F64" else []
                         raise BadInput("%s: %d values (largest magnitude %.6g) exceed the %s range (max %s): use "
                                        "--dtype %s" % (name, lost, big, dt.lower(),
-                                                       "65504" if dt == "F16" else "3.39e38",
-                                                       "bf16 or f32" if dt == "F16" else "f32"))
+                                                       {"F16": "65504", "BF16": "3.39e38", "F32": "3.4e38"}[dt],
+                                                       " or ".join([", ".join(fits[:-1]), fits[-1]]
+                                                                   if len(fits) > 1 else fits)))
                 arr = np.ascontiguousarray(arr, dtype=np.dtype(ST_NUMPY[dt]).newbyteorder("<"))
                 f.write(arr.data if arr.size else b"")
         if tmp != out:
@@ -744,20 +750,35 @@ def run(argv):
                                                   (" (from %s)" % where) if where else "", out))
 
 
+def one_line(text):
+    """text with its control characters escaped (a path holding a newline stays on one line), as host/error.c."""
+    return "".join(c if c >= " " and c != "\x7f" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def main(argv):
     import warnings
     warnings.simplefilter("ignore")  # problems are reported as one line each, by this file
     try:
-        run(argv)
+        try:
+            run(argv)
+        except SystemExit as e:  # --help
+            if e.code:
+                raise
+        sys.stdout.flush()  # here, not at exit: a full disk (> /dev/full) is then one line and exit 1
     except BadInput as e:
-        print("%s: %s" % (PROG, e), file=sys.stderr)
+        print("%s: %s" % (PROG, one_line(str(e))), file=sys.stderr)
         return 2
     except WriteError as e:
-        print("%s: %s" % (PROG, e), file=sys.stderr)
+        print("%s: %s" % (PROG, one_line(str(e))), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("%s: interrupted" % PROG, file=sys.stderr)
         return 130
+    except OSError as e:  # standard output (the summary line, --help)
+        # what is still buffered would fail again when Python flushes at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("%s: cannot write to standard output: %s" % (PROG, e.strerror or e), file=sys.stderr)
+        return 1
     return 0
 
 

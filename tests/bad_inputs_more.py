@@ -25,6 +25,7 @@ Edited copies of upstream-tiny (found as the kit's generators find it), python3 
                               decoder's output overflows to NaN at run time)
   nested_prefix.pth         module._orig_mod.module.{w, b}
   overflow.pth              big.weight F32 = [1, 70000] (over f16's 65504), small = [1, 2]
+  overflow64.pth            big.weight F64 = [1, 1e300] (over every dtype but F64 itself), small F64 = [1, 2]
 """
 import os
 import sys
@@ -157,6 +158,9 @@ def main():
     pthlib.write_pth(os.path.join(out, "overflow.pth"),
                      [("big.weight", "F32", np.array([1, 70000], np.float32)),
                       ("small", "F32", np.array([1, 2], np.float32))])
+    pthlib.write_pth(os.path.join(out, "overflow64.pth"),
+                     [("big.weight", "F64", np.array([1, 1e300], np.float64)),
+                      ("small", "F64", np.array([1, 2], np.float64))])
     for f in ("var.safetensors", "vae.safetensors"):
         link = os.path.join(out, f)
         if not os.path.lexists(link):

@@ -195,6 +195,11 @@ refused "08 decoder output overflow" 1 "VQ-VAE decoder|non-finite" "$M" -- "$VGE
 refused "08 convert --dtype f16 overflow" 2 "big.weight|f16|65504" "$M" -- $PY "$CONVERT" overflow.pth o.safetensors \
     --dtype f16
 works "08 convert --dtype bf16 holds it" "$M" -- $PY "$CONVERT" overflow.pth o.safetensors --dtype bf16 -q
+# an F64 value beyond f32's range: finite in the source, refused for every narrower dtype (it was written as inf)
+for dt in f16 bf16 f32; do
+    refused "08 convert F64 1e300 --dtype $dt" 2 "big.weight|$dt range|--dtype keep" "$M" -- $PY "$CONVERT" \
+        overflow64.pth o64.safetensors --dtype $dt
+done
 
 # ---- 9-11: the settings file ----
 d=$work/case11_ini_hash_in_path

@@ -391,5 +391,19 @@ if mknod full c 1 7 2>/dev/null; then # /dev/full's numbers: exit 1 with the sys
 else
     echo "skipped: the full-device cases (mknod not permitted here)"
 fi
+# standard output on a full disk (the summary line, --help): one line and exit 1, not a traceback
+for args in "--help" "$PTH/var_small.pth stdout-full.safetensors"; do
+    # shellcheck disable=SC2086 # two words on purpose
+    "$PY" "$CONVERT" $args >/dev/full 2>err.txt
+    rc=$?
+    [ $rc = 1 ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "^convert.py: cannot write to standard output" err.txt
+    result "convert.py ${args%% *} > /dev/full" $? "exit $rc: $(head -c 300 err.txt)"
+done
+rm -f stdout-full.safetensors
+# a path with a newline: the message stays one line, the newline escaped
+"$PY" "$CONVERT" "$(printf 'no\nsuch.pth')" out.safetensors 2>err.txt
+rc=$?
+[ $rc = 2 ] && [ "$(wc -l <err.txt)" = 1 ] && grep -qF 'no\nsuch.pth' err.txt
+result "a newline in a path: one escaped line" $? "exit $rc: $(head -c 300 err.txt)"
 
 finish
