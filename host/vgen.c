@@ -78,6 +78,7 @@ typedef struct {
     const char *shard, *npz, *pack; /* job flags */
     const char *setting_flag;       /* the first setting given as a flag (--cfg, --model, ...), NULL when none */
     const char *image_setting;      /* the first flag that shapes images only (sampling, subnet, grid), for --info */
+    int grid_flag;                  /* --grid-columns given as a flag (not only in the settings file) */
 } options;
 
 /* The flags with a value that are not settings. */
@@ -99,6 +100,7 @@ static int apply_flag(options *o, const char *flag, const char *val)
         if (!o->setting_flag) o->setting_flag = st->flag;
         if (!o->image_setting && strcmp(st->section, "model") && strcmp(st->section, "runtime"))
             o->image_setting = st->flag;
+        if (!strcmp(st->flag, "--grid-columns")) o->grid_flag = 1;
         int r = vcfg_set(&o->s, st, val);
         if (r) varcl_eprintf("vgen: %s\n", varcl_last_error());
         return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
@@ -610,6 +612,10 @@ static int job_main(const options *o)
                 o->out_dir ? " (-o and --tokens-out go with plain requests)" : "");
         return 2;
     }
+    if (o->grid_flag) {
+        varcl_eprintf("vgen: --grid-columns shapes the one grid PNG of -o; --per-class writes one PNG per image\n");
+        return 2;
+    }
     if (o->npz && o->shard) {
         varcl_eprintf("vgen: --npz with --shard: pack once every shard is done, with vgen --pack %s --npz %s\n",
                 o->out_dir, o->npz);
@@ -844,6 +850,11 @@ int main(int argc, char **argv)
     if (o.out && o.out_dir) {
         varcl_eprintf("vgen: -o %s and --out-dir %s: one image file or a folder of images, not both\n", o.out,
                 o.out_dir);
+        vcfg_free(s);
+        return 2;
+    }
+    if (o.out_dir && o.grid_flag) {
+        varcl_eprintf("vgen: --grid-columns shapes the one grid PNG of -o; --out-dir writes one PNG per image\n");
         vcfg_free(s);
         return 2;
     }

@@ -120,7 +120,9 @@ int main(int argc, char **argv)
         const char *eq = strchr(a, '=');
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
-            return 0;
+            if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+            varcl_eprintf("mkmodel: cannot write to standard output: %s\n", strerror(errno));
+            return 1;
         }
         if (!strcmp(a, "-q")) {
             quiet = 1;
@@ -199,6 +201,14 @@ int main(int argc, char **argv)
     demo_vae_shape e;
     if (preset(preset_name, &v, &e))
         return bad("--preset: unknown preset '%s'%s (d16, d20, d24, d30, d36, demo, tiny)", preset_name, "");
+    /* an override of the file not written would change nothing: refused, not taken silently (--vocab shapes both) */
+    if (!var_out && (depth > 0 || width > 0 || heads > 0 || classes > 0 || tokens > 0 || shared >= 0))
+        return bad("%s shapes the VAR, and no --var file is written%s",
+                   depth > 0 ? "--depth" : width > 0 ? "--width" : heads > 0 ? "--heads" : classes > 0 ? "--classes"
+                   : tokens > 0 ? "--tokens" : "--shared-aln", "");
+    if (!vae_out && (vae_ch > 0 || n_mult))
+        return bad("%s shapes the VQ-VAE, and no --vae file is written%s", vae_ch > 0 ? "--vae-ch" : "--vae-ch-mult",
+                   "");
     if (depth > 0) v.depth = depth;
     if (width > 0) v.width = width, v.heads = width / 64;
     if (heads > 0) v.heads = heads;
@@ -238,6 +248,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < e.levels; i++) k += snprintf(what + k, sizeof what - (size_t)k, i ? ",%d" : "%d", e.ch_mult[i]);
         snprintf(what + k, sizeof what - (size_t)k, ", vocabulary %d, z %d", e.vocab, e.zch);
         st = write_set(demo_vae(&e, seed), vae_out, dtype, quiet, what);
+    }
+    /* the summary lines are buffered: a standard output that cannot take them (> /dev/full) is an error, as in vgen */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        varcl_eprintf("mkmodel: cannot write to standard output: %s\n", strerror(errno));
+        return st ? st : 1;
     }
     return st;
 }

@@ -361,6 +361,18 @@ mk_refused "mkmodel --seed given twice" --preset tiny --seed 1 --var refused.saf
 grep -q "^mkmodel: --seed is given twice ('1', then '2')" err.txt || result "mkmodel --seed twice: said so" 1 "$(cat err.txt)"
 mk_refused "mkmodel --seed ' -5' (digits only, not 2^64 - 5)" --preset tiny --seed " -5" --var refused.safetensors
 mk_refused "mkmodel --vae-ch-mult ' 1,2'" --preset tiny --vae-ch-mult " 1,2" --var refused.safetensors
+# an override of the file not written would change nothing: refused, naming it
+mk_refused "mkmodel --width without --var" --preset tiny --vae refused.safetensors --width 64
+grep -q "^mkmodel: --width shapes the VAR, and no --var file is written" err.txt ||
+    result "mkmodel --width without --var: said so" 1 "$(cat err.txt)"
+mk_refused "mkmodel --vae-ch without --vae" --preset tiny --var refused.safetensors --vae-ch 64
+grep -q "^mkmodel: --vae-ch shapes the VQ-VAE" err.txt || result "mkmodel --vae-ch without --vae: said so" 1 "$(cat err.txt)"
+# its summary line to a full disk: exit 1, one line
+"$MKMODEL" --preset tiny --var full-stdout.safetensors >/dev/full 2>err.txt
+rc=$?
+[ $rc = 1 ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "^mkmodel: cannot write to standard output" err.txt
+result "mkmodel > /dev/full" $? "exit $rc: $(head -c 300 err.txt)"
+rm -f full-stdout.safetensors
 
 # --- 4. outputs that are inputs, and outputs that are not regular files (host/outfile.h) ---------------------------
 cp "$PTH/var_small.pth" same.pth

@@ -424,6 +424,42 @@ class Stages(unittest.TestCase):
             with open(calls) as f:
                 self.assertIn("--cfg 2 --cfg 3", f.read())
 
+    def test_failures_are_one_line(self):
+        """The recipe scripts end a failure with one line and an exit status (cli.run), never a traceback: a missing
+        input or folder 2, a failing program they run 1, standard output on a full disk 1; numbers out of range are
+        usage errors (exit 2) before any work, and a run folder without a VQ-VAE is refused, not drawn from a random
+        one."""
+        recipe = os.path.join(ROOT, "models", "recipe")
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = os.path.join(tmp, "vgen")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\nexit 3\n")
+            os.chmod(fake, 0o755)
+            missing = os.path.join(tmp, "missing")
+            for script, argv, code, want in (
+                    ("show.py", ["reconstructions", "--run", tmp, "--out", os.path.join(tmp, "r.png")], 2,
+                     "no VQ-VAE checkpoint"),
+                    ("show.py", ["data", "--out", os.path.join(missing, "x.png")], 2, "No such file or directory"),
+                    ("evaluate.py", ["--vgen", missing, "--seeds", "1"], 2, missing),
+                    ("evaluate.py", ["--vgen", fake, "--seeds", "1"], 1, "failed (exit 3)"),
+                    ("evaluate.py", ["--vgen", fake, "--seeds", "0"], 2, "--seeds: expected a whole number >= 1"),
+                    ("prefix_eval.py", ["--classifier", missing], 2, missing),
+                    ("scale_gap.py", ["--run", missing], 2, "No such file or directory"),
+                    ("train.py", ["vqvae", "--run", tmp, "--steps", "-5"], 2, "--steps: expected a whole number >= 1"),
+                    ("train.py", ["var", "--run", tmp, "--lr", "nan"], 2, "--lr: expected a finite number > 0"),
+                    ("variant_table.py", ["--vbench", missing, "--run", tmp], 2, missing)):
+                r = subprocess.run([sys.executable, os.path.join(recipe, script)] + argv, capture_output=True,
+                                   text=True)
+                self.assertEqual(r.returncode, code, (script, argv, r.stderr))
+                self.assertNotIn("Traceback", r.stderr, (script, argv))
+                self.assertIn(want, r.stderr.strip().splitlines()[-1], (script, argv, r.stderr))
+                self.assertFalse([f for f in os.listdir(tmp) if f != "vgen"], (script, argv))
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([sys.executable, os.path.join(recipe, "evaluate.py"), "--help"], stdout=full,
+                                   stderr=subprocess.PIPE, text=True)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
     def test_var_width(self):
         """--var-width: the var stage builds that width, a resumed run keeps its checkpoint's width whatever the
         default, and a width that differs from the checkpoint's or is not a multiple of 64 is one line, exit 2."""

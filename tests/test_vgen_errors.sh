@@ -363,6 +363,10 @@ fi
 t "--tokens-out ''" 2 "--tokens-out: empty path" -- --model "$TINY_VAR" --vae "$TINY_VAE" --tokens-out ""
 t "--kv-pool-mb too small" 2 "KV pool|--kv-pool-mb" -- --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 --kv-pool-mb 1
 t "-o with --out-dir" 2 "-o @D@/x.png and --out-dir @D@/d|not both" -- --class 1,2 --out-dir "@D@/d" -o "@D@/x.png"
+t "--grid-columns with --out-dir" 2 "--grid-columns|--out-dir writes one PNG per image" -- --model "$TINY_VAR" \
+    --vae "$TINY_VAE" --class 1,2 --out-dir "@D@/d" --grid-columns 2
+t "--grid-columns with --per-class" 2 "--grid-columns|--per-class writes one PNG per image" -- --model "$TINY_VAR" \
+    --vae "$TINY_VAE" --per-class 1 --out-dir "@D@/d" --grid-columns 2
 "$VGEN" --help >/dev/full 2>"$work/stderr"
 st=$?
 if [ "$st" = 1 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && grep -q "cannot write to standard output" "$work/stderr"; then

@@ -36,8 +36,8 @@ def read_png(path):
 def main():
     p = cli.parser()
     p.add_argument("--vgen", required=True)
-    p.add_argument("--seeds", type=int, default=50)
-    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--seeds", type=cli.at_least(1), default=50)
+    p.add_argument("--first-seed", type=cli.at_least(0), default=0)
     p.add_argument("--classifier", default=os.path.join(HERE, "..", "demo", "classifier.safetensors"))
     p.add_argument("rest", nargs="*", help="extra vgen options (after --)")
     a = p.parse_args()
@@ -63,4 +63,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

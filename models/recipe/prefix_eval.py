@@ -38,10 +38,10 @@ def main():
     p.add_argument("--classifier", required=True)
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--var", default="var", help="checkpoint name in the run folder (var, supernet-...)")
-    p.add_argument("--per-class", type=int, default=4)
+    p.add_argument("--per-class", type=cli.at_least(1), default=4)
     p.add_argument("--ks", default="0,4,6,8,10")
     p.add_argument("--cfg", type=float, default=1.5)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=cli.at_least(1), default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     sd = train.trained_weights(torch.load(os.path.join(a.run, a.var + ".pt")))  # the EMA where the run kept one
@@ -55,10 +55,17 @@ def main():
     pick = np.concatenate([np.where(lab_all == c)[0][:a.per_class] for c in range(var.classes)])
     labels, real = torch.from_numpy(lab_all[pick]), torch.from_numpy(tok_all[pick])
     w = st_io.read(a.classifier)
-    for k in (int(x) for x in a.ks.split(",")):
+    try:
+        ks = [int(x) for x in a.ks.split(",")]
+    except ValueError:
+        p.error("--ks %s: expected whole numbers separated by commas" % a.ks)
+    n_scales = len(var.patch_nums)
+    if any(k < 0 or k > n_scales for k in ks):
+        p.error("--ks %s: the model has %d scales, so each k is from 0 to %d" % (a.ks, n_scales, n_scales))
+    for k in ks:
         print("first %2d scales real: accuracy %.3f (%d images)" % (k, accuracy(var, vae, w, labels, real, k, a.cfg),
                                                                    len(labels)), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -29,6 +29,7 @@ Everything is keyed by --seed; torch's CPU kernels are deterministic for a fixed
 written as PNG next to the checkpoints. Times per stage go to DIR/times.json.
 """
 import argparse
+import errno
 import json
 import math
 import os
@@ -385,12 +386,15 @@ def var_config(ctx, stage, width=None):
 
 
 def load_vae(ctx):
+    """The run's latest VQ-VAE and its stage (vqvae-ms, else vqvae). Every caller needs a trained one: with neither
+    checkpoint in the run folder, FileNotFoundError (show.py reconstructions drew a random VQ-VAE's images)."""
     m = vq.VQVAE(**VAE_CFG)
     for stage in ("vqvae-ms", "vqvae"):
         if os.path.exists(ctx.path(stage + ".pt")):
             m.load_state_dict(torch.load(ctx.path(stage + ".pt"))["model"])
             return m, stage
-    return m, None
+    raise FileNotFoundError(errno.ENOENT, "no VQ-VAE checkpoint there (vqvae.pt or vqvae-ms.pt): run train.py vqvae "
+                            "first", ctx.path("vqvae.pt"))
 
 
 # ------------------------------------------------------------------------------------------------- stages
@@ -717,17 +721,17 @@ def main(argv=None):
     p.add_argument("--run", default=os.path.join(HERE, "run"), help="checkpoints, plots, tokens (default %(default)s)")
     p.add_argument("--out", default=os.path.join(HERE, "..", "demo"), help="export folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: cores / processes)")
-    p.add_argument("--ckpt-minutes", type=float, default=5.0)
-    p.add_argument("--steps", type=int, help="override the stage's step count")
-    p.add_argument("--batch", type=int, help="override the stage's batch (all processes together; each process "
+    p.add_argument("--threads", type=cli.at_least(0), default=0, help="torch threads per process (0: cores / processes)")
+    p.add_argument("--ckpt-minutes", type=cli.above(0), default=5.0)
+    p.add_argument("--steps", type=cli.at_least(1), help="override the stage's step count")
+    p.add_argument("--batch", type=cli.at_least(1), help="override the stage's batch (all processes together; each process "
                    "trains on batch / processes)")
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=cli.above(0))
     p.add_argument("--weighting", choices=("side", "tokens"),
                    help="var and supernet stages: the loss's share per scale (see scale_weights; default side)")
-    p.add_argument("--per-class", type=int, help="tokens: images per class")
+    p.add_argument("--per-class", type=cli.at_least(1), help="tokens: images per class")
     p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
-    p.add_argument("--fd-per-class", type=int, default=fd_ref.PER_CLASS,
+    p.add_argument("--fd-per-class", type=cli.at_least(1), default=fd_ref.PER_CLASS,
                    help="export: real images per class of the Frechet distance's reference (default %(default)s)")
     p.add_argument("--var-width", type=int,
                    help="var stage: the VAR's width, a multiple of 64 (heads = width / 64; default %d; a run that "
@@ -735,7 +739,7 @@ def main(argv=None):
     p.add_argument("--ema", type=float,
                    help="var and supernet stages: keep an exponential moving average of the weights, decay at most "
                         "EMA (e.g. 0.999; ema_decay), and hand it on instead of the last weights (default 0: off)")
-    p.add_argument("--procs", type=int, default=0,
+    p.add_argument("--procs", type=cli.at_least(0), default=0,
                    help="start N data-parallel processes here (as torchrun --nproc_per_node N; they share --batch)")
     args = p.parse_args(argv)
     if args.procs < 0:
@@ -785,4 +789,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -15,6 +15,7 @@ equidistant layers, the first --full-scales scales through every layer). Writes 
 and DIR/table.md: accuracy and FD per depth, then ms/image and KV MiB per depth, each row from its own vbench run.
 Needs torch (to read the .pt checkpoints); the measurements themselves are the engine's.
 """
+import errno
 import json
 import os
 import subprocess
@@ -99,11 +100,16 @@ def main():
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--demo", default=os.path.join(HERE, "..", "demo"), help="vae, classifier and fd_ref files")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
-    p.add_argument("--quality", type=int, default=20, help="images per class per depth")
+    p.add_argument("--quality", type=cli.at_least(1), default=20, help="images per class per depth")
     p.add_argument("--depths", default="16,8,4,2")
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=cli.at_least(1), default=3)
     p.add_argument("--stages", default=",".join(s for s, _ in ROWS))
     a = p.parse_args()
+    if not os.access(a.vbench, os.X_OK) or os.path.isdir(a.vbench):
+        raise FileNotFoundError(errno.ENOENT, "not an executable vbench", a.vbench)
+    stages = [s for s in a.stages.split(",") if os.path.exists(os.path.join(a.run, s + ".pt"))]
+    if not stages:  # before anything is written: an empty table would replace the results' one
+        p.error("no checkpoint of %s in %s" % (a.stages, a.run))
     os.makedirs(a.out, exist_ok=True)
     records = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,4 +128,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)
