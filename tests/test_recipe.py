@@ -136,6 +136,26 @@ class Quantiser(unittest.TestCase):
         err = (f_hat - f).pow(2).mean().item()
         self.assertLess(err, f.pow(2).mean().item())
 
+    def test_partial_tokens_kept_only_when_they_fit(self):
+        """A tokens stage resumes from its partial file only where it holds a prefix of the same images encoded by
+        the same VQ-VAE: more images per class extend it, fewer keep its first part, other images or another VQ-VAE
+        start over (--per-class 2 then 1 reused all 20 images; a retrained VQ-VAE kept the old tokens)."""
+        import train
+        mine = [(c, i) for i in range(2) for c in range(3)]  # 3 classes, 2 per class, one process
+        tok = np.arange(6 * 4, dtype=np.int16).reshape(6, 4)
+        with tempfile.TemporaryDirectory() as tmp:
+            part = os.path.join(tmp, "tokens.rank0.npz")
+            np.savez(part, labels=np.array([0, 1, 2, 0], np.int64), tokens=tok[:4], vae=np.array("a"))
+            lab, got = train.resumable_tokens(part, mine, "a")
+            self.assertEqual(([int(x) for x in lab], len(got)), ([0, 1, 2, 0], 4))  # extended by the run
+            lab, got = train.resumable_tokens(part, mine[:3], "a")
+            self.assertEqual(([int(x) for x in lab], len(got)), ([0, 1, 2], 3))  # fewer per class: its prefix
+            self.assertEqual(train.resumable_tokens(part, mine, "b"), ([], []))  # another VQ-VAE
+            self.assertEqual(train.resumable_tokens(part, mine[1:], "a"), ([], []))  # other images
+            np.savez(part, labels=np.array([0, 1], np.int64), tokens=tok[:2])  # from before the VQ-VAE was recorded
+            self.assertEqual(len(train.resumable_tokens(part, mine, "a")[0]), 2)
+            self.assertEqual(train.resumable_tokens(os.path.join(tmp, "none.npz"), mine, "a"), ([], []))
+
     def test_committed_tokens_are_the_committed_vqvaes(self):
         """models/recipe/run/tokens.npz is what the tokens stage makes from the committed VQ-VAE, so a run from
         scratch trains its VAR on the same targets: its labels are the stage's order (320 images per class, two

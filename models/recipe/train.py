@@ -30,6 +30,7 @@ written as PNG next to the checkpoints. Times per stage go to DIR/times.json.
 """
 import argparse
 import errno
+import hashlib
 import json
 import math
 import os
@@ -465,19 +466,38 @@ def encode_tokens(model, x):
     return torch.cat([t.reshape(x.shape[0], -1) for t in idx], 1).numpy().astype(np.int16)
 
 
+def resumable_tokens(part, mine, vae_id):
+    """The labels and tokens of a process's partial file `part` that a run may keep: a prefix of its images `mine`
+    ((class, index) in order) encoded by the same VQ-VAE (vae_id, its checkpoint's sha256). The images are ordered
+    index-major, so a run with more images per class extends the same prefix, and one with fewer keeps its first
+    part. A file of other images (another --per-class ordering, another number of processes) or of another VQ-VAE
+    (retrained since) is not kept: ([], []), and the stage starts over. A file from before the VQ-VAE was recorded
+    is kept where its labels match."""
+    if not os.path.exists(part):
+        return [], []
+    z = np.load(part)
+    lab, tok = list(z["labels"])[:len(mine)], list(z["tokens"])[:len(mine)]
+    if "vae" in z.files and str(z["vae"]) != vae_id:
+        print("tokens: %s was encoded by another VQ-VAE: encoding again" % part, file=sys.stderr)
+        return [], []
+    if [int(x) for x in lab] != [c for c, _ in mine[:len(lab)]]:
+        print("tokens: %s holds other images: encoding again" % part, file=sys.stderr)
+        return [], []
+    return lab, tok
+
+
 def stage_tokens(ctx, a):
     """DIR/tokens.npz: labels int64 [n], tokens int16 [n, 680] (scales concatenated, each row-major)."""
-    model, _ = load_vae(ctx)
+    model, vae_stage = load_vae(ctx)
+    with open(ctx.path(vae_stage + ".pt"), "rb") as f:
+        vae_id = hashlib.sha256(f.read()).hexdigest()
     model.quantize.patch_nums = vq.PATCH_NUMS
     model.eval()
     n_cls = len(data.CLASSES)
     todo = [(c, i) for i in range(a.per_class) for c in range(n_cls)]
     mine = todo[ctx.rank::ctx.world]
     part = ctx.path("tokens.rank%d.npz" % ctx.rank)
-    done_lab, done_tok = [], []
-    if os.path.exists(part):
-        z = np.load(part)
-        done_lab, done_tok = list(z["labels"]), list(z["tokens"])
+    done_lab, done_tok = resumable_tokens(part, mine, vae_id)
     t0, last = time.time(), time.time()
     from tqdm import tqdm
     for j in tqdm(range(len(done_lab), len(mine), 16), desc="tokens", disable=not ctx.main, mininterval=5):
@@ -487,9 +507,10 @@ def stage_tokens(ctx, a):
         done_lab += [c for c, _ in chunk]
         done_tok += list(tok)
         if time.time() - last > ctx.args.ckpt_minutes * 60:
-            np.savez(part, labels=np.array(done_lab), tokens=np.array(done_tok))
+            np.savez(part, labels=np.array(done_lab), tokens=np.array(done_tok), vae=np.array(vae_id))
             last = time.time()
-    np.savez(part, labels=np.array(done_lab, dtype=np.int64), tokens=np.array(done_tok, dtype=np.int16))
+    np.savez(part, labels=np.array(done_lab, dtype=np.int64), tokens=np.array(done_tok, dtype=np.int16),
+             vae=np.array(vae_id))
     ctx.barrier()
     if ctx.main:
         labs, toks = [], []
