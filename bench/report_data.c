@@ -93,6 +93,19 @@ int vrep_collect(vj_value *const *docs, int ndocs, vrep_set *s)
                     return varcl_fail(VARCL_E_INPUT,
                                       "report: document %d: results[%zu].runs[%zu]: \"batch\" is not a positive integer",
                                       d + 1, r, k);
+                /* the times speed-ups are taken from: positive finite numbers where given (a hand-edited -5, 0 or
+                 * "fast" made speed-ups of nothing) */
+                const vj_value *ms = vj_get(run, "ms_per_image");
+                static const char *const stats[3] = {"median", "min", "max"};
+                for (int q = 0; q < 3 && ms; q++) {
+                    const vj_value *x = vj_get(ms, stats[q]);
+                    double v = vj_num(x, NAN);
+                    if (x && vj_type_of(x) != VJ_NULL && !(isfinite(v) && v > 0 && v < 1e15))
+                        return varcl_fail(VARCL_E_INPUT,
+                                          "report: document %d: results[%zu].runs[%zu]: ms_per_image.%s is not a "
+                                          "positive number of milliseconds",
+                                          d + 1, r, k, stats[q]);
+                }
             }
             total++;
         }

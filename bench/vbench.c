@@ -64,6 +64,8 @@ typedef struct {
     const char *model, *vae, *device, *json, *md, *html, *tune_sets;
     const char *compare[MAX_LIST];
     int n_compare;
+    const char *sweep_flag;  /* the first flag that shapes a sweep's runs only (--batch, --reps, ...), NULL if none */
+    const char *model_flag;  /* the first flag that picks the model, device or weights, NULL if none */
     int quality;                      /* --quality: images per class, 0 = off */
     const char *classifier, *fd_ref;  /* --classifier, --fd-ref (NULL: the built-in model's) */
     uint64_t seed;
@@ -169,6 +171,13 @@ static int parse_args(int argc, char **argv, options *o)
         }
         int st = 0;
         o->tune_flags |= !strncmp(a, "--tune-", 7);
+        static const char *const sweep_only[] = {"--batch", "--full-scales", "--warmup", "--reps", "--decode",
+                                                 "--weight-cache"};
+        static const char *const picks[] = {"--model", "--vae", "--device", "--weights"};
+        for (size_t k = 0; k < sizeof sweep_only / sizeof *sweep_only; k++)
+            if (!o->sweep_flag && !strcmp(a, sweep_only[k])) o->sweep_flag = sweep_only[k];
+        for (size_t k = 0; k < sizeof picks / sizeof *picks; k++)
+            if (!o->model_flag && !strcmp(a, picks[k])) o->model_flag = picks[k];
         if (!strcmp(a, "--depth")) st = parse_list(a, v, 1, o->depths, &o->n_depths);
         else if (!strcmp(a, "--batch")) st = parse_list(a, v, 1, o->batches, &o->n_batches);
         else if (!strcmp(a, "--full-scales")) st = vcfg_parse_int(v, 0, 64, &o->full_scales) ? bad("--full-scales: bad value '%s'", v) : 0;
@@ -216,6 +225,14 @@ static int parse_args(int argc, char **argv, options *o)
     if (!o->quality && (o->classifier || o->has_seed))
         return bad("--classifier, --fd-ref and --seed go with --quality N%s", "");
     if (o->quality && (o->tune || o->n_compare)) return bad("--quality goes with a sweep (--depth), not --tune or --compare%s", "");
+    /* a flag that would change nothing is refused, not taken silently */
+    if (o->n_compare && (o->sweep_flag || o->model_flag))
+        return bad("%s goes with a benchmark run; --compare renders existing files", o->sweep_flag ? o->sweep_flag
+                                                                                                   : o->model_flag);
+    if (o->n_compare && o->json)
+        return bad("--json writes a run's results; --compare renders existing files (--md, --html)%s", "");
+    if (o->tune && o->sweep_flag)
+        return bad("%s shapes a sweep's runs; --tune times its own shapes (--tune-reps, --tune-shapes)", o->sweep_flag);
     if (o->tune) {
         if (o->n_compare || o->n_depths || o->json || o->md || o->html)
             return bad("--tune runs alone: no --depth, --compare, --json, --md or --html%s", "");

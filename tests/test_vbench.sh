@@ -252,6 +252,26 @@ grep -q "given twice ('2', then '4')" "$tmp/e.err" || bad "--depth given twice: 
 expect2 "--decode given twice, once as --flag=value" "$vbench" "${tiny[@]}" --depth 2 --decode on --decode=off
 expect2 "--device empty" "$vbench" "${tiny[@]}" --depth 2 --device ""
 echo '{"results": [' > "$tmp/broken.json"
+# flags that would change nothing are refused, not taken silently
+expect2 "--compare with --json" "$vbench" --compare "$tmp/a.json" --json "$tmp/z.json"
+[ ! -e "$tmp/z.json" ] && ok || bad "--compare with --json wrote $tmp/z.json"
+for f in "--reps 3" "--batch 2" "--decode off" "--device 0" "--weights f16"; do
+    # shellcheck disable=SC2086 # the flag and its value
+    expect2 "--compare with $f" "$vbench" --compare "$tmp/a.json" $f --md "$tmp/z.md"
+done
+expect2 "--compare with --model/--vae" "$vbench" --compare "$tmp/a.json" "${tiny[@]}" --md "$tmp/z.md"
+[ ! -e "$tmp/z.md" ] && ok || bad "a refused --compare wrote $tmp/z.md"
+for f in "--batch 2" "--reps 3" "--decode off" "--full-scales 2"; do
+    # shellcheck disable=SC2086
+    expect2 "--tune with $f" "$vbench" "${tiny[@]}" --tune $f
+done
+# hand-edited times that no run makes: refused, naming the field (speed-ups were taken from them)
+for v in -5 0 '"fast"' 1e308; do
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["results"][0]["runs"][0]["ms_per_image"]["median"] = json.loads(sys.argv[2]); json.dump(d, open(sys.argv[3], "w"))' \
+        "$tmp/a.json" "$v" "$tmp/edited.json"
+    expect2 "--compare with a median of $v" "$vbench" --compare "$tmp/edited.json" --md "$tmp/z.md"
+    grep -q "ms_per_image.median" "$tmp/e.err" || bad "median $v: the field is not named: $(cat "$tmp/e.err")"
+done
 expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"
 expect2 "unknown option" "$vbench" --depth 2 --frobnicate 1
