@@ -312,11 +312,18 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
                           "request needs %zu KV bytes, more than the %zu-byte KV pool (a larger --kv-pool-mb, or 0 "
                           "for none)", need.kv, rq->kv_pool_bytes);
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
-    if (total && live + need.device > total)
-        return varcl_fail(VARCL_E_RUNTIME,
+    if (total && live + need.device > total) {
+        /* a fixed pool larger than the request needs is the caller's own setting: name it first */
+        const int pool_too_big = rq->kv_pool_bytes && rq->kv_pool_bytes > need.kv && need.device - need.kv_alloc +
+                                                                                        need.kv <= total - live;
+        return varcl_fail(pool_too_big ? VARCL_E_INPUT : VARCL_E_RUNTIME,
                           "request needs about %zu device bytes (%zu of them KV, %zu scratch) but only %zu of the "
-                          "device's %zu are free for varcl; try a smaller --batch, a smaller --depth or --kv-dtype f16",
-                          need.device, need.kv_alloc, need.workspace, total > live ? total - live : 0, total);
+                          "device's %zu are free for varcl; %s",
+                          need.device, need.kv_alloc, need.workspace, total > live ? total - live : 0, total,
+                          pool_too_big ? "the fixed KV pool is the larger part: a smaller --kv-pool-mb, or 0 to size it "
+                                         "per request"
+                                       : "try a smaller --batch, a smaller --depth or --kv-dtype f16");
+    }
     const int on_device = v->rt.policy.sample_device; /* sampling in cl/sampler.cl: only ids cross, once a pass */
     out->n = n;
     out->size = S;

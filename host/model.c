@@ -34,7 +34,11 @@ int var_read_hparams(const vt_set *s, var_hparams *hp)
     if (!(t = req(s, "class_emb.weight", 2, -1, -1, 0, 0))) return VARCL_E_INPUT;
     hp->classes = (int)t->shape[0] - 1;
     hp->C = (int)t->shape[1];
-    if (hp->classes < 1 || hp->C < VAR_HEAD_DIM || hp->C % VAR_HEAD_DIM)
+    if (hp->classes < 1) /* row `classes` is the unconditional (CFG) embedding */
+        return varcl_fail(VARCL_E_INPUT,
+                          "%s: class_emb.weight [%d, %d]: no class (the rows are the classes plus one for CFG)",
+                          vt_origin(s), hp->classes + 1, hp->C);
+    if (hp->C < VAR_HEAD_DIM || hp->C % VAR_HEAD_DIM)
         return varcl_fail(VARCL_E_INPUT, "%s: class_emb.weight [%d, %d]: width must be a multiple of %d", vt_origin(s),
                           hp->classes + 1, hp->C, VAR_HEAD_DIM);
     /* the depth is the number of blocks.N; a gap would otherwise load as a shallower model and drop the rest */

@@ -79,6 +79,15 @@ write('nohead.safetensors', edited(lambda h: h.__setitem__('extra.kept_bytes', h
 write('shape.safetensors', edited(lambda h: h['head.weight'].update(shape=[256, 256])))
 # blocks.2.ffn.fc1.weight [512, 128] as [256, 256]: found only while loading the weights onto the device
 write('shape2.safetensors', edited(lambda h: h['blocks.2.ffn.fc1.weight'].update(shape=[256, 256])))
+# class_emb.weight with one row (the CFG row, no class): its first row's bytes only (the rest kept under another name)
+def no_class(h):
+    a, b = h['class_emb.weight']['data_offsets']
+    width = h['class_emb.weight']['shape'][1]
+    size = (b - a) // h['class_emb.weight']['shape'][0]
+    h['class_emb.weight'].update(shape=[1, width], data_offsets=[a, a + size])
+    h['extra.rest_of_class_emb'] = {'dtype': h['class_emb.weight']['dtype'], 'shape': [(b - a - size) // 2],
+                                    'data_offsets': [a + size, b]}
+write('noclass.safetensors', edited(no_class))
 
 with open(os.path.join(out, 'unknown-key.ini'), 'w') as f:
     f.write('[sample]\nseed = 1\ntop_kk = 5\n')
@@ -168,6 +177,8 @@ t "offsets out of range" 2 "range.safetensors|'head.bias'" -- --model "$files/ra
 t "missing tensor" 2 "nohead.safetensors|'head.weight'" -- --model "$files/nohead.safetensors" --vae "$TINY_VAE" -q
 t "wrong shape" 2 "shape.safetensors|'head.weight'" -- --model "$files/shape.safetensors" --vae "$TINY_VAE" -q
 t "wrong shape found at load" 2 "shape2.safetensors|'blocks.2.ffn.fc1.weight'" -- --model "$files/shape2.safetensors" --vae "$TINY_VAE" -q
+t "no class in class_emb" 2 "noclass.safetensors|class_emb.weight [1, 128]|no class" -- \
+    --model "$files/noclass.safetensors" --vae "$TINY_VAE" -q
 t "VAE given as the model" 2 "$TINY_VAE|--vae" -- --model "$TINY_VAE" --vae "$TINY_VAE" -q
 t "model given as the VAE" 2 "$TINY_VAR|--model" -- --model "$TINY_VAR" --vae "$TINY_VAR" -q
 t "--model without --vae" 2 "--vae" -- --model "$TINY_VAR" -q
@@ -362,6 +373,8 @@ fi
 
 t "--tokens-out ''" 2 "--tokens-out: empty path" -- --model "$TINY_VAR" --vae "$TINY_VAE" --tokens-out ""
 t "--kv-pool-mb too small" 2 "KV pool|--kv-pool-mb" -- --model "$TINY_VAR" --vae "$TINY_VAE" --class 1 --kv-pool-mb 1
+t "--kv-pool-mb over the device" 2 "fixed KV pool|smaller --kv-pool-mb" -- --model "$TINY_VAR" --vae "$TINY_VAE" \
+    --class 1 --kv-pool-mb 16777216
 t "-o with --out-dir" 2 "-o @D@/x.png and --out-dir @D@/d|not both" -- --class 1,2 --out-dir "@D@/d" -o "@D@/x.png"
 t "--grid-columns with --out-dir" 2 "--grid-columns|--out-dir writes one PNG per image" -- --model "$TINY_VAR" \
     --vae "$TINY_VAE" --class 1,2 --out-dir "@D@/d" --grid-columns 2
