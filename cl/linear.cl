@@ -123,18 +123,19 @@ __kernel void pack_panels(__global const float *B, ulong b_off, int ldb, int tra
  * read half the bytes; the 16-bit kernels serve weights only (computed operands are f32). */
 #define SIMT_ROW(r) __global const float *x##r = xb + min(r, rows - 1) * ldx;
 #define SIMT_FMA(r) a##r = VFMA((float4)(x##r[k]), wv, a##r);
-#define SIMT_STORE(r)                                                                                                  \
-    if (r < rows) {                                                                                                    \
-        float4 v = alpha * a##r + bv;                                                                                  \
-        if (act == 2) v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));                \
-        __global float *yr = yb + (size_t)r * ldy;                                                                     \
-        if (cols == 4) vstore4(v, 0, yr);                                                                              \
-        else {                                                                                                         \
-            yr[0] = v.x;                                                                                               \
-            if (cols > 1) yr[1] = v.y;                                                                                 \
-            if (cols > 2) yr[2] = v.z;                                                                                 \
-        }                                                                                                              \
+/* v (a row's 4 columns, bias added) with GELU where act is 2, stored as its first `cols` (1..4) floats at yr */
+void store_cols4(float4 v, int act, int cols, __global float *yr)
+{
+    if (act == 2) v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    if (cols == 4) vstore4(v, 0, yr);
+    else {
+        yr[0] = v.x;
+        if (cols > 1) yr[1] = v.y;
+        if (cols > 2) yr[2] = v.z;
     }
+}
+#define SIMT_STORE(r)                                                                                                  \
+    if (r < rows) store_cols4(alpha * a##r + bv, act, cols, yb + (size_t)r * ldy);
 
 /* Weights as linear_simt reads them, widened to f32: W1 one element at p, W4 and W8 4 and 8 in a row from p. f16 by
  * vload_half (no cl_khr_fp16), bf16 as the high half of an f32. */
@@ -365,17 +366,8 @@ CONV3X3_SIMT8(_bf16, ushort, W8_BF16)
         if (s == 0 && cols > 0) {                                                                                      \
             const float4 bv = act ? (float4)(bias[n], bias[n1], bias[n2], bias[n3]) : (float4)(0.0f);                  \
             __global float *yb = y + y_off + b * y_bs + (size_t)m0 * ldy + n;                                          \
-            for (int r = 0; r < rows; r++) {                                                                           \
-                float4 v = alpha * red[r * S * SPLITK_LANES + c] + bv;                                                 \
-                if (act == 2) v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));        \
-                __global float *yr = yb + (size_t)r * ldy;                                                             \
-                if (cols == 4) vstore4(v, 0, yr);                                                                      \
-                else {                                                                                                 \
-                    yr[0] = v.x;                                                                                       \
-                    if (cols > 1) yr[1] = v.y;                                                                         \
-                    if (cols > 2) yr[2] = v.z;                                                                         \
-                }                                                                                                      \
-            }                                                                                                          \
+            for (int r = 0; r < rows; r++)                                                                             \
+                store_cols4(alpha * red[r * S * SPLITK_LANES + c] + bv, act, cols, yb + (size_t)r * ldy);              \
         }                                                                                                              \
     }
 LINEAR_SPLITK(, float, W1_F32, W4_F32)
