@@ -90,14 +90,15 @@ static int bad(const char *fmt, const char *a)
 
 /* An output the run will write (--json, --md, --html): refused before minutes of benchmark when it cannot be
  * created (a folder, a missing or unwritable folder) or would overwrite one of the run's inputs or other outputs. */
-static int check_output(const char *flag, const char *path, const char *const *others, int n_others)
+static int check_output(const char *flag, const char *path, const char *const *others,
+                        const char *const *other_flags, int n_others)
 {
     char msg[4400];
     if (!*path) return bad("%s: empty path", flag);
     for (int i = 0; i < n_others; i++)
         if (others[i] && others[i] != path && vo_same_file(path, others[i])) {
-            snprintf(msg, sizeof msg, "%s %s: the same file as %s, which the run also reads or writes", flag, path,
-                     others[i]);
+            snprintf(msg, sizeof msg, "%s %s and %s %s name the same file: the run %s both", flag, path,
+                     other_flags[i], others[i], i < 3 ? "writes" : "reads one and writes the other");
             return bad("%s", msg);
         }
     if (vo_check(path)) {
@@ -243,12 +244,12 @@ static int parse_args(int argc, char **argv, options *o)
     if (!o->n_compare && !o->n_depths) return bad("--depth is required, e.g. --depth 2,8,16%s", "");
     if (o->n_compare && o->n_depths) return bad("--compare renders existing files; it takes no --depth%s", "");
     const char *files[MAX_LIST + 7] = {o->json, o->md, o->html, o->model, o->vae, o->classifier, o->fd_ref};
+    const char *flags[MAX_LIST + 7] = {"--json", "--md", "--html", "--model", "--vae", "--classifier", "--fd-ref"};
     int n_files = 7;
-    for (int i = 0; i < o->n_compare; i++) files[n_files++] = o->compare[i];
-    const char *flags[3] = {"--json", "--md", "--html"};
+    for (int i = 0; i < o->n_compare; i++) flags[n_files] = "--compare", files[n_files++] = o->compare[i];
     for (int i = 0; i < 3; i++)
         if (files[i]) {
-            int st = check_output(flags[i], files[i], files, n_files);
+            int st = check_output(flags[i], files[i], files, flags, n_files);
             if (st) return st;
         }
     return 0;

@@ -302,7 +302,8 @@ sum0=$(cksum < "$data/upstream-tiny/var.safetensors")
 # outputs checked before the benchmark runs (no progress line: nothing was measured): a missing folder, a folder,
 # one file for two outputs, an output that is an input
 for case in "--json $tmp/no-such-dir/r.json|does not exist" "--html $tmp|is a directory" \
-    "--json $tmp/r.out --md $tmp/./r.out|the same file" "--json $data/upstream-tiny/var.safetensors|the same file"; do
+    "--json $tmp/r.out --md $tmp/./r.out|r.out and --md $tmp/./r.out name the same file" \
+    "--json $data/upstream-tiny/var.safetensors|and --model $data/upstream-tiny/var.safetensors name the same file"; do
     read -r -a args <<<"${case%|*}"
     "$vbench" "${tiny[@]}" --depth 2 --warmup 0 --reps 1 "${args[@]}" > "$tmp/e.out" 2> "$tmp/e.err"
     rc=$?
@@ -314,7 +315,7 @@ done
 .out" --md "$tmp/./r
 .out" > "$tmp/e.out" 2> "$tmp/e.err"
 rc=$?
-check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "r\n.out: the same file" "$tmp/e.err"' \
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "r\n.out name the same file" "$tmp/e.err"' \
     "a newline in an output path: one line: exit $rc: $(cat "$tmp/e.err")"
 "$vbench" "${tiny[@]}" --depth "$(printf '2\n8')" > "$tmp/e.out" 2> "$tmp/e.err"
 rc=$?
