@@ -90,7 +90,8 @@ static char *follow_links(const char *path)
     char *cur = strdup(path);
     for (int hops = 0; cur && hops <= 40; hops++) {
         struct stat sb;
-        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return cur;
+        /* a standard stream's name is where the links end: what it leads to is the descriptor's business */
+        if (stream_fd(cur) >= 0 || lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return cur;
         char target[PATH_MAX];
         ssize_t n = readlink(cur, target, sizeof target - 1);
         if (n < 0) return cur; /* gone meanwhile: the path as it is */
@@ -123,16 +124,17 @@ static int check_at(const char *path);
 int vo_check(const char *given)
 {
     if (!given || !*given) return varcl_fail(VARCL_E_INPUT, "output: cannot write: empty path");
-    const int sfd = stream_fd(given);
+    char *path = follow_links(given);
+    if (!path) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", given, strerror(errno));
+    const int sfd = stream_fd(path);
     if (sfd >= 0) {
+        free(path);
         const int fl = fcntl(sfd, F_GETFL);
         if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
             return varcl_fail(VARCL_E_INPUT, "%s: cannot write: descriptor %d is %s", given, sfd,
                               fl < 0 ? "not open" : "open for reading only");
         return VARCL_OK;
     }
-    char *path = follow_links(given);
-    if (!path) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", given, strerror(errno));
     const int st = check_at(path);
     free(path);
     return st;
@@ -179,8 +181,13 @@ static int open_as(vo_file *o, const char *given, int own)
 {
     memset(o, 0, sizeof *o);
     if (!given || !*given) return varcl_fail(VARCL_E_INPUT, "output: empty path");
-    const int sfd = own ? -1 : stream_fd(given);
-    if (sfd >= 0) { /* a standard stream by name: its descriptor, where it stands (see outfile.h) */
+    /* a user's symbolic link is followed (the rename replaces the file it leads to); varcl's own names are not */
+    char *path = own ? strdup(given) : follow_links(given);
+    if (!path) return varcl_fail(errno == ENOMEM ? VARCL_E_RUNTIME : VARCL_E_INPUT, "%s: cannot write: %s", given,
+                                 strerror(errno));
+    o->dest = path;
+    const int sfd = own ? -1 : stream_fd(path);
+    if (sfd >= 0) { /* a standard stream by name (or a link to one): its descriptor, where it stands (outfile.h) */
         int fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0 || !(o->path = strdup(given)) || !(o->fp = fdopen(fd, "wb"))) {
             int err = fd < 0 ? EBADF : errno;
@@ -191,11 +198,6 @@ static int open_as(vo_file *o, const char *given, int own)
         }
         return VARCL_OK;
     }
-    /* a user's symbolic link is followed (the rename replaces the file it leads to); varcl's own names are not */
-    char *path = own ? strdup(given) : follow_links(given);
-    if (!path) return varcl_fail(errno == ENOMEM ? VARCL_E_RUNTIME : VARCL_E_INPUT, "%s: cannot write: %s", given,
-                                 strerror(errno));
-    o->dest = path;
     struct stat sb;
     int exists = stat(path, &sb) == 0;
     if (path[strlen(path) - 1] == '/' || (exists && S_ISDIR(sb.st_mode))) {
@@ -224,7 +226,7 @@ static int open_as(vo_file *o, const char *given, int own)
                      atomic_fetch_add(&temp_counter, 1u)) < 0) {
             o->tmp = NULL;
             vo_abort(o);
-            return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", path);
+            return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory", given);
         }
         /* O_EXCL: never another's file; mode 0666: the umask's usual permissions, not mkstemp's 0600 */
         int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -234,19 +236,19 @@ static int open_as(vo_file *o, const char *given, int own)
             o->tmp = NULL;
             if (err == EEXIST) continue;
             vo_abort(o);
-            return varcl_fail(open_status(err), "%s: cannot write: %s", path, strerror(err));
+            return varcl_fail(open_status(err), "%s: cannot write: %s", given, strerror(err));
         }
         o->track = vo_track(o->tmp);
         if (!(o->fp = fdopen(fd, "wb"))) {
             int err = errno;
             close(fd);
             vo_abort(o);
-            return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(err));
+            return varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", given, strerror(err));
         }
         return VARCL_OK;
     }
     vo_abort(o);
-    return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", path);
+    return varcl_fail(VARCL_E_INPUT, "%s: cannot write: no free temporary name in its directory", given);
 }
 
 int vo_open(vo_file *o, const char *path) { return open_as(o, path, 0); }
@@ -311,9 +313,21 @@ static char *resolved(const char *p)
     return out;
 }
 
+static int same_resolved(const char *a, const char *b);
+
 int vo_same_file(const char *a, const char *b)
 {
     if (!a || !b || !*a || !*b) return 0;
+    /* through the links an output would be written through (two dangling links to one new file are one output) */
+    char *fa = follow_links(a), *fb = follow_links(b);
+    int same = same_resolved(fa ? fa : a, fb ? fb : b);
+    free(fa);
+    free(fb);
+    return same;
+}
+
+static int same_resolved(const char *a, const char *b)
+{
     struct stat sa, sb;
     int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
     /* a device or FIFO may take several outputs (-o /dev/null --tokens-out /dev/null) */

@@ -95,7 +95,10 @@ static void test_check(void)
     CHECK(vo_check("") == VARCL_E_INPUT && strstr(varcl_last_error(), "empty path"), "empty: %s", varcl_last_error());
     /* /proc takes no new files even from root, whom access() lets through: the probe finds it */
     if (access("/proc/self", F_OK) == 0)
-        CHECK(vo_check("/proc/varcl-test.png") == VARCL_E_INPUT, "/proc accepted as a folder to write in");
+        CHECK(vo_check("/proc/varcl-test.png") == VARCL_E_INPUT &&
+                  strstr(varcl_last_error(), "/proc/varcl-test.png: cannot write"),
+              "/proc accepted as a folder to write in, or the message does not name the path: %s",
+              varcl_last_error());
     CHECK(hidden_entries() == 0, "vo_check left a temporary");
 }
 
@@ -160,6 +163,23 @@ static void test_links_and_streams(void)
     CHECK(got == 4 && !memcmp(all, "a\nb\n", 4), "%s: the file holds '%.*s', want 'a\\nb\\n'", name, (int)got, all);
     CHECK(hidden_entries() == 0, "a stream left a temporary");
     unlink(in_tmp("stream.txt"));
+    /* a link to the stream's name: the stream, not the file behind /proc/self/fd/N (that file was replaced) */
+    fd = open(in_tmp("stream.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    snprintf(name, sizeof name, "/dev/fd/%d", fd);
+    CHECK(fd >= 0 && write(fd, "a\n", 2) == 2 && symlink(name, in_tmp("to-stream")) == 0, "set-up: link to stream");
+    CHECK(write_text(in_tmp("to-stream"), "b") == VARCL_OK, "a link to %s: %s", name, varcl_last_error());
+    close(fd);
+    f = fopen(in_tmp("stream.txt"), "r");
+    got = f ? fread(all, 1, sizeof all - 1, f) : 0;
+    if (f) fclose(f);
+    CHECK(got == 4 && !memcmp(all, "a\nb\n", 4), "a link to %s: the file holds '%.*s'", name, (int)got, all);
+    CHECK(lstat(in_tmp("to-stream"), &sb) == 0 && S_ISLNK(sb.st_mode), "the link to a stream was replaced");
+    unlink(in_tmp("stream.txt")), unlink(in_tmp("to-stream"));
+    /* two links to one file not there yet are one output */
+    CHECK(symlink("new.txt", in_tmp("l1")) == 0 && symlink("new.txt", in_tmp("l2")) == 0, "set-up: two links");
+    CHECK(vo_same_file(in_tmp("l1"), in_tmp("l2")) == 1 && vo_same_file(in_tmp("l1"), in_tmp("new.txt")) == 1,
+          "two dangling links to one file are not the same output");
+    unlink(in_tmp("l1")), unlink(in_tmp("l2"));
     /* a closed descriptor: refused, nothing made */
     CHECK(vo_check(name) == VARCL_E_INPUT && strstr(varcl_last_error(), "not open"), "closed %s: %s", name,
           varcl_last_error());
