@@ -302,7 +302,10 @@ static int store(const vcfg_setting *st, const char *ini_path, const char *value
         double v;
         if (vcfg_parse_double(value, &v) || v < st->min || v > st->max) return -1;
         /* the engine holds these as floats (varcl.h): a value that is not 0 but would round to 0 there becomes the
-         * smallest normal float, not 0 (--top-p 1e-50 keeps the top token; 0 turns top-p off) */
+         * smallest normal float, not 0 (--top-p 1e-50 keeps the top token; 0 turns top-p off); 1e-400 is not 0
+         * either, though strtod gives 0 for it: a nonzero digit before the exponent */
+        const size_t mant = strcspn(value, "eE");
+        if (v == 0 && strcspn(value, "123456789") < mant) v = FLT_MIN;
         if (v != 0 && fabs(v) < FLT_MIN) v = copysign(FLT_MIN, v);
         *(double *)dst = v;
         break;

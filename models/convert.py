@@ -597,6 +597,31 @@ def in_place(path):
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
+def stream_fd(path):
+    """The descriptor a standard stream's name stands for (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N),
+    else None: such an output is written through the process's own descriptor, as host/outfile.c does (renaming a
+    temporary over /dev/stdout replaced the system's link as root)."""
+    named = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/stdin": 0}
+    if path in named:
+        return named[path]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        rest = path[len(prefix):]
+        if path.startswith(prefix) and rest.isdigit() and len(rest) <= 6:
+            return int(rest)
+    return None
+
+
+def follow_links(path):
+    """The path a chain of symbolic links at `path` leads to (a stream's name ends it), or path where it is no link:
+    the output is written there and the links stay. BadInput past 40 links (a loop)."""
+    for _ in range(41):
+        if stream_fd(path) is not None or not os.path.islink(path):
+            return path
+        target = os.readlink(path)
+        path = target if os.path.isabs(target) else os.path.join(os.path.dirname(path), target)
+    raise BadInput("%s: cannot write: too many levels of symbolic links" % path)
+
+
 def write_safetensors(out, ck, sd, want):
     header, off = {"__metadata__": {"format": "pt"}}, 0
     if "__metadata__" in sd:  # the format reserves the name: the tensor would be lost and the file invalid
@@ -611,9 +636,11 @@ def write_safetensors(out, ck, sd, want):
     # the temporary beside the output, hidden and with the name cut at 64 bytes (as host/outfile.c): a name of the
     # folder's full length stays writable
     head, base = os.path.split(out)
-    tmp = out if in_place(out) else os.path.join(head, ".%s.%d.tmp" % (base[:64], os.getpid()))
+    fd = stream_fd(out)
+    tmp = out if in_place(out) or fd is not None else os.path.join(head, ".%s.%d.tmp" % (base[:64], os.getpid()))
     try:
-        f = open(tmp, "wb")
+        # a stream: its own descriptor, where it stands (>> keeps what was there)
+        f = open(tmp, "wb") if fd is None else os.fdopen(os.dup(fd), "wb")
     except OSError as e:
         raise WriteError("%s: cannot write: %s" % (out, e.strerror))
     try:
@@ -697,9 +724,10 @@ def parse_args(argv):
 
 
 def run(argv):
-    src, out, opts = parse_args(argv)
-    if not out:
+    src, given, opts = parse_args(argv)
+    if not given:
         raise BadInput("the output path is empty")
+    out = follow_links(given)
     if np is None:
         raise BadInput("numpy is missing for %s (Debian: apt-get install python3-numpy)" % sys.executable)
     if os.path.isdir(out):
@@ -707,13 +735,13 @@ def run(argv):
     if os.path.exists(src) and os.path.exists(out) and os.path.samefile(src, out):
         raise BadInput("%s: the same file as the input %s: writing it would destroy the input" % (out, src))
     out_dir = os.path.dirname(os.path.abspath(out))
-    if not in_place(out) and (not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK)):
+    if not in_place(out) and stream_fd(out) is None and (not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK)):
         raise BadInput("%s: cannot write there (no such folder or no permission)" % out)
     try:
         name_max = os.pathconf(out_dir, "PC_NAME_MAX")
     except (OSError, ValueError):
         name_max = 255
-    if not in_place(out) and len(os.fsencode(os.path.basename(out))) > name_max:
+    if not in_place(out) and stream_fd(out) is None and len(os.fsencode(os.path.basename(out))) > name_max:
         raise BadInput("%s...: cannot write: the file name is over the %d bytes of %s" % (out[:80], name_max, out_dir))
     if os.path.exists(src) and not os.path.isfile(src):  # before open(): opening a FIFO would wait for a writer
         raise BadInput("%s: not a regular file" % src)

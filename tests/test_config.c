@@ -117,9 +117,13 @@ static void test_sparse_files(void)
           "edge values parsed wrong");
     vcfg_free(&s);
     /* a value that is not 0 but below a float's range stays above 0 (top_p 0 means off) */
-    path = write_ini("tiny.ini", "[sample]\ntop_p = 1e-50\ncfg = 1e-300\n");
+    path = write_ini("tiny.ini", "[sample]\ntop_p = 1e-50\ncfg = 1e-400\n");
     CHECK(vcfg_load(path, &s) == VARCL_OK && s.top_p > 0 && (float)s.top_p > 0 && (float)s.cfg > 0,
-          "top_p 1e-50 read as %g (float %g), cfg 1e-300 as %g", s.top_p, (double)(float)s.top_p, s.cfg);
+          "top_p 1e-50 read as %g (float %g), cfg 1e-400 as %g", s.top_p, (double)(float)s.top_p, s.cfg);
+    vcfg_free(&s);
+    path = write_ini("zeros.ini", "[sample]\ntop_p = 0e-400\ncfg = 0.000e5\n");
+    CHECK(vcfg_load(path, &s) == VARCL_OK && s.top_p == 0 && s.cfg == 0, "0e-400 read as %g, 0.000e5 as %g", s.top_p,
+          s.cfg);
     vcfg_free(&s);
 
     /* An ini path without a directory: relative model paths stay relative (to the same working directory). */

@@ -380,6 +380,24 @@ cp "$PTH/var_small.pth" same.pth
 rc=$?
 [ $rc = 2 ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "the same file as the input" err.txt && cmp -s same.pth "$PTH/var_small.pth"
 result "convert.py output is its input: refused, the input kept" $? "exit $rc: $(head -c 300 err.txt)"
+# a symbolic link is followed (the file it leads to is written, the link stays); a loop is refused; a standard
+# stream by name is written through the descriptor (what >> appended to is kept; the name is not replaced)
+mkdir -p linked
+ln -sf linked/l.safetensors link.safetensors
+"$PY" "$CONVERT" -q "$PTH/var_small.pth" link.safetensors 2>err.txt
+rc=$?
+[ $rc = 0 ] && [ -L link.safetensors ] && [ -s linked/l.safetensors ] && ! ls -A linked | grep -q '^\.'
+result "convert.py through a link: its file written, the link kept" $? "exit $rc: $(head -c 300 err.txt)"
+ln -sf loop.safetensors loop.safetensors
+"$PY" "$CONVERT" -q "$PTH/var_small.pth" loop.safetensors 2>err.txt
+rc=$?
+[ $rc = 2 ] && [ -L loop.safetensors ] && grep -q "too many levels of symbolic links" err.txt
+result "convert.py onto a loop of links: refused" $? "exit $rc: $(head -c 300 err.txt)"
+echo head >stream.out
+(exec 7>>stream.out && "$PY" "$CONVERT" -q "$PTH/var_small.pth" /dev/fd/7) 2>err.txt
+rc=$?
+[ $rc = 0 ] && [ "$(head -n 1 stream.out)" = head ] && [ "$(stat -c %s stream.out)" = $((5 + $(stat -c %s linked/l.safetensors))) ]
+result "convert.py onto /dev/fd/7 (>> a file): appended through the descriptor" $? "exit $rc: $(head -c 300 err.txt)"
 # a FIFO gets the file and stays a FIFO (a temporary renamed over it would leave the reader waiting: timeout)
 mkfifo pipe.safetensors
 timeout 60 cat pipe.safetensors >from-pipe.safetensors &
