@@ -467,7 +467,11 @@ class Stages(unittest.TestCase):
                     ("scale_gap.py", ["--run", missing], 2, "No such file or directory"),
                     ("train.py", ["vqvae", "--run", tmp, "--steps", "-5"], 2, "--steps: expected a whole number >= 1"),
                     ("train.py", ["var", "--run", tmp, "--lr", "nan"], 2, "--lr: expected a finite number > 0"),
-                    ("variant_table.py", ["--vbench", missing, "--run", tmp], 2, missing)):
+                    ("variant_table.py", ["--vbench", missing, "--run", tmp], 2, missing),
+                    ("show.py", ["shapes10", "--out", tmp], 2, "a .png file to write"),
+                    ("prefix_eval.py", ["--classifier", missing, "--ks", "99"], 2, "each k is from 0 to 10"),
+                    ("prefix_eval.py", ["--classifier", os.path.join(recipe, "run", "classifier.pt")], 2,
+                     "not a safetensors file")):
                 r = subprocess.run([sys.executable, os.path.join(recipe, script)] + argv, capture_output=True,
                                    text=True)
                 self.assertEqual(r.returncode, code, (script, argv, r.stderr))

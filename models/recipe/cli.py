@@ -70,6 +70,8 @@ def _failure(e, prog):
         return 2, "%s: %s" % (e.filename, e.strerror) if e.filename else str(e)
     if isinstance(e, OSError):
         return 1, "%s%s" % ("%s: " % e.filename if e.filename else "", e.strerror or e)
+    if isinstance(e, ValueError) and str(e):  # the scripts' own refusals of what they read (st_io: not safetensors)
+        return 2, str(e)
     return 1, "%s: %s (VARCL_TRACEBACK=1 shows where)" % (type(e).__name__, e)
 
 

@@ -24,6 +24,7 @@ import sample  # noqa: E402
 import st_io  # noqa: E402
 import train  # noqa: E402
 from var import VAR, config_from_state  # noqa: E402
+from vqvae import PATCH_NUMS  # noqa: E402
 
 
 def accuracy(var, vae, w, labels, real, k, cfg):
@@ -43,6 +44,13 @@ def main():
     p.add_argument("--cfg", type=float, default=1.5)
     p.add_argument("--threads", type=cli.at_least(1), default=2)
     a = p.parse_args()
+    try:  # before anything is loaded
+        ks = [int(x) for x in a.ks.split(",")]
+    except ValueError:
+        p.error("--ks %s: expected whole numbers separated by commas" % a.ks)
+    n_scales = len(PATCH_NUMS)
+    if any(k < 0 or k > n_scales for k in ks):
+        p.error("--ks %s: the model has %d scales, so each k is from 0 to %d" % (a.ks, n_scales, n_scales))
     torch.set_num_threads(a.threads)
     sd = train.trained_weights(torch.load(os.path.join(a.run, a.var + ".pt")))  # the EMA where the run kept one
     var = VAR(**config_from_state(sd))
@@ -55,13 +63,6 @@ def main():
     pick = np.concatenate([np.where(lab_all == c)[0][:a.per_class] for c in range(var.classes)])
     labels, real = torch.from_numpy(lab_all[pick]), torch.from_numpy(tok_all[pick])
     w = st_io.read(a.classifier)
-    try:
-        ks = [int(x) for x in a.ks.split(",")]
-    except ValueError:
-        p.error("--ks %s: expected whole numbers separated by commas" % a.ks)
-    n_scales = len(var.patch_nums)
-    if any(k < 0 or k > n_scales for k in ks):
-        p.error("--ks %s: the model has %d scales, so each k is from 0 to %d" % (a.ks, n_scales, n_scales))
     for k in ks:
         print("first %2d scales real: accuracy %.3f (%d images)" % (k, accuracy(var, vae, w, labels, real, k, a.cfg),
                                                                    len(labels)), flush=True)

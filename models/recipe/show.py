@@ -83,6 +83,8 @@ def main():
     a.rest = argv[cut + 1:]
     if a.what != "depths" and a.rest:
         p.error("vgen options are for depths only")
+    if a.out is not None and (not a.out.lower().endswith(".png") or os.path.isdir(a.out)):
+        p.error("--out %s: a .png file to write (the figure is a PNG)" % a.out)
     if a.what == "depths":
         if not a.vgen:
             p.error("depths needs --vgen (the engine draws the images)")

@@ -14,8 +14,13 @@ def read(path):
     """-> dict name -> numpy array (float32 for F32/F16/BF16), in the file's order."""
     with open(path, "rb") as f:
         blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
+    try:  # a .pt (zip) or any other file: one clear error, not the JSON decoder's
+        (n,) = struct.unpack("<Q", blob[:8])
+        header = json.loads(blob[8:8 + n])
+        if not isinstance(header, dict):
+            raise ValueError
+    except (struct.error, ValueError, UnicodeDecodeError):
+        raise ValueError("%s: not a safetensors file" % path) from None
     base = 8 + n
     out = {}
     for name, e in header.items():
