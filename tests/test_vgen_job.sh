@@ -91,13 +91,17 @@ truncate -s 1G sparse_var.safetensors && truncate -s 1G sparse_vae.safetensors
 pid=$!
 caught=""
 for _ in $(seq 1 2000); do
-    # only readings taken while no LLVM is mapped (an OpenCL driver loads it), and after the exec (vgen's own name in the maps)
+    # only readings taken while no LLVM is mapped (an OpenCL driver loads it), and after the exec (vgen's own name in
+    # the maps); the last of them counts: the first can come before main() has run at all (SigCgt 0, read once
+    # under load)
     if grep -q vgen "/proc/$pid/maps" 2>/dev/null && ! grep -qi llvm "/proc/$pid/maps" 2>/dev/null; then
         now=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2>/dev/null) &&
             grep -q vgen "/proc/$pid/maps" 2>/dev/null && ! grep -qi llvm "/proc/$pid/maps" 2>/dev/null &&
             [ -n "$now" ] && caught=$now
+        (( (0x${caught:-0} & 0x4003) == 0x4003 )) && break
+    elif [ -n "$caught" ]; then
+        break # the window is over: LLVM is mapped
     fi
-    [ -n "$caught" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.01
 done
