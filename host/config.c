@@ -300,13 +300,15 @@ static int store(const vcfg_setting *st, const char *ini_path, const char *value
         break;
     case VCFG_DOUBLE: {
         double v;
-        if (vcfg_parse_double(value, &v) || v < st->min || v > st->max) return -1;
+        if (vcfg_parse_double(value, &v)) return -1;
         /* the engine holds these as floats (varcl.h): a value that is not 0 but would round to 0 there becomes the
          * smallest normal float, not 0 (--top-p 1e-50 keeps the top token; 0 turns top-p off); 1e-400 is not 0
-         * either, though strtod gives 0 for it: a nonzero digit before the exponent */
+         * either, though strtod gives 0 for it: a nonzero digit before the exponent. Before the range check, so
+         * that -1e-400 is refused as -1e-50 is. */
         const size_t mant = strcspn(value, "eE");
-        if (v == 0 && strcspn(value, "123456789") < mant) v = FLT_MIN;
+        if (v == 0 && strcspn(value, "123456789") < mant) v = value[strspn(value, " ")] == '-' ? -FLT_MIN : FLT_MIN;
         if (v != 0 && fabs(v) < FLT_MIN) v = copysign(FLT_MIN, v);
+        if (v < st->min || v > st->max) return -1;
         *(double *)dst = v;
         break;
     }

@@ -75,12 +75,18 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
         if (!(g->k_splitk[d] = vr_kernel(rt, name))) return VARCL_E_RUNTIME;
     }
     /* linear_splitk's work-group: SPLITK_LANES (8) x the most slices, a power of two, that the kernel allows */
-    size_t kmax = 0;
-    clGetKernelWorkGroupInfo(g->k_splitk[0], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL);
+    size_t kmax = 0, items[3] = {0, 0, 0}; /* the least of the three variants' limits, and the device's along dim 1 */
+    for (int d = 0; d < 3; d++) {
+        size_t k = 0;
+        clGetKernelWorkGroupInfo(g->k_splitk[d], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof k, &k, NULL);
+        if (k && (!kmax || k < kmax)) kmax = k;
+    }
+    clGetDeviceInfo(rt->dev.device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items, NULL);
     cl_ulong lmem = 0; /* and its local memory: 8 rows x slices x SPLITK_LANES float4s */
     clGetDeviceInfo(rt->dev.device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
     g->splitk_slices = SPLITK_SLICES;
     while (g->splitk_slices > 1 && ((kmax && (size_t)g->splitk_slices * SPLITK_LANES > kmax) ||
+                                    (items[1] && (size_t)g->splitk_slices > items[1]) ||
                                     (lmem && 8u * g->splitk_slices * SPLITK_LANES * 16u > lmem)))
         g->splitk_slices /= 2;
     if (!(g->k_simt8w = vr_kernel(rt, "linear_simt8w"))) return VARCL_E_RUNTIME;

@@ -314,8 +314,9 @@ int varcl_generate_passes(varcl *v, const varcl_request *rq, varcl_pass_fn on_pa
     size_t live = v->rt.mem.stats.live_total, total = v->rt.mem.global_mem;
     if (total && live + need.device > total) {
         /* a fixed pool larger than the request needs is the caller's own setting: name it first */
-        const int pool_too_big = rq->kv_pool_bytes && rq->kv_pool_bytes > need.kv && need.device - need.kv_alloc +
-                                                                                        need.kv <= total - live;
+        const size_t free_bytes = total > live ? total - live : 0;
+        const int pool_too_big = rq->kv_pool_bytes && rq->kv_pool_bytes > need.kv &&
+                                 need.device - need.kv_alloc + need.kv <= free_bytes;
         return varcl_fail(pool_too_big ? VARCL_E_INPUT : VARCL_E_RUNTIME,
                           "request needs about %zu device bytes (%zu of them KV, %zu scratch) but only %zu of the "
                           "device's %zu are free for varcl; %s",

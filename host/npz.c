@@ -8,9 +8,11 @@
 #include "outfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define VZ_MAX_ENTRIES 16
@@ -93,6 +95,15 @@ int vz_open(vz_writer **out, const char *path)
     if (st) {
         free(w);
         return st;
+    }
+    /* each array's CRC is written back at its offset from the file's start (vz_end): a stream in append mode, one
+     * already written into, or a pipe would get the patches elsewhere, a corrupt archive with exit 0 */
+    const int fd = fileno(w->out.fp), fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_APPEND) || lseek(fd, 0, SEEK_CUR) != 0) {
+        vo_abort(&w->out);
+        free(w);
+        return varcl_fail(VARCL_E_INPUT, "%s: an .npz is written from the start of a file it can seek in (not a pipe, "
+                                         "nor >> or a stream already written to)", path);
     }
     *out = w;
     return VARCL_OK;

@@ -190,10 +190,11 @@ static int open_as(vo_file *o, const char *given, int own)
     if (sfd >= 0) { /* a standard stream by name (or a link to one): its descriptor, where it stands (outfile.h) */
         int fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0 || !(o->path = strdup(given)) || !(o->fp = fdopen(fd, "wb"))) {
-            int err = fd < 0 ? EBADF : errno;
+            int err = errno;
             if (fd >= 0 && !o->fp) close(fd);
             vo_abort(o);
-            return varcl_fail(err == ENOMEM ? VARCL_E_RUNTIME : VARCL_E_INPUT, "%s: cannot write: %s", given,
+            /* a descriptor not open is the caller's to fix; out of descriptors or memory is the system's */
+            return varcl_fail(err == EBADF ? VARCL_E_INPUT : VARCL_E_RUNTIME, "%s: cannot write: %s", given,
                               strerror(err));
         }
         return VARCL_OK;

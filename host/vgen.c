@@ -381,9 +381,17 @@ static int fail_lib(int st)
     return status_exit(st);
 }
 
-/* Free bytes for an unprivileged writer in the folder of `path` (is_dir: path is the folder); -1 if unknown. */
+/* Free bytes for an unprivileged writer in the folder of `path` (is_dir: path is the folder); -1 if unknown. An
+ * existing file is asked itself (through links and /dev/fd/N, on the file system it lies on); a device or FIFO has no
+ * room to speak of (-1). */
 static long long free_bytes(const char *path, int is_dir)
 {
+    struct stat sb;
+    struct statvfs fs;
+    if (!is_dir && stat(path, &sb) == 0) {
+        if (!S_ISREG(sb.st_mode) || statvfs(path, &fs) != 0) return -1;
+        return (long long)fs.f_bavail * (long long)fs.f_frsize;
+    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = is_dir ? NULL : strrchr(dir, '/');
@@ -392,7 +400,6 @@ static long long free_bytes(const char *path, int is_dir)
         else if (slash) *slash = 0;
         else snprintf(dir, sizeof dir, ".");
     }
-    struct statvfs fs;
     if (statvfs(dir, &fs) != 0) return -1;
     return (long long)fs.f_bavail * (long long)fs.f_frsize;
 }

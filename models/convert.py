@@ -773,9 +773,10 @@ def run(argv):
             raise WriteError("%s: write failed: %s" % (out, e.strerror or e))
         except MemoryError:
             raise WriteError("%s: out of memory while converting" % out)
-    if not opts["quiet"]:
+    if not opts["quiet"]:  # on stderr where the file itself went to standard output
         print("%s: %d tensors, %.1f MB%s -> %s" % (src, len(sd), nbytes / 1e6,
-                                                  (" (from %s)" % where) if where else "", out))
+                                                  (" (from %s)" % where) if where else "", given),
+              file=sys.stderr if stream_fd(out) == 1 else sys.stdout)
 
 
 def one_line(text):

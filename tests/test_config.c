@@ -163,6 +163,7 @@ static void test_bad_values(void)
         {"[sample]\ntop_k = 12abc\n", "top_k"},
         {"[sample]\ntop_p = 1.5\n", "top_p"},
         {"[sample]\ntop_p = -0.1\n", "top_p"},
+        {"[sample]\ntop_p = -1e-400\n", "top_p"}, /* below a double's range, and negative */
         {"[sample]\ntop_p = nan\n", "top_p"},
         {"[sample]\ntop_p = inf\n", "top_p"},
         {"[sample]\nclasses =\n", "classes"},

@@ -367,12 +367,19 @@ grep -q "^mkmodel: --width shapes the VAR, and no --var file is written" err.txt
     result "mkmodel --width without --var: said so" 1 "$(cat err.txt)"
 mk_refused "mkmodel --vae-ch without --vae" --preset tiny --var refused.safetensors --vae-ch 64
 grep -q "^mkmodel: --vae-ch shapes the VQ-VAE" err.txt || result "mkmodel --vae-ch without --vae: said so" 1 "$(cat err.txt)"
-# its summary line to a full disk: exit 1, one line
-"$MKMODEL" --preset tiny --var full-stdout.safetensors >/dev/full 2>err.txt
+# --help to a full disk: exit 1, one line; a model written to standard output is the model alone (the summary
+# line goes to stderr), the same bytes as the file
+"$MKMODEL" --help >/dev/full 2>err.txt
 rc=$?
 [ $rc = 1 ] && [ "$(wc -l <err.txt)" = 1 ] && grep -q "^mkmodel: cannot write to standard output" err.txt
-result "mkmodel > /dev/full" $? "exit $rc: $(head -c 300 err.txt)"
-rm -f full-stdout.safetensors
+result "mkmodel --help > /dev/full" $? "exit $rc: $(head -c 300 err.txt)"
+"$MKMODEL" --preset tiny --var to-file.safetensors 2>/dev/null && "$MKMODEL" --preset tiny --var /dev/stdout \
+    >to-stdout.safetensors 2>err.txt && cmp -s to-file.safetensors to-stdout.safetensors && grep -q "^mkmodel: wrote" err.txt
+result "mkmodel --var /dev/stdout: the model alone on stdout" $? "$(head -c 300 err.txt)"
+"$PY" "$CONVERT" "$PTH/var_small.pth" /dev/stdout >conv-stdout.safetensors 2>err.txt &&
+    "$PY" "$CONVERT" -q "$PTH/var_small.pth" conv-file.safetensors && cmp -s conv-file.safetensors conv-stdout.safetensors
+result "convert.py onto /dev/stdout without -q: the file alone on stdout" $? "$(head -c 300 err.txt)"
+rm -f to-file.safetensors to-stdout.safetensors conv-stdout.safetensors conv-file.safetensors
 
 # --- 4. outputs that are inputs, and outputs that are not regular files (host/outfile.h) ---------------------------
 cp "$PTH/var_small.pth" same.pth

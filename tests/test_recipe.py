@@ -155,6 +155,12 @@ class Quantiser(unittest.TestCase):
             np.savez(part, labels=np.array([0, 1], np.int64), tokens=tok[:2])  # from before the VQ-VAE was recorded
             self.assertEqual(len(train.resumable_tokens(part, mine, "a")[0]), 2)
             self.assertEqual(train.resumable_tokens(os.path.join(tmp, "none.npz"), mine, "a"), ([], []))
+            with open(part, "r+b") as f:  # a file cut by a kill while saving: start over, not fail every resume
+                f.truncate(40)
+            self.assertEqual(train.resumable_tokens(part, mine, "a"), ([], []))
+            train.save_partial_tokens(part, [0, 1], tok[:2], "a")  # whole, through a temporary
+            self.assertEqual((len(train.resumable_tokens(part, mine, "a")[0]), sorted(os.listdir(tmp))),
+                             (2, ["tokens.rank0.npz"]))
 
     def test_committed_tokens_are_the_committed_vqvaes(self):
         """models/recipe/run/tokens.npz is what the tokens stage makes from the committed VQ-VAE, so a run from

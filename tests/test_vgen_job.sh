@@ -63,6 +63,15 @@ echo "$out" | grep -q "$had already in killed, $((10 - had)) to make" ||
     fail "the rerun did not resume from the $had images on disk: $out"
 diff -r one killed >/dev/null || fail "after kill -9 and a rerun, the files differ from an uninterrupted run"
 "$VGEN" -q --pack killed --npz killed.npz && cmp -s one.npz killed.npz || fail "the resumed job's .npz differs"
+# an .npz patches each array's CRC at its offset: a stream in append mode or a pipe is refused, not corrupted
+echo head > append.npz
+(exec 7>>append.npz && "$VGEN" -q --pack killed --npz /dev/fd/7) 2> npz.err
+st=$?
+[ "$st" = 2 ] && grep -q "from the start of a file it can seek in" npz.err && [ "$(cat append.npz)" = head ] ||
+    fail "--npz onto a stream in append mode: exit $st: $(cat npz.err)"
+"$VGEN" -q --pack killed --npz /dev/stdout 2> npz.err | cat > /dev/null
+st=${PIPESTATUS[0]}
+[ "$st" = 2 ] && grep -q "from the start of a file it can seek in" npz.err || fail "--npz onto a pipe: exit $st: $(cat npz.err)"
 
 # 3a. Ctrl-C (SIGINT) after the first pass: vgen ends by the signal and leaves none of its hidden temporaries
 #     (host/outfile.h: tracked and removed by its handler); the rerun completes the job

@@ -36,6 +36,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve everything on shared CPUs
 
@@ -475,15 +476,29 @@ def resumable_tokens(part, mine, vae_id):
     is kept where its labels match."""
     if not os.path.exists(part):
         return [], []
-    z = np.load(part)
-    lab, tok = list(z["labels"])[:len(mine)], list(z["tokens"])[:len(mine)]
-    if "vae" in z.files and str(z["vae"]) != vae_id:
+    try:
+        with np.load(part) as z:
+            lab, tok = list(z["labels"])[:len(mine)], list(z["tokens"])[:len(mine)]
+            kept_vae = str(z["vae"]) if "vae" in z.files else None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        print("tokens: %s cannot be read: encoding again" % part, file=sys.stderr)
+        return [], []
+    if kept_vae is not None and kept_vae != vae_id:
         print("tokens: %s was encoded by another VQ-VAE: encoding again" % part, file=sys.stderr)
         return [], []
     if [int(x) for x in lab] != [c for c, _ in mine[:len(lab)]]:
         print("tokens: %s holds other images: encoding again" % part, file=sys.stderr)
         return [], []
     return lab, tok
+
+
+def save_partial_tokens(part, labels, tokens, vae_id):
+    """The partial file, whole or not at all (a temporary renamed over it: a kill while saving left a cut zip that
+    stopped every later resume)."""
+    tmp = part + ".tmp.npz"
+    np.savez(tmp, labels=np.array(labels, dtype=np.int64), tokens=np.array(tokens, dtype=np.int16),
+             vae=np.array(vae_id))
+    os.replace(tmp, part)
 
 
 def stage_tokens(ctx, a):
@@ -507,10 +522,9 @@ def stage_tokens(ctx, a):
         done_lab += [c for c, _ in chunk]
         done_tok += list(tok)
         if time.time() - last > ctx.args.ckpt_minutes * 60:
-            np.savez(part, labels=np.array(done_lab), tokens=np.array(done_tok), vae=np.array(vae_id))
+            save_partial_tokens(part, done_lab, done_tok, vae_id)
             last = time.time()
-    np.savez(part, labels=np.array(done_lab, dtype=np.int64), tokens=np.array(done_tok, dtype=np.int16),
-             vae=np.array(vae_id))
+    save_partial_tokens(part, done_lab, done_tok, vae_id)
     ctx.barrier()
     if ctx.main:
         labs, toks = [], []

@@ -18,6 +18,7 @@ Needs torch (to read the .pt checkpoints); the measurements themselves are the e
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,7 +106,7 @@ def main():
     p.add_argument("--reps", type=cli.at_least(1), default=3)
     p.add_argument("--stages", default=",".join(s for s, _ in ROWS))
     a = p.parse_args()
-    if not os.access(a.vbench, os.X_OK) or os.path.isdir(a.vbench):
+    if not shutil.which(a.vbench):  # a path, or a name on PATH as subprocess finds it
         raise FileNotFoundError(errno.ENOENT, "not an executable vbench", a.vbench)
     stages = [s for s in a.stages.split(",") if os.path.exists(os.path.join(a.run, s + ".pt"))]
     if not stages:  # before anything is written: an empty table would replace the results' one
