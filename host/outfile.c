@@ -71,13 +71,19 @@ void vo_remove_temps_on_signal(void)
 }
 
 /* The descriptor a standard stream's name stands for (/dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N,
- * /proc/self/fd/N), or -1 for any other path. */
+ * /proc/self/fd/N, /proc/thread-self/fd/N, /proc/<this process>/fd/N), or -1 for any other path. */
 static int stream_fd(const char *path)
 {
     if (!strcmp(path, "/dev/stdout")) return 1;
     if (!strcmp(path, "/dev/stderr")) return 2;
     if (!strcmp(path, "/dev/stdin")) return 0;
-    const char *num = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+    char own[48];
+    snprintf(own, sizeof own, "/proc/%ld/fd/", (long)getpid());
+    const char *num = !strncmp(path, "/dev/fd/", 8)              ? path + 8
+                      : !strncmp(path, "/proc/self/fd/", 14)        ? path + 14
+                      : !strncmp(path, "/proc/thread-self/fd/", 21) ? path + 21
+                      : !strncmp(path, own, strlen(own))            ? path + strlen(own)
+                                                                    : NULL;
     if (!num || !*num || strspn(num, "0123456789") != strlen(num) || strlen(num) > 6) return -1;
     return atoi(num);
 }
@@ -90,8 +96,10 @@ static char *follow_links(const char *path)
     char *cur = strdup(path);
     for (int hops = 0; cur && hops <= 40; hops++) {
         struct stat sb;
-        /* a standard stream's name is where the links end: what it leads to is the descriptor's business */
-        if (stream_fd(cur) >= 0 || lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return cur;
+        /* a standard stream's name is where the links end: what it leads to is the descriptor's business; so is
+         * any other /proc path (its links read "pipe:[N]" or "/x (deleted)", no path to write beside) */
+        if (stream_fd(cur) >= 0 || !strncmp(cur, "/proc/", 6) || lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return cur;
         char target[PATH_MAX];
         ssize_t n = readlink(cur, target, sizeof target - 1);
         if (n < 0) return cur; /* gone meanwhile: the path as it is */

@@ -289,9 +289,10 @@ static cl_mem refuse_values(const vt_set *s, const vt_tensor *t, const wl_form *
                    vt_origin(s), t->name, bad, (long long)t->numel);
     else /* a 16-bit store chosen by the caller (vgen --weights f16): an image of NaNs or a black one otherwise */
         varcl_fail(VARCL_E_INPUT,
-                   "%s: tensor '%s': %zu of its %lld values are beyond %s's range (largest magnitude %s): keep the "
-                   "checkpoint's dtype or store the weights as %s (vgen --weights keep or %s)",
-                   vt_origin(s), t->name, beyond, (long long)t->numel, f->store == VT_F16 ? "f16" : "bf16",
+                   "%s: tensor '%s' (%lld values): %zu values as stored (a convolution's Winograd transform included) "
+                   "are beyond %s's range (largest magnitude %s): keep the checkpoint's dtype or store the weights as "
+                   "%s (vgen --weights keep or %s)",
+                   vt_origin(s), t->name, (long long)t->numel, beyond, f->store == VT_F16 ? "f16" : "bf16",
                    f->store == VT_F16 ? "65504" : "3.39e38", f->store == VT_F16 ? "bf16" : "f32",
                    f->store == VT_F16 ? "bf16" : "f32");
     return NULL;

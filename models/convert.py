@@ -604,7 +604,7 @@ def stream_fd(path):
     named = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/stdin": 0}
     if path in named:
         return named[path]
-    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+    for prefix in ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/", "/proc/%d/fd/" % os.getpid()):
         rest = path[len(prefix):]
         if path.startswith(prefix) and rest.isdigit() and len(rest) <= 6:
             return int(rest)
@@ -614,8 +614,8 @@ def stream_fd(path):
 def follow_links(path):
     """The path a chain of symbolic links at `path` leads to (a stream's name ends it), or path where it is no link:
     the output is written there and the links stay. BadInput past 40 links (a loop)."""
-    for _ in range(41):
-        if stream_fd(path) is not None or not os.path.islink(path):
+    for _ in range(41):  # /proc's links read "pipe:[N]" or "/x (deleted)": not followed
+        if stream_fd(path) is not None or path.startswith("/proc/") or not os.path.islink(path):
             return path
         target = os.readlink(path)
         path = target if os.path.isabs(target) else os.path.join(os.path.dirname(path), target)
