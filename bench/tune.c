@@ -5,8 +5,8 @@
 #include "conv.h"
 #include "builtin.h"
 #include "error.h"
-#include "gemm_tune.h"
-#include "policy_tune.h"
+#include "tune_gemm.h"
+#include "tune_policy.h"
 #include "model.h"
 #include "safetensors.h"
 

@@ -1,6 +1,6 @@
 /* tune: `vbench --tune`. Lists the GEMM products of one image of the model (the transformer's linear layers per
  * scale, the decoder's convolutions as their Winograd or im2col products, the VQ phi convolutions), weighted by how
- * often each runs, has gemm_tune time the candidate parameter sets on them, prints a Markdown table and stores the
+ * often each runs, has tune_gemm time the candidate parameter sets on them, prints a Markdown table and stores the
  * winners in the device's tuning file (VARCL_CACHE_DIR=off: printed, not stored). */
 #ifndef VARCL_BENCH_TUNE_H
 #define VARCL_BENCH_TUNE_H

@@ -14,7 +14,7 @@
  * their features to the real images' reference statistics. The built-in trained demo model carries its classifier
  * and reference; any other model takes them as --classifier F --fd-ref F.
  * --tune times candidate CLBlast parameter sets on the model's GEMM shapes and stores the best in the device's tuning
- * file, which later runs read (tune.c, gemm_tune.h); the reports say which GEMM parameters each device used.
+ * file, which later runs read (tune.c, tune_gemm.h); the reports say which GEMM parameters each device used.
  * Progress goes to stderr, a Markdown table to stdout. Exit status: 0 ok, 2 bad usage or input, 1 run-time failure. */
 #include "gemm.h"
 #include "generate.h"

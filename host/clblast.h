@@ -1,13 +1,13 @@
 /* clblast: varcl's only caller of CLBlast. Its SGEMM with an explicitly owned temp buffer (tag scratch, so that memory
  * accounting sees it), the Xgemm parameter sets it runs with, their installation (CLBlast's overrides), and the
- * device's tuning file that chooses them. gemm.c (which product kernel runs a product) and gemm_tune.c (the tuner
+ * device's tuning file that chooses them. gemm.c (which product kernel runs a product) and bench/tune_gemm.c (the tuner
  * behind `vbench --tune`, which writes the file) both build on this module.
  *
  * Per-device parameters. CLBlast's Xgemm kernel takes 16 tuning parameters (a "set"); varcl splits products into
  * two shape classes (vg_shape_class) and runs each with one set, or leaves CLBlast's own database values ("CLBlast
  * defaults") in place for both. Where the sets come from (vg_clblast_load), in order:
  *   1. VARCL_GEMM_TUNING=off: CLBlast defaults, nothing else is read;
- *   2. the device's tuning file in the varcl cache directory (written by `vbench --tune`, see gemm_tune.h);
+ *   2. the device's tuning file in the varcl cache directory (written by `vbench --tune`, see bench/tune_gemm.h);
  *   3. where the policy says so (pocl-like devices with room for them): the built-in CPU sets; else CLBlast defaults.
  * Every set is checked against CLBlast's constraints and, once per process and device, against a host reference
  * (on devices whose products do not go through CLBlast, before the first CLBlast product, not at start-up):
@@ -126,7 +126,7 @@ int vg_clblast_sgemm(vg_clblast *cb, int trans_a, int trans_b, size_t M, size_t 
 
 /* ---- the tuning file ---- */
 
-#define VG_TUNING_FORMAT 1 /* its "format = " line (gemm_tune.c writes it) */
+#define VG_TUNING_FORMAT 1 /* its "format = " line (bench/tune_gemm.c writes it) */
 
 /* What a tuning file holds. */
 typedef struct {

@@ -1,4 +1,5 @@
-/* gemm_tune: the per-device GEMM tuning behind `vbench --tune`, and its file.
+/* tune_gemm: the per-device CLBlast tuning behind `vbench --tune`, and the writer of its file (the reader:
+ * host/clblast.c, which defines the file).
  *
  * The caller lists the products of one image (vg_shape, with how often each occurs). Per shape class the largest
  * of them (by FLOPs per image) are timed with every candidate parameter set and with CLBlast's defaults: one
@@ -10,8 +11,8 @@
  * wins unless the other is 2% faster. It times CLBlast itself (clblast.h) whatever product kernel the device's products
  * take (gemm.h): where they take linear_packed or linear_simt, vbench does not call it (nothing runs through CLBlast
  * there). The result goes into the device's tuning file (clblast.h), which vg_clblast_load reads in later runs. */
-#ifndef VARCL_GEMM_TUNE_H
-#define VARCL_GEMM_TUNE_H
+#ifndef VARCL_TUNE_GEMM_H
+#define VARCL_TUNE_GEMM_H
 
 #include "clblast.h"
 

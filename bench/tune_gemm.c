@@ -1,6 +1,6 @@
-/* gemm_tune: the tuner behind `vbench --tune` and the writer of the device's tuning file (see gemm_tune.h; the
+/* tune_gemm: the tuner behind `vbench --tune` and the writer of the device's tuning file (see tune_gemm.h; the
  * reader is clblast.c's). */
-#include "gemm_tune.h"
+#include "tune_gemm.h"
 
 #include "cachefile.h"
 
