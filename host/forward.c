@@ -170,9 +170,8 @@ int vf_begin(vf_state *s, const int *labels)
     for (int l = 0; l < hp->depth; l++) {
         const var_block *b = &m->blocks[l];
         if (hp->shared_aln) { /* ada_gss + shared output: copy the shared rows, then add this block's gss */
-            st = vr_check(clEnqueueCopyBuffer(s->rt->queue, s->shared, s->ada, 0, l * ada_layer * sizeof(float),
-                                              ada_layer * sizeof(float), 0, NULL, NULL),
-                          "clEnqueueCopyBuffer");
+            st = vr_copy(s->rt, s->shared, 0, s->ada, l * ada_layer * sizeof(float), ada_layer * sizeof(float),
+                         "shared AdaLN rows");
         } else {
             st = vg_linear(s->gemm, s->cond, 0, b->ada_wt, 0, s->ada, l * ada_layer, (size_t)R, 6 * (size_t)C,
                            (size_t)C);

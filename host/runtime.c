@@ -585,6 +585,27 @@ int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst)
                     "clEnqueueReadBuffer");
 }
 
+int vr_copy(vr_runtime *rt, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off, size_t bytes, const char *what)
+{
+    if (!bytes) return 0;
+    cl_int err = clEnqueueCopyBuffer(rt->queue, src, dst, src_off, dst_off, bytes, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return varcl_fail(VARCL_E_RUNTIME, "clEnqueueCopyBuffer(%s) failed: %s", what, vr_error_name(err));
+    rt->launches++;
+    return 0;
+}
+
+int vr_fill_zero(vr_runtime *rt, cl_mem buf, size_t off, size_t bytes, const char *what)
+{
+    if (!bytes) return 0;
+    const float zero = 0;
+    cl_int err = clEnqueueFillBuffer(rt->queue, buf, &zero, sizeof zero, off, bytes, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return varcl_fail(VARCL_E_RUNTIME, "clEnqueueFillBuffer(%s) failed: %s", what, vr_error_name(err));
+    rt->launches++;
+    return 0;
+}
+
 int vr_finish(vr_runtime *rt)
 {
     rt->syncs++;

@@ -46,9 +46,10 @@ typedef struct {
     int prof_host;                     /* device timestamps are placeholders: VARCL_PROFILE times on the host */
     vr_prof_entry prof[VR_PROF_MAX];   /* per name: calls and milliseconds */
     int n_prof;
-    /* Counted since vr_open (the GPU issue's per-step overhead: each launch costs a driver a fixed time, each wait
-     * empties the device's queue): kernels enqueued by vr_launch, plus one per CLBlast call (which enqueues one or
-     * more); and host waits for the device: blocking reads and writes (vr_read, vr_write) and vr_finish. */
+    /* Counted since vr_open (the GPU issue's per-step overhead: each command costs a driver a fixed time, each wait
+     * empties the device's queue): launches are the commands enqueued, kernels by vr_launch, copies and fills
+     * between buffers (vr_copy, vr_fill), plus one per CLBlast call (which enqueues one or more); syncs are host
+     * waits for the device: blocking reads and writes (vr_read, vr_write) and vr_finish. */
     unsigned long long launches, syncs;
 } vr_runtime;
 
@@ -99,9 +100,15 @@ int vr_cache_dir(char *buf, size_t n);
 /* mkdir -p, errors ignored (the caller's open or rename reports them). */
 void vr_mkdirs(const char *path);
 
+/* Blocking host <-> device transfers (bytes at byte offset) and a wait for the queue; each counts one sync. */
 int vr_write(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src);
 int vr_read(vr_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
 int vr_finish(vr_runtime *rt);
+/* Device-side commands, not waited for, each counted as one launch: `bytes` from src at src_off to dst at dst_off
+ * (byte offsets), and `bytes` (a multiple of 4) of zeros at byte offset `off`. `what` names the buffer in the error
+ * message. Run-time errors. */
+int vr_copy(vr_runtime *rt, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off, size_t bytes, const char *what);
+int vr_fill_zero(vr_runtime *rt, cl_mem buf, size_t off, size_t bytes, const char *what);
 
 /* "CL_OUT_OF_RESOURCES" etc.; CLBlast's own codes too. */
 const char *vr_error_name(int err);

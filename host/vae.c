@@ -266,9 +266,7 @@ int vd_decode(vd_state *d, cl_mem fhat, size_t fhat_off, float *rgb)
     int side = d->latent, st, cur = 0;
     size_t zbytes = (size_t)side * side * hp->zch * sizeof(float);
     /* post_quant_conv reads f-hat from buf[1] (copied so the im2col sees a map at offset 0) */
-    if ((st = vr_check(clEnqueueCopyBuffer(d->rt->queue, fhat, d->buf[1], fhat_off * sizeof(float), 0, zbytes, 0, NULL,
-                                           NULL),
-                       "clEnqueueCopyBuffer(f-hat)")) ||
+    if ((st = vr_copy(d->rt, fhat, fhat_off * sizeof(float), d->buf[1], 0, zbytes, "f-hat")) ||
         (st = vc_forward(d->conv, &m->post_quant, d->buf[1], 1, side, side, 1, d->buf[2])) ||
         (st = vc_forward(d->conv, &m->conv_in, d->buf[2], 1, side, side, 1, d->buf[0])))
         return st;

@@ -81,8 +81,9 @@ typedef struct {
     int split_merged; /* 1: sampling on the device; ms_transformer holds transformer + sampling + VQ step (the host
                          does not wait between them), ms_sample and ms_vq are 0 */
     double ms_scale[16];   /* host wall time of each scale (transformer + sampling + VQ), summed over passes */
-    /* the request's kernel launches (a CLBlast call counts one) and host waits for the device (blocking reads and
-     * writes, finishes), all passes: the fixed cost per step that small batches pay (runtime.h) */
+    /* the request's launches (kernels, copies and fills between buffers; a CLBlast call counts one) and host waits
+     * for the device (blocking reads and writes, finishes), all passes: the fixed cost per step that small batches
+     * pay (runtime.h) */
     unsigned long long launches, syncs;
 } varcl_images;
 

@@ -80,10 +80,8 @@ void vq_release(vq_state *q)
 
 int vq_begin(vq_state *q)
 {
-    const float zero = 0;
     size_t bytes = (size_t)q->B * q->L * q->L * q->Cv * sizeof(float);
-    return vr_check(clEnqueueFillBuffer(q->rt->queue, q->fhat, &zero, sizeof zero, 0, bytes, 0, NULL, NULL),
-                    "clEnqueueFillBuffer(f-hat)");
+    return vr_fill_zero(q->rt, q->fhat, 0, bytes, "f-hat");
 }
 
 int vq_step(vq_state *q, const int *tokens, int pn, int phi_idx, int next_pn)

@@ -1,5 +1,6 @@
 /* runtime: device enumeration and choice, the program-binary cache (written, reused, a corrupt entry falls back
- * to a source build, "off" disables it), kernels from VARCL_KERNEL_DIR, error names, memory accounting. */
+ * to a source build, "off" disables it), kernels from VARCL_KERNEL_DIR, error names, memory accounting, copies and
+ * fills and the launch and sync counters. */
 #include "check.h"
 #include "error.h"
 #include "runtime.h"
@@ -157,6 +158,28 @@ int main(void)
     CHECK(vm_alloc(&rt.mem, VM_ACT, (size_t)rt.dev.max_alloc + 1, "huge") == NULL &&
               strstr(varcl_last_error(), "huge") && strstr(varcl_last_error(), "largest allocation"),
           "an allocation over CL_DEVICE_MAX_MEM_ALLOC_SIZE is refused: %s", varcl_last_error());
+
+    /* the counters vbench reports per image: a copy and a fill between buffers are launches (commands the driver
+     * pays for), a blocking read and vr_finish are syncs; the copy and fill land where asked */
+    float host[8] = {1, 2, 3, 4, 5, 6, 7, 8}, back[8] = {0};
+    b = vm_alloc(&rt.mem, VM_ACT, sizeof host, "b");
+    a = vm_alloc(&rt.mem, VM_ACT, sizeof host, "a");
+    CHECK(a && b && vr_write(&rt, b, 0, sizeof host, host) == 0, "upload: %s", varcl_last_error());
+    unsigned long long l0 = rt.launches, s0 = rt.syncs;
+    CHECK(vr_copy(&rt, b, 2 * sizeof(float), a, 0, 6 * sizeof(float), "t") == 0 &&
+              vr_fill_zero(&rt, a, 4 * sizeof(float), 2 * sizeof(float), "t") == 0,
+          "copy and fill: %s", varcl_last_error());
+    CHECK(rt.launches - l0 == 2 && rt.syncs == s0, "a copy and a fill count 2 launches, no sync (%llu, %llu)",
+          rt.launches - l0, rt.syncs - s0);
+    CHECK(vr_finish(&rt) == 0 && vr_read(&rt, a, 0, sizeof back, back) == 0 && rt.syncs - s0 == 2,
+          "a finish and a read count 2 syncs (%llu)", rt.syncs - s0);
+    CHECK(back[0] == 3 && back[3] == 6 && back[4] == 0 && back[5] == 0, "copied from offset 2, zeros at 4..5: %g %g %g %g",
+          back[0], back[3], back[4], back[5]);
+    CHECK(vr_copy(&rt, b, 0, a, 4, sizeof host, "the test's buffer") == VARCL_E_RUNTIME &&
+              strstr(varcl_last_error(), "the test's buffer"),
+          "a copy past the end fails naming the buffer: %s", varcl_last_error());
+    vm_free(&rt.mem, a);
+    vm_free(&rt.mem, b);
     vr_close(&rt);
     return check_done();
 }
