@@ -645,7 +645,6 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
                 info.weights, info.weights_bytes, info.vae_bytes);
         vj_write_string(f, info.weight_cache);
         fputc('}', f);
-        if (info.weights_note[0]) varcl_eprintf("vbench: device %d: %s\n", dev->index, info.weights_note);
         if (info.driver_note[0]) varcl_eprintf("vbench: device %d: %s\n", dev->index, info.driver_note);
     }
     if (o->quality && v) quality_setup_json(f, o);

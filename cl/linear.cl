@@ -373,3 +373,15 @@ CONV3X3_SIMT8(_bf16, ushort, W8_BF16)
 LINEAR_SPLITK(, float, W1_F32, W4_F32)
 LINEAR_SPLITK(_f16, half, W1_F16, W4_F16)
 LINEAR_SPLITK(_bf16, ushort, W1_BF16, W4_BF16)
+
+/* widen: out[i] = W[w_off + i] widened to f32, i < n: a 16-bit weight matrix for a product that reads f32 only
+ * (CLBlast's SGEMM, where it runs the products of many rows; host/gemm.c). The values are exact, so the product is
+ * the one an f32 copy of the weights gives. Global n, one element per work-item (neighbours read neighbours). */
+#define WIDEN(SUFFIX, WTYPE, W1)                                                                                       \
+    __kernel void widen##SUFFIX(__global const WTYPE *w, ulong w_off, __global float *out, ulong n)                    \
+    {                                                                                                                  \
+        size_t i = get_global_id(0);                                                                                   \
+        if (i < n) out[i] = W1(w + w_off + i);                                                                         \
+    }
+WIDEN(_f16, half, W1_F16)
+WIDEN(_bf16, ushort, W1_BF16)

@@ -12,11 +12,6 @@
 
 int vg_packed_layout(const vr_runtime *rt) { return rt->policy.packed; }
 
-int vg_weights16(const vr_runtime *rt)
-{
-    return rt->policy.product == VP_PRODUCT_PACKED || rt->policy.product == VP_PRODUCT_SIMT;
-}
-
 #define PANEL 32 /* PW in cl/linear.cl */
 #define SPLITK_LANES 8   /* cl/linear.cl */
 #define SPLITK_SLICES 16 /* cl/linear.cl: the most K slices per work-group */
@@ -24,11 +19,6 @@ int vg_weights16(const vr_runtime *rt)
 /* linear_packed's and linear_simt's kernels by weight dtype: [0] f32, [1] f16, [2] bf16 */
 static const char *const dtype_suffix[3] = {"", "_f16", "_bf16"};
 static int dtype_index(vt_dtype d) { return d == VT_F16 ? 1 : d == VT_BF16 ? 2 : 0; }
-
-int vg_weight_dtype_ok(const vg_gemm *g, vt_dtype dtype)
-{
-    return dtype == VT_F32 || ((g->packed || g->simt) && (dtype == VT_F16 || dtype == VT_BF16));
-}
 
 size_t vg_weight_elems(int packed, size_t K, size_t N)
 {
@@ -91,7 +81,8 @@ int vg_init(vg_gemm *g, vr_runtime *rt)
         g->splitk_slices /= 2;
     if (!(g->k_simt8w = vr_kernel(rt, "linear_simt8w"))) return VARCL_E_RUNTIME;
     if (!(g->k_bias = vr_kernel(rt, "add_bias")) || !(g->k_gelu = vr_kernel(rt, "bias_gelu")) ||
-        !(g->k_pack = vr_kernel(rt, "pack_panels")))
+        !(g->k_pack = vr_kernel(rt, "pack_panels")) || !(g->k_widen[1] = vr_kernel(rt, "widen_f16")) ||
+        !(g->k_widen[2] = vr_kernel(rt, "widen_bf16")))
         return VARCL_E_RUNTIME;
     /* packed and simt devices run no product through CLBlast in the engine: checking the sets waits for the first
      * CLBlast product */
@@ -103,8 +94,9 @@ void vg_release(vg_gemm *g)
     if (!g->rt) return;
     vg_clblast_release(&g->clblast);
     if (g->pack) vm_free(&g->rt->mem, g->pack);
-    g->pack = NULL;
-    g->pack_bytes = 0;
+    if (g->wide) vm_free(&g->rt->mem, g->wide);
+    g->pack = g->wide = NULL;
+    g->pack_bytes = g->wide_bytes = 0;
 }
 
 void vg_describe(const vg_gemm *g, char *buf, size_t n)
@@ -233,24 +225,35 @@ static int linear_splitk(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_
 }
 
 /* Weights [K][N] with CLBlast for the products: a product of few rows goes to linear_splitk (or linear_simt, policy.h
- * few_splitk), each of which streams W once, where `vbench --tune` measured it faster than CLBlast (GPUs: a CLBlast
- * call of 2-72 rows cost about 1.3 ms on the H200, README). f32 weights, or 16-bit ones for linear_splitk (it reads
- * them natively; the loader keeps f32 on CLBlast devices, so only the tests give it them). */
-static int few_rows(const vg_gemm *g, size_t M, vt_dtype dtype)
+ * few_splitk), each of which streams W once, in its stored dtype, where `vbench --tune` measured it faster than
+ * CLBlast (GPUs: a CLBlast call of 2-72 rows cost about 1.3 ms on the H200, README). */
+static int few_rows(const vg_gemm *g, size_t M) { return !g->packed && !g->simt && M <= (size_t)g->simt_rows; }
+
+/* A scratch buffer of g (*buf, *have bytes) grown to `bytes`: freed first, so the pool never holds both. */
+static int grow(vg_gemm *g, cl_mem *buf, size_t *have, size_t bytes, const char *what)
 {
-    return !g->packed && !g->simt && M <= (size_t)g->simt_rows && (dtype == VT_F32 || g->few_splitk);
+    if (bytes <= *have) return 0;
+    if (*buf) vm_free(&g->rt->mem, *buf);
+    *buf = NULL;
+    *have = 0;
+    if (!(*buf = vm_alloc(&g->rt->mem, VM_SCRATCH, bytes, what))) return VARCL_E_RUNTIME;
+    *have = bytes;
+    return 0;
 }
 
 /* The operand panels of sgemm_packed, grown to `bytes`. */
-static int grow_panels(vg_gemm *g, size_t bytes)
+static int grow_panels(vg_gemm *g, size_t bytes) { return grow(g, &g->pack, &g->pack_bytes, bytes, "GEMM operand panels"); }
+
+/* g->wide = the 16-bit weight matrix of `elems` elements at wt_off of wt, widened to f32 (widen_f16 / widen_bf16). */
+static int widen(vg_gemm *g, vg_weight wt, size_t wt_off, size_t elems)
 {
-    if (bytes <= g->pack_bytes) return 0;
-    if (g->pack) vm_free(&g->rt->mem, g->pack);
-    g->pack = NULL;
-    g->pack_bytes = 0;
-    if (!(g->pack = vm_alloc(&g->rt->mem, VM_SCRATCH, bytes, "GEMM operand panels"))) return VARCL_E_RUNTIME;
-    g->pack_bytes = bytes;
-    return 0;
+    int st = grow(g, &g->wide, &g->wide_bytes, elems * sizeof(float), "weights widened for CLBlast");
+    if (st) return st;
+    int d = dtype_index(wt.dtype);
+    cl_ulong off = wt_off, n = elems;
+    size_t gsz = elems;
+    return vr_launch(g->rt, g->k_widen[d], d == 1 ? "widen_f16" : "widen_bf16", 1, &gsz, vr_elem_local(g->rt), 4,
+                     VR_ARG(wt.buf), VR_ARG(off), VR_ARG(g->wide), VR_ARG(n));
 }
 
 /* C = alpha op(A) B on a packed device: B (alpha folded in) into panels, then linear_packed. */
@@ -276,7 +279,7 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
     if (M == 0 || N == 0) return 0;
     if (g->packed && !trans_a && beta == 0.0f && ldc == N)
         return sgemm_packed(g, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, C, c_off);
-    if ((g->simt || few_rows(g, M, VT_F32)) && !trans_a && beta == 0.0f)
+    if ((g->simt || few_rows(g, M)) && !trans_a && beta == 0.0f)
         return linear_simt(g, 1, A, a_off, 0, lda, (vg_weight){B, VT_F32}, b_off, 0, ldb, trans_b, C, c_off, 0, ldc, M,
                            N, K, alpha, NULL, 0);
     return vg_clblast_sgemm(&g->clblast, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta, C,
@@ -287,18 +290,23 @@ int vg_linear_batched(vg_gemm *g, size_t batch, cl_mem x, size_t x_off, size_t x
                       size_t wt_bs, cl_mem y, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || batch == 0) return 0;
-    if (few_rows(g, M, wt.dtype) && g->few_splitk)
+    if (few_rows(g, M) && g->few_splitk)
         return linear_splitk(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
-    if (!vg_weight_dtype_ok(g, wt.dtype))
-        return varcl_fail(VARCL_E_RUNTIME, "internal: 16-bit weights given to a CLBlast product");
     if (g->packed)
         return linear_packed(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, y, y_off, y_bs, M, N, K, NULL, 0);
-    if (g->simt || few_rows(g, M, wt.dtype))
+    if (g->simt || few_rows(g, M))
         return linear_simt(g, batch, x, x_off, x_bs, K, wt, wt_off, wt_bs, N, 0, y, y_off, y_bs, N, M, N, K, 1.0f, NULL,
                            0);
-    for (size_t b = 0; b < batch; b++) {
-        int st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, wt.buf, wt_off + b * wt_bs, N, 0.0f, y,
-                          y_off + b * y_bs, N);
+    for (size_t b = 0; b < batch; b++) { /* CLBlast: f32 weights, 16-bit ones widened first */
+        cl_mem w = wt.buf;
+        size_t w_off = wt_off + b * wt_bs;
+        int st = 0;
+        if (wt.dtype != VT_F32) {
+            st = widen(g, wt, w_off, K * N);
+            w = g->wide;
+            w_off = 0;
+        }
+        if (!st) st = vg_sgemm(g, 0, 0, M, N, K, 1.0f, x, x_off + b * x_bs, K, w, w_off, N, 0.0f, y, y_off + b * y_bs, N);
         if (st) return st;
     }
     return 0;
@@ -314,10 +322,10 @@ int vg_linear_act(vg_gemm *g, cl_mem x, size_t x_off, vg_weight wt, size_t wt_of
                   size_t M, size_t N, size_t K, cl_mem bias, int act)
 {
     if (M == 0 || N == 0) return 0;
-    if (g->packed && vg_weight_dtype_ok(g, wt.dtype)) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
-    if (few_rows(g, M, wt.dtype) && g->few_splitk)
+    if (g->packed) return linear_packed(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
+    if (few_rows(g, M) && g->few_splitk)
         return linear_splitk(g, 1, x, x_off, 0, K, wt, wt_off, 0, y, y_off, 0, M, N, K, bias, act);
-    if ((g->simt && vg_weight_dtype_ok(g, wt.dtype)) || few_rows(g, M, wt.dtype))
+    if (g->simt || few_rows(g, M))
         return linear_simt(g, 1, x, x_off, 0, K, wt, wt_off, 0, N, 0, y, y_off, 0, N, M, N, K, 1.0f, bias, act);
     int st = vg_linear(g, x, x_off, wt, wt_off, y, y_off, M, N, K);
     return st ? st : bias_epilogue(g, y, y_off, M, N, bias, act);
@@ -334,7 +342,7 @@ int vg_need_sgemm(vg_gemm *g, vg_need *n, int trans_a, int trans_b, size_t M, si
         if (bytes > n->panels) n->panels = bytes;
         return 0;
     }
-    if ((g->simt || few_rows(g, M, VT_F32)) && !trans_a && beta == 0.0f) return 0; /* linear_simt */
+    if ((g->simt || few_rows(g, M)) && !trans_a && beta == 0.0f) return 0; /* linear_simt */
     size_t bytes = 0;
     int st = vg_clblast_temp_bytes(&g->clblast, trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc, &bytes);
     if (!st && bytes > n->temp) n->temp = bytes;
@@ -344,13 +352,13 @@ int vg_need_sgemm(vg_gemm *g, vg_need *n, int trans_a, int trans_b, size_t M, si
 int vg_need_linear(vg_gemm *g, vg_need *n, size_t batch, size_t x_off, size_t x_bs, vt_dtype wt_dtype, size_t wt_off,
                    size_t wt_bs, size_t y_off, size_t y_bs, size_t M, size_t N, size_t K)
 {
-    /* linear_packed and linear_simt need nothing; weights CLBlast cannot read are refused by the product itself */
-    if (M == 0 || N == 0 || batch == 0 || g->packed || g->simt || few_rows(g, M, wt_dtype) ||
-        !vg_weight_dtype_ok(g, wt_dtype))
-        return 0;
+    /* linear_packed, linear_simt and linear_splitk need nothing; CLBlast its temp buffer, and 16-bit weights a
+     * widened copy (at offset 0) */
+    if (M == 0 || N == 0 || batch == 0 || g->packed || g->simt || few_rows(g, M)) return 0;
+    if (wt_dtype != VT_F32 && K * N * sizeof(float) > n->wide) n->wide = K * N * sizeof(float);
     for (size_t b = 0; b < batch; b++) {
-        int st = vg_need_sgemm(g, n, 0, 0, M, N, K, x_off + b * x_bs, K, wt_off + b * wt_bs, N, 0.0f, y_off + b * y_bs,
-                               N);
+        size_t w_off = wt_dtype != VT_F32 ? 0 : wt_off + b * wt_bs;
+        int st = vg_need_sgemm(g, n, 0, 0, M, N, K, x_off + b * x_bs, K, w_off, N, 0.0f, y_off + b * y_bs, N);
         if (st) return st;
     }
     return 0;
@@ -359,11 +367,13 @@ int vg_need_linear(vg_gemm *g, vg_need *n, size_t batch, size_t x_off, size_t x_
 size_t vg_need_extra(const vg_gemm *g, const vg_need *n)
 {
     return (n->temp > g->clblast.temp_bytes ? n->temp - g->clblast.temp_bytes : 0) +
-           (n->panels > g->pack_bytes ? n->panels - g->pack_bytes : 0);
+           (n->panels > g->pack_bytes ? n->panels - g->pack_bytes : 0) +
+           (n->wide > g->wide_bytes ? n->wide - g->wide_bytes : 0);
 }
 
 int vg_reserve_need(vg_gemm *g, const vg_need *n)
 {
     int st = vg_clblast_reserve(&g->clblast, n->temp);
-    return st ? st : grow_panels(g, n->panels);
+    if (!st) st = grow_panels(g, n->panels);
+    return st ? st : grow(g, &g->wide, &g->wide_bytes, n->wide, "weights widened for CLBlast");
 }

@@ -31,6 +31,9 @@ typedef struct {
     cl_kernel k_pack;         /* pack_panels: computed operands of vg_sgemm into panels (packed devices) */
     cl_mem pack;              /* their panels, grown on demand */
     size_t pack_bytes;
+    cl_kernel k_widen[3];     /* widen_f16, widen_bf16 ([0] unused): 16-bit weights to f32 for CLBlast */
+    cl_mem wide;              /* [K][N] f32: the weight matrix of the CLBlast product running now, grown on demand */
+    size_t wide_bytes;
 } vg_gemm;
 
 /* Sets up products on rt's device: the policy's product kernel, and CLBlast's parameter sets (vg_clblast_load:
@@ -49,6 +52,7 @@ void vg_describe(const vg_gemm *g, char *buf, size_t n);
 typedef struct {
     size_t temp;   /* CLBlast's temp buffer (clblast.h) */
     size_t panels; /* vg_sgemm's operand panels on packed devices */
+    size_t wide;   /* a 16-bit weight matrix widened to f32 for a CLBlast product */
 } vg_need;
 int vg_need_sgemm(vg_gemm *g, vg_need *n, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t a_off,
                   size_t lda, size_t b_off, size_t ldb, float beta, size_t c_off, size_t ldc);
@@ -78,18 +82,16 @@ int vg_sgemm(vg_gemm *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
  * The device's policy chooses (host/policy.h: packed in the "cpu" family); VARCL_LINEAR=packed, clblast or simt
  * overrides it. Returns 1 for packed, 0 for [K][N]. */
 int vg_packed_layout(const vr_runtime *rt);
-/* 1 when the device's products with weights can read them stored in 16 bits (f16, bf16): linear_packed and
- * linear_simt can, CLBlast's SGEMM reads f32 only. Chosen with the layout at load time (policy.h product). */
-int vg_weights16(const vr_runtime *rt);
-/* A weight matrix on the device and the dtype of its elements: f32, or (where vg_weights16) f16 / bf16, which
- * linear_packed and linear_simt widen to f32 as they read them. */
+/* A weight matrix on the device and the dtype of its elements: f32, f16 or bf16. 16-bit weights keep half the
+ * memory and, where a product streams them (few rows), half the bytes read: linear_packed, linear_simt and
+ * linear_splitk widen them to f32 as they read them and sum in f32; where a product goes to CLBlast, whose SGEMM reads
+ * f32 only, the matrix is first widened into the workspace (gemm.c widen_f16 / widen_bf16, exact), once per call:
+ * K x N x 6 bytes more traffic for a product of M x K x N multiply-adds, small beside it at the row counts where
+ * CLBlast wins (vbench --tune). */
 typedef struct {
     cl_mem buf;
     vt_dtype dtype; /* VT_F32, VT_F16 or VT_BF16 */
 } vg_weight;
-/* 1 when products on g's device can read weights stored as `dtype` (f32: always; f16 and bf16: packed layout or
- * linear_simt; the CLBlast path reads f32 only). */
-int vg_weight_dtype_ok(const vg_gemm *g, vt_dtype dtype);
 /* Elements of one K x N weight matrix in the layout (packed: K * 32 * ceil(N / 32)). */
 size_t vg_weight_elems(int packed, size_t K, size_t N);
 /* Writes wt [K][N] to out in the layout (vg_weight_elems elements). */

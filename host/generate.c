@@ -158,10 +158,6 @@ void varcl_get_info(const varcl *v, varcl_info *info)
     info->vae_bytes = v->rt.mem.stats.live[VM_VAE];
     info->file_bytes = v->var.load.file_bytes + v->vae.load.file_bytes;
     info->load_ms = v->var.load.ms + v->vae.load.ms;
-    if (v->var.load.widened || v->vae.load.widened)
-        snprintf(info->weights_note, sizeof info->weights_note,
-                 "16-bit weights stored as f32: products on this device run through CLBlast, which reads f32 "
-                 "only");
     if (strcmp(v->var.load.cache_why, v->vae.load.cache_why))
         snprintf(info->weight_cache, sizeof info->weight_cache, "%.190s; VQ-VAE %.190s", v->var.load.cache_why,
                  v->vae.load.cache_why);

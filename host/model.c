@@ -185,7 +185,6 @@ typedef struct {
     size_t params; /* elements uploaded */
     int side_x;    /* VQ-VAE: map side / latent side where the convolutions being loaded run (picks their 3x3 path) */
     int packed;    /* weight matrices in the packed layout (vg_packed_layout) */
-    int weights16; /* the products can read 16-bit weight matrices (vg_weights16) */
     int weights;   /* VARCL_WEIGHTS_* */
     int threads;   /* host threads converting */
     vw_load_stats *stats;
@@ -205,8 +204,8 @@ static void loader_cache(loader *ld, int weight_cache)
         return;
     }
     char sig[1024], why[160];
-    snprintf(sig, sizeof sig, "device %.300s | driver %.200s | platform %.200s | weights %d packed %d w16 %d | wload %d", d->name,
-             d->driver, d->platform_version, ld->weights, ld->packed, ld->weights16, WL_FORMAT_VERSION);
+    snprintf(sig, sizeof sig, "device %.300s | driver %.200s | platform %.200s | weights %d packed %d | wload %d",
+             d->name, d->driver, d->platform_version, ld->weights, ld->packed, WL_FORMAT_VERSION);
     ld->cache = wc_open(ld->s, sig, ld->threads, why, sizeof why);
     if (!ld->cache) {
         ld->stats->cache = WC_OFF;
@@ -217,13 +216,8 @@ static void loader_cache(loader *ld, int weight_cache)
 static int loader_init(loader *ld, vr_runtime *rt, const vt_set *s, vm_tag tag, int weights, int weight_cache,
                        vw_load_stats *stats)
 {
-    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), vg_weights16(rt), weights, ht_threads(), stats, NULL};
+    *ld = (loader){rt, s, tag, 0, 0, 1, vg_packed_layout(rt), weights, ht_threads(), stats, NULL};
     if (ld->packed < 0 || ld->threads < 0) return VARCL_E_INPUT;
-    if (!ld->weights16 && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16))
-        return varcl_fail(VARCL_E_INPUT,
-                          "--weights %s: products on %s run through CLBlast, which reads f32 weights only; use "
-                          "--weights keep or f32",
-                          weights == VARCL_WEIGHTS_F16 ? "f16" : "bf16", rt->dev.name);
     memset(stats, 0, sizeof *stats);
     stats->ms = vr_now_ms();
     loader_cache(ld, weight_cache);
@@ -246,20 +240,16 @@ static wc_cache *loader_done(loader *ld)
     return ld->cache;
 }
 
-/* The dtype a weight matrix from t is stored in (wload's layout `layout`). */
+/* The dtype a weight matrix from t is stored in (wload's layout `layout`): every product reads 16-bit weights
+ * (gemm.h vg_weight), only Winograd's U = G g G^T is no 16-bit number. */
 static vt_dtype matrix_dtype(loader *ld, const vt_tensor *t, wl_layout layout)
 {
     int wino = layout == WL_WINO2 || layout == WL_WINO4;
-    vt_dtype want = ld->weights == VARCL_WEIGHTS_F16    ? VT_F16
-                    : ld->weights == VARCL_WEIGHTS_BF16 ? VT_BF16
-                    : ld->weights == VARCL_WEIGHTS_F32  ? VT_F32
-                    : (t->dtype == VT_F16 || t->dtype == VT_BF16) && !wino ? t->dtype
-                                                                          : VT_F32;
-    if (want != VT_F32 && !ld->weights16) { /* keep (f16 / bf16 were refused in loader_init) */
-        ld->stats->widened = 1;
-        return VT_F32;
-    }
-    return want;
+    return ld->weights == VARCL_WEIGHTS_F16    ? VT_F16
+           : ld->weights == VARCL_WEIGHTS_BF16 ? VT_BF16
+           : ld->weights == VARCL_WEIGHTS_F32  ? VT_F32
+           : (t->dtype == VT_F16 || t->dtype == VT_BF16) && !wino ? t->dtype
+                                                                 : VT_F32;
 }
 
 /* Uploads tensor `name` (checked against shape) in wload's layout `layout`: WL_PLAIN (f32, as stored), or a weight

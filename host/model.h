@@ -75,7 +75,6 @@ typedef struct {
 typedef struct {
     size_t file_bytes;      /* bytes of the checkpoint's tensors read */
     size_t matrix_bytes[3]; /* device bytes of weight matrices stored as f32, f16, bf16 */
-    int widened;            /* 16-bit checkpoint matrices stored as f32 (the device's products read f32 only) */
     double ms;              /* wall time */
     int cache;              /* WC_*: what the weight cache did (wcache.h) */
     char cache_why[200];    /* the same in words: "read in place", "written", "off (...)", "not used: ..." */
@@ -124,8 +123,7 @@ int vae_read_hparams(const vt_set *s, vae_hparams *hp);
  *   keep: as the checkpoint stores them: f16 and bf16 stay 16-bit (exact), f32 stays f32; Winograd's U = G g G^T
  *         is no 16-bit number, so it is f32;
  *   f32, f16, bf16: every matrix in that dtype (rounded to nearest even where it narrows).
- * 16-bit matrices need products that read them (vg_weights16: linear_packed, linear_simt; CLBlast reads f32): where
- * products run through CLBlast keep stores f32 (load.widened says so) and f16 / bf16 are an input error. Biases, norms
+ * Every product reads 16-bit matrices (gemm.h vg_weight; CLBlast's through a widened copy per call). Biases, norms
  * and embeddings are f32. On failure everything uploaded so far is released.
  * weight_cache: VARCL_WCACHE_AUTO keeps the stored tensors in the weight cache where the device's buffers are host
  * memory, and reads them there in place on the next load of the same file (wcache.h); VARCL_WCACHE_OFF never. */

@@ -97,7 +97,6 @@ typedef struct {
     size_t vae_bytes;
     size_t file_bytes;         /* checkpoint bytes read (both files) */
     double load_ms;            /* wall time of reading, converting and uploading them */
-    char weights_note[320];    /* "" or one line: 16-bit checkpoint matrices stored as f32 on this device, and why */
     char weight_cache[400];    /* what the weight cache did: "read in place", "written", "off (...)", "not used: ..."
                                   (the VAR model's load; the VQ-VAE's where it differs, after "; VQ-VAE ") */
     char driver_note[320];     /* "" or one line: a setting of the driver's environment that makes it far slower */

@@ -676,7 +676,6 @@ static int job_main(const options *o)
     if ((st = open_model(s, &v))) return st;
     varcl_info info;
     varcl_get_info(v, &info);
-    if (info.weights_note[0]) varcl_eprintf("vgen: %s\n", info.weights_note);
     if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
     job_layout j;
     if ((st = job_layout_init(&j, s->classes, s->n_classes, info.classes, o->per_class))) {
@@ -880,7 +879,6 @@ int main(int argc, char **argv)
     }
     varcl_info info;
     varcl_get_info(v, &info);
-    if (info.weights_note[0]) varcl_eprintf("vgen: %s\n", info.weights_note);
     if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
     char banner[5000];
     snprintf(banner, sizeof banner,

@@ -194,38 +194,27 @@ static float device_at(const vg_weight *w, int packed, size_t K, size_t N, size_
     return read_out(b, w->dtype, 0);
 }
 
-/* The dtype --weights `weights` stores a matrix from a `file` tensor in (non-Winograd), on a device whose products
- * read 16-bit weights (w16: vg_weights16) or not. */
-static vt_dtype expect_dtype(int weights, vt_dtype file, int w16)
+/* The dtype --weights `weights` stores a matrix from a `file` tensor in (non-Winograd), on every device. */
+static vt_dtype expect_dtype(int weights, vt_dtype file)
 {
-    vt_dtype d = weights == VARCL_WEIGHTS_F16    ? VT_F16
-                 : weights == VARCL_WEIGHTS_BF16 ? VT_BF16
-                 : weights == VARCL_WEIGHTS_F32  ? VT_F32
-                                                 : file;
-    return w16 ? d : VT_F32;
+    return weights == VARCL_WEIGHTS_F16    ? VT_F16
+           : weights == VARCL_WEIGHTS_BF16 ? VT_BF16
+           : weights == VARCL_WEIGHTS_F32  ? VT_F32
+                                           : file;
 }
 
 static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, int weights)
 {
-    int packed = vg_packed_layout(&rt), w16 = vg_weights16(&rt);
+    int packed = vg_packed_layout(&rt);
     var_model m;
     int st = var_load(&rt, var, weights, VARCL_WCACHE_AUTO, &m);
-    int refused = !w16 && (weights == VARCL_WEIGHTS_F16 || weights == VARCL_WEIGHTS_BF16);
-    if (refused) {
-        CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), "CLBlast"),
-              "%s: 16-bit --weights on a CLBlast device is refused with the reason (status %d: %s)", what, st,
-              varcl_last_error());
-        return;
-    }
     CHECK(st == 0, "%s: var_load: %s", what, varcl_last_error());
     if (st) return;
     const vt_tensor *fc1 = vt_find(var, "blocks.1.ffn.fc1.weight"), *head = vt_find(var, "head.weight");
     size_t C = (size_t)m.hp.C, F = (size_t)m.hp.ffn, V = (size_t)m.hp.vocab, bad = 0, checks = 0;
-    vt_dtype want = expect_dtype(weights, fc1->dtype, w16);
+    vt_dtype want = expect_dtype(weights, fc1->dtype);
     CHECK(m.blocks[1].fc1_wt.dtype == want && m.head_wt.dtype == want, "%s: matrices stored as dtype %d (want %d)",
           what, m.blocks[1].fc1_wt.dtype, want);
-    CHECK(m.load.widened == (!w16 && fc1->dtype != VT_F32 && weights == VARCL_WEIGHTS_KEEP),
-          "%s: load says whether 16-bit weights were widened (%d)", what, m.load.widened);
     for (size_t s = 0; s < 40; s++) { /* fc1 [F][C] -> [C][F]; head [V][C] -> [C][V]; corners included */
         size_t n = s == 0 ? F - 1 : (s * 2654435761u) % F, k = s == 1 ? C - 1 : (s * 40503u) % C;
         bad += device_at(&m.blocks[1].fc1_wt, packed, C, F, 0, k, n) != stored(elem(fc1, n * C + k), want);
@@ -248,7 +237,7 @@ static void spot_checks(const vt_set *var, const vt_set *vae, const char *what, 
     const vw_conv *c = &a.conv_in;
     size_t O = (size_t)c->cout, I = (size_t)c->cin;
     bad = 0;
-    vt_dtype cw = c->wino && weights == VARCL_WEIGHTS_KEEP ? VT_F32 : expect_dtype(weights, ci->dtype, w16);
+    vt_dtype cw = c->wino && weights == VARCL_WEIGHTS_KEEP ? VT_F32 : expect_dtype(weights, ci->dtype);
     CHECK(c->wt.dtype == cw, "%s: conv_in (%s) stored as dtype %d (want %d)", what, c->wino ? "Winograd" : "im2col",
           c->wt.dtype, cw);
     for (size_t s = 0; s < 20; s++) {

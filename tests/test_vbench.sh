@@ -46,8 +46,8 @@ need(r, ["load"], "result")
 need(r["load"], ["s", "file_bytes", "gbs", "weights", "weights_bytes", "vae_bytes", "weight_cache"], "load")
 # what the weight cache did, in words (vgen --info's line): a CPU device reads or writes it, a GPU says it is off
 assert isinstance(r["load"].get("weight_cache"), str) and r["load"]["weight_cache"], r["load"]
-# the fixtures are F16: kept 16-bit where products read them (packed layout), widened for CLBlast
-assert r["load"]["weights"] in ("f16", "f32") and r["load"]["file_bytes"] > 0 and r["load"]["s"] > 0, r["load"]
+# the fixtures are F16: kept 16-bit on every device (--weights keep)
+assert r["load"]["weights"] == "f16" and r["load"]["file_bytes"] > 0 and r["load"]["s"] > 0, r["load"]
 assert r["load"]["weights_bytes"] > 0 and r["load"]["vae_bytes"] > 0, r["load"]
 assert r["peak"]["sgemm_gflops"] > 0 and r["peak"]["bandwidth_gbs"] > 0 and r["peak"]["launch_us"] > 0, "peaks measured"
 assert r["model"]["depth"] == 4 and r["model"]["width"] == 128, "model read from the file"

@@ -212,7 +212,6 @@ ENVV=VARCL_HOST_THREADS=0 t "VARCL_HOST_THREADS 0" 2 "VARCL_HOST_THREADS=0" -- "
 t "--weights f8" 2 "--weights|f8" -- "${TINY[@]}" --weights f8
 t "--weight-cache on" 2 "--weight-cache|on|auto|off" -- "${TINY[@]}" --weight-cache on
 t "--weight-cache without a value" 2 "--weight-cache" -- "${TINY[@]}" --weight-cache
-ENVV=VARCL_LINEAR=clblast t "--weights bf16 through CLBlast" 2 "--weights bf16|CLBlast" -- "${TINY[@]}" --weights bf16
 t "unknown option" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate
 # --list-devices and --info print and stop: a flag asking for images with them is refused, not ignored
 t "--list-devices with -o" 2 "--list-devices|-o" -- --list-devices -o x.png
