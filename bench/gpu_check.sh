@@ -6,12 +6,13 @@
 #    libnvidia-opencl.so.1 when the image has none;
 # 2. makes random-weight models of the d16 and d30 shapes (models/mkmodel) on the host's cores, while
 # 3. the kernel, upstream-parity, end-to-end and load tests run on the GPU (VARCL_DEVICE), the upstream fixtures
-#    through CLBlast and through linear_simt (16-bit weights kept);
+#    through CLBlast and through linear_simt (their 16-bit weights kept on both paths);
 # 4. vbench: d16 at batch 1, 8 and 64 with every product through CLBlast; vbench --tune's few-row threshold
-#    (linear_simt against CLBlast); d16 again at batch 1 and 8 with it, and with the per-query attention instead of
-#    attention_tiled (VARCL_ATTENTION=query; JSON on the machine), d30 at batch 1 and 8 with the depth sweep,
-#    d30 at batch 64 full and at depth 2, d16 in bf16 through linear_simt at batch 1 (its JSON stays on the machine,
-#    its table is in vbench.log), d16 with the lane Winograd transforms (VARCL_WINOGRAD=lane; JSON on the machine);
+#    (linear_splitk against CLBlast); d16 again at batch 1 and 8 with it, and with the per-query attention instead
+#    of attention_tiled (VARCL_ATTENTION=query; JSON on the machine), d30 at batch 1 and 8 with the depth sweep,
+#    d30 at batch 64 full and at depth 2, d30 in bf16 at batch 1 full and at depth 2 (16-bit weights on the GPU's
+#    products; JSON on the machine, the table in vbench.log and the comparison), d16 with the lane Winograd
+#    transforms (VARCL_WINOGRAD=lane; JSON on the machine);
 #    then vbench --compare of them all.
 # Results go to $OUT (default ./gpu-out): summary.md, tests.log, vbench.log, env.txt and the runs' JSON: 8 files,
 # what the device tool brings back at most. Exit status: 0 when every test passed and every vbench run finished.
@@ -112,8 +113,8 @@ if [ "$quick" = 1 ]; then
         "$mk" --preset tiny --dtype bf16 --var "$work/ab.st" --vae "$work/vb.st" -q) 2>>"$mklog" &
 else
     "$mk" --preset d16 --var "$work/d16.st" --vae "$work/vae.st" -q 2>>"$mklog" &
-    "$mk" --preset d16 --dtype bf16 --var "$work/d16b.st" -q 2>>"$mklog" &
     "$mk" --preset d30 --var "$work/d30.st" -q 2>>"$mklog" &
+    "$mk" --preset d30 --dtype bf16 --var "$work/d30b.st" -q 2>>"$mklog" &
 fi
 
 # ---- 3. tests (each from the repository root, where the fixtures are)
@@ -205,8 +206,10 @@ else
         --depth 8,2 --batch 1,8 --warmup 1 --reps 3
     bench d30 120 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 16,8,2 --batch 1,8 --warmup 1 --reps 3
     bench d30-b64 60 "$vb" --model "$work/d30.st" --vae "$work/vae.st" --depth 2 --batch 64 --warmup 0 --reps 1
-    JSON_DIR=work bench d16-bf16-simt 60 VARCL_LINEAR=simt "$vb" --model "$work/d16b.st" --vae "$work/vae.st" \
-        --depth 2 --batch 1 --warmup 1 --reps 2
+    # d30 with bf16 weights (kept 16-bit: linear_splitk reads them natively, CLBlast's products widen them first),
+    # the same random values rounded: the batch-1 target's bandwidth floor halves
+    JSON_DIR=work bench d30-bf16 60 "$vb" --model "$work/d30b.st" --vae "$work/vae.st" --depth 16,2 --batch 1 \
+        --warmup 1 --reps 3
     # last (the first cut when time runs short): the Winograd transforms a channel per work-item (the lane
     # kernels, chosen on llvmpipe) against the GPU default of a float4 per work-item; JSON on the machine
     JSON_DIR=work bench d16-wino-lane 45 VARCL_WINOGRAD=lane "$vb" --model "$work/d16.st" --vae "$work/vae.st" \
