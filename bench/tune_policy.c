@@ -292,6 +292,8 @@ int vp_wg_write(const char *path, const vr_runtime *rt, const vp_wg_result *r)
             }
         }
         fprintf(f, "\n%s = %zu\n", vp_wg_keys[k], row->value);
+        /* the threshold holds for the kernel it was timed with (VARCL_FEW_ROWS may pick the other later) */
+        if (k == VP_WG_ROWS) fprintf(f, "few_rows_kernel = %s\n", rt->policy.few_splitk ? "splitk" : "simt");
     }
     if (fclose(f)) {
         free(text);

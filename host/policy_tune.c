@@ -27,7 +27,7 @@ static void set_field(vp_policy *p, int kind, size_t v)
 /* The file's contents over p; 0, or 1 with "line N: reason" in why. */
 static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t n)
 {
-    int line_no = 1, format = 0, seen_dev[3] = {0}, family = -1, have[VP_WG_KINDS] = {0};
+    int line_no = 1, format = 0, seen_dev[3] = {0}, family = -1, have[VP_WG_KINDS] = {0}, few_kernel = -1;
     size_t val_of[VP_WG_KINDS] = {0};
     char line[1200], reason[300];
     char *s;
@@ -51,6 +51,11 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
             if (strcmp(val, "cpu") && strcmp(val, "gpu"))
                 return snprintf(why, n, "line %d: family must be cpu or gpu, got '%.20s'", line_no, val), 1;
             family = strcmp(val, "cpu") ? VP_GPU : VP_CPU;
+        } else if (!strcmp(key, "few_rows_kernel")) {
+            if (strcmp(val, "splitk") && strcmp(val, "simt"))
+                return snprintf(why, n, "line %d: few_rows_kernel must be splitk or simt, got '%.20s'", line_no, val), 1;
+            if (few_kernel >= 0) return snprintf(why, n, "line %d: few_rows_kernel is given twice", line_no), 1;
+            few_kernel = !strcmp(val, "splitk");
         } else if (k < VP_WG_KINDS) {
             char *end;
             errno = 0;
@@ -81,8 +86,11 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
     int any = 0;
     for (int k = 0; k < VP_WG_KINDS; k++)
         if (have[k]) {
-            /* VARCL_SIMT_ROWS, set by vp_choose, wins over the file */
-            if (k == VP_WG_ROWS && getenv("VARCL_SIMT_ROWS") && *getenv("VARCL_SIMT_ROWS")) continue;
+            /* VARCL_SIMT_ROWS, set by vp_choose, wins over the file; a threshold timed with the other few-row
+             * kernel (VARCL_FEW_ROWS) says nothing about this one */
+            if (k == VP_WG_ROWS && ((getenv("VARCL_SIMT_ROWS") && *getenv("VARCL_SIMT_ROWS")) ||
+                                    (few_kernel >= 0 && few_kernel != p->few_splitk)))
+                continue;
             set_field(p, k, val_of[k]);
             any = 1;
         }

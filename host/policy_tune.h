@@ -10,7 +10,9 @@
  *   <cache>/policy-<hash of device, driver, platform>.ini:
  *     format = 1, device = .., driver = .., platform = .., date = .., family = cpu|gpu
  *     elem_local = N, simt_local = N, attn_local = N     (each optional; 0: the driver's choice)
- *     simt_rows = N      (optional; where CLBlast runs the products: linear_simt for products of <= N rows)
+ *     simt_rows = N      (optional; where CLBlast runs the products: the few-row kernel for products of <= N rows)
+ *     few_rows_kernel = splitk|simt   (the kernel simt_rows was timed with: linear_splitk or linear_simt; the
+ *                        threshold applies only while that kernel is the policy's, VARCL_FEW_ROWS)
  *
  * vr_open applies the file over vp_choose's defaults when its family is the policy's (VARCL_POLICY can force the
  * other), and names it in the policy's reason. VARCL_POLICY_TUNING=off ignores it. */

@@ -100,6 +100,17 @@ check 'case "$out" in *"CLBlast on weights [K][N] (local driver'"'"'s; linear_sp
     "the file's simt_rows is applied: $out"
 out=$(VARCL_LINEAR=clblast VARCL_SIMT_ROWS=6 policy)
 check 'case "$out" in *"linear_splitk up to 6 rows"*) true;; *) false;; esac' "VARCL_SIMT_ROWS wins over the file: $out"
+# the threshold was timed with linear_splitk (the file says so): with VARCL_FEW_ROWS=simt it does not apply
+check 'grep -q "^few_rows_kernel = splitk$" "$file"' "the file names the few-row kernel it timed: $(cat "$file")"
+out=$(VARCL_LINEAR=clblast VARCL_FEW_ROWS=simt policy)
+check 'case "$out" in *"up to 48 rows"*) false;; *"products CLBlast"*) true;; *) false;; esac' \
+    "a threshold timed with linear_splitk is not applied to linear_simt: $out"
+sed -e 's/^few_rows_kernel = .*/few_rows_kernel = fast/' "$file" > "$tmp/k.ini" && cp "$tmp/k.ini" "$file"
+reframe "$file"
+VARCL_LINEAR=clblast "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "few_rows_kernel" "$tmp/e.err"' \
+    "few_rows_kernel = fast: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 for v in -3 abc 2000000; do
     sed -e "s/^simt_rows = .*/simt_rows = $v/" "$tmp/rows.ini" > "$file"
     reframe "$file"
