@@ -471,8 +471,8 @@ void vrep_svg_compare_chart(FILE *o, const vrep_set *s, const vrep_key *keys, in
 {
     int nd = vrep_ndev_runs(s);
     const vrep_dev **devs = malloc((size_t)(nd ? nd : 1) * sizeof *devs);
-    const char **labels = malloc((size_t)(nd ? nd : 1) * sizeof *labels);
-    const char **colors = malloc((size_t)(nd ? nd : 1) * sizeof *colors);
+    const char **labels = calloc((size_t)(nd ? nd : 1), sizeof *labels);
+    const char **colors = calloc((size_t)(nd ? nd : 1), sizeof *colors);
     vrep_boxes *bx = calloc(1, sizeof *bx);
     int W = 64 + 24 + nk * (nd * 30 + 20); /* bars wide enough for their value labels */
     if (W < 760) W = 760;
