@@ -47,7 +47,7 @@ reframe "$file"
 out=$(VARCL_POLICY=gpu policy)
 check 'case "$out" in *"work-groups measured"*"linear_simt on weights [K][N] (local 16"*"attention by tiles of queries, keys staged in local memory (local up to 64, qk_norm_store 4)"*"element-wise local 32"*) true;; *) false;; esac' \
     "the gpu family applies the file's sizes: $out"
-out=$(policy)
+out=$(VARCL_POLICY=cpu policy)
 check 'case "$out" in *"work-groups measured"*) false;; *"cpu (pocl"*|*"| cpu ("*) true;; *) false;; esac' \
     "the cpu family ignores a file measured for gpu: $out"
 out=$(VARCL_POLICY=gpu VARCL_POLICY_TUNING=off policy)

@@ -127,13 +127,14 @@ if [ "$ndev" -ge 2 ]; then
 POCL_DEVICES="pthread basic" VBENCH_FAIL_DEVICE=0 "$vbench" "${tiny[@]}" --depth 2 --decode off --warmup 0 --reps 1 \
     --device all --json "$tmp/b.json" > "$tmp/b.stdout" 2> "$tmp/b.stderr"
 check '[ $? -eq 0 ]' "--device all exits 0 when one device still ran: $(tail -3 "$tmp/b.stderr")"
-python3 - "$tmp/b.json" <<'PY' > "$tmp/all.out" 2>&1
+python3 - "$tmp/b.json" "$ndev" <<'PY' > "$tmp/all.out" 2>&1
 import json, sys
 d = json.load(open(sys.argv[1]))
 r = d["results"]
-assert len(r) == 2, f"{len(r)} results"
+# every device listed (pocl's two; Mesa's rusticl too where RUSTICL_ENABLE shows it)
+assert len(r) == int(sys.argv[2]), f"{len(r)} results for {sys.argv[2]} devices"
 assert "error" in r[0] and "on purpose" in r[0]["error"] and not r[0]["runs"], "device 0 recorded with its error"
-assert "error" not in r[1] and len(r[1]["runs"]) == 2, "device 1 still ran"
+assert all("error" not in x and len(x["runs"]) == 2 for x in r[1:]), "the other devices still ran"
 assert r[0]["device"]["name"] != r[1]["device"]["name"], "two different devices"
 assert all(x["split_ms"]["decode"] == 0 for x in r[1]["runs"]), "--decode off"
 print("all ok")
@@ -158,8 +159,9 @@ check '[ "$(grep -o "<svg" "$tmp/c.html" | wc -l)" -gt "$(grep -o "<svg" "$tmp/a
 # VARCL_LINEAR=clblast: products with weights through CLBlast too (CPUs keep weights packed, and then only the
 # decoder's attention products are CLBlast's), so that both classes are tuned.
 cache="$tmp/cache"
-# candidates that fit the device the tests run on (the CPU sets need more local memory than GPUs have)
-if "$vgen" --list-devices | awk 'NR == 2 {exit $2 == "GPU" ? 0 : 1}'; then set1=gpu-64x64 set2=gpu-128x128-k32
+# candidates of the policy family of the device the tests run on (VARCL_DEVICE: pocl's cpu family takes the CPU
+# sets; GPUs and rusticl the gpu family, whose local memory the CPU sets exceed)
+if "$vgen" "${tiny[@]}" --info 2>&1 | grep -q ', policy gpu'; then set1=gpu-64x64 set2=gpu-128x128-k32
 else set1=cpu-linear set2=cpu-conv; fi
 quick=(--tune-sets $set1,$set2 --tune-shapes 2 --tune-reps 1)
 VARCL_LINEAR=clblast VARCL_CACHE_DIR="$cache" "$vbench" "${tiny[@]}" --tune "${quick[@]}" > "$tmp/t.md" 2> "$tmp/t.err"
