@@ -237,7 +237,7 @@ vrep_key *vrep_keys(const vrep_set *s, int *n)
             if (!seen) k[(*n)++] = key;
         }
     }
-    qsort(k, (size_t)*n, sizeof *k, vrep_key_cmp);
+    if (*n > 1) qsort(k, (size_t)*n, sizeof *k, vrep_key_cmp);
     return k;
 }
 

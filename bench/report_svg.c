@@ -337,7 +337,7 @@ void vrep_svg_tradeoff_chart(FILE *o, const vrep_dev *d, const char *title, cons
     svg_yaxis(o, &p, ytop > 0 ? fmax(ytop, ymax) : ymax, ylabel);
     svg_xaxis(o, &p, xmax, xlabel);
     /* the points in order of cost, joined: the trade-off curve */
-    qsort(pts, (size_t)n, sizeof *pts, vrep_quality_by_x);
+    if (n > 1) qsort(pts, (size_t)n, sizeof *pts, vrep_quality_by_x);
     fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", d->color);
     for (int i = 0; i < n; i++) fprintf(o, "%s%.1f,%.1f", i ? " " : "", vrep_sx(&p, pts[i][0]), vrep_sy(&p, pts[i][1]));
     fputs("\"/>\n", o);
@@ -387,7 +387,7 @@ void vrep_svg_scale_chart(FILE *o, const vrep_dev *d, int multi_batch)
         return;
     }
     memcpy(runs, d->runs, (size_t)n * sizeof *runs);
-    qsort(runs, (size_t)n, sizeof *runs, vrep_run_asc);
+    if (n > 1) qsort(runs, (size_t)n, sizeof *runs, vrep_run_asc);
     double vmax = 0;
     for (int r = 0; r < n; r++) {
         const vj_value *sc = vj_get(runs[r].v, "scale_ms");

@@ -203,7 +203,7 @@ int job_scan_done(const char *dir, const job_layout *j, int64_t first, int64_t e
         *damaged = 0;
         return st;
     }
-    qsort(list, (size_t)n, sizeof *list, g_cmp);
+    if (n > 1) qsort(list, (size_t)n, sizeof *list, g_cmp);
     *done = list;
     *n_done = n;
     return VARCL_OK;

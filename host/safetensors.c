@@ -266,7 +266,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
         int64_t begin = (const uint8_t *)t->data - data;
         sp[i] = (span){begin, begin + t->numel * vt_dtype_bits(t->dtype) / 8, i};
     }
-    qsort(sp, (size_t)n, sizeof *sp, span_cmp);
+    if (n > 1) qsort(sp, (size_t)n, sizeof *sp, span_cmp);
     int last = -1; /* the non-empty span seen so far with the furthest end */
     for (int i = 0; i < n; i++) {
         if (sp[i].end <= sp[i].begin) continue;

@@ -292,7 +292,7 @@ static void evict(const char *dir, const char *keep)
         f[n++].mtime = sb.st_mtim;
     }
     closedir(d);
-    qsort(f, (size_t)n, sizeof *f, by_mtime);
+    if (n > 1) qsort(f, (size_t)n, sizeof *f, by_mtime); /* f is NULL when n is 0, which qsort may not take */
     for (int i = 0; i + (WC_KEEP - 1) < n; i++) unlink(f[i].path);
     free(f);
 }
