@@ -154,15 +154,36 @@ int vr_choose_device(const char *spec, vr_device *out)
     if (!spec || !*spec) spec = getenv("VARCL_DEVICE");
     int pick = -1;
     if (spec && *spec) {
-        int idx;
+        int idx, others = 0; /* devices matching that differ from the first match */
         /* a number is an index ("1"; digits only, as every number varcl reads), anything else part of a name */
-        if (strspn(spec, "-0123456789") == strlen(spec) && strcspn(spec, "0123456789") < strlen(spec)) {
-            if (!vcfg_parse_int(spec, 0, n - 1, &idx)) pick = idx;
+        if (strspn(spec, "-+0123456789") == strlen(spec) && strcspn(spec, "0123456789") < strlen(spec)) {
+            if (strspn(spec, "0123456789") != strlen(spec) || vcfg_parse_int(spec, 0, n - 1, &idx)) {
+                free(devs);
+                return varcl_fail(VARCL_E_INPUT, "device index '%s': expected 0 to %d (vgen --list-devices lists them)",
+                                  spec, n - 1);
+            }
+            pick = idx;
         } else {
-            for (int i = 0; i < n && pick < 0; i++)
+            int other = -1;
+            for (int i = 0; i < n; i++)
                 if (contains_ci(devs[i].name, spec) || contains_ci(devs[i].platform_name, spec) ||
-                    contains_ci(devs[i].vendor, spec))
-                    pick = i;
+                    contains_ci(devs[i].vendor, spec)) {
+                    if (pick < 0) pick = i;
+                    else if (strcmp(devs[i].name, devs[pick].name) ||
+                             strcmp(devs[i].platform_name, devs[pick].platform_name))
+                        other = others++ ? other : i;
+                }
+            /* devices of different names or implementations that both match: which one runs is the user's to say,
+             * not the enumeration order's (identical ones, e.g. two GPUs of a model, take the first) */
+            if (others) {
+                char a[300], b[300];
+                snprintf(a, sizeof a, "%d (%.120s, %.120s)", pick, devs[pick].name, devs[pick].platform_name);
+                snprintf(b, sizeof b, "%d (%.120s, %.120s)", other, devs[other].name, devs[other].platform_name);
+                free(devs);
+                return varcl_fail(VARCL_E_INPUT, "device '%s' matches different devices, %s and %s%s: give its index "
+                                  "or more of its name (vgen --list-devices lists them)",
+                                  spec, a, b, others > 1 ? " among others" : "");
+            }
         }
         if (pick < 0) {
             free(devs);

@@ -58,7 +58,8 @@ int vr_list_devices(vr_device **out, int *n);
 
 /* Picks a device: spec = index or case-insensitive substring of platform/device/vendor name; NULL or "" falls back
  * to $VARCL_DEVICE, then to the device the policy ranks first (vp_default_rank: GPUs, pocl, other CPU drivers), ties
- * broken by compute units. Unknown spec: input error. */
+ * broken by compute units. Input errors: an unknown spec, an index outside 0..n-1 or with a sign, a substring that
+ * devices of different names or platforms match (identical devices take the first). */
 int vr_choose_device(const char *spec, vr_device *out);
 
 /* Opens a context and in-order queue on the chosen device and builds the kernels (embedded sources, or

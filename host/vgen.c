@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -221,6 +222,26 @@ static int check_writable_dir(const char *path, int is_dir)
     return 0;
 }
 
+/* An output whose name says another format than the one written (-o x.jpg got PNG bytes): 1 after the message.
+ * A name without an extension, or with one no format here uses (/dev/stdout, run.2), is the user's choice. */
+static int wrong_format(const char *flag, const char *path, const char *want)
+{
+    static const char *const formats[] = {"png",  "jpg", "jpeg", "webp", "gif",         "bmp", "tif", "tiff",
+                                          "ppm",  "pgm", "avif", "heic", "json",        "npz", "npy", "safetensors",
+                                          "pth",  "pt",  "ini",  "csv",  "txt"};
+    const char *base = strrchr(path, '/'), *dot;
+    base = base ? base + 1 : path;
+    if (!(dot = strrchr(base, '.')) || dot == base || !strcasecmp(dot + 1, want)) return 0;
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (!strcasecmp(dot + 1, formats[i])) {
+            varcl_eprintf("vgen: %s %s: the file will hold %s, not %s; name it .%s\n", flag, path,
+                          !strcmp(want, "png") ? "a PNG image" : !strcmp(want, "json") ? "JSON" : "an .npz archive",
+                          dot + 1, want);
+            return 1;
+        }
+    return 0;
+}
+
 /* No output may be one of the run's inputs (--model, --vae, --config) or another of its outputs: refused before any
  * work (exit 2), not a checkpoint replaced by a PNG. Devices (/dev/null) may take several outputs (outfile.h). */
 static int check_distinct(const options *o)
@@ -242,6 +263,17 @@ static int check_distinct(const options *o)
                 return 2;
             }
     }
+    return 0;
+}
+
+/* Each output's name must not say another format than the one written (wrong_format); checked after the identity
+ * checks above, whose messages say more. */
+static int check_formats(const options *o)
+{
+    const char *outs[3] = {o->out_dir ? NULL : o->out, o->tokens_out, o->npz};
+    const char *out_flags[3] = {"-o", "--tokens-out", "--npz"}, *formats[3] = {"png", "json", "npz"};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && wrong_format(out_flags[i], outs[i], formats[i])) return 2;
     return 0;
 }
 
@@ -513,7 +545,8 @@ static int pack_main(const options *o)
         return 2;
     }
     int st = check_writable_dir(o->npz, 0);
-    if (st || (st = check_distinct(o)) || (st = check_npz_outside_job(o->npz, o->pack))) return st;
+    if (st || (st = check_distinct(o)) || (st = check_formats(o)) || (st = check_npz_outside_job(o->npz, o->pack)))
+        return st;
     job_layout j;
     int size;
     if ((st = job_manifest_read(o->pack, &j, &size))) return fail_lib(st);
@@ -647,7 +680,8 @@ static int job_main(const options *o)
         return 2;
     }
     if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0))) ||
-        (st = check_distinct(o)) || (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))))
+        (st = check_distinct(o)) || (st = check_formats(o)) ||
+        (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))))
         return st;
     if (strlen(o->out_dir) > 4000) {
         varcl_eprintf("vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
@@ -867,7 +901,7 @@ int main(int argc, char **argv)
     if (!o.out) o.out = "out.png";
     if (!o.info && ((st = o.out_dir ? check_writable_dir(o.out_dir, 1) : check_writable_dir(o.out, 0)) ||
                     (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))) || (st = check_distinct(&o)) ||
-                    (o.out_dir && (st = check_image_names(&o))))) {
+                    (o.out_dir && (st = check_image_names(&o))) || (st = check_formats(&o)))) {
         vcfg_free(s);
         return st;
     }

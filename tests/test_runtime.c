@@ -46,6 +46,8 @@ int main(void)
     char idx[16];
     snprintf(idx, sizeof idx, "%d", n);
     CHECK(vr_choose_device(idx, &d) == VARCL_E_INPUT, "index past the last device refused");
+    CHECK(vr_choose_device("-0", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "device index '-0'"),
+          "a signed index refused (digits only): %s", varcl_last_error());
     setenv("VARCL_DEVICE", "no-such-device-xyz", 1);
     CHECK(vr_choose_device(NULL, &d) == VARCL_E_INPUT, "VARCL_DEVICE is honoured");
     unsetenv("VARCL_DEVICE");

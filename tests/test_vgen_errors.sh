@@ -207,6 +207,22 @@ t "--batch 0" 2 "--batch" -- "${TINY[@]}" --batch 0
 t "--seed -1" 2 "--seed" -- "${TINY[@]}" --seed -1
 t "unknown --device" 2 "nosuchdevice" -- "${TINY[@]}" --device nosuchdevice
 ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE" 2 "nosuchdevice" -- "${TINY[@]}"
+t "--device -0" 2 "device index '-0'|expected 0 to" -- "${TINY[@]}" --device -0
+t "--device past the last index" 2 "device index '99'" -- "${TINY[@]}" --device 99
+# a name two different devices match (pocl's pthread and basic drivers) is refused, naming both; two identical
+# devices (pthread twice) take the first
+export POCL_DEVICES="pthread basic"
+t "--device matching two different devices" 2 "device 'portable' matches different devices|pthread|basic" -- \
+    "${TINY[@]}" --device portable
+export POCL_DEVICES="pthread pthread"
+if "$VGEN" "${TINY[@]}" --device portable --info >/dev/null 2>"$work/twins.err"; then passed=$((passed + 1))
+else failed=$((failed + 1)); fail "--device matching two identical devices" "refused: $(cat "$work/twins.err")"; fi
+rm -f "$work/twins.err"
+unset POCL_DEVICES
+# an output named for another format than the one written
+t "-o x.jpg" 2 "-o x.jpg|PNG image|name it .png" -- "${TINY[@]}" -o x.jpg
+t "-o x.JSON" 2 "-o x.JSON|name it .png" -- "${TINY[@]}" -o x.JSON
+t "--tokens-out t.png" 2 "--tokens-out t.png|JSON|name it .json" -- "${TINY[@]}" --tokens-out t.png
 ENVV=VARCL_LINEAR=fast t "unknown VARCL_LINEAR" 2 "VARCL_LINEAR=fast" -- "${TINY[@]}"
 ENVV=VARCL_HOST_THREADS=0 t "VARCL_HOST_THREADS 0" 2 "VARCL_HOST_THREADS=0" -- "${TINY[@]}"
 t "--weights f8" 2 "--weights|f8" -- "${TINY[@]}" --weights f8
