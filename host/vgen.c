@@ -545,7 +545,7 @@ static int pack_main(const options *o)
         return 2;
     }
     int st = check_writable_dir(o->npz, 0);
-    if (st || (st = check_distinct(o)) || (st = check_formats(o)) || (st = check_npz_outside_job(o->npz, o->pack)))
+    if (st || (st = check_distinct(o)) || (st = check_npz_outside_job(o->npz, o->pack)) || (st = check_formats(o)))
         return st;
     job_layout j;
     int size;
@@ -680,8 +680,8 @@ static int job_main(const options *o)
         return 2;
     }
     if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0))) ||
-        (st = check_distinct(o)) || (st = check_formats(o)) ||
-        (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))))
+        (st = check_distinct(o)) || (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))) ||
+        (st = check_formats(o)))
         return st;
     if (strlen(o->out_dir) > 4000) {
         varcl_eprintf("vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);
