@@ -5,6 +5,7 @@
 #include "cachefile.h"
 #include "error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,11 +63,11 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
             unsigned long v = strtoul(val, &end, 10);
             size_t cap = dev->max_work_group && dev->max_work_group < 1024 ? dev->max_work_group : 1024;
             if (k == VP_WG_ROWS) {
-                if (end == val || *end || errno || val[0] == '-' || v > (1u << 20))
+                if (end == val || *end || errno || !isdigit((unsigned char)val[0]) || v > (1u << 20))
                     return snprintf(why, n, "line %d: %s must be a whole number from 0 to 1048576, got '%.20s'",
                                     line_no, key, val),
                            1;
-            } else if (end == val || *end || errno || val[0] == '-' || v > cap || (v & (v - 1)))
+            } else if (end == val || *end || errno || !isdigit((unsigned char)val[0]) || v > cap || (v & (v - 1)))
                 return snprintf(why, n, "line %d: %s must be 0 or a power of two up to %zu (this device), got '%.20s'",
                                 line_no, key, cap, val),
                        1;
@@ -82,6 +83,11 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
     if (!seen_dev[0] || !seen_dev[1] || !seen_dev[2])
         return snprintf(why, n, "the device, driver and platform lines are required"), 1;
     if (family < 0) return snprintf(why, n, "no 'family' line"), 1;
+    /* a threshold says nothing without the kernel it was timed with (files written before that line existed) */
+    if (have[VP_WG_ROWS] && few_kernel < 0)
+        return snprintf(why, n, "simt_rows without a few_rows_kernel line (the kernel it was timed with): re-run "
+                                "vbench --tune"),
+               1;
     if (family != p->family) return 0; /* measured for the other family (VARCL_POLICY): not this policy's shapes */
     int any = 0;
     for (int k = 0; k < VP_WG_KINDS; k++)
@@ -89,7 +95,7 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
             /* VARCL_SIMT_ROWS, set by vp_choose, wins over the file; a threshold timed with the other few-row
              * kernel (VARCL_FEW_ROWS) says nothing about this one */
             if (k == VP_WG_ROWS && ((getenv("VARCL_SIMT_ROWS") && *getenv("VARCL_SIMT_ROWS")) ||
-                                    (few_kernel >= 0 && few_kernel != p->few_splitk)))
+                                    few_kernel != p->few_splitk))
                 continue;
             set_field(p, k, val_of[k]);
             any = 1;

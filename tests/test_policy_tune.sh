@@ -111,7 +111,14 @@ VARCL_LINEAR=clblast "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
 rc=$?
 check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "few_rows_kernel" "$tmp/e.err"' \
     "few_rows_kernel = fast: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
-for v in -3 abc 2000000; do
+# a threshold without the kernel it was timed with (a file from before that line) is refused, naming the remedy
+grep -v "^few_rows_kernel" "$tmp/rows.ini" > "$file"
+reframe "$file"
+VARCL_LINEAR=clblast "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -q "few_rows_kernel.*vbench --tune" "$tmp/e.err" &&
+       [ ! -e "$tmp/x.png" ]' "simt_rows without few_rows_kernel: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
+for v in -3 abc 2000000 +32 " "; do
     sed -e "s/^simt_rows = .*/simt_rows = $v/" "$tmp/rows.ini" > "$file"
     reframe "$file"
     VARCL_LINEAR=clblast "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
