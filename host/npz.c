@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,30 @@ static int put(vz_writer *w, const void *p, size_t n)
     return VARCL_OK;
 }
 
+/* each array's CRC is written back at its offset from the file's start (vz_end): a stream in append mode, one
+ * already written into, or a pipe would get the patches elsewhere, a corrupt archive with exit 0 */
+static int not_seekable(const char *path)
+{
+    return varcl_fail(VARCL_E_INPUT, "%s: an .npz is written from the start of a file it can seek in (not a pipe, "
+                                     "nor >> or a stream already written to)", path);
+}
+
+static int seekable_from_start(int fd)
+{
+    const int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && !(fl & O_APPEND) && lseek(fd, 0, SEEK_CUR) == 0;
+}
+
+int vz_check(const char *path)
+{
+    int st = vo_check(path);
+    if (st) return st;
+    const int fd = vo_stream_fd(path);
+    struct stat sb;
+    if (fd >= 0 ? !seekable_from_start(fd) : stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode)) return not_seekable(path);
+    return VARCL_OK;
+}
+
 int vz_open(vz_writer **out, const char *path)
 {
     *out = NULL;
@@ -96,14 +121,10 @@ int vz_open(vz_writer **out, const char *path)
         free(w);
         return st;
     }
-    /* each array's CRC is written back at its offset from the file's start (vz_end): a stream in append mode, one
-     * already written into, or a pipe would get the patches elsewhere, a corrupt archive with exit 0 */
-    const int fd = fileno(w->out.fp), fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (fl & O_APPEND) || lseek(fd, 0, SEEK_CUR) != 0) {
+    if (!seekable_from_start(fileno(w->out.fp))) {
         vo_abort(&w->out);
         free(w);
-        return varcl_fail(VARCL_E_INPUT, "%s: an .npz is written from the start of a file it can seek in (not a pipe, "
-                                         "nor >> or a stream already written to)", path);
+        return not_seekable(path);
     }
     *out = w;
     return VARCL_OK;

@@ -27,6 +27,10 @@ uint64_t vz_archive_bound(int arrays, uint64_t data_bytes);
 /* Each returns VARCL_OK or an error naming the file (VARCL_E_INPUT: the folder is missing or not writable;
  * VARCL_E_RUNTIME: a failed write). After an error, call vz_abort. */
 int vz_open(vz_writer **w, const char *path);
+/* Whether vz_open(path) can be expected to succeed, before a long run: vo_check's errors, and VARCL_E_INPUT where
+ * path is a pipe (named or a stream), a stream in append mode or one already written to (the archive's CRCs are
+ * written back at their offsets). A device other than a stream is left to vz_open. */
+int vz_check(const char *path);
 /* Starts array `name` ("arr_0": stored as arr_0.npy) of numpy dtype descr ("|u1", "<i8") and the given shape. */
 int vz_begin(vz_writer *w, const char *name, const char *descr, int ndim, const int64_t *shape);
 int vz_write(vz_writer *w, const void *data, size_t bytes);

@@ -148,6 +148,14 @@ int vo_check(const char *given)
     return st;
 }
 
+int vo_stream_fd(const char *given)
+{
+    char *path = given && *given ? follow_links(given) : NULL;
+    const int fd = path ? stream_fd(path) : -1;
+    free(path);
+    return fd;
+}
+
 /* vo_check for the path the user's links lead to (messages name it) */
 static int check_at(const char *path)
 {

@@ -45,6 +45,11 @@ int vo_close(vo_file *o);
  * be made. */
 int vo_check(const char *path);
 
+/* The descriptor vo_open(path) would write to in place when path names a standard stream (/dev/stdout, /dev/fd/N,
+ * /proc/self/fd/N, or a link to one of them), else -1: for a caller that needs to know what the stream is (seekable,
+ * append mode) before a long run. */
+int vo_stream_fd(const char *path);
+
 /* Flushes and closes (unless vo_close did), then renames the temporary over the path. A failed write, flush or close (a full disk shows at
  * flush or close) or rename: VARCL_E_RUNTIME "<path>: cannot write: <reason>", the temporary removed. o is zeroed
  * either way. */

@@ -510,6 +510,16 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
     return 0;
 }
 
+/* --npz: writable, and a file the archive's CRCs can be written back into (vz_check), before any work (exit 2) */
+static int check_npz_target(const char *npz)
+{
+    if (vz_check(npz)) {
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
+        return 2;
+    }
+    return 0;
+}
+
 /* --npz must not be one of the job folder's own files, its manifest or an image (a name the job uses): it would
  * destroy the job it packs. Refused before any work (exit 2). A .npz elsewhere in the folder is fine. */
 static int check_npz_outside_job(const char *npz, const char *dir)
@@ -544,7 +554,7 @@ static int pack_main(const options *o)
                 other);
         return 2;
     }
-    int st = check_writable_dir(o->npz, 0);
+    int st = check_npz_target(o->npz);
     if (st || (st = check_distinct(o)) || (st = check_npz_outside_job(o->npz, o->pack)) || (st = check_formats(o)))
         return st;
     job_layout j;
@@ -679,7 +689,7 @@ static int job_main(const options *o)
         varcl_eprintf("vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
         return 2;
     }
-    if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_writable_dir(o->npz, 0))) ||
+    if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_npz_target(o->npz))) ||
         (st = check_distinct(o)) || (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))) ||
         (st = check_formats(o)))
         return st;

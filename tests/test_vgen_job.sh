@@ -72,6 +72,25 @@ st=$?
 "$VGEN" -q --pack killed --npz /dev/stdout 2> npz.err | cat > /dev/null
 st=${PIPESTATUS[0]}
 [ "$st" = 2 ] && grep -q "from the start of a file it can seek in" npz.err || fail "--npz onto a pipe: exit $st: $(cat npz.err)"
+mkfifo fifo.npz
+timeout 60 "$VGEN" -q --pack killed --npz fifo.npz 2> npz.err
+st=$?
+[ "$st" = 2 ] && grep -q "fifo.npz: an .npz is written from the start of a file it can seek in" npz.err ||
+    fail "--npz onto a named pipe: exit $st: $(cat npz.err)"
+# ... and refused before a job generates anything, not after its last image
+for target in pipe append; do
+    rm -rf early && echo head > append.npz
+    if [ $target = pipe ]; then
+        "$VGEN" -q "${JOB[@]}" --out-dir early --npz /dev/stdout 2> npz.err | cat > /dev/null
+        st=${PIPESTATUS[0]}
+    else
+        (exec 7>>append.npz && "$VGEN" -q "${JOB[@]}" --out-dir early --npz /dev/fd/7) 2> npz.err
+        st=$?
+    fi
+    [ "$st" = 2 ] && [ "$(wc -l < npz.err)" = 1 ] && grep -q "from the start of a file it can seek in" npz.err &&
+        [ -z "$(ls early 2> /dev/null)" ] && [ "$(cat append.npz)" = head ] ||
+        fail "--per-class --npz onto a $target: exit $st, before any image ($(ls early 2> /dev/null | wc -l) files): $(cat npz.err)"
+done
 
 # 3a. Ctrl-C (SIGINT) after the first pass: vgen ends by the signal and leaves none of its hidden temporaries
 #     (host/outfile.h: tracked and removed by its handler); the rerun completes the job
