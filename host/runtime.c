@@ -151,16 +151,25 @@ int vr_choose_device(const char *spec, vr_device *out)
     if (n == 0)
         return varcl_fail(VARCL_E_RUNTIME, "no OpenCL device found (is an OpenCL driver such as pocl-opencl-icd "
                                            "installed? pocl also needs a writable POCL_CACHE_DIR)");
-    if (!spec || !*spec) spec = getenv("VARCL_DEVICE");
+    /* messages say where the spec came from: the caller's (--device) or the environment's */
+    const char *src = "device";
+    if (!spec || !*spec) spec = getenv("VARCL_DEVICE"), src = "VARCL_DEVICE";
     int pick = -1;
+    if (spec && *spec && strspn(spec, " \t\n\r\f\v") == strlen(spec)) {
+        free(devs);
+        return varcl_fail(VARCL_E_INPUT, "%s '%s': blank (give an index or part of a name; vgen --list-devices "
+                                         "lists them)", src, spec);
+    }
     if (spec && *spec) {
         int idx, others = 0; /* devices matching that differ from the first match */
         /* a number is an index ("1"; digits only, as every number varcl reads), anything else part of a name */
         if (strspn(spec, "-+0123456789") == strlen(spec) && strcspn(spec, "0123456789") < strlen(spec)) {
             if (strspn(spec, "0123456789") != strlen(spec) || vcfg_parse_int(spec, 0, n - 1, &idx)) {
                 free(devs);
-                return varcl_fail(VARCL_E_INPUT, "device index '%s': expected 0 to %d (vgen --list-devices lists them)",
-                                  spec, n - 1);
+                char range[40];
+                snprintf(range, sizeof range, n > 1 ? "0 to %d" : "0, the only device", n - 1);
+                return varcl_fail(VARCL_E_INPUT, "%s '%s': an index (digits only), expected %s (vgen --list-devices "
+                                                 "lists them)", src, spec, range);
             }
             pick = idx;
         } else {
@@ -180,15 +189,15 @@ int vr_choose_device(const char *spec, vr_device *out)
                 snprintf(a, sizeof a, "%d (%.120s, %.120s)", pick, devs[pick].name, devs[pick].platform_name);
                 snprintf(b, sizeof b, "%d (%.120s, %.120s)", other, devs[other].name, devs[other].platform_name);
                 free(devs);
-                return varcl_fail(VARCL_E_INPUT, "device '%s' matches different devices, %s and %s%s: give its index "
+                return varcl_fail(VARCL_E_INPUT, "%s '%s' matches different devices, %s and %s%s: give its index "
                                   "or more of its name (vgen --list-devices lists them)",
-                                  spec, a, b, others > 1 ? " among others" : "");
+                                  src, spec, a, b, others > 1 ? " among others" : "");
             }
         }
         if (pick < 0) {
             free(devs);
-            return varcl_fail(VARCL_E_INPUT, "unknown device '%s': %d device(s) found (vgen --list-devices lists them)",
-                              spec, n);
+            return varcl_fail(VARCL_E_INPUT, "%s '%s': no device's name, platform or vendor has it: %d device(s) "
+                                             "found (vgen --list-devices lists them)", src, spec, n);
         }
     } else { /* the policy's rank (GPUs, then pocl, then other CPU implementations), then compute units */
         pick = 0;

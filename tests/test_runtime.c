@@ -46,10 +46,13 @@ int main(void)
     char idx[16];
     snprintf(idx, sizeof idx, "%d", n);
     CHECK(vr_choose_device(idx, &d) == VARCL_E_INPUT, "index past the last device refused");
-    CHECK(vr_choose_device("-0", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "device index '-0'"),
+    CHECK(vr_choose_device("-0", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "device '-0': an index (digits only)"),
           "a signed index refused (digits only): %s", varcl_last_error());
+    CHECK(vr_choose_device(" \t", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "blank"),
+          "a blank spec refused: %s", varcl_last_error());
     setenv("VARCL_DEVICE", "no-such-device-xyz", 1);
-    CHECK(vr_choose_device(NULL, &d) == VARCL_E_INPUT, "VARCL_DEVICE is honoured");
+    CHECK(vr_choose_device(NULL, &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "VARCL_DEVICE 'no-such-device-xyz'"),
+          "VARCL_DEVICE is honoured, and named in the message: %s", varcl_last_error());
     unsetenv("VARCL_DEVICE");
     free(devs);
 

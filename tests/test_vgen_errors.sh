@@ -206,9 +206,10 @@ t "--class 1,,2" 2 "--class" -- "${TINY[@]}" --class 1,,2
 t "--batch 0" 2 "--batch" -- "${TINY[@]}" --batch 0
 t "--seed -1" 2 "--seed" -- "${TINY[@]}" --seed -1
 t "unknown --device" 2 "nosuchdevice" -- "${TINY[@]}" --device nosuchdevice
-ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE" 2 "nosuchdevice" -- "${TINY[@]}"
-t "--device -0" 2 "device index '-0'|expected 0 to" -- "${TINY[@]}" --device -0
-t "--device past the last index" 2 "device index '99'" -- "${TINY[@]}" --device 99
+ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE (named as the source)" 2 "VARCL_DEVICE 'nosuchdevice'" -- "${TINY[@]}"
+t "--device -0" 2 "device '-0': an index (digits only)|expected 0" -- "${TINY[@]}" --device -0
+t "--device past the last index" 2 "device '99': an index" -- "${TINY[@]}" --device 99
+t "--device ' ' (blank)" 2 "device ' ': blank" -- "${TINY[@]}" --device " "
 # a name two different devices match (pocl's pthread and basic drivers) is refused, naming both; two identical
 # devices (pthread twice) take the first
 export POCL_DEVICES="pthread basic"
@@ -261,7 +262,7 @@ t "--seed given twice, the second as --seed=N" 2 "--seed|given twice" -- "${TINY
 t "--seed ' 5'" 2 "--seed|' 5'" -- "${TINY[@]}" --seed " 5"
 t "--class ' 3'" 2 "--class|' 3'" -- "${TINY[@]}" --class " 3"
 t "--class '3,4 '" 2 "--class|'3,4 '" -- "${TINY[@]}" --class "3,4 "
-t "--device ' 0' (not an index: a name)" 2 "unknown device ' 0'" -- "${TINY[@]}" --device " 0"
+t "--device ' 0' (not an index: a name)" 2 "device ' 0': no device's name" -- "${TINY[@]}" --device " 0"
 ENVV="VARCL_KERNEL_DIR=$files/adir" t "VARCL_KERNEL_DIR an empty folder" 2 "VARCL_KERNEL_DIR $files/adir|attention.cl is missing" -- "${TINY[@]}"
 ENVV="VARCL_HOST_THREADS=+2" t "VARCL_HOST_THREADS +2" 2 "VARCL_HOST_THREADS=+2" -- "${TINY[@]}"
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
