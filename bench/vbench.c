@@ -158,9 +158,16 @@ static int parse_args(int argc, char **argv, options *o)
         /* "--flag value" or "--flag=value", as vgen takes them */
         char flag[64];
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL, *v;
+        if (eq) snprintf(flag, sizeof flag, "%.*s", (int)(eq - a < 63 ? eq - a : 63), a), a = flag;
+        /* an unknown flag is named as that, not as one missing its value */
+        static const char *const valued[] = {"--depth", "--batch", "--full-scales", "--warmup", "--reps", "--tune-reps",
+                                             "--tune-shapes", "--tune-sets", "--quality", "--classifier", "--fd-ref",
+                                             "--seed", "--decode", "--model", "--vae", "--device", "--weights",
+                                             "--weight-cache", "--json", "--md", "--html"};
+        size_t known = 0;
+        while (known < sizeof valued / sizeof *valued && strcmp(a, valued[known])) known++;
+        if (known == sizeof valued / sizeof *valued) return bad("unknown option '%s' (see --help)", a);
         if (eq) {
-            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a < 63 ? eq - a : 63), a);
-            a = flag;
             v = eq + 1;
         } else {
             if (i + 1 >= argc) return bad("%s needs a value (see --help)", a);

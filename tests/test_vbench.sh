@@ -277,6 +277,8 @@ done
 expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"
 expect2 "unknown option" "$vbench" --depth 2 --frobnicate 1
+"$vbench" --depth 2 --frobnicate 2> "$tmp/e.err"
+grep -q "unknown option '--frobnicate'" "$tmp/e.err" || bad "a last unknown flag is named unknown: $(cat "$tmp/e.err")"
 expect2 "--decode maybe" "$vbench" --depth 2 --decode maybe
 expect2 "--weight-cache on" "$vbench" --depth 2 --weight-cache on
 expect2 "--tune with --depth" "$vbench" --tune --depth 2
