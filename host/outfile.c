@@ -135,18 +135,32 @@ int vo_check(const char *given)
     char *path = follow_links(given);
     if (!path) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", given, strerror(errno));
     const int sfd = stream_fd(path);
+    struct stat out, err;
     if (sfd >= 0) {
         free(path);
         const int fl = fcntl(sfd, F_GETFL);
         if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
             return varcl_fail(VARCL_E_INPUT, "%s: cannot write: descriptor %d is %s", given, sfd,
                               fl < 0 ? "not open" : "open for reading only");
-        return VARCL_OK;
+        if (fstat(sfd, &out) != 0) return VARCL_OK;
+    } else if (stat(path, &out) != 0 || S_ISREG(out.st_mode) || S_ISDIR(out.st_mode)) {
+        /* a file is written beside and renamed over: standard error's messages go to the file replaced */
+        const int st = check_at(path);
+        free(path);
+        return st;
+    } else {
+        free(path);
     }
-    const int st = check_at(path);
-    free(path);
-    return st;
+    /* written in place: where standard error goes too (-o /dev/stdout > f 2>&1), its messages would land inside
+     * the output; a terminal or /dev/null takes both */
+    if (!S_ISCHR(out.st_mode) && fstat(2, &err) == 0 && out.st_dev == err.st_dev && out.st_ino == err.st_ino)
+        return varcl_fail(VARCL_E_INPUT, "%s: cannot write: standard error goes to the same %s, and messages would "
+                                         "land inside the output (send one of them elsewhere)", given,
+                          S_ISREG(out.st_mode) ? "file" : S_ISFIFO(out.st_mode) ? "pipe" : "place");
+    return VARCL_OK;
 }
+
+char *vo_link_target(const char *path) { return path && *path ? follow_links(path) : NULL; }
 
 int vo_stream_fd(const char *given)
 {
@@ -277,6 +291,14 @@ static int flush_close(vo_file *o)
     if (!o->fp) return 0;
     int err = 0;
     if (fflush(o->fp) != 0 || ferror(o->fp)) err = errno ? errno : EIO;
+    /* a file written in place through a descriptor that did not truncate it (1<>f, exec 7<>f) ends where the output
+     * does: bytes of an older, longer file after it would make a corrupt image or archive */
+    struct stat sb;
+    const int fd = fileno(o->fp), fl = fcntl(fd, F_GETFL);
+    const off_t end = lseek(fd, 0, SEEK_CUR);
+    if (!err && !o->tmp && fl >= 0 && !(fl & O_APPEND) && end >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_size > end && ftruncate(fd, end) != 0)
+        err = errno;
     if (fclose(o->fp) != 0 && !err) err = errno ? errno : EIO;
     o->fp = NULL;
     return err;

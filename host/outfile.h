@@ -39,11 +39,17 @@ int vo_close(vo_file *o);
 
 /* Whether vo_open(path) can be expected to succeed, checked before a long run so that its result is not lost (the
  * temporary vo_open would make is made and removed; nothing else is touched): VARCL_OK for an existing device or FIFO (written in place) or a path whose folder exists
- * and is writable; else VARCL_E_INPUT, recorded as "<path>: cannot write: " and one of "empty path", "is a
+ * and is writable; else VARCL_E_INPUT, recorded as "<path>: cannot write: " and one of "standard error goes to the
+ * same file|pipe|place ..." (a stream, FIFO or device other than a terminal or /dev/null that is also descriptor 2:
+ * messages would land inside the output), "empty path", "is a
  * directory", "folder <dir> does not exist", "folder <dir> is not writable" (a read-only file system included), a file name over the folder's limit (255 bytes
  * on most file systems), or the system's reason the temporary could not
  * be made. */
 int vo_check(const char *path);
+
+/* The path vo_open(path) writes: where the chain of symbolic links at path leads (a dangling link: the file it
+ * names), path itself where it is no link. Malloc'd (the caller frees); NULL with errno set (ELOOP, ENOMEM). */
+char *vo_link_target(const char *path);
 
 /* The descriptor vo_open(path) would write to in place when path names a standard stream (/dev/stdout, /dev/fd/N,
  * /proc/self/fd/N, or a link to one of them), else -1: for a caller that needs to know what the stream is (seekable,

@@ -524,13 +524,16 @@ static int check_npz_target(const char *npz)
  * destroy the job it packs. Refused before any work (exit 2). A .npz elsewhere in the folder is fine. */
 static int check_npz_outside_job(const char *npz, const char *dir)
 {
-    const char *slash = strrchr(npz, '/'), *base = slash ? slash + 1 : npz;
+    /* the name that counts is the one written: a link's target (l.npz -> job/class0000_00000.png) */
+    char *target = vo_link_target(npz);
+    const char *written = target ? target : npz, *slash = strrchr(written, '/'), *base = slash ? slash + 1 : written;
     char manifest[4200], same_name[4200];
     snprintf(manifest, sizeof manifest, "%s/%s", dir, JOB_MANIFEST);
     snprintf(same_name, sizeof same_name, "%s/%s", dir, base);
     int c, tail = 0;
     long long k;
     int image_name = sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail];
+    free(target);
     if (vo_same_file(npz, manifest) || (image_name && vo_same_file(npz, same_name))) {
         varcl_eprintf("vgen: --npz %s is one of the job's own files in %s: writing it would destroy the job\n", npz,
                 dir);

@@ -175,6 +175,32 @@ static void test_links_and_streams(void)
     CHECK(got == 4 && !memcmp(all, "a\nb\n", 4), "a link to %s: the file holds '%.*s'", name, (int)got, all);
     CHECK(lstat(in_tmp("to-stream"), &sb) == 0 && S_ISLNK(sb.st_mode), "the link to a stream was replaced");
     unlink(in_tmp("stream.txt")), unlink(in_tmp("to-stream"));
+    /* a descriptor opened without truncating (1<>f) on a longer file: the output ends where it ends */
+    fd = open(in_tmp("stream.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10 && lseek(fd, 0, SEEK_SET) == 0, "set-up: a longer file");
+    snprintf(name, sizeof name, "/dev/fd/%d", fd);
+    CHECK(write_text(name, "b") == VARCL_OK, "%s over a longer file: %s", name, varcl_last_error());
+    close(fd);
+    CHECK(file_is(in_tmp("stream.txt"), "b") && stat(in_tmp("stream.txt"), &sb) == 0 && sb.st_size == 2,
+          "%s over a longer file: its old tail was kept (%lld bytes)", name, (long long)sb.st_size);
+    unlink(in_tmp("stream.txt"));
+    /* written in place where standard error goes too: refused, since messages would land inside the output */
+    fd = open(in_tmp("stream.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int saved = dup(2);
+    snprintf(name, sizeof name, "/dev/fd/%d", fd);
+    CHECK(fd >= 0 && saved >= 0 && dup2(fd, 2) == 2, "set-up: standard error to a file");
+    int st = vo_check(name), st_dev_null = vo_check("/dev/null");
+    dup2(saved, 2), close(saved), close(fd);
+    CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), "standard error goes to the same file"),
+          "%s, also standard error: %d %s", name, st, varcl_last_error());
+    CHECK(st_dev_null == VARCL_OK, "/dev/null, with standard error elsewhere, refused");
+    fd = open("/dev/null", O_WRONLY);
+    saved = dup(2);
+    CHECK(fd >= 0 && saved >= 0 && dup2(fd, 2) == 2, "set-up: standard error to /dev/null");
+    st = vo_check("/dev/null");
+    dup2(saved, 2), close(saved), close(fd);
+    CHECK(st == VARCL_OK, "/dev/null, also standard error, refused: %s", varcl_last_error());
+    unlink(in_tmp("stream.txt"));
     /* two links to one file not there yet are one output */
     CHECK(symlink("new.txt", in_tmp("l1")) == 0 && symlink("new.txt", in_tmp("l2")) == 0, "set-up: two links");
     CHECK(vo_same_file(in_tmp("l1"), in_tmp("l2")) == 1 && vo_same_file(in_tmp("l1"), in_tmp("new.txt")) == 1,

@@ -72,6 +72,27 @@ st=$?
 "$VGEN" -q --pack killed --npz /dev/stdout 2> npz.err | cat > /dev/null
 st=${PIPESTATUS[0]}
 [ "$st" = 2 ] && grep -q "from the start of a file it can seek in" npz.err || fail "--npz onto a pipe: exit $st: $(cat npz.err)"
+# through a link, the name written is the link's target: one to a job's image is refused like the image's own name
+ln -s killed/class0005_00000.png img-link.npz
+cp killed/class0005_00000.png img.before
+"$VGEN" -q --pack killed --npz img-link.npz 2> npz.err
+st=$?
+[ "$st" = 2 ] && grep -q "is one of the job's own files" npz.err && cmp -s img.before killed/class0005_00000.png ||
+    fail "--npz through a link to a job's image: exit $st: $(cat npz.err)"
+rm -rf early && mkdir early && ln -sf early/class0007_00001.png img-link.npz
+"$VGEN" "${JOB[@]}" --out-dir early --npz img-link.npz 2> npz.err
+st=$?
+[ "$st" = 2 ] && grep -q "is one of the job's own files" npz.err && [ -z "$(ls early)" ] ||
+    fail "--per-class --npz through a dangling link to an image the job makes: exit $st: $(cat npz.err)"
+# a descriptor that does not truncate (1<>f) onto a longer file: the archive ends where it ends, loadable
+head -c 3000000 /dev/zero > long.npz
+"$VGEN" -q --pack killed --npz /dev/stdout 1<> long.npz 2> npz.err && cmp -s long.npz killed.npz ||
+    fail "--npz /dev/stdout 1<> a longer file: not the archive alone ($(stat -c %s long.npz) bytes): $(cat npz.err)"
+# where standard error goes too, messages would land inside the archive: refused before any work
+"$VGEN" --pack killed --npz /dev/stdout > both.npz 2>&1
+st=$?
+[ "$st" = 2 ] && grep -q "standard error goes to the same file" both.npz && [ "$(wc -l < both.npz)" = 1 ] ||
+    fail "--npz /dev/stdout > f 2>&1: exit $st: $(head -c 300 both.npz)"
 mkfifo fifo.npz
 timeout 60 "$VGEN" -q --pack killed --npz fifo.npz 2> npz.err
 st=$?
