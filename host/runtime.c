@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -308,6 +309,28 @@ int vr_cache_dir(char *buf, size_t n)
     return 0;
 }
 
+/* VARCL_CACHE_DIR as the user gave it: a value that cannot be the folder meant is refused rather than made (a blank
+ * made a folder named ' ', OFF one named OFF) or silently not used (a file, a path too long for the cache's names) */
+static int check_cache_env(void)
+{
+    const char *cd = getenv("VARCL_CACHE_DIR");
+    if (!cd || !*cd || !strcmp(cd, "off")) return VARCL_OK;
+    struct stat sb;
+    if (strspn(cd, " \t\n\r\f\v") == strlen(cd))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR='%s': blank (a folder, or off for no cache)", cd);
+    if (!strcasecmp(cd, "off"))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: off, in lower case, turns the caches off", cd);
+    for (const char *c = cd; *c; c++)
+        if ((unsigned char)*c < 32 || *c == 127)
+            return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR: the path holds a control character (byte %d)", *c);
+    if (strlen(cd) > VR_CACHE_DIR_MAX)
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%.40s...: over %d bytes, too long for the cache's file "
+                                         "names", cd, VR_CACHE_DIR_MAX);
+    if (stat(cd, &sb) == 0 && !S_ISDIR(sb.st_mode))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: not a folder", cd);
+    return VARCL_OK;
+}
+
 void vr_mkdirs(const char *path)
 {
     char tmp[4096];
@@ -420,8 +443,8 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     const char *gt = getenv("VARCL_GEMM_TUNING");
     if (gt && *gt && strcmp(gt, "off") && strcmp(gt, "auto"))
         return varcl_fail(VARCL_E_INPUT, "VARCL_GEMM_TUNING=%s: expected off (CLBlast's defaults) or auto", gt);
-    int st = vr_choose_device(spec, &rt->dev);
-    if (st) return st;
+    int st = check_cache_env();
+    if (st || (st = vr_choose_device(spec, &rt->dev))) return st;
     /* the policy from queries, then the work-group sizes `vbench --tune` measured on this device (policy_tune.h) */
     if ((st = vp_choose(&rt->policy, rt->dev.platform, rt->dev.device)) || (st = vp_wg_apply(rt))) {
         memset(rt, 0, sizeof *rt);

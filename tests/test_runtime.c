@@ -113,6 +113,21 @@ int main(void)
     CHECK(vr_cache_dir(cache, sizeof cache) == 0 && !strcmp(cache, longdir), "a %d-byte cache path refused",
           VR_CACHE_DIR_MAX);
 
+    /* a VARCL_CACHE_DIR that cannot be the folder meant is refused when the device opens, not made or ignored */
+    {
+        const char *const refused[] = {" ", "OFF", "a\nb", "/dev/null", longdir};
+        longdir[VR_CACHE_DIR_MAX] = 'd';
+        for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+            vr_runtime rt;
+            setenv("VARCL_CACHE_DIR", refused[i], 1);
+            int st = vr_open(&rt, NULL, 0);
+            if (st == VARCL_OK) vr_close(&rt);
+            CHECK(st == VARCL_E_INPUT && strstr(varcl_last_error(), "VARCL_CACHE_DIR"),
+                  "VARCL_CACHE_DIR='%.20s' refused: %d %s", refused[i], st, varcl_last_error());
+        }
+        unsetenv("VARCL_CACHE_DIR");
+    }
+
     /* kernels from a directory: it must hold every file of cl/ (an empty folder is named, with the first file
      * missing); then a broken source gives the build log in the error. The files are made empty but for one. */
     static const char *const cl_files[] = {"attention.cl", "classifier.cl", "conv.cl",      "elementwise.cl",
