@@ -118,7 +118,9 @@ int vr_list_devices(vr_device **out, int *n)
             d->device = ids[i];
             clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof d->platform_name, d->platform_name, NULL);
             clGetPlatformInfo(plats[p], CL_PLATFORM_VERSION, sizeof d->platform_version, d->platform_version, NULL);
+            clGetPlatformInfo(plats[p], CL_PLATFORM_VENDOR, sizeof d->platform_vendor, d->platform_vendor, NULL);
             d->platform_name[sizeof d->platform_name - 1] = 0;
+            d->platform_vendor[sizeof d->platform_vendor - 1] = 0;
             d->platform_version[sizeof d->platform_version - 1] = 0;
             dev_str(ids[i], CL_DEVICE_NAME, d->name, sizeof d->name);
             dev_str(ids[i], CL_DEVICE_VENDOR, d->vendor, sizeof d->vendor);
@@ -169,15 +171,17 @@ int vr_choose_device(const char *spec, vr_device *out)
                 free(devs);
                 char range[40];
                 snprintf(range, sizeof range, n > 1 ? "0 to %d" : "0, the only device", n - 1);
-                return varcl_fail(VARCL_E_INPUT, "%s '%s': an index (digits only), expected %s (vgen --list-devices "
-                                                 "lists them)", src, spec, range);
+                return varcl_fail(VARCL_E_INPUT, "%s '%s': %s, expected %s (vgen --list-devices lists them)", src,
+                                  spec, strspn(spec, "0123456789") != strlen(spec) ? "an index is digits only"
+                                                                                   : "no device of that index",
+                                  range);
             }
             pick = idx;
         } else {
             int other = -1;
             for (int i = 0; i < n; i++)
                 if (contains_ci(devs[i].name, spec) || contains_ci(devs[i].platform_name, spec) ||
-                    contains_ci(devs[i].vendor, spec)) {
+                    contains_ci(devs[i].vendor, spec) || contains_ci(devs[i].platform_vendor, spec)) {
                     if (pick < 0) pick = i;
                     else if (strcmp(devs[i].name, devs[pick].name) ||
                              strcmp(devs[i].platform_name, devs[pick].platform_name))

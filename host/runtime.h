@@ -13,6 +13,7 @@ typedef struct {
     cl_platform_id platform;
     cl_device_id device;
     char platform_name[256], platform_version[256], name[256], vendor[256], driver[256];
+    char platform_vendor[256]; /* "The pocl project", "Mesa/X.org", "NVIDIA Corporation": --device matches it too */
     cl_device_type type;
     cl_uint compute_units;
     cl_ulong global_mem, max_alloc;
@@ -56,7 +57,7 @@ typedef struct {
 /* All devices of all platforms. *out is malloc'd. No platform at all is not an error (n = 0). */
 int vr_list_devices(vr_device **out, int *n);
 
-/* Picks a device: spec = index or case-insensitive substring of platform/device/vendor name; NULL or "" falls back
+/* Picks a device: spec = index or case-insensitive substring of the platform's name or vendor, the device's name or vendor; NULL or "" falls back
  * to $VARCL_DEVICE, then to the device the policy ranks first (vp_default_rank: GPUs, pocl, other CPU drivers), ties
  * broken by compute units. Input errors: an unknown spec, an index outside 0..n-1 or with a sign, a substring that
  * devices of different names or platforms match (identical devices take the first). */

@@ -46,8 +46,15 @@ int main(void)
     char idx[16];
     snprintf(idx, sizeof idx, "%d", n);
     CHECK(vr_choose_device(idx, &d) == VARCL_E_INPUT, "index past the last device refused");
-    CHECK(vr_choose_device("-0", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "device '-0': an index (digits only)"),
+    CHECK(vr_choose_device("-0", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "device '-0': an index is digits only"),
           "a signed index refused (digits only): %s", varcl_last_error());
+    CHECK(vr_choose_device(idx, &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "no device of that index"),
+          "index past the last device: %s", varcl_last_error());
+    /* the name users call an implementation by is its platform's vendor's ("The pocl project") */
+    for (int i = 0; i < n; i++)
+        if (strstr(devs[i].platform_name, "Portable Computing Language"))
+            CHECK(vr_choose_device("pocl", &d) == 0 && strstr(d.platform_name, "Portable Computing Language"),
+                  "--device pocl: %s", varcl_last_error());
     CHECK(vr_choose_device(" \t", &d) == VARCL_E_INPUT && strstr(varcl_last_error(), "blank"),
           "a blank spec refused: %s", varcl_last_error());
     setenv("VARCL_DEVICE", "no-such-device-xyz", 1);

@@ -207,8 +207,8 @@ t "--batch 0" 2 "--batch" -- "${TINY[@]}" --batch 0
 t "--seed -1" 2 "--seed" -- "${TINY[@]}" --seed -1
 t "unknown --device" 2 "nosuchdevice" -- "${TINY[@]}" --device nosuchdevice
 ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE (named as the source)" 2 "VARCL_DEVICE 'nosuchdevice'" -- "${TINY[@]}"
-t "--device -0" 2 "device '-0': an index (digits only)|expected 0" -- "${TINY[@]}" --device -0
-t "--device past the last index" 2 "device '99': an index" -- "${TINY[@]}" --device 99
+t "--device -0" 2 "device '-0': an index is digits only|expected 0" -- "${TINY[@]}" --device -0
+t "--device past the last index" 2 "device '99': no device of that index" -- "${TINY[@]}" --device 99
 t "--device ' ' (blank)" 2 "device ' ': blank" -- "${TINY[@]}" --device " "
 # a name two different devices match (pocl's pthread and basic drivers) is refused, naming both; two identical
 # devices (pthread twice) take the first
