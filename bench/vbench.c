@@ -105,15 +105,27 @@ static int check_output(const char *flag, const char *path, const char *const *o
         snprintf(msg, sizeof msg, "%s %s", flag, varcl_last_error());
         return bad("%s", msg);
     }
+    /* the name must not say another format than the one written (--json x.png) */
+    static const char *const json[] = {"json", NULL}, *const md[] = {"md", "markdown", "txt", NULL},
+                             *const html[] = {"html", "htm", NULL};
+    const char *ext = vo_other_format(path, !strcmp(flag, "--json") ? json : !strcmp(flag, "--md") ? md : html);
+    if (ext) {
+        snprintf(msg, sizeof msg, "%s %s: the file will hold %s, not %s", flag, path,
+                 !strcmp(flag, "--json") ? "JSON" : !strcmp(flag, "--md") ? "Markdown" : "HTML", ext);
+        return bad("%s", msg);
+    }
     return 0;
 }
 
-static int parse_list(const char *flag, const char *val, int min, int *out, int *n)
+static int parse_list(const char *flag, const char *val, int min, int max, int *out, int *n)
 {
     int *v = NULL, k = 0;
-    if (vcfg_parse_int_list(val, min, INT_MAX, &v, &k) || k > MAX_LIST) {
+    if (vcfg_parse_int_list(val, min, max, &v, &k) || k > MAX_LIST) {
         free(v);
-        varcl_eprintf("vbench: %s: expected a list of integers >= %d like 2,8,16, got '%s'\n", flag, min, val);
+        char range[48];
+        snprintf(range, sizeof range, max == INT_MAX ? ">= %d" : "from %d to %d", min, max);
+        varcl_eprintf("vbench: %s: expected a list of up to %d integers %s like 2,8,16, got '%s'\n", flag,
+                      MAX_LIST, range, val);
         return 2;
     }
     for (int a = 0; a < k; a++)
@@ -186,11 +198,15 @@ static int parse_args(int argc, char **argv, options *o)
             if (!o->sweep_flag && !strcmp(a, sweep_only[k])) o->sweep_flag = sweep_only[k];
         for (size_t k = 0; k < sizeof picks / sizeof *picks; k++)
             if (!o->model_flag && !strcmp(a, picks[k])) o->model_flag = picks[k];
-        if (!strcmp(a, "--depth")) st = parse_list(a, v, 1, o->depths, &o->n_depths);
-        else if (!strcmp(a, "--batch")) st = parse_list(a, v, 1, o->batches, &o->n_batches);
-        else if (!strcmp(a, "--full-scales")) st = vcfg_parse_int(v, 0, 64, &o->full_scales) ? bad("--full-scales: bad value '%s'", v) : 0;
-        else if (!strcmp(a, "--warmup")) st = vcfg_parse_int(v, 0, 1000, &o->warmup) ? bad("--warmup: bad value '%s'", v) : 0;
-        else if (!strcmp(a, "--reps")) st = vcfg_parse_int(v, 1, 1000, &o->reps) ? bad("--reps: bad value '%s'", v) : 0;
+        /* --batch: vgen's limit (host/config.c) */
+        if (!strcmp(a, "--depth")) st = parse_list(a, v, 1, INT_MAX, o->depths, &o->n_depths);
+        else if (!strcmp(a, "--batch")) st = parse_list(a, v, 1, 1024, o->batches, &o->n_batches);
+        else if (!strcmp(a, "--full-scales"))
+            st = vcfg_parse_int(v, 0, 64, &o->full_scales) ? bad("--full-scales: expected 0..64, got '%s'", v) : 0;
+        else if (!strcmp(a, "--warmup"))
+            st = vcfg_parse_int(v, 0, 1000, &o->warmup) ? bad("--warmup: expected 0..1000, got '%s'", v) : 0;
+        else if (!strcmp(a, "--reps"))
+            st = vcfg_parse_int(v, 1, 1000, &o->reps) ? bad("--reps: expected 1..1000, got '%s'", v) : 0;
         else if (!strcmp(a, "--tune-reps"))
             st = vcfg_parse_int(v, 1, 64, &o->tune_reps) ? bad("--tune-reps: expected 1..64, got '%s'", v) : 0;
         else if (!strcmp(a, "--tune-shapes"))

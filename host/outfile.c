@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,21 @@ int vo_check(const char *given)
                                          "land inside the output (send one of them elsewhere)", given,
                           S_ISREG(out.st_mode) ? "file" : S_ISFIFO(out.st_mode) ? "pipe" : "place");
     return VARCL_OK;
+}
+
+const char *vo_other_format(const char *path, const char *const *wanted)
+{
+    static const char *const formats[] = {"png", "jpg", "jpeg", "webp", "gif", "bmp",  "tif",  "tiff",
+                                          "ppm", "pgm", "avif", "heic", "json", "npz", "npy", "safetensors",
+                                          "pth", "pt",  "ini",  "csv",  "txt",  "md",  "html", "htm", "svg"};
+    const char *base = strrchr(path, '/'), *dot;
+    base = base ? base + 1 : path;
+    if (!(dot = strrchr(base, '.')) || dot == base) return NULL;
+    for (size_t i = 0; wanted[i]; i++)
+        if (!strcasecmp(dot + 1, wanted[i])) return NULL;
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (!strcasecmp(dot + 1, formats[i])) return dot + 1;
+    return NULL;
 }
 
 char *vo_link_target(const char *path) { return path && *path ? follow_links(path) : NULL; }

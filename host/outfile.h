@@ -47,6 +47,12 @@ int vo_close(vo_file *o);
  * be made. */
 int vo_check(const char *path);
 
+/* An output's name that says another format than the one written (-o x.jpg getting PNG bytes): the extension
+ * (after the last '.' of the base name) where it is a format's varcl knows (png, jpg, json, npz, md, html, ...) and
+ * none of `wanted` (a NULL-terminated list, compared ignoring case); NULL otherwise: a name without an extension,
+ * or with one no format uses (/dev/stdout, run.2), is the user's choice. */
+const char *vo_other_format(const char *path, const char *const *wanted);
+
 /* The path vo_open(path) writes: where the chain of symbolic links at path leads (a dangling link: the file it
  * names), path itself where it is no link. Malloc'd (the caller frees); NULL with errno set (ELOOP, ENOMEM). */
 char *vo_link_target(const char *path);

@@ -222,24 +222,14 @@ static int check_writable_dir(const char *path, int is_dir)
     return 0;
 }
 
-/* An output whose name says another format than the one written (-o x.jpg got PNG bytes): 1 after the message.
- * A name without an extension, or with one no format here uses (/dev/stdout, run.2), is the user's choice. */
+/* An output whose name says another format than the one written (-o x.jpg got PNG bytes): 1 after the message. */
 static int wrong_format(const char *flag, const char *path, const char *want)
 {
-    static const char *const formats[] = {"png",  "jpg", "jpeg", "webp", "gif",         "bmp", "tif", "tiff",
-                                          "ppm",  "pgm", "avif", "heic", "json",        "npz", "npy", "safetensors",
-                                          "pth",  "pt",  "ini",  "csv",  "txt"};
-    const char *base = strrchr(path, '/'), *dot;
-    base = base ? base + 1 : path;
-    if (!(dot = strrchr(base, '.')) || dot == base || !strcasecmp(dot + 1, want)) return 0;
-    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
-        if (!strcasecmp(dot + 1, formats[i])) {
-            varcl_eprintf("vgen: %s %s: the file will hold %s, not %s; name it .%s\n", flag, path,
-                          !strcmp(want, "png") ? "a PNG image" : !strcmp(want, "json") ? "JSON" : "an .npz archive",
-                          dot + 1, want);
-            return 1;
-        }
-    return 0;
+    const char *const wanted[] = {want, NULL}, *ext = vo_other_format(path, wanted);
+    if (!ext) return 0;
+    varcl_eprintf("vgen: %s %s: the file will hold %s, not %s; name it .%s\n", flag, path,
+                  !strcmp(want, "png") ? "a PNG image" : !strcmp(want, "json") ? "JSON" : "an .npz archive", ext, want);
+    return 1;
 }
 
 /* No output may be one of the run's inputs (--model, --vae, --config) or another of its outputs: refused before any

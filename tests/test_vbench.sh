@@ -277,6 +277,10 @@ done
 expect2 "--compare unreadable JSON" "$vbench" --compare "$tmp/broken.json"
 expect2 "--compare missing file" "$vbench" --compare "$tmp/none.json"
 expect2 "unknown option" "$vbench" --depth 2 --frobnicate 1
+expect2 "--batch past vgen's 1024" "$vbench" --depth 2 --batch 1025
+expect2 "--json named .png" "$vbench" --depth 2 --json "$tmp/r.png"
+expect2 "--md named .json" "$vbench" --depth 2 --md "$tmp/r.json"
+expect2 "--html named .md" "$vbench" --depth 2 --html "$tmp/r.md"
 "$vbench" --depth 2 --frobnicate 2> "$tmp/e.err"
 grep -q "unknown option '--frobnicate'" "$tmp/e.err" || bad "a last unknown flag is named unknown: $(cat "$tmp/e.err")"
 expect2 "--decode maybe" "$vbench" --depth 2 --decode maybe
