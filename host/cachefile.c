@@ -165,6 +165,10 @@ int vcf_device_line(const char *key, const char *val, const vr_device *dev, int 
     const char *actual = i == 0 ? dev->name : i == 1 ? dev->driver : dev->platform_version;
     char a[300];
     snprintf(a, sizeof a, "%s", actual);
+    if (seen[i]) {
+        snprintf(why, n, "%s is given twice", keys[i]);
+        return 1;
+    }
     if (strcmp(val, vcf_trim(a))) {
         snprintf(why, n, "written for %s '%.80s', not '%.80s'", keys[i], val, a);
         return 1;
@@ -181,10 +185,21 @@ int vcf_parse_text(const char *path, const char *kind, const char *what,
     size_t len = 0;
     char why[600];
     if (vcf_read(path, kind, &text, &len, why, sizeof why) != VCF_OK) return 0;
-    FILE *f = len ? fmemopen(text, len, "r") : NULL;
+    /* the frame is intact, so the body is what was written: one the parser cannot see whole is refused like any
+     * other malformed body (a NUL byte ends a line's string early; an empty body has none of the required lines) */
+    const char *nul = len ? memchr(text, 0, len) : NULL;
+    if (!len || nul) {
+        int line = 1;
+        for (const char *c = text; nul && c < nul; c++) line += *c == '\n';
+        free(text);
+        if (!len) return varcl_fail(VARCL_E_INPUT, "%s %s: empty; delete the file or rerun `vbench --tune`", what, path);
+        return varcl_fail(VARCL_E_INPUT, "%s %s: line %d: a NUL byte; delete the file or rerun `vbench --tune`", what,
+                          path, line);
+    }
+    FILE *f = fmemopen(text, len, "r");
     if (!f) {
         free(text);
-        return len ? varcl_fail(VARCL_E_RUNTIME, "%s %s: out of host memory", what, path) : 0;
+        return varcl_fail(VARCL_E_RUNTIME, "%s %s: out of host memory", what, path);
     }
     int bad = parse(f, ctx, why, sizeof why);
     fclose(f);

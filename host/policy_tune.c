@@ -43,6 +43,7 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
         if (dl > 0) return snprintf(why, n, "line %d: %s", line_no, reason), 1;
         if (dl == 0 || !strcmp(key, "date")) continue;
         if (!strcmp(key, "format")) {
+            if (format) return snprintf(why, n, "line %d: format is given twice", line_no), 1;
             if (strcmp(val, "1"))
                 return snprintf(why, n, "line %d: format %s is not %d (another varcl version?)", line_no, val,
                                 VP_WG_FORMAT),
@@ -51,6 +52,7 @@ static int parse(FILE *f, const vr_device *dev, vp_policy *p, char *why, size_t 
         } else if (!strcmp(key, "family")) {
             if (strcmp(val, "cpu") && strcmp(val, "gpu"))
                 return snprintf(why, n, "line %d: family must be cpu or gpu, got '%.20s'", line_no, val), 1;
+            if (family >= 0) return snprintf(why, n, "line %d: family is given twice", line_no), 1;
             family = strcmp(val, "cpu") ? VP_GPU : VP_CPU;
         } else if (!strcmp(key, "few_rows_kernel")) {
             if (strcmp(val, "splitk") && strcmp(val, "simt"))

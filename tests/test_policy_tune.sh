@@ -59,7 +59,8 @@ check 'case "$out" in *"work-groups measured"*|*"vbench failed"*) false;; *) tru
 
 # well framed but wrong: one line naming the file and the fix, exit 2
 for edit in 's/^simt_local = .*/simt_local = 7/' 's/^attn_local = .*/attn_local = 4096/' 's/^family = .*/family = fpga/' \
-            's/^format = .*/format = 9/' '$a frobnicate = 1'; do
+            's/^format = .*/format = 9/' '$a frobnicate = 1' '$a family = gpu' '$a format = 1' '/^device = /p' \
+            's/^attn_local = \(.*\)/attn_local = \1\x00 junk/'; do
     sed -e "$edit" "$tmp/good.ini" > "$file"
     reframe "$file"
     VARCL_POLICY=gpu "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
@@ -68,6 +69,13 @@ for edit in 's/^simt_local = .*/simt_local = 7/' 's/^attn_local = .*/attn_local 
            grep -q "vbench --tune" "$tmp/e.err" && [ ! -e "$tmp/x.png" ]' \
         "malformed file ($edit): exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 done
+# a frame around an empty body: refused like a body without its lines
+: > "$file"
+reframe "$file"
+VARCL_POLICY=gpu "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$file: empty" "$tmp/e.err"' \
+    "a framed empty body: exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 # the fix the refusal names works: --tune over a malformed file rewrites it
 VARCL_POLICY=gpu "$vbench" "${tiny[@]}" --tune --tune-reps 1 > /dev/null 2> "$tmp/r.err"
 check '[ $? -eq 0 ] && grep -q "^family = gpu$" "$file" && grep -q "^elem_local = [0-9]*$" "$file"' \
