@@ -116,7 +116,7 @@ static int apply_flag(options *o, const char *flag, const char *val)
     else if (!strcmp(flag, "--pack")) o->pack = val;
     else if (!strcmp(flag, "--per-class")) {
         if (vcfg_parse_int(val, 1, INT_MAX, &o->per_class))
-            return fail_usage("--per-class %s: expected a whole number >= 1%s", val, "");
+            return fail_usage("--per-class %s: expected a whole number from 1 to 2147483647%s", val, "");
     }
     else if (strcmp(flag, "--config")) return fail_usage("unknown option '%s'%s (see --help)", flag, "");
     return 0; /* --config is handled before the other flags */
