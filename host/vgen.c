@@ -80,6 +80,7 @@ typedef struct {
     const char *setting_flag;       /* the first setting given as a flag (--cfg, --model, ...), NULL when none */
     const char *image_setting;      /* the first flag that shapes images only (sampling, subnet, grid), for --info */
     int grid_flag;                  /* --grid-columns given as a flag (not only in the settings file) */
+    const char *config_device;      /* s.device as the settings file set it (a flag replaces the pointer) */
 } options;
 
 /* The flags with a value that are not settings. */
@@ -171,6 +172,7 @@ static int parse_args(int argc, char **argv, options *o)
                 varcl_eprintf("vgen: %s\n", varcl_last_error());
                 return st == VARCL_E_INPUT ? 2 : 1;
             }
+            o->config_device = o->s.device;
         }
     }
     return 0;
@@ -350,8 +352,9 @@ static double now_s(void)
 }
 
 /* Opens the model the settings name (the built-in demo model when none). 0, or the exit status after one line. */
-static int open_model(const vcfg_settings *s, varcl **v)
+static int open_model(const options *o, varcl **v)
 {
+    const vcfg_settings *s = &o->s;
     varcl_open_params op = VARCL_OPEN_DEFAULT;
     op.model_path = s->model;
     op.vae_path = s->vae;
@@ -371,7 +374,10 @@ static int open_model(const vcfg_settings *s, varcl **v)
     }
     *v = varcl_open(&op);
     if (!*v) {
-        varcl_eprintf("vgen: %s\n", varcl_last_error());
+        /* a device spec the settings file gave is refused naming the file: the message names only the spec */
+        const int from_file = s->device && s->device == o->config_device && !strncmp(varcl_last_error(), "device '", 8);
+        varcl_eprintf("vgen: %s%s%s%s\n", varcl_last_error(), from_file ? " ([runtime] device in " : "",
+                      from_file ? o->config : "", from_file ? ")" : "");
         return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
     }
     return 0;
@@ -710,7 +716,7 @@ static int job_main(const options *o)
     }
     double t_open = now_s();
     varcl *v = NULL;
-    if ((st = open_model(s, &v))) return st;
+    if ((st = open_model(o, &v))) return st;
     varcl_info info;
     varcl_get_info(v, &info);
     if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
@@ -910,7 +916,7 @@ int main(int argc, char **argv)
     }
     double t0 = now_s();
     varcl *v = NULL;
-    if ((st = open_model(s, &v))) {
+    if ((st = open_model(&o, &v))) {
         vcfg_free(s);
         return st;
     }

@@ -210,6 +210,9 @@ ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE (named as the source)" 2 
 t "--device -0" 2 "device '-0': an index is digits only|expected 0" -- "${TINY[@]}" --device -0
 t "--device past the last index" 2 "device '99': no device of that index" -- "${TINY[@]}" --device 99
 t "--device ' ' (blank)" 2 "device ' ': blank" -- "${TINY[@]}" --device " "
+printf '[runtime]\ndevice = nosuchdevice\n' > "$files/device.ini"
+t "the settings file's device, unknown" 2 "device 'nosuchdevice'|[runtime] device in $files/device.ini" -- \
+    "${TINY[@]}" --config "$files/device.ini"
 # a name two different devices match (pocl's pthread and basic drivers) is refused, naming both; two identical
 # devices (pthread twice) take the first
 export POCL_DEVICES="pthread basic"
