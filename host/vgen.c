@@ -538,6 +538,41 @@ static int check_npz_outside_job(const char *npz, const char *dir)
     return 0;
 }
 
+/* No input (--model, --vae, --config) may lie in the job folder under a name the job writes or cleans up: its images
+ * (classCCCC_KKKKK.png), its manifest, their temporaries (".<name>.<pid>.<n>.tmp"). The job would replace it (a VQ-VAE
+ * named class0003_00000.png became that image) or delete it. Refused before any work (exit 2). */
+static int check_inputs_outside_job(const options *o)
+{
+    const char *ins[3] = {o->s.model, o->s.vae, o->config}, *in_flags[3] = {"--model", "--vae", "--config"};
+    struct stat job_dir, in_dir;
+    if (stat(o->out_dir, &job_dir) != 0) return 0;
+    for (int i = 0; i < 3; i++) {
+        if (!ins[i]) continue;
+        char *target = vo_link_target(ins[i]); /* the file read: a link's target */
+        if (!target) continue;
+        char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
+        int c, tail = 0;
+        long long k;
+        size_t bl = strlen(base);
+        const int job_name = !strcmp(base, JOB_MANIFEST) ||
+                             (sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail]) ||
+                             (base[0] == '.' && bl > 4 && !strcmp(base + bl - 4, ".tmp") &&
+                              (!strncmp(base + 1, "class", 5) || !strncmp(base + 1, JOB_MANIFEST, strlen(JOB_MANIFEST))));
+        if (slash == target) slash[1] = 0; /* in "/" */
+        else if (slash) *slash = 0;
+        const int same_dir = job_name && stat(slash ? target : ".", &in_dir) == 0 && in_dir.st_dev == job_dir.st_dev &&
+                             in_dir.st_ino == job_dir.st_ino;
+        free(target);
+        if (same_dir) {
+            varcl_eprintf("vgen: %s %s lies in %s under a name the job writes or cleans up (its images, %s and "
+                          "their temporaries): move it or choose another --out-dir\n",
+                          in_flags[i], ins[i], o->out_dir, JOB_MANIFEST);
+            return 2;
+        }
+    }
+    return 0;
+}
+
 static int pack_main(const options *o)
 {
     if (!o->npz) {
@@ -690,7 +725,7 @@ static int job_main(const options *o)
     }
     if ((st = check_writable_dir(o->out_dir, 1)) || (o->npz && (st = check_npz_target(o->npz))) ||
         (st = check_distinct(o)) || (o->npz && (st = check_npz_outside_job(o->npz, o->out_dir))) ||
-        (st = check_formats(o)))
+        (st = check_inputs_outside_job(o)) || (st = check_formats(o)))
         return st;
     if (strlen(o->out_dir) > 4000) {
         varcl_eprintf("vgen: --out-dir %.40s...: the path is too long\n", o->out_dir);

@@ -93,6 +93,15 @@ head -c 3000000 /dev/zero > long.npz
 st=$?
 [ "$st" = 2 ] && grep -q "standard error goes to the same file" both.npz && [ "$(wc -l < both.npz)" = 1 ] ||
     fail "--npz /dev/stdout > f 2>&1: exit $st: $(head -c 300 both.npz)"
+# an input under a name the job writes or cleans up in its folder: refused before any work, the input intact
+for name in class0005_00000.png .class0005_00000.png.1.0.tmp vgen-job.json; do
+    rm -rf inj && mkdir inj && printf '[sample]\nseed = 1\n' > "inj/$name"
+    "$VGEN" "${JOB[@]}" --out-dir inj --config "inj/$name" 2> inj.err
+    st=$?
+    [ "$st" = 2 ] && grep -q "under a name the job writes" inj.err && [ "$(cat "inj/$name")" = "$(printf '[sample]\nseed = 1')" ] &&
+        [ "$(ls inj | wc -l)" = "$([ "${name:0:1}" = . ] && echo 0 || echo 1)" ] ||
+        fail "--config inj/$name with --out-dir inj: exit $st, $(ls -A inj | tr '\n' ' '): $(cat inj.err)"
+done
 mkfifo fifo.npz
 timeout 60 "$VGEN" -q --pack killed --npz fifo.npz 2> npz.err
 st=$?
