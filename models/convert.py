@@ -29,6 +29,7 @@ Exit status: 0 done; 2 bad usage or input (not a checkpoint, refused global, dam
 one line on stderr; 1 a write failure. The output is written to a temporary name and renamed (an existing device or
 FIFO, e.g. /dev/null, is written in place); an output that is the input is refused.
 """
+import errno
 import json
 import os
 import pickle
@@ -627,6 +628,8 @@ def write_safetensors(out, ck, sd, want):
     if "__metadata__" in sd:  # the format reserves the name: the tensor would be lost and the file invalid
         raise BadInput("a tensor is named __metadata__, which the safetensors format reserves for its metadata")
     for name, t in sd.items():
+        if "\0" in name:  # JSON can carry it, but varcl's reader (jansson) refuses a header holding one
+            raise BadInput("tensor %r: a NUL byte in its name, which varcl's safetensors reader refuses" % name)
         dt = out_dtype(t.storage.st_dtype, want)
         n = t.numel * np.dtype(ST_NUMPY[dt]).itemsize
         header[name] = {"dtype": dt, "shape": list(t.size), "data_offsets": [off, off + n]}
@@ -774,9 +777,11 @@ def run(argv):
         except MemoryError:
             raise WriteError("%s: out of memory while converting" % out)
     if not opts["quiet"]:  # on stderr where the file itself went to standard output
+        summary = sys.stderr if stream_fd(out) == 1 else sys.stdout
+        if summary is None:  # started with the stream closed (>&-): Python gives None, and print() drops the line
+            raise OSError(errno.EBADF, "it is closed")
         print("%s: %d tensors, %.1f MB%s -> %s" % (src, len(sd), nbytes / 1e6,
-                                                  (" (from %s)" % where) if where else "", given),
-              file=sys.stderr if stream_fd(out) == 1 else sys.stdout)
+                                                  (" (from %s)" % where) if where else "", given), file=summary)
 
 
 def one_line(text):
@@ -793,7 +798,8 @@ def main(argv):
         except SystemExit as e:  # --help
             if e.code:
                 raise
-        sys.stdout.flush()  # here, not at exit: a full disk (> /dev/full) is then one line and exit 1
+        if sys.stdout is not None:  # None: closed when started (>&-), and nothing was written to it
+            sys.stdout.flush()  # here, not at exit: a full disk (> /dev/full) is then one line and exit 1
     except BadInput as e:
         print("%s: %s" % (PROG, one_line(str(e))), file=sys.stderr)
         return 2
@@ -805,7 +811,8 @@ def main(argv):
         return 130
     except OSError as e:  # standard output (the summary line, --help)
         # what is still buffered would fail again when Python flushes at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if sys.stdout is not None:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("%s: cannot write to standard output: %s" % (PROG, e.strerror or e), file=sys.stderr)
         return 1
     return 0

@@ -284,6 +284,18 @@ if "$PY" -c 'import torch, sys; torch.save({"__metadata__": torch.zeros(1), "w":
 else
     echo "skipped: a tensor named __metadata__ (no torch for $PY)"
 fi
+if "$PY" -c 'import torch, sys; torch.save({"a\x00b": torch.zeros(1)}, sys.argv[1])' "$work/bad/nul.pth" 2>/dev/null; then
+    refused "a tensor name holding a NUL byte" "$work/bad/nul.pth" out.safetensors
+fi
+# standard output closed when started (>&-): with -q nothing needs it; without, the summary cannot go out (exit 1)
+"$PY" "$CONVERT" -q "$PTH/mixed.pth" "$work/closed.safetensors" >&- 2>"$work/err.txt"
+result "-q with standard output closed" "$([ $? = 0 ] && [ ! -s "$work/err.txt" ] && [ -s "$work/closed.safetensors" ] && echo 0 || echo 1)" \
+    "$(head -c 300 "$work/err.txt")"
+"$PY" "$CONVERT" "$PTH/mixed.pth" "$work/closed.safetensors" >&- 2>"$work/err.txt"
+result "standard output closed, a summary to print" \
+    "$([ $? = 1 ] && [ "$(wc -l < "$work/err.txt")" = 1 ] && grep -q "standard output" "$work/err.txt" && echo 0 || echo 1)" \
+    "$(head -c 300 "$work/err.txt")"
+rm -f "$work/closed.safetensors"
 refused "no arguments"
 refused "unknown --dtype" "$PTH/mixed.pth" out.safetensors --dtype f8
 refused "unknown option" "$PTH/mixed.pth" out.safetensors --fast
