@@ -81,6 +81,7 @@ typedef struct {
     const char *image_setting;      /* the first flag that shapes images only (sampling, subnet, grid), for --info */
     int grid_flag;                  /* --grid-columns given as a flag (not only in the settings file) */
     const char *config_device;      /* s.device as the settings file set it (a flag replaces the pointer) */
+    int layers_flag, depth_flag;    /* --layers, --depth given as flags (both: refused) */
 } options;
 
 /* The flags with a value that are not settings. */
@@ -103,6 +104,14 @@ static int apply_flag(options *o, const char *flag, const char *val)
         if (!o->image_setting && strcmp(st->section, "model") && strcmp(st->section, "runtime"))
             o->image_setting = st->flag;
         if (!strcmp(st->flag, "--grid-columns")) o->grid_flag = 1;
+        /* --depth and --layers are two ways to give the subnet: a flag replaces the settings file's, whichever */
+        if (!strcmp(st->flag, "--layers") && !o->depth_flag) o->s.has_depth = 0;
+        if (!strcmp(st->flag, "--depth") && !o->layers_flag) {
+            free(o->s.layers);
+            o->s.layers = NULL, o->s.n_layers = 0;
+        }
+        o->layers_flag |= !strcmp(st->flag, "--layers");
+        o->depth_flag |= !strcmp(st->flag, "--depth");
         int r = vcfg_set(&o->s, st, val);
         if (r) varcl_eprintf("vgen: %s\n", varcl_last_error());
         return r == VARCL_E_INPUT ? 2 : r ? 1 : 0;
@@ -151,6 +160,8 @@ static int parse_args(int argc, char **argv, options *o)
             if (a[0] == '-' && a[1] == '-' && eq) {
                 snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
                 val = eq + 1;
+                if (!strcmp(flag, "--stats") || !strcmp(flag, "--list-devices") || !strcmp(flag, "--info"))
+                    return fail_usage("%s takes no value (got '%s')", flag, val);
             } else {
                 snprintf(flag, sizeof flag, "%s", a);
                 if (!takes_value(flag)) return fail_usage("unknown option '%s'%s (see --help)", a, "");
@@ -691,6 +702,10 @@ static void add_times(varcl_images *t, const varcl_images *p)
 static int job_main(const options *o)
 {
     const vcfg_settings *s = &o->s;
+    if (o->stats) {
+        varcl_eprintf("vgen: --stats reports a plain request's device memory; --per-class takes no --stats\n");
+        return 2;
+    }
     if (!o->out_dir || o->out || o->tokens_out) {
         varcl_eprintf("vgen: --per-class writes into --out-dir DIR%s\n",
                 o->out_dir ? " (-o and --tokens-out go with plain requests)" : "");
@@ -900,7 +915,7 @@ int main(int argc, char **argv)
     /* --list-devices and --info print and stop: a flag that asks for images with them would be ignored */
     const char *wants_images = o.out ? "-o" : o.out_dir ? "--out-dir" : o.tokens_out ? "--tokens-out"
                                : o.per_class ? "--per-class" : o.pack ? "--pack" : o.npz ? "--npz"
-                               : o.shard ? "--shard" : o.image_setting; /* --info reads the model and device flags */
+                               : o.shard ? "--shard" : o.stats ? "--stats" : o.image_setting; /* --info reads the model and device flags */
     if ((o.list || o.info) && (wants_images || (o.list && (o.setting_flag || o.config || o.info)))) {
         varcl_eprintf("vgen: %s prints and stops: it takes no %s\n", o.list ? "--list-devices" : "--info",
                 wants_images ? wants_images : o.setting_flag ? o.setting_flag : o.config ? "--config" : "--info");

@@ -210,6 +210,18 @@ ENVV=VARCL_DEVICE=nosuchdevice t "unknown VARCL_DEVICE (named as the source)" 2 
 t "--device -0" 2 "device '-0': an index is digits only|expected 0" -- "${TINY[@]}" --device -0
 t "--device past the last index" 2 "device '99': no device of that index" -- "${TINY[@]}" --device 99
 t "--device ' ' (blank)" 2 "device ' ': blank" -- "${TINY[@]}" --device " "
+t "--stats=1" 2 "--stats takes no value" -- "${TINY[@]}" --stats=1
+# (t adds -o where none is given, which --info would name first)
+"$VGEN" "${TINY[@]}" --info --stats > /dev/null 2> "$work/stderr"
+if [ $? = 2 ] && grep -q "^vgen: --info prints and stops: it takes no --stats$" "$work/stderr"; then
+    passed=$((passed + 1))
+else
+    fail "--info --stats" "$(head -c 300 "$work/stderr")"
+    failed=$((failed + 1))
+fi
+rm -f "$work/stderr"
+t "--per-class with --stats" 2 "--per-class takes no --stats" -- "${TINY[@]}" --per-class 1 --class 0 --out-dir @D@/j --stats
+t "--depth and --layers as flags" 2 "either --depth or --layers" -- "${TINY[@]}" --layers 0,1 --depth 2
 printf '[runtime]\ndevice = nosuchdevice\n' > "$files/device.ini"
 t "the settings file's device, unknown" 2 "device 'nosuchdevice'|[runtime] device in $files/device.ini" -- \
     "${TINY[@]}" --config "$files/device.ini"
@@ -459,6 +471,24 @@ else
     echo "skipped: the full-device cases (mknod not permitted here)"
 fi
 rm -f "$work/stderr"
+
+# a flag replaces the settings file's subnet, whether the file gave it as depth and the flag as layers or the other
+# way round: the tokens are those of the flag alone
+printf '[variant]\ndepth = 2\n' > "$work/depth.ini"
+printf '[variant]\nlayers = 1,2\n' > "$work/layers.ini"
+"$VGEN" "${TINY[@]}" --class 1 --layers 0,1 -o "$work/a.png" --tokens-out "$work/a.json" &&
+    "$VGEN" "${TINY[@]}" --class 1 --config "$work/depth.ini" --layers 0,1 -o "$work/b.png" --tokens-out "$work/b.json" &&
+    "$VGEN" "${TINY[@]}" --class 1 --depth 2 -o "$work/c.png" --tokens-out "$work/c.json" &&
+    "$VGEN" "${TINY[@]}" --class 1 --config "$work/layers.ini" --depth 2 -o "$work/d.png" --tokens-out "$work/d.json" \
+    2> "$work/stderr"
+if [ $? = 0 ] && cmp -s "$work/a.json" "$work/b.json" && cmp -s "$work/c.json" "$work/d.json" &&
+    ! cmp -s "$work/a.json" "$work/c.json"; then
+    passed=$((passed + 1))
+else
+    fail "a flag replaces the settings file's depth or layers" "$(head -c 300 "$work/stderr")"
+    failed=$((failed + 1))
+fi
+rm -f "$work"/[abcd].png "$work"/[abcd].json "$work/depth.ini" "$work/layers.ini" "$work/stderr"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
