@@ -12,7 +12,7 @@
  * The file: UTF-8 (a byte order mark is skipped), LF or CRLF line ends, lines of any length. Sections and keys are
  * case-insensitive and every key is optional; an unknown section or key, a key given twice or a line that is not
  * "[section]", "key = value" or a comment is an error, so that a typo never passes silently. Comments are whole
- * lines starting with '#' or ';'. A value runs to the end of its line: '#' and ';' inside it are part of it
+ * lines starting with '#' or ';', or follow a section header ("[sample] # sweep"). The file is at most 1 MiB. A value runs to the end of its line: '#' and ';' inside it are part of it
  * ("run#2/var.safetensors"), and a value that holds one after white space ("x.safetensors  # best") is refused,
  * showing the value, since it may be a comment or a name; "double" or 'single' quotes around a value are removed.
  * Numbers: decimal only (no octal, hex, trailing garbage or overflow). */
