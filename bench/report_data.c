@@ -43,6 +43,25 @@ static int vrep_is_int(const vj_value *v, double lo)
     return isfinite(x) && x >= lo && x <= 1e9 && x == floor(x);
 }
 
+/* The first number inside v (recursively) that is not finite or lies outside [0, 2^64]: 1, with its path appended
+ * to path[used..]; else 0. Every figure vbench writes is a count, a size, a time, a rate, a fraction or a seed. */
+static int vrep_bad_figure(const vj_value *v, char *path, size_t cap, size_t used)
+{
+    vj_type t = vj_type_of(v);
+    if (t == VJ_NUMBER) {
+        double x = vj_num(v, NAN);
+        return !(isfinite(x) && x >= 0 && x <= 18446744073709551616.0);
+    }
+    if (t != VJ_OBJECT && t != VJ_ARRAY) return 0;
+    for (size_t i = 0; i < vj_len(v); i++) {
+        int n = t == VJ_OBJECT ? snprintf(path + used, cap - used, ".%.40s", vj_key(v, i))
+                               : snprintf(path + used, cap - used, "[%zu]", i);
+        size_t u = used + (n > 0 ? (size_t)n : 0);
+        if (vrep_bad_figure(vj_at(v, i), path, cap, u < cap ? u : cap - 1)) return 1;
+    }
+    return 0;
+}
+
 void vrep_release(vrep_set *s)
 {
     for (int i = 0; i < s->ndev; i++) free(s->dev[i].runs);
@@ -73,6 +92,12 @@ int vrep_collect(vj_value *const *docs, int ndocs, vrep_set *s)
             if (dt != VJ_NONE && dt != VJ_OBJECT)
                 return varcl_fail(VARCL_E_INPUT, "report: document %d: results[%zu].device is not an object",
                                   d + 1, r);
+            char where[200] = "";
+            if (vrep_bad_figure(rv, where, sizeof where, 0))
+                return varcl_fail(VARCL_E_INPUT, "report: document %d: results[%zu]%s is negative, not finite or over 2^64",
+                                  d + 1, r, where);
+            const vj_value *model_depth = vj_get(vj_get(rv, "model"), "depth");
+            const int mdepth = vrep_is_int(model_depth, 1) ? (int)vj_num(model_depth, 0) : 0;
             const vj_value *runs = vj_get(rv, "runs");
             vj_type rt = vj_type_of(runs);
             if (rt != VJ_NONE && rt != VJ_NULL && rt != VJ_ARRAY)
@@ -93,19 +118,43 @@ int vrep_collect(vj_value *const *docs, int ndocs, vrep_set *s)
                     return varcl_fail(VARCL_E_INPUT,
                                       "report: document %d: results[%zu].runs[%zu]: \"batch\" is not a positive integer",
                                       d + 1, r, k);
+                /* a subnet of the model: its depth and layers within the model's (where the file gives it) */
+                const int depth = (int)vj_num(vj_get(run, "depth"), 0);
+                if (mdepth && depth > mdepth)
+                    return varcl_fail(VARCL_E_INPUT, "report: document %d: results[%zu].runs[%zu]: depth %d is deeper "
+                                      "than the model's %d layers", d + 1, r, k, depth, mdepth);
+                const vj_value *layers = vj_get(run, "layers");
+                for (size_t li = 0; li < vj_len(layers); li++)
+                    if (vj_type_of(layers) != VJ_ARRAY || !vrep_is_int(vj_at(layers, li), 0) ||
+                        (mdepth && vj_num(vj_at(layers, li), 0) >= mdepth))
+                        return varcl_fail(VARCL_E_INPUT, "report: document %d: results[%zu].runs[%zu]: layers[%zu] "
+                                          "is not a layer of the model", d + 1, r, k, li);
+                /* one run per depth and batch: the tables are keyed by them */
+                for (size_t k2 = 0; k2 < k; k2++) {
+                    const vj_value *o = vj_at(runs, k2);
+                    if (vj_num(vj_get(o, "depth"), -1) == depth &&
+                        vj_num(vj_get(o, "batch"), 1) == vj_num(vj_get(run, "batch"), 1))
+                        return varcl_fail(VARCL_E_INPUT, "report: document %d: results[%zu].runs[%zu] has the depth "
+                                          "and batch of runs[%zu]", d + 1, r, k, k2);
+                }
                 /* the times speed-ups are taken from: positive finite numbers where given (a hand-edited -5, 0 or
                  * "fast" made speed-ups of nothing) */
                 const vj_value *ms = vj_get(run, "ms_per_image");
                 static const char *const stats[3] = {"median", "min", "max"};
+                double val[3] = {NAN, NAN, NAN};
                 for (int q = 0; q < 3 && ms; q++) {
                     const vj_value *x = vj_get(ms, stats[q]);
-                    double v = vj_num(x, NAN);
+                    double v = val[q] = vj_num(x, NAN);
                     if (x && vj_type_of(x) != VJ_NULL && !(isfinite(v) && v > 0 && v < 1e15))
                         return varcl_fail(VARCL_E_INPUT,
                                           "report: document %d: results[%zu].runs[%zu]: ms_per_image.%s is not a "
-                                          "positive number of milliseconds",
+                                          "number of milliseconds above 0 and below 1e15",
                                           d + 1, r, k, stats[q]);
                 }
+                /* NaN (absent) compares false: only figures that are there must be in order */
+                if (val[1] > val[0] || val[0] > val[2] || val[1] > val[2])
+                    return varcl_fail(VARCL_E_INPUT, "report: document %d: results[%zu].runs[%zu]: ms_per_image's "
+                                      "min, median and max are not in order", d + 1, r, k);
             }
             total++;
         }

@@ -67,7 +67,7 @@ static double vrep_sy(const vrep_plot *p, double y)
 
 static double vrep_nice_step(double range, int target)
 {
-    if (!(range > 0)) return 1;
+    if (!(range > 1e-30) || !isfinite(range)) return 1; /* log10 of a denormal's tenth is -inf */
     double raw = range / target, mag = pow(10, floor(log10(raw))), r = raw / mag;
     double m = r <= 1 ? 1 : r <= 2 ? 2 : r <= 2.5 ? 2.5 : r <= 5 ? 5 : 10;
     return m * mag;
@@ -99,7 +99,7 @@ static void svg_open(FILE *o, vrep_plot *p, const char *title)
 /* y grid, tick labels and axis title; sets ymax/ystep from the data maximum vmax (axis starts at 0). */
 static void svg_yaxis(FILE *o, vrep_plot *p, double vmax, const char *label)
 {
-    if (!(vmax > 0) || !isfinite(vmax)) vmax = 1;
+    if (!(vmax > 1e-30) || !isfinite(vmax)) vmax = 1;
     p->ystep = vrep_nice_step(vmax, 5);
     p->ymax = ceil(vmax / p->ystep - 1e-9) * p->ystep;
     if (p->ymax < vmax * 1.02) p->ymax += p->ystep; /* room for the value labels above the highest mark */
@@ -285,7 +285,7 @@ void vrep_svg_line_chart(FILE *o, const vrep_dev *d, const char *title, const ch
 /* An x axis from 0 with nice ticks and grid; sets xmin/xmax from the data maximum vmax. */
 static void svg_xaxis(FILE *o, vrep_plot *p, double vmax, const char *label)
 {
-    if (!(vmax > 0) || !isfinite(vmax)) vmax = 1;
+    if (!(vmax > 1e-30) || !isfinite(vmax)) vmax = 1;
     double step = vrep_nice_step(vmax, 5);
     p->xmin = 0;
     p->xmax = ceil(vmax / step - 1e-9) * step;

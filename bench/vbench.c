@@ -97,8 +97,8 @@ static int check_output(const char *flag, const char *path, const char *const *o
     if (!*path) return bad("%s: empty path", flag);
     for (int i = 0; i < n_others; i++)
         if (others[i] && others[i] != path && vo_same_file(path, others[i])) {
-            snprintf(msg, sizeof msg, "%s %s and %s %s name the same file: the run %s both", flag, path,
-                     other_flags[i], others[i], i < 3 ? "writes" : "reads one and writes the other");
+            snprintf(msg, sizeof msg, "%s %s and %s %s name the same file: the run %s", flag, path,
+                     other_flags[i], others[i], i < 3 ? "writes both" : "reads one and writes the other");
             return bad("%s", msg);
         }
     if (vo_check(path)) {
@@ -706,6 +706,17 @@ static int write_file(const char *path, const char *text, size_t len)
     return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
 }
 
+/* The report's error on stderr; with --compare, "document N" is named by its file. */
+static void report_error(const options *o)
+{
+    const char *msg = varcl_last_error();
+    int d = 0, at = 0;
+    if (o->n_compare && sscanf(msg, "report: document %d%n", &d, &at) == 1 && d >= 1 && d <= o->n_compare)
+        varcl_eprintf("vbench: %s%s\n", o->compare[d - 1], msg + at);
+    else
+        varcl_eprintf("vbench: %s\n", msg);
+}
+
 static int render(vj_value *const *docs, int n, const options *o)
 {
     char *buf = NULL;
@@ -714,7 +725,7 @@ static int render(vj_value *const *docs, int n, const options *o)
     int st = m ? vrep_markdown(m, docs, n) : VARCL_E_RUNTIME;
     if (m) fclose(m);
     if (st) {
-        varcl_eprintf("vbench: %s\n", varcl_last_error());
+        report_error(o);
         free(buf);
         return st == VARCL_E_INPUT ? 2 : 1;
     }
@@ -731,7 +742,7 @@ static int render(vj_value *const *docs, int n, const options *o)
         m = open_memstream(&buf, &len);
         st = m ? vrep_html(m, docs, n, n > 1 ? "varcl vendor comparison" : "varcl benchmark") : VARCL_E_RUNTIME;
         if (m) fclose(m);
-        if (st) varcl_eprintf("vbench: %s\n", varcl_last_error());
+        if (st) report_error(o);
         else st = write_file(o->html, buf, len);
         free(buf);
     }

@@ -611,6 +611,26 @@ static void test_quality(void)
     }
     free(h);
     vj_free(v);
+    /* FD of 0 and of the smallest denormal everywhere: the chart's axis is a unit one, no NaN in the SVG */
+    for (int z = 0; z < 2; z++) {
+        char tiny[4096];
+        snprintf(tiny, sizeof tiny,
+                 "{\"results\": [{\"model\": {\"depth\": 16}, \"runs\": ["
+                 "{\"depth\": 16, \"batch\": 1, \"ms_per_image\": {\"median\": 400}, \"kv_bytes\": 100,"
+                 " \"quality\": {\"accuracy\": 0.5, \"fd\": %s, \"images\": 5, \"per_class\": 1}},"
+                 "{\"depth\": 2, \"batch\": 1, \"ms_per_image\": {\"median\": 100}, \"kv_bytes\": 50,"
+                 " \"quality\": {\"accuracy\": 0.2, \"fd\": %s, \"images\": 5, \"per_class\": 1}}]}]}",
+                 z ? "5e-324" : "0", z ? "5e-324" : "0");
+        v = parse_str(tiny);
+        docs[0] = v;
+        h = v ? render(1, docs, 1, &st) : NULL;
+        /* printf's %.1f writes nan, -nan, inf and -inf (the stylesheet has words holding "inf") */
+        CHECK(h && st == 0 && !strstr(h, "nan") && !strstr(h, "inf\"") && !strstr(h, "inf,") && !strstr(h, "inf "),
+              "FD %s: no NaN or inf in the HTML",
+              z ? "5e-324" : "0");
+        free(h);
+        vj_free(v);
+    }
     /* without quality: no table, no trade-off chart */
     v = parse_str("{\"results\": [{\"model\": {\"depth\": 4}, \"runs\": [{\"depth\": 4, \"batch\": 1,"
                   " \"ms_per_image\": {\"median\": 1}}]}]}");
@@ -637,6 +657,14 @@ static void test_schema_errors(void)
         "{\"results\": [{\"runs\": [{\"depth\": \"8\"}]}]}",
         "{\"results\": [{\"runs\": [{\"depth\": 8, \"batch\": 0}]}]}",
         "{\"results\": [{\"runs\": [7]}]}",
+        /* figures: negative, out of order, deeper than the model, a layer outside it, a run given twice */
+        "{\"results\": [{\"runs\": [{\"depth\": 8, \"kv_bytes\": -1}]}]}",
+        "{\"results\": [{\"peak\": {\"sgemm_gflops\": -3}, \"runs\": []}]}",
+        "{\"results\": [{\"runs\": [{\"depth\": 8, \"speedup_vs_full\": 1e300}]}]}",
+        "{\"results\": [{\"runs\": [{\"depth\": 8, \"ms_per_image\": {\"median\": 400, \"min\": 300, \"max\": 1}}]}]}",
+        "{\"results\": [{\"model\": {\"depth\": 16}, \"runs\": [{\"depth\": 99}]}]}",
+        "{\"results\": [{\"model\": {\"depth\": 16}, \"runs\": [{\"depth\": 2, \"layers\": [0, 16]}]}]}",
+        "{\"results\": [{\"runs\": [{\"depth\": 2, \"batch\": 1}, {\"depth\": 2}]}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vj_value *v = parse_str(bad[i]);
