@@ -121,7 +121,9 @@ static json_t *next_value(const char *path, const char *h, size_t n, size_t *p)
             varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory reading the header", path);
         else
             varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: %.200s", path,
-                       *p + (size_t)(err.position > 0 ? err.position : 0) + 8, err.text);
+                       *p + (size_t)(err.position > 0 ? err.position : 0) + 8,
+                       /* jansson names its own flag for this one */
+                       strstr(err.text, "JSON_ALLOW_NUL") ? "a NUL character (\\u0000) in a string" : err.text);
         return NULL;
     }
     *p += (size_t)err.position; /* with JSON_DISABLE_EOF_CHECK: the bytes the value took */

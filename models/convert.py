@@ -730,6 +730,8 @@ def run(argv):
     src, given, opts = parse_args(argv)
     if not given:
         raise BadInput("the output path is empty")
+    if given == "-":  # a file named '-' is rarely what is meant; the stream has a name of its own
+        raise BadInput("output '-': a file named '-' is not written; for standard output give /dev/stdout")
     out = follow_links(given)
     if np is None:
         raise BadInput("numpy is missing for %s (Debian: apt-get install python3-numpy)" % sys.executable)
@@ -737,6 +739,9 @@ def run(argv):
         raise BadInput("%s: cannot write: is a directory" % out)
     if os.path.exists(src) and os.path.exists(out) and os.path.samefile(src, out):
         raise BadInput("%s: the same file as the input %s: writing it would destroy the input" % (out, src))
+    ext = os.path.splitext(os.path.basename(given))[1][1:].lower()
+    if ext in ("pth", "pt", "ckpt", "bin", "npz", "npy", "json", "png", "ini"):  # as vgen: the name says the format
+        raise BadInput("%s: the file will hold safetensors, not %s; name it .safetensors" % (given, ext))
     out_dir = os.path.dirname(os.path.abspath(out))
     if not in_place(out) and stream_fd(out) is None and (not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK)):
         raise BadInput("%s: cannot write there (no such folder or no permission)" % out)

@@ -296,6 +296,8 @@ result "standard output closed, a summary to print" \
     "$([ $? = 1 ] && [ "$(wc -l < "$work/err.txt")" = 1 ] && grep -q "standard output" "$work/err.txt" && echo 0 || echo 1)" \
     "$(head -c 300 "$work/err.txt")"
 rm -f "$work/closed.safetensors"
+refused "output named for another format (.pth)" "$PTH/mixed.pth" out.pth
+refused "output '-' (not a file name)" "$PTH/mixed.pth" -
 refused "no arguments"
 refused "unknown --dtype" "$PTH/mixed.pth" out.safetensors --dtype f8
 refused "unknown option" "$PTH/mixed.pth" out.safetensors --fast

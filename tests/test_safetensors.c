@@ -111,6 +111,11 @@ static void test_bad_files(void)
 
     /* invalid JSON */
     expect_bad("unterminated string", write_st("j1.safetensors", "{\"w", 0, NULL, 0), "JSON", NULL);
+    /* said in the file's terms, not jansson's flag name */
+    expect_bad("a NUL in a name",
+               write_st("j0.safetensors", "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}",
+                        0, NULL, 16),
+               "a NUL character (\\u0000) in a string", NULL);
     expect_bad("unterminated string in entry",
                write_st("j1b.safetensors", "{\"w\":{\"dtype\":\"F32", 0, NULL, 0), "JSON", NULL);
     expect_bad("missing colon",
