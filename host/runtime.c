@@ -178,15 +178,19 @@ int vr_choose_device(const char *spec, vr_device *out)
             }
             pick = idx;
         } else {
-            int other = -1;
+            int other = -1, more = 0; /* more: a third kind matches too ("among others") */
+#define SAME_KIND(a, b) (!strcmp(devs[a].name, devs[b].name) && !strcmp(devs[a].platform_name, devs[b].platform_name))
             for (int i = 0; i < n; i++)
                 if (contains_ci(devs[i].name, spec) || contains_ci(devs[i].platform_name, spec) ||
                     contains_ci(devs[i].vendor, spec) || contains_ci(devs[i].platform_vendor, spec)) {
                     if (pick < 0) pick = i;
-                    else if (strcmp(devs[i].name, devs[pick].name) ||
-                             strcmp(devs[i].platform_name, devs[pick].platform_name))
-                        other = others++ ? other : i;
+                    else if (!SAME_KIND(i, pick)) {
+                        if (other >= 0 && !SAME_KIND(i, other)) more = 1;
+                        if (other < 0) other = i;
+                        others++;
+                    }
                 }
+#undef SAME_KIND
             /* devices of different names or implementations that both match: which one runs is the user's to say,
              * not the enumeration order's (identical ones, e.g. two GPUs of a model, take the first) */
             if (others) {
@@ -196,7 +200,7 @@ int vr_choose_device(const char *spec, vr_device *out)
                 free(devs);
                 return varcl_fail(VARCL_E_INPUT, "%s '%s' matches different devices, %s and %s%s: give its index "
                                   "or more of its name (vgen --list-devices lists them)",
-                                  src, spec, a, b, others > 1 ? " among others" : "");
+                                  src, spec, a, b, more ? " among others" : "");
             }
         }
         if (pick < 0) {

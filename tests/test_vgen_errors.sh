@@ -234,6 +234,13 @@ export POCL_DEVICES="pthread pthread"
 if "$VGEN" "${TINY[@]}" --device portable --info >/dev/null 2>"$work/twins.err"; then passed=$((passed + 1))
 else failed=$((failed + 1)); fail "--device matching two identical devices" "refused: $(cat "$work/twins.err")"; fi
 rm -f "$work/twins.err"
+# two kinds, one of them twice: the two are named, and no "among others" (that is for a third kind)
+export POCL_DEVICES="pthread basic basic"
+"$VGEN" "${TINY[@]}" --device portable --info >/dev/null 2>"$work/twins.err"
+if [ $? = 2 ] && grep -q "matches different devices" "$work/twins.err" && ! grep -q "among others" "$work/twins.err"
+then passed=$((passed + 1))
+else failed=$((failed + 1)); fail "--device matching two kinds, one twice" "$(cat "$work/twins.err")"; fi
+rm -f "$work/twins.err"
 unset POCL_DEVICES
 # an output named for another format than the one written
 t "-o x.jpg" 2 "-o x.jpg|PNG image|name it .png" -- "${TINY[@]}" -o x.jpg
