@@ -193,6 +193,10 @@ static int check_at(const char *path)
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) return varcl_fail(VARCL_E_INPUT, "%s: cannot write: is a directory", path);
         if (!S_ISREG(sb.st_mode)) return VARCL_OK; /* a device or FIFO: written in place */
+        /* the rename would replace a file the user may not write (read-only, another's in a shared folder), or, in
+         * a sticky folder such as /tmp, fail after the work: the shell's > refuses both, so does this */
+        if (access(path, W_OK) != 0)
+            return varcl_fail(VARCL_E_INPUT, "%s: cannot write: %s", path, strerror(errno));
     } else if (path[strlen(path) - 1] == '/') {
         return varcl_fail(VARCL_E_INPUT, "%s: cannot write: the name ends with '/', a folder's", path);
     }
@@ -286,6 +290,14 @@ static int open_as(vo_file *o, const char *given, int own)
             return varcl_fail(open_status(err), "%s: cannot write: %s", given, strerror(err));
         }
         o->track = vo_track(o->tmp);
+        /* a file replaced keeps its permissions (and, for root, its owner), as the shell's > leaves them: a private
+         * 0600 output must not come back 0644 */
+        if (exists && S_ISREG(sb.st_mode)) {
+            /* best effort: the write itself is what counts */
+            int kept = fchmod(fd, sb.st_mode & 07777) == 0;
+            if (geteuid() == 0) kept &= fchown(fd, sb.st_uid, sb.st_gid) == 0;
+            (void)kept;
+        }
         if (!(o->fp = fdopen(fd, "wb"))) {
             int err = errno;
             close(fd);

@@ -201,6 +201,12 @@ static void test_links_and_streams(void)
     dup2(saved, 2), close(saved), close(fd);
     CHECK(st == VARCL_OK, "/dev/null, also standard error, refused: %s", varcl_last_error());
     unlink(in_tmp("stream.txt"));
+    /* a file replaced keeps its permissions (the rename put a 0644 temporary over a private 0600 file) */
+    CHECK(write_text(in_tmp("private.txt"), "a") == VARCL_OK && chmod(in_tmp("private.txt"), 0600) == 0 &&
+              write_text(in_tmp("private.txt"), "b") == VARCL_OK && stat(in_tmp("private.txt"), &sb) == 0 &&
+              (sb.st_mode & 07777) == 0600 && file_is(in_tmp("private.txt"), "b"),
+          "a 0600 file replaced: mode %o", (unsigned)(sb.st_mode & 07777));
+    unlink(in_tmp("private.txt"));
     /* two links to one file not there yet are one output */
     CHECK(symlink("new.txt", in_tmp("l1")) == 0 && symlink("new.txt", in_tmp("l2")) == 0, "set-up: two links");
     CHECK(vo_same_file(in_tmp("l1"), in_tmp("l2")) == 1 && vo_same_file(in_tmp("l1"), in_tmp("new.txt")) == 1,
