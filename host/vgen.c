@@ -527,6 +527,14 @@ static int check_npz_target(const char *npz)
     return 0;
 }
 
+/* Whether a file's base name is one a job names its images by: classCCCC_KKKKK.png (host/job.h). */
+static int is_job_image_name(const char *base)
+{
+    int c, tail = 0;
+    long long k;
+    return sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail];
+}
+
 /* --npz must not be one of the job folder's own files, its manifest or an image (a name the job uses): it would
  * destroy the job it packs. Refused before any work (exit 2). A .npz elsewhere in the folder is fine. */
 static int check_npz_outside_job(const char *npz, const char *dir)
@@ -537,9 +545,7 @@ static int check_npz_outside_job(const char *npz, const char *dir)
     char manifest[4200], same_name[4200];
     snprintf(manifest, sizeof manifest, "%s/%s", dir, JOB_MANIFEST);
     snprintf(same_name, sizeof same_name, "%s/%s", dir, base);
-    int c, tail = 0;
-    long long k;
-    int image_name = sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail];
+    int image_name = is_job_image_name(base);
     free(target);
     if (vo_same_file(npz, manifest) || (image_name && vo_same_file(npz, same_name))) {
         varcl_eprintf("vgen: --npz %s is one of the job's own files in %s: writing it would destroy the job\n", npz,
@@ -562,11 +568,8 @@ static int check_inputs_outside_job(const options *o)
         char *target = vo_link_target(ins[i]); /* the file read: a link's target */
         if (!target) continue;
         char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
-        int c, tail = 0;
-        long long k;
         size_t bl = strlen(base);
-        const int job_name = !strcmp(base, JOB_MANIFEST) ||
-                             (sscanf(base, "class%d_%lld.png%n", &c, &k, &tail) == 2 && !base[tail]) ||
+        const int job_name = !strcmp(base, JOB_MANIFEST) || is_job_image_name(base) ||
                              (base[0] == '.' && bl > 4 && !strcmp(base + bl - 4, ".tmp") &&
                               (!strncmp(base + 1, "class", 5) || !strncmp(base + 1, JOB_MANIFEST, strlen(JOB_MANIFEST))));
         if (slash == target) slash[1] = 0; /* in "/" */
