@@ -188,12 +188,18 @@ static void print_table(const vr_device *dev, const vg_shape *shapes, const vg_t
         printf("CLBlast defaults.\n");
 }
 
-/* Splits "a,b,c" in place. */
+/* Splits "a,b,c" in place; -1 where a name is empty (",,", a comma first or last) or there are more than max. */
 static int split_names(char *s, const char **names, int max)
 {
     int n = 0;
-    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ",")) names[n++] = tok;
-    return n;
+    for (char *tok = s;; n++) {
+        char *comma = strchr(tok, ',');
+        if (comma) *comma = 0;
+        if (!*tok || n == max) return -1;
+        names[n] = tok;
+        if (!comma) return n + 1;
+        tok = comma + 1;
+    }
 }
 
 /* Times and stores the work-group sizes of the policy's family (policy_tune.h); prints a table. */
@@ -247,11 +253,24 @@ int vtune_run(const vtune_options *o)
     char *names_buf = o->sets && !gemm_off ? strdup(o->sets) : NULL;
     const char *names[VG_TUNE_MAX_ROWS];
     int n_names = names_buf ? split_names(names_buf, names, VG_TUNE_MAX_ROWS) : 0;
+    if (n_names < 0) {
+        varcl_eprintf("vbench: --tune-sets %s: expected up to %d names like default,cpu-linear (none alone: no GEMM "
+                      "tuning)\n", o->sets, VG_TUNE_MAX_ROWS);
+        free(names_buf);
+        return 2;
+    }
+    for (int i = 0; i < n_names; i++)
+        for (int k = 0; k < i; k++)
+            if (!strcmp(names[i], names[k])) { /* each candidate is timed once */
+                varcl_eprintf("vbench: --tune-sets: '%s' is listed twice in '%s'\n", names[i], o->sets);
+                free(names_buf);
+                return 2;
+            }
     for (int i = 0; i < n_names; i++)
         if (strcmp(names[i], "default") && !vg_find_candidate(names[i])) {
             varcl_eprintf("vbench: --tune-sets: unknown candidate '%s' (known: default", names[i]);
             for (int k = 0; k < vg_n_candidates; k++) fprintf(stderr, ", %s", vg_candidates[k].set.name);
-            fprintf(stderr, ")\n");
+            fprintf(stderr, "; or none alone)\n");
             free(names_buf);
             return 2;
         }

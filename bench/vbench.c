@@ -59,6 +59,7 @@ typedef struct {
     int depths[MAX_LIST], n_depths, batches[MAX_LIST], n_batches;
     int full_scales, decode, warmup, reps;
     int weights; /* VARCL_WEIGHTS_* */
+    int weights_given; /* --weights was given */
     int weight_cache; /* VARCL_WCACHE_* */
     int tune, tune_reps, tune_shapes, tune_flags; /* tune_flags: a --tune-* option was given */
     const char *model, *vae, *device, *json, *md, *html, *tune_sets;
@@ -232,6 +233,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--weights")) {
             static const char *const names[] = {"keep", "f32", "f16", "bf16"}; /* VARCL_WEIGHTS_* order */
             o->weights = -1;
+            o->weights_given = 1;
             for (int w = 0; w < 4; w++)
                 if (!strcmp(v, names[w])) o->weights = w;
             if (o->weights < 0) st = bad("--weights: expected keep, f32, f16 or bf16, got '%s'", v);
@@ -261,6 +263,9 @@ static int parse_args(int argc, char **argv, options *o)
         if (o->n_compare || o->n_depths || o->json || o->md || o->html)
             return bad("--tune runs alone: no --depth, --compare, --json, --md or --html%s", "");
         if (o->device && !strcmp(o->device, "all")) return bad("--tune takes one device, not --device all%s", "");
+        /* the tuners time f32 products (bench/tune_gemm.c, tune_policy.c): a --weights would be taken and ignored */
+        if (o->weights_given)
+            return bad("--weights goes with a sweep; --tune times f32 products whatever the checkpoint holds%s", "");
         return 0;
     }
     if (o->tune_flags) return bad("--tune-reps, --tune-shapes and --tune-sets go with --tune%s", "");

@@ -289,6 +289,12 @@ expect2 "--tune with --depth" "$vbench" --tune --depth 2
 expect2 "--tune-sets without --tune" "$vbench" --depth 2 --tune-sets cpu-conv
 expect2 "--tune-reps without --tune" "$vbench" --depth 2 --tune-reps 2
 expect2 "--tune-sets unknown" "$vbench" --tune --tune-sets cpu-conv,nonsense
+# each candidate named once, no empty names (they were taken: default,default timed twice, ',,' skipped)
+for sets in default,default default, ,default default,,cpu-conv none,default ""; do
+    expect2 "--tune-sets '$sets'" "$vbench" --tune --tune-sets "$sets"
+done
+# the tuners time f32 products: --weights was taken and ignored
+expect2 "--tune with --weights" "$vbench" --tune --weights bf16
 expect2 "--tune-reps 0" "$vbench" --tune --tune-reps 0
 # write failures are run-time failures: exit status 1, one line (stdout on a full disk, a report into a folder
 # that is there but full is the same path)
