@@ -10,8 +10,9 @@
 
 typedef struct {
     uint64_t s;
-    vt_set *set;
+    vt_set *set; /* NULL: count the elements only (demo_*_elems) */
     int st;
+    int64_t elems;
 } gen;
 
 static uint64_t splitmix(uint64_t *s)
@@ -35,6 +36,8 @@ static void add(gen *g, const char *name, int ndim, int64_t d0, int64_t d1, int6
     if (g->st) return;
     int64_t shape[4] = {d0, d1, d2, d3}, n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
+    g->elems += n;
+    if (!g->set) return;
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) {
         g->st = varcl_fail(VARCL_E_RUNTIME, "out of host memory generating %s", name);
@@ -56,52 +59,64 @@ demo_vae_shape demo_vae_default(void)
                             .ch_mult = {1, 1, 2, 2, 4}, .attn_levels = 1};
 }
 
-vt_set *demo_var(const demo_var_shape *sh, uint64_t seed)
+static void var_tensors(gen *g, const demo_var_shape *sh)
 {
-    gen g = {seed * 0x2545f4914f6cdd1dULL + 1, vt_new("demo model"), 0};
-    if (!g.set) return NULL;
     int64_t C = sh->width, H = sh->heads, L = sh->tokens, F = 4 * C;
     float wC = 1.0f / sqrtf((float)C), wF = 1.0f / sqrtf((float)F);
     char n[128];
-    add(&g, "pos_start", 3, 1, 1, C, 0, 0, 0.5f);
-    add(&g, "pos_1LC", 3, 1, L, C, 0, 0, 0.5f);
-    add(&g, "word_embed.weight", 2, C, sh->cvae, 0, 0, 0, 1.0f / sqrtf((float)sh->cvae));
-    add(&g, "word_embed.bias", 1, C, 0, 0, 0, 0, 0.1f);
-    add(&g, "class_emb.weight", 2, sh->classes + 1, C, 0, 0, 0, 1.0f);
-    add(&g, "lvl_embed.weight", 2, 10, C, 0, 0, 0, 0.5f);
+    add(g, "pos_start", 3, 1, 1, C, 0, 0, 0.5f);
+    add(g, "pos_1LC", 3, 1, L, C, 0, 0, 0.5f);
+    add(g, "word_embed.weight", 2, C, sh->cvae, 0, 0, 0, 1.0f / sqrtf((float)sh->cvae));
+    add(g, "word_embed.bias", 1, C, 0, 0, 0, 0, 0.1f);
+    add(g, "class_emb.weight", 2, sh->classes + 1, C, 0, 0, 0, 1.0f);
+    add(g, "lvl_embed.weight", 2, 10, C, 0, 0, 0, 0.5f);
     if (sh->shared_aln) {
-        add(&g, "shared_ada_lin.1.weight", 2, 6 * C, C, 0, 0, 0, 0.5f * wC);
-        add(&g, "shared_ada_lin.1.bias", 1, 6 * C, 0, 0, 0, 0, 0.1f);
+        add(g, "shared_ada_lin.1.weight", 2, 6 * C, C, 0, 0, 0, 0.5f * wC);
+        add(g, "shared_ada_lin.1.bias", 1, 6 * C, 0, 0, 0, 0, 0.1f);
     }
     for (int l = 0; l < sh->depth; l++) {
 #define N(s) (snprintf(n, sizeof n, "blocks.%d." s, l), n)
-        if (sh->shared_aln) add(&g, N("ada_gss"), 4, 1, 1, 6, C, 0, 0.1f);
-        add(&g, N("attn.scale_mul_1H11"), 4, 1, H, 1, 1, logf(4.0f), 0.3f);
-        add(&g, N("attn.q_bias"), 1, C, 0, 0, 0, 0, 0.1f);
-        add(&g, N("attn.v_bias"), 1, C, 0, 0, 0, 0, 0.1f);
-        add(&g, N("attn.zero_k_bias"), 1, C, 0, 0, 0, 0, 0);
-        add(&g, N("attn.mat_qkv.weight"), 2, 3 * C, C, 0, 0, 0, wC);
-        add(&g, N("attn.proj.weight"), 2, C, C, 0, 0, 0, wC);
-        add(&g, N("attn.proj.bias"), 1, C, 0, 0, 0, 0, 0.1f);
-        add(&g, N("ffn.fc1.weight"), 2, F, C, 0, 0, 0, wC);
-        add(&g, N("ffn.fc1.bias"), 1, F, 0, 0, 0, 0, 0.1f);
-        add(&g, N("ffn.fc2.weight"), 2, C, F, 0, 0, 0, wF);
-        add(&g, N("ffn.fc2.bias"), 1, C, 0, 0, 0, 0, 0.1f);
+        if (sh->shared_aln) add(g, N("ada_gss"), 4, 1, 1, 6, C, 0, 0.1f);
+        add(g, N("attn.scale_mul_1H11"), 4, 1, H, 1, 1, logf(4.0f), 0.3f);
+        add(g, N("attn.q_bias"), 1, C, 0, 0, 0, 0, 0.1f);
+        add(g, N("attn.v_bias"), 1, C, 0, 0, 0, 0, 0.1f);
+        add(g, N("attn.zero_k_bias"), 1, C, 0, 0, 0, 0, 0);
+        add(g, N("attn.mat_qkv.weight"), 2, 3 * C, C, 0, 0, 0, wC);
+        add(g, N("attn.proj.weight"), 2, C, C, 0, 0, 0, wC);
+        add(g, N("attn.proj.bias"), 1, C, 0, 0, 0, 0, 0.1f);
+        add(g, N("ffn.fc1.weight"), 2, F, C, 0, 0, 0, wC);
+        add(g, N("ffn.fc1.bias"), 1, F, 0, 0, 0, 0, 0.1f);
+        add(g, N("ffn.fc2.weight"), 2, C, F, 0, 0, 0, wF);
+        add(g, N("ffn.fc2.bias"), 1, C, 0, 0, 0, 0, 0.1f);
         if (!sh->shared_aln) {
-            add(&g, N("ada_lin.1.weight"), 2, 6 * C, C, 0, 0, 0, 0.5f * wC);
-            add(&g, N("ada_lin.1.bias"), 1, 6 * C, 0, 0, 0, 0, 0.1f);
+            add(g, N("ada_lin.1.weight"), 2, 6 * C, C, 0, 0, 0, 0.5f * wC);
+            add(g, N("ada_lin.1.bias"), 1, 6 * C, 0, 0, 0, 0, 0.1f);
         }
 #undef N
     }
-    add(&g, "head_nm.ada_lin.1.weight", 2, 2 * C, C, 0, 0, 0, 0.5f * wC);
-    add(&g, "head_nm.ada_lin.1.bias", 1, 2 * C, 0, 0, 0, 0, 0.1f);
-    add(&g, "head.weight", 2, sh->vocab, C, 0, 0, 0, 2.0f * wC);
-    add(&g, "head.bias", 1, sh->vocab, 0, 0, 0, 0, 0.1f);
+    add(g, "head_nm.ada_lin.1.weight", 2, 2 * C, C, 0, 0, 0, 0.5f * wC);
+    add(g, "head_nm.ada_lin.1.bias", 1, 2 * C, 0, 0, 0, 0, 0.1f);
+    add(g, "head.weight", 2, sh->vocab, C, 0, 0, 0, 2.0f * wC);
+    add(g, "head.bias", 1, sh->vocab, 0, 0, 0, 0, 0.1f);
+}
+
+vt_set *demo_var(const demo_var_shape *sh, uint64_t seed)
+{
+    gen g = {seed * 0x2545f4914f6cdd1dULL + 1, vt_new("demo model"), 0, 0};
+    if (!g.set) return NULL;
+    var_tensors(&g, sh);
     if (g.st) {
         vt_free(g.set);
         return NULL;
     }
     return g.set;
+}
+
+int64_t demo_var_elems(const demo_var_shape *sh)
+{
+    gen g = {0, NULL, 0, 0};
+    var_tensors(&g, sh);
+    return g.elems;
 }
 
 static void conv(gen *g, const char *prefix, int64_t cin, int64_t cout, int k)
@@ -140,34 +155,46 @@ static void attn(gen *g, const char *p, int64_t C)
     snprintf(n, sizeof n, "%.100s.proj_out", p), conv(g, n, C, C, 1);
 }
 
-vt_set *demo_vae(const demo_vae_shape *sh, uint64_t seed)
+static void vae_tensors(gen *g, const demo_vae_shape *sh)
 {
-    gen g = {seed * 0x9e3779b97f4a7c15ULL + 7, vt_new("demo VQ-VAE"), 0};
-    if (!g.set) return NULL;
     int64_t z = sh->zch, top = (int64_t)sh->ch * sh->ch_mult[sh->levels - 1];
     char n[128];
-    add(&g, "quantize.embedding.weight", 2, sh->vocab, z, 0, 0, 0, 1.0f);
-    for (int i = 0; i < 4; i++) snprintf(n, sizeof n, "quantize.quant_resi.qresi_ls.%d", i), conv(&g, n, z, z, 3);
-    conv(&g, "post_quant_conv", z, z, 3);
-    conv(&g, "decoder.conv_in", z, top, 3);
-    res(&g, "decoder.mid.block_1", top, top);
-    if (sh->attn_levels) attn(&g, "decoder.mid.attn_1", top);
-    res(&g, "decoder.mid.block_2", top, top);
+    add(g, "quantize.embedding.weight", 2, sh->vocab, z, 0, 0, 0, 1.0f);
+    for (int i = 0; i < 4; i++) snprintf(n, sizeof n, "quantize.quant_resi.qresi_ls.%d", i), conv(g, n, z, z, 3);
+    conv(g, "post_quant_conv", z, z, 3);
+    conv(g, "decoder.conv_in", z, top, 3);
+    res(g, "decoder.mid.block_1", top, top);
+    if (sh->attn_levels) attn(g, "decoder.mid.attn_1", top);
+    res(g, "decoder.mid.block_2", top, top);
     int64_t cin = top;
     for (int i = sh->levels - 1; i >= 0; i--) {
         int64_t cout = (int64_t)sh->ch * sh->ch_mult[i];
         for (int j = 0; j < sh->blocks; j++) {
-            snprintf(n, sizeof n, "decoder.up.%d.block.%d", i, j), res(&g, n, cin, cout);
+            snprintf(n, sizeof n, "decoder.up.%d.block.%d", i, j), res(g, n, cin, cout);
             cin = cout;
-            if (sh->attn_levels && i == sh->levels - 1) snprintf(n, sizeof n, "decoder.up.%d.attn.%d", i, j), attn(&g, n, cout);
+            if (sh->attn_levels && i == sh->levels - 1) snprintf(n, sizeof n, "decoder.up.%d.attn.%d", i, j), attn(g, n, cout);
         }
-        if (i != 0) snprintf(n, sizeof n, "decoder.up.%d.upsample.conv", i), conv(&g, n, cout, cout, 3);
+        if (i != 0) snprintf(n, sizeof n, "decoder.up.%d.upsample.conv", i), conv(g, n, cout, cout, 3);
     }
-    norm(&g, "decoder.norm_out", sh->ch);
-    conv(&g, "decoder.conv_out", sh->ch, 3, 3);
+    norm(g, "decoder.norm_out", sh->ch);
+    conv(g, "decoder.conv_out", sh->ch, 3, 3);
+}
+
+vt_set *demo_vae(const demo_vae_shape *sh, uint64_t seed)
+{
+    gen g = {seed * 0x9e3779b97f4a7c15ULL + 7, vt_new("demo VQ-VAE"), 0, 0};
+    if (!g.set) return NULL;
+    vae_tensors(&g, sh);
     if (g.st) {
         vt_free(g.set);
         return NULL;
     }
     return g.set;
+}
+
+int64_t demo_vae_elems(const demo_vae_shape *sh)
+{
+    gen g = {0, NULL, 0, 0};
+    vae_tensors(&g, sh);
+    return g.elems;
 }

@@ -25,5 +25,9 @@ demo_vae_shape demo_vae_default(void);
 
 vt_set *demo_var(const demo_var_shape *shape, uint64_t seed);
 vt_set *demo_vae(const demo_vae_shape *shape, uint64_t seed);
+/* The elements (all tensors, buffers included) those sets hold, without making them: what a shape costs in memory
+ * (f32) before minutes of generation (mkmodel). */
+int64_t demo_var_elems(const demo_var_shape *shape);
+int64_t demo_vae_elems(const demo_vae_shape *shape);
 
 #endif

@@ -65,17 +65,46 @@ static int preset(const char *name, demo_var_shape *v, demo_vae_shape *e)
     return 0;
 }
 
+/* Parameters as vgen's banner counts them (the elements it uploads): without the zero K-bias buffers, which upstream
+ * registers as buffers, not parameters (VAR_SPEC.md, the checkpoint table), and varcl never reads. */
 static size_t count_params(const vt_set *s)
 {
+    static const char buffer_suffix[] = ".zero_k_bias";
+    const size_t ls = sizeof buffer_suffix - 1;
     size_t n = 0;
-    for (int i = 0; i < vt_count(s); i++) n += (size_t)vt_at(s, i)->numel;
+    for (int i = 0; i < vt_count(s); i++) {
+        const vt_tensor *t = vt_at(s, i);
+        const size_t ln = strlen(t->name);
+        if (ln < ls || strcmp(t->name + ln - ls, buffer_suffix)) n += (size_t)t->numel;
+    }
     return n;
+}
+
+/* A set is generated in f32 in host memory, then written: a shape that cannot fit in this machine's memory is
+ * refused before the work (it failed with "out of host memory" part-way, or the machine swapped for minutes). */
+static int check_memory(const char *what, int64_t elems)
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double need = (double)elems * sizeof(float), have = pages > 0 && page > 0 ? (double)pages * page : 0;
+    if (have > 0 && need > have) {
+        varcl_eprintf("mkmodel: %s: %.3g elements need %.1f GiB of host memory (made in f32), more than this "
+                      "machine's %.1f GiB\n", what, (double)elems, need / 1073741824.0, have / 1073741824.0);
+        return 2;
+    }
+    return 0;
 }
 
 /* Checks that `path` can be created before minutes of generation are spent (a temporary made and removed next to
  * it, or a device opened: outfile.h). */
-static int check_writable(const char *path)
+static int check_writable(const char *flag, const char *path)
 {
+    /* the name must not say another format (--var model.pth, --vae x.txt got safetensors bytes) */
+    static const char *const safetensors[] = {"safetensors", NULL};
+    const char *ext = vo_other_format(path, safetensors);
+    if (ext) {
+        varcl_eprintf("mkmodel: %s %s: the file will hold safetensors, not %s\n", flag, path, ext);
+        return 2;
+    }
     if (vo_check(path)) {
         varcl_eprintf("mkmodel: %s\n", varcl_last_error());
         return 2;
@@ -235,20 +264,20 @@ int main(int argc, char **argv)
         }
     if (var_out && vae_out && vo_same_file(var_out, vae_out))
         return bad("--var and --vae name the same file, %s: the second would replace the first%s", var_out, "");
-    if ((var_out && check_writable(var_out)) || (vae_out && check_writable(vae_out))) return 2;
+    char var_what[256], vae_what[256];
+    snprintf(var_what, sizeof var_what, "VAR depth %d, width %d, heads %d, vocabulary %d, classes %d, %d tokens%s",
+             v.depth, v.width, v.heads, v.vocab, v.classes, v.tokens, v.shared_aln ? ", shared AdaLN" : "");
+    int k = snprintf(vae_what, sizeof vae_what, "VQ-VAE ch %d, ch_mult ", e.ch);
+    for (int i = 0; i < e.levels; i++)
+        k += snprintf(vae_what + k, sizeof vae_what - (size_t)k, i ? ",%d" : "%d", e.ch_mult[i]);
+    snprintf(vae_what + k, sizeof vae_what - (size_t)k, ", vocabulary %d, z %d", e.vocab, e.zch);
+    if ((var_out && check_memory(var_what, demo_var_elems(&v))) ||
+        (vae_out && check_memory(vae_what, demo_vae_elems(&e))))
+        return 2;
+    if ((var_out && check_writable("--var", var_out)) || (vae_out && check_writable("--vae", vae_out))) return 2;
 
-    char what[256];
     int st = 0;
-    if (var_out) {
-        snprintf(what, sizeof what, "VAR depth %d, width %d, heads %d, vocabulary %d, classes %d, %d tokens%s",
-                 v.depth, v.width, v.heads, v.vocab, v.classes, v.tokens, v.shared_aln ? ", shared AdaLN" : "");
-        st = write_set(demo_var(&v, seed), var_out, dtype, quiet, what);
-    }
-    if (!st && vae_out) {
-        int k = snprintf(what, sizeof what, "VQ-VAE ch %d, ch_mult ", e.ch);
-        for (int i = 0; i < e.levels; i++) k += snprintf(what + k, sizeof what - (size_t)k, i ? ",%d" : "%d", e.ch_mult[i]);
-        snprintf(what + k, sizeof what - (size_t)k, ", vocabulary %d, z %d", e.vocab, e.zch);
-        st = write_set(demo_vae(&e, seed), vae_out, dtype, quiet, what);
-    }
+    if (var_out) st = write_set(demo_var(&v, seed), var_out, dtype, quiet, var_what);
+    if (!st && vae_out) st = write_set(demo_vae(&e, seed), vae_out, dtype, quiet, vae_what);
     return st;
 }

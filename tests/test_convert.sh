@@ -375,6 +375,26 @@ mk_refused "mkmodel --seed given twice" --preset tiny --seed 1 --var refused.saf
 grep -q "^mkmodel: --seed is given twice ('1', then '2')" err.txt || result "mkmodel --seed twice: said so" 1 "$(cat err.txt)"
 mk_refused "mkmodel --seed ' -5' (digits only, not 2^64 - 5)" --preset tiny --seed " -5" --var refused.safetensors
 mk_refused "mkmodel --vae-ch-mult ' 1,2'" --preset tiny --vae-ch-mult " 1,2" --var refused.safetensors
+# an output named for another format (it got safetensors bytes); a shape beyond the machine's memory, refused before
+# the work (it ran out of memory part-way, exit 1)
+mk_refused "mkmodel --var x.txt" --preset tiny --var refused.txt
+[ ! -e refused.txt ] && grep -q "^mkmodel: --var refused.txt: the file will hold safetensors, not txt" err.txt ||
+    result "mkmodel --var x.txt: said so, wrote nothing" 1 "$(cat err.txt)"
+mk_refused "mkmodel --vae x.pth" --preset tiny --vae refused.pth
+mk_refused "mkmodel a VAR beyond this machine's memory" --preset d36 --width 65536 --heads 1024 --var refused.safetensors
+grep -q "GiB of host memory (made in f32), more than this machine's" err.txt ||
+    result "mkmodel huge VAR: the memory named" 1 "$(cat err.txt)"
+mk_refused "mkmodel a VQ-VAE beyond this machine's memory" --preset d30 --vae-ch 4096 --vae refused.safetensors
+# the parameters it reports are vgen's (the zero K-bias buffers are not parameters)
+if "$MKMODEL" --preset tiny --var count.safetensors 2>err.txt; then
+    mine=$(grep -o '[0-9]* parameters' err.txt)
+    theirs=$("$VGEN" --model count.safetensors --vae tinyvae.safetensors --info 2>&1 | grep -o '[0-9]* parameters')
+    [ -n "$mine" ] && [ "$mine" = "$theirs" ]
+    result "mkmodel counts parameters as vgen does" $? "mkmodel '$mine', vgen '$theirs'"
+else
+    result "mkmodel --preset tiny" 1 "$(cat err.txt)"
+fi
+rm -f count.safetensors
 # an override of the file not written would change nothing: refused, naming it
 mk_refused "mkmodel --width without --var" --preset tiny --vae refused.safetensors --width 64
 grep -q "^mkmodel: --width shapes the VAR, and no --var file is written" err.txt ||
