@@ -288,7 +288,7 @@ int vc_winograd_wanted(int cin, int cout, int side_x, int min_cin)
     if (!strcmp(env, "im2col")) return 0;
     if (!strcmp(env, "winograd")) return 2;
     if (!strcmp(env, "winograd4")) return 4;
-    varcl_fail(VARCL_E_INPUT, "VARCL_CONV=%s: expected auto, im2col, winograd or winograd4", env);
+    varcl_fail(VARCL_E_INPUT, "VARCL_CONV=%s: expected auto, im2col, winograd or winograd4", varcl_shown(env));
     return -1;
 }
 

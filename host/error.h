@@ -21,6 +21,10 @@ const char *varcl_last_error(void);
 /* The status passed with the last message (VARCL_OK if none). */
 int varcl_last_status(void);
 void varcl_clear_error(void);
+/* A value as a message should show it: v itself, or in single quotes where it is empty or starts or ends with a
+ * blank, which would not be seen (VARCL_POLICY=' ' was reported as "VARCL_POLICY= : expected ..."). The result
+ * stays valid for the next 3 calls in the thread (so one message may show several). */
+const char *varcl_shown(const char *v);
 /* For the tools (the library itself never prints): a printf-style message to stderr, kept to one line as
  * varcl_fail's are, whatever paths or values it quotes. A newline that ends the format is written as it is. */
 void varcl_eprintf(const char *fmt, ...)

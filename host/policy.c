@@ -99,7 +99,7 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     const int as_gpu = env && !strcmp(env, "gpu-device");
     if (env && *env && strcmp(env, "auto")) {
         if (strcmp(env, "cpu") && strcmp(env, "gpu") && !as_gpu)
-            return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY=%s: expected auto, cpu, gpu or gpu-device", env);
+            return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY=%s: expected auto, cpu, gpu or gpu-device", varcl_shown(env));
         fill(p, strcmp(env, "cpu") ? VP_GPU : VP_CPU);
         snprintf(p->reason, sizeof p->reason, "VARCL_POLICY=%s", env);
     } else if (pocl) {
@@ -212,7 +212,7 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         if (!strcmp(lin, "packed")) p->product = VP_PRODUCT_PACKED;
         else if (!strcmp(lin, "clblast")) p->product = VP_PRODUCT_CLBLAST;
         else if (!strcmp(lin, "simt")) p->product = VP_PRODUCT_SIMT;
-        else return varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed, clblast or simt", lin);
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_LINEAR=%s: expected auto, packed, clblast or simt", varcl_shown(lin));
     }
     p->packed = p->product == VP_PRODUCT_PACKED;
     /* simt_rows stays 0 (every product through CLBlast) until `vbench --tune` measures where linear_simt wins
@@ -223,20 +223,20 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         const size_t digits = strspn(rows, "0123456789");
         const long v = rows[digits] == 0 && digits <= 7 ? strtol(rows, NULL, 10) : -1;
         if (v < 0 || v > (1 << 20))
-            return varcl_fail(VARCL_E_INPUT, "VARCL_SIMT_ROWS=%s: expected a whole number from 0 to 1048576", rows);
+            return varcl_fail(VARCL_E_INPUT, "VARCL_SIMT_ROWS=%s: expected a whole number from 0 to 1048576", varcl_shown(rows));
         p->simt_rows = (int)v;
     }
     const char *few = getenv("VARCL_FEW_ROWS");
     if (few && *few && strcmp(few, "auto")) {
         if (!strcmp(few, "splitk")) p->few_splitk = 1;
         else if (!strcmp(few, "simt")) p->few_splitk = 0;
-        else return varcl_fail(VARCL_E_INPUT, "VARCL_FEW_ROWS=%s: expected auto, splitk or simt", few);
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_FEW_ROWS=%s: expected auto, splitk or simt", varcl_shown(few));
     }
     const char *smp = getenv("VARCL_SAMPLER");
     if (smp && *smp && strcmp(smp, "auto")) {
         if (!strcmp(smp, "host")) p->sample_device = 0;
         else if (!strcmp(smp, "device")) p->sample_device = 1;
-        else return varcl_fail(VARCL_E_INPUT, "VARCL_SAMPLER=%s: expected auto, host or device", smp);
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_SAMPLER=%s: expected auto, host or device", varcl_shown(smp));
     }
     /* VARCL_ATTENTION forces one attention kernel on any device (to compare them on one, e.g. bench/gpu_check.sh) */
     const char *att = getenv("VARCL_ATTENTION");
@@ -246,7 +246,7 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
         while (k < 5 && strcmp(att, names[k])) k++;
         if (k == 5)
             return varcl_fail(VARCL_E_INPUT, "VARCL_ATTENTION=%s: expected auto, blocked, tiled, split, pairs or query",
-                              att);
+                              varcl_shown(att));
         p->attn_blocked = k == 0;
         p->attn_tile = k == 1 ? (max_wg && max_wg < 64 ? max_wg : 64) : 0;
         p->attn_split = k == 2;
@@ -258,7 +258,7 @@ int vp_choose(vp_policy *p, cl_platform_id platform, cl_device_id device)
     if (wg && *wg && strcmp(wg, "auto")) {
         if (!strcmp(wg, "lane")) p->wino_cpw = 0;
         else if (!strcmp(wg, "float4")) p->wino_cpw = p->family == VP_CPU ? 16 : 1;
-        else return varcl_fail(VARCL_E_INPUT, "VARCL_WINOGRAD=%s: expected auto, float4 or lane", wg);
+        else return varcl_fail(VARCL_E_INPUT, "VARCL_WINOGRAD=%s: expected auto, float4 or lane", varcl_shown(wg));
     }
     return 0;
 }

@@ -120,7 +120,7 @@ int vp_wg_apply(vr_runtime *rt)
     const char *env = getenv("VARCL_POLICY_TUNING");
     if (env && !strcmp(env, "off")) return 0;
     if (env && *env && strcmp(env, "on"))
-        return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY_TUNING=%s: expected on or off", env);
+        return varcl_fail(VARCL_E_INPUT, "VARCL_POLICY_TUNING=%s: expected on or off", varcl_shown(env));
     char path[1024];
     vp_wg_path(&rt->dev, path, sizeof path);
     int found;

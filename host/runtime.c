@@ -327,7 +327,7 @@ static int check_cache_env(void)
     if (strspn(cd, " \t\n\r\f\v") == strlen(cd))
         return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR='%s': blank (a folder, or off for no cache)", cd);
     if (!strcasecmp(cd, "off"))
-        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: off, in lower case, turns the caches off", cd);
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: off, in lower case, turns the caches off", varcl_shown(cd));
     for (const char *c = cd; *c; c++)
         if ((unsigned char)*c < 32 || *c == 127)
             return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR: the path holds a control character (byte %d)", *c);
@@ -335,7 +335,7 @@ static int check_cache_env(void)
         return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%.40s...: over %d bytes, too long for the cache's file "
                                          "names", cd, VR_CACHE_DIR_MAX);
     if (stat(cd, &sb) == 0 && !S_ISDIR(sb.st_mode))
-        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: not a folder", cd);
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: not a folder", varcl_shown(cd));
     return VARCL_OK;
 }
 
@@ -447,10 +447,10 @@ int vr_open(vr_runtime *rt, const char *spec, int profiling)
     /* a value that is neither on nor off is refused: "off" or "no" must not turn on profiling's serialised queue */
     const char *pe = getenv("VARCL_PROFILE");
     if (pe && *pe && strcmp(pe, "0") && strcmp(pe, "1"))
-        return varcl_fail(VARCL_E_INPUT, "VARCL_PROFILE=%s: expected 1 (profile) or 0", pe);
+        return varcl_fail(VARCL_E_INPUT, "VARCL_PROFILE=%s: expected 1 (profile) or 0", varcl_shown(pe));
     const char *gt = getenv("VARCL_GEMM_TUNING");
     if (gt && *gt && strcmp(gt, "off") && strcmp(gt, "auto"))
-        return varcl_fail(VARCL_E_INPUT, "VARCL_GEMM_TUNING=%s: expected off (CLBlast's defaults) or auto", gt);
+        return varcl_fail(VARCL_E_INPUT, "VARCL_GEMM_TUNING=%s: expected off (CLBlast's defaults) or auto", varcl_shown(gt));
     int st = check_cache_env();
     if (st || (st = vr_choose_device(spec, &rt->dev))) return st;
     /* the policy from queries, then the work-group sizes `vbench --tune` measured on this device (policy_tune.h) */

@@ -14,7 +14,7 @@ int ht_threads(void)
     if (env && *env) {
         int v;
         if (vcfg_parse_int(env, 1, HT_MAX_THREADS, &v)) {
-            varcl_fail(VARCL_E_INPUT, "VARCL_HOST_THREADS=%s: expected 1..%d", env, HT_MAX_THREADS);
+            varcl_fail(VARCL_E_INPUT, "VARCL_HOST_THREADS=%s: expected 1..%d", varcl_shown(env), HT_MAX_THREADS);
             return -1;
         }
         return v;

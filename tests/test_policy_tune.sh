@@ -139,10 +139,16 @@ refused() {
     local name=$1 v=$2 rc
     env "$name=$v" "$vgen" "${tiny[@]}" -q -o "$tmp/x.png" 2> "$tmp/e.err"
     rc=$?
-    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] && grep -qF "$name=$v:" "$tmp/e.err" &&
+    # the value as given; quoted where a blank at either end would not be seen
+    check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/e.err")" -eq 1 ] &&
+           { grep -qF "$name=$v:" "$tmp/e.err" || grep -qF "$name='"'"'$v'"'"':" "$tmp/e.err"; } &&
            [ ! -e "$tmp/x.png" ]' "$name='$v': exit 2 with one line (exit $rc): $(cat "$tmp/e.err")"
 }
 for v in -1 +5 " 5" 12x 1048577; do refused VARCL_SIMT_ROWS "$v"; done
+refused VARCL_POLICY " "
+grep -qF "VARCL_POLICY=' ': expected" "$tmp/e.err" || bad "VARCL_POLICY=' ': the blank is shown quoted: $(cat "$tmp/e.err")"
+refused VARCL_LINEAR "packed "
+grep -qF "VARCL_LINEAR='packed ': expected" "$tmp/e.err" || bad "VARCL_LINEAR='packed ': quoted: $(cat "$tmp/e.err")"
 # VARCL_ATTENTION forces one attention kernel, named in the policy line; anything else is refused
 rm -f "$file" # the malformed file of the loop above
 for v in tiled:"by tiles of queries" split:"as products around a softmax" pairs:"two queries per work-item" \

@@ -171,6 +171,14 @@ int main(void)
     CHECK(!strcmp(varcl_last_error(), "outer: a\\nb\\r\tc\\x1bd"), "quoting the last message: '%s'",
           varcl_last_error());
 
+    /* UTF-8 is kept; bytes that are not (Latin-1, overlong forms, surrogates, a sequence cut short), C1 controls and
+     * the invisible byte-order mark are escaped, in messages and in what the tools print */
+    varcl_fail(VARCL_E_INPUT, "%s", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80|\xe9|\xc0\xaf|\xed\xa0\x80|\xe6\x97|\xc2\x9b|"
+                                    "\xef\xbb\xbfmodel|\xf4\x90\x80\x80|\xff");
+    CHECK(!strcmp(varcl_last_error(), "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80|\\xe9|\\xc0\\xaf|\\xed\\xa0\\x80|\\xe6\\x97|"
+                                      "\\u009b|\\ufeffmodel|\\xf4\\x90\\x80\\x80|\\xff"),
+          "UTF-8 kept, the rest escaped: '%s'", varcl_last_error());
+
     /* error names and memory accounting */
     CHECK(strcmp(vr_error_name(-5), "CL_OUT_OF_RESOURCES") == 0, "CL error names");
     CHECK(strcmp(vr_error_name(-2045), "CLBlastNoHalfPrecision") == 0, "CLBlast error names");
