@@ -49,7 +49,7 @@ static const char usage_head[] =
     "usage: vgen [options]\n"
     "  --config F.ini             settings file (the [section] key of each setting below); flags override it\n"
     "  -o F.png                   one image, or a grid of min(n, --grid-columns) columns for several labels (default: out.png)\n"
-    "  --out-dir DIR              one PNG per image instead: NNNNN_classL.png\n"
+    "  --out-dir DIR              one PNG per image instead: NNNNN_classL.png (DIR made if missing)\n"
     "  --tokens-out F.json        write the sampled token ids\n"
     "  --per-class N              a sampling job: N images of each --class (default: every class of the model) into\n"
     "                             --out-dir DIR as classCCCC_KKKKK.png, streamed pass by pass (--batch, default 8);\n"
@@ -905,6 +905,151 @@ done:
     return st;
 }
 
+/* One request's images (-o or --out-dir) and tokens; the settings are freed on return. */
+static int images_main(options *o)
+{
+    vcfg_settings *s = &o->s;
+    int st;
+    if (o->out && o->out_dir) {
+        varcl_eprintf("vgen: -o %s and --out-dir %s: one image file or a folder of images, not both\n", o->out,
+                o->out_dir);
+        vcfg_free(s);
+        return 2;
+    }
+    if (o->out_dir && o->grid_flag) {
+        varcl_eprintf("vgen: --grid-columns shapes the one grid PNG of -o; --out-dir writes one PNG per image\n");
+        vcfg_free(s);
+        return 2;
+    }
+    if (!o->out) o->out = "out.png";
+    if (!o->info && ((st = o->out_dir ? check_writable_dir(o->out_dir, 1) : check_writable_dir(o->out, 0)) ||
+                    (o->tokens_out && (st = check_writable_dir(o->tokens_out, 0))) || (st = check_distinct(o)) ||
+                    (o->out_dir && (st = check_image_names(o))) || (st = check_formats(o)))) {
+        vcfg_free(s);
+        return st;
+    }
+    double t0 = now_s();
+    varcl *v = NULL;
+    if ((st = open_model(o, &v))) {
+        vcfg_free(s);
+        return st;
+    }
+    varcl_info info;
+    varcl_get_info(v, &info);
+    if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
+    char banner[5000];
+    snprintf(banner, sizeof banner,
+             "vgen: %.4096s on %s (%s, policy %s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu "
+             "parameters, %d px\n",
+             s->model ? s->model : builtin_demo_name(), info.device, info.platform, info.policy,
+             info.depth,
+             info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
+    if (o->info) {
+        fputs(banner, stdout);
+        printf("scales:");
+        for (int i = 0; i < info.scales; i++) printf(" %d", info.patch[i]);
+        printf("\ntokens: %d\nffn: %d\nlatent channels: %d\nshared AdaLN: %s\nVQ-VAE: ch %d, %d levels\n",
+               info.tokens, info.ffn, info.cvae, info.shared_aln ? "yes" : "no", info.vae_ch, info.vae_levels);
+        printf("weights: %s, %zu bytes on the device (VQ-VAE %zu)\n", info.weights, info.weights_bytes, info.vae_bytes);
+        printf("load: %.2f s for %zu bytes of checkpoint (%.2f GB/s)\n", info.load_ms / 1e3, info.file_bytes,
+               info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0);
+        printf("weight cache: %s\n", info.weight_cache);
+        varcl_close(v);
+        vcfg_free(s);
+        return 0;
+    }
+    /* An output that is known to fail is refused now, not after the whole run: one grid PNG within libpng's limits
+     * (a grid of min(n, --grid-columns) columns). */
+    if (!o->out_dir) {
+        long long n = s->n_classes ? s->n_classes : 1, want = s->has_grid_columns ? s->grid_columns : 8;
+        long long cols = n < want ? n : want, rows = (n + cols - 1) / cols;
+        long long gw = cols * info.image_size, gh = rows * info.image_size;
+        if (!vimg_png_fits(gw, gh)) {
+            varcl_eprintf(
+                    "vgen: cannot write %s: a grid of %lld images of %d px is %lldx%lld pixels, over what a PNG file "
+                    "can hold (libpng: 1,000,000 rows, 4 GiB of pixels); use --out-dir DIR for one PNG per image\n",
+                    o->out, n, info.image_size, gw, gh);
+            varcl_close(v);
+            vcfg_free(s);
+            return 2;
+        }
+    }
+    int default_class = 0;
+    varcl_request rq = VARCL_REQUEST_DEFAULT;
+    rq.labels = s->n_classes ? s->classes : &default_class;
+    rq.n = s->n_classes ? s->n_classes : 1;
+    request_settings(s, &rq);
+    if (s->has_batch) rq.batch = s->batch;
+    if (!o->quiet) {
+        rq.progress = progress;
+        rq.user = banner;
+    }
+    varcl_images im;
+    st = varcl_generate(v, &rq, &im);
+    if (st) {
+        varcl_eprintf("vgen: %s\n", varcl_last_error());
+        varcl_close(v);
+        vcfg_free(s);
+        return st == VARCL_E_INPUT ? 2 : 1;
+    }
+    /* Every output is written and closed under its temporary name first, and renamed only once all of them are
+     * whole: a failed write (a full disk, /dev/full as --tokens-out) leaves none of the request's outputs behind. */
+    size_t img_bytes = (size_t)im.size * im.size * 3;
+    int n_files = (o->out_dir ? im.n : 1) + (o->tokens_out ? 1 : 0), staged = 0;
+    vo_file *files = calloc((size_t)n_files, sizeof *files);
+    if (!files) {
+        varcl_eprintf("vgen: out of host memory\n");
+        st = 1;
+    }
+    if (!st && o->out_dir) {
+        for (int i = 0; i < im.n && !st; i++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%05d_class%d.png", o->out_dir, i, rq.labels[i]);
+            if ((st = vimg_png_stage(&files[staged], path, im.rgb + i * img_bytes, im.size, im.size, 0)))
+                varcl_eprintf("vgen: %s\n", varcl_last_error());
+            else
+                staged++;
+        }
+    } else if (!st) {
+        const uint8_t **cells = malloc((size_t)im.n * sizeof *cells);
+        int gw = 0, gh = 0;
+        uint8_t *grid = NULL;
+        if (cells) {
+            for (int i = 0; i < im.n; i++) cells[i] = im.rgb + i * img_bytes;
+            grid = vimg_grid(cells, im.n, im.size, im.size, s->has_grid_columns ? s->grid_columns : 0, &gw, &gh);
+        }
+        if (!grid || (st = vimg_png_stage(&files[staged], o->out, grid, gw, gh, 0))) {
+            varcl_eprintf("vgen: %s\n", varcl_last_error());
+            if (!st) st = 1;
+        } else {
+            staged++;
+        }
+        free(grid);
+        free(cells);
+    }
+    if (!st && o->tokens_out && !(st = stage_tokens(&files[staged], o->tokens_out, &im, rq.labels))) staged++;
+    for (int i = 0; i < staged; i++) {
+        if (!st && (st = vo_commit(&files[i]))) varcl_eprintf("vgen: %s\n", varcl_last_error());
+        vo_abort(&files[i]); /* after a failure: the temporaries not yet renamed are removed */
+    }
+    free(files);
+    if (!st && !o->quiet)
+        varcl_eprintf("vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o->out_dir ? o->out_dir : o->out, im.n,
+                im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0, part_times(&im).s);
+    if (!st && o->stats) {
+        varcl_mem_stats ms;
+        varcl_get_mem_stats(v, &ms);
+        printf("request kv_bytes %zu\n", im.kv_bytes);
+        for (int t = 0; t < ms.ntags; t++)
+            printf("%-12s live %12zu bytes  peak %12zu bytes\n", ms.tag[t], ms.live[t], ms.peak[t]);
+        printf("%-12s live %12zu bytes  peak %12zu bytes\n", "total", ms.live_total, ms.peak_total);
+    }
+    varcl_images_free(&im);
+    varcl_close(v);
+    vcfg_free(s);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -949,142 +1094,12 @@ int main(int argc, char **argv)
         vcfg_free(s);
         return 2;
     }
-    if (o.out && o.out_dir) {
-        varcl_eprintf("vgen: -o %s and --out-dir %s: one image file or a folder of images, not both\n", o.out,
-                o.out_dir);
-        vcfg_free(s);
-        return 2;
-    }
-    if (o.out_dir && o.grid_flag) {
-        varcl_eprintf("vgen: --grid-columns shapes the one grid PNG of -o; --out-dir writes one PNG per image\n");
-        vcfg_free(s);
-        return 2;
-    }
-    if (!o.out) o.out = "out.png";
-    if (!o.info && ((st = o.out_dir ? check_writable_dir(o.out_dir, 1) : check_writable_dir(o.out, 0)) ||
-                    (o.tokens_out && (st = check_writable_dir(o.tokens_out, 0))) || (st = check_distinct(&o)) ||
-                    (o.out_dir && (st = check_image_names(&o))) || (st = check_formats(&o)))) {
-        vcfg_free(s);
-        return st;
-    }
-    double t0 = now_s();
-    varcl *v = NULL;
-    if ((st = open_model(&o, &v))) {
-        vcfg_free(s);
-        return st;
-    }
-    varcl_info info;
-    varcl_get_info(v, &info);
-    if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
-    char banner[5000];
-    snprintf(banner, sizeof banner,
-             "vgen: %.4096s on %s (%s, policy %s): depth %d, width %d, heads %d, vocabulary %d, classes %d, %zu "
-             "parameters, %d px\n",
-             s->model ? s->model : builtin_demo_name(), info.device, info.platform, info.policy,
-             info.depth,
-             info.width, info.heads, info.vocab, info.classes, info.params, info.image_size);
-    if (o.info) {
-        fputs(banner, stdout);
-        printf("scales:");
-        for (int i = 0; i < info.scales; i++) printf(" %d", info.patch[i]);
-        printf("\ntokens: %d\nffn: %d\nlatent channels: %d\nshared AdaLN: %s\nVQ-VAE: ch %d, %d levels\n",
-               info.tokens, info.ffn, info.cvae, info.shared_aln ? "yes" : "no", info.vae_ch, info.vae_levels);
-        printf("weights: %s, %zu bytes on the device (VQ-VAE %zu)\n", info.weights, info.weights_bytes, info.vae_bytes);
-        printf("load: %.2f s for %zu bytes of checkpoint (%.2f GB/s)\n", info.load_ms / 1e3, info.file_bytes,
-               info.load_ms > 0 ? info.file_bytes / (info.load_ms * 1e6) : 0.0);
-        printf("weight cache: %s\n", info.weight_cache);
-        varcl_close(v);
-        vcfg_free(s);
-        return stdout_ok(0);
-    }
-    /* An output that is known to fail is refused now, not after the whole run: one grid PNG within libpng's limits
-     * (a grid of min(n, --grid-columns) columns). */
-    if (!o.out_dir) {
-        long long n = s->n_classes ? s->n_classes : 1, want = s->has_grid_columns ? s->grid_columns : 8;
-        long long cols = n < want ? n : want, rows = (n + cols - 1) / cols;
-        long long gw = cols * info.image_size, gh = rows * info.image_size;
-        if (!vimg_png_fits(gw, gh)) {
-            varcl_eprintf(
-                    "vgen: cannot write %s: a grid of %lld images of %d px is %lldx%lld pixels, over what a PNG file "
-                    "can hold (libpng: 1,000,000 rows, 4 GiB of pixels); use --out-dir DIR for one PNG per image\n",
-                    o.out, n, info.image_size, gw, gh);
-            varcl_close(v);
-            vcfg_free(s);
-            return 2;
-        }
-    }
-    int default_class = 0;
-    varcl_request rq = VARCL_REQUEST_DEFAULT;
-    rq.labels = s->n_classes ? s->classes : &default_class;
-    rq.n = s->n_classes ? s->n_classes : 1;
-    request_settings(s, &rq);
-    if (s->has_batch) rq.batch = s->batch;
-    if (!o.quiet) {
-        rq.progress = progress;
-        rq.user = banner;
-    }
-    varcl_images im;
-    st = varcl_generate(v, &rq, &im);
-    if (st) {
-        varcl_eprintf("vgen: %s\n", varcl_last_error());
-        varcl_close(v);
-        vcfg_free(s);
-        return st == VARCL_E_INPUT ? 2 : 1;
-    }
-    /* Every output is written and closed under its temporary name first, and renamed only once all of them are
-     * whole: a failed write (a full disk, /dev/full as --tokens-out) leaves none of the request's outputs behind. */
-    size_t img_bytes = (size_t)im.size * im.size * 3;
-    int n_files = (o.out_dir ? im.n : 1) + (o.tokens_out ? 1 : 0), staged = 0;
-    vo_file *files = calloc((size_t)n_files, sizeof *files);
-    if (!files) {
-        varcl_eprintf("vgen: out of host memory\n");
-        st = 1;
-    }
-    if (!st && o.out_dir) {
-        for (int i = 0; i < im.n && !st; i++) {
-            char path[4200];
-            snprintf(path, sizeof path, "%s/%05d_class%d.png", o.out_dir, i, rq.labels[i]);
-            if ((st = vimg_png_stage(&files[staged], path, im.rgb + i * img_bytes, im.size, im.size, 0)))
-                varcl_eprintf("vgen: %s\n", varcl_last_error());
-            else
-                staged++;
-        }
-    } else if (!st) {
-        const uint8_t **cells = malloc((size_t)im.n * sizeof *cells);
-        int gw = 0, gh = 0;
-        uint8_t *grid = NULL;
-        if (cells) {
-            for (int i = 0; i < im.n; i++) cells[i] = im.rgb + i * img_bytes;
-            grid = vimg_grid(cells, im.n, im.size, im.size, s->has_grid_columns ? s->grid_columns : 0, &gw, &gh);
-        }
-        if (!grid || (st = vimg_png_stage(&files[staged], o.out, grid, gw, gh, 0))) {
-            varcl_eprintf("vgen: %s\n", varcl_last_error());
-            if (!st) st = 1;
-        } else {
-            staged++;
-        }
-        free(grid);
-        free(cells);
-    }
-    if (!st && o.tokens_out && !(st = stage_tokens(&files[staged], o.tokens_out, &im, rq.labels))) staged++;
-    for (int i = 0; i < staged; i++) {
-        if (!st && (st = vo_commit(&files[i]))) varcl_eprintf("vgen: %s\n", varcl_last_error());
-        vo_abort(&files[i]); /* after a failure: the temporaries not yet renamed are removed */
-    }
-    free(files);
-    if (!st && !o.quiet)
-        varcl_eprintf("vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o.out_dir ? o.out_dir : o.out, im.n,
-                im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0, part_times(&im).s);
-    if (!st && o.stats) {
-        varcl_mem_stats ms;
-        varcl_get_mem_stats(v, &ms);
-        printf("request kv_bytes %zu\n", im.kv_bytes);
-        for (int t = 0; t < ms.ntags; t++)
-            printf("%-12s live %12zu bytes  peak %12zu bytes\n", ms.tag[t], ms.live[t], ms.peak[t]);
-        printf("%-12s live %12zu bytes  peak %12zu bytes\n", "total", ms.live_total, ms.peak_total);
-    }
-    varcl_images_free(&im);
-    varcl_close(v);
-    vcfg_free(s);
+    /* --out-dir is made if missing (one level, as --per-class does), and removed again, empty, if the run is
+     * refused or fails (it was refused: "the folder does not exist") */
+    struct stat sb;
+    const int make_dir = o.out_dir && *o.out_dir && !o.info && stat(o.out_dir, &sb) != 0;
+    const int made_dir = make_dir && mkdir(o.out_dir, 0777) == 0;
+    st = images_main(&o);
+    if (st && made_dir) rmdir(o.out_dir);
     return stdout_ok(st);
 }

@@ -303,7 +303,19 @@ long=$(printf 'a%.0s' {1..300})
 t "-o with a 304-byte file name, refused before the run" 2 "the file name is 304 bytes" -- "${TINY[@]}" -o "$long.png"
 t "--tokens-out with a long name: -o not left behind" 2 "the file name is" -- "${TINY[@]}" -o y.png --tokens-out "$long.json"
 t "--tokens-out in a missing directory" 2 "@D@/missing/t.json" -- "${TINY[@]}" --tokens-out @D@/missing/t.json
-t "--out-dir missing" 2 "@D@/missing" -- "${TINY[@]}" --out-dir @D@/missing
+t "--out-dir in a missing folder" 2 "@D@/missing/d|does not exist" -- "${TINY[@]}" --out-dir @D@/missing/d
+# a missing --out-dir is made (one level, as --per-class makes its folder; it was refused), and a refused run leaves
+# none behind (t checks that nothing is left)
+t "--out-dir made, the run refused" 2 "class 99" -- "${TINY[@]}" --out-dir @D@/new --class 99
+rm -rf "$work/made"
+if "$VGEN" "${TINY[@]}" --out-dir "$work/made" --class 1,2 -q 2>"$work/made.err" && [ -s "$work/made/00000_class1.png" ] &&
+    [ -s "$work/made/00001_class2.png" ]; then
+    passed=$((passed + 1))
+else
+    fail "--out-dir missing: made" "$(cat "$work/made.err")"
+    failed=$((failed + 1))
+fi
+rm -rf "$work/made" "$work/made.err"
 
 # ---- settings file ----
 t "--config with an unknown key" 2 "unknown-key.ini|top_kk" -- "${TINY[@]}" --config "$files/unknown-key.ini"
