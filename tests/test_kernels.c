@@ -638,6 +638,38 @@ static void test_conv(void)
     vg_release(&gemm);
 }
 
+/* widen_f16 / widen_bf16 (cl/linear.cl), the copy CLBlast's products read 16-bit weights through, on their own: the
+ * CLBlast path that calls them is left out under Oclgrind (VARCL_TEST_TINY), so they are checked here directly: n
+ * elements from an odd offset, every value exact (each 16-bit value is an f32), nothing written past n. */
+static void widen_case(void)
+{
+    enum { N = 67, OFF = 3, PAD = 5 };
+    static const char *const names[2] = {"widen_f16", "widen_bf16"};
+    for (int d = 0; d < 2; d++) {
+        uint16_t h[OFF + N];
+        float want[N + PAD], got[N + PAD];
+        for (int i = 0; i < OFF + N; i++) {
+            float v = frand() * (i % 7 == 0 ? 1000.0f : 1.0f);
+            h[i] = d ? vt_f32_to_bf16(v) : vt_f32_to_f16(v);
+        }
+        for (int i = 0; i < N + PAD; i++) want[i] = i < N ? (d ? vt_bf16_to_f32(h[OFF + i]) : vt_f16_to_f32(h[OFF + i])) : -7.0f;
+        for (int i = 0; i < N + PAD; i++) got[i] = -7.0f;
+        cl_mem w = up(h, sizeof h), out = up(got, sizeof got);
+        cl_kernel k = vr_kernel(&rt, names[d]);
+        cl_ulong off = OFF, n = N;
+        size_t gsz = N;
+        CHECK(k && vr_launch(&rt, k, names[d], 1, &gsz, vr_elem_local(&rt), 4, VR_ARG(w), VR_ARG(off), VR_ARG(out),
+                             VR_ARG(n)) == 0,
+              "%s: %s", names[d], varcl_last_error());
+        down(out, got, sizeof got);
+        int bad = -1;
+        for (int i = 0; i < N + PAD && bad < 0; i++)
+            if (memcmp(&got[i], &want[i], sizeof got[i])) bad = i;
+        CHECK(bad < 0, "%s: element %d is %g, want %g", names[d], bad, bad < 0 ? 0.0 : got[bad], bad < 0 ? 0.0 : want[bad]);
+        vm_free(&rt.mem, w), vm_free(&rt.mem, out);
+    }
+}
+
 /* The product kernels of gemm.c (host/policy.h VP_PRODUCT_*): path 0 CLBlast, 1 linear_packed, 2 linear_simt (4
  * columns per work-item), 3 linear_simt8 (8 columns, policy.h simt_cols), 4 CLBlast devices' products of few rows
  * through linear_splitk (policy.h few_splitk; every product with weights counts as few here, vg_sgemm's go to
@@ -795,6 +827,7 @@ static void test_linear(void)
         for (int path = PATH_PACKED; path < PATHS; path++) /* 16-bit weights: odd offset, partial panel, bias */
             for (vt_dtype d = VT_F16; d <= VT_BF16; d++)
                 linear_case_dt(&gemm, path, 1, 9, 40, 7, 1, VG_ACT_BIAS, d);
+        widen_case();
         vg_release(&gemm);
         return;
     }
