@@ -745,5 +745,192 @@ class Export(unittest.TestCase):
         self.assertTrue(np.array_equal(got[:, :91], want.numpy()[:, :91]), "early scales differ")
 
 
+RECIPE = os.path.join(ROOT, "models", "recipe")
+
+
+def run_all(cmds, cwd=None):
+    """Runs the recipe scripts of cmds (script, argv) side by side (each pays torch's import: seconds) -> the
+    CompletedProcess of each, in order."""
+    procs = [subprocess.Popen([sys.executable, os.path.join(RECIPE, script)] + argv, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=cwd) for script, argv in cmds]
+    out = []
+    for (script, argv), pr in zip(cmds, procs):
+        try:  # a refusal takes seconds; one that is not refused may start training: stop it, and fail
+            o, e = pr.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            o, e = pr.communicate()
+        out.append(subprocess.CompletedProcess([script] + argv, pr.returncode, o, e))
+    return out
+
+
+def stand_in(path, log, info="", code=0):
+    """A stand-in for vgen or vbench at path: it appends its arguments to log, prints `info` for --info and exits
+    with `code` (a file named by --json/-o is not written: nothing should get that far)."""
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\necho \"$@\" >> %s\ncase \"$1\" in --info) echo '%s'; exit 0;; esac\nexit %d\n" % (
+            log, info, code))
+    os.chmod(path, 0o755)
+
+
+def calls(log):
+    """The stand-in's calls (lines of arguments) other than --info."""
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        return [line for line in f.read().splitlines() if not line.startswith("--info")]
+
+
+class Inputs(unittest.TestCase):
+    """Bad arguments and inputs of the recipe's tools: one line naming the flag or file on stderr, exit 2, found
+    before any expensive step (the stand-in vgen or vbench is not run) and before anything is created."""
+
+    def refused(self, r, want, code=2):
+        self.assertEqual(r.returncode, code, (r.args, r.stderr))
+        self.assertNotIn("Traceback", r.stderr, r.args)
+        self.assertIn(want, r.stderr.strip().splitlines()[-1], (r.args, r.stderr))
+
+    def test_show_depths_checked_before_vgen(self):
+        """show.py depths: a depth out of vgen's range or deeper than the model (vgen --info tells), a listed twice,
+        a negative seed, a --out in a missing folder: exit 2 before vgen draws anything (it drew depth 16, then
+        failed at 0, exit 1 with two lines); a vgen usage error (exit 2) stays exit 2."""
+        with tempfile.TemporaryDirectory() as tmp:
+            log, vgen = os.path.join(tmp, "log"), os.path.join(tmp, "vgen")
+            stand_in(vgen, log, "vgen: built-in demo model on X: depth 16, width 64, heads 1")
+            base = ["depths", "--vgen", vgen]
+            png = ["--out", os.path.join(tmp, "d.png")]
+            cases = ((png + ["--depths", "16,0"], "--depths 16,0: each must be from 1 to 128, not 0"),
+                     (png + ["--depths", "8,17"], "the model has 16 layers"),
+                     (png + ["--depths", "8,x"], "--depths 8,x: expected whole numbers"),
+                     (png + ["--depths", "4,4"], "4 is listed twice"),
+                     (png + ["--seed", "-1"], "--seed: expected a whole number from 0 to 18446744073709551615"),
+                     (["--out", os.path.join(tmp, "no", "d.png")], "no folder"))
+            for r, (argv, want) in zip(run_all([("show.py", base + argv) for argv, _ in cases]), cases):
+                self.refused(r, want)
+            self.assertEqual(calls(log), [])
+            self.assertEqual(sorted(os.listdir(tmp)), ["log", "vgen"])
+            stand_in(vgen, log, "vgen: built-in demo model on X: depth 16, width 64, heads 1", code=2)
+            r, = run_all([("show.py", base + png + ["--depths", "2", "--", "--cfg", "nan"])])
+            self.refused(r, "vgen failed at depth 2 (exit 2)")  # vgen's own line is above it
+            self.assertEqual(len(calls(log)), 1)
+            self.assertEqual(sorted(os.listdir(tmp)), ["log", "vgen"])
+
+    @unittest.skipUnless(os.path.exists(os.path.join(DEMO, "fd_ref.safetensors")), "no models/demo export")
+    def test_variant_table_checked_before_vbench(self):
+        """variant_table.py: bad --depths (also deeper than the checkpoint), --stages, --quality, --reps and an --out
+        under a file: exit 2 before any conversion or vbench run, and --out's folders are not made; a vbench usage
+        error (exit 2) stays 2 and leaves --out unmade too."""
+        with tempfile.TemporaryDirectory() as tmp:
+            log, vbench = os.path.join(tmp, "log"), os.path.join(tmp, "vbench")
+            stand_in(vbench, log)
+            out = os.path.join(tmp, "a", "b")
+            base = ["--vbench", vbench, "--run", os.path.join(RECIPE, "run")]
+            var = ["--stages", "var"]
+            with open(os.path.join(tmp, "file"), "w"):
+                pass
+            o, demo = ["--out", out], ["--demo", DEMO]
+            cases = ((var + o + demo + ["--depths", "16,0"], "--depths 16,0: each must be from 1 to 128, not 0"),
+                     (var + o + demo + ["--depths", "17,8"], "var.pt has 16 layers"),
+                     (o + demo + ["--stages", "var,vqvae"], "--stages var,vqvae: a list of"),
+                     (var + o + demo + ["--quality", "100001"], "--quality: expected a whole number from 1 to 100000"),
+                     (var + o + demo + ["--reps", "0"], "--reps: expected a whole number from 1 to 1000"),
+                     (var + o + ["--demo", tmp], "vae.safetensors: --demo has no such file"),
+                     (var + demo + ["--out", os.path.join(tmp, "file", "x")], "is a file, not a folder"))
+            rs = run_all([("variant_table.py", base + argv) for argv, _ in cases])
+            for r, (argv, want) in zip(rs, cases):
+                self.refused(r, want)
+            self.assertEqual(calls(log), [])
+            self.assertFalse(os.path.exists(os.path.join(tmp, "a")))
+            stand_in(vbench, log, code=2)
+            r, = run_all([("variant_table.py", base + var + o + demo + ["--depths", "2", "--quality", "1"])])
+            self.refused(r, "failed (exit 2)")
+            self.assertEqual(len(calls(log)), 1)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "a")))
+
+    def test_numbers_out_of_range(self):
+        """NaN, infinities, negatives and zero counts where they mean nothing: exit 2 at the command line (prefix_eval.py
+        sampled from NaN probabilities with --cfg nan, and --cfg -1 ran)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            log, vgen = os.path.join(tmp, "log"), os.path.join(tmp, "vgen")
+            stand_in(vgen, log)
+            clf_file = os.path.join(DEMO, "classifier.safetensors")
+            cases = (("prefix_eval.py", ["--classifier", clf_file, "--cfg", "nan"], "--cfg: expected a finite number >= 0"),
+                     ("prefix_eval.py", ["--classifier", clf_file, "--cfg", "-1"], "--cfg: expected a finite number >= 0"),
+                     ("prefix_eval.py", ["--classifier", clf_file, "--cfg", "inf"], "--cfg: expected a finite number"),
+                     ("prefix_eval.py", ["--classifier", clf_file, "--per-class", "0"], "--per-class: expected"),
+                     ("evaluate.py", ["--vgen", vgen, "--first-seed", "18446744073709551615", "--seeds", "2"],
+                      "the last seed is over vgen's"),
+                     ("evaluate.py", ["--vgen", vgen, "--seeds", "+3"], "--seeds: expected a whole number"),
+                     ("scale_gap.py", ["--train", "0"], "--train: expected a whole number >= 1"),
+                     ("scale_gap.py", ["--held-per-class", "-2"], "--held-per-class: expected a whole number >= 1"),
+                     ("train.py", ["var", "--run", tmp, "--seed", "-1"], "--seed: expected a whole number from 0"),
+                     ("train.py", ["tokens", "--run", tmp, "--per-class", "1000001"], "--per-class: expected"),
+                     ("train.py", ["var", "--run", tmp, "--ckpt-minutes", "inf"], "--ckpt-minutes: expected a finite"),
+                     ("train.py", ["all", "--run", tmp, "--out", os.path.join(vgen, "x")], "is a file, not a folder"))
+            for r, (script, argv, want) in zip(run_all([c[:2] for c in cases]), cases):
+                self.refused(r, want)
+            self.assertEqual(calls(log), [])
+            self.assertEqual(sorted(os.listdir(tmp)), ["vgen"])  # no call made the log, no run folder was made
+
+    def test_classifier_of_another_kind(self):
+        """--classifier naming a VAR or VQ-VAE file, a classifier of other shapes, a checkpoint that is not
+        safetensors, or a damaged safetensors file: one line naming the file and what it lacks, exit 2, before vgen
+        runs or anything is loaded (it was a KeyError traceback after the work)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            log, vgen = os.path.join(tmp, "log"), os.path.join(tmp, "vgen")
+            stand_in(vgen, log)
+            small = os.path.join(tmp, "small.safetensors")  # the network for 3 classes
+            st_io.write(small, {k: np.zeros(v, np.float32) for k, v in clf.shapes(3).items()})
+            bad = os.path.join(tmp, "bad.safetensors")  # a tensor's data past the end of the file
+            with open(small, "rb") as f:
+                blob = bytearray(f.read())
+            with open(bad, "wb") as f:
+                f.write(blob[:-8])
+            var_pt = os.path.join(RECIPE, "run", "var.pt")
+            cases = (("evaluate.py", os.path.join(DEMO, "var.safetensors"), "not a classifier of classifier.py (no tensor conv0.weight"),
+                     ("prefix_eval.py", os.path.join(DEMO, "vae.safetensors"), "not a classifier of classifier.py"),
+                     ("evaluate.py", small, "fc.weight has shape [3, 64], expected [10, 64]"),
+                     ("prefix_eval.py", var_pt, "not a safetensors file"),
+                     ("evaluate.py", bad, "not a valid safetensors entry"))
+            rs = run_all([(script, ["--classifier", f] + (["--vgen", vgen] if script == "evaluate.py" else
+                                                          ["--run", tmp]))
+                          for script, f, _ in cases])
+            for r, (script, f, want) in zip(rs, cases):
+                self.refused(r, want)
+                self.assertIn(f, r.stderr)
+            self.assertEqual(calls(log), [])
+            with self.assertRaises(ValueError):  # the reader itself
+                st_io.read(bad)
+            # prefix_eval.py: a checkpoint of another stage as --var (a VQ-VAE's): named, not a KeyError
+            r, = run_all([("prefix_eval.py", ["--classifier", os.path.join(DEMO, "classifier.safetensors"), "--var",
+                                              "vqvae", "--per-class", "1", "--ks", "0"])])
+            self.refused(r, "vqvae.pt: not a VAR checkpoint")
+
+    def test_child_usage_error_passed_on(self):
+        """A vgen that refuses its arguments (exit 2, bad input) makes evaluate.py exit 2 too; any other failure of
+        it is 1."""
+        with tempfile.TemporaryDirectory() as tmp:
+            log = os.path.join(tmp, "log")
+            for code in (2, 3, 1):
+                stand_in(os.path.join(tmp, "vgen%d" % code), log, code=code)
+            rs = run_all([("evaluate.py", ["--vgen", os.path.join(tmp, "vgen%d" % c), "--seeds", "1", "--", "--x"])
+                          for c in (2, 3, 1)])
+            for r, (code, want) in zip(rs, ((2, 2), (3, 1), (1, 1))):
+                self.refused(r, "failed (exit %d)" % code, want)
+
+    def test_help_of_every_script(self):
+        """--help (and -h) prints each script's or module's usage or description, exit 0 (fd_ref.py, sample.py and
+        data.py printed nothing); a module given anything else says it is not a command, exit 2."""
+        scripts = sorted(f for f in os.listdir(RECIPE) if f.endswith(".py"))
+        rs = run_all([(f, ["--help"]) for f in scripts] + [(f, ["-h"]) for f in ("data.py", "fd_ref.py", "sample.py")] +
+                     [(f, ["x"]) for f in ("data.py", "fd_ref.py", "sample.py")])
+        for r in rs[:-3]:
+            self.assertEqual(r.returncode, 0, (r.args, r.stderr))
+            self.assertGreater(len(r.stdout.strip().splitlines()), 1, r.args)
+            self.assertEqual(r.stderr, "", r.args)
+        for r in rs[-3:]:
+            self.refused(r, "not a command")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

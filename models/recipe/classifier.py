@@ -52,6 +52,32 @@ def _conv3x3(x, w, b):
     return out + b[None, :, None, None]
 
 
+def shapes(classes=10):
+    """name -> shape of every tensor the network has (classes outputs)."""
+    out = {}
+    for i in range(4):
+        out["conv%d.weight" % i] = (CHANNELS[i + 1], CHANNELS[i], 3, 3)
+        out["conv%d.bias" % i] = (CHANNELS[i + 1],)
+    out["fc.weight"], out["fc.bias"] = (classes, CHANNELS[-1]), (classes,)
+    return out
+
+
+def check(weights, path, classes=10):
+    """Raises ValueError (one line naming path and what it lacks) unless weights (st_io.read of path) are this
+    network's with `classes` outputs: a VAR or VQ-VAE file given as --classifier ended in KeyError 'conv0.weight'
+    after the work. -> weights."""
+    for name, shape in shapes(classes).items():
+        if name not in weights:
+            raise ValueError("%s: not a classifier of classifier.py (no tensor %s; expected conv0..3 and fc, as "
+                             "models/demo/classifier.safetensors)" % (path, name))
+        if tuple(weights[name].shape) != shape:
+            raise ValueError("%s: %s has shape %s, expected %s (classifier.py's network for %d classes)" % (
+                path, name, list(weights[name].shape), list(shape), classes))
+        if not np.issubdtype(weights[name].dtype, np.floating) or not np.isfinite(weights[name]).all():
+            raise ValueError("%s: %s is not all finite floating-point numbers" % (path, name))
+    return weights
+
+
 def numpy_forward(weights, x):
     """weights: name -> float32 array; x float32 [B, 3, 64, 64] -> (logits [B, 10], features [B, 64])."""
     for i in range(4):
@@ -60,3 +86,8 @@ def numpy_forward(weights, x):
         x = x.reshape(b, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
     feats = x.mean(axis=(2, 3))
     return feats @ weights["fc.weight"].T + weights["fc.bias"], feats
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

@@ -1,6 +1,8 @@
 """The recipe scripts' command lines: argparse, with a flag given twice refused as vgen, vbench, mkmodel and
 convert.py refuse it (argparse alone keeps the last value without a word: `--steps 100 --steps 10` ran 10)."""
 import argparse
+import os
+import re
 
 
 class _Once(argparse.Action):
@@ -25,18 +27,34 @@ def parser(**kw):
     return p
 
 
-def at_least(low, kind=int):
-    """An argparse type: a number of `kind` that is at least `low` (--steps -5 ran no step and marked the stage
-    done; --seeds 0 printed an accuracy of nan)."""
+SEED_MAX = 2 ** 64 - 1  # vgen's and vbench's --seed: 0 to 2^64 - 1
+
+
+def _number(text, kind):
+    """text as an int (digits only, with a leading '-': as vgen, which refuses '+5', ' 5' and '1_000') or a
+    float; None where it is not one."""
+    if kind is int:
+        return int(text) if re.fullmatch(r"-?[0-9]+", text) else None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def at_least(low, kind=int, high=None):
+    """An argparse type: a number of `kind` that is at least `low` (and at most `high` where given); a float must
+    be finite (--steps -5 ran no step and marked the stage done; --seeds 0 printed an accuracy of nan; --cfg nan
+    sampled from NaN probabilities)."""
+    what = "a whole number" if kind is int else "a finite number"
+
     def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
+        v = _number(text, kind)
+        if v is None:
             raise argparse.ArgumentTypeError("expected %s, got '%s'" % (
                 "a whole number" if kind is int else "a number", text))
-        if not v >= low:  # NaN too
-            raise argparse.ArgumentTypeError("expected %s >= %s, got '%s'" % (
-                "a whole number" if kind is int else "a number", low, text))
+        if not (v >= low and (high is None or v <= high) and v != float("inf")):  # NaN fails v >= low
+            raise argparse.ArgumentTypeError("expected %s %s, got '%s'" % (
+                what, ">= %s" % low if high is None else "from %s to %s" % (low, high), text))
         return v
     parse.__name__ = "%s >= %s" % (kind.__name__, low)
     return parse
@@ -45,15 +63,87 @@ def at_least(low, kind=int):
 def above(low):
     """An argparse type: a finite float greater than `low` (a learning rate, minutes between checkpoints)."""
     def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
+        v = _number(text, float)
+        if v is None:
             raise argparse.ArgumentTypeError("expected a number, got '%s'" % text)
         if not (v > low and v != float("inf")):
             raise argparse.ArgumentTypeError("expected a finite number > %s, got '%s'" % (low, text))
         return v
     parse.__name__ = "float > %s" % low
     return parse
+
+
+def whole_list(p, flag, text, low, high, most=None):
+    """The comma-separated whole numbers of `flag` (a --depths, --ks), each from low to high, none twice, at most
+    `most` of them; a usage error (exit 2) otherwise, so that a bad list is refused before any work (show.py ran
+    vgen at depth 16 before it found the 0 of '16,0')."""
+    vals = [_number(x, int) for x in text.split(",")]
+    if None in vals:
+        p.error("%s %s: expected whole numbers separated by commas" % (flag, text))
+    bad = [v for v in vals if not low <= v <= high]
+    if bad:
+        p.error("%s %s: each must be from %d to %d, not %d" % (flag, text, low, high, bad[0]))
+    twice = [v for i, v in enumerate(vals) if v in vals[:i]]
+    if twice:
+        p.error("%s %s: %d is listed twice" % (flag, text, twice[0]))
+    if most is not None and len(vals) > most:
+        p.error("%s %s: at most %d values" % (flag, text, most))
+    return vals
+
+
+def output_file(p, flag, path):
+    """Refuses (usage error, exit 2), before any work, an output file that cannot be written: a folder, a name in a
+    folder that does not exist or is not writable, an existing file that is not writable."""
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        p.error("%s %s: a folder, not a file to write" % (flag, path))
+    if not os.path.isdir(folder):
+        p.error("%s %s: no folder %s (No such file or directory)" % (flag, path, folder))
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        p.error("%s %s: not writable (Permission denied)" % (flag, path))
+
+
+def output_folder(p, flag, path):
+    """Refuses (usage error, exit 2), before any work, an output folder that cannot be made or written: one that is
+    a file, or whose nearest existing parent is a file or not writable. Nothing is created here: the caller makes
+    the folder once it has something to put in it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        p.error("%s %s: a file, not a folder" % (flag, path))
+    up = os.path.abspath(path)
+    while not os.path.exists(up):
+        up = os.path.dirname(up)
+    if not os.path.isdir(up):
+        p.error("%s %s: %s is a file, not a folder" % (flag, path, up))
+    if not os.access(up, os.W_OK | os.X_OK):
+        p.error("%s %s: %s is not writable (Permission denied)" % (flag, path, up))
+
+
+def replace_file(path, write):
+    """Calls write(tmp) for a temporary name next to path, then renames it to path: a failure part-way (a full
+    disk, an exception) leaves no half-written file, and an existing file stays as it was."""
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def module_main(doc):
+    """What a module of the recipe (imported by the scripts, not a command itself) does when run: its docstring
+    for --help or -h (exit 0); anything else is one line and exit 2, rather than doing nothing without a word."""
+    import sys
+    prog = os.path.basename(sys.argv[0])
+
+    def main():
+        if sys.argv[1:] in (["--help"], ["-h"]):
+            print(doc.strip())
+            return
+        print("%s: a module of the recipe (imported by its scripts), not a command: %s --help describes it" % (
+            prog, prog), file=sys.stderr)
+        sys.exit(2)
+    run(main)
 
 
 def _one_line(text):
@@ -65,7 +155,8 @@ def _failure(e, prog):
     import subprocess
     if isinstance(e, subprocess.CalledProcessError):
         cmd = e.cmd[0] if isinstance(e.cmd, (list, tuple)) else str(e.cmd).split()[0]
-        return 1, "%s failed (exit %s)" % (cmd, e.returncode)
+        # 2 stays 2: the program has refused its input (one line naming it, above), a usage error as ours are
+        return (2 if e.returncode == 2 else 1), "%s failed (exit %s)" % (cmd, e.returncode)
     if isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
         return 2, "%s: %s" % (e.filename, e.strerror) if e.filename else str(e)
     if isinstance(e, OSError):
@@ -77,8 +168,9 @@ def _failure(e, prog):
 
 def run(main):
     """Runs a recipe script's main() so that a failure is one line on stderr and an exit status, never a traceback:
-    2 for a missing, unreadable or misnamed input (FileNotFoundError and its kin), 1 for anything else (a program
-    the script runs failing, a full disk, a damaged checkpoint, standard output not writable), 130 for Ctrl-C.
+    2 for a missing, unreadable or misnamed input (FileNotFoundError and its kin) and for a program the script runs
+    refusing its input (its exit status 2, passed on), 1 for anything else (a program the script runs failing
+    otherwise, a full disk, a damaged checkpoint, standard output not writable), 130 for Ctrl-C.
     VARCL_TRACEBACK=1 lets the exception through, with its traceback, for whoever debugs the script."""
     import os
     import sys
@@ -106,3 +198,7 @@ def run(main):
         print("%s: cannot write to standard output: %s" % (prog, e.strerror or e), file=sys.stderr)
         code = code or 1
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    module_main(__doc__)

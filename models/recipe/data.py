@@ -82,3 +82,8 @@ def grid(n_per_class=4, first_index=0):
     rows = [np.concatenate([image(c, first_index + j) for j in range(n_per_class)], axis=1)
             for c in range(len(CLASSES))]
     return np.concatenate(rows, axis=0)
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

@@ -34,15 +34,17 @@ def read_png(path):
 
 
 def main():
-    p = cli.parser()
+    p = cli.parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--vgen", required=True)
     p.add_argument("--seeds", type=cli.at_least(1), default=50)
-    p.add_argument("--first-seed", type=cli.at_least(0), default=0)
+    p.add_argument("--first-seed", type=cli.at_least(0, high=cli.SEED_MAX), default=0)
     p.add_argument("--classifier", default=os.path.join(HERE, "..", "demo", "classifier.safetensors"))
     p.add_argument("rest", nargs="*", help="extra vgen options (after --)")
     a = p.parse_args()
-    w = st_io.read(a.classifier)
+    if a.first_seed + a.seeds - 1 > cli.SEED_MAX:  # vgen's range; refused here, not at the first seed past it
+        p.error("--first-seed %d --seeds %d: the last seed is over vgen's %d" % (a.first_seed, a.seeds, cli.SEED_MAX))
     n_cls = len(data.CLASSES)
+    w = clf.check(st_io.read(a.classifier), a.classifier, n_cls)  # before vgen runs
     conf = np.zeros((n_cls, n_cls), int)
     with tempfile.TemporaryDirectory() as tmp:
         for s in range(a.first_seed, a.first_seed + a.seeds):
@@ -51,6 +53,9 @@ def main():
             subprocess.run([a.vgen, "-q", "--seed", str(s), "--class", ",".join(map(str, range(n_cls))),
                             "--out-dir", out] + a.rest, check=True)
             files = sorted(glob.glob(os.path.join(out, "*.png")))
+            if len(files) != n_cls:  # not the vgen this expects (or one that wrote elsewhere)
+                raise SystemExit("evaluate.py: %s --seed %d wrote %d images, expected %d (one per class)" % (
+                    a.vgen, s, len(files), n_cls))
             imgs = np.stack([read_png(f) for f in files])
             logits, _ = clf.numpy_forward(w, clf.downsample(imgs))
             for c, pred in enumerate(logits.argmax(1)):

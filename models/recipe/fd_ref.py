@@ -89,3 +89,8 @@ def write(path, weights, per_class=PER_CLASS):
     s = stats(weights, per_class)
     st_io.write(path, {"mu": s["mu"], "sigma": s["sigma"]}, s["meta"])
     return s
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

@@ -50,3 +50,8 @@ def generate(var, vae, labels, cfg=1.5, late_layers=None, full_scales=6, prefix=
     img = vae.decode(f_hat).clamp(-1, 1).add(1).mul(0.5)
     u8 = (img * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # truncation, as upstream's demo
     return torch.cat(toks, 1), u8
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

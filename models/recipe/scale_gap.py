@@ -22,7 +22,7 @@ import cli  # noqa: E402
 import data  # noqa: E402
 import train  # noqa: E402
 import vqvae as vq  # noqa: E402
-from var import VAR, config_from_state  # noqa: E402
+from var import VAR  # noqa: E402
 
 
 def per_scale(net, vae, labels, tok):
@@ -42,23 +42,24 @@ def main():
     p = cli.parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--var", default="var", help="the checkpoint's stage (var, supernet-progressive, ...)")
-    p.add_argument("--first-held", type=int, default=400)
-    p.add_argument("--held-per-class", type=int, default=20)
-    p.add_argument("--train", type=int, default=200, help="training images to average over")
+    p.add_argument("--first-held", type=cli.at_least(0), default=400)
+    p.add_argument("--held-per-class", type=cli.at_least(1), default=20)
+    p.add_argument("--train", type=cli.at_least(1), default=200, help="training images to average over")
     a = p.parse_args()
+    if a.first_held + a.held_per_class > data.HELD_OUT:  # from there on the indices are the classifier's test images
+        p.error("--first-held %d --held-per-class %d: the images must be below %d (the training split)" % (
+            a.first_held, a.held_per_class, data.HELD_OUT))
     z = np.load(os.path.join(a.run, "tokens.npz"))
     per_class = int(np.bincount(z["labels"]).max())
     if a.first_held < per_class:
         p.error("--first-held %d: images below %d of each class are in the run's tokens (training images)" % (
             a.first_held, per_class))
-    if a.held_per_class < 1 or a.train < 1:
-        p.error("--held-per-class and --train must be at least 1")
+    sd, cfg = train.var_checkpoint(os.path.join(a.run, a.var + ".pt"))  # the EMA where the run kept one
     vae, _ = train.load_vae(train.RunFolder(a.run))
     vae.eval()
     vae.quantize.patch_nums = vq.PATCH_NUMS
-    ck = torch.load(os.path.join(a.run, a.var + ".pt"))
-    net = VAR(**config_from_state(ck["model"]))
-    net.load_state_dict(train.trained_weights(ck))
+    net = VAR(**cfg)
+    net.load_state_dict(sd)
     net.eval()
     n_cls = len(data.CLASSES)
     held_tok, held_lab = [], []

@@ -45,3 +45,8 @@ def pick(step, total, gen, ratio_fn, depths):
     if not depths or u >= ratio_fn(step, total):
         return None
     return depths[k]
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

@@ -136,3 +136,8 @@ def image(kind, index):
 def batch(kinds, indices):
     """uint8 [n, 256, 256, 3] for parallel lists of kinds and indices."""
     return np.stack([image(c, i) for c, i in zip(kinds, indices)])
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

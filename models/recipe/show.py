@@ -13,7 +13,9 @@ demo model unless vgen options say otherwise) stacked, each 256 px image shrunk 
 reconstructions: one held-out image per class of the class set (data.py; top row) above its reconstruction through the VQ-VAE's ten scales
 (bottom row): tokens -> f-hat -> decoder, the path vgen's images take. Each cell is 128 px (the image halved).
 """
+import errno
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -32,7 +34,30 @@ def save(path, u8):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    plt.imsave(path, u8)
+    # through a temporary file: a failed write leaves no half-written PNG (the name is not .png: say the format)
+    cli.replace_file(path, lambda tmp: plt.imsave(tmp, u8, format="png"))
+
+
+def model_depth(vgen, extra):
+    """The depth of the model that `vgen ... extra` would run (vgen --info with extra's --model, --vae and --config,
+    a fraction of a second), or None where vgen cannot tell (then the run itself says why)."""
+    import re
+    import subprocess
+    keep, i = [], 0
+    while i < len(extra):
+        flag = extra[i].split("=", 1)[0]
+        n = 1 if "=" in extra[i] else 2
+        if flag in ("--model", "--vae", "--config"):
+            keep += extra[i:i + n]
+            i += n
+        else:
+            i += 1
+    try:
+        r = subprocess.run([vgen, "--info"] + keep, capture_output=True, text=True)
+    except OSError:
+        return None
+    m = re.search(r": depth (\d+),", r.stdout) if r.returncode == 0 else None
+    return int(m.group(1)) if m else None
 
 
 def reconstructions(run):
@@ -61,8 +86,9 @@ def depths(vgen, depth_list, seed, extra):
             out = os.path.join(tmp, "d%d.png" % d)
             r = subprocess.run([vgen, "-q", "--depth", str(d), "--class", ",".join(map(str, range(n))),
                                 "--grid-columns", str(n), "--seed", str(seed), "-o", out] + extra)
-            if r.returncode:  # vgen has said why (a depth the model does not have, a missing file): stop there
-                raise SystemExit("show.py depths: vgen failed at depth %d (exit %d)" % (d, r.returncode))
+            if r.returncode:  # vgen has said why (a bad vgen option, a missing file): stop there
+                print("show.py depths: vgen failed at depth %d (exit %d)" % (d, r.returncode), file=sys.stderr)
+                sys.exit(2 if r.returncode == 2 else 1)  # its usage error stays one (exit 2), as the recipe's own
             g = mpimg.imread(out)[..., :3].astype(np.float64)  # [256, n * 256, 3] in 0..1
             h, w = g.shape[0] // 4, g.shape[1] // 4
             rows.append(g[:h * 4, :w * 4].reshape(h, 4, w, 4, 3).mean(axis=(1, 3)))
@@ -76,7 +102,8 @@ def main():
     p.add_argument("--out")
     p.add_argument("--vgen", help="depths: the vgen to run")
     p.add_argument("--depths", default="16,8,4,2", help="depths: the rows (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="depths: vgen's seed (default %(default)s)")
+    p.add_argument("--seed", type=cli.at_least(0, high=cli.SEED_MAX), default=0,
+                   help="depths: vgen's seed (default %(default)s)")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)  # what follows "--" is vgen's (depths)
     a = p.parse_args(argv[:cut])
@@ -85,21 +112,32 @@ def main():
         p.error("vgen options are for depths only")
     if a.out is not None and (not a.out.lower().endswith(".png") or os.path.isdir(a.out)):
         p.error("--out %s: a .png file to write (the figure is a PNG)" % a.out)
+    # every argument is checked here, before any work (show.py depths ran vgen at depth 16 before it found the 0 of
+    # --depths 16,0) and before anything is written
+    if a.what == "reconstructions" and not any(os.path.exists(os.path.join(a.run, f)) for f in ("vqvae-ms.pt",
+                                                                                             "vqvae.pt")):
+        train.load_vae(train.RunFolder(a.run))  # raises its FileNotFoundError: no VQ-VAE checkpoint there
+    out = a.out or {"depths": "depths.png", "data": "arrangements10.png", "shapes10": "shapes10.png",
+                    "reconstructions": os.path.join(a.run, "vqvae_reconstructions.png")}[a.what]
+    cli.output_file(p, "--out", out)
     if a.what == "depths":
         if not a.vgen:
             p.error("depths needs --vgen (the engine draws the images)")
-        try:
-            ds = [int(x) for x in a.depths.split(",")]
-        except ValueError:
-            p.error("--depths: a comma-separated list of integers, not %r" % a.depths)
-        save(a.out or "depths.png", depths(a.vgen, ds, a.seed, a.rest))
+        ds = cli.whole_list(p, "--depths", a.depths, 1, 128)  # vgen's --depth range
+        if not shutil.which(a.vgen):  # a path, or a name on PATH as subprocess finds it
+            raise FileNotFoundError(errno.ENOENT, "not an executable vgen", a.vgen)
+        deepest = model_depth(a.vgen, a.rest)
+        if deepest is not None and max(ds) > deepest:
+            p.error("--depths %s: the model has %d layers, so each depth is from 1 to %d" % (a.depths, deepest,
+                                                                                           deepest))
+        save(out, depths(a.vgen, ds, a.seed, a.rest))
     elif a.what == "reconstructions":
-        save(a.out or os.path.join(a.run, "vqvae_reconstructions.png"), reconstructions(a.run))
+        save(out, reconstructions(a.run))
     elif a.what == "data":
-        save(a.out or "arrangements10.png", data.grid(4)[::2, ::2])
+        save(out, data.grid(4)[::2, ::2])
     else:
         rows = [np.concatenate([shapes10.image(k, j) for j in range(4)], axis=1) for k in range(len(shapes10.KINDS))]
-        save(a.out or "shapes10.png", np.concatenate(rows, axis=0)[::2, ::2])
+        save(out, np.concatenate(rows, axis=0)[::2, ::2])
 
 
 if __name__ == "__main__":

@@ -26,19 +26,36 @@ def read(path):
     for name, e in header.items():
         if name == "__metadata__":
             continue
-        a, b = e["data_offsets"]
-        raw = blob[base + a:base + b]
-        dt = e["dtype"]
-        if dt == "F32":
-            arr = np.frombuffer(raw, "<f4").astype(np.float32)
-        elif dt == "F16":
-            arr = np.frombuffer(raw, "<f2").astype(np.float32)
-        elif dt == "BF16":
-            arr = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            arr = np.frombuffer(raw, _INT[dt]).copy()
-        out[name] = arr.reshape(e["shape"])
+        out[name] = _tensor(path, name, e, blob, base)
     return out
+
+
+_SIZE = {"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1, "F64": 8}
+
+
+def _tensor(path, name, e, blob, base):
+    """One tensor of the header: entry e checked (a known dtype, a shape of whole numbers, offsets inside the file
+    that hold exactly that many elements) before it is read, so that a damaged or foreign file is one ValueError
+    naming path and tensor, not a KeyError or numpy's reshape error."""
+    try:
+        dt, shape, (a, b) = e["dtype"], e["shape"], e["data_offsets"]
+        ok = (dt in _SIZE and isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape) and
+              type(a) is int and type(b) is int and 0 <= a <= b <= len(blob) - base and
+              b - a == _SIZE[dt] * int(np.prod(shape, dtype=object)))
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError("%s: tensor %s: not a valid safetensors entry (dtype, shape and data_offsets)" % (path, name))
+    raw = blob[base + a:base + b]
+    if dt == "F32":
+        arr = np.frombuffer(raw, "<f4").astype(np.float32)
+    elif dt == "F16":
+        arr = np.frombuffer(raw, "<f2").astype(np.float32)
+    elif dt == "BF16":
+        arr = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
+    else:
+        arr = np.frombuffer(raw, _INT[dt]).copy()
+    return arr.reshape(shape)
 
 
 def metadata(path):
@@ -75,3 +92,8 @@ def write(path, tensors, meta=None, dtype="F32"):
         for b in blobs:
             f.write(b)
     os.replace(tmp, path)
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

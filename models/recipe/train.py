@@ -273,6 +273,26 @@ def trained_weights(ck):
     return ck["ema"] if ck.get("ema") is not None else ck["model"]
 
 
+def var_checkpoint(path):
+    """(weights, VAR config) of a VAR stage's checkpoint (var, supernet-...; trained_weights). A file of another kind
+    (a VQ-VAE's or the classifier's checkpoint, not a checkpoint at all) is a ValueError naming it, not a KeyError
+    part-way; a missing one FileNotFoundError."""
+    try:
+        ck = torch.load(path)
+    except OSError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pickle, zip and torch each raise their own kind
+        raise ValueError("%s: not a checkpoint of train.py (%s)" % (path, str(e).split("\n")[0] or type(e).__name__))
+    sd = trained_weights(ck) if isinstance(ck, dict) and "model" in ck else None
+    try:
+        cfg = config_from_state(sd)
+    except (KeyError, TypeError, AttributeError, IndexError):
+        cfg = None
+    if not cfg or cfg["depth"] < 1:
+        raise ValueError("%s: not a VAR checkpoint (a var or supernet stage's of train.py)" % path)
+    return sd, cfg
+
+
 class Loop:
     """A resumable training loop: model + AdamW + step + RNG state + loss history in DIR/STAGE.pt; with ema > 0,
     also an exponential moving average of the weights ("ema", ema_decay) updated after every step."""
@@ -755,7 +775,8 @@ def main(argv=None):
     p.add_argument("stage", choices=STAGES + SUPERNET + ("all",))
     p.add_argument("--run", default=os.path.join(HERE, "run"), help="checkpoints, plots, tokens (default %(default)s)")
     p.add_argument("--out", default=os.path.join(HERE, "..", "demo"), help="export folder")
-    p.add_argument("--seed", type=int, default=0)
+    # the stages seed torch with seed * 7919 + 1 and seed * 1000 + ...: 2^32 - 1 keeps them within its 64 bits
+    p.add_argument("--seed", type=cli.at_least(0, high=2 ** 32 - 1), default=0)
     p.add_argument("--threads", type=cli.at_least(0), default=0, help="torch threads per process (0: cores / processes)")
     p.add_argument("--ckpt-minutes", type=cli.above(0), default=5.0)
     p.add_argument("--steps", type=cli.at_least(1), help="override the stage's step count")
@@ -764,11 +785,12 @@ def main(argv=None):
     p.add_argument("--lr", type=cli.above(0))
     p.add_argument("--weighting", choices=("side", "tokens"),
                    help="var and supernet stages: the loss's share per scale (see scale_weights; default side)")
-    p.add_argument("--per-class", type=cli.at_least(1), help="tokens: images per class")
+    p.add_argument("--per-class", type=cli.at_least(1, high=data.HELD_OUT), help="tokens: images per class (at most "
+                   "%d: the later indices are held out)" % data.HELD_OUT)
     p.add_argument("--var-from", default="var", help="export: which VAR checkpoint (var, or a supernet stage)")
-    p.add_argument("--fd-per-class", type=cli.at_least(1), default=fd_ref.PER_CLASS,
+    p.add_argument("--fd-per-class", type=cli.at_least(1, high=data.HELD_OUT), default=fd_ref.PER_CLASS,
                    help="export: real images per class of the Frechet distance's reference (default %(default)s)")
-    p.add_argument("--var-width", type=int,
+    p.add_argument("--var-width", type=cli.at_least(0),
                    help="var stage: the VAR's width, a multiple of 64 (heads = width / 64; default %d; a run that "
                         "has a var checkpoint keeps its width)" % VAR_CFG["width"])
     p.add_argument("--ema", type=float,
@@ -777,8 +799,10 @@ def main(argv=None):
     p.add_argument("--procs", type=cli.at_least(0), default=0,
                    help="start N data-parallel processes here (as torchrun --nproc_per_node N; they share --batch)")
     args = p.parse_args(argv)
-    if args.procs < 0:
-        p.error("--procs must be >= 0")
+    # the folders it writes, before any stage runs (train.py all --out FILE failed at export, hours in)
+    cli.output_folder(p, "--run", args.run)
+    if args.stage in ("export", "all"):
+        cli.output_folder(p, "--out", args.out)
     if args.var_width is not None:
         try:  # before any process starts: a width that cannot be built, or differs from the run's checkpoint
             var_config(RunFolder(args.run), "var", args.var_width)

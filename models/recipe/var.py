@@ -171,3 +171,8 @@ def config_from_state(sd):
 
 def params(m):
     return sum(p.numel() for p in m.parameters())
+
+
+if __name__ == "__main__":  # imported by the scripts; run, it describes itself (--help) and refuses anything else
+    import cli
+    cli.module_main(__doc__)

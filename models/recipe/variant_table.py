@@ -32,11 +32,8 @@ ROWS = (("var", "full-depth VAR, no supernet training"),
         ("supernet-progressive", "supernet, progressive (VARiant)"))
 
 
-def export_var(run, stage, out):
+def export_var(sd, out):
     import torch
-    sys.path.insert(0, HERE)
-    import train
-    sd = train.trained_weights(torch.load(os.path.join(run, stage + ".pt")))  # the EMA where the run kept one
     with tempfile.TemporaryDirectory() as tmp:
         pth = os.path.join(tmp, "var.pth")
         torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
@@ -44,17 +41,18 @@ def export_var(run, stage, out):
                        check=True)
 
 
-def measure(a, stage, model):
-    js = os.path.join(a.out, stage + ".json")
+def measure(a, stage, model, records):
+    """vbench's record of `model` into the folder `records` (STAGE.json, STAGE.md) -> the JSON record."""
+    js = os.path.join(records, stage + ".json")
     demo = a.demo
     cmd = [a.vbench, "--model", model, "--vae", os.path.join(demo, "vae.safetensors"),
            "--classifier", os.path.join(demo, "classifier.safetensors"),
            "--fd-ref", os.path.join(demo, "fd_ref.safetensors"), "--depth", a.depths, "--quality", str(a.quality),
-           "--warmup", "1", "--reps", str(a.reps), "--json", js, "--md", os.path.join(a.out, stage + ".md")]
+           "--warmup", "1", "--reps", str(a.reps), "--json", js, "--md", os.path.join(records, stage + ".md")]
     print("+ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     # the records are committed: name the files, not this machine's folders
-    for out in (js, os.path.join(a.out, stage + ".md")):
+    for out in (js, os.path.join(records, stage + ".md")):
         with open(out) as f:
             text = f.read()
         for folder, label in ((os.path.dirname(model), "<converted>"), (os.path.abspath(demo), "<export>"),
@@ -101,30 +99,55 @@ def main():
     p.add_argument("--run", default=os.path.join(HERE, "run"))
     p.add_argument("--demo", default=os.path.join(HERE, "..", "demo"), help="vae, classifier and fd_ref files")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
-    p.add_argument("--quality", type=cli.at_least(1), default=20, help="images per class per depth")
+    p.add_argument("--quality", type=cli.at_least(1, high=100000), default=20,
+                   help="images per class per depth (vbench's 1..100000)")
     p.add_argument("--depths", default="16,8,4,2")
-    p.add_argument("--reps", type=cli.at_least(1), default=3)
+    p.add_argument("--reps", type=cli.at_least(1, high=1000), default=3, help="vbench's --reps, 1..1000")
     p.add_argument("--stages", default=",".join(s for s, _ in ROWS))
     a = p.parse_args()
+    # every argument and input is checked here, before any conversion or vbench run, and before --out (or a parent
+    # of it) is created: a bad --depths was found by vbench after the first conversion, a folder made for nothing
+    depths = cli.whole_list(p, "--depths", a.depths, 1, 128, most=32)  # vbench's list: up to 32, none twice
+    names = a.stages.split(",")
+    unknown = [s for s in names if s not in dict(ROWS)]
+    if unknown or len(set(names)) < len(names):
+        p.error("--stages %s: a list of %s, each once" % (a.stages, ", ".join(s for s, _ in ROWS)))
     if not shutil.which(a.vbench):  # a path, or a name on PATH as subprocess finds it
         raise FileNotFoundError(errno.ENOENT, "not an executable vbench", a.vbench)
-    stages = [s for s in a.stages.split(",") if os.path.exists(os.path.join(a.run, s + ".pt"))]
+    for f in ("vae.safetensors", "classifier.safetensors", "fd_ref.safetensors"):
+        if not os.path.isfile(os.path.join(a.demo, f)):
+            raise FileNotFoundError(errno.ENOENT, "--demo has no such file (the recipe's export writes it)",
+                                    os.path.join(a.demo, f))
+    cli.output_folder(p, "--out", a.out)
+    stages = [s for s in names if os.path.exists(os.path.join(a.run, s + ".pt"))]
     if not stages:  # before anything is written: an empty table would replace the results' one
         p.error("no checkpoint of %s in %s" % (a.stages, a.run))
-    os.makedirs(a.out, exist_ok=True)
+    sys.path.insert(0, HERE)
+    import train
+    weights = {}
+    for stage in stages:
+        weights[stage], cfg = train.var_checkpoint(os.path.join(a.run, stage + ".pt"))  # the EMA where kept
+        if max(depths) > cfg["depth"]:
+            p.error("--depths %s: %s has %d layers, so each depth is from 1 to %d" % (
+                a.depths, os.path.join(a.run, stage + ".pt"), cfg["depth"], cfg["depth"]))
+    for stage in names:
+        if stage not in weights:
+            print("variant_table: %s: no checkpoint, row left out" % stage, file=sys.stderr)
     records = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for stage in a.stages.split(","):
-            if not os.path.exists(os.path.join(a.run, stage + ".pt")):
-                print("variant_table: %s: no checkpoint, row left out" % stage, file=sys.stderr)
-                continue
+        made = os.path.join(tmp, "records")  # the files for --out, moved there once every row is measured
+        os.mkdir(made)
+        for stage in stages:
             model = os.path.join(tmp, stage + ".safetensors")
-            export_var(a.run, stage, model)
-            records[stage] = measure(a, stage, model)
-    depths = [int(d) for d in a.depths.split(",")]
-    text = table(records, depths)
-    with open(os.path.join(a.out, "table.md"), "w") as f:
-        f.write(text)
+            export_var(weights[stage], model)
+            records[stage] = measure(a, stage, model, made)
+        text = table(records, depths)
+        with open(os.path.join(made, "table.md"), "w") as f:
+            f.write(text)
+        # a failure above leaves --out as it was: no folder made, no record of one stage beside another run's table
+        os.makedirs(a.out, exist_ok=True)
+        for name in sorted(os.listdir(made)):
+            cli.replace_file(os.path.join(a.out, name), lambda dst: shutil.copyfile(os.path.join(made, name), dst))
     print(text)
 
 

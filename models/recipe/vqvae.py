@@ -314,5 +314,9 @@ def _selftest():
     print("params", params(m), "decoder", params(m.decoder), "encoder", params(m.encoder))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # imported by the scripts; run, a self-test of the shapes (--help: this module's description)
+    import sys
+    if sys.argv[1:]:
+        import cli
+        cli.module_main(__doc__)
     _selftest()
