@@ -211,6 +211,40 @@ static int list_devices(void)
     return 0;
 }
 
+/* --out-dir of a plain request: an existing folder must be writable; a missing one is made when the images are
+ * written (images_main), so its parent must be a writable folder and its name within the file system's limit.
+ * 0, or 2 after one line. */
+static int check_writable_dir(const char *path, int is_dir);
+static int check_out_dir(const char *path)
+{
+    struct stat sb;
+    if (!*path || stat(path, &sb) == 0) return check_writable_dir(path, 1);
+    char parent[4200];
+    snprintf(parent, sizeof parent, "%s", path);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/') parent[--n] = 0; /* "new/" names the folder new */
+    char *slash = strrchr(parent, '/');
+    const size_t name_len = strlen(slash ? slash + 1 : parent);
+    if (slash == parent) parent[1] = 0;
+    else if (slash) *slash = 0;
+    const char *dir = slash ? parent : ".";
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        varcl_eprintf("vgen: cannot make %s: %s %s\n", path, dir, stat(dir, &sb) != 0 ? "does not exist" : "is not a folder");
+        return 2;
+    }
+    long max = pathconf(dir, _PC_NAME_MAX);
+    if (max > 0 && (long)name_len > max) {
+        varcl_eprintf("vgen: cannot make %s: the name is %zu bytes, over the folder's limit of %ld\n", path,
+                      name_len, max);
+        return 2;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        varcl_eprintf("vgen: cannot make %s: %s: %s\n", path, dir, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
 /* The output `path` (or, is_dir, the folder itself) must be writable: checked before generating, so a long run is
  * not lost (outfile.h vo_check). 0, or 2 after one line. */
 static int check_writable_dir(const char *path, int is_dir)
@@ -922,7 +956,7 @@ static int images_main(options *o)
         return 2;
     }
     if (!o->out) o->out = "out.png";
-    if (!o->info && ((st = o->out_dir ? check_writable_dir(o->out_dir, 1) : check_writable_dir(o->out, 0)) ||
+    if (!o->info && ((st = o->out_dir ? check_out_dir(o->out_dir) : check_writable_dir(o->out, 0)) ||
                     (o->tokens_out && (st = check_writable_dir(o->tokens_out, 0))) || (st = check_distinct(o)) ||
                     (o->out_dir && (st = check_image_names(o))) || (st = check_formats(o)))) {
         vcfg_free(s);
@@ -1001,6 +1035,14 @@ static int images_main(options *o)
         varcl_eprintf("vgen: out of host memory\n");
         st = 1;
     }
+    /* a missing --out-dir is made only now, with the images to put in it: a refused, failed or interrupted run
+     * leaves none behind, and no run removes a folder that another run, started meanwhile, writes into */
+    int made_dir = 0;
+    if (!st && o->out_dir && mkdir(o->out_dir, 0777) == 0) made_dir = 1;
+    else if (!st && o->out_dir && errno != EEXIST) {
+        varcl_eprintf("vgen: cannot make %s: %s\n", o->out_dir, strerror(errno));
+        st = 1;
+    }
     if (!st && o->out_dir) {
         for (int i = 0; i < im.n && !st; i++) {
             char path[4200];
@@ -1032,6 +1074,7 @@ static int images_main(options *o)
         if (!st && (st = vo_commit(&files[i]))) varcl_eprintf("vgen: %s\n", varcl_last_error());
         vo_abort(&files[i]); /* after a failure: the temporaries not yet renamed are removed */
     }
+    if (st && made_dir) rmdir(o->out_dir); /* empty again: nothing was renamed into it */
     free(files);
     if (!st && !o->quiet)
         varcl_eprintf("vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o->out_dir ? o->out_dir : o->out, im.n,
@@ -1094,12 +1137,5 @@ int main(int argc, char **argv)
         vcfg_free(s);
         return 2;
     }
-    /* --out-dir is made if missing (one level, as --per-class does), and removed again, empty, if the run is
-     * refused or fails (it was refused: "the folder does not exist") */
-    struct stat sb;
-    const int make_dir = o.out_dir && *o.out_dir && !o.info && stat(o.out_dir, &sb) != 0;
-    const int made_dir = make_dir && mkdir(o.out_dir, 0777) == 0;
-    st = images_main(&o);
-    if (st && made_dir) rmdir(o.out_dir);
-    return stdout_ok(st);
+    return stdout_ok(images_main(&o));
 }

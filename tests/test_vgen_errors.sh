@@ -307,6 +307,9 @@ t "--out-dir in a missing folder" 2 "@D@/missing/d|does not exist" -- "${TINY[@]
 # a missing --out-dir is made (one level, as --per-class makes its folder; it was refused), and a refused run leaves
 # none behind (t checks that nothing is left)
 t "--out-dir made, the run refused" 2 "class 99" -- "${TINY[@]}" --out-dir @D@/new --class 99
+t "--out-dir fails at the end (--tokens-out /dev/full): no folder made" 1 "/dev/full" -- "${TINY[@]}" --out-dir @D@/new \
+    --tokens-out /dev/full
+t "--out-dir with a name over the folder's limit" 2 "over the folder's limit" -- "${TINY[@]}" --out-dir "@D@/$long"
 rm -rf "$work/made"
 if "$VGEN" "${TINY[@]}" --out-dir "$work/made" --class 1,2 -q 2>"$work/made.err" && [ -s "$work/made/00000_class1.png" ] &&
     [ -s "$work/made/00001_class2.png" ]; then
