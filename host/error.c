@@ -24,19 +24,33 @@ static size_t utf8_len(const unsigned char *p)
     return n;
 }
 
+/* The 3-byte characters that change how a line shows without showing themselves: the byte-order mark (U+FEFF),
+ * the line and paragraph separators (U+2028, U+2029: a new line to some terminals and editors), and the
+ * direction marks, embeddings, overrides and isolates (U+200E-200F, U+202A-202E, U+2066-2069), which can make a
+ * quoted name read as another. */
+static int invisible(const unsigned char *p)
+{
+    if (p[0] == 0xef) return p[1] == 0xbb && p[2] == 0xbf;
+    if (p[0] != 0xe2) return 0;
+    if (p[1] == 0x80) return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae);
+    return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
 /* Writes src into dst (n bytes, always terminated) as one line: control characters but tab become C escapes
  * ("\n", "\r", "\x1b"). A message is one line (DESIGN.md, error policy) whatever it quotes: a path with a
  * newline, a settings file with CR line ends, a compiler's build log. Bytes that are not UTF-8 (a Latin-1 file
  * name, a binary file's contents) are escaped too ("\xe9"), so the terminal shows what the file holds; so are
- * C1 controls ("\u009b", which a terminal may take as the start of a command) and the invisible byte-order mark
- * ("\ufeff": a settings file saved with one was refused for an "unknown key 'model'" that looked right). */
+ * C1 controls ("\u009b", which a terminal may take as the start of a command) and the characters invisible() lists
+ * ("\ufeff": a settings file saved with a byte-order mark was refused for an "unknown key 'model'" that looked
+ * right). */
 static void one_line(char *dst, size_t n, const char *src)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)src; *p && o + 7 < n; p++) {
         size_t u = *p >= 0x80 ? utf8_len(p) : 0;
-        if ((u == 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) || (u == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {
-            o += (size_t)snprintf(dst + o, 7, "\\u%04x", u == 3 ? 0xfeff : p[1]);
+        if (u == 2 ? p[0] == 0xc2 && p[1] < 0xa0 : u == 3 && invisible(p)) {
+            const unsigned cp = u == 2 ? p[1] : (unsigned)(p[0] & 0x0f) << 12 | (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+            o += (size_t)snprintf(dst + o, 7, "\\u%04x", cp);
             p += u - 1;
         } else if (u) {
             if (o + u + 1 >= n) break;

@@ -218,7 +218,7 @@ static int env_int(const char *name, long long *v)
     if (!s || !*s) return 0;
     int x;
     if (vcfg_parse_int(s, 0, INT_MAX, &x)) { /* digits only, as every number varcl reads (config.h) */
-        varcl_fail(VARCL_E_INPUT, "--shard env: %s=%s is not a non-negative number", name, s);
+        varcl_fail(VARCL_E_INPUT, "--shard env: %s=%s is not a non-negative number", name, varcl_shown(s));
         return -1;
     }
     *v = x;

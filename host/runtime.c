@@ -267,15 +267,15 @@ static int load_sources(strbuf *src)
      * missing from the program later. They are read in the embedded order (one program text either way). */
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR %s: %s", dir,
+        return varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR=%s: %s", varcl_shown(dir),
                           errno && stat(dir, &sb) != 0 ? strerror(errno) : "not a folder");
     int st = 0;
     for (int i = 0; !st && varcl_kernel_sources[i].name; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, varcl_kernel_sources[i].name);
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            st = varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR %s: %s %s (the folder must hold every file of cl/)",
-                            dir, varcl_kernel_sources[i].name,
+            st = varcl_fail(VARCL_E_INPUT, "VARCL_KERNEL_DIR=%s: %s %s (the folder must hold every file of cl/)",
+                            varcl_shown(dir), varcl_kernel_sources[i].name,
                             stat(path, &sb) != 0 ? "is missing" : "is not a regular file");
             break;
         }
@@ -326,6 +326,10 @@ static int check_cache_env(void)
     struct stat sb;
     if (strspn(cd, " \t\n\r\f\v") == strlen(cd))
         return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR='%s': blank (a folder, or off for no cache)", cd);
+    /* a blank at either end is a typo far more often than part of a folder's name ('off ' filled a cache in a
+     * folder named "off ") */
+    if (strchr(" \t\n\r\f\v", cd[0]) || strchr(" \t\n\r\f\v", cd[strlen(cd) - 1]))
+        return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: starts or ends with a blank", varcl_shown(cd));
     if (!strcasecmp(cd, "off"))
         return varcl_fail(VARCL_E_INPUT, "VARCL_CACHE_DIR=%s: off, in lower case, turns the caches off", varcl_shown(cd));
     for (const char *c = cd; *c; c++)

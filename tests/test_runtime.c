@@ -122,7 +122,7 @@ int main(void)
 
     /* a VARCL_CACHE_DIR that cannot be the folder meant is refused when the device opens, not made or ignored */
     {
-        const char *const refused[] = {" ", "OFF", "a\nb", "/dev/null", longdir};
+        const char *const refused[] = {" ", "OFF", "off ", " x", "a\nb", "/dev/null", longdir};
         longdir[VR_CACHE_DIR_MAX] = 'd';
         for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
             vr_runtime rt;
@@ -174,9 +174,9 @@ int main(void)
     /* UTF-8 is kept; bytes that are not (Latin-1, overlong forms, surrogates, a sequence cut short), C1 controls and
      * the invisible byte-order mark are escaped, in messages and in what the tools print */
     varcl_fail(VARCL_E_INPUT, "%s", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80|\xe9|\xc0\xaf|\xed\xa0\x80|\xe6\x97|\xc2\x9b|"
-                                    "\xef\xbb\xbfmodel|\xf4\x90\x80\x80|\xff");
+                                    "\xef\xbb\xbfmodel|\xf4\x90\x80\x80|\xff|a\xe2\x80\xa8" "b\xe2\x80\xae" "c\xe2\x81\xa9\xe2\x80\x8f|\xe2\x80\x94");
     CHECK(!strcmp(varcl_last_error(), "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80|\\xe9|\\xc0\\xaf|\\xed\\xa0\\x80|\\xe6\\x97|"
-                                      "\\u009b|\\ufeffmodel|\\xf4\\x90\\x80\\x80|\\xff"),
+                                      "\\u009b|\\ufeffmodel|\\xf4\\x90\\x80\\x80|\\xff|a\\u2028b\\u202ec\\u2069\\u200f|\xe2\x80\x94"),
           "UTF-8 kept, the rest escaped: '%s'", varcl_last_error());
 
     /* error names and memory accounting */

@@ -285,7 +285,7 @@ t "--seed ' 5'" 2 "--seed|' 5'" -- "${TINY[@]}" --seed " 5"
 t "--class ' 3'" 2 "--class|' 3'" -- "${TINY[@]}" --class " 3"
 t "--class '3,4 '" 2 "--class|'3,4 '" -- "${TINY[@]}" --class "3,4 "
 t "--device ' 0' (not an index: a name)" 2 "device ' 0': no device's name" -- "${TINY[@]}" --device " 0"
-ENVV="VARCL_KERNEL_DIR=$files/adir" t "VARCL_KERNEL_DIR an empty folder" 2 "VARCL_KERNEL_DIR $files/adir|attention.cl is missing" -- "${TINY[@]}"
+ENVV="VARCL_KERNEL_DIR=$files/adir" t "VARCL_KERNEL_DIR an empty folder" 2 "VARCL_KERNEL_DIR=$files/adir|attention.cl is missing" -- "${TINY[@]}"
 ENVV="VARCL_HOST_THREADS=+2" t "VARCL_HOST_THREADS +2" 2 "VARCL_HOST_THREADS=+2" -- "${TINY[@]}"
 t "unknown option with a value" 2 "--frobnicate" -- "${TINY[@]}" --frobnicate=3
 t "flag missing its value" 2 "--seed" -- "${TINY[@]}" --seed
