@@ -693,19 +693,28 @@ static int bench_device(FILE *f, const options *o, const vr_device *dev)
     return st;
 }
 
-/* Writes `text` to path whole or not at all (outfile.h). Exit status 2 when the path cannot be created there (a
- * missing or unwritable folder: the user's to fix; checked before the benchmark, check_outputs), 1 when the write
- * fails (disk full: run-time). */
-static int write_file(const char *path, const char *text, size_t len)
+/* The run's output files (--json, --md, --html; NULL where not asked for) with their texts, written whole or not at
+ * all, together: each is written and closed under its temporary name, and all are renamed only once every one is
+ * whole, so a failed write (a full disk, /dev/full as one of them) leaves none of them (outfile.h). Exit status 2
+ * when a path cannot be created there (a missing or unwritable folder: the user's to fix; checked before the
+ * benchmark, check_output), 1 when a write fails (disk full: run-time). */
+static int write_files(const char *const *paths, const char *const *texts, const size_t *lens, int n)
 {
-    vo_file out;
-    int st = vo_open(&out, path);
-    if (!st) {
-        if (fwrite(text, 1, len, out.fp) != len) {
-            vo_abort(&out);
-            st = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
-        } else
-            st = vo_commit(&out);
+    vo_file out[3];
+    int st = 0, staged = 0;
+    for (int i = 0; i < n && !st; i++) {
+        if (!paths[i]) continue;
+        if ((st = vo_open(&out[staged], paths[i]))) break;
+        if (fwrite(texts[i], 1, lens[i], out[staged].fp) != lens[i]) {
+            vo_abort(&out[staged]);
+            st = varcl_fail(VARCL_E_RUNTIME, "%s: cannot write: %s", paths[i], strerror(errno ? errno : EIO));
+        } else if (!(st = vo_close(&out[staged]))) {
+            staged++;
+        }
+    }
+    for (int i = 0; i < staged; i++) {
+        if (!st) st = vo_commit(&out[i]);
+        vo_abort(&out[i]); /* after a failure: the temporaries not yet renamed are removed */
     }
     if (st) varcl_eprintf("vbench: %s\n", varcl_last_error());
     return st == VARCL_E_INPUT ? 2 : st ? 1 : 0;
@@ -722,35 +731,33 @@ static void report_error(const options *o)
         varcl_eprintf("vbench: %s\n", msg);
 }
 
-static int render(vj_value *const *docs, int n, const options *o)
+/* The Markdown report on standard output, then the run's files (json: the run's JSON text, NULL for --compare)
+ * all together (write_files): standard output first, so that a failure there leaves no file either. */
+static int render(vj_value *const *docs, int n, const options *o, const char *json, size_t json_len)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
+    char *md = NULL, *html = NULL;
+    size_t md_len = 0, html_len = 0;
+    FILE *m = open_memstream(&md, &md_len);
     int st = m ? vrep_markdown(m, docs, n) : VARCL_E_RUNTIME;
     if (m) fclose(m);
-    if (st) {
-        report_error(o);
-        free(buf);
-        return st == VARCL_E_INPUT ? 2 : 1;
-    }
-    if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-        varcl_eprintf("vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
-        free(buf);
-        return 1;
-    }
-    if (o->md) st = write_file(o->md, buf, len);
-    free(buf);
     if (!st && o->html) {
-        buf = NULL;
-        len = 0;
-        m = open_memstream(&buf, &len);
+        m = open_memstream(&html, &html_len);
         st = m ? vrep_html(m, docs, n, n > 1 ? "varcl vendor comparison" : "varcl benchmark") : VARCL_E_RUNTIME;
         if (m) fclose(m);
-        if (st) report_error(o);
-        else st = write_file(o->html, buf, len);
-        free(buf);
     }
+    if (st) {
+        report_error(o);
+        st = st == VARCL_E_INPUT ? 2 : 1;
+    } else if (fwrite(md, 1, md_len, stdout) != md_len || fflush(stdout) != 0) {
+        varcl_eprintf("vbench: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+        st = 1;
+    } else {
+        const char *paths[3] = {json ? o->json : NULL, o->md, o->html}, *texts[3] = {json, md, html};
+        const size_t lens[3] = {json_len, md_len, html_len};
+        st = write_files(paths, texts, lens, 3);
+    }
+    free(md);
+    free(html);
     return st;
 }
 
@@ -806,7 +813,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
-        st = render(docs, o.n_compare, &o);
+        st = render(docs, o.n_compare, &o, NULL, 0);
         for (int i = 0; i < o.n_compare; i++) vj_free(docs[i]);
         return st;
     }
@@ -862,18 +869,15 @@ int main(int argc, char **argv)
         free(json);
         return 2;
     }
-    if (o.json && (st = write_file(o.json, json, len))) {
-        free(json);
-        return st;
-    }
     vj_value *doc = vj_parse(json, len);
-    free(json);
     if (!doc) {
         varcl_eprintf("vbench: internal: %s\n", varcl_last_error());
+        free(json);
         return 1;
     }
     vj_value *docs[1] = {doc};
-    st = render(docs, 1, &o);
+    st = render(docs, 1, &o, json, len);
+    free(json);
     vj_free(doc);
     if (!st && failed == n) st = 1; /* every device failed */
     return st;

@@ -296,6 +296,15 @@ done
 # the tuners time f32 products: --weights was taken and ignored
 expect2 "--tune with --weights" "$vbench" --tune --weights bf16
 expect2 "--tune-reps 0" "$vbench" --tune --tune-reps 0
+# the outputs are written together: one that fails (/dev/full, or standard output) leaves none of the others (the
+# Markdown file was kept when the HTML failed)
+rm -f "$tmp/both.md"
+"$vbench" --compare "$tmp/a.json" --md "$tmp/both.md" --html /dev/full > /dev/null 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 1 ] && [ ! -e "$tmp/both.md" ]' "--md with --html /dev/full: exit $rc, the .md left: $(ls "$tmp"/both.md 2>&1)"
+"$vbench" --compare "$tmp/a.json" --md "$tmp/both.md" > /dev/full 2> "$tmp/e.err"
+rc=$?
+check '[ $rc -eq 1 ] && [ ! -e "$tmp/both.md" ]' "--md with standard output full: exit $rc, the .md left"
 # write failures are run-time failures: exit status 1, one line (stdout on a full disk, a report into a folder
 # that is there but full is the same path)
 "$vbench" --compare "$tmp/a.json" > /dev/full 2> "$tmp/e.err"
