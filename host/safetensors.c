@@ -344,7 +344,7 @@ static vt_dtype out_dtype(const vt_tensor *t, vt_dtype dtype, int keep_other)
     return keep_other && !is_float ? t->dtype : dtype;
 }
 
-static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_other)
+static int stage(vo_file *out, const char *path, const vt_set *s, vt_dtype dtype, int keep_other)
 {
     if (dtype != VT_F32 && dtype != VT_F16 && dtype != VT_BF16)
         return varcl_fail(VARCL_E_INPUT, "%s: safetensors are written as F32, F16 or BF16", path);
@@ -383,13 +383,12 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_othe
     }
     k += (size_t)snprintf(hdr + k, cap - k, "}");
     while (k % 8) hdr[k++] = ' ';
-    vo_file out;
-    int st = vo_open(&out, path); /* a temporary renamed over path at the end (outfile.h) */
+    int st = vo_open(out, path); /* a temporary renamed over path by vo_commit (outfile.h) */
     if (st) {
         free(hdr);
         return st;
     }
-    FILE *f = out.fp;
+    FILE *f = out->fp;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)k >> (8 * i));
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, k, f) == k;
@@ -405,11 +404,20 @@ static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_othe
     }
     if (!ok) { /* disk full, I/O error */
         int err = errno;
-        vo_abort(&out);
+        vo_abort(out);
         return varcl_fail(VARCL_E_RUNTIME, "%s: write failed: %s", path, strerror(err ? err : EIO));
     }
-    return vo_commit(&out);
+    return vo_close(out);
 }
+
+static int save(const char *path, const vt_set *s, vt_dtype dtype, int keep_other)
+{
+    vo_file out;
+    int st = stage(&out, path, s, dtype, keep_other);
+    return st ? st : vo_commit(&out);
+}
+
+int st_stage(vo_file *out, const char *path, const vt_set *s, vt_dtype dtype) { return stage(out, path, s, dtype, 1); }
 
 int st_save(const char *path, const vt_set *s, vt_dtype dtype) { return save(path, s, dtype, 1); }
 

@@ -3,6 +3,7 @@
 #ifndef VARCL_SAFETENSORS_H
 #define VARCL_SAFETENSORS_H
 
+#include "outfile.h"
 #include "tensors.h"
 
 /* Maps `path` and returns its tensors (data points into the mapping; nothing is copied).
@@ -22,6 +23,11 @@ vt_set *st_load_memory(const char *origin, const void *bytes, size_t len);
  * missing or not writable is an input error, a failed write (disk full) a run-time one. Written to a temporary name, then renamed. Converts in small chunks, so it
  * needs no second copy of the weights. Used by tests and tools (mkmodel). */
 int st_save(const char *path, const vt_set *s, vt_dtype dtype);
+
+/* st_save without the rename: the file is written and closed under its temporary name, and `out` is what
+ * vo_commit renames (or vo_abort removes): several files made whole or not at all together (mkmodel's VAR and
+ * VQ-VAE). Errors as st_save's; on error nothing is left. */
+int st_stage(vo_file *out, const char *path, const vt_set *s, vt_dtype dtype);
 
 /* Every tensor as F32, integer and BOOL ones included (converted by value); FP8/FP6/FP4 ones are refused. */
 int st_save_f32(const char *path, const vt_set *s);

@@ -112,24 +112,21 @@ static int check_writable(const char *flag, const char *path)
     return 0;
 }
 
-/* Generates one set, writes it, frees it: at most one copy of the weights (f32) is held. */
-static int write_set(vt_set *set, const char *path, vt_dtype dtype, int quiet, const char *what)
+/* Generates one set, writes it under its temporary name (st_stage), frees it: at most one copy of the weights (f32)
+ * is held. The rename comes once both files are whole (main). */
+static int write_set(vt_set *set, vo_file *out, const char *path, vt_dtype dtype, size_t *params)
 {
     if (!set) {
         varcl_eprintf("mkmodel: %s\n", varcl_last_error());
         return varcl_last_status() == VARCL_E_INPUT ? 2 : 1;
     }
-    size_t params = count_params(set);
-    int st = st_save(path, set, dtype);
+    *params = count_params(set);
+    int st = st_stage(out, path, set, dtype);
     vt_free(set);
     if (st) {
         varcl_eprintf("mkmodel: %s\n", varcl_last_error());
         return st == VARCL_E_INPUT ? 2 : 1;
     }
-    /* on stderr, as vgen's "wrote" line: a model written to standard output (--var /dev/stdout) stays whole */
-    if (!quiet)
-        varcl_eprintf("mkmodel: wrote %s: %s, %zu parameters, %s\n", path, what, params,
-                      dtype == VT_F32 ? "F32" : dtype == VT_F16 ? "F16" : "BF16");
     return 0;
 }
 
@@ -276,8 +273,26 @@ int main(int argc, char **argv)
         return 2;
     if ((var_out && check_writable("--var", var_out)) || (vae_out && check_writable("--vae", vae_out))) return 2;
 
-    int st = 0;
-    if (var_out) st = write_set(demo_var(&v, seed), var_out, dtype, quiet, var_what);
-    if (!st && vae_out) st = write_set(demo_vae(&e, seed), vae_out, dtype, quiet, vae_what);
+    /* both files or neither: the VAR's is renamed into place only once the VQ-VAE's is whole too (a full disk on
+     * the second kept the first, exit 1) */
+    vo_file out[2];
+    const char *paths[2], *whats[2];
+    size_t params[2];
+    int st = 0, staged = 0;
+    if (var_out && !(st = write_set(demo_var(&v, seed), &out[staged], var_out, dtype, &params[staged])))
+        paths[staged] = var_out, whats[staged++] = var_what;
+    if (!st && vae_out && !(st = write_set(demo_vae(&e, seed), &out[staged], vae_out, dtype, &params[staged])))
+        paths[staged] = vae_out, whats[staged++] = vae_what;
+    for (int i = 0; i < staged; i++) {
+        if (!st && vo_commit(&out[i])) {
+            varcl_eprintf("mkmodel: %s\n", varcl_last_error());
+            st = 1;
+        }
+        vo_abort(&out[i]); /* after a failure: the temporaries not yet renamed are removed */
+    }
+    /* on stderr, as vgen's "wrote" line: a model written to standard output (--var /dev/stdout) stays whole */
+    for (int i = 0; !st && !quiet && i < staged; i++)
+        varcl_eprintf("mkmodel: wrote %s: %s, %zu parameters, %s\n", paths[i], whats[i], params[i],
+                      dtype == VT_F32 ? "F32" : dtype == VT_F16 ? "F16" : "BF16");
     return st;
 }

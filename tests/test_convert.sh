@@ -385,6 +385,11 @@ mk_refused "mkmodel a VAR beyond this machine's memory" --preset d36 --width 655
 grep -q "GiB of host memory (made in f32), more than this machine's" err.txt ||
     result "mkmodel huge VAR: the memory named" 1 "$(cat err.txt)"
 mk_refused "mkmodel a VQ-VAE beyond this machine's memory" --preset d30 --vae-ch 4096 --vae refused.safetensors
+# both files or neither: a failed VQ-VAE write (/dev/full) leaves no VAR file (it was kept, exit 1)
+"$MKMODEL" --preset tiny --var pair.safetensors --vae /dev/full >out.txt 2>err.txt
+rc=$?
+[ $rc = 1 ] && [ ! -e pair.safetensors ] && ! grep -q "wrote" err.txt && [ -z "$(ls -A | grep '^\.pair')" ]
+result "mkmodel --var A --vae /dev/full: neither written" $? "exit $rc: $(head -c 300 err.txt); $(ls -a | grep pair)"
 # the parameters it reports are vgen's (the zero K-bias buffers are not parameters)
 if "$MKMODEL" --preset tiny --var count.safetensors 2>err.txt; then
     mine=$(grep -o '[0-9]* parameters' err.txt)
