@@ -163,9 +163,11 @@ int vo_check(const char *given)
 
 const char *vo_other_format(const char *path, const char *const *wanted)
 {
-    static const char *const formats[] = {"png", "jpg", "jpeg", "webp", "gif", "bmp",  "tif",  "tiff",
-                                          "ppm", "pgm", "avif", "heic", "json", "npz", "npy", "safetensors",
-                                          "pth", "pt",  "ini",  "csv",  "txt",  "md",  "html", "htm", "svg"};
+    /* models/convert.py keeps the same list (OTHER_FORMATS) */
+    static const char *const formats[] = {"png",  "jpg", "jpeg", "webp", "gif", "bmp",  "tif",         "tiff",
+                                          "ppm",  "pgm", "avif", "heic", "json", "npz", "npy",         "safetensors",
+                                          "pth",  "pt",  "ckpt", "bin",  "onnx", "gguf", "h5",         "ini",
+                                          "csv",  "txt", "md",   "html", "htm",  "svg",  "zip"};
     const char *base = strrchr(path, '/'), *dot;
     base = base ? base + 1 : path;
     if (!(dot = strrchr(base, '.')) || dot == base) return NULL;

@@ -42,6 +42,12 @@ try:
 except ImportError:  # pragma: no cover - reported as a usage error
     np = None
 
+# Names that say a format other than safetensors: host/outfile.c vo_other_format's list, which vgen, vbench and
+# mkmodel refuse outputs by (--var x.txt, -o x.jpg); an output named so got safetensors bytes.
+OTHER_FORMATS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "ppm", "pgm", "avif", "heic", "json",
+                 "npz", "npy", "safetensors", "pth", "pt", "ckpt", "bin", "onnx", "gguf", "h5", "ini", "csv", "txt",
+                 "md", "html", "htm", "svg", "zip")
+
 PROG = "convert.py"
 
 
@@ -740,7 +746,7 @@ def run(argv):
     if os.path.exists(src) and os.path.exists(out) and os.path.samefile(src, out):
         raise BadInput("%s: the same file as the input %s: writing it would destroy the input" % (out, src))
     ext = os.path.splitext(os.path.basename(given))[1][1:].lower()
-    if ext in ("pth", "pt", "ckpt", "bin", "npz", "npy", "json", "png", "ini"):  # as vgen: the name says the format
+    if ext in OTHER_FORMATS and ext != "safetensors":  # as vgen and mkmodel: the name says the format
         raise BadInput("%s: the file will hold safetensors, not %s; name it .safetensors" % (given, ext))
     out_dir = os.path.dirname(os.path.abspath(out))
     if not in_place(out) and stream_fd(out) is None and (not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK)):

@@ -385,6 +385,19 @@ mk_refused "mkmodel a VAR beyond this machine's memory" --preset d36 --width 655
 grep -q "GiB of host memory (made in f32), more than this machine's" err.txt ||
     result "mkmodel huge VAR: the memory named" 1 "$(cat err.txt)"
 mk_refused "mkmodel a VQ-VAE beyond this machine's memory" --preset d30 --vae-ch 4096 --vae refused.safetensors
+# one list of names that say another format, for mkmodel and convert.py alike (host/outfile.c's, which convert.py
+# copies: mkmodel took x.ckpt, convert.py x.txt)
+exts=$(sed -n '/static const char \*const formats\[\]/,/};/p' "$HERE/../host/outfile.c" | grep -o '"[a-z0-9]*"' |
+    tr -d '"' | grep -vx safetensors)
+[ "$(echo "$exts" | wc -l)" -ge 20 ]
+result "the format list read from host/outfile.c" $? "$exts"
+for e in $exts; do
+    "$MKMODEL" --preset tiny --var "refused.$e" -q 2>err.txt
+    [ $? = 2 ] && [ ! -e "refused.$e" ] || result "mkmodel --var x.$e refused" 1 "$(cat err.txt)"
+    "$PY" "$CONVERT" -q "$PTH/var_small.pth" "refused.$e" 2>err.txt
+    [ $? = 2 ] && [ ! -e "refused.$e" ] || result "convert.py to x.$e refused" 1 "$(cat err.txt)"
+done
+rm -f refused.*
 # both files or neither: a failed VQ-VAE write (/dev/full) leaves no VAR file (it was kept, exit 1)
 "$MKMODEL" --preset tiny --var pair.safetensors --vae /dev/full >out.txt 2>err.txt
 rc=$?
