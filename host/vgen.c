@@ -167,6 +167,16 @@ static int parse_args(int argc, char **argv, options *o)
                 if (!takes_value(flag)) return fail_usage("unknown option '%s'%s (see --help)", a, "");
                 if (i + 1 >= argc) return fail_usage("%s needs a value%s", flag, "");
                 val = argv[++i];
+                /* "-o -q": the value forgotten, the next flag taken as it (vgen wrote a file named -q) */
+                if (takes_value(val) || !strcmp(val, "-q") || !strcmp(val, "--stats") || !strcmp(val, "--info") ||
+                    !strcmp(val, "--list-devices") || !strcmp(val, "-h") || !strcmp(val, "--help"))
+                {
+                    const vcfg_setting *st = vcfg_find_flag(flag);
+                    const int path = st ? st->kind == VCFG_PATH : strcmp(flag, "--per-class") && strcmp(flag, "--shard");
+                    varcl_eprintf("vgen: %s needs a value, and %s is an option%s%s%s\n", flag, val,
+                                  path ? " (a file of that name: ./" : "", path ? val : "", path ? ")" : "");
+                    return 2;
+                }
             }
             if (!takes_value(flag)) return fail_usage("unknown option '%s'%s (see --help)", flag, "");
             if (pass == 0) {

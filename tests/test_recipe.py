@@ -483,6 +483,8 @@ class Stages(unittest.TestCase):
                 self.assertEqual(r.returncode, code, (script, argv, r.stderr))
                 self.assertNotIn("Traceback", r.stderr, (script, argv))
                 self.assertIn(want, r.stderr.strip().splitlines()[-1], (script, argv, r.stderr))
+                if code == 2:  # a usage error is one line (argparse printed its usage block first)
+                    self.assertEqual(len(r.stderr.strip().splitlines()), 1, (script, argv, r.stderr))
                 self.assertFalse([f for f in os.listdir(tmp) if f != "vgen"], (script, argv))
             with open("/dev/full", "w") as full:
                 r = subprocess.run([sys.executable, os.path.join(recipe, "evaluate.py"), "--help"], stdout=full,

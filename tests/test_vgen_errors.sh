@@ -303,6 +303,9 @@ long=$(printf 'a%.0s' {1..300})
 t "-o with a 304-byte file name, refused before the run" 2 "the file name is 304 bytes" -- "${TINY[@]}" -o "$long.png"
 t "--tokens-out with a long name: -o not left behind" 2 "the file name is" -- "${TINY[@]}" -o y.png --tokens-out "$long.json"
 t "--tokens-out in a missing directory" 2 "@D@/missing/t.json" -- "${TINY[@]}" --tokens-out @D@/missing/t.json
+# a value forgotten, the next flag taken as it: vgen wrote a file named -q
+t "-o -q" 2 "-o needs a value, and -q is an option|./-q" -- "${TINY[@]}" -o -q
+t "--model --vae" 2 "--model needs a value, and --vae is an option" -- --model --vae "$TINY_VAE"
 t "--out-dir in a missing folder" 2 "@D@/missing/d|does not exist" -- "${TINY[@]}" --out-dir @D@/missing/d
 # a missing --out-dir is made (one level, as --per-class makes its folder; it was refused), and a refused run leaves
 # none behind (t checks that nothing is left)

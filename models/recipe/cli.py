@@ -19,9 +19,20 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _OneLine(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, as vgen's are ("prog: message (see prog --help)", exit
+    2): argparse prints its usage block first, so a wrong flag gave several lines."""
+
+    def error(self, message):
+        import sys
+        print("%s: %s (see %s --help)" % (self.prog, _one_line(message), self.prog), file=sys.stderr)
+        sys.exit(2)
+
+
 def parser(**kw):
-    """argparse.ArgumentParser(**kw) whose plain (store) arguments may be given once each."""
-    p = argparse.ArgumentParser(**kw)
+    """argparse.ArgumentParser(**kw) whose plain (store) arguments may be given once each, and whose usage errors
+    are one line."""
+    p = _OneLine(**kw)
     p.register("action", None, _Once)
     p.register("action", "store", _Once)
     return p
