@@ -542,7 +542,19 @@ int job_manifest_read(const char *dir, job_layout *j, int *image_size)
         /* written back and compared whole: sscanf alone would take any text after the last number ("...jpg") */
         if (!st && (!names || strcmp(again, names) || cd < 1 || id < 1 || cd > 10 || id > 10))
             st = varcl_fail(VARCL_E_INPUT, "%s: \"names\" is not a vgen name pattern", path);
-        if (!st && !(st = job_layout_init(j, c, n, max + 1, (int)per_class))) {
+        /* the count the job was made for: an edited per_class or class list would pack another set of images
+         * (per_class 3 -> 2 packed 4 of 6 without a word) */
+        json_t *images = json_object_get(m, "images");
+        if (!st && (!json_is_integer(images) || json_integer_value(images) != (json_int_t)n * per_class))
+            st = varcl_fail(VARCL_E_INPUT, "%s: \"images\" is not %d classes x per_class %lld = %lld: the manifest "
+                            "was edited", path, n, (long long)per_class, (long long)n * per_class);
+        if (!st && (st = job_layout_init(j, c, n, max + 1, (int)per_class))) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", varcl_last_error());
+            const int cut = strstr(why, " in --class") ? (int)(strstr(why, " in --class") - why) : (int)strlen(why);
+            st = varcl_fail(st, "%s: %.*s in \"classes\"", path, cut, why); /* not a --class the user gave */
+        }
+        if (!st) {
             j->class_digits = cd;
             j->index_digits = id;
             *image_size = size;

@@ -305,7 +305,8 @@ bad "takes no generation flags (--cfg)" --pack one --npz x.npz --cfg 3
 bad "takes no generation flags (--model)" --pack one --npz x.npz --model a --vae b
 # an edited manifest: numbers past int, a names pattern with other text, read exactly or refused naming the field
 for edit in 'per_class=4294967297|per_class 4294967297 is out of range' 'image_size=4294967552|image_size 4294967552' \
-    'per_class=-1|per_class -1 is out of range' 'names="class{class:04}_{index:05}.jpg"|"names" is not a vgen name'; do
+    'per_class=-1|per_class -1 is out of range' 'names="class{class:04}_{index:05}.jpg"|"names" is not a vgen name' \
+    'images=5|"images" is not' 'per_class=1|"images" is not' 'classes=[5,5]|class 5 is listed twice in "classes"'; do
     rm -rf edited && cp -r one edited
     python3 - edited/vgen-job.json "${edit%%|*}" <<'EOF2'
 import json, sys
@@ -326,6 +327,7 @@ python3 - huge/vgen-job.json <<'EOF2'
 import json, sys
 m = json.load(open(sys.argv[1]))
 m["per_class"] = 400000000
+m["images"] = 2 * 400000000
 m["names"] = "class{class:04}_{index:09}.png"
 json.dump(m, open(sys.argv[1], 'w'))
 EOF2
