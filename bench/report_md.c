@@ -7,13 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A name read from a document (a device, driver, model), as Markdown text: one line with control and invisible
+ * characters escaped (varcl_one_line: an ESC in a hand-edited file reached the terminal live), Markdown's own
+ * characters escaped. */
 static void md_text(FILE *o, const char *s)
 {
-    for (; s && *s; s++) {
-        if (*s == '\n' || *s == '\r' || *s == '\t') fputc(' ', o);
-        else if (strchr("\\`*|<>[]", *s)) fprintf(o, "\\%c", *s);
-        else fputc(*s, o);
+    const size_t n = s ? strlen(s) * 6 + 8 : 0; /* varcl_one_line: up to 6 bytes per byte, and its margin */
+    char *copy = s ? strdup(s) : NULL, *line = copy ? malloc(n) : NULL;
+    if (line) {
+        for (char *c = copy; *c; c++) /* a tab or line break is a space here */
+            if (*c == '\t' || *c == '\n' || *c == '\r') *c = ' ';
+        varcl_one_line(line, n, copy);
+        for (const char *c = line; *c; c++) {
+            if (strchr("\\`*|<>[]", *c)) fprintf(o, "\\%c", *c);
+            else fputc(*c, o);
+        }
     }
+    free(copy);
+    free(line);
 }
 
 static void md_details(FILE *o, const vrep_set *s, const vrep_dev *d)

@@ -43,7 +43,7 @@ static int invisible(const unsigned char *p)
  * C1 controls ("\u009b", which a terminal may take as the start of a command) and the characters invisible() lists
  * ("\ufeff": a settings file saved with a byte-order mark was refused for an "unknown key 'model'" that looked
  * right). */
-static void one_line(char *dst, size_t n, const char *src)
+void varcl_one_line(char *dst, size_t n, const char *src)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)src; *p && o + 7 < n; p++) {
@@ -87,7 +87,7 @@ int varcl_fail(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    one_line(last_msg, sizeof last_msg, msg);
+    varcl_one_line(last_msg, sizeof last_msg, msg);
     last_status = status;
     return status;
 }
@@ -102,7 +102,7 @@ void varcl_eprintf(const char *fmt, ...)
     size_t len = strlen(msg);
     int newline = len > 0 && msg[len - 1] == '\n'; /* the line's own end, not part of what it quotes */
     if (newline) msg[len - 1] = 0;
-    one_line(line, sizeof line, msg);
+    varcl_one_line(line, sizeof line, msg);
     fprintf(stderr, "%s%s", line, newline ? "\n" : "");
 }
 

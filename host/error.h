@@ -4,6 +4,8 @@
 #ifndef VARCL_ERROR_H
 #define VARCL_ERROR_H
 
+#include <stddef.h>
+
 enum {
     VARCL_OK = 0,
     VARCL_E_RUNTIME = 1, /* device, memory, OpenCL/CLBlast failure */
@@ -21,6 +23,13 @@ const char *varcl_last_error(void);
 /* The status passed with the last message (VARCL_OK if none). */
 int varcl_last_status(void);
 void varcl_clear_error(void);
+/* src as one line of what a terminal shows as it is, into dst (n bytes, always terminated; cut short where it does
+ * not fit): control characters but tab as C escapes ("\n", "\x1b"), bytes that are not UTF-8 as "\xe9", C1
+ * controls and invisible characters (the BOM, line separators, direction overrides) as "\u202e". Every message
+ * goes through it (varcl_fail, varcl_eprintf); reports use it for names read from files (vbench --compare). Up to
+ * 6 bytes out per byte in. */
+void varcl_one_line(char *dst, size_t n, const char *src);
+
 /* A value as a message should show it: v itself, or in single quotes where it is empty or starts or ends with a
  * blank, which would not be seen (VARCL_POLICY=' ' was reported as "VARCL_POLICY= : expected ..."). The result
  * stays valid for the next 3 calls in the thread (so one message may show several). */

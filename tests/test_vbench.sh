@@ -296,6 +296,15 @@ done
 # the tuners time f32 products: --weights was taken and ignored
 expect2 "--tune with --weights" "$vbench" --tune --weights bf16
 expect2 "--tune-reps 0" "$vbench" --tune --tune-reps 0
+# names read from a document are shown, not obeyed: an ESC or a direction override in a hand-edited device name
+# reached the terminal live through the Markdown on standard output
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["results"][0]["device"]["name"] = "dev\x1b[31mred\u202e"
+json.dump(d, open(sys.argv[2], "w"))' "$tmp/a.json" "$tmp/esc.json"
+"$vbench" --compare "$tmp/esc.json" > "$tmp/esc.md" 2> "$tmp/e.err"
+check '! grep -q $'"'"'\x1b'"'"' "$tmp/esc.md" && grep -qF "x1b" "$tmp/esc.md" && ! grep -q $'"'"'\xe2\x80\xae'"'"' "$tmp/esc.md"' \
+    "control characters in a --compare name escaped: $(grep -a dev "$tmp/esc.md" | head -2)"
 # the outputs are written together: one that fails (/dev/full, or standard output) leaves none of the others (the
 # Markdown file was kept when the HTML failed)
 rm -f "$tmp/both.md"
