@@ -255,7 +255,7 @@ int vtune_run(const vtune_options *o)
     int n_names = names_buf ? split_names(names_buf, names, VG_TUNE_MAX_ROWS) : 0;
     if (n_names < 0) {
         varcl_eprintf("vbench: --tune-sets %s: expected up to %d names like default,cpu-linear (none alone: no GEMM "
-                      "tuning)\n", o->sets, VG_TUNE_MAX_ROWS);
+                      "tuning)\n", varcl_shown(o->sets), VG_TUNE_MAX_ROWS);
         free(names_buf);
         return 2;
     }

@@ -234,7 +234,7 @@ int job_shard_parse(const char *spec, job_shard *s)
     if (slash) {
         int n;
         if (vcfg_parse_int(slash + 1, 1, INT_MAX, &n))
-            return varcl_fail(VARCL_E_INPUT, "--shard %s: N must be a whole number >= 1 (I/N, env/N or env)", spec);
+            return varcl_fail(VARCL_E_INPUT, "--shard %s: N must be a whole number from 1 to 2147483647 (I/N, env/N or env)", spec);
         count = n;
     }
     if (!from_env) {

@@ -21,7 +21,7 @@ int vp_make(vp_plan *p, int depth, int scales, const int *patch, int subnet_dept
     if (depth < 1 || depth > VP_MAX_DEPTH || scales < 1 || scales > VP_MAX_SCALES)
         return varcl_fail(VARCL_E_INPUT, "plan: unsupported model (%d layers, %d scales)", depth, scales);
     if (full_scales < 0 || full_scales > scales)
-        return varcl_fail(VARCL_E_INPUT, "full scales %d out of range 0..%d", full_scales, scales);
+        return varcl_fail(VARCL_E_INPUT, "full scales (--full-scales) %d out of range 0..%d", full_scales, scales);
     if (subnet_depth && n_layers)
         return varcl_fail(VARCL_E_INPUT, "give either a subnet depth or an explicit layer list, not both");
     p->depth = depth;
@@ -33,11 +33,11 @@ int vp_make(vp_plan *p, int depth, int scales, const int *patch, int subnet_dept
             return varcl_fail(VARCL_E_INPUT, "layer list has %d entries; the model has %d layers", n_layers, depth);
         for (int i = 0; i < n_layers; i++) {
             if (layers[i] < 0 || layers[i] >= depth)
-                return varcl_fail(VARCL_E_INPUT, "layer %d out of range 0..%d", layers[i], depth - 1);
+                return varcl_fail(VARCL_E_INPUT, "layer %d (--layers) out of range 0..%d", layers[i], depth - 1);
             if (i && layers[i] == layers[i - 1])
-                return varcl_fail(VARCL_E_INPUT, "layer %d listed twice", layers[i]);
+                return varcl_fail(VARCL_E_INPUT, "layer %d listed twice in --layers", layers[i]);
             if (i && layers[i] < layers[i - 1])
-                return varcl_fail(VARCL_E_INPUT, "layer list must be ascending (%d after %d)", layers[i],
+                return varcl_fail(VARCL_E_INPUT, "the subnet's layer list (--layers) must be ascending: %d after %d", layers[i],
                                   layers[i - 1]);
             p->subnet[i] = layers[i];
         }

@@ -565,7 +565,7 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
 static int check_npz_target(const char *npz)
 {
     if (vz_check(npz)) {
-        varcl_eprintf("vgen: %s\n", varcl_last_error());
+        varcl_eprintf("vgen: --npz %s\n", varcl_last_error());
         return 2;
     }
     return 0;

@@ -189,11 +189,11 @@ t "class past the tiny model's 16" 2 "class 16|0..15" -- "${TINY[@]}" --class 1,
 t "class 1000 on the demo model (no -q)" 2 "class 1000|out of range|classes 0.." -- --class 1000
 t "--depth 0" 2 "--depth|'0'" -- "${TINY[@]}" --depth 0
 t "--depth 99 on a 4-layer model" 2 "depth 99|4" -- "${TINY[@]}" --depth 99
-t "--layers 3,1 (unsorted)" 2 "layer|3" -- "${TINY[@]}" --layers 3,1
-t "--layers 0,0" 2 "layer 0" -- "${TINY[@]}" --layers 0,0
-t "--layers 9" 2 "layer 9" -- "${TINY[@]}" --layers 9
+t "--layers 3,1 (unsorted)" 2 "--layers) must be ascending: 1 after 3" -- "${TINY[@]}" --layers 3,1
+t "--layers 0,0" 2 "layer 0 listed twice in --layers" -- "${TINY[@]}" --layers 0,0
+t "--layers 9" 2 "layer 9 (--layers)" -- "${TINY[@]}" --layers 9
 t "--depth with --layers" 2 "--depth|--layers" -- "${TINY[@]}" --depth 2 --layers 0,3
-t "--full-scales 11" 2 "full scales 11" -- "${TINY[@]}" --full-scales 11
+t "--full-scales 11" 2 "(--full-scales) 11 out of range 0..10" -- "${TINY[@]}" --full-scales 11
 t "--page-tokens past the model's tokens" 2 "page tokens 1048576|tokens per image" -- "${TINY[@]}" --page-tokens 1048576
 
 # ---- flag values ----
