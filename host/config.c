@@ -164,7 +164,8 @@ const vcfg_setting VCFG_SETTINGS[] = {
     {"--class", "sample", "classes", VCFG_INT_LIST, 0, INT_MAX, NULL, "N[,N...]", "0", "class labels, one image each",
      AT(classes), AT(n_classes)},
     {"--seed", "sample", "seed", VCFG_U64, 0, 0, NULL, "S", "0", "random seed", AT(seed), AT(has_seed)},
-    {"--cfg", "sample", "cfg", VCFG_DOUBLE, 0, HUGE_VAL, NULL, "F", "1.5", "classifier-free guidance", AT(cfg),
+    /* the request's cfg is a float: 1e39 became inf and failed at the first scale, exit 1 */
+    {"--cfg", "sample", "cfg", VCFG_DOUBLE, 0, FLT_MAX, NULL, "F", "1.5", "classifier-free guidance", AT(cfg),
      AT(has_cfg)},
     {"--top-k", "sample", "top_k", VCFG_INT, 0, INT_MAX, NULL, "K", "900", "top-k sampling (0 = off)", AT(top_k),
      AT(has_top_k)},
@@ -211,9 +212,10 @@ const vcfg_setting *vcfg_find_flag(const char *flag)
 /* "a whole number from 1 to 1024": what a value of st must be, for messages and --help alike. */
 static void expected(const vcfg_setting *st, char *buf, size_t n)
 {
-    char lo[32], hi[32];
+    char lo[32], hi[64];
     snprintf(lo, sizeof lo, "%.17g", st->min);
-    if (st->max >= INT_MAX) snprintf(hi, sizeof hi, "%s", st->kind == VCFG_DOUBLE ? "" : "2147483647");
+    if (st->kind == VCFG_DOUBLE && st->max == FLT_MAX) snprintf(hi, sizeof hi, "3.4028234e38 (about a float's largest)");
+    else if (st->max >= INT_MAX) snprintf(hi, sizeof hi, "%s", st->kind == VCFG_DOUBLE ? "" : "2147483647");
     else snprintf(hi, sizeof hi, "%.17g", st->max);
     switch (st->kind) {
     case VCFG_PATH: snprintf(buf, n, "a file path"); return;

@@ -199,6 +199,7 @@ t "--page-tokens past the model's tokens" 2 "page tokens 1048576|tokens per imag
 # ---- flag values ----
 t "negative --cfg" 2 "--cfg|-1" -- "${TINY[@]}" --cfg -1
 t "--cfg nan" 2 "--cfg|nan" -- "${TINY[@]}" --cfg nan
+t "--cfg past a float (it became inf: exit 1 after the load)" 2 "--cfg|1e39|a float" -- "${TINY[@]}" --cfg 1e39
 t "--top-k -1" 2 "--top-k|-1" -- "${TINY[@]}" --top-k -1
 t "--top-p 1.5" 2 "--top-p|1.5" -- "${TINY[@]}" --top-p 1.5
 t "--top-p -0.1" 2 "--top-p|-0.1" -- "${TINY[@]}" --top-p -0.1
