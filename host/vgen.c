@@ -1080,6 +1080,17 @@ static int images_main(options *o)
         free(cells);
     }
     if (!st && o->tokens_out && !(st = stage_tokens(&files[staged], o->tokens_out, &im, rq.labels))) staged++;
+    /* --stats before the outputs are renamed into place: standard output that fails (a full disk) fails the run
+     * with none of them, not with all of them and exit 1 (main's stdout_ok says why, once) */
+    if (!st && o->stats) {
+        varcl_mem_stats ms;
+        varcl_get_mem_stats(v, &ms);
+        printf("request kv_bytes %zu\n", im.kv_bytes);
+        for (int t = 0; t < ms.ntags; t++)
+            printf("%-12s live %12zu bytes  peak %12zu bytes\n", ms.tag[t], ms.live[t], ms.peak[t]);
+        printf("%-12s live %12zu bytes  peak %12zu bytes\n", "total", ms.live_total, ms.peak_total);
+        if (fflush(stdout) != 0 || ferror(stdout)) st = 1;
+    }
     for (int i = 0; i < staged; i++) {
         if (!st && (st = vo_commit(&files[i]))) varcl_eprintf("vgen: %s\n", varcl_last_error());
         vo_abort(&files[i]); /* after a failure: the temporaries not yet renamed are removed */
@@ -1089,14 +1100,6 @@ static int images_main(options *o)
     if (!st && !o->quiet)
         varcl_eprintf("vgen: wrote %s (%d image%s, %dx%d) in %.1f s (%s)\n", o->out_dir ? o->out_dir : o->out, im.n,
                 im.n > 1 ? "s" : "", im.size, im.size, now_s() - t0, part_times(&im).s);
-    if (!st && o->stats) {
-        varcl_mem_stats ms;
-        varcl_get_mem_stats(v, &ms);
-        printf("request kv_bytes %zu\n", im.kv_bytes);
-        for (int t = 0; t < ms.ntags; t++)
-            printf("%-12s live %12zu bytes  peak %12zu bytes\n", ms.tag[t], ms.live[t], ms.peak[t]);
-        printf("%-12s live %12zu bytes  peak %12zu bytes\n", "total", ms.live_total, ms.peak_total);
-    }
     varcl_images_free(&im);
     varcl_close(v);
     vcfg_free(s);

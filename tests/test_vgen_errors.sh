@@ -323,6 +323,16 @@ else
     failed=$((failed + 1))
 fi
 rm -rf "$work/made" "$work/made.err"
+# --stats onto a full disk: the run fails with none of its outputs (the images were kept, exit 1)
+"$VGEN" "${TINY[@]}" --stats --out-dir "$work/stfull" -q > /dev/full 2> "$work/st.err"
+rc=$?
+if [ $rc = 1 ] && [ ! -e "$work/stfull" ] && [ "$(wc -l < "$work/st.err")" = 1 ]; then
+    passed=$((passed + 1))
+else
+    fail "--stats > /dev/full" "exit $rc, $(ls "$work/stfull" 2>&1), $(cat "$work/st.err")"
+    failed=$((failed + 1))
+fi
+rm -rf "$work/stfull" "$work/st.err"
 
 # ---- settings file ----
 t "--config with an unknown key" 2 "unknown-key.ini|top_kk" -- "${TINY[@]}" --config "$files/unknown-key.ini"
