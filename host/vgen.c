@@ -536,6 +536,11 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (!(st = vimg_read_png(path, &rgb, &wd, &ht)) && (wd != size || ht != size))
             st = varcl_fail(VARCL_E_INPUT, "%s: %dx%d pixels, but the job's images are %dx%d", path, wd, ht, size, size);
+        /* damaged in place (a resumed job checks only each image's ends: reading them all would cost as much as
+         * the pack): the way out named */
+        if (st == VARCL_E_INPUT)
+            st = varcl_fail(st, "%s; remove it and run the job again, which makes the missing images",
+                            varcl_last_error());
         if (!st) st = vz_write(w, rgb, (size_t)size * size * 3);
         free(rgb);
     }

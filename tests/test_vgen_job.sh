@@ -320,6 +320,13 @@ EOF2
     [ ! -e edited.npz ] || fail "a refused pack of an edited manifest wrote edited.npz"
 done
 rm -rf edited
+# an image damaged in place (a flipped byte inside its data): the pack names it and the way out
+rm -rf flipped && cp -r one flipped
+python3 -c 'import sys; p = sys.argv[1]; d = bytearray(open(p, "rb").read()); d[len(d) // 2] ^= 0xff; open(p, "wb").write(d)' \
+    flipped/class0005_00001.png
+bad "class0005_00001.png: .*remove it and run the job again" --pack flipped --npz flipped.npz
+[ ! -e flipped.npz ] || fail "a refused pack of a damaged image wrote flipped.npz"
+rm -rf flipped
 # a pack of a job of 400 million images per class, none made under its names: refused at once (one pass over the folder; bad's timeout fails
 # a name-by-name probe, which took days), naming the first missing image
 rm -rf huge && cp -r one huge
