@@ -312,6 +312,19 @@ class Training(unittest.TestCase):
             self.assertIn("resumed at step 2 of 3", r.stdout + r.stderr)
             self.assertEqual(torch.load(os.path.join(tmp, "classifier.pt"))["step"], 3)
             self.assertTrue(os.path.exists(os.path.join(tmp, "classifier_loss.png")))
+            # a run of the finished stage takes no step and changes no file (it rewrote the checkpoint, its plot
+            # and times.json: the committed run was dirtied by a no-op)
+            def files():
+                out = {}
+                for name in sorted(os.listdir(tmp)):
+                    with open(os.path.join(tmp, name), "rb") as f:
+                        out[name] = f.read()
+                return out
+            before = files()
+            subprocess.run(cmd + ["--steps", "3"], check=True, capture_output=True)
+            after = files()
+            self.assertEqual([n for n in after if after[n] != before.get(n)], [])
+            self.assertEqual(sorted(after), sorted(before))
 
 
 class FrechetReference(unittest.TestCase):

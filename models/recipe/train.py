@@ -210,9 +210,12 @@ def mark_done(ctx, stage, seconds):
     if os.path.exists(ctx.path("times.json")):
         with open(ctx.path("times.json")) as f:
             times = json.load(f)
-    times[stage] = round(seconds, 1)  # wall time of the stage, earlier (resumed) runs included
-    with open(ctx.path("times.json"), "w") as f:
-        json.dump(times, f, indent=1)
+    # wall time of the stage, earlier (resumed) runs included; a run of a finished stage that took no step keeps
+    # the time recorded (train.py var on the committed run rewrote it with its start-up seconds)
+    if getattr(ctx, "steps_taken", True) or stage not in times:
+        times[stage] = round(seconds, 1)
+        with open(ctx.path("times.json"), "w") as f:
+            json.dump(times, f, indent=1)
     open(ctx.path(stage + ".done"), "w").close()
 
 
@@ -325,9 +328,11 @@ class Loop:
             self.ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.t0 = time.time()
         self.last_ckpt = time.time()
+        # a run that takes no step (the stage finished already) and adds nothing to `extra` changes no file
+        self.first_step, self.first_extra = self.step, dict(self.extra)
 
     def save(self):
-        if not self.ctx.main:
+        if not self.ctx.main or (self.step == self.first_step and self.extra == self.first_extra):
             return
         atomic_save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
                      "history": self.history, "seconds": self.seconds + time.time() - self.t0,
@@ -351,6 +356,7 @@ class Loop:
                 self.save()
                 self.last_ckpt = time.time()
         bar.close()
+        self.ctx.steps_taken = self.step > self.first_step
         self.save()
 
     @torch.no_grad()
@@ -842,6 +848,7 @@ def main(argv=None):
         # remove the same marker failed the second one
         if ctx.main and stage not in ("export",) and os.path.exists(ctx.path(stage + ".done")):
             os.remove(ctx.path(stage + ".done"))
+        ctx.steps_taken = True  # a stage's Loop says otherwise when it had no step left to take
         mark_done(ctx, stage, RUNNERS[stage](ctx, a))
     if ctx.world > 1:
         dist.destroy_process_group()
