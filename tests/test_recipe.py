@@ -5,6 +5,7 @@ against the engine. Needs Debian's python3-torch (and numpy); without torch it e
     VGEN=build/vgen /usr/bin/python3 tests/test_recipe.py
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -653,12 +654,49 @@ class Stages(unittest.TestCase):
                                     "--vgen", vgen, "--depths", "16,x"], capture_output=True, text=True)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn("--depths", r.stderr)
+            # an export that fails part-way (here convert.py refuses the classifier, the third of the five files)
+            # leaves the previous export as it was, and no staging folder
+            for n in os.listdir(out):  # a previous export's files, different from what this one would write
+                with open(os.path.join(out, n), "wb") as f:
+                    f.write(b"previous export's " + n.encode())
+            before = folder_bytes(out)
+            shutil.copy(os.path.join(run, "classifier.pt"), os.path.join(tmp, "classifier.pt"))
+            ck = torch.load(os.path.join(run, "classifier.pt"))
+            ck["model"]["bad\x00name"] = torch.zeros(1)
+            torch.save(ck, os.path.join(run, "classifier.pt"))
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export", "--run",
+                                run, "--out", out], capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            self.assertEqual(folder_bytes(out), before)
+            shutil.copy(os.path.join(tmp, "classifier.pt"), os.path.join(run, "classifier.pt"))
+            # a folder in one file's place is refused before any is written
+            os.remove(os.path.join(out, "demo.json"))
+            os.mkdir(os.path.join(out, "demo.json"))
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export", "--run",
+                                run, "--out", out], capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+            self.assertIn("is a folder where the export writes a file", r.stderr)
+            self.assertEqual(folder_bytes(out)["var.safetensors"], before["var.safetensors"])
             # tokens of another class set (no class names recorded: written before arrangements10) are not exported
             np.savez(os.path.join(run, "tokens.npz"), labels=z["labels"], tokens=z["tokens"])
             r = subprocess.run([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export", "--run",
                                 run, "--out", out], capture_output=True, text=True)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("run the tokens and var stages again", r.stderr)
+
+
+def folder_bytes(folder):
+    """{name: contents} of every file in FOLDER (staging folders included: an export leaves none)."""
+    got = {}
+    for n in sorted(os.listdir(folder)):
+        p = os.path.join(folder, n)
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                got[n] = f.read()
+        else:
+            got[n] = None
+    return got
 
 
 def load_demo(demo):

@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import time
 import zipfile
@@ -698,17 +699,37 @@ def stage_export(ctx, a):
     if trained_on != data.CLASSES:
         raise SystemExit("export: %s holds tokens of classes %s, not %s's %s: run the tokens and var stages again" % (
             ctx.path("tokens.npz"), trained_on, data.SET_NAME, ",".join(data.CLASSES)))
+    for name in EXPORT_FILES:  # a folder in a file's place would fail its rename after the others had landed
+        if os.path.isdir(os.path.join(out, name)):
+            raise SystemExit("export: %s is a folder where the export writes a file: move it away"
+                             % os.path.join(out, name))
     os.makedirs(out, exist_ok=True)
     vae, _ = load_vae(ctx)
     sd_var = trained_weights(torch.load(ctx.path(a.var_from + ".pt")))
     ck_clf = torch.load(ctx.path("classifier.pt"))
     convert = os.path.join(HERE, "..", "convert.py")
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, sd in (("var", sd_var), ("vae", vae.state_dict()), ("classifier", ck_clf["model"])):
-            pth = os.path.join(tmp, name + ".pth")
-            torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
-            subprocess.run([sys.executable, convert, pth, os.path.join(out, name + ".safetensors"),
-                            "--dtype", "bf16", "-q"], check=True)
+    # The five files are made in a folder beside them and renamed in only once all of them are written: an export
+    # that fails part-way (a full disk, a checkpoint convert.py refuses) leaves the previous export as it was, not a
+    # VAR of one run with the VQ-VAE or reference statistics of another.
+    stage_dir = tempfile.mkdtemp(prefix=".export.", dir=out)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, sd in (("var", sd_var), ("vae", vae.state_dict()), ("classifier", ck_clf["model"])):
+                pth = os.path.join(tmp, name + ".pth")
+                torch.save({k: v.contiguous() for k, v in sd.items()}, pth)
+                subprocess.run([sys.executable, convert, pth, os.path.join(stage_dir, name + ".safetensors"),
+                                "--dtype", "bf16", "-q"], check=True)
+        export_rest(stage_dir, a, sd_var)
+        for name in EXPORT_FILES:
+            os.replace(os.path.join(stage_dir, name), os.path.join(out, name))
+    finally:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+    ctx.log("export: wrote %s" % out)
+    return 0.0
+
+
+def export_rest(out, a, sd_var):
+    """fd_ref.safetensors and demo.json into the export's staging folder OUT, beside the converted classifier."""
     w_clf = st_io.read(os.path.join(out, "classifier.safetensors"))
     # the Frechet distance's reference statistics, from the classifier as exported (fd_ref.py)
     ref = fd_ref.write(os.path.join(out, "fd_ref.safetensors"), w_clf, a.fd_per_class)
@@ -721,9 +742,9 @@ def stage_export(ctx, a):
             "var_from": a.var_from, "fd_ref": ref["meta"]}
     with open(os.path.join(out, "demo.json"), "w") as f:
         json.dump(meta, f, indent=1)
-    ctx.log("export: wrote %s" % out)
-    return 0.0
 
+
+EXPORT_FILES = ("var.safetensors", "vae.safetensors", "classifier.safetensors", "fd_ref.safetensors", "demo.json")
 
 RUNNERS = {"vqvae": stage_vqvae, "vqvae-ms": stage_vqvae_ms, "tokens": stage_tokens, "var": stage_var,
            "classifier": stage_classifier, "export": stage_export,
