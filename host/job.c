@@ -354,11 +354,14 @@ int job_set_crc32(const vt_set *set, char hex[9], uint64_t *bytes)
             for (int k = 0; k < 8; k++) le[k] = (unsigned char)((uint64_t)t->shape[d] >> (8 * k));
             crc = crc32(crc, le, 8);
         }
+        int st = vt_read_pages(set, t);
+        if (st) return st;
         for (uint64_t at = 0; at < b;) {
             uInt piece = b - at > (1u << 30) ? (1u << 30) : (uInt)(b - at);
             crc = crc32(crc, (const Bytef *)t->data + at, piece);
             at += piece;
         }
+        vt_release_pages(set, t);
         n += b;
     }
     snprintf(hex, 9, "%08lx", (unsigned long)crc);

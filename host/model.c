@@ -296,7 +296,9 @@ static float *host_t(loader *ld, const char *name, int ndim, int64_t d0, int64_t
 {
     if (ld->st) return NULL;
     const vt_tensor *t = req(ld->s, name, ndim, d0, d1, d2, 0);
+    if (t && vt_read_pages(ld->s, t)) t = NULL; /* error recorded */
     float *f = t ? vt_dup_f32(t) : NULL;
+    if (t) vt_release_pages(ld->s, t);
     if (f && vt_check_finite(ld->s, t, f)) {
         free(f);
         f = NULL;

@@ -130,7 +130,7 @@ static json_t *next_value(const char *path, const char *h, size_t n, size_t *p)
     return v;
 }
 
-static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len);
+static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len, const uint8_t *head);
 
 vt_set *st_load(const char *path)
 {
@@ -152,14 +152,16 @@ vt_set *st_load(const char *path)
         return NULL;
     }
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (map == MAP_FAILED) {
-        varcl_fail(VARCL_E_RUNTIME, "%s: mmap failed: %s", path, strerror(errno));
+        int err = errno;
+        close(fd);
+        varcl_fail(VARCL_E_RUNTIME, "%s: mmap failed: %s", path, strerror(err));
         return NULL;
     }
-    vt_set *s = vt_new_mapped(path, map, len);
+    vt_set *s = vt_new_mapped(path, map, len, fd);
     if (!s) {
         munmap(map, len);
+        close(fd);
         return NULL;
     }
     char id[160];
@@ -167,7 +169,29 @@ vt_set *st_load(const char *path)
              (unsigned long long)sb.st_ino, len, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
              (long long)sb.st_ctim.tv_sec, (long)sb.st_ctim.tv_nsec);
     vt_set_identity(s, id);
-    return parse(s, path, map, len);
+    /* the header is read, not touched through the map (vt_read_pages says why); the tensors' data stays mapped */
+    uint8_t len8[8];
+    if (vt_read_at(s, 0, 8, len8)) {
+        vt_free(s);
+        return NULL;
+    }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | len8[i];
+    size_t head_len = hlen <= len - 8 && hlen <= ST_MAX_HEADER ? 8 + (size_t)hlen : 8; /* else parse refuses it */
+    uint8_t *head = malloc(head_len);
+    if (!head) {
+        vt_free(s);
+        varcl_fail(VARCL_E_RUNTIME, "out of host memory for the header of %s", path);
+        return NULL;
+    }
+    if (vt_read_at(s, 0, head_len, head)) {
+        free(head);
+        vt_free(s);
+        return NULL;
+    }
+    s = parse(s, path, map, len, head);
+    free(head);
+    return s;
 }
 
 vt_set *st_load_memory(const char *origin, const void *bytes, size_t len)
@@ -176,18 +200,41 @@ vt_set *st_load_memory(const char *origin, const void *bytes, size_t len)
         varcl_fail(VARCL_E_INPUT, "%s: too short for a safetensors file (%zu bytes)", origin, len);
         return NULL;
     }
-    vt_set *s = vt_new_mapped(origin, NULL, 0); /* nothing to unmap: the caller owns the bytes */
-    return s ? parse(s, origin, bytes, len) : NULL;
+    vt_set *s = vt_new_mapped(origin, NULL, 0, -1); /* nothing to unmap: the caller owns the bytes */
+    return s ? parse(s, origin, bytes, len, bytes) : NULL;
 }
 
-/* Parses the header of the `len` bytes at `bytes` into `s` (freed on failure). */
-static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
+/* What a file that is not safetensors is, from its first bytes: the formats people pass by mistake, or NULL. */
+static const char *other_format(const uint8_t *b)
 {
-    const uint8_t *b = bytes;
+    if (!memcmp(b, "PK\3\4", 4))
+        return "a zip archive (a PyTorch .pth/.pt checkpoint or a .npz), not safetensors: convert a PyTorch "
+               "checkpoint with models/convert.py";
+    if (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
+        return "a Python pickle (a PyTorch checkpoint of the old format), not safetensors: convert it with "
+               "models/convert.py";
+    size_t i = 0;
+    while (i < 7 && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
+    if (b[i] == '{' || b[i] == '[')
+        return "a JSON file (a sharded checkpoint's index?), not safetensors: varcl reads one safetensors file per "
+               "model";
+    if (!memcmp(b, "GGUF", 4)) return "a GGUF file, not safetensors";
+    return NULL;
+}
+
+/* Parses the header of the `len` bytes at `bytes` into `s` (freed on failure); head: a copy of the file's first
+ * 8 + header-length bytes (only the first 8 when that length is refused). */
+static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len, const uint8_t *head)
+{
+    const uint8_t *b = head;
     span *sp = NULL;
     json_t *meta = NULL; /* __metadata__'s value */
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
+    if ((hlen > len - 8 || hlen > ST_MAX_HEADER) && other_format(b)) {
+        varcl_fail(VARCL_E_INPUT, "%s: %s", path, other_format(b));
+        goto fail;
+    }
     if (hlen > len - 8) {
         varcl_fail(VARCL_E_INPUT, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
                    (unsigned long long)hlen, len);
@@ -198,7 +245,7 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len)
                    (unsigned long long)hlen, ST_MAX_HEADER);
         goto fail;
     }
-    const uint8_t *data = b + 8 + hlen;
+    const uint8_t *data = (const uint8_t *)bytes + 8 + hlen;
     int64_t data_len = (int64_t)(len - 8 - hlen);
     /* The top-level object is walked here and each name and entry is parsed by jansson on its own: a DOM of
      * 200,000 entries would cost 300 MB and five times the time (measured), and the names' uniqueness is checked
@@ -397,10 +444,15 @@ static int stage(vo_file *out, const char *path, const vt_set *s, vt_dtype dtype
         const vt_tensor *t = vt_at(s, i);
         vt_dtype out_t = out_dtype(t, dtype, keep_other);
         size_t bytes = (size_t)(t->numel * vt_dtype_bits(out_t) / 8);
+        if ((st = vt_read_pages(s, t))) { /* a set read from a file: its data read again (vt_read_pages) */
+            vo_abort(out);
+            return st;
+        }
         if (t->dtype == out_t)
             ok = fwrite(t->data, 1, bytes, f) == bytes;
         else
             ok = write_converted(f, t, out_t) == 0;
+        vt_release_pages(s, t);
     }
     if (!ok) { /* disk full, I/O error */
         int err = errno;

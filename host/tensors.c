@@ -2,12 +2,15 @@
 #include "tensors.h"
 
 #include "error.h"
+#include "team.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const struct {
@@ -43,6 +46,13 @@ struct vt_set {
     int n_indexed; /* the n at which by_name was built: a later vt_add_raw makes vt_find scan again */
     void *map; /* safetensors mmap, or NULL */
     size_t map_len;
+    int fd;                  /* the mapped file, kept open for vt_read_pages (-1: none) */
+    struct timespec mtime;   /* its modification time when it was opened */
+    const void **home;       /* [n_home]: a tensor's place in the map while vt_read_pages holds a copy of it */
+    size_t *home_cap;        /* [n_home]: that copy's bytes of memory */
+    int n_home;
+    void *spare;             /* a released copy's memory, kept for the next (fresh pages cost a fault each) */
+    size_t spare_bytes;
     int owns_data; /* 1: each tensor's data was malloc'd by us */
     char identity[160]; /* the file's identity (vt_set_identity), or "" */
 };
@@ -55,6 +65,7 @@ static vt_set *set_alloc(const char *origin)
         varcl_fail(VARCL_E_RUNTIME, "out of host memory");
         return NULL;
     }
+    s->fd = -1;
     return s;
 }
 
@@ -69,13 +80,15 @@ vt_set *vt_new(const char *origin)
     return s;
 }
 
-vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len)
+vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len, int fd)
 {
     vt_set *s = set_alloc(origin);
-    if (s) {
-        s->map = map;
-        s->map_len = map_len;
-    }
+    if (!s) return NULL;
+    s->map = map;
+    s->map_len = map_len;
+    s->fd = fd;
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0) s->mtime = sb.st_mtim;
     return s;
 }
 
@@ -144,8 +157,12 @@ void vt_free(vt_set *s)
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
         free(s->t[i].name);
-        if (s->owns_data) free((void *)s->t[i].data);
+        if (s->owns_data || (i < s->n_home && s->home[i])) free((void *)s->t[i].data); /* a copy vt_read_pages made */
     }
+    free(s->home);
+    free(s->home_cap);
+    free(s->spare);
+    if (s->fd >= 0) close(s->fd);
     free(s->t);
     free(s->by_name);
     if (s->map) munmap(s->map, s->map_len);
@@ -153,30 +170,109 @@ void vt_free(vt_set *s)
     free(s);
 }
 
-/* The whole pages of t's data inside the mapped file: [*a, *b); 0 when there are none (or the set is in memory). */
-static int tensor_pages(const vt_set *s, const vt_tensor *t, uintptr_t *a, uintptr_t *b)
+typedef struct {
+    int fd;
+    size_t off, n, got[HT_MAX_THREADS];
+    uint8_t *dst;
+    int err[HT_MAX_THREADS];
+} read_job;
+
+/* piece id of n of a read_job: as much of it as the file gives (got), or the error */
+static void read_piece(void *arg, int id, int n)
 {
-    if (!s->map || !t->data) return 0;
-    uintptr_t map0 = (uintptr_t)s->map, lo = (uintptr_t)t->data;
-    uintptr_t hi = lo + ((size_t)t->numel * (size_t)vt_dtype_bits(t->dtype) + 7) / 8;
-    if (lo < map0 || hi > map0 + s->map_len) return 0;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    *a = (lo + page - 1) / page * page; /* whole pages inside the tensor: its neighbours' pages are not touched */
-    *b = hi / page * page;
-    return *b > *a;
+    read_job *r = arg;
+    size_t a = r->n * (size_t)id / (size_t)n, b = r->n * (size_t)(id + 1) / (size_t)n, got = 0;
+    while (a + got < b) {
+        ssize_t k = pread(r->fd, r->dst + a + got, b - a - got, (off_t)(r->off + a + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) r->err[id] = errno;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    r->got[id] = got;
 }
 
-void vt_map_pages(const vt_set *s, const vt_tensor *t)
+int vt_read_at(const vt_set *s, size_t off, size_t n, void *dst)
 {
-    uintptr_t a, b;
-    /* advice: where the kernel lacks MADV_POPULATE_READ (before 5.14) the pages come in by faults as they are read */
-    if (tensor_pages(s, t, &a, &b)) madvise((void *)a, b - a, MADV_POPULATE_READ);
+    /* large tensors read by several threads: one copy out of the page cache runs at a core's memory bandwidth */
+    read_job r = {s->fd, off, n, {0}, dst, {0}};
+    int threads = n < ((size_t)16 << 20) ? 1 : ht_threads();
+    if (threads < 1) threads = 1; /* a bad VARCL_HOST_THREADS is reported where threads are chosen for the work */
+    ht_run(threads, read_piece, &r);
+    size_t got = 0;
+    int err = 0;
+    for (int i = 0; i < threads; i++) {
+        size_t want = n * (size_t)(i + 1) / (size_t)threads - n * (size_t)i / (size_t)threads;
+        got += r.got[i] < want ? 0 : want;
+        if (!err) err = r.err[i];
+    }
+    if (err) return varcl_fail(VARCL_E_RUNTIME, "%s: cannot read: %s", s->origin, strerror(err));
+    /* Cut short, or written again in place (cp and most download tools truncate the file first): what was read
+     * may mix two files, and a page of the map past a new end would stop the process with SIGBUS, hence the copies */
+    struct stat sb;
+    if (got < n || fstat(s->fd, &sb) != 0 || (size_t)sb.st_size != s->map_len ||
+        sb.st_mtim.tv_sec != s->mtime.tv_sec || sb.st_mtim.tv_nsec != s->mtime.tv_nsec)
+        return varcl_fail(VARCL_E_INPUT,
+                          "%s: the file changed while it was read (cut short or written again in place, e.g. by cp or "
+                          "a download): run again once it is complete",
+                          s->origin);
+    return VARCL_OK;
 }
 
-void vt_release_pages(const vt_set *s, const vt_tensor *t)
+int vt_read_pages(const vt_set *cs, const vt_tensor *ct)
 {
-    uintptr_t a, b;
-    if (tensor_pages(s, t, &a, &b)) madvise((void *)a, b - a, MADV_DONTNEED); /* a failure leaves them mapped */
+    vt_set *s = (vt_set *)cs; /* the set's own tensor, whose data pointer moves to the copy until vt_release_pages */
+    if (!s->map || !ct->data || ct < s->t || ct >= s->t + s->n) return VARCL_OK;
+    size_t i = (size_t)(ct - s->t);
+    vt_tensor *t = &s->t[i];
+    size_t bytes = ((size_t)t->numel * (size_t)vt_dtype_bits(t->dtype) + 7) / 8;
+    if (!bytes) return VARCL_OK;
+    if (!s->home) {
+        s->home = calloc((size_t)s->n, sizeof *s->home);
+        s->home_cap = calloc((size_t)s->n, sizeof *s->home_cap);
+        if (!s->home || !s->home_cap) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+        s->n_home = s->n;
+    }
+    if ((int)i >= s->n_home || s->home[i]) return VARCL_OK; /* held already */
+    void *copy = NULL;
+    size_t cap = bytes;
+    if (s->spare && s->spare_bytes >= bytes) {
+        copy = s->spare, cap = s->spare_bytes;
+        s->spare = NULL, s->spare_bytes = 0;
+    } else if (!(copy = malloc(bytes)) && s->spare) { /* the smaller spare given back, and one more try */
+        free(s->spare);
+        s->spare = NULL, s->spare_bytes = 0;
+        copy = malloc(bytes);
+    }
+    if (!copy)
+        return varcl_fail(VARCL_E_RUNTIME, "%s: out of host memory for tensor '%s' (%zu bytes)", s->origin, t->name,
+                          bytes);
+    int st = vt_read_at(s, (size_t)((const uint8_t *)t->data - (const uint8_t *)s->map), bytes, copy);
+    if (st) {
+        free(copy);
+        return st;
+    }
+    s->home[i] = t->data;
+    s->home_cap[i] = cap;
+    t->data = copy;
+    return VARCL_OK;
+}
+
+void vt_release_pages(const vt_set *cs, const vt_tensor *ct)
+{
+    vt_set *s = (vt_set *)cs;
+    if (!s->home || ct < s->t || ct >= s->t + s->n_home) return;
+    size_t i = (size_t)(ct - s->t);
+    if (!s->home[i]) return;
+    void *copy = (void *)s->t[i].data;
+    if (s->home_cap[i] > s->spare_bytes) { /* the larger kept: loading reads tensors of a few sizes over and over */
+        free(s->spare);
+        s->spare = copy, s->spare_bytes = s->home_cap[i];
+    } else {
+        free(copy);
+    }
+    s->t[i].data = s->home[i];
+    s->home[i] = NULL;
 }
 
 const char *vt_origin(const vt_set *s) { return s->origin; }

@@ -82,16 +82,21 @@ float vt_bf16_to_f32(uint16_t h);
 uint16_t vt_f32_to_f16(float f);  /* round to nearest even */
 uint16_t vt_f32_to_bf16(float f); /* round to nearest even; NaN -> 0x7fc0 (as torch) */
 
-/* Drops the pages of t's data from this process's memory when the set maps a file: they stay in the page cache, and
- * a later read of t maps them again. Loading calls it once a tensor is on the device, so that host memory holds
- * one tensor's pages at a time, not the whole file. Does nothing for sets in memory. */
+/* Reads t's data from the set's file into a copy of its own, which t's data pointer shows until vt_release_pages:
+ * every pass over a mapped file's tensor goes through this, because a page of the map past the end of a file cut
+ * short meanwhile (cp or a download writing the file again in place) would stop the process with SIGBUS, and a file
+ * written again would mix two checkpoints silently. VARCL_OK, or VARCL_E_INPUT when the file changed since st_load
+ * (its size or modification time), VARCL_E_RUNTIME on a read error or no memory. Sets in memory: nothing to do.
+ * One copy per tensor at a time; not for two threads on one set at once. */
+int vt_read_pages(const vt_set *s, const vt_tensor *t);
+/* Frees the copy vt_read_pages made (t's data points into the map again). Loading calls it once a tensor is on the
+ * device, so that host memory holds one tensor at a time, not the whole file. Does nothing otherwise. */
 void vt_release_pages(const vt_set *s, const vt_tensor *t);
-/* Maps t's file pages into the process in one call (MADV_POPULATE_READ) before a pass over them: page by page,
- * the faults cost more than the conversion (measured on a d16 load in a VM). Does nothing for sets in memory. */
-void vt_map_pages(const vt_set *s, const vt_tensor *t);
+/* Internal (safetensors.c): n bytes at offset off of the set's file into dst, the file checked unchanged as above. */
+int vt_read_at(const vt_set *s, size_t off, size_t n, void *dst);
 
-/* Internal: used by safetensors.c to build a set over a mapped file. */
-vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len);
+/* Internal: used by safetensors.c to build a set over a mapped file; the set owns fd (open on the file) and map. */
+vt_set *vt_new_mapped(const char *origin, void *map, size_t map_len, int fd);
 /* The identity of the file a set was read from: a string that changes whenever the file's contents may have
  * (st_load: device, inode, size, modification and change times), or "" for sets made in memory. Keys the weight
  * cache (wcache.h). */

@@ -298,37 +298,49 @@ static cl_mem refuse_values(const vt_set *s, const vt_tensor *t, const wl_form *
     return NULL;
 }
 
-/* t in form f into bytes of mapped host memory, its file pages mapped in for it; the values refused (non-finite, or
+/* t (its data read: vt_read_pages) in form f into bytes of mapped host memory; the values refused (non-finite, or
  * beyond the stored dtype's range: refuse_values) */
-static size_t convert_into(const vt_set *s, const vt_tensor *t, const wl_form *f, void *host, size_t bytes, int threads,
-                           size_t *beyond)
+static size_t convert_into(const vt_tensor *t, const wl_form *f, void *host, size_t bytes, int threads, size_t *beyond)
 {
     vm_host_prepare(host, bytes, threads, 0);
-    vt_map_pages(s, t);
     return wl_write(t, f, host, threads, beyond);
 }
+
+static cl_mem convert_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f,
+                             int threads, wc_cache *cache, const char *what, size_t bytes);
 
 cl_mem wl_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f, int threads,
                  wc_cache *cache, const char *what)
 {
-    size_t bytes = wl_bytes(t, f), bad, beyond = 0;
+    size_t bytes = wl_bytes(t, f);
     cl_mem buf = NULL;
     if (cache && wc_take(cache, p, tag, t, f, bytes, what, &buf)) return NULL;
     if (buf) return buf;
+    if (vt_read_pages(s, t)) return NULL; /* t's data, read from the file (a copy until vt_release_pages) */
+    buf = convert_upload(p, tag, s, t, f, threads, cache, what, bytes);
+    vt_release_pages(s, t);
+    return buf;
+}
+
+/* wl_upload once t's data is read: converted into the weight cache's new file, or into a mapped buffer */
+static cl_mem convert_upload(vm_pool *p, vm_tag tag, const vt_set *s, const vt_tensor *t, const wl_form *f,
+                             int threads, wc_cache *cache, const char *what, size_t bytes)
+{
+    size_t bad, beyond = 0;
+    cl_mem buf = NULL;
     void *host = cache ? wc_reserve(cache, bytes) : NULL;
     if (host) { /* converted into the new cache file, whose pages become the buffer */
-        if ((bad = convert_into(s, t, f, host, bytes, threads, &beyond)) || beyond)
+        if ((bad = convert_into(t, f, host, bytes, threads, &beyond)) || beyond)
             return refuse_values(s, t, f, bad, beyond); /* the file is dropped when the load fails */
         if (!(buf = vm_alloc_in_place(p, tag, bytes, host, what))) return NULL;
         wc_keep(cache, t, f, host, bytes);
     } else {
         if (!(buf = vm_alloc_mapped(p, tag, bytes, what, &host))) return NULL;
-        bad = convert_into(s, t, f, host, bytes, threads, &beyond);
+        bad = convert_into(t, f, host, bytes, threads, &beyond);
         if (vm_unmap(p, buf, host) || bad || beyond) {
             vm_free(p, buf);
             return bad || beyond ? refuse_values(s, t, f, bad, beyond) : NULL;
         }
     }
-    vt_release_pages(s, t);
     return buf;
 }

@@ -171,7 +171,7 @@ static void run_case(const ref_model *m, const char *dir, const char *name, int 
 /* A non-owning copy of `src` without the tensor `drop`, and with `reshape` (if not NULL) given shape [7]. */
 static vt_set *edited_view(const vt_set *src, const char *drop, const char *reshape)
 {
-    vt_set *v = vt_new_mapped("edited view", NULL, 0);
+    vt_set *v = vt_new_mapped("edited view", NULL, 0, -1);
     for (int i = 0; v && i < vt_count(src); i++) {
         const vt_tensor *t = vt_at(src, i);
         if (drop && strcmp(t->name, drop) == 0) continue;
