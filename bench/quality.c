@@ -6,8 +6,15 @@
 #include "generate.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The largest |mu|^2 + tr(sigma) of a reference: features of magnitude up to ~1e4 in 4096 dimensions stay below it,
+ * and FDs against them stay far below the 2^64 the report records. */
+#define VBQ_MAX_REF 1e15
+
+static int check_reference(const vt_set *ref, const vt_tensor *mu, const vt_tensor *sg, int64_t F);
 
 int vbq_check(const vt_set *cls, const vt_set *ref, int *classes)
 {
@@ -23,12 +30,50 @@ int vbq_check(const vt_set *cls, const vt_set *ref, int *classes)
     if (!sg || sg->dtype != VT_F32 || sg->ndim != 2 || sg->shape[0] != F || sg->shape[1] != F)
         return varcl_fail(VARCL_E_INPUT, "%s: expected an F32 tensor sigma [%lld, %lld]", vt_origin(ref), (long long)F,
                           (long long)F);
+    int st = vt_read_pages(ref, mu);
+    if (st || (st = vt_read_pages(ref, sg))) {
+        vt_release_pages(ref, mu);
+        return st;
+    }
     const float *m = mu->data, *s = sg->data;
-    for (int64_t i = 0; i < F * F; i++)
-        if (!isfinite(s[i]) || (i < F && !isfinite(m[i])))
-            return varcl_fail(VARCL_E_INPUT, "%s: the reference statistics hold a non-finite value", vt_origin(ref));
-    *classes = (int)fc->shape[0];
-    return 0;
+    int64_t bad = -1;
+    for (int64_t i = 0; i < F * F && bad < 0; i++)
+        if (!isfinite(s[i]) || (i < F && !isfinite(m[i]))) bad = i;
+    vt_release_pages(ref, mu);
+    vt_release_pages(ref, sg);
+    if (bad >= 0)
+        return varcl_fail(VARCL_E_INPUT, "%s: the reference statistics hold a non-finite value", vt_origin(ref));
+    return check_reference(ref, mu, sg, F) ? varcl_last_status() : (*classes = (int)fc->shape[0], 0);
+}
+
+/* sigma a covariance (a matrix of another kind gave an FD of 0: vfd_distance's clamp), and mu and sigma on the scale
+ * of features, where an FD fits the report (a mu of 3e38 gave an FD of 6e78, refused by the report after the run) */
+static int check_reference(const vt_set *ref, const vt_tensor *mu, const vt_tensor *sg, int64_t F)
+{
+    double *s = malloc((size_t)(F * F) * sizeof *s);
+    if (!s) return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    int st = vt_read_pages(ref, mu);
+    if (st || (st = vt_read_pages(ref, sg))) {
+        vt_release_pages(ref, mu);
+        free(s);
+        return st;
+    }
+    double size = 0; /* |mu|^2 + tr(sigma): the FD against features at 0 */
+    for (int64_t i = 0; i < F * F; i++) s[i] = ((const float *)sg->data)[i];
+    for (int64_t i = 0; i < F; i++) {
+        double m = ((const float *)mu->data)[i];
+        size += m * m + s[i * F + i];
+    }
+    vt_release_pages(ref, mu);
+    vt_release_pages(ref, sg);
+    char what[4200];
+    snprintf(what, sizeof what, "%s: sigma", vt_origin(ref));
+    st = vfd_check_covariance(s, (int)F, what);
+    free(s);
+    if (!st && !(size <= VBQ_MAX_REF))
+        st = varcl_fail(VARCL_E_INPUT, "%s: |mu|^2 + tr(sigma) is %g, over %g: not the statistics of classifier "
+                        "features (see models/recipe/fd_ref.py)", vt_origin(ref), size, VBQ_MAX_REF);
+    return st;
 }
 
 int vbq_open(vbq *q, varcl *v, const vt_set *cls, const vt_set *ref)
@@ -45,8 +90,15 @@ int vbq_open(vbq *q, varcl *v, const vt_set *cls, const vt_set *ref)
         vbq_close(q);
         return varcl_fail(VARCL_E_RUNTIME, "out of host memory");
     }
+    if ((st = vt_read_pages(ref, mu)) || (st = vt_read_pages(ref, sg))) {
+        vt_release_pages(ref, mu);
+        vbq_close(q);
+        return st;
+    }
     for (size_t i = 0; i < F; i++) q->mu[i] = ((const float *)mu->data)[i];
     for (size_t i = 0; i < F * F; i++) q->sigma[i] = ((const float *)sg->data)[i];
+    vt_release_pages(ref, mu);
+    vt_release_pages(ref, sg);
     if ((st = vcls_load(&q->cls, varcl_runtime(v), cls))) {
         vbq_close(q);
         return st;
@@ -105,6 +157,9 @@ int vbq_measure(vbq *q, varcl *v, const varcl_request *base, int per_class, int 
     }
     if (!st) st = vfd_moments(feats, n, F, mu, sigma);
     if (!st) st = vfd_distance(mu, sigma, q->mu, q->sigma, F, &r->fd);
+    if (!st && !(r->fd <= 1e18)) /* the reference is bounded (vbq_check): these are the generated images' features */
+        st = varcl_fail(VARCL_E_INPUT, "FD %g: the classifier's features of the generated images are not on the "
+                        "scale of the reference statistics (--classifier and --fd-ref from one fd_ref.py run?)", r->fd);
     if (!st) {
         r->accuracy = (double)correct / n;
         r->images = n;

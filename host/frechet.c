@@ -36,6 +36,37 @@ static int eig(double *a, double *w, int d, int vectors)
                     : varcl_fail(VARCL_E_RUNTIME, "LAPACK's eigensolver did not converge on a %d x %d covariance", d, d);
 }
 
+int vfd_check_covariance(const double *s, int d, const char *what)
+{
+    for (int i = 0; i < d; i++) {
+        double sii = s[(size_t)i * d + i];
+        if (sii < 0)
+            return varcl_fail(VARCL_E_INPUT, "%s is not a covariance matrix: its diagonal holds %g (a variance below 0)",
+                              what, sii);
+        for (int j = 0; j < i; j++) {
+            double a = s[(size_t)i * d + j], b = s[(size_t)j * d + i], sjj = s[(size_t)j * d + j];
+            if (fabs(a - b) > 1e-5 * sqrt(sii * sjj) + 1e-30)
+                return varcl_fail(VARCL_E_INPUT, "%s is not a covariance matrix: not symmetric ([%d][%d] = %g, [%d][%d] = %g)",
+                                  what, i, j, a, j, i, b);
+        }
+    }
+    size_t dd = (size_t)d * d;
+    double *a = malloc(dd * sizeof *a), *w = malloc((size_t)d * sizeof *w);
+    int st = a && w ? 0 : varcl_fail(VARCL_E_RUNTIME, "out of host memory");
+    if (!st) {
+        memcpy(a, s, dd * sizeof *a);
+        st = eig(a, w, d, 0);
+    }
+    double big = 0;
+    for (int k = 0; !st && k < d; k++) big = fmax(big, fabs(w[k]));
+    if (!st && w[0] < -1e-5 * big) /* ascending: w[0] is the least */
+        st = varcl_fail(VARCL_E_INPUT, "%s is not a covariance matrix: an eigenvalue of %g (the largest magnitude %g) "
+                        "is below 0 beyond rounding", what, w[0], big);
+    free(a);
+    free(w);
+    return st;
+}
+
 int vfd_distance(const double *mu1, const double *s1, const double *mu2, const double *s2, int d, double *fd)
 {
     if (d < 1) return varcl_fail(VARCL_E_INPUT, "Frechet distance of %d-dimensional features", d);

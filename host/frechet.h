@@ -18,4 +18,10 @@ int vfd_moments(const float *x, int n, int d, double *mu, double *cov);
  * memory runs out or LAPACK fails to converge. */
 int vfd_distance(const double *mu1, const double *s1, const double *mu2, const double *s2, int d, double *fd);
 
+/* Whether s [d][d] can be a covariance: symmetric (|s_ij - s_ji| <= 1e-5 sqrt(s_ii s_jj) + 1e-30) and positive
+ * semi-definite (no eigenvalue below -1e-5 of the largest one's magnitude: float rounding of a sample covariance
+ * stays far inside that). 0; VARCL_E_INPUT with `what` and the reason (the first asymmetric pair, or the least
+ * eigenvalue); VARCL_E_RUNTIME when memory runs out or LAPACK fails. vfd_distance assumes it of both inputs. */
+int vfd_check_covariance(const double *s, int d, const char *what);
+
 #endif

@@ -157,6 +157,25 @@ static void test_frechet(const vt_set *want)
     for (int i = 0; i < D; i++) mb[i] = ma[i] + 0.5;
     double shift = -1;
     CHECK(vfd_distance(ma, sa, mb, sa, D, &shift) == 0 && fabs(shift - 16.0) < 1e-4, "shifted mean: FD %.9f", shift);
+    /* sample covariances pass the covariance check; a negative variance, an asymmetric or an indefinite matrix not */
+    CHECK(vfd_check_covariance(sa, D, "a") == 0 && vfd_check_covariance(sb, D, "b") == 0, "covariances: %s",
+          varcl_last_error());
+    double keep = sa[1];
+    sa[1] += 1.0 + fabs(sa[1]);
+    CHECK(vfd_check_covariance(sa, D, "a") == VARCL_E_INPUT && strstr(varcl_last_error(), "not symmetric"),
+          "asymmetric: %s", varcl_last_error());
+    sa[1] = keep;
+    keep = sa[D + 1];
+    sa[D + 1] = -1;
+    CHECK(vfd_check_covariance(sa, D, "a") == VARCL_E_INPUT && strstr(varcl_last_error(), "below 0"),
+          "negative variance: %s", varcl_last_error());
+    sa[D + 1] = keep;
+    double *ind = calloc((size_t)D * D, sizeof *ind);
+    for (int i = 0; ind && i < D; i++) ind[(size_t)i * D + i] = 1;
+    if (ind) ind[1] = ind[D] = 2; /* eigenvalues 3 and -1 in the first two dimensions */
+    CHECK(ind && vfd_check_covariance(ind, D, "i") == VARCL_E_INPUT && strstr(varcl_last_error(), "eigenvalue"),
+          "indefinite: %s", varcl_last_error());
+    free(ind);
     CHECK(vfd_moments(fa, 1, D, ma, sa) == VARCL_E_INPUT, "one vector refused");
     sa[5] = NAN;
     CHECK(vfd_distance(ma, sa, ma, sb, D, &self) == VARCL_E_INPUT, "non-finite statistics refused");

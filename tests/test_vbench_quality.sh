@@ -91,6 +91,44 @@ expect2 "a classifier that is not one" "$vbench" "${tiny[@]}" "${sweep[@]}" --qu
     --classifier "$data/quality/fd_ref.safetensors" --fd-ref "$data/quality/fd_ref.safetensors"
 expect2 "a missing classifier file" "$vbench" "${tiny[@]}" "${sweep[@]}" --quality 1 \
     --classifier "$tmp/none.safetensors" --fd-ref "$data/quality/fd_ref.safetensors"
+# reference statistics of the right shapes that are not feature statistics: a sigma that is not a covariance gave an
+# FD of 0 (a perfect score, exit 0), a huge mu an FD the report refused after the whole run
+if "$py" - "$data/quality/fd_ref.safetensors" "$tmp" <<'PY'
+import array, json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+def arr(name):  # the standard library only: the python3 first on PATH may lack numpy
+    a, b = head[name]["data_offsets"]
+    return list(array.array("f", data[a:b]))
+mu, sigma = arr("mu"), arr("sigma")
+d = len(mu)
+def write(name, mu, sigma):
+    b1, b2 = array.array("f", mu).tobytes(), array.array("f", sigma).tobytes()
+    h = {"mu": {"dtype": "F32", "shape": [d], "data_offsets": [0, len(b1)]},
+         "sigma": {"dtype": "F32", "shape": [d, d], "data_offsets": [len(b1), len(b1) + len(b2)]}}
+    t = json.dumps(h).encode()
+    t += b" " * (-len(t) % 8)
+    open("%s/%s.safetensors" % (sys.argv[2], name), "wb").write(struct.pack("<Q", len(t)) + t + b1 + b2)
+eye = [1.0 if i % (d + 1) == 0 else 0.0 for i in range(d * d)]
+write("negvar", mu, [-x for x in eye])
+asym = list(sigma)
+asym[1] += 1.0 + abs(asym[1])
+write("asym", mu, asym)
+indef = list(eye)
+indef[1] = indef[d] = 2.0
+write("indef", mu, indef)
+write("bigmu", [3e38] * d, sigma)
+PY
+then
+    for r in negvar asym indef bigmu; do
+        expect2 "--fd-ref $r" "$vbench" "${tiny[@]}" "${sweep[@]}" --quality 1 --json "$tmp/$r.json" \
+            --classifier "$data/quality/classifier.safetensors" --fd-ref "$tmp/$r.safetensors"
+        check '[ ! -e "$tmp/$r.json" ] && grep -q "$r.safetensors" "$tmp/e.err"' "--fd-ref $r: no report, file named"
+    done
+else
+    bad "damaged reference statistics could not be written"
+fi
 # a model with fewer classes than the classifier knows
 "$mkmodel" --preset tiny --classes 4 --var "$tmp/v4.safetensors" --vae "$tmp/a4.safetensors" -q
 expect2 "classifier of more classes than the model" "$vbench" --model "$tmp/v4.safetensors" \
