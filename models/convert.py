@@ -138,6 +138,13 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
     stride = tuple(_int(s, "a tensor stride") for s in stride)
     if offset < 0 or any(s < 0 for s in size) or any(s < 0 for s in stride):
         raise BadInput("a tensor has a negative size, stride or offset")
+    numel = 1
+    for n in size:
+        numel *= n
+    if numel >= 1 << 63 or offset >= 1 << 63 or any(n >= 1 << 63 for n in stride):
+        # numpy's strides and the safetensors readers' shapes are 64-bit (a stride-0 view of 2^70 elements took
+        # numpy's OverflowError and a traceback)
+        raise BadInput("a tensor of size %s: %d elements, 2^63 or more" % (list(size), numel))
     t = Tensor(storage, offset, size, stride)
     if t.numel:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
@@ -629,13 +636,23 @@ def follow_links(path):
     raise BadInput("%s: cannot write: too many levels of symbolic links" % path)
 
 
-def write_safetensors(out, ck, sd, want):
-    header, off = {"__metadata__": {"format": "pt"}}, 0
+def check_names(sd):
+    """The tensor names a safetensors header can hold and varcl's reader takes (before anything is written)."""
     if "__metadata__" in sd:  # the format reserves the name: the tensor would be lost and the file invalid
         raise BadInput("a tensor is named __metadata__, which the safetensors format reserves for its metadata")
-    for name, t in sd.items():
+    for name in sd:
         if "\0" in name:  # JSON can carry it, but varcl's reader (jansson) refuses a header holding one
             raise BadInput("tensor %r: a NUL byte in its name, which varcl's safetensors reader refuses" % name)
+        try:  # a pickle can carry a lone surrogate (e.g. '\ud800'); json.dumps writes it, readers refuse it
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput("tensor %s: its name is not valid Unicode (a lone UTF-16 surrogate), which safetensors "
+                           "readers refuse" % ascii(name))
+
+
+def write_safetensors(out, ck, sd, want):
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, t in sd.items():
         dt = out_dtype(t.storage.st_dtype, want)
         n = t.numel * np.dtype(ST_NUMPY[dt]).itemsize
         header[name] = {"dtype": dt, "shape": list(t.size), "data_offsets": [off, off + n]}
@@ -771,6 +788,7 @@ def run(argv):
             root = ck.load()
             sd, where = find_state_dict(root, opts["key"])
             sd = strip_prefix(sd)
+            check_names(sd)
         except BadInput as e:
             raise BadInput("%s: %s" % (src, e))
         except RecursionError:

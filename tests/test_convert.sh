@@ -287,6 +287,37 @@ fi
 if "$PY" -c 'import torch, sys; torch.save({"a\x00b": torch.zeros(1)}, sys.argv[1])' "$work/bad/nul.pth" 2>/dev/null; then
     refused "a tensor name holding a NUL byte" "$work/bad/nul.pth" out.safetensors
 fi
+# a view of 2^63 elements or more (numpy's OverflowError gave a traceback, exit 1) and a name holding a lone UTF-16
+# surrogate (written with exit 0 into a header that vgen refused): refused, naming the input
+if "$PY" - "$DATA/bad-inputs/gen" "$work/bad" <<'PYEOF'
+import struct, sys, zipfile
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import pthlib
+p = pthlib._Pickle()
+p.ordered_dict(); p.mark()
+p.string("w"); p.glob("torch._utils", "_rebuild_tensor_v2"); p.mark(); p.mark(); p.string("storage")
+p.glob("torch", "FloatStorage"); p.string("0"); p.string("cpu"); p.int(1); p.tuple(); p.persid(); p.int(0)
+p.mark(); p.int(2 ** 70); p.tuple(); p.mark(); p.int(0); p.tuple(); p.false(); p.ordered_dict(); p.tuple()
+p.reduce(); p.setitems(); p.stop()
+with zipfile.ZipFile(sys.argv[2] + "/huge.pth", "w") as z:
+    z.writestr("a/data.pkl", bytes(p.b)); z.writestr("a/byteorder", "little")
+    z.writestr("a/data/0", np.ones(1, np.float32).tobytes()); z.writestr("a/version", "3\n")
+def string_surrogatepass(self, s):  # as a pickle from elsewhere can hold it (BINUNICODE, decoded surrogatepass)
+    e = s.encode("utf-8", "surrogatepass")
+    self.b += b"X" + struct.pack("<I", len(e)) + e
+pthlib._Pickle.string = string_surrogatepass
+pthlib.write_pth(sys.argv[2] + "/surrogate.pth", [("a\ud800b", "F32", np.ones(3, np.float32))])
+PYEOF
+then
+    refused "a view of 2^70 elements" "$work/bad/huge.pth" out.safetensors
+    grep -q "huge.pth: .*2^63" "$work/err.txt" || result "the 2^70 view's message names the file" 1 "$(cat "$work/err.txt")"
+    refused "a name holding a lone surrogate" "$work/bad/surrogate.pth" out.safetensors
+    grep -qF "surrogate.pth: tensor 'a\\ud800b'" "$work/err.txt" ||
+        result "the surrogate's message names file and tensor" 1 "$(cat "$work/err.txt")"
+else
+    result "writing the overflowing and surrogate checkpoints" 1 "pthlib failed"
+fi
 # standard output closed when started (>&-): with -q nothing needs it; without, the summary cannot go out (exit 1)
 "$PY" "$CONVERT" -q "$PTH/mixed.pth" "$work/closed.safetensors" >&- 2>"$work/err.txt"
 result "-q with standard output closed" "$([ $? = 0 ] && [ ! -s "$work/err.txt" ] && [ -s "$work/closed.safetensors" ] && echo 0 || echo 1)" \
