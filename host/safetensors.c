@@ -20,6 +20,8 @@
 /* The format's reference reader refuses headers over 100 MB: no real checkpoint comes near (a 200,000-tensor header
  * is 15 MB), and the bound keeps a damaged length field from making us parse gigabytes. */
 #define ST_MAX_HEADER 100000000u
+/* The most dimensions a header's shape may list (PyTorch's limit is 64; more than VT_MAX_DIMS are merged) */
+#define ST_MAX_DIMS 64
 
 typedef struct {
     int64_t begin, end;
@@ -74,11 +76,14 @@ static int parse_entry(const char *path, vt_set *s, const char *name, const json
         return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has dtype %.40s%s%s, which is not a safetensors dtype", path,
                           name, json_is_string(jd) ? "'" : "", json_is_string(jd) ? json_string_value(jd) : "(not a string)",
                           json_is_string(jd) ? "'" : "");
-    int64_t shape[VT_MAX_DIMS], off[2];
-    if (json_is_array(js) && json_array_size(js) > VT_MAX_DIMS)
+    /* Shapes of more dimensions than a set keeps (VT_MAX_DIMS; no model tensor has over 4) are kept with their
+     * leading dimensions merged, the same elements in the same order: a tensor the model does not read (an
+     * optimiser's, say) must not make the checkpoint unreadable. */
+    int64_t shape[ST_MAX_DIMS], off[2];
+    if (json_is_array(js) && json_array_size(js) > ST_MAX_DIMS)
         return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' has %zu dimensions (at most %d supported)", path, name,
-                          json_array_size(js), VT_MAX_DIMS);
-    int ndim = read_uints(js, shape, VT_MAX_DIMS);
+                          json_array_size(js), ST_MAX_DIMS);
+    int ndim = read_uints(js, shape, ST_MAX_DIMS);
     if (ndim < 0)
         return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s': shape must be a list of whole numbers >= 0", path, name);
     if (read_uints(jo, off, 2) != 2)
@@ -88,6 +93,12 @@ static int parse_entry(const char *path, vt_set *s, const char *name, const json
         if (shape[i] > 0 && numel > INT64_MAX / 64 / shape[i])
             return varcl_fail(VARCL_E_INPUT, "%s: tensor '%s' is too large", path, name);
         numel *= shape[i];
+    }
+    if (ndim > VT_MAX_DIMS) {
+        int merge = ndim - VT_MAX_DIMS + 1; /* into shape[0]: its product is at most numel, checked above */
+        for (int i = 1; i < merge; i++) shape[0] *= shape[i];
+        memmove(shape + 1, shape + merge, (size_t)(VT_MAX_DIMS - 1) * sizeof *shape);
+        ndim = VT_MAX_DIMS;
     }
     int64_t bits = numel * vt_dtype_bits((vt_dtype)dt);
     if (off[0] > off[1])
@@ -280,6 +291,8 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len,
             const char *name = json_string_value(key);
             if (!st && strcmp(name, "__metadata__")) st = parse_entry(path, s, name, e, data, data_len);
             else if (!st && !meta) meta = json_incref(e); /* checked once the whole header is known to be JSON */
+            else if (!st) /* a second one: which of the two counts is a reader's guess (tensor names: vt_index) */
+                st = varcl_fail(VARCL_E_INPUT, "%s: __metadata__ appears twice in the header", path);
             json_decref(key);
             json_decref(e);
             if (st) goto fail;
