@@ -308,7 +308,11 @@ int vr_cache_dir(char *buf, size_t n)
          * otherwise land in whatever folder the tool was started from */
         len = snprintf(buf, n, "%s/varcl", getenv("XDG_CACHE_HOME"));
     } else if (getenv("HOME") && *getenv("HOME")) {
-        len = snprintf(buf, n, "%s/.cache/varcl", getenv("HOME"));
+        /* only below a home that exists: HOME=/nonexistent is how system users and services say they have none,
+         * and making it (as root) would put a folder at the root of the file system */
+        struct stat sb;
+        if (stat(getenv("HOME"), &sb) == 0 && S_ISDIR(sb.st_mode))
+            len = snprintf(buf, n, "%s/.cache/varcl", getenv("HOME"));
     }
     if (len > VR_CACHE_DIR_MAX || (size_t)len >= n) {
         buf[0] = 0;

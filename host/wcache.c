@@ -310,7 +310,9 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
         return NULL;
     }
     if (!dir[0]) {
-        snprintf(why, why_len, "the cache directory is off");
+        const char *e = getenv("VARCL_CACHE_DIR");
+        snprintf(why, why_len, "%s", e && !strcmp(e, "off") ? "VARCL_CACHE_DIR=off"
+                                     : "no cache directory (HOME is unset or not a folder: set VARCL_CACHE_DIR)");
         return NULL;
     }
     wc_cache *c = calloc(1, sizeof *c);
@@ -345,6 +347,11 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
         return NULL;
     }
     vr_mkdirs(dir);
+    if (access(dir, W_OK | X_OK) != 0) { /* a read-only mount reads as "0 bytes free" below: the reason named */
+        snprintf(why, why_len, "cannot write in %s: %s", dir, strerror(errno));
+        free(c);
+        return NULL;
+    }
     struct statvfs fs;
     unsigned long long want = 2ull * vt_file_bytes(s) + (1ull << 30);
     if (statvfs(dir, &fs) != 0 || (unsigned long long)fs.f_bavail * fs.f_frsize < want) {

@@ -92,15 +92,27 @@ int main(void)
 
     /* where the cache lives: VARCL_CACHE_DIR, else an absolute XDG_CACHE_HOME, else HOME (a relative XDG_CACHE_HOME
      * is invalid by the XDG rules: it would put the cache in whatever folder the tool started from) */
-    char cache[4200];
+    char cache[4200], home[4096], want[4200];
+    CHECK(check_mkdtemp(home, sizeof home, "test-runtime-home"), "mkdtemp");
     unsetenv("VARCL_CACHE_DIR");
-    setenv("HOME", "/h", 1);
+    setenv("HOME", home, 1);
     setenv("XDG_CACHE_HOME", "/x", 1);
     vr_cache_dir(cache, sizeof cache);
     CHECK(!strcmp(cache, "/x/varcl"), "absolute XDG_CACHE_HOME used: '%s'", cache);
     setenv("XDG_CACHE_HOME", "rel/cache", 1);
     vr_cache_dir(cache, sizeof cache);
-    CHECK(!strcmp(cache, "/h/.cache/varcl"), "relative XDG_CACHE_HOME ignored: '%s'", cache);
+    snprintf(want, sizeof want, "%s/.cache/varcl", home);
+    CHECK(!strcmp(cache, want), "relative XDG_CACHE_HOME ignored: '%s'", cache);
+    /* a HOME that does not exist (HOME=/nonexistent: a system user's "no home") is not made: no cache */
+    unsetenv("XDG_CACHE_HOME");
+    snprintf(want, sizeof want, "%s/none", home);
+    setenv("HOME", want, 1);
+    CHECK(vr_cache_dir(cache, sizeof cache) == 0 && cache[0] == 0, "missing HOME: no cache: '%s'", cache);
+    CHECK(vr_open(&rt, NULL, 0) == 0, "open without a home: %s", varcl_last_error());
+    vr_close(&rt);
+    CHECK(access(want, F_OK) != 0, "a missing HOME is not made");
+    rmdir(home);
+    setenv("HOME", home, 1);
     setenv("VARCL_CACHE_DIR", dir, 1);
     vr_cache_dir(cache, sizeof cache);
     CHECK(!strcmp(cache, dir), "VARCL_CACHE_DIR first: '%s'", cache);
