@@ -175,7 +175,7 @@ const vcfg_setting VCFG_SETTINGS[] = {
      "VARiant subnet depth for the late scales", AT(depth), AT(has_depth)},
     {"--full-scales", "variant", "full_scales", VCFG_INT, 0, 64, NULL, "N", "6", "scales run by every layer",
      AT(full_scales), AT(has_full_scales)},
-    {"--layers", "variant", "layers", VCFG_INT_LIST, 0, VAR_MAX_DEPTH - 1, NULL, "i,j,...", "none",
+    {"--layers", "variant", "layers", VCFG_INT_LIST, 0, VAR_MAX_DEPTH - 1, VCFG_ASCENDING, "i,j,...", "none",
      "explicit subnet (instead of --depth)", AT(layers), AT(n_layers)},
     {"--device", "runtime", "device", VCFG_STRING, 0, 0, NULL, "SPEC",
      "VARCL_DEVICE, else the first GPU, else the device with the most compute units",
@@ -227,7 +227,10 @@ static void expected(const vcfg_setting *st, char *buf, size_t n)
         if (isinf(st->max)) snprintf(buf, n, "a finite number >= %s", lo);
         else snprintf(buf, n, "a number from %s to %s", lo, hi);
         return;
-    case VCFG_INT_LIST: snprintf(buf, n, "a comma-separated list of whole numbers from %s to %s", lo, hi); return;
+    case VCFG_INT_LIST:
+        snprintf(buf, n, "a comma-separated list of %swhole numbers from %s to %s",
+                 st->choices && !strcmp(st->choices, VCFG_ASCENDING) ? "distinct ascending " : "", lo, hi);
+        return;
     }
     snprintf(buf, n, "?");
 }
@@ -236,7 +239,7 @@ void vcfg_print_help(FILE *f)
 {
     for (int i = 0; i < VCFG_N_SETTINGS; i++) {
         const vcfg_setting *st = &VCFG_SETTINGS[i];
-        char head[64], range[160];
+        char head[64], range[256];
         snprintf(head, sizeof head, "%s %s", st->flag, st->kind == VCFG_CHOICE ? st->choices : st->metavar);
         expected(st, range, sizeof range);
         fprintf(f, "  %-26s %s (default: %s)\n  %-26s   [%s] %s = %s\n", head, st->help, st->def, "", st->section,
@@ -319,6 +322,12 @@ static int store(const vcfg_setting *st, const char *ini_path, const char *value
         varcl_clear_error();
         if (vcfg_parse_int_list(value, (int)st->min, (int)st->max, &list, &n))
             return varcl_last_status() == VARCL_E_RUNTIME ? VARCL_E_RUNTIME : -1;
+        /* the subnet's layers: checked here, where the message can name the flag or the file and line */
+        for (int i = 1; st->choices && !strcmp(st->choices, VCFG_ASCENDING) && i < n; i++)
+            if (list[i] <= list[i - 1]) {
+                free(list);
+                return -1;
+            }
         free(*slot);
         *slot = list;
         *has = n; /* the list length doubles as its "is set" flag */
@@ -342,7 +351,7 @@ int vcfg_set(vcfg_settings *s, const vcfg_setting *st, const char *value)
 {
     int r = store(st, NULL, value, s);
     if (r != -1) return r;
-    char want[160], shown[200];
+    char want[256], shown[200];
     expected(st, want, sizeof want);
     show_value(value, shown, sizeof shown);
     return varcl_fail(VARCL_E_INPUT, "%s: expected %s, got '%s'", st->flag, want, shown);
@@ -363,7 +372,7 @@ static int load_entry(const char *path, int line, const char *section, const cha
             return varcl_fail(VARCL_E_INPUT, "%s:%d: [%s] %s is given a second time (first on line %d)", path, line,
                               section, key, seen[i]);
         seen[i] = line;
-        char want[160], shown[200];
+        char want[256], shown[200];
         show_value(value, shown, sizeof shown);
         /* "x.safetensors  # best": a comment or part of a name? Refused rather than guessed either way. */
         for (const char *c = value + 1; !quoted && *c; c++)

@@ -45,13 +45,14 @@ typedef struct {
 
 /* One setting: its command-line flag, its place in the settings file, its type and range, the default shown by
  * --help (what applies when it is not given) and one line of help. */
+#define VCFG_ASCENDING "ascending" /* a list whose items must be distinct and ascending (the subnet's layers) */
 typedef enum { VCFG_PATH, VCFG_STRING, VCFG_CHOICE, VCFG_U64, VCFG_INT, VCFG_DOUBLE, VCFG_INT_LIST } vcfg_kind;
 typedef struct {
     const char *flag;           /* "--seed" */
     const char *section, *key;  /* "sample", "seed" */
     vcfg_kind kind;
     double min, max;            /* VCFG_INT, VCFG_INT_LIST (each item), VCFG_DOUBLE: inclusive range */
-    const char *choices;        /* VCFG_CHOICE: "f32|f16" */
+    const char *choices;        /* VCFG_CHOICE: "f32|f16"; VCFG_INT_LIST: VCFG_ASCENDING or NULL */
     const char *metavar, *def, *help;
     size_t value_off, has_off;  /* where the value and its "is set" flag (or list length) live in vcfg_settings */
 } vcfg_setting;

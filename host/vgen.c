@@ -419,12 +419,17 @@ static int open_model(const options *o, varcl **v)
                  : !strcmp(s->weights, "f16")               ? VARCL_WEIGHTS_F16
                                                             : VARCL_WEIGHTS_BF16;
     op.weight_cache = s->weight_cache && !strcmp(s->weight_cache, "off") ? VARCL_WCACHE_OFF : VARCL_WCACHE_AUTO;
+    /* either may come from the settings file's [model] section: the message names both places */
     if (s->model && !s->vae) {
-        varcl_eprintf("vgen: --model needs --vae (the VQ-VAE that decodes its tokens)\n");
+        varcl_eprintf("vgen: --model needs --vae (the VQ-VAE that decodes its tokens)%s%s%s\n",
+                      o->config ? "; in a settings file, vae = in [model] (" : "", o->config ? o->config : "",
+                      o->config ? ")" : "");
         return 2;
     }
     if (!s->model && s->vae) {
-        varcl_eprintf("vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)\n");
+        varcl_eprintf("vgen: --vae needs --model (the built-in demo model has its own VQ-VAE)%s%s%s\n",
+                      o->config ? "; in a settings file, var = in [model] (" : "", o->config ? o->config : "",
+                      o->config ? ")" : "");
         return 2;
     }
     *v = varcl_open(&op);

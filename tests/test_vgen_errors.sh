@@ -189,8 +189,8 @@ t "class past the tiny model's 16" 2 "class 16|0..15" -- "${TINY[@]}" --class 1,
 t "class 1000 on the demo model (no -q)" 2 "class 1000|out of range|classes 0.." -- --class 1000
 t "--depth 0" 2 "--depth|'0'" -- "${TINY[@]}" --depth 0
 t "--depth 99 on a 4-layer model" 2 "depth 99|4" -- "${TINY[@]}" --depth 99
-t "--layers 3,1 (unsorted)" 2 "--layers) must be ascending: 1 after 3" -- "${TINY[@]}" --layers 3,1
-t "--layers 0,0" 2 "layer 0 listed twice in --layers" -- "${TINY[@]}" --layers 0,0
+t "--layers 3,1 (unsorted)" 2 "--layers: expected a comma-separated list of distinct ascending" -- "${TINY[@]}" --layers 3,1
+t "--layers 0,0" 2 "--layers: expected a comma-separated list of distinct ascending" -- "${TINY[@]}" --layers 0,0
 t "--layers 9" 2 "layer 9 (--layers)" -- "${TINY[@]}" --layers 9
 t "--depth with --layers" 2 "--depth|--layers" -- "${TINY[@]}" --depth 2 --layers 0,3
 t "--full-scales 11" 2 "(--full-scales) 11 out of range 0..10" -- "${TINY[@]}" --full-scales 11
@@ -335,6 +335,12 @@ fi
 rm -rf "$work/stfull" "$work/st.err"
 
 # ---- settings file ----
+# settings the file gives are named by file and line (they named the command line's --layers), or both places
+printf '[variant]\nlayers = 1,1\n' > "$files/layers.ini"
+t "the settings file's layers listed twice" 2 "layers.ini:2|layers|distinct ascending" -- --config "$files/layers.ini"
+printf '[model]\nvar = %s\n' "$DATA/upstream-tiny/var.safetensors" > "$files/var-only.ini"
+t "the settings file's var without vae" 2 "--model needs --vae|vae = in [model] ($files/var-only.ini)" -- \
+    --config "$files/var-only.ini"
 t "--config with an unknown key" 2 "unknown-key.ini|top_kk" -- "${TINY[@]}" --config "$files/unknown-key.ini"
 t "--config with a bad value" 2 "bad-value.ini|cfg|1.5x" -- "${TINY[@]}" --config "$files/bad-value.ini"
 t "--config with a bad weight_cache" 2 "bad-wcache.ini|weight_cache|maybe" -- \
