@@ -520,10 +520,13 @@ static int pack_job(const char *dir, const job_layout *j, int size, const char *
     int64_t missing = j->total - n_done;
     if (missing) {
         job_image_name(j, first_missing, name, sizeof name);
+        char damaged_s[96] = "";
+        if (damaged) /* there, but cut short or with bytes after their end: a rerun makes them again */
+            snprintf(damaged_s, sizeof damaged_s, ", %lld of them there but not whole PNGs", (long long)damaged);
         varcl_eprintf(
-                "vgen: cannot pack %s: %lld of its %lld images are missing (the first: %s); run the job's missing "
+                "vgen: cannot pack %s: %lld of its %lld images are missing%s (the first: %s); run the job's missing "
                 "shards first (a rerun makes only what is missing)\n",
-                dir, (long long)missing, (long long)j->total, name);
+                dir, (long long)missing, (long long)j->total, damaged_s, name);
         return 2;
     }
     if ((st = check_npz_room(npz, j, size))) return st;
@@ -654,6 +657,13 @@ static int pack_main(const options *o)
     if (other) {
         varcl_eprintf("vgen: --pack DIR --npz F.npz packs a finished job: it takes no generation flags (%s)\n",
                 other);
+        return 2;
+    }
+    struct stat sb; /* the job's folder (a file named here gave "job.json/vgen-job.json: ... Not a directory") */
+    int found = stat(o->pack, &sb) == 0, err = errno;
+    if (!found || !S_ISDIR(sb.st_mode)) {
+        varcl_eprintf("vgen: --pack %s: %s (the job's folder, as given to --out-dir)\n", varcl_shown(o->pack),
+                      found ? "not a folder" : strerror(err));
         return 2;
     }
     int st = check_npz_target(o->npz);
@@ -892,14 +902,16 @@ static int job_main(const options *o)
                 (long long)damaged, o->out_dir);
     job_run r = {o->out_dir, &j, ids, NULL, todo, n_done, end - first, 0, 0, isatty(STDERR_FILENO), o->quiet, ""};
     if (shard.count > 1) snprintf(r.shard, sizeof r.shard, " of shard %d/%d", shard.index, shard.count);
+    char range[64];
+    if (end > first) snprintf(range, sizeof range, "images %lld..%lld", (long long)first, (long long)end - 1);
+    else snprintf(range, sizeof range, "no images (more shards than images)"); /* 1..0 read as a range */
     if (!o->quiet)
         varcl_eprintf(
-                "vgen: %s on %s (%s, policy %s), %d px: %lld classes x %d = %lld images; this process: images %lld..%lld "
+                "vgen: %s on %s (%s, policy %s), %d px: %lld classes x %d = %lld images; this process: %s "
                 "(%s%s), %lld already in %s, %lld to make in passes of %d\n",
                 js.model, info.device, info.platform, info.policy, info.image_size, (long long)j.n_classes,
-                j.per_class, (long long)j.total, (long long)first, (long long)end - 1,
-                shard.count > 1 ? "shard from " : "the whole job", shard.count > 1 ? shard.from : "",
-                (long long)r.done_before, o->out_dir, (long long)todo, rq.batch);
+                j.per_class, (long long)j.total, range, shard.count > 1 ? "shard from " : "the whole job",
+                shard.count > 1 ? shard.from : "", (long long)r.done_before, o->out_dir, (long long)todo, rq.batch);
     if (todo) {
         int threads = ht_threads();
         threads = threads < 0 ? 1 : threads / 4 < 1 ? 1 : threads / 4 > 4 ? 4 : threads / 4;

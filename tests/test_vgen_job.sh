@@ -366,6 +366,17 @@ rm -rf mdir
 mkdir partial && cp one/vgen-job.json one/class0005_0000[0-3].png partial/
 bad "6 of its 10 images are missing (the first: class0005_00004.png)" --pack partial --npz partial.npz
 [ ! -e partial.npz ] || fail "a refused pack left partial.npz"
+# an image there but with bytes after its end: named as such, not only "missing"
+printf xx >> partial/class0005_00002.png
+bad "7 of its 10 images are missing, 1 of them there but not whole PNGs" --pack partial --npz partial.npz
+# --pack given a file (the manifest), or nothing: the folder is what is wrong (it read "vgen-job.json/vgen-job.json")
+bad "--pack one/vgen-job.json: not a folder" --pack one/vgen-job.json --npz p.npz
+bad "--pack nojob: No such file or directory" --pack nojob --npz p.npz
+# a shard with no image of its own (more shards than images): said so, not "images 1..0"
+"$VGEN" --per-class 1 --class 1,2 --out-dir emptyshard --shard 5/8 2> err.txt > /dev/null ||
+    fail "an empty shard failed: $(cat err.txt)"
+grep -q "this process: no images (more shards than images)" err.txt || fail "an empty shard: $(cat err.txt)"
+rm -rf emptyshard
 [ ! -e b1 ] || fail "a refused job left its folder b1 behind" # made, then removed when the request was refused
 [ ! -e b1 ] && [ ! -e x.png ] && [ ! -e b.npz ] || fail "a refused request left a file behind"
 
