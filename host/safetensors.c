@@ -1,4 +1,5 @@
-/* safetensors: mmap reader; the JSON header is parsed with jansson (see safetensors.h).
+/* safetensors: the reader (header read with pread, parsed with jansson; tensors read by vt_read_pages: see
+ * safetensors.h).
  * Layout: u64 little-endian header size N, N bytes of JSON {name: {dtype, shape, data_offsets}, ...},
  * then the data block; offsets are relative to the data block. */
 #include "safetensors.h"

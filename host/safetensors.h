@@ -1,4 +1,4 @@
-/* safetensors: the mmap reader of .safetensors files (every dtype of the format; see tensors.h for which are used).
+/* safetensors: the reader of .safetensors files (every dtype of the format; see tensors.h for which are used).
  * The header is parsed and every entry bounds-checked before any tensor is handed out. */
 #ifndef VARCL_SAFETENSORS_H
 #define VARCL_SAFETENSORS_H
@@ -6,7 +6,9 @@
 #include "outfile.h"
 #include "tensors.h"
 
-/* Maps `path` and returns its tensors (data points into the mapping; nothing is copied).
+/* Reads `path`'s header and returns its tensors. Their data points into a read-only mapping of the file that the
+ * set keeps for the file's identity and offsets; a pass over a tensor's values reads them from the file first
+ * (vt_read_pages, tensors.h), so that a file cut short meanwhile is an error, not a SIGBUS.
  * NULL with an input error naming the file (and tensor) for a missing, truncated or malformed file:
  * header length past the end or over the format's 100 MB limit, invalid header JSON, a dtype that is not the
  * format's, shape/offset mismatch, offsets out of range or overlapping, a name twice. __metadata__ and members of an
