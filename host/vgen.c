@@ -407,6 +407,29 @@ static double now_s(void)
 }
 
 /* Opens the model the settings name (the built-in demo model when none). 0, or the exit status after one line. */
+/* The subnet's settings against the model's depth, before any work, each named where it came from: a flag, or the
+ * settings file (the library's own check names the flag only) */
+static int check_subnet(const options *o, const varcl_info *info)
+{
+    const vcfg_settings *s = &o->s;
+    char from[4200];
+    for (int i = 0; i < s->n_layers; i++)
+        if (s->layers[i] >= info->depth) {
+            if (o->layers_flag) snprintf(from, sizeof from, "--layers");
+            else snprintf(from, sizeof from, "[variant] layers in %s", o->config ? o->config : "?");
+            varcl_eprintf("vgen: layer %d (%s) out of range 0..%d: the model has %d layers\n", s->layers[i], from,
+                          info->depth - 1, info->depth);
+            return 2;
+        }
+    if (s->has_depth && s->depth > info->depth) {
+        if (o->depth_flag) snprintf(from, sizeof from, "--depth");
+        else snprintf(from, sizeof from, "[variant] depth in %s", o->config ? o->config : "?");
+        varcl_eprintf("vgen: depth %d (%s) out of range: the model has %d layers\n", s->depth, from, info->depth);
+        return 2;
+    }
+    return 0;
+}
+
 static int open_model(const options *o, varcl **v)
 {
     const vcfg_settings *s = &o->s;
@@ -837,6 +860,10 @@ static int job_main(const options *o)
     varcl_info info;
     varcl_get_info(v, &info);
     if (info.driver_note[0]) varcl_eprintf("vgen: %s\n", info.driver_note);
+    if ((st = check_subnet(o, &info))) {
+        varcl_close(v);
+        return st;
+    }
     job_layout j;
     if ((st = job_layout_init(&j, s->classes, s->n_classes, info.classes, o->per_class))) {
         varcl_close(v);
@@ -1023,6 +1050,11 @@ static int images_main(options *o)
         varcl_close(v);
         vcfg_free(s);
         return 0;
+    }
+    if ((st = check_subnet(o, &info))) {
+        varcl_close(v);
+        vcfg_free(s);
+        return st;
     }
     /* An output that is known to fail is refused now, not after the whole run: one grid PNG within libpng's limits
      * (a grid of min(n, --grid-columns) columns). */

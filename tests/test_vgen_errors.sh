@@ -192,6 +192,12 @@ t "--depth 99 on a 4-layer model" 2 "depth 99|4" -- "${TINY[@]}" --depth 99
 t "--layers 3,1 (unsorted)" 2 "--layers: expected a comma-separated list of distinct ascending" -- "${TINY[@]}" --layers 3,1
 t "--layers 0,0" 2 "--layers: expected a comma-separated list of distinct ascending" -- "${TINY[@]}" --layers 0,0
 t "--layers 9" 2 "layer 9 (--layers)" -- "${TINY[@]}" --layers 9
+printf '[variant]\nlayers = 0,9\n' > "$files/layers9.ini"
+t "the settings file's layer 9 on a 4-layer model" 2 "layer 9 ([variant] layers in $files/layers9.ini) out of range 0..3" -- \
+    "${TINY[@]}" --config "$files/layers9.ini"
+printf '[variant]\ndepth = 99\n' > "$files/depth99.ini"
+t "the settings file's depth 99 on a 4-layer model" 2 "depth 99 ([variant] depth in $files/depth99.ini)" -- \
+    "${TINY[@]}" --config "$files/depth99.ini"
 t "--depth with --layers" 2 "--depth|--layers" -- "${TINY[@]}" --depth 2 --layers 0,3
 t "--full-scales 11" 2 "(--full-scales) 11 out of range 0..10" -- "${TINY[@]}" --full-scales 11
 t "--page-tokens past the model's tokens" 2 "page tokens 1048576|tokens per image" -- "${TINY[@]}" --page-tokens 1048576
