@@ -141,10 +141,11 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
     numel = 1
     for n in size:
         numel *= n
-    if numel >= 1 << 63 or offset >= 1 << 63 or any(n >= 1 << 63 for n in stride):
+    if numel * np.dtype(ST_NUMPY[storage.st_dtype]).itemsize >= 1 << 63 or offset >= 1 << 63 or \
+            any(n >= 1 << 63 for n in stride):
         # numpy's strides and the safetensors readers' shapes are 64-bit (a stride-0 view of 2^70 elements took
         # numpy's OverflowError and a traceback)
-        raise BadInput("a tensor of size %s: %d elements, 2^63 or more" % (list(size), numel))
+        raise BadInput("a tensor of size %s: %d elements, 2^63 bytes or more" % (list(size), numel))
     t = Tensor(storage, offset, size, stride)
     if t.numel:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
@@ -545,19 +546,24 @@ def materialise(ck, t):
     if n == 0:
         return np.zeros(t.size, dtype=npd.newbyteorder("="))
     span = 1 + sum((s - 1) * d for s, d in zip(t.size, t.stride))
+    # dimensions of size 1 dropped: they change neither the elements nor their order, and numpy (1.24) holds at most
+    # 32 dimensions where PyTorch allows 64 (the header keeps the tensor's own shape)
+    dims = [(s, d) for s, d in zip(t.size, t.stride) if s != 1]
+    if len(dims) > 32:
+        raise BadInput("a tensor of size %s: more than 32 dimensions above 1, more than numpy handles" % list(t.size))
     flat = np.frombuffer(ck.read(st, t.offset, span), dtype=npd)
     expect = 1
     contiguous = True
-    for s, d in zip(reversed(t.size), reversed(t.stride)):
-        if s != 1 and d != expect:
+    for s, d in reversed(dims):
+        if d != expect:
             contiguous = False
             break
         expect *= s
     if contiguous:
-        arr = flat[:n].reshape(t.size)
+        arr = flat[:n].reshape([s for s, _ in dims])
     else:
-        arr = np.lib.stride_tricks.as_strided(flat, shape=t.size,
-                                              strides=tuple(d * npd.itemsize for d in t.stride))
+        arr = np.lib.stride_tricks.as_strided(flat, shape=[s for s, _ in dims],
+                                              strides=tuple(d * npd.itemsize for _, d in dims))
     return np.ascontiguousarray(arr).astype(npd.newbyteorder("="), copy=False)
 
 
@@ -818,9 +824,26 @@ def one_line(text):
     return "".join(c if c >= " " and c != "\x7f" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a batch system's time limit) or SIGHUP, raised where the program is, so that the temporary output is
+    removed as on Ctrl-C (Python's default for both ends the process at once, leaving it)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, _frame):
+    raise Stopped(signum)
+
+
 def main(argv):
+    import signal
     import warnings
     warnings.simplefilter("ignore")  # problems are reported as one line each, by this file
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            signal.signal(sig, _stop)
     try:
         try:
             run(argv)
@@ -835,7 +858,10 @@ def main(argv):
     except WriteError as e:
         print("%s: %s" % (PROG, one_line(str(e))), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if isinstance(e, Stopped):
+            print("%s: stopped by signal %d; nothing written" % (PROG, e.signum), file=sys.stderr)
+            return 128 + e.signum
         print("%s: interrupted" % PROG, file=sys.stderr)
         return 130
     except OSError as e:  # standard output (the summary line, --help)

@@ -318,6 +318,68 @@ then
 else
     result "writing the overflowing and surrogate checkpoints" 1 "pthlib failed"
 fi
+# 64 dimensions (PyTorch's limit; numpy's is 32): a transposed view converts, elements in order; 2^61 floats (2^63
+# bytes, under 2^63 elements) refused: both ended in a traceback
+if "$PY" - "$DATA/bad-inputs/gen" "$work/bad" <<'PYEOF'
+import sys, zipfile
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import pthlib
+def view(path, n, size, stride):
+    p = pthlib._Pickle()
+    p.ordered_dict(); p.mark()
+    p.string("w"); p.glob("torch._utils", "_rebuild_tensor_v2"); p.mark(); p.mark(); p.string("storage")
+    p.glob("torch", "FloatStorage"); p.string("0"); p.string("cpu"); p.int(n); p.tuple(); p.persid(); p.int(0)
+    p.mark(); [p.int(s) for s in size]; p.tuple(); p.mark(); [p.int(s) for s in stride]; p.tuple()
+    p.false(); p.ordered_dict(); p.tuple(); p.reduce(); p.setitems(); p.stop()
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a/data.pkl", bytes(p.b)); z.writestr("a/byteorder", "little")
+        z.writestr("a/data/0", np.arange(n, dtype=np.float32).tobytes()); z.writestr("a/version", "3\n")
+view(sys.argv[2] + "/d64.pth", 6, [1] * 60 + [3, 1, 2, 1], [1] * 60 + [1, 1, 3, 1])
+view(sys.argv[2] + "/bytes63.pth", 1, [2 ** 61], [0])
+PYEOF
+then
+    "$PY" "$CONVERT" -q "$work/bad/d64.pth" "$work/d64.safetensors" 2>"$work/err.txt"
+    rc=$?
+    got=$("$PY" -c 'import array, json, struct, sys
+r = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", r[:8])[0]; h = json.loads(r[8:8 + n])
+print(len(h["w"]["shape"]), list(array.array("f", r[8 + n:])))' "$work/d64.safetensors" 2>&1)
+    result "a 64-dimensional transposed view" "$([ $rc = 0 ] && [ "$got" = "64 [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]" ] && echo 0 || echo 1)" \
+        "exit $rc: $got $(head -c 300 "$work/err.txt")"
+    refused "2^61 floats (2^63 bytes)" "$work/bad/bytes63.pth" out.safetensors
+    grep -q "2^63 bytes or more" "$work/err.txt" || result "2^63 bytes named" 1 "$(cat "$work/err.txt")"
+    rm -f "$work/d64.safetensors"
+else
+    result "writing the 64-dimension and 2^63-byte checkpoints" 1 "pthlib failed"
+fi
+# SIGTERM (a batch system's time limit) and SIGHUP mid-conversion remove the temporary, as Ctrl-C does (Python's
+# default for both ended the process at once, leaving a partial hidden file of up to the checkpoint's size)
+if "$PY" - "$DATA/bad-inputs/gen" "$work/bad/big.pth" <<'PYEOF'
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import pthlib
+pthlib.write_pth(sys.argv[2], [("w%d" % i, "F32", np.ones(1 << 24, np.float32)) for i in range(6)])
+PYEOF
+then
+    for sig in TERM HUP; do
+        "$PY" "$CONVERT" -q "$work/bad/big.pth" "$work/sig.safetensors" --dtype bf16 2>"$work/err.txt" &
+        pid=$!
+        for _ in $(seq 200); do # until the temporary is being written (its name carries the pid)
+            ls -A "$work" | grep -q '^\.sig\.safetensors\..*\.tmp$' && break
+            sleep 0.05
+        done
+        kill -$sig $pid
+        wait $pid
+        rc=$?
+        left=$(ls -A "$work" | grep '^\.sig\.safetensors\.' || true)
+        result "SIG$sig mid-conversion: exit 128+signal, no temporary left" \
+            "$([ -z "$left" ] && [ ! -e "$work/sig.safetensors" ] && { [ $rc = 143 ] || [ $rc = 129 ]; } && echo 0 || echo 1)" \
+            "exit $rc, left: $left $(head -c 300 "$work/err.txt")"
+        rm -f "$work"/.sig.safetensors.* "$work/sig.safetensors"
+    done
+    rm -f "$work/bad/big.pth"
+fi
 # standard output closed when started (>&-): with -q nothing needs it; without, the summary cannot go out (exit 1)
 "$PY" "$CONVERT" -q "$PTH/mixed.pth" "$work/closed.safetensors" >&- 2>"$work/err.txt"
 result "-q with standard output closed" "$([ $? = 0 ] && [ ! -s "$work/err.txt" ] && [ -s "$work/closed.safetensors" ] && echo 0 || echo 1)" \

@@ -6,9 +6,11 @@ against the engine. Needs Debian's python3-torch (and numpy); without torch it e
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -670,6 +672,21 @@ class Stages(unittest.TestCase):
             self.assertNotIn("Traceback", r.stderr)
             self.assertEqual(folder_bytes(out), before)
             shutil.copy(os.path.join(tmp, "classifier.pt"), os.path.join(run, "classifier.pt"))
+            # SIGTERM (a batch system's time limit) mid-export: the staging folder is removed, as on Ctrl-C, and the
+            # previous export stays (Python's default ended the process at once, leaving the folder)
+            p = subprocess.Popen([sys.executable, os.path.join(ROOT, "models", "recipe", "train.py"), "export",
+                                  "--run", run, "--out", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True)
+            for _ in range(600):
+                if any(n.startswith(".export.") for n in os.listdir(out)) or p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            p.send_signal(signal.SIGTERM)
+            err = p.communicate()[1]
+            if p.returncode != 0:  # else it had finished before the signal: nothing to check
+                self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+                self.assertIn("stopped by signal 15", err)
+                self.assertEqual(folder_bytes(out), before)
             # a folder in one file's place is refused before any is written
             os.remove(os.path.join(out, "demo.json"))
             os.mkdir(os.path.join(out, "demo.json"))

@@ -177,6 +177,19 @@ def _failure(e, prog):
     return 1, "%s: %s (VARCL_TRACEBACK=1 shows where)" % (type(e).__name__, e)
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a batch system's time limit) or SIGHUP, raised where the script is, so that what Ctrl-C cleans up
+    (export's staging folder, a checkpoint's temporary) is cleaned up too; Python's default ends the process at once."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, _frame):
+    raise Stopped(signum)
+
+
 def run(main):
     """Runs a recipe script's main() so that a failure is one line on stderr and an exit status, never a traceback:
     2 for a missing, unreadable or misnamed input (FileNotFoundError and its kin) and for a program the script runs
@@ -185,7 +198,11 @@ def run(main):
     VARCL_TRACEBACK=1 lets the exception through, with its traceback, for whoever debugs the script."""
     import os
     import sys
+    import signal
     prog = os.path.basename(sys.argv[0])
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            signal.signal(sig, _stop)
     try:
         main()
         code = 0
@@ -193,9 +210,13 @@ def run(main):
         code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
         if not isinstance(e.code, (int, type(None))):
             print(_one_line(str(e.code)), file=sys.stderr)
-    except KeyboardInterrupt:
-        print("%s: interrupted" % prog, file=sys.stderr)
-        code = 130
+    except KeyboardInterrupt as e:
+        if isinstance(e, Stopped):
+            print("%s: stopped by signal %d" % (prog, e.signum), file=sys.stderr)
+            code = 128 + e.signum
+        else:
+            print("%s: interrupted" % prog, file=sys.stderr)
+            code = 130
     except Exception as e:  # noqa: BLE001 - every kind ends as one line
         if os.environ.get("VARCL_TRACEBACK") == "1":
             raise
