@@ -231,6 +231,12 @@ static const char *other_format(const uint8_t *b)
         return "a JSON file (a sharded checkpoint's index?), not safetensors: varcl reads one safetensors file per "
                "model";
     if (!memcmp(b, "GGUF", 4)) return "a GGUF file, not safetensors";
+    if (!memcmp(b, "version ", 8)) /* "version https://git-lfs...": a clone without git-lfs */
+        return "a Git LFS pointer, not the checkpoint itself: fetch it (git lfs pull)";
+    if (b[i] == '<') return "an HTML or XML page (a failed download?), not safetensors";
+    if (b[0] == 0x1f && b[1] == 0x8b) return "gzip-compressed: decompress it first (gunzip)";
+    if (!memcmp(b, "\xfd" "7zXZ", 6)) return "xz-compressed: decompress it first (unxz)";
+    if (!memcmp(b, "\x28\xb5\x2f\xfd", 4)) return "zstd-compressed: decompress it first (unzstd)";
     return NULL;
 }
 
@@ -267,7 +273,10 @@ static vt_set *parse(vt_set *s, const char *path, const void *bytes, size_t len,
     size_t p = 0, n_h = (size_t)hlen;
     /* the header starts with '{' itself, as the format's own library requires (padding goes at the end) */
     if (p >= n_h || h[p] != '{') {
-        varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: expected '{'", path, p + 8);
+        if (other_format(b)) /* a length that happened to fit (gzip -n's first bytes) */
+            varcl_fail(VARCL_E_INPUT, "%s: %s", path, other_format(b));
+        else
+            varcl_fail(VARCL_E_INPUT, "%s: invalid safetensors header JSON at byte %zu: expected '{'", path, p + 8);
         goto fail;
     }
     p++;

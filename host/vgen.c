@@ -82,7 +82,19 @@ typedef struct {
     int grid_flag;                  /* --grid-columns given as a flag (not only in the settings file) */
     const char *config_device;      /* s.device as the settings file set it (a flag replaces the pointer) */
     int layers_flag, depth_flag;    /* --layers, --depth given as flags (both: refused) */
+    unsigned char given[64];        /* [setting index]: 1 when the command line gave it (else the file, if any) */
 } options;
+
+/* Where setting `flag` came from, for messages: the flag itself, or "[section] key in FILE" (the settings file's
+ * value, when no flag replaced it) */
+static const char *setting_from(const options *o, const char *flag, char *buf, size_t n)
+{
+    const vcfg_setting *st = vcfg_find_flag(flag);
+    int i = st ? (int)(st - VCFG_SETTINGS) : -1;
+    if (!st || !o->config || (i < (int)sizeof o->given && o->given[i])) snprintf(buf, n, "%s", flag);
+    else snprintf(buf, n, "[%s] %s in %s", st->section, st->key, o->config);
+    return buf;
+}
 
 /* The flags with a value that are not settings. */
 static const char *const OWN_FLAGS[] = {"-o",         "--out-dir", "--tokens-out", "--config",
@@ -110,6 +122,7 @@ static int apply_flag(options *o, const char *flag, const char *val)
             free(o->s.layers);
             o->s.layers = NULL, o->s.n_layers = 0;
         }
+        if ((size_t)(st - VCFG_SETTINGS) < sizeof o->given) o->given[st - VCFG_SETTINGS] = 1;
         o->layers_flag |= !strcmp(st->flag, "--layers");
         o->depth_flag |= !strcmp(st->flag, "--depth");
         int r = vcfg_set(&o->s, st, val);
@@ -407,26 +420,35 @@ static double now_s(void)
 }
 
 /* Opens the model the settings name (the built-in demo model when none). 0, or the exit status after one line. */
-/* The subnet's settings against the model's depth, before any work, each named where it came from: a flag, or the
- * settings file (the library's own check names the flag only) */
+/* The settings the model decides (the subnet's layers and depth, the full scales, the classes) checked right after
+ * the load, before any work, each named where it came from: a flag, or the settings file (the library's own checks
+ * name the flag only) */
 static int check_subnet(const options *o, const varcl_info *info)
 {
     const vcfg_settings *s = &o->s;
     char from[4200];
     for (int i = 0; i < s->n_layers; i++)
         if (s->layers[i] >= info->depth) {
-            if (o->layers_flag) snprintf(from, sizeof from, "--layers");
-            else snprintf(from, sizeof from, "[variant] layers in %s", o->config ? o->config : "?");
-            varcl_eprintf("vgen: layer %d (%s) out of range 0..%d: the model has %d layers\n", s->layers[i], from,
-                          info->depth - 1, info->depth);
+            varcl_eprintf("vgen: layer %d (%s) out of range 0..%d: the model has %d layers\n", s->layers[i],
+                          setting_from(o, "--layers", from, sizeof from), info->depth - 1, info->depth);
             return 2;
         }
     if (s->has_depth && s->depth > info->depth) {
-        if (o->depth_flag) snprintf(from, sizeof from, "--depth");
-        else snprintf(from, sizeof from, "[variant] depth in %s", o->config ? o->config : "?");
-        varcl_eprintf("vgen: depth %d (%s) out of range: the model has %d layers\n", s->depth, from, info->depth);
+        varcl_eprintf("vgen: depth %d (%s) out of range: the model has %d layers\n", s->depth,
+                      setting_from(o, "--depth", from, sizeof from), info->depth);
         return 2;
     }
+    if (s->has_full_scales && s->full_scales > info->scales) {
+        varcl_eprintf("vgen: full scales %d (%s) out of range 0..%d: the model has %d scales\n", s->full_scales,
+                      setting_from(o, "--full-scales", from, sizeof from), info->scales, info->scales);
+        return 2;
+    }
+    for (int i = 0; i < s->n_classes; i++)
+        if (s->classes[i] >= info->classes) {
+            varcl_eprintf("vgen: class %d (%s) out of range: the model has classes 0..%d\n", s->classes[i],
+                          setting_from(o, "--class", from, sizeof from), info->classes - 1);
+            return 2;
+        }
     return 0;
 }
 
@@ -1186,7 +1208,9 @@ int main(int argc, char **argv)
     }
     vcfg_settings *s = &o.s;
     if (s->has_depth && s->n_layers) {
-        varcl_eprintf("vgen: give either --depth or --layers, not both\n");
+        char fd[4200], fl[4200];
+        varcl_eprintf("vgen: give either --depth or --layers, not both (%s, %s)\n",
+                      setting_from(&o, "--depth", fd, sizeof fd), setting_from(&o, "--layers", fl, sizeof fl));
         vcfg_free(s);
         return 2;
     }

@@ -107,6 +107,14 @@ static void test_bad_files(void)
     static const char index[] = "{\n  \"metadata\": {\"total_size\": 5}, \"weight_map\": {}}\n";
     expect_bad("a sharded checkpoint's index", write_raw("model.safetensors.index.json", index, sizeof index - 1),
                "JSON", "one safetensors file per model");
+    static const char lfs[] = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 1240000000\n";
+    expect_bad("a Git LFS pointer", write_raw("lfs.safetensors", lfs, sizeof lfs - 1), "Git LFS pointer", "git lfs pull");
+    static const char html[] = "<!DOCTYPE html><html><body>404</body></html>";
+    expect_bad("an HTML page", write_raw("html.safetensors", html, sizeof html - 1), "HTML", NULL);
+    static const unsigned char gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'x', 'y', 'z'}; /* gzip -n: mtime 0 */
+    static uint8_t gzbig[600000];
+    memcpy(gzbig, gz, sizeof gz); /* long enough for its first bytes, read as a header length, to fit */
+    expect_bad("gzip-compressed", write_raw("var.safetensors.gz", gzbig, sizeof gzbig), "gzip", "gunzip");
     expect_bad("header length 2^64-1", write_st("hlen3.safetensors", "{}", UINT64_MAX, NULL, 0), "header length",
                NULL);
     /* header length short of the JSON: the JSON is cut */

@@ -195,11 +195,20 @@ t "--layers 9" 2 "layer 9 (--layers)" -- "${TINY[@]}" --layers 9
 printf '[variant]\nlayers = 0,9\n' > "$files/layers9.ini"
 t "the settings file's layer 9 on a 4-layer model" 2 "layer 9 ([variant] layers in $files/layers9.ini) out of range 0..3" -- \
     "${TINY[@]}" --config "$files/layers9.ini"
+printf '[variant]\nfull_scales = 11\ndepth = 2\n' > "$files/full11.ini"
+t "the settings file's full_scales 11 on a 10-scale model" 2 "full scales 11 ([variant] full_scales in $files/full11.ini)" -- \
+    "${TINY[@]}" --config "$files/full11.ini"
+printf '[variant]\nlayers = 0,1\ndepth = 2\n' > "$files/both.ini"
+t "the settings file's depth and layers" 2 "not both ([variant] depth in $files/both.ini, [variant] layers in" -- \
+    "${TINY[@]}" --config "$files/both.ini"
+printf '[sample]\nclasses = 16\n' > "$files/class16.ini"
+t "the settings file's class 16 on a 16-class model" 2 "class 16 ([sample] classes in $files/class16.ini)" -- \
+    "${TINY[@]}" --config "$files/class16.ini"
 printf '[variant]\ndepth = 99\n' > "$files/depth99.ini"
 t "the settings file's depth 99 on a 4-layer model" 2 "depth 99 ([variant] depth in $files/depth99.ini)" -- \
     "${TINY[@]}" --config "$files/depth99.ini"
 t "--depth with --layers" 2 "--depth|--layers" -- "${TINY[@]}" --depth 2 --layers 0,3
-t "--full-scales 11" 2 "(--full-scales) 11 out of range 0..10" -- "${TINY[@]}" --full-scales 11
+t "--full-scales 11" 2 "full scales 11 (--full-scales) out of range 0..10" -- "${TINY[@]}" --full-scales 11
 t "--page-tokens past the model's tokens" 2 "page tokens 1048576|tokens per image" -- "${TINY[@]}" --page-tokens 1048576
 
 # ---- flag values ----
