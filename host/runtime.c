@@ -295,6 +295,21 @@ static int load_sources(strbuf *src)
 }
 
 
+/* 1 when the folder that holds `path` exists (the path itself may not) */
+static int parent_exists(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    size_t k = strlen(dir);
+    while (k > 1 && dir[k - 1] == '/') dir[--k] = 0; /* "/a/b/" names b */
+    char *slash = strrchr(dir, '/');
+    if (!slash) return 0;
+    if (slash == dir) slash[1] = 0; /* the root */
+    else *slash = 0;
+    struct stat sb;
+    return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 int vr_cache_dir(char *buf, size_t n)
 {
     const char *env = getenv("VARCL_CACHE_DIR");
@@ -303,9 +318,10 @@ int vr_cache_dir(char *buf, size_t n)
     if (env && strcmp(env, "off") == 0) return 0;
     if (env && *env) {
         len = snprintf(buf, n, "%s", env);
-    } else if (getenv("XDG_CACHE_HOME") && getenv("XDG_CACHE_HOME")[0] == '/') {
+    } else if (getenv("XDG_CACHE_HOME") && getenv("XDG_CACHE_HOME")[0] == '/' && parent_exists(getenv("XDG_CACHE_HOME"))) {
         /* a relative XDG_CACHE_HOME is invalid by the XDG base directory rules and ignored: the cache would
-         * otherwise land in whatever folder the tool was started from */
+         * otherwise land in whatever folder the tool was started from; the folder itself may be made (the rules
+         * say so), not a tree of missing parents (XDG_CACHE_HOME=/nonexistent/.cache made /nonexistent as root) */
         len = snprintf(buf, n, "%s/varcl", getenv("XDG_CACHE_HOME"));
     } else if (getenv("HOME") && *getenv("HOME")) {
         /* only below a home that exists: HOME=/nonexistent is how system users and services say they have none,

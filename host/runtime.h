@@ -93,8 +93,8 @@ void vr_prof_add(vr_runtime *rt, const char *name, double ms);
 /* Wall-clock ms (CLOCK_MONOTONIC). */
 double vr_now_ms(void);
 
-/* varcl's cache directory (program binaries, GEMM tuning files): $VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl,
- * else $HOME/.cache/varcl; "" when disabled (VARCL_CACHE_DIR=off) or unknown, and "" with -1 returned when the path
+/* varcl's cache directory (program binaries, GEMM tuning files): $VARCL_CACHE_DIR, else $XDG_CACHE_HOME/varcl
+ * (absolute, its parent existing), else $HOME/.cache/varcl (HOME an existing folder); "" when disabled (VARCL_CACHE_DIR=off) or unknown, and "" with -1 returned when the path
  * is over VR_CACHE_DIR_MAX bytes (or over n - 1): every cache file's name is built in a buffer of fixed size, and a
  * path cut short there would put the files in another folder. 0 otherwise. */
 #define VR_CACHE_DIR_MAX 800

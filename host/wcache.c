@@ -312,7 +312,8 @@ wc_cache *wc_open(const vt_set *s, const char *signature, int threads, char *why
     if (!dir[0]) {
         const char *e = getenv("VARCL_CACHE_DIR");
         snprintf(why, why_len, "%s", e && !strcmp(e, "off") ? "VARCL_CACHE_DIR=off"
-                                     : "no cache directory (HOME is unset or not a folder: set VARCL_CACHE_DIR)");
+                                     : "no cache directory (HOME is unset or not a folder, XDG_CACHE_HOME's parent missing: set "
+                                       "VARCL_CACHE_DIR)");
         return NULL;
     }
     wc_cache *c = calloc(1, sizeof *c);

@@ -103,6 +103,17 @@ int main(void)
     vr_cache_dir(cache, sizeof cache);
     snprintf(want, sizeof want, "%s/.cache/varcl", home);
     CHECK(!strcmp(cache, want), "relative XDG_CACHE_HOME ignored: '%s'", cache);
+    /* an XDG_CACHE_HOME whose parent is missing is not made as a tree (the folder itself may be: the XDG rules) */
+    snprintf(want, sizeof want, "%s/none/.cache", home);
+    setenv("XDG_CACHE_HOME", want, 1);
+    vr_cache_dir(cache, sizeof cache);
+    snprintf(want, sizeof want, "%s/.cache/varcl", home);
+    CHECK(!strcmp(cache, want), "XDG_CACHE_HOME under a missing folder: HOME's cache instead: '%s'", cache);
+    snprintf(want, sizeof want, "%s/.cache", home);
+    setenv("XDG_CACHE_HOME", want, 1);
+    vr_cache_dir(cache, sizeof cache);
+    snprintf(want, sizeof want, "%s/.cache/varcl", home);
+    CHECK(!strcmp(cache, want), "XDG_CACHE_HOME itself missing, its parent there: used: '%s'", cache);
     /* a HOME that does not exist (HOME=/nonexistent: a system user's "no home") is not made: no cache */
     unsetenv("XDG_CACHE_HOME");
     snprintf(want, sizeof want, "%s/none", home);
