@@ -936,11 +936,16 @@ class Inputs(unittest.TestCase):
                      ("train.py", ["var", "--run", tmp, "--seed", "-1"], "--seed: expected a whole number from 0"),
                      ("train.py", ["tokens", "--run", tmp, "--per-class", "1000001"], "--per-class: expected"),
                      ("train.py", ["var", "--run", tmp, "--ckpt-minutes", "inf"], "--ckpt-minutes: expected a finite"),
-                     ("train.py", ["all", "--run", tmp, "--out", os.path.join(vgen, "x")], "is a file, not a folder"))
+                     ("train.py", ["all", "--run", tmp, "--out", os.path.join(vgen, "x")], "is a file, not a folder"),
+                     ("train.py", ["export", "--run", tmp, "--out", ""], "--out: empty path"),
+                     ("train.py", ["export", "--run", tmp, "--out", os.path.join(tmp, "dangling")],
+                      "--out %s: a symbolic link to a missing folder" % os.path.join(tmp, "dangling")))
+            os.symlink(os.path.join(tmp, "nowhere"), os.path.join(tmp, "dangling"))  # made "File exists", exit 1
             for r, (script, argv, want) in zip(run_all([c[:2] for c in cases]), cases):
                 self.refused(r, want)
             self.assertEqual(calls(log), [])
-            self.assertEqual(sorted(os.listdir(tmp)), ["vgen"])  # no call made the log, no run folder was made
+            # no call made the log, no run folder was made
+            self.assertEqual(sorted(os.listdir(tmp)), ["dangling", "vgen"])
 
     def test_classifier_of_another_kind(self):
         """--classifier naming a VAR or VQ-VAE file, a classifier of other shapes, a checkpoint that is not

@@ -118,6 +118,10 @@ def output_folder(p, flag, path):
     """Refuses (usage error, exit 2), before any work, an output folder that cannot be made or written: one that is
     a file, or whose nearest existing parent is a file or not writable. Nothing is created here: the caller makes
     the folder once it has something to put in it."""
+    if not path:
+        p.error("%s: empty path" % flag)
+    if os.path.islink(path) and not os.path.exists(path):  # os.makedirs would fail on it ("File exists")
+        p.error("%s %s: a symbolic link to a missing folder (%s)" % (flag, path, os.readlink(path)))
     if os.path.exists(path) and not os.path.isdir(path):
         p.error("%s %s: a file, not a folder" % (flag, path))
     up = os.path.abspath(path)
